@@ -1,0 +1,116 @@
+"""The audio callback's whole job, written down in one place.
+
+Real-time contract (what runs inside `Playout.fill`):
+- copies samples from the ring into the output buffer and shapes their gain;
+- no array is allocated (every scratch buffer is made in `__init__`), no lock
+  is taken, nothing is logged, no file or socket is touched;
+- other threads talk to it only through plain attribute assignments
+  (`target_gain`, `draining`), which CPython publishes atomically;
+- a gap in the ring (underrun) is concealed: the callback always leaves
+  `FADE_SAMPLES` in the ring while playing, so when the producer falls behind
+  it still has audio to fade out over, then plays silence and fades back in
+  once a cushion has built up again. Each gap counts as one underrun.
+
+Python objects (views, floats) are still created by the interpreter here;
+what matters for glitches is that nothing waits on the generator or the OS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mrtd.frame import CHANNELS, FRAME_SAMPLES, SAMPLE_RATE
+from mrtd.runtime.ring import Ring
+
+FADE_SAMPLES = 240  # 5 ms: long enough to avoid a click, short enough to hide
+VOLUME_RAMP_SAMPLES = 960  # 20 ms for a full volume change
+MAX_BLOCK = 16384
+
+
+def db_to_gain(db: float) -> float:
+    return 0.0 if db <= -60.0 else float(10.0 ** (db / 20.0))
+
+
+class Playout:
+    """Fills output blocks from the ring. Called by a device callback or a paced sink thread."""
+
+    def __init__(self, ring: Ring, sample_rate: int = SAMPLE_RATE, max_block: int = MAX_BLOCK) -> None:
+        self._ring = ring
+        self.sample_rate = sample_rate
+        self.max_block = max_block
+        self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
+        self._volume_steps = np.minimum(np.arange(1, max_block + 1, dtype=np.float32) / VOLUME_RAMP_SAMPLES, 1.0)
+        self._envelope = np.zeros(max_block, dtype=np.float32)
+        self._volume = np.zeros(max_block, dtype=np.float32)
+        self._playing = False  # envelope heading up (True) or down to silence (False)
+        self._level = 0.0  # concealment envelope, 0..1
+        self._gain = 1.0  # current volume gain
+        # Written by the control side:
+        self.target_gain = 1.0
+        self.draining = False  # set when the producer has stopped for good: play out the reserve
+        # Read by everyone:
+        self.underruns = 0
+        self.samples_out = 0  # samples handed to the output, silence included
+        self.clock: tuple[int, float] = (0, 0.0)  # (ring read position, output time it is heard)
+
+    def fill(self, out: np.ndarray, output_time: float = 0.0) -> None:
+        """Fill `out` [n, >=2] (float32). `output_time` is when out[0] reaches the listener."""
+        n = len(out)
+        ring = self._ring
+        self.clock = (ring.read_position, output_time)
+        available = ring.fill()
+        reserve = 0 if self.draining else FADE_SAMPLES
+        stereo = out[:, :CHANNELS]
+
+        if self._playing:
+            if available < n + reserve:  # the producer fell behind: fade out over what is left
+                self._playing = False
+                self.underruns += 1
+                got = ring.read_into(stereo, min(n, available))
+            else:
+                got = ring.read_into(stereo, n)
+        elif available >= n + reserve + (0 if self.draining else FRAME_SAMPLES):
+            self._playing = True  # a cushion has built up again: fade in
+            got = ring.read_into(stereo, n)
+        elif self._level > 0.0:  # still fading out a gap
+            got = ring.read_into(stereo, min(n, available))
+        else:
+            got = 0
+        if got < n:
+            stereo[got:] = 0.0
+
+        # Concealment envelope: ramps 1/FADE_SAMPLES per sample toward 0 or 1.
+        envelope = self._envelope[:n]
+        if self._playing and self._level >= 1.0:
+            envelope.fill(1.0)
+        elif not self._playing and self._level <= 0.0:
+            envelope.fill(0.0)
+        else:
+            np.multiply(self._steps[:n], 1.0 if self._playing else -1.0, out=envelope)
+            envelope += self._level
+            np.clip(envelope, 0.0, 1.0, out=envelope)
+        self._level = float(envelope[n - 1])
+
+        # Volume: linear ramp toward the target within VOLUME_RAMP_SAMPLES.
+        target = self.target_gain
+        volume = self._volume[:n]
+        if target == self._gain:
+            volume.fill(target)
+        else:
+            np.multiply(self._volume_steps[:n], target - self._gain, out=volume)
+            volume += self._gain
+            self._gain = float(volume[n - 1]) if n < VOLUME_RAMP_SAMPLES else target
+            if abs(self._gain - target) < 1e-5:
+                self._gain = target
+        envelope *= volume
+
+        np.multiply(stereo, envelope[:, None], out=stereo)
+        np.clip(stereo, -1.0, 1.0, out=stereo)
+        if out.shape[1] > CHANNELS:
+            out[:, CHANNELS:] = 0.0
+        self.samples_out += n
+
+    def heard_at(self, ring_position: int) -> float:
+        """Estimated output time at which ring sample `ring_position` will be heard."""
+        read_position, output_time = self.clock
+        return output_time + (ring_position - read_position) / self.sample_rate

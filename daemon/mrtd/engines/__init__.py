@@ -1,0 +1,55 @@
+"""Engines by name: `synth` (built in), `mrt2` (the exported MLX model), and `auto`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from mrtd.engines.base import Engine, StepMetrics
+
+log = logging.getLogger(__name__)
+
+ENGINE_NAMES = ("auto", "synth", "mrt2")
+
+
+def _make_synth(**options) -> Engine:
+    from mrtd.engines.synth import SynthEngine
+
+    return SynthEngine(seed=options.get("seed", 0))
+
+
+_FACTORIES: dict[str, Callable[..., Engine]] = {"synth": _make_synth}
+
+
+def register(name: str, factory: Callable[..., Engine]) -> None:
+    _FACTORIES[name] = factory
+
+
+def create_engine(name: str = "auto", **options) -> Engine:
+    """Build an engine by name. `auto` picks mrt2 when its assets are present, else synth."""
+    if name not in ENGINE_NAMES:
+        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
+    if name == "auto":
+        name = "mrt2" if _mrt2_available(**options) else "synth"
+        log.info("engine auto: picked %s", name)
+    if name not in _FACTORIES:
+        _load_optional(name)
+    return _FACTORIES[name](**options)
+
+
+def _mrt2_available(**options) -> bool:
+    try:
+        from mrtd.engines import mrt2
+    except ImportError:
+        return False
+    return mrt2.assets_present(options.get("model"), options.get("magenta_home"))
+
+
+def _load_optional(name: str) -> None:
+    if name == "mrt2":
+        from mrtd.engines import mrt2  # noqa: F401  (registers itself)
+    if name not in _FACTORIES:
+        raise ValueError(f"engine {name!r} is not available in this build")
+
+
+__all__ = ["Engine", "StepMetrics", "create_engine", "register", "ENGINE_NAMES"]

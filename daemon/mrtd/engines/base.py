@@ -1,0 +1,94 @@
+"""The engine contract: warm-up, step, reset, close, metrics.
+
+An engine turns one frame's `Conditioning` into 40 ms of 48 kHz stereo,
+float32 `[1920, 2]` in [-1, 1]. It is called from the generation thread only,
+so it needs no locks. `step` is timed here, once, for every engine.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from mrtd.conditioning import Conditioning
+from mrtd.frame import FRAME_SECONDS
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """Step-time figures in milliseconds over a recent window of frames."""
+
+    steps: int
+    last_ms: float
+    mean_ms: float
+    p99_ms: float
+
+    @property
+    def realtime_factor(self) -> float:
+        """Audio seconds made per second of compute (>1 is faster than real time)."""
+        return FRAME_SECONDS * 1000.0 / self.mean_ms if self.mean_ms > 0 else float("inf")
+
+
+class StepTimer:
+    """Keeps the last `window` step durations in a preallocated array."""
+
+    def __init__(self, window: int = 1000) -> None:
+        self._durations = np.zeros(window, dtype=np.float64)
+        self._count = 0
+
+    def record(self, seconds: float) -> None:
+        self._durations[self._count % len(self._durations)] = seconds
+        self._count += 1
+
+    def metrics(self) -> StepMetrics:
+        n = min(self._count, len(self._durations))
+        if n == 0:
+            return StepMetrics(0, 0.0, 0.0, 0.0)
+        recent = self._durations[:n] * 1000.0
+        last = self._durations[(self._count - 1) % len(self._durations)] * 1000.0
+        return StepMetrics(self._count, float(last), float(recent.mean()), float(np.percentile(recent, 99)))
+
+
+class Engine(ABC):
+    """One warm model behind the frame-by-frame contract."""
+
+    name: str = "engine"
+
+    def __init__(self) -> None:
+        self._timer = StepTimer()
+
+    def warm_up(self, steps: int = 4) -> None:
+        """Run a few throw-away steps so the first real frame is not slow, then reset."""
+        for _ in range(steps):
+            self._step(Conditioning())
+        self.reset()
+
+    def step(self, conditioning: Conditioning) -> np.ndarray:
+        """Make one frame: float32 [1920, 2]."""
+        started = time.perf_counter()
+        if conditioning.reset:
+            self.reset()
+        frame = self._step(conditioning)
+        self._timer.record(time.perf_counter() - started)
+        return frame
+
+    @abstractmethod
+    def _step(self, conditioning: Conditioning) -> np.ndarray:
+        """Engine-specific generation of one frame."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Return to the engine's initial (checkpoint) state."""
+
+    def close(self) -> None:
+        """Release resources; the engine is not used afterwards."""
+
+    def metrics(self) -> StepMetrics:
+        return self._timer.metrics()
+
+    def describe(self) -> str:
+        """One line for logs and /status."""
+        return self.name
