@@ -1,11 +1,12 @@
 """The audio callback's whole job, written down in one place.
 
 Real-time contract (what runs inside `Playout.fill`):
-- copies samples from the ring into the output buffer and shapes their gain;
+- copies samples from the ring into the output buffer (volume, mute and
+  bypass are applied per frame by the generator, so they land on time);
 - no array is allocated (every scratch buffer is made in `__init__`), no lock
   is taken, nothing is logged, no file or socket is touched;
 - other threads talk to it only through plain attribute assignments
-  (`target_gain`, `draining`), which CPython publishes atomically;
+  (`draining`), which CPython publishes atomically;
 - a gap in the ring (underrun) is concealed: the callback always leaves
   `FADE_SAMPLES` in the ring while playing, so when the producer falls behind
   it still has audio to fade out over, then plays silence and fades back in
@@ -23,12 +24,7 @@ from mrtd.frame import CHANNELS, FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.ring import Ring
 
 FADE_SAMPLES = 240  # 5 ms: long enough to avoid a click, short enough to hide
-VOLUME_RAMP_SAMPLES = 960  # 20 ms for a full volume change
 MAX_BLOCK = 16384
-
-
-def db_to_gain(db: float) -> float:
-    return 0.0 if db <= -60.0 else float(10.0 ** (db / 20.0))
 
 
 class Playout:
@@ -39,14 +35,10 @@ class Playout:
         self.sample_rate = sample_rate
         self.max_block = max_block
         self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
-        self._volume_steps = np.minimum(np.arange(1, max_block + 1, dtype=np.float32) / VOLUME_RAMP_SAMPLES, 1.0)
         self._envelope = np.zeros(max_block, dtype=np.float32)
-        self._volume = np.zeros(max_block, dtype=np.float32)
         self._playing = False  # envelope heading up (True) or down to silence (False)
         self._level = 0.0  # concealment envelope, 0..1
-        self._gain = 1.0  # current volume gain
         # Written by the control side:
-        self.target_gain = 1.0
         self.draining = False  # set when the producer has stopped for good: play out the reserve
         # Read by everyone:
         self.underruns = 0
@@ -90,19 +82,6 @@ class Playout:
             envelope += self._level
             np.clip(envelope, 0.0, 1.0, out=envelope)
         self._level = float(envelope[n - 1])
-
-        # Volume: linear ramp toward the target within VOLUME_RAMP_SAMPLES.
-        target = self.target_gain
-        volume = self._volume[:n]
-        if target == self._gain:
-            volume.fill(target)
-        else:
-            np.multiply(self._volume_steps[:n], target - self._gain, out=volume)
-            volume += self._gain
-            self._gain = float(volume[n - 1]) if n < VOLUME_RAMP_SAMPLES else target
-            if abs(self._gain - target) < 1e-5:
-                self._gain = target
-        envelope *= volume
 
         np.multiply(stereo, envelope[:, None], out=stereo)
         np.clip(stereo, -1.0, 1.0, out=stereo)

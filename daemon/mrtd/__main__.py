@@ -1,0 +1,5 @@
+import sys
+
+from mrtd.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""The table of scalar parameters every input can set: name, type, range, default.
+
+One table serves validation, the OSC dispatcher, scene files and /status, so a
+parameter's range is written down exactly once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mrtd import conditioning as c
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type  # float, int or bool
+    low: float
+    high: float
+    default: float
+    doc: str
+    continuous: bool = True  # faders coalesce; switches and discrete events do not
+
+    def coerce(self, value: object) -> float | int | bool:
+        """Check and convert `value`; raise ValueError with a reason a person can act on."""
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, (int, float)):
+            raise ValueError(f"{self.name} wants a number, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ValueError(f"{self.name} must be finite, got {value}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"{self.name} must lie in [{_fmt(self.low)}, {_fmt(self.high)}], got {_fmt(value)}")
+        if self.kind is float:
+            return float(value)
+        if float(value) != int(value):
+            raise ValueError(f"{self.name} wants a whole number, got {value}")
+        return bool(value) if self.kind is bool else int(value)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+PARAMS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param("temperature", float, *c.TEMPERATURE_RANGE, c.DEFAULT_TEMPERATURE, "sampling temperature"),
+        Param("top_k", int, *c.TOP_K_RANGE, c.DEFAULT_TOP_K, "sampling top-k"),
+        Param("seed", int, 0, 2**31 - 1, 0, "seed (applied at reset)", continuous=False),
+        Param("cfg_style", float, *c.CFG_RANGE, c.DEFAULT_CFG_STYLE, "guidance toward the style prompt"),
+        Param("cfg_notes", float, *c.CFG_RANGE, c.DEFAULT_CFG_NOTES, "guidance toward the held notes"),
+        Param("cfg_drums", float, *c.CFG_RANGE, c.DEFAULT_CFG_DRUMS, "guidance toward the drum setting"),
+        Param("drums", int, -1, 1, c.DRUMS_AUTO, "-1 model decides, 0 no drums, 1 drums", continuous=False),
+        Param("volume", float, -60.0, 12.0, 0.0, "output volume in dB"),
+        Param("mute", bool, 0, 1, False, "silence the output, keep generating", continuous=False),
+        Param("bypass", bool, 0, 1, False, "stop generating and fade to silence", continuous=False),
+    )
+}

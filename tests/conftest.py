@@ -1,0 +1,77 @@
+"""Shared fixtures: a JACK dummy server, and a sink that records what the listener hears."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mrtd.audio.outputs import PacedOutput
+from mrtd.frame import CHANNELS
+
+
+class CaptureOutput(PacedOutput):
+    """A real-time paced sink that keeps every block it plays, and signals when it has enough."""
+
+    name = "capture"
+
+    def __init__(self, wanted_samples: int) -> None:
+        super().__init__()
+        self._blocks: list[np.ndarray] = []
+        self.wanted = wanted_samples
+        self.captured = 0
+        self.enough = threading.Event()
+
+    def _consume(self, block: np.ndarray) -> None:
+        self._blocks.append(block.copy())
+        self.captured += len(block)
+        if self.captured >= self.wanted:
+            self.enough.set()
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self._blocks) if self._blocks else np.zeros((0, CHANNELS), np.float32)
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A JACK server on the dummy backend, paced by a real clock (so underruns are real)."""
+    if shutil.which("jackd") is None:
+        pytest.fail("jackd is not installed: apt-get install jackd2 (see .ci/run)")
+    already = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True).stdout
+    process = None
+    if "not running" in already:
+        process = subprocess.Popen(
+            ["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"},
+        )
+        waited = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True)
+        if "running" not in waited.stdout:
+            process.kill()
+            pytest.fail(f"jackd did not start: {waited.stdout} {waited.stderr}")
+    import sounddevice as sd
+
+    # PortAudio lists devices when it initialises: re-scan now that JACK is up.
+    sd._terminate()
+    sd._initialize()
+    yield sd
+    if process is not None:
+        process.terminate()
+        process.wait(5)
+        sd._terminate()
+        sd._initialize()
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    """Wait for a condition driven by the audio clock (polled), failing with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)

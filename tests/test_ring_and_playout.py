@@ -1,0 +1,77 @@
+"""The ring and the callback, driven by hand: an offline clock, so every figure is exact."""
+
+import numpy as np
+import pytest
+
+from mrtd.audio.playout import FADE_SAMPLES, Playout
+from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
+from mrtd.runtime.ring import Ring
+
+
+def tone(n: int, start: int = 0, freq: float = 220.0, amp: float = 0.8) -> np.ndarray:
+    t = (np.arange(start, start + n) / SAMPLE_RATE).astype(np.float64)
+    mono = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([mono, mono], axis=1)
+
+
+def test_ring_keeps_order_across_wraparound():
+    ring = Ring(5 * FRAME_SAMPLES)
+    source = tone(20 * FRAME_SAMPLES)
+    out = np.zeros((len(source), 2), np.float32)
+    written = read = 0
+    block = 333  # deliberately not a divisor of the frame
+    while read < len(source):
+        if written < len(source) and ring.space() >= FRAME_SAMPLES:
+            ring.write(source[written : written + FRAME_SAMPLES])
+            written += FRAME_SAMPLES
+        read += ring.read_into(out[read:], min(block, len(source) - read))
+    np.testing.assert_array_equal(out, source)
+
+
+def test_ring_refuses_to_overwrite_unread_audio():
+    ring = Ring(2 * FRAME_SAMPLES)
+    ring.write(tone(2 * FRAME_SAMPLES))
+    with pytest.raises(OverflowError):
+        ring.write(tone(1))
+
+
+def _play(playout: Playout, blocks: int, block: int = 256) -> np.ndarray:
+    out = np.zeros((blocks * block, 2), np.float32)
+    for i in range(blocks):
+        playout.fill(out[i * block : (i + 1) * block])
+    return out
+
+
+def test_underrun_fades_out_and_back_in_without_a_click():
+    ring = Ring(8 * FRAME_SAMPLES)
+    playout = Playout(ring)
+    position = 0
+
+    def produce(frames: int) -> None:
+        nonlocal position
+        for _ in range(frames):
+            ring.write(tone(FRAME_SAMPLES, position))
+            position += FRAME_SAMPLES
+
+    produce(3)
+    before = _play(playout, 40)  # 10240 samples > 5760 written: the producer "stalls"
+    assert playout.underruns == 1
+    produce(4)
+    after = _play(playout, 20)
+    heard = np.concatenate([before, after])[:, 0]
+
+    steady = np.abs(np.diff(tone(FRAME_SAMPLES)[:, 0])).max()
+    assert np.abs(np.diff(heard)).max() <= steady * 1.05, "a gap must never click"
+    assert np.abs(heard).max() > 0.7, "the music was heard at full level"
+    last_sound = np.flatnonzero(np.abs(before[:, 0]) > 1e-6).max()
+    assert 5760 - FADE_SAMPLES - 256 <= last_sound < 5760, "the fade-out played the reserve, then silence"
+    assert playout.underruns == 1, "recovery is not a second underrun"
+
+
+def test_draining_plays_out_the_reserve():
+    ring = Ring(4 * FRAME_SAMPLES)
+    playout = Playout(ring)
+    ring.write(tone(FRAME_SAMPLES))
+    playout.draining = True
+    _play(playout, 8)
+    assert ring.fill() == 0
