@@ -1,0 +1,58 @@
+"""`mrtd run` as a user runs it: a real process, real signals, a real WAV file."""
+
+import os
+import signal
+import subprocess
+import sys
+import wave
+
+import numpy as np
+
+from mrtd.frame import SAMPLE_RATE
+
+
+def _mrtd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mrtd", *args]
+
+
+def test_run_for_n_seconds_writes_a_wav_of_that_length(tmp_path):
+    path = tmp_path / "take.wav"
+    result = subprocess.run(
+        _mrtd("run", "--engine", "synth", "--output", f"wav:{path}", "--seconds", "1.5", "--prompt", "bright piano"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "engine: synth" in result.stderr and f"output: wav:{path}" in result.stderr
+    with wave.open(str(path)) as wav:
+        assert wav.getframerate() == SAMPLE_RATE and wav.getnchannels() == 2
+        frames = wav.getnframes()
+        audio = np.frombuffer(wav.readframes(frames), dtype=np.int16)
+    assert abs(frames / SAMPLE_RATE - 1.5) < 0.1
+    assert np.abs(audio).max() > 1000, "the take has music in it"
+
+
+def test_sigterm_stops_cleanly(tmp_path):
+    process = subprocess.Popen(
+        _mrtd("run", "--engine", "synth", "--output", "null"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stderr:
+            if line.rstrip().endswith("ready"):
+                break
+        process.send_signal(signal.SIGTERM)
+        rest = process.communicate(timeout=20)[1]
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "SIGTERM" in rest and "stopped after" in rest
+
+
+def test_unknown_output_is_one_clear_line():
+    result = subprocess.run(_mrtd("run", "--engine", "synth", "--output", "cassette"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "unknown output 'cassette'" in result.stderr
+    assert "Traceback" not in result.stderr
