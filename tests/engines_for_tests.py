@@ -37,3 +37,11 @@ class ToneEngine(Engine):
     def steady_jump(self) -> float:
         """The largest sample-to-sample step of the undisturbed tone."""
         return 2 * np.pi * self.freq / SAMPLE_RATE * self.amp
+
+
+class RecordingEngine(ToneEngine):
+    """A ToneEngine whose `seen[k]` is the conditioning of frame k (warm-up steps forgotten)."""
+
+    def warm_up(self, steps: int = 4) -> None:
+        super().warm_up(steps)
+        self.seen.clear()

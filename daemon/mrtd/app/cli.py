@@ -28,8 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--prompt", default=None, help="style prompt text")
     run.add_argument("--lead", type=int, default=3, help="frames generated ahead of the output (40 ms each)")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--keep-warm", action="store_true", help="mrt2: keep the GPU busy between frames")
+    run.add_argument("--no-fallback", action="store_true", help="fail instead of playing synth when the model cannot load")
 
     commands.add_parser("devices", help="list audio output devices")
+    commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
     return parser
 
 
@@ -41,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "devices":
         return _devices()
+    if args.command == "osc-reference":
+        from mrtd.inputs.osc.table import reference_markdown
+
+        sys.stdout.write(reference_markdown())
+        return 0
     return _run(args)
 
 
@@ -66,6 +74,8 @@ def _run(args: argparse.Namespace) -> int:
         lead_frames=args.lead,
         prompt=args.prompt,
         seed=args.seed,
+        keep_warm=args.keep_warm,
+        fallback_engine=None if args.no_fallback else "synth",
     )
     daemon = Daemon(config)
     done = threading.Event()

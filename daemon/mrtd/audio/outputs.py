@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import wave
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from mrtd.audio.playout import Playout
+from mrtd.audio.recorder import open_wav, write_pcm16
 from mrtd.frame import CHANNELS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -117,19 +117,12 @@ class WavOutput(PacedOutput):
         self.path = path
         self.name = f"wav:{path}"
         try:
-            self._file = wave.open(path, "wb")
+            self._file = open_wav(path)
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        self._file.setnchannels(CHANNELS)
-        self._file.setsampwidth(2)
-        self._file.setframerate(SAMPLE_RATE)
-        self._pcm = np.zeros((self.block, CHANNELS), dtype=np.int16)
 
     def _consume(self, block: np.ndarray) -> None:
-        np.multiply(block, 32767.0, out=block)
-        np.rint(block, out=block)
-        self._pcm[:] = block
-        self._file.writeframesraw(self._pcm.tobytes())
+        write_pcm16(self._file, block)
 
     def _close(self) -> None:
         self._file.close()

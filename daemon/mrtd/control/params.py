@@ -56,5 +56,9 @@ PARAMS: dict[str, Param] = {
         Param("volume", float, -60.0, 12.0, 0.0, "output volume in dB"),
         Param("mute", bool, 0, 1, False, "silence the output, keep generating", continuous=False),
         Param("bypass", bool, 0, 1, False, "stop generating and fade to silence", continuous=False),
+        Param("unmask", int, 0, 127, 0, "note unmask width: <127 jam around held notes, 127 solo"),
+        Param("onset_mode", int, 0, 1, 1, "0: held notes send 'on'; 1: onset then held", continuous=False),
+        Param("midigate", bool, 0, 1, False, "silent unless a note is held", continuous=False),
+        Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM"),
     )
 }

@@ -1,0 +1,82 @@
+"""What the inputs may ask of the daemon (the OSC table's `Host`), and nothing more.
+
+Inputs run on their own threads. Everything here either submits a command to
+the control state, hands work to a worker thread, or reads an immutable
+snapshot the generation thread published.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from mrtd.app.paths import inside
+from mrtd.control import commands as c
+from mrtd.inputs.osc.table import ROOT, Reply
+
+if TYPE_CHECKING:
+    from mrtd.app.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+
+class Surface:
+    def __init__(self, daemon: "Daemon") -> None:
+        self._daemon = daemon
+
+    # -- commands ----------------------------------------------------------------
+    def submit(self, command: c.Command, due: float | None) -> None:
+        self._daemon.control.submit(command, due)
+
+    def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None:
+        """Register the prompt now (still encoding); it joins the mix when the encoder is done."""
+        self.submit(c.DefinePrompt(name, text, None, weight), due)
+        self._daemon.encoder.submit(name, text=text)
+
+    # -- replies -----------------------------------------------------------------
+    def status(self) -> list[Reply]:
+        pairs: list[Any] = []
+        for key, value in self._daemon.status().items():
+            if isinstance(value, dict):
+                value = " ".join(f"{k}:{v:.3g}" if isinstance(v, float) else f"{k}:{v}" for k, v in value.items())
+            elif value is None:
+                value = ""
+            elif isinstance(value, float):
+                value = round(value, 3)
+            pairs += [key, value]
+        return [(f"{ROOT}/status", pairs)]
+
+    def sync(self) -> list[Reply]:
+        return list(self._daemon.snapshot.items())
+
+    def subscribe(self, host: str, port: int) -> None:
+        self._daemon.pusher.subscribe(host, port)
+
+    def unsubscribe(self, host: str, port: int) -> None:
+        self._daemon.pusher.unsubscribe(host, port)
+
+    # -- scenes ------------------------------------------------------------------
+    def scene_load(self, name: str, due: float | None) -> None:
+        path = inside(self._daemon.config.scene_dir, name, ".yaml")
+        if not path.exists():
+            raise ValueError(f"no scene {path.name} in {self._daemon.config.scene_dir}")
+        raise ValueError("scene files are not supported by this build yet")
+
+    def cue(self, name: str | None, due: float | None) -> None:
+        raise ValueError("no scene is loaded, so there are no cues")
+
+    # -- recording -----------------------------------------------------------------
+    def record_start(self, name: str | None) -> str:
+        name = name or time.strftime("mrtd-%Y%m%d-%H%M%S")
+        path = inside(self._daemon.config.record_dir, name, ".wav")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._daemon.recorder.start(str(path))
+        except OSError as exc:
+            raise ValueError(f"cannot record to {path.name}: {exc.strerror or exc}") from None
+        return path.name
+
+    def record_stop(self) -> str | None:
+        path = self._daemon.recorder.stop()
+        return None if path is None else path.rsplit("/", 1)[-1]

@@ -1,0 +1,283 @@
+"""The one command vocabulary every input speaks (OSC, MIDI, scenes, CLI).
+
+A command is a small frozen value. Inputs build and validate it on their own
+thread (so a bad value is refused before it is queued, and the sender hears
+why), then submit it with a due time. The generation thread applies it at the
+frame boundary it is due, by calling `apply(state)`.
+
+`coalesce_key` names the continuous control a command moves: of several
+commands with the same key due in one frame, only the last is applied.
+Discrete events (notes, cues, resets) have no key and are never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mrtd.conditioning import EMBEDDING_DIM, STYLE_TOKENS
+from mrtd.control.params import PARAMS
+from mrtd.frame import FRAMES_PER_SECOND
+
+if TYPE_CHECKING:
+    from mrtd.control.state import ControlState
+
+CURVES = ("linear", "equal-power", "exponential", "s-curve")
+
+
+class Command:
+    coalesce_key: str | None = None
+
+    def apply(self, state: "ControlState") -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SetParam(Command):
+    name: str
+    value: float | int | bool
+
+    @classmethod
+    def checked(cls, name: str, value: object) -> "SetParam":
+        if name not in PARAMS:
+            raise ValueError(f"unknown parameter {name!r}")
+        return cls(name, PARAMS[name].coerce(value))
+
+    @property
+    def coalesce_key(self) -> str | None:  # type: ignore[override]
+        return self.name if PARAMS[self.name].continuous else None
+
+    def apply(self, state: "ControlState") -> None:
+        state.set(self.name, self.value)
+
+
+def _pitch(pitch: object) -> int:
+    if isinstance(pitch, bool) or not isinstance(pitch, (int, float)) or not math.isfinite(pitch):
+        raise ValueError(f"pitch wants a number 0-127, got {pitch!r}")
+    if pitch != int(pitch) or not 0 <= pitch <= 127:
+        raise ValueError(f"pitch must be a whole number 0-127, got {pitch}")
+    return int(pitch)
+
+
+@dataclass(frozen=True)
+class NoteOn(Command):
+    pitch: int
+    velocity: int = 100
+
+    @classmethod
+    def checked(cls, pitch: object, velocity: object = 100) -> "NoteOn":
+        v = _pitch(velocity) if velocity is not None else 100  # same 0-127 range as a pitch
+        return cls(_pitch(pitch), v)
+
+    def apply(self, state: "ControlState") -> None:
+        state.notes.note_on(self.pitch, self.velocity)
+        state.changed.add("notes")
+
+
+@dataclass(frozen=True)
+class NoteOff(Command):
+    pitch: int
+
+    @classmethod
+    def checked(cls, pitch: object) -> "NoteOff":
+        return cls(_pitch(pitch))
+
+    def apply(self, state: "ControlState") -> None:
+        state.notes.note_off(self.pitch)
+        state.changed.add("notes")
+
+
+@dataclass(frozen=True)
+class NotesClear(Command):
+    def apply(self, state: "ControlState") -> None:
+        state.notes.clear()
+        state.changed.add("notes")
+
+
+@dataclass(frozen=True)
+class Reset(Command):
+    def apply(self, state: "ControlState") -> None:
+        state.request_reset()
+
+
+def _name(name: object) -> str:
+    if isinstance(name, bool):
+        raise ValueError(f"a prompt name is text or a slot number, got {name!r}")
+    if isinstance(name, (int, float)) and math.isfinite(name) and name == int(name):
+        return str(int(name))  # official slots 1-6 are names too
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise ValueError(f"a prompt name is 1-64 characters of text or a slot number, got {name!r}")
+    return name.strip()
+
+
+def _weight(weight: object) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+        raise ValueError(f"a weight is a finite number, got {weight!r}")
+    if not 0.0 <= weight <= 100.0:
+        raise ValueError(f"a weight lies in [0, 100], got {weight}")
+    return float(weight)
+
+
+@dataclass(frozen=True)
+class DefinePrompt(Command):
+    """A prompt point, possibly still encoding (embedding None): it joins the mix once ready."""
+
+    name: str
+    text: str
+    embedding: np.ndarray | None = field(default=None, compare=False)
+    weight: float | None = None
+
+    def apply(self, state: "ControlState") -> None:
+        state.style.set_prompt(self.name, self.embedding, weight=self.weight)
+        state.prompt_texts[self.name] = self.text
+        state.changed.add("mix")
+
+
+@dataclass(frozen=True)
+class PromptReady(Command):
+    """An encoder finished: the prompt's weight now takes effect."""
+
+    name: str
+    embedding: np.ndarray = field(compare=False)
+
+    def apply(self, state: "ControlState") -> None:
+        # The prompt may have been cleared while it was encoding (the encoder drops
+        # results superseded by a newer text for the same name).
+        if self.name in state.prompt_texts:
+            state.style.set_embedding(self.name, self.embedding)
+            state.changed.add("mix")
+
+
+@dataclass(frozen=True)
+class ClearPrompt(Command):
+    name: str
+
+    def apply(self, state: "ControlState") -> None:
+        if self.name in state.prompt_texts:
+            state.style.remove_prompt(self.name)
+            del state.prompt_texts[self.name]
+            state.changed.add("mix")
+
+
+@dataclass(frozen=True)
+class SetWeight(Command):
+    name: str
+    weight: float
+
+    @classmethod
+    def checked(cls, name: object, weight: object) -> "SetWeight":
+        return cls(_name(name), _weight(weight))
+
+    @property
+    def coalesce_key(self) -> str:  # type: ignore[override]
+        return f"weight:{self.name}"
+
+    def apply(self, state: "ControlState") -> None:
+        if self.name in state.prompt_texts:
+            state.style.set_weight(self.name, self.weight)
+            state.changed.add("mix")
+
+
+@dataclass(frozen=True)
+class SetMix(Command):
+    """A target mix, reached over `seconds` along `curve` (0 s jumps)."""
+
+    weights: tuple[tuple[str, float], ...]
+    seconds: float = 0.0
+    curve: str = "linear"
+    coalesce_key = "mix"
+
+    @classmethod
+    def checked(cls, weights: dict[object, object], seconds: object = 0.0, curve: object = "linear") -> "SetMix":
+        pairs = tuple((_name(n), _weight(w)) for n, w in weights.items())
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            raise ValueError(f"fade seconds must be a finite number, got {seconds!r}")
+        if not 0.0 <= seconds <= 3600.0:
+            raise ValueError(f"fade seconds lie in [0, 3600], got {seconds}")
+        if curve not in CURVES:
+            raise ValueError(f"unknown curve {curve!r}; use one of {', '.join(CURVES)}")
+        return cls(pairs, float(seconds), str(curve))
+
+    def apply(self, state: "ControlState") -> None:
+        known = {n: w for n, w in self.weights if n in state.prompt_texts}
+        state.style.crossfade_to(known, round(self.seconds * FRAMES_PER_SECOND), self.curve)
+        state.changed.add("mix")
+
+
+@dataclass(frozen=True)
+class SetAxis(Command):
+    axis: int | str
+    value: float
+
+    @property
+    def coalesce_key(self) -> str:  # type: ignore[override]
+        return f"axis:{self.axis}"
+
+    def apply(self, state: "ControlState") -> None:
+        state.style.set_axis(self.axis, self.value)
+        state.axes[str(self.axis)] = self.value
+        state.changed.add("axes")
+
+
+@dataclass(frozen=True)
+class SetXY(Command):
+    x: float
+    y: float
+    coalesce_key = "xy"
+
+    def apply(self, state: "ControlState") -> None:
+        state.style.set_xy(self.x, self.y)
+        state.xy = (self.x, self.y)
+        state.changed.update(("xy", "mix"))
+
+
+@dataclass(frozen=True)
+class SetStyleTokens(Command):
+    tokens: tuple[int, ...] | None  # None returns to the blend
+    coalesce_key = "tokens"
+
+    def apply(self, state: "ControlState") -> None:
+        state.style.set_raw_tokens(None if self.tokens is None else np.asarray(self.tokens, dtype=np.int32))
+        state.changed.add("tokens")
+
+
+@dataclass(frozen=True)
+class SetStyleEmbedding(Command):
+    embedding: np.ndarray | None = field(compare=False)
+    coalesce_key = "embedding"
+
+    def __post_init__(self) -> None:
+        if self.embedding is not None:
+            if self.embedding.shape != (EMBEDDING_DIM,) or not np.all(np.isfinite(self.embedding)):
+                raise ValueError(f"an embedding is {EMBEDDING_DIM} finite floats")
+
+    def apply(self, state: "ControlState") -> None:
+        state.style.set_raw_embedding(self.embedding)
+        state.changed.add("embedding")
+
+
+def check_tokens(values: list[object]) -> tuple[int, ...]:
+    if len(values) != STYLE_TOKENS:
+        raise ValueError(f"style tokens are {STYLE_TOKENS} integers, got {len(values)}")
+    tokens = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v):
+            raise ValueError(f"style tokens are integers, got {v!r}")
+        if not -1 <= v <= 1023:
+            raise ValueError(f"a style token lies in [-1, 1023], got {int(v)}")
+        tokens.append(int(v))
+    return tuple(tokens)
+
+
+@dataclass(frozen=True)
+class Call(Command):
+    """Runs `action(state)` on the generation thread: for layers above control (scenes, records)."""
+
+    label: str
+    action: object = field(compare=False)
+
+    def apply(self, state: "ControlState") -> None:
+        self.action(state)  # type: ignore[operator]

@@ -1,0 +1,108 @@
+"""State pushes to subscribed clients, at most once per frame per address.
+
+The generation thread hands each frame's changed messages to `publish`, which
+only puts them on a queue; a pusher thread does the network I/O. A subscriber
+is dropped when its host refuses the packets (the port closed) or when it has
+not been heard from for `lease_s` (any message renews the lease).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from typing import Any
+
+from mrtd.inputs.osc.codec import encode
+
+log = logging.getLogger(__name__)
+
+
+class Pusher:
+    def __init__(self, lease_s: float = 300.0, clock=time.monotonic) -> None:
+        self.lease_s = lease_s
+        self._clock = clock
+        self._subscribers: dict[tuple[str, int], tuple[socket.socket, float]] = {}
+        self._lock = threading.Lock()  # subscribers change from input threads; never held by the generator
+        self._queue: queue.SimpleQueue[dict[str, list[Any]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+        self.dropped_subscribers = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mrtd-feedback", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(2.0)
+        with self._lock:
+            for sock, _ in self._subscribers.values():
+                sock.close()
+            self._subscribers.clear()
+
+    # -- input threads ---------------------------------------------------------
+    def subscribe(self, host: str, port: int) -> None:
+        with self._lock:
+            if (host, port) in self._subscribers:
+                sock = self._subscribers[(host, port)][0]
+            else:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.connect((host, port))  # connected: a closed port reports back as refused
+            self._subscribers[(host, port)] = (sock, self._clock())
+        log.info("subscriber %s:%d", host, port)
+
+    def unsubscribe(self, host: str, port: int) -> None:
+        with self._lock:
+            entry = self._subscribers.pop((host, port), None)
+        if entry:
+            entry[0].close()
+
+    def heard_from(self, host: str) -> None:
+        """Any message from a host renews its subscriptions' lease."""
+        now = self._clock()
+        with self._lock:
+            for key, (sock, _) in self._subscribers.items():
+                if key[0] == host:
+                    self._subscribers[key] = (sock, now)
+
+    def subscribers(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return list(self._subscribers)
+
+    # -- generation thread -----------------------------------------------------
+    def publish(self, messages: dict[str, list[Any]]) -> None:
+        if messages and self._subscribers:
+            self._queue.put(messages)  # never blocks
+
+    # -- pusher thread -----------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            messages = self._queue.get()
+            if messages is None:
+                return
+            packets = [encode(address, args) for address, args in messages.items()]
+            now = self._clock()
+            with self._lock:
+                targets = list(self._subscribers.items())
+            for key, (sock, renewed) in targets:
+                if now - renewed > self.lease_s:
+                    self._drop(key, "lease expired")
+                    continue
+                try:
+                    for packet in packets:
+                        sock.send(packet)
+                        self.sent += 1
+                except OSError as exc:  # ConnectionRefusedError: nobody listens there any more
+                    self._drop(key, exc.strerror or str(exc))
+
+    def _drop(self, key: tuple[str, int], why: str) -> None:
+        with self._lock:
+            entry = self._subscribers.pop(key, None)
+        if entry:
+            entry[0].close()
+            self.dropped_subscribers += 1
+            log.info("dropped subscriber %s:%d (%s)", key[0], key[1], why)

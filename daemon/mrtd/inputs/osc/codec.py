@@ -1,0 +1,76 @@
+"""OSC bytes in and out: packets to timed messages, replies to bytes, TCP framing.
+
+Parsing never sleeps on a timetag (python-osc's dispatcher would): a bundle's
+time travels with its messages and the generation thread schedules it.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Iterator
+
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.parsing import osc_types
+
+SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+
+
+class PacketError(ValueError):
+    """The bytes are not an OSC packet."""
+
+
+def timed_messages(packet: bytes) -> list[tuple[float | None, str, list[Any]]]:
+    """(timetag or None for immediate, address, args) for every message in the packet."""
+    try:
+        if OscBundle.dgram_is_bundle(packet):
+            return list(_walk(OscBundle(packet)))
+        if OscMessage.dgram_is_message(packet):
+            message = OscMessage(packet)
+            return [(None, message.address, list(message.params))]
+    except Exception as exc:  # python-osc raises several types on malformed input
+        raise PacketError(f"malformed packet: {exc}") from None
+    raise PacketError("not an OSC message or bundle")
+
+
+def _walk(bundle: OscBundle) -> Iterator[tuple[float | None, str, list[Any]]]:
+    timetag = None if bundle.timestamp == osc_types.IMMEDIATELY else bundle.timestamp
+    for content in bundle:
+        if isinstance(content, OscBundle):
+            yield from _walk(content)
+        else:
+            yield timetag, content.address, list(content.params)
+
+
+def encode(address: str, args: list[Any]) -> bytes:
+    builder = OscMessageBuilder(address=address)
+    for value in args:
+        if isinstance(value, bool):
+            builder.add_arg(int(value), "i")
+        elif isinstance(value, int):
+            builder.add_arg(value, "i" if -(2**31) <= value < 2**31 else "h")
+        elif isinstance(value, float):
+            builder.add_arg(value, "f")
+        elif isinstance(value, bytes):
+            builder.add_arg(value, "b")
+        else:
+            builder.add_arg(str(value), "s")
+    return builder.build().dgram
+
+
+def slip_encode(packet: bytes) -> bytes:
+    body = packet.replace(bytes([SLIP_ESC]), bytes([SLIP_ESC, SLIP_ESC_ESC])).replace(
+        bytes([SLIP_END]), bytes([SLIP_ESC, SLIP_ESC_END])
+    )
+    return bytes([SLIP_END]) + body + bytes([SLIP_END])
+
+
+def slip_decode(frame: bytes) -> bytes:
+    return frame.replace(bytes([SLIP_ESC, SLIP_ESC_END]), bytes([SLIP_END])).replace(
+        bytes([SLIP_ESC, SLIP_ESC_ESC]), bytes([SLIP_ESC])
+    )
+
+
+def size_prefix(packet: bytes) -> bytes:
+    return struct.pack(">i", len(packet)) + packet

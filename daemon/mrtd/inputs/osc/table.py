@@ -1,0 +1,395 @@
+"""The OSC address table: one row per address, with its aliases, arguments and handler.
+
+The dispatcher routes with this table and `docs/osc.md` is generated from it,
+so the reference cannot drift from the code. A handler validates its
+arguments, submits commands to the host, and returns its replies (as
+python-osc handlers do); a ValueError becomes `/mrt/error <address> <reason>`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from mrtd.conditioning import EMBEDDING_DIM
+from mrtd.control import commands as c
+from mrtd.control.params import PARAMS
+
+ROOT = "/mrt"
+Reply = tuple[str, list[Any]]
+
+
+class Host(Protocol):
+    """What OSC handlers may ask of the daemon. They never touch engines or audio."""
+
+    def submit(self, command: c.Command, due: float | None) -> None: ...
+    def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None: ...
+    def status(self) -> list[Reply]: ...
+    def sync(self) -> list[Reply]: ...
+    def subscribe(self, host: str, port: int) -> None: ...
+    def unsubscribe(self, host: str, port: int) -> None: ...
+    def scene_load(self, name: str, due: float | None) -> None: ...
+    def cue(self, name: str | None, due: float | None) -> None: ...
+    def record_start(self, name: str | None) -> str: ...
+    def record_stop(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    address: str  # as received (an alias, perhaps)
+    args: list[Any]
+    due: float | None  # wall-clock time to apply at; None = next frame
+    sender: tuple[str, int]
+
+
+Handler = Callable[[Host, Request], list[Reply] | None]
+
+
+@dataclass(frozen=True)
+class Address:
+    path: str
+    args: str  # human-readable signature for the reference page
+    doc: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+
+
+# -- argument helpers --------------------------------------------------------
+
+
+def arity(args: list[Any], low: int, high: int | None = None) -> None:
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        want = f"{low}" if low == high else f"{low}-{high}" if high < 1_000 else f"at least {low}"
+        raise ValueError(f"wants {want} argument(s), got {len(args)}")
+
+
+def number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} wants a number, got {_type(value)}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    return float(value)
+
+
+def text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} wants text, got {_type(value)}")
+    if not value.strip() or len(value) > 1000:
+        raise ValueError(f"{what} wants 1-1000 characters of text")
+    return value
+
+
+def _type(value: Any) -> str:
+    return {str: "text", bytes: "a blob", int: "an int", float: "a float", bool: "a bool"}.get(type(value), type(value).__name__)
+
+
+def flag(args: list[Any]) -> bool:
+    """Switches: no argument means on; otherwise 0 or 1."""
+    arity(args, 0, 1)
+    return True if not args else bool(PARAMS["mute"].coerce(number(args[0], "switch")))
+
+
+# -- handlers ----------------------------------------------------------------
+
+
+def param(name: str) -> Handler:
+    def handle(host: Host, req: Request) -> None:
+        arity(req.args, 1)
+        host.submit(c.SetParam.checked(name, number(req.args[0], name)), req.due)
+
+    return handle
+
+
+def switch(name: str) -> Handler:
+    def handle(host: Host, req: Request) -> None:
+        host.submit(c.SetParam(name, flag(req.args)), req.due)
+
+    return handle
+
+
+def prompt(host: Host, req: Request) -> None:
+    arity(req.args, 2, 3)
+    name = c._name(req.args[0])
+    weight = c._weight(req.args[2]) if len(req.args) == 3 else None
+    host.define_prompt(name, text(req.args[1], "prompt text"), weight, req.due)
+
+
+def prompt_clear(host: Host, req: Request) -> None:
+    arity(req.args, 1)
+    host.submit(c.ClearPrompt(c._name(req.args[0])), req.due)
+
+
+def mix(host: Host, req: Request) -> None:
+    args = list(req.args)
+    weights: dict[object, object] = {}
+    # name weight pairs; a trailing number (and text) are the fade seconds (and curve)
+    while len(args) >= 2 and isinstance(args[1], (int, float)) and not isinstance(args[0], bytes):
+        if not isinstance(args[0], str) and len(args) == 2:
+            break  # "... 2.0 1": fade seconds followed by a number is not a pair
+        weights[args[0]] = args[1]
+        args = args[2:]
+    if not weights:
+        raise ValueError("wants name weight pairs, then optionally fade seconds and a curve")
+    if len(args) > 2:
+        raise ValueError("after the name weight pairs, only fade seconds and a curve may follow")
+    seconds = number(args[0], "fade seconds") if args else 0.0
+    curve = text(args[1], "curve") if len(args) > 1 else "linear"
+    host.submit(c.SetMix.checked(weights, seconds, curve), req.due)
+
+
+def weight(host: Host, req: Request) -> None:
+    arity(req.args, 2)
+    host.submit(c.SetWeight.checked(req.args[0], req.args[1]), req.due)
+
+
+def axis(host: Host, req: Request) -> None:
+    arity(req.args, 2)
+    which = req.args[0]
+    if isinstance(which, str):
+        key: int | str = text(which, "axis")
+    else:
+        index = number(which, "axis index")
+        if index != int(index) or not 0 <= index <= 5:
+            raise ValueError(f"axis index is 0-5 or an axis name, got {which}")
+        key = int(index)
+    value = number(req.args[1], "axis value")
+    if not -10.0 <= value <= 10.0:
+        raise ValueError(f"axis value lies in [-10, 10], got {value}")
+    host.submit(c.SetAxis(key, value), req.due)
+
+
+def xy(host: Host, req: Request) -> None:
+    arity(req.args, 2)
+    x, y = number(req.args[0], "x"), number(req.args[1], "y")
+    if not (-1e6 < x < 1e6 and -1e6 < y < 1e6):
+        raise ValueError("x and y must be reasonable coordinates")
+    host.submit(c.SetXY(x, y), req.due)
+
+
+def style_tokens(host: Host, req: Request) -> None:
+    host.submit(c.SetStyleTokens(c.check_tokens(req.args) if req.args else None), req.due)
+
+
+def style_embedding(host: Host, req: Request) -> None:
+    args = req.args
+    if not args:
+        host.submit(c.SetStyleEmbedding(None), req.due)
+        return
+    if len(args) == 1 and isinstance(args[0], bytes):
+        if len(args[0]) != EMBEDDING_DIM * 4:
+            raise ValueError(f"an embedding blob is {EMBEDDING_DIM} little-endian float32 ({EMBEDDING_DIM * 4} bytes), got {len(args[0])}")
+        vector = np.frombuffer(args[0], dtype="<f4").astype(np.float32)
+    else:
+        arity(args, EMBEDDING_DIM)
+        vector = np.array([number(v, "embedding value") for v in args], dtype=np.float32)
+    if not np.all(np.isfinite(vector)):
+        raise ValueError("embedding values must be finite")
+    host.submit(c.SetStyleEmbedding(vector), req.due)
+
+
+def note_on(host: Host, req: Request) -> None:
+    arity(req.args, 1, 2)
+    host.submit(c.NoteOn.checked(req.args[0], req.args[1] if len(req.args) == 2 else 100), req.due)
+
+
+def note_off(host: Host, req: Request) -> None:
+    arity(req.args, 1, 2)  # some hosts send a release velocity
+    host.submit(c.NoteOff.checked(req.args[0]), req.due)
+
+
+def notes_clear(host: Host, req: Request) -> None:
+    arity(req.args, 0)
+    host.submit(c.NotesClear(), req.due)
+
+
+def reset(host: Host, req: Request) -> None:
+    arity(req.args, 0, 1)
+    host.submit(c.Reset(), req.due)
+
+
+def drumless(host: Host, req: Request) -> None:
+    host.submit(c.SetParam("drums", 0 if flag(req.args) else -1), req.due)
+
+
+def scene_load(host: Host, req: Request) -> None:
+    arity(req.args, 1)
+    host.scene_load(text(req.args[0], "scene name"), req.due)
+
+
+def cue(host: Host, req: Request) -> None:
+    arity(req.args, 1)
+    value = req.args[0]
+    host.cue(str(int(number(value, "cue"))) if not isinstance(value, str) else value, req.due)
+
+
+def cue_next(host: Host, req: Request) -> None:
+    arity(req.args, 0)
+    host.cue(None, req.due)
+
+
+def status(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0)
+    return host.status()
+
+
+def sync(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0)
+    return host.sync()
+
+
+def ping(host: Host, req: Request) -> list[Reply]:
+    return [(f"{ROOT}/pong", list(req.args))]
+
+
+def _port(req: Request) -> int:
+    arity(req.args, 0, 1)
+    if not req.args:
+        return req.sender[1]
+    port = number(req.args[0], "port")
+    if port != int(port) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be 1-65535, got {req.args[0]}")
+    return int(port)
+
+
+def subscribe(host: Host, req: Request) -> list[Reply]:
+    port = _port(req)
+    host.subscribe(req.sender[0], port)
+    return [(f"{ROOT}/subscribed", [port])]
+
+
+def unsubscribe(host: Host, req: Request) -> list[Reply]:
+    port = _port(req)
+    host.unsubscribe(req.sender[0], port)
+    return [(f"{ROOT}/unsubscribed", [port])]
+
+
+def record_start(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0, 1)
+    path = host.record_start(text(req.args[0], "recording name") if req.args else None)
+    return [(f"{ROOT}/record/started", [path])]
+
+
+def record_stop(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0)
+    path = host.record_stop()
+    return [(f"{ROOT}/record/stopped", [path or ""])]
+
+
+# Named-argument events (TidalCycles): these names go with time, not state.
+EVENT_TIMING = ("cps", "cycle", "delta")
+EVENT_NOTES = ("note", "n")
+
+
+def event(host: Host, req: Request) -> None:
+    args = req.args
+    if len(args) % 2:
+        raise ValueError("wants name value pairs")
+    pairs: dict[str, Any] = {}
+    for name, value in zip(args[::2], args[1::2]):
+        if not isinstance(name, str):
+            raise ValueError(f"an event name must be text, got {_type(name)}")
+        pairs[name] = value
+    unknown = [n for n in pairs if n not in PARAMS and n not in EVENT_TIMING + EVENT_NOTES + ("velocity", "prompt", "weight", "cue")]
+    if unknown:
+        raise ValueError(f"unknown event name(s): {', '.join(unknown)}")
+    commands: list[tuple[c.Command, float | None]] = []
+    for name, value in pairs.items():
+        if name in PARAMS:
+            commands.append((c.SetParam.checked(name, value if isinstance(value, (int, float)) else number(value, name)), req.due))
+    if "cps" in pairs:  # Tidal's cycles per second: one cycle is a bar of four beats
+        commands.append((c.SetParam.checked("tempo", number(pairs["cps"], "cps") * 240.0), req.due))
+    note_name = next((n for n in EVENT_NOTES if n in pairs), None)
+    if note_name is not None:
+        pitch = number(pairs[note_name], note_name)
+        if note_name == "n" or pitch < 24:  # Tidal's note numbers are relative to middle C
+            pitch += 60
+        velocity = pairs.get("velocity", 100)
+        if isinstance(velocity, float) and 0.0 <= velocity <= 1.0:
+            velocity = round(velocity * 127)
+        commands.append((c.NoteOn.checked(pitch, velocity), req.due))
+        delta = number(pairs.get("delta", 0.25), "delta")
+        if not 0.0 < delta <= 60.0:
+            raise ValueError(f"delta lies in (0, 60] seconds, got {delta}")
+        # The note ends `delta` seconds after it starts (an untimed event starts now).
+        start = req.due if req.due is not None else time.time()
+        commands.append((c.NoteOff(int(pitch)), start + delta))
+    if "weight" in pairs and "prompt" in pairs:
+        commands.append((c.SetWeight.checked(pairs["prompt"], pairs["weight"]), req.due))
+    for command, due in commands:
+        host.submit(command, due)
+    if "cue" in pairs:
+        host.cue(str(pairs["cue"]), req.due)
+
+
+TABLE: tuple[Address, ...] = (
+    Address(f"{ROOT}/prompt", "name-or-slot text [weight]", "define or replace a prompt point", prompt, ("/prompt",)),
+    Address(f"{ROOT}/prompt/clear", "name-or-slot", "remove a prompt", prompt_clear, ("/prompt_clear",)),
+    Address(f"{ROOT}/mix", "name w [name w ...] [fade_s [curve]]", "target mix, optionally crossfaded (curves: " + ", ".join(c.CURVES) + ")", mix),
+    Address(f"{ROOT}/weight", "name-or-slot w", "one prompt's weight", weight),
+    Address(f"{ROOT}/axis", "index-or-name value", "signed offset along a PCA axis (0-5) or a named axis", axis, ("/pca",)),
+    Address(f"{ROOT}/xy", "x y", "position on the scene's surface (inverse-distance weights)", xy),
+    Address(f"{ROOT}/style/tokens", "12 ints | nothing", "raw style tokens (-1 masked); no arguments returns to the blend", style_tokens),
+    Address(f"{ROOT}/style/embedding", "768 floats | blob | nothing", "raw style embedding; no arguments returns to the blend", style_embedding),
+    Address(f"{ROOT}/temperature", "f 0..3", "sampling temperature", param("temperature"), ("/temperature",)),
+    Address(f"{ROOT}/topk", "i 1..1024", "sampling top-k", param("top_k"), ("/topk",)),
+    Address(f"{ROOT}/seed", "i", "seed, applied at the next reset", param("seed")),
+    Address("/seedrotation", "i 0..1000", "official alias: seed rotation, applied at the next reset", param("seed")),
+    Address(f"{ROOT}/cfg/style", "f -1..7", "guidance toward the style", param("cfg_style"), ("/cfgmusiccoca",)),
+    Address(f"{ROOT}/cfg/notes", "f -1..7", "guidance toward the notes", param("cfg_notes"), ("/cfgnotes",)),
+    Address(f"{ROOT}/cfg/drums", "f -1..7", "guidance toward the drum setting", param("cfg_drums"), ("/cfgdrums",)),
+    Address(f"{ROOT}/note/on", "pitch [velocity]", "note on (latched: a note shorter than a frame still sounds)", note_on, ("/noteon",)),
+    Address(f"{ROOT}/note/off", "pitch", "note off", note_off, ("/noteoff",)),
+    Address(f"{ROOT}/notes/clear", "", "release every note", notes_clear),
+    Address(f"{ROOT}/unmask", "i 0..127", "unmask width: <127 jam around held notes, 127 solo", param("unmask"), ("/unmaskwidth",)),
+    Address(f"{ROOT}/onset_mode", "i 0|1", "0: held notes send 'on'; 1: onset, then held", param("onset_mode"), ("/onsetmode",)),
+    Address(f"{ROOT}/midigate", "[0|1]", "silent unless a note is held", switch("midigate"), ("/midigate",)),
+    Address(f"{ROOT}/drums", "i -1|0|1", "-1 model decides, 0 no drums, 1 drums", param("drums")),
+    Address("/drumless", "[0|1]", "official alias: 1 = no drums, 0 = model decides", drumless),
+    Address(f"{ROOT}/volume", "dB -60..12", "output volume (smoothed)", param("volume"), ("/volume",)),
+    Address(f"{ROOT}/mute", "[0|1]", "silence the output, keep generating", switch("mute"), ("/mute",)),
+    Address(f"{ROOT}/bypass", "[0|1]", "stop generating and fade to silence", switch("bypass"), ("/bypass",)),
+    Address(f"{ROOT}/reset", "", "return the engine to its checkpoint state", reset, ("/reset",)),
+    Address(f"{ROOT}/scene/load", "name", "load a scene from the scene directory", scene_load),
+    Address(f"{ROOT}/cue", "name-or-number", "go to a cue", cue),
+    Address(f"{ROOT}/cue/next", "", "go to the next cue", cue_next),
+    Address(f"{ROOT}/tempo", "bpm 20..400", "tempo", param("tempo")),
+    Address(f"{ROOT}/event", "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
+    Address(f"{ROOT}/status", "", "replies /mrt/status/<field> for each field", status),
+    Address(f"{ROOT}/sync", "", "replies with the full state, one message per address", sync),
+    Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
+    Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one)", subscribe),
+    Address(f"{ROOT}/unsubscribe", "[port]", "stop pushing", unsubscribe),
+    Address(f"{ROOT}/record/start", "[name]", "record the output to a WAV file in the recording directory", record_start),
+    Address(f"{ROOT}/record/stop", "", "stop recording", record_stop),
+)
+
+ROUTES: dict[str, Address] = {}
+for _row in TABLE:
+    for _path in (_row.path, *_row.aliases):
+        ROUTES[_path] = _row
+
+
+def reference_markdown() -> str:
+    """docs/osc.md, generated from TABLE."""
+    lines = [
+        "# OSC reference",
+        "",
+        "Generated from `daemon/mrtd/inputs/osc/table.py` by `mrtd osc-reference`; a test fails when it is stale.",
+        "",
+        "Default port 7400, UDP and TCP (OSC 1.0 size-prefixed or OSC 1.1 SLIP framing), bound to 127.0.0.1.",
+        "Timetagged bundles apply at the frame heard at their time; plain messages at the next frame.",
+        "Errors come back to the sender as `/mrt/error <address> <reason>`.",
+        "",
+        "| address | arguments | meaning | aliases |",
+        "|---|---|---|---|",
+    ]
+    for row in TABLE:
+        aliases = ", ".join(f"`{a}`" for a in row.aliases)
+        args = row.args.replace("|", "\\|")
+        lines.append(f"| `{row.path}` | {args} | {row.doc} | {aliases} |")
+    return "\n".join(lines) + "\n"
