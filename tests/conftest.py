@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as mrtd itself does, before numpy loads
+
 import shutil
 import subprocess
 import threading
@@ -44,15 +47,15 @@ def jack_server():
         pytest.fail("jackd is not installed: apt-get install jackd2 (see .ci/run)")
     already = subprocess.run(["jack_wait", "-c"], capture_output=True, text=True).stdout
     process = None
-    if "not running" in already:
+    if "not running" in already:  # jack_wait always exits 0: read what it says
         process = subprocess.Popen(
-            ["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+            ["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"},
         )
         waited = subprocess.run(["jack_wait", "-w", "-t", "10"], capture_output=True, text=True)
-        if "running" not in waited.stdout:
+        if "available" not in waited.stdout:
             process.kill()
             pytest.fail(f"jackd did not start: {waited.stdout} {waited.stderr}")
     import sounddevice as sd
@@ -62,9 +65,9 @@ def jack_server():
     sd._initialize()
     yield sd
     if process is not None:
+        sd._terminate()  # let go of JACK before it goes away
         process.terminate()
         process.wait(5)
-        sd._terminate()
         sd._initialize()
 
 

@@ -5,6 +5,7 @@ import numpy as np
 from conftest import CaptureOutput
 from engines_for_tests import ToneEngine
 from mrtd.audio.playout import Playout
+from mrtd.control.commands import SetParam
 from mrtd.control.state import ControlState
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
@@ -47,9 +48,9 @@ def test_volume_changes_are_ramped_and_mute_is_silent():
     control = ControlState()
     generator = Generator(engine, control)
     frames = [generator.next_frame().copy() for _ in range(5)]
-    control.submit(lambda s: s.set("volume", -6.0))
+    control.submit(SetParam("volume", -6.0))
     frames += [generator.next_frame().copy() for _ in range(3)]
-    control.submit(lambda s: s.set("mute", True))
+    control.submit(SetParam("mute", True))
     frames += [generator.next_frame().copy() for _ in range(3)]
     audio = np.concatenate(frames)[:, 0]
     full = np.abs(audio[3 * FRAME_SAMPLES : 5 * FRAME_SAMPLES]).max()
@@ -65,7 +66,7 @@ def test_bypass_fades_out_then_rests_the_engine():
     generator = Generator(engine, control)
     for _ in range(3):
         generator.next_frame()
-    control.submit(lambda s: s.set("bypass", True))
+    control.submit(SetParam("bypass", True))
     fade = generator.next_frame().copy()
     steps_before = len(engine.seen)
     for _ in range(5):

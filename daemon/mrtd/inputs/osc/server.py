@@ -96,6 +96,8 @@ class OscServer:
         cfg = self.config
         try:
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            # Room for bursts (a fader flood, a Tidal cycle's worth of events) while we parse.
+            self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             self.udp.bind((cfg.bind, cfg.port))
             if cfg.tcp:
                 self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -1,0 +1,128 @@
+"""From a 768-d style embedding to a handful of musical descriptors in [0, 1].
+
+The built-in synth cannot understand an embedding the way MRT2 does, so it
+reads a few fixed directions out of it. Each descriptor is the projection of
+the (normalised) embedding onto one direction, scaled, and squashed into
+[0, 1] by the algebraic sigmoid 0.5 + 0.5 z / (1 + |z|). That curve is smooth
+(continuous slope) and approaches its ends slowly, so a crossfade between two
+strongly different prompts spreads its change over most of the fade instead
+of flipping in the middle as a logistic curve would. The
+directions are rows of a fixed-seed orthonormal basis, so:
+
+- the mapping is deterministic on every machine and across processes;
+- a linear crossfade between two embeddings moves every descriptor
+  continuously (projection is linear, the squash is smooth);
+- arbitrary unit vectors (real MusicCoCa embeddings) spread over the range:
+  a random unit vector's projection on a fixed direction has a standard
+  deviation of 1/sqrt(768), and `PROJECTION_GAIN` scales that to z of about
+  1.5, i.e. descriptors mostly between 0.15 and 0.85.
+
+The built-in text embedder pushes its words along these same directions
+(see `mrtd.style.embedder`), which is how "dark ambient drone" comes to sound
+dark, soft and drumless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from mrtd.conditioning import EMBEDDING_DIM
+
+DESCRIPTOR_NAMES: tuple[str, ...] = (
+    "brightness",  # 0 mellow, few harmonics .. 1 buzzy, many harmonics
+    "density",  # 0 sparse, few events .. 1 busy
+    "tempo",  # 0 slow (70 BPM) .. 1 fast (140 BPM)
+    "harmony",  # 0 dark modes (phrygian, aeolian) .. 1 bright modes (ionian, lydian)
+    "attack",  # 0 soft swells and pads .. 1 sharp plucks and stabs
+    "drums",  # 0 beatless .. 1 a full beat
+    "register",  # 0 low .. 1 high
+)
+DESCRIPTOR_INDEX: dict[str, int] = {name: i for i, name in enumerate(DESCRIPTOR_NAMES)}
+NUM_DESCRIPTORS = len(DESCRIPTOR_NAMES)
+
+# What the synth plays when no style is set at all (an all-zero embedding):
+# a moderate, major, lightly grooving default rather than a neutral 0.5 everywhere.
+DEFAULT_DESCRIPTORS = np.array([0.5, 0.45, 0.45, 0.72, 0.5, 0.4, 0.5], dtype=np.float64)
+
+# z per unit of projection: turns the typical projection of a random unit
+# vector (1/sqrt(768)) into z = 1.5.
+PROJECTION_GAIN = 1.5 * np.sqrt(EMBEDDING_DIM)
+
+_BASIS_LABEL = b"mrtd-descriptor-basis-v1"
+
+
+def _orthonormal_rows(count: int, label: bytes) -> np.ndarray:
+    """`count` orthonormal 768-d rows from a fixed seed, by explicit Gram-Schmidt in float64.
+
+    Gram-Schmidt rather than np.linalg.qr so the result does not depend on the
+    LAPACK build (signs and last bits of QR differ between implementations).
+    """
+    seed = int.from_bytes(hashlib.blake2b(label, digest_size=8).digest(), "little")
+    raw = np.random.default_rng(seed).standard_normal((count, EMBEDDING_DIM))
+    rows = np.empty_like(raw)
+    for i in range(count):
+        vector = raw[i].copy()
+        for j in range(i):
+            vector -= np.dot(rows[j], vector) * rows[j]
+        rows[i] = vector / np.linalg.norm(vector)
+    return rows
+
+
+# Rows 0..6: one direction per descriptor. Rows 7..8: a plane whose angle picks the key.
+_BASIS = _orthonormal_rows(NUM_DESCRIPTORS + 2, _BASIS_LABEL)
+DESCRIPTOR_DIRECTIONS: np.ndarray = _BASIS[:NUM_DESCRIPTORS].copy()  # float64 [7, 768]
+KEY_DIRECTIONS: np.ndarray = _BASIS[NUM_DESCRIPTORS:].copy()  # float64 [2, 768]
+DESCRIPTOR_DIRECTIONS.setflags(write=False)
+KEY_DIRECTIONS.setflags(write=False)
+
+
+def _unit(embedding: np.ndarray) -> np.ndarray | None:
+    vector = np.asarray(embedding, dtype=np.float64).reshape(-1)
+    if vector.shape != (EMBEDDING_DIM,):
+        raise ValueError(f"embedding must have {EMBEDDING_DIM} values, got {vector.shape}")
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or norm < 1e-9:
+        return None
+    return vector / norm
+
+
+def is_unset(embedding: np.ndarray) -> bool:
+    """True for the all-zero embedding that means "no style set"."""
+    return _unit(embedding) is None
+
+
+def descriptors(embedding: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """The descriptors of an embedding, float64 [NUM_DESCRIPTORS] in [0, 1].
+
+    `strength` scales z: 1 is the plain mapping, 0 gives neutral 0.5
+    everywhere, larger values push further toward the ends, negative values
+    mirror (the synth passes its style guidance scale here). An all-zero
+    embedding gives neutral 0.5 values; callers wanting the musical default use
+    `DEFAULT_DESCRIPTORS`.
+    """
+    unit = _unit(embedding)
+    if unit is None:
+        return np.full(NUM_DESCRIPTORS, 0.5)
+    z = PROJECTION_GAIN * strength * (DESCRIPTOR_DIRECTIONS @ unit)
+    return 0.5 + 0.5 * z / (1.0 + np.abs(z))
+
+
+def key_root(embedding: np.ndarray) -> int:
+    """The tonic pitch class (0 = C .. 11 = B) the embedding suggests.
+
+    Read from the angle of the embedding within a fixed plane, so random
+    embeddings land on every key evenly. An unset embedding gives C.
+    """
+    unit = _unit(embedding)
+    if unit is None:
+        return 0
+    x, y = KEY_DIRECTIONS @ unit
+    angle = np.arctan2(y, x) % (2 * np.pi)
+    return int(np.floor(angle / (2 * np.pi) * 12 + 0.5)) % 12
+
+
+def as_dict(values: np.ndarray) -> dict[str, float]:
+    """Descriptor values by name, for logs and status."""
+    return {name: float(v) for name, v in zip(DESCRIPTOR_NAMES, values)}

@@ -1,0 +1,156 @@
+"""Encoding prompts off the generation thread.
+
+MusicCoCa takes tens to hundreds of milliseconds per prompt, several frames'
+worth, so encoding runs on its own worker thread. The control layer submits
+requests and receives `on_ready(name, embedding)` or `on_error(name, message)`
+on the worker thread; it turns them into commands that the generation thread
+applies (e.g. `StyleSpace.set_embedding`). Nothing here touches the
+generation thread.
+
+A newer request for the same name supersedes an older one: a queued older
+request is skipped, and the result of one already running is dropped, so
+the last text sent for a prompt is the one that lands. `cancel(name)` drops
+a prompt's pending work (when it is removed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from mrtd.style.audio_prompt import AudioEmbedder, read_audio_file
+from mrtd.style.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+OnReady = Callable[[str, np.ndarray], None]
+OnError = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    name: str
+    text: str | None = None
+    audio_path: str | None = None
+    sequence: int = 0
+
+
+_STOP = object()
+
+
+class EncoderWorker:
+    """One background thread that encodes prompts in order of submission."""
+
+    def __init__(self, embedder: Embedder, on_ready: OnReady, on_error: OnError, *, thread_name: str = "mrtd-style-encoder") -> None:
+        self.embedder = embedder
+        self._on_ready = on_ready
+        self._on_error = on_error
+        self._queue: queue.Queue[EncodeRequest | object] = queue.Queue()
+        self._latest: dict[str, int] = {}  # name -> sequence of its newest request
+        self._lock = threading.Lock()  # guards _latest and _sequence (submitters vs the worker)
+        self._sequence = 0
+        self._idle = threading.Condition(self._lock)
+        self._outstanding = 0
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._started = False
+
+    def start(self) -> "EncoderWorker":
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return self
+
+    def submit(self, name: str, *, text: str | None = None, audio_path: str | os.PathLike | None = None) -> None:
+        """Queue one prompt (exactly one of text or audio_path); returns at once."""
+        if (text is None) == (audio_path is None):
+            raise ValueError("give exactly one of text or audio_path")
+        with self._lock:
+            self._sequence += 1
+            self._latest[name] = self._sequence
+            self._outstanding += 1
+            request = EncodeRequest(name, text, None if audio_path is None else os.fspath(audio_path), self._sequence)
+        self._queue.put(request)
+
+    def cancel(self, name: str) -> None:
+        """Forget a prompt's pending work: nothing more is reported for requests made so far."""
+        with self._lock:
+            self._sequence += 1
+            self._latest[name] = self._sequence
+
+    @property
+    def pending(self) -> int:
+        """Requests submitted and not yet finished (including skipped ones not yet dequeued)."""
+        with self._lock:
+            return self._outstanding
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted request is done (for tests and orderly shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Finish the request in progress, drop the rest, and end the thread."""
+        if not self._started:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> "EncoderWorker":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _is_current(self, request: EncodeRequest) -> bool:
+        with self._lock:
+            return self._latest.get(request.name) == request.sequence
+
+    def _run(self) -> None:
+        while True:
+            request = self._queue.get()
+            if request is _STOP:
+                return
+            assert isinstance(request, EncodeRequest)
+            try:
+                if self._is_current(request):
+                    self._encode(request)
+            finally:
+                with self._idle:
+                    self._outstanding -= 1
+                    if self._outstanding == 0:
+                        self._idle.notify_all()
+
+    def _encode(self, request: EncodeRequest) -> None:
+        try:
+            embedding = self._embed(request)
+        except Exception as error:  # any embedder failure is reported, never kills the worker
+            if self._is_current(request):
+                self._report(self._on_error, request.name, f"{type(error).__name__}: {error}")
+            return
+        if self._is_current(request):
+            self._report(self._on_ready, request.name, embedding)
+
+    def _embed(self, request: EncodeRequest) -> np.ndarray:
+        if request.text is not None:
+            return np.asarray(self.embedder.embed_text(request.text), dtype=np.float32)
+        assert request.audio_path is not None
+        embed_audio_file = getattr(self.embedder, "embed_audio_file", None)
+        if embed_audio_file is not None:  # the cached path: decodes only on a miss
+            return np.asarray(embed_audio_file(request.audio_path), dtype=np.float32)
+        if isinstance(self.embedder, AudioEmbedder):
+            samples, sample_rate = read_audio_file(request.audio_path)
+            return np.asarray(self.embedder.embed_audio(samples, sample_rate), dtype=np.float32)
+        raise TypeError(f"the {self.embedder.identity} embedder cannot embed audio prompts")
+
+    @staticmethod
+    def _report(callback: Callable, name: str, payload: object) -> None:
+        try:
+            callback(name, payload)
+        except Exception:
+            log.exception("style encoder callback failed for prompt %r", name)

@@ -1,0 +1,156 @@
+"""Timetags land in the frame heard at their time; floods and fuzz leave the music alone."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import numpy as np
+import pytest
+
+from conftest import CaptureOutput, wait_for
+from engines_for_tests import RecordingEngine
+from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
+from mrtd.inputs.osc.codec import PacketError, timed_messages
+from mrtd.inputs.osc.server import OscConfig
+from mrtd.inputs.osc.table import ROUTES
+from osc_probe import OscProbe, bundle, message
+
+
+class ClockedCapture(CaptureOutput):
+    """Records, for every block it plays, which ring sample it started at and when (monotonic)."""
+
+    def __init__(self) -> None:
+        super().__init__(wanted_samples=1 << 62)
+        self.heard: list[tuple[int, float]] = []
+
+    def _consume(self, block: np.ndarray) -> None:
+        self.heard.append(self.playout.clock)
+
+    def frame_heard_at(self, monotonic: float) -> int:
+        """Ground truth: the frame whose audio was playing at `monotonic`."""
+        best = max((pair for pair in self.heard if pair[1] <= monotonic), key=lambda p: p[1])
+        sample = best[0] + (monotonic - best[1]) * SAMPLE_RATE
+        return int(sample // FRAME_SAMPLES)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    engine = RecordingEngine()
+    sink = ClockedCapture()
+    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), cache_dir=str(tmp_path)), engine=engine, output=sink)
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
+    yield daemon, engine, sink, probe
+    probe.close()
+    daemon.stop()
+
+
+def test_a_timetagged_bundle_lands_in_the_frame_that_covers_its_time(rig):
+    daemon, engine, sink, probe = rig
+    rng = random.Random(7)
+    misses = []
+    for i in range(12):
+        value = round(0.15 + i * 0.2, 3)  # never the default 1.1
+        wall = time.time() + 0.3 + rng.random() * 0.2  # well over one lead (120 ms) ahead
+        monotonic = wall - time.time() + time.monotonic()
+        probe.send_raw(bundle(wall, message("/mrt/temperature", value)))
+        wait_for(lambda: any(abs(c.temperature - value) < 1e-6 for c in engine.seen), 5, f"bundle {i}")
+        landed = next(k for k, c in enumerate(engine.seen) if abs(c.temperature - value) < 1e-6)
+        wait_for(lambda: sink.heard and sink.heard[-1][1] > monotonic + 0.05, 5, "the frame to be heard")
+        misses.append(landed - sink.frame_heard_at(monotonic))
+    assert misses == [0] * 12, f"frames off: {misses}"
+    assert daemon.status()["underruns"] == 0
+    assert daemon.control.late == 0
+
+
+def test_late_and_immediate_bundles_apply_at_once_and_late_ones_are_counted(rig):
+    daemon, engine, sink, probe = rig
+    probe.send_raw(bundle(time.time() - 1.0, message("/mrt/temperature", 2.9)))
+    wait_for(lambda: engine.seen[-1].temperature == pytest.approx(2.9), 5, "the late bundle")
+    assert daemon.control.late == 1
+    probe.send_raw(bundle(None, message("/mrt/temperature", 0.7)))
+    wait_for(lambda: engine.seen[-1].temperature == pytest.approx(0.7), 5, "the immediate bundle")
+    assert daemon.control.late == 1
+
+
+def _rss_bytes() -> int:
+    with open(f"/proc/{os.getpid()}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_flood_of_fader_moves_causes_no_underrun_and_no_growth(rig):
+    daemon, engine, sink, probe = rig
+    rate, seconds = 5000, 10
+    batch = 50  # one batch every 10 ms
+    packets = [message("/mrt/cfg/style", float(v)) for v in np.linspace(-1, 7, 997)]
+    rss_before = _rss_bytes()
+    started = time.monotonic()
+    sent = 0
+    for tick in range(rate * seconds // batch):
+        due = started + tick * batch / rate
+        while time.monotonic() < due:
+            time.sleep(0.001)  # paces the sender only, not the daemon
+        for _ in range(batch):
+            probe.send_raw(packets[sent % len(packets)])
+            sent += 1
+    elapsed = time.monotonic() - started
+    wait_for(lambda: daemon.control.pending() == 0, 5, "the schedule to drain")
+    status = daemon.status()
+    assert status["underruns"] == 0
+    assert daemon.control.coalesced > sent // 2, "moves inside one frame coalesce"
+    assert _rss_bytes() - rss_before < 32 * 2**20, "memory stays bounded"
+    assert elapsed < seconds * 1.2
+    assert daemon.osc.counters.messages >= sent * 0.95, "the server kept up (UDP may drop a few)"
+
+
+def _mutations(seed: int, count: int) -> list[bytes]:
+    rng = random.Random(seed)
+    seeds = [
+        message("/mrt/temperature", 1.0),
+        message("/mrt/mix", "a", 1.0, "b", 0.5, 2.0, "linear"),
+        message("/mrt/style/tokens", *range(12)),
+        message("/mrt/note/on", 60, 100),
+        bundle(time.time() + 0.1, message("/mrt/cfg/notes", 2.0), message("/mrt/xy", 0.5, 0.5)),
+    ]
+    out = []
+    while len(out) < count:
+        if rng.random() < 0.3:
+            packet = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64)))
+        else:
+            packet = bytearray(rng.choice(seeds))
+            for _ in range(rng.randint(1, 4)):
+                kind = rng.random()
+                if kind < 0.5 and packet:
+                    packet[rng.randrange(len(packet))] = rng.getrandbits(8)
+                elif kind < 0.75:
+                    packet = packet[: rng.randrange(len(packet) + 1)]
+                else:
+                    packet += bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 8)))
+            packet = bytes(packet)
+        try:  # keep only packets that can never be a valid command, so state must not move
+            if any(address in ROUTES for _, address, _ in timed_messages(packet)):
+                continue
+        except PacketError:
+            pass
+        out.append(packet)
+    return out
+
+
+def test_fuzzing_leaves_the_daemon_playing_and_its_state_unchanged(rig):
+    daemon, engine, sink, probe = rig
+    packets = _mutations(seed=1234, count=20_000)
+    before = dict(daemon.snapshot)
+    for start in range(0, len(packets), 200):
+        for packet in packets[start : start + 200]:
+            probe.send_raw(packet)
+        target = start + 200
+        wait_for(lambda: daemon.osc.counters.packets >= target * 0.9, 10, "the server to keep up")
+    assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1], "still answering"
+    assert daemon.snapshot == before
+    assert daemon.status()["underruns"] == 0
+    assert daemon.osc.counters.errors >= len(packets) * 0.9
+    assert daemon.osc.counters.errors_suppressed > 0, "error replies are rate-limited"
