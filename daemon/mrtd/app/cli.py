@@ -30,9 +30,37 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--keep-warm", action="store_true", help="mrt2: keep the GPU busy between frames")
     run.add_argument("--no-fallback", action="store_true", help="fail instead of playing synth when the model cannot load")
+    run.add_argument("--scene", default=None, help="a scene file to play (watched: saving it reloads it)")
+    run.add_argument("--scene-dir", default="scenes", help="folder /mrt/scene/load may load from")
+    run.add_argument("--record-dir", default="recordings", help="folder /mrt/record/start writes to")
+    run.add_argument("--midi-port", action="append", default=[], help="open MIDI inputs whose name contains this (repeatable)")
+    run.add_argument("--no-midi", action="store_true", help="no MIDI input")
+    run.add_argument("--osc-port", type=int, default=7400)
+    run.add_argument("--osc-bind", default="127.0.0.1", help="address to listen on; off loopback it needs --osc-allow")
+    run.add_argument("--osc-allow", action="append", default=[], help="client network allowed to send (CIDR, repeatable)")
+    run.add_argument("--no-osc", action="store_true")
+
+    check = commands.add_parser("check", help="validate scene files; every error at once")
+    check.add_argument("scenes", nargs="+")
+    render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
+    render.add_argument("scene")
+    render.add_argument("-o", "--output", required=True, help="WAV file to write")
+    render.add_argument("--seconds", type=float, default=None, help="length (default: to the last cue's end)")
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--engine", default="synth", choices=[e for e in ENGINE_NAMES if e != "auto"])
+    commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
     commands.add_parser("devices", help="list audio output devices")
     commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
+
+    send = commands.add_parser("send", help="send one OSC message to a running mrtd and print its replies")
+    send.add_argument("address", help="e.g. /mrt/temperature")
+    send.add_argument("args", nargs="*", help="arguments, read as int, then float, else text")
+    status = commands.add_parser("status", help="print a running mrtd's status")
+    for client_command in (send, status):
+        client_command.add_argument("--host", default="127.0.0.1")
+        client_command.add_argument("--port", type=int, default=7400)
+        client_command.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the daemon")
     return parser
 
 
@@ -49,6 +77,21 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(reference_markdown())
         return 0
+    if args.command == "check":
+        return _check(args.scenes)
+    if args.command == "render":
+        return _render(args)
+    if args.command == "scene-schema":
+        import json
+
+        from mrtd.inputs.scene.loader import json_schema
+
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    if args.command in ("send", "status"):
+        from mrtd.client import command_send, command_status
+
+        return command_send(args) if args.command == "send" else command_status(args)
     return _run(args)
 
 
@@ -63,9 +106,44 @@ def _devices() -> int:
     return 0
 
 
+def _check(paths: list[str]) -> int:
+    from mrtd.inputs.scene.loader import SceneError, load_scene
+
+    failed = 0
+    for path in paths:
+        try:
+            scene = load_scene(path)
+        except SceneError as exc:
+            failed += 1
+            print("\n".join(exc.errors), file=sys.stderr)
+            continue
+        print(f"{path}: ok ({len(scene.prompts)} prompts, {len(scene.cues)} cues, {len(scene.mappings)} mappings)")
+    return 1 if failed else 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    import time
+
+    from mrtd.app.render import render_scene
+    from mrtd.inputs.scene.loader import SceneError
+
+    started = time.perf_counter()
+    try:
+        result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine)
+    except SceneError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    audio_s = result.frames / 25
+    print(f"{args.output}: {audio_s:.1f} s of audio in {elapsed:.1f} s ({audio_s / elapsed:.1f}x real time), "
+          f"{len(result.cues_fired)} cues, peak {result.peak:.3f}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from mrtd.app.daemon import Daemon, DaemonConfig
     from mrtd.audio.outputs import OutputError
+    from mrtd.inputs.osc.server import OscConfig
 
     config = DaemonConfig(
         engine=args.engine,
@@ -76,6 +154,12 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep_warm=args.keep_warm,
         fallback_engine=None if args.no_fallback else "synth",
+        scene=args.scene,
+        scene_dir=args.scene_dir,
+        record_dir=args.record_dir,
+        midi=not args.no_midi,
+        midi_ports=args.midi_port,
+        osc=None if args.no_osc else OscConfig(bind=args.osc_bind, port=args.osc_port, allow=args.osc_allow),
     )
     daemon = Daemon(config)
     done = threading.Event()
@@ -88,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         daemon.start()
-    except (OutputError, ValueError, FileNotFoundError) as exc:
+    except (OutputError, ValueError, OSError) as exc:  # SceneError is a ValueError: all its lines show
         log.error("%s", exc)
         daemon.stop()
         return 2

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mrtd.app.paths import inside
+from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
 from mrtd.inputs.osc.table import ROOT, Reply
 
@@ -58,13 +59,20 @@ class Surface:
 
     # -- scenes ------------------------------------------------------------------
     def scene_load(self, name: str, due: float | None) -> None:
-        path = inside(self._daemon.config.scene_dir, name, ".yaml")
-        if not path.exists():
-            raise ValueError(f"no scene {path.name} in {self._daemon.config.scene_dir}")
-        raise ValueError("scene files are not supported by this build yet")
+        try:
+            self._daemon.scenes.load_named(name, due)
+        except SceneError as exc:
+            shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
+            raise ValueError(shown) from None
 
     def cue(self, name: str | None, due: float | None) -> None:
-        raise ValueError("no scene is loaded, so there are no cues")
+        self._daemon.scenes.cue(name, due)
+
+    def learn(self, kind: str, name: str) -> None:
+        self._daemon.scenes.learn(kind, name)
+
+    def mapped(self, address: str, args: list[Any], due: float | None) -> bool:
+        return self._daemon.scenes.from_osc(address, args, due)
 
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:

@@ -63,6 +63,22 @@ def _pitch(pitch: object) -> int:
 
 
 @dataclass(frozen=True)
+class Glide(Command):
+    """A controller's move, smoothed over `milliseconds` (a mapping's smoothing)."""
+
+    name: str
+    target: float
+    milliseconds: float
+
+    @property
+    def coalesce_key(self) -> str:  # type: ignore[override]
+        return self.name
+
+    def apply(self, state: "ControlState") -> None:
+        state.glide(self.name, self.target, self.milliseconds)
+
+
+@dataclass(frozen=True)
 class NoteOn(Command):
     pitch: int
     velocity: int = 100
@@ -177,8 +193,7 @@ class SetWeight(Command):
 
     def apply(self, state: "ControlState") -> None:
         if self.name in state.prompt_texts:
-            state.style.set_weight(self.name, self.weight)
-            state.changed.add("mix")
+            state.set_weight(self.name, self.weight)
 
 
 @dataclass(frozen=True)
@@ -203,8 +218,7 @@ class SetMix(Command):
 
     def apply(self, state: "ControlState") -> None:
         known = {n: w for n, w in self.weights if n in state.prompt_texts}
-        state.style.crossfade_to(known, round(self.seconds * FRAMES_PER_SECOND), self.curve)
-        state.changed.add("mix")
+        state.crossfade(known, round(self.seconds * FRAMES_PER_SECOND), self.curve)
 
 
 @dataclass(frozen=True)
@@ -229,9 +243,7 @@ class SetXY(Command):
     coalesce_key = "xy"
 
     def apply(self, state: "ControlState") -> None:
-        state.style.set_xy(self.x, self.y)
-        state.xy = (self.x, self.y)
-        state.changed.update(("xy", "mix"))
+        state.set_xy(self.x, self.y)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,27 @@ from mrtd.conditioning import Conditioning
 from mrtd.control.commands import Command
 from mrtd.control.notes import NoteTracker
 from mrtd.control.params import PARAMS
+from mrtd.frame import FRAME_SECONDS
 
 if TYPE_CHECKING:
     from mrtd.style.space import StyleSpace
+
+
+class Limits:
+    """Safety limits (a therapy room, a gallery): clamps, a volume ceiling, a minimum fade."""
+
+    def __init__(self, volume_max: float = 12.0, fade_min_s: float = 0.0, params: dict[str, tuple[float, float]] | None = None) -> None:
+        self.clamps = dict(params or {})
+        low, high = self.clamps.get("volume", (-60.0, 12.0))
+        self.clamps["volume"] = (low, min(high, volume_max))
+        self.fade_frames = round(fade_min_s / FRAME_SECONDS)
+
+    def clamp(self, name: str, value):
+        if name not in self.clamps or isinstance(value, bool):
+            return value
+        low, high = self.clamps[name]
+        clamped = min(max(value, low), high)
+        return type(value)(clamped)
 
 
 def default_style_space() -> "StyleSpace":
@@ -52,6 +70,8 @@ class ControlState:
         self._schedule: list[tuple[int, int, Command]] = []
         self._order = itertools.count()
         self._reset_pending = False
+        self.limits: Limits | None = None  # safety limits that hold whatever the input
+        self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
 
     # -- any thread --------------------------------------------------------
     def submit(self, command: Command, due: float | None = None) -> None:
@@ -62,6 +82,8 @@ class ControlState:
     def begin_frame(self, frame: int) -> None:
         """Apply everything due at or before `frame`."""
         self.frame = frame
+        if self._glides:
+            self._step_glides()
         while self._inbox:
             due, command = self._inbox.popleft()
             due_frame = frame
@@ -96,9 +118,59 @@ class ControlState:
 
     def set(self, name: str, value: object) -> None:
         value = PARAMS[name].coerce(value)
+        if self.limits is not None:
+            value = self.limits.clamp(name, value)
+        self._glides.pop(name, None)
         if self.values[name] != value:
             self.values[name] = value
             self.changed.add(name)
+
+    def glide(self, name: str, target: float, milliseconds: float) -> None:
+        """Move a continuous parameter toward `target`, smoothed with a time constant in ms."""
+        target = float(PARAMS[name].coerce(target))
+        if milliseconds <= 0:
+            self.set(name, target)
+            return
+        fraction = 1.0 - math.exp(-FRAME_SECONDS * 1000.0 / milliseconds)
+        self._glides[name] = (target, fraction)
+
+    def _step_glides(self) -> None:
+        for name, (target, fraction) in list(self._glides.items()):
+            current = float(self.values[name])
+            value = current + (target - current) * fraction
+            if abs(target - value) < 1e-4 * (1.0 + abs(target)):
+                value = target
+            if PARAMS[name].kind is int:
+                value = round(value)
+            self.set(name, value)  # ends the glide...
+            if value != target:
+                self._glides[name] = (target, fraction)  # ...unless it has further to go
+
+    def crossfade(self, target: dict[str, float], frames: int, curve: str = "linear") -> None:
+        """The one way a mix changes over time; the limits' minimum fade applies."""
+        if self.limits is not None:
+            frames = max(frames, self.limits.fade_frames)
+        self.style.crossfade_to(target, frames, curve)
+        self.changed.add("mix")
+
+    def set_weight(self, name: str, weight: float) -> None:
+        if self.limits is not None and self.limits.fade_frames > 0:
+            target = dict(self.style.weights())
+            target[name] = weight
+            self.crossfade(target, 0)
+        else:
+            self.style.set_weight(name, weight)
+            self.changed.add("mix")
+
+    def set_xy(self, x: float, y: float) -> None:
+        before = dict(self.style.weights())
+        self.style.set_xy(x, y)
+        if self.limits is not None and self.limits.fade_frames > 0:
+            after = dict(self.style.weights())
+            self.style.crossfade_to(before, 0)  # back where we were, then fade gently
+            self.crossfade(after, 0)
+        self.xy = (x, y)
+        self.changed.update(("xy", "mix"))
 
     def request_reset(self) -> None:
         self._reset_pending = True

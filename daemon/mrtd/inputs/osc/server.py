@@ -251,6 +251,12 @@ class OscServer:
             self.on_message(address, sender)
         route = ROUTES.get(address)
         if route is None:
+            try:  # a scene's controller mapping may listen on any address
+                if self.host.mapped(address, args, due):
+                    return
+            except ValueError as exc:
+                self._error(sender, reply, address, str(exc), args)
+                return
             self._error(sender, reply, address, "unknown address", args)
             return
         try:

@@ -34,6 +34,8 @@ class Host(Protocol):
     def unsubscribe(self, host: str, port: int) -> None: ...
     def scene_load(self, name: str, due: float | None) -> None: ...
     def cue(self, name: str | None, due: float | None) -> None: ...
+    def learn(self, kind: str, name: str) -> None: ...
+    def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
 
@@ -232,6 +234,14 @@ def cue_next(host: Host, req: Request) -> None:
     host.cue(None, req.due)
 
 
+def learn(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 1, 2)
+    words = [text(a, "learn target") for a in req.args]
+    kind, name = (words if len(words) == 2 else ["param", words[0]])
+    host.learn(kind, name)
+    return [(f"{ROOT}/learning", [kind, name])]
+
+
 def status(host: Host, req: Request) -> list[Reply]:
     arity(req.args, 0)
     return host.status()
@@ -357,6 +367,7 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/scene/load", "name", "load a scene from the scene directory", scene_load),
     Address(f"{ROOT}/cue", "name-or-number", "go to a cue", cue),
     Address(f"{ROOT}/cue/next", "", "go to the next cue", cue_next),
+    Address(f"{ROOT}/learn", "[kind] name", "MIDI learn: the next control moved maps to this target (kind: param, axis, weight, cue, toggle; default param)", learn),
     Address(f"{ROOT}/tempo", "bpm 20..400", "tempo", param("tempo")),
     Address(f"{ROOT}/event", "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
     Address(f"{ROOT}/status", "", "replies /mrt/status/<field> for each field", status),

@@ -1,0 +1,194 @@
+"""Scenes in the running daemon: loading and hot reload, the cue list, mappings, MIDI and learn.
+
+Loading (parse, validate, encode prompts) happens on the caller's thread or
+the watcher's; only the swap happens on the generation thread, at a frame
+boundary, so a new scene never stalls the audio and a broken one never
+replaces a good one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mrtd.app.paths import inside
+from mrtd.control import commands as c
+from mrtd.control.state import ControlState
+from mrtd.inputs.midi import MidiInput
+from mrtd.inputs.scene.loader import SceneError, load_scene
+from mrtd.inputs.scene.mappings import MappingTable
+from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, prepare_scene
+from mrtd.inputs.scene.schema import Mapping, MidiSource
+
+if TYPE_CHECKING:
+    from mrtd.app.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+LEARN_KINDS = ("param", "axis", "weight", "cue", "toggle")
+
+
+class SceneHost:
+    def __init__(self, daemon: "Daemon") -> None:
+        self._daemon = daemon
+        self.player: ScenePlayer | None = None  # generation thread only
+        self.mappings = MappingTable([], self._cue_command)  # replaced whole, read by input threads
+        self.path: Path | None = None
+        self.last_errors: list[str] = []
+        self.reloads = 0
+        self.midi: MidiInput | None = None
+        self._learning: dict[str, str] | None = None
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._mtime: float | None = None
+        self._load_lock = threading.Lock()  # one load at a time (OSC, watcher)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        config = self._daemon.config
+        if config.midi:
+            self.midi = MidiInput(self.on_midi, ports=config.midi_ports, virtual=True)
+            if not self.midi.start():
+                self.midi = None
+        if config.scene:
+            self.load(Path(config.scene))
+        self._watcher = threading.Thread(target=self._watch, name="mrtd-scene-watch", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._watch_stop.set()
+        if self._watcher is not None:
+            self._watcher.join(2.0)
+        if self.midi is not None:
+            self.midi.stop()
+
+    # -- loading -------------------------------------------------------------------
+    def load_named(self, name: str, due: float | None = None) -> None:
+        path = inside(self._daemon.config.scene_dir, name, ".yaml")
+        if not path.exists():
+            raise ValueError(f"no scene {path.name} in {self._daemon.config.scene_dir}")
+        self.load(path, due)
+
+    def load(self, path: Path, due: float | None = None, reload: bool = False) -> None:
+        """Validate and prepare `path`, then swap it in at a frame boundary. SceneError if invalid."""
+        with self._load_lock:
+            try:
+                mtime = path.stat().st_mtime
+                scene = load_scene(path)
+                prepared = prepare_scene(scene, path, self._daemon.embedder.embed_text, self._daemon.embedder.embed_audio_file)
+            except SceneError as exc:
+                self.last_errors = exc.errors
+                raise
+            except (OSError, ValueError) as exc:
+                self.last_errors = [f"{path}: {exc}"]
+                raise SceneError(str(path), self.last_errors) from None
+            self.path, self._mtime, self.last_errors = path, mtime, []
+        self._daemon.control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload)), due)
+
+    def _install(self, prepared: PreparedScene, state: ControlState, reload: bool) -> None:
+        previous = self.player
+        player = ScenePlayer(prepared)
+        if reload and previous is not None:
+            player.current = previous.current  # stay on the same cue, by position
+        player.install(state, state.frame, keep_mix=reload and previous is not None)
+        self.player = player
+        self.mappings = MappingTable(list(prepared.scene.mappings), self._cue_command)
+        if reload:
+            self.reloads += 1
+        log.info("scene %s %s (%d prompts, %d cues, %d mappings)", prepared.name, "reloaded" if reload else "loaded",
+                 len(prepared.scene.prompts), len(prepared.scene.cues), len(prepared.scene.mappings))
+
+    def _watch(self) -> None:
+        """Hot reload: poll the scene file's mtime (cheap, and works on every filesystem)."""
+        while not self._watch_stop.wait(0.25):
+            path, known = self.path, self._mtime
+            if path is None:
+                continue
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue  # an editor's save-by-rename: it comes back
+            if mtime == known:
+                continue
+            try:
+                self.load(path, reload=True)
+            except SceneError as exc:
+                self._mtime = mtime  # do not retry the same broken version
+                log.error("scene %s not reloaded; the old version keeps playing:\n%s", path, "\n".join(exc.errors))
+
+    # -- every frame (generation thread) ---------------------------------------------
+    def tick(self, state: ControlState) -> None:
+        if self.player is not None:
+            self.player.tick(state, state.frame)
+
+    # -- cues ----------------------------------------------------------------------------
+    def _cue_command(self, which: str) -> c.Command:
+        return c.Call(f"cue {which}", lambda state: self._go(state, which))
+
+    def _go(self, state: ControlState, which: str | None) -> None:
+        if self.player is not None:
+            self.player.go(state, which)
+
+    def cue(self, which: str | None, due: float | None) -> None:
+        player = self.player
+        if player is None:
+            raise ValueError("no scene is loaded, so there are no cues")
+        if which not in (None, "go", "next", "previous"):
+            player.find(which)  # refuse an unknown cue now, so the sender hears why
+        self._daemon.control.submit(self._cue_command(which or "next"), due)
+
+    # -- mappings ---------------------------------------------------------------------------
+    def from_osc(self, address: str, args: list[Any], due: float | None) -> bool:
+        commands = self.mappings.from_osc(address, args)
+        if commands is None:
+            return False
+        for command in commands:
+            self._daemon.control.submit(command, due)
+        return True
+
+    def on_midi(self, message: list[int]) -> None:
+        if not message:
+            return
+        status = message[0] & 0xF0
+        if status in (0xB0, 0x90, 0x80, 0xE0) and len(message) >= 3 and self._learning is not None:
+            if status != 0x80 and not (status == 0x90 and message[2] == 0):
+                self._learn_from(message)
+            return
+        control = self._daemon.control
+        commands = self.mappings.from_midi(message)
+        for command in commands:
+            control.submit(command)
+        if status in (0x90, 0x80) and len(message) >= 3 and not self.mappings.handles_note(message[0], message[1]):
+            if status == 0x90 and message[2] > 0:
+                control.submit(c.NoteOn(message[1], message[2]))
+            else:
+                control.submit(c.NoteOff(message[1]))
+
+    # -- MIDI learn -----------------------------------------------------------------------------
+    def learn(self, kind: str, name: str) -> None:
+        if kind not in LEARN_KINDS:
+            raise ValueError(f"learn what? one of {', '.join(LEARN_KINDS)} then a name")
+        Mapping.model_validate({kind: name, "midi": {"cc": 0}})  # the same checks as a scene file
+        if self.midi is None:
+            raise ValueError("MIDI is off (no ALSA sequencer or JACK server), so there is nothing to learn from")
+        self._learning = {kind: name}
+        log.info("MIDI learn: move a control for %s %s", kind, name)
+
+    def _learn_from(self, message: list[int]) -> None:
+        target, self._learning = self._learning, None
+        assert target is not None
+        status, channel = message[0] & 0xF0, (message[0] & 0x0F) + 1
+        if status == 0xB0:
+            source = MidiSource(cc=message[1], channel=channel)
+        elif status == 0xE0:
+            source = MidiSource(bend=True, channel=channel)
+        else:
+            source = MidiSource(note=message[1], channel=channel)
+        mapping = Mapping.model_validate({**target, "midi": source.model_dump(exclude_defaults=True)})
+        self.mappings = MappingTable(self.mappings.mappings + [mapping], self._cue_command)
+        described = source.model_dump(exclude_defaults=True)
+        kind, name = next(iter(target.items()))
+        log.info("MIDI learn: %s %s <- %s", kind, name, described)
+        self._daemon.pusher.publish({"/mrt/learned": [kind, name, " ".join(f"{k}={v}" for k, v in described.items())]})

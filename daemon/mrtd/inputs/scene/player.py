@@ -1,0 +1,216 @@
+"""Plays a scene: installs its prompts and limits, and runs its cue list.
+
+`prepare_scene` runs off the generation thread (it encodes prompts, which can
+take a while). Everything on `ScenePlayer` runs on the generation thread, at
+frame boundaries, through commands: cues fire on the frame they are due.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mrtd.control.state import ControlState, Limits
+from mrtd.frame import FRAMES_PER_SECOND
+from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[str], np.ndarray]  # text -> embedding
+EmbedAudio = Callable[[str], np.ndarray]  # audio file path -> embedding
+
+
+@dataclass(frozen=True)
+class PreparedScene:
+    """A validated scene with every prompt's embedding ready: installing it is instant."""
+
+    scene: Scene
+    path: Path
+    embeddings: dict[str, np.ndarray]
+
+    @property
+    def name(self) -> str:
+        return self.scene.name or self.path.stem
+
+
+def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None) -> PreparedScene:
+    embeddings: dict[str, np.ndarray] = {}
+    for name, prompt in scene.prompts.items():
+        if prompt.embedding is not None:
+            embeddings[name] = np.asarray(prompt.embedding, dtype=np.float32)
+        elif prompt.text is not None:
+            embeddings[name] = embed_text(prompt.text)
+        else:
+            if embed_audio is None:
+                raise ValueError(f"prompt {name!r}: this embedder cannot take audio prompts")
+            embeddings[name] = embed_audio(str(path.parent / str(prompt.audio)))
+    return PreparedScene(scene, path, embeddings)
+
+
+def seconds_per_beat(state: ControlState) -> float:
+    return 60.0 / float(state.values["tempo"])
+
+
+def cue_label(cue: Cue, index: int) -> str:
+    return cue.name or str(index + 1)
+
+
+class ScenePlayer:
+    def __init__(self, prepared: PreparedScene) -> None:
+        self.prepared = prepared
+        self.scene = prepared.scene
+        self.start_frame = 0
+        self.current: int | None = None  # index of the cue last fired
+        self._timeline: list[tuple[int, int]] = []  # (frame offset, cue index), timed cues only
+        self._next_timed = 0
+        self._loop_frames: int | None = None
+        self._loop_count = 0
+        self.fired: deque[tuple[int, str]] = deque(maxlen=10_000)  # (frame, cue): what played when
+
+    # -- installing ------------------------------------------------------------
+    def install(self, state: ControlState, frame: int, keep_mix: bool = False) -> None:
+        """Make this scene the one playing, from `frame`. With keep_mix the sound does not jump:
+        the current mix stays and the music crossfades to the current cue's mix."""
+        scene = self.scene
+        style = state.style
+        for name in list(state.prompt_texts):
+            if name not in scene.prompts:
+                style.remove_prompt(name)
+                del state.prompt_texts[name]
+        weights_now = style.weights() if keep_mix else {}
+        for name, prompt in scene.prompts.items():
+            weight = weights_now.get(name, prompt.weight if not keep_mix else 0.0)
+            style.set_prompt(name, self.prepared.embeddings[name], weight=weight, position=prompt.position)
+            state.prompt_texts[name] = prompt.text or prompt.audio or "(embedding)"
+        if scene.pca:
+            style.load_pca(self.prepared.path.parent / scene.pca)
+        for name, axis in scene.axes.items():
+            style.define_axis(name, axis.from_, axis.to)
+        style.idw_power = scene.surface_power
+        state.limits = None if scene.limits is None else Limits(scene.limits.volume_max, scene.limits.fade_min, scene.limits.params)
+        if scene.tempo is not None:
+            state.set("tempo", scene.tempo)
+        for name, value in scene.defaults.items():
+            state.set(name, value)
+        if state.limits is not None:
+            state.set("volume", state.values["volume"])  # bring it under the ceiling now
+        state.scene = self.prepared.name
+        state.changed.update(("scene", "mix"))
+        self.start_frame = frame
+        self._build_timeline(state)
+        if keep_mix and self.current is not None:
+            self.fire(state, min(self.current, len(scene.cues) - 1))
+        else:
+            self.current = None
+            self.tick(state, frame)
+
+    def _build_timeline(self, state: ControlState) -> None:
+        timeline = []
+        for index, cue in enumerate(self.scene.cues):
+            at = self.cue_seconds(cue, state)
+            if at is not None:
+                timeline.append((round(at * FRAMES_PER_SECOND), index))
+        timeline.sort()
+        self._timeline = timeline
+        self._next_timed = 0
+        self._loop_count = 0
+        if self.scene.loop and timeline:
+            length = self.scene.length
+            if length is None:
+                offset, index = timeline[-1]
+                length = offset / FRAMES_PER_SECOND + self.fade_seconds(self.scene.cues[index], state) + 1.0
+            self._loop_frames = max(1, round(length * FRAMES_PER_SECOND))
+        else:
+            self._loop_frames = None
+
+    def cue_seconds(self, cue: Cue, state: ControlState) -> float | None:
+        if cue.at is None:
+            return None
+        if isinstance(cue.at, str):
+            bar, beat = BARS_BEATS.match(cue.at).groups()  # type: ignore[union-attr]
+            beats = (int(bar) - 1) * self.scene.meter + (float(beat) - 1.0)
+            return beats * seconds_per_beat(state)
+        return float(cue.at)
+
+    def fade_seconds(self, cue: Cue, state: ControlState) -> float:
+        fade = cue.fade
+        if fade.beats is not None:
+            return fade.beats * seconds_per_beat(state)
+        if fade.bars is not None:
+            return fade.bars * self.scene.meter * seconds_per_beat(state)
+        return fade.seconds or 0.0
+
+    # -- every frame -----------------------------------------------------------
+    def tick(self, state: ControlState, frame: int) -> None:
+        """Fire the timed cues due at `frame`."""
+        if not self._timeline:
+            return
+        elapsed = frame - self.start_frame
+        if self._loop_frames is not None:
+            laps = elapsed // self._loop_frames
+            if laps > self._loop_count:  # a new lap: the timeline starts again
+                self._loop_count = laps
+                self._next_timed = 0
+            elapsed -= laps * self._loop_frames
+        due = None
+        while self._next_timed < len(self._timeline) and self._timeline[self._next_timed][0] <= elapsed:
+            due = self._timeline[self._next_timed][1]
+            self._next_timed += 1
+        if due is not None:  # several due at once (a jump): the last one is where we are
+            self.fire(state, due)
+
+    # -- go, next, previous ----------------------------------------------------
+    def go(self, state: ControlState, which: str | None) -> None:
+        """`which`: a cue name or 1-based number, "next", "previous", or None/"go" for the next."""
+        cues = self.scene.cues
+        if not cues:
+            raise ValueError("this scene has no cues")
+        if which in (None, "go", "next"):
+            index = 0 if self.current is None else self.current + 1
+            if index >= len(cues):
+                if not self.scene.loop:
+                    return  # the end of the list: stay on the last cue
+                index = 0
+        elif which == "previous":
+            index = max(0, (self.current or 0) - 1)
+        else:
+            index = self.find(which)
+        self.fire(state, index)
+
+    def find(self, which: str) -> int:
+        for index, cue in enumerate(self.scene.cues):
+            if cue.name == which:
+                return index
+        if which.isdigit() and 1 <= int(which) <= len(self.scene.cues):
+            return int(which) - 1
+        raise ValueError(f"no cue {which!r} in scene {self.prepared.name!r}")
+
+    def fire(self, state: ControlState, index: int) -> None:
+        cue = self.scene.cues[index]
+        self.current = index
+        state.cue = cue_label(cue, index)
+        state.changed.add("cue")
+        self.fired.append((state.frame, state.cue))
+        if cue.mix is not None:
+            frames = round(self.fade_seconds(cue, state) * FRAMES_PER_SECOND)
+            state.crossfade(dict(cue.mix), frames, cue.fade.curve)
+        for name, value in cue.set.items():
+            state.set(name, value)
+        log.info("cue %s (%s)", state.cue, self.prepared.name)
+
+    def cue_names(self) -> list[str]:
+        return [cue_label(c, i) for i, c in enumerate(self.scene.cues)]
+
+    def frames_until_cue(self, index: int) -> int | None:
+        return next((offset for offset, i in self._timeline if i == index), None)
+
+
+def describe_frames(frames: int) -> str:
+    seconds = frames / FRAMES_PER_SECOND
+    return f"{int(seconds // 60)}:{seconds % 60:05.2f}" if math.isfinite(seconds) else "?"

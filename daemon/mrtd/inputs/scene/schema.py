@@ -1,0 +1,245 @@
+"""What a scene file may say, as pydantic models (DESIGN section 5).
+
+Every model forbids unknown keys, so a misspelt key is an error with a
+"did you mean" rather than a silently ignored line. Cross-references (a cue
+naming a prompt that does not exist) are checked in `Scene.check_references`,
+which reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mrtd.conditioning import EMBEDDING_DIM
+from mrtd.control.commands import CURVES
+from mrtd.control.params import PARAMS
+
+Curve = Literal["linear", "equal-power", "exponential", "s-curve"]
+assert set(CURVES) == set(Curve.__args__)  # type: ignore[attr-defined]
+MapCurve = Literal["lin", "exp", "log"]
+BARS_BEATS = re.compile(r"^\s*(\d+)\s*:\s*(\d+(?:\.\d+)?)\s*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prompt(Strict):
+    text: str | None = None
+    audio: str | None = None  # a file in the scene's folder
+    embedding: list[float] | None = None
+    position: tuple[float, float] | None = None  # on the 2-D surface
+    weight: float = Field(0.0, ge=0.0, le=100.0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Prompt":
+        given = [k for k in ("text", "audio", "embedding") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a prompt has exactly one of text, audio or embedding")
+        if self.embedding is not None and len(self.embedding) != EMBEDDING_DIM:
+            raise ValueError(f"an embedding has {EMBEDDING_DIM} values, not {len(self.embedding)}")
+        return self
+
+
+class Fade(Strict):
+    seconds: float | None = Field(None, ge=0.0, le=3600.0)
+    beats: float | None = Field(None, ge=0.0, le=10_000.0)
+    bars: float | None = Field(None, ge=0.0, le=10_000.0)
+    curve: Curve = "linear"
+
+    @model_validator(mode="after")
+    def _one_length(self) -> "Fade":
+        if sum(v is not None for v in (self.seconds, self.beats, self.bars)) > 1:
+            raise ValueError("give the fade length in one of seconds, beats or bars")
+        return self
+
+
+class Cue(Strict):
+    name: str | None = None
+    at: float | str | None = None  # seconds from scene start, or "bar:beat" (1-based) with a tempo
+    mix: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] | None = None
+    fade: Fade = Fade()  # a bare number is seconds
+    set: dict[str, float | int | bool] = {}
+
+    @field_validator("fade", mode="before")
+    @classmethod
+    def _seconds_shorthand(cls, fade: object) -> object:
+        return {"seconds": fade} if isinstance(fade, (int, float)) and not isinstance(fade, bool) else fade
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str) and not BARS_BEATS.match(value):
+            raise ValueError('at is seconds, or "bar:beat" such as "5:1"')
+        if isinstance(value, (int, float)) and value < 0:
+            raise ValueError("at must not be negative")
+        return value
+
+    @field_validator("set")
+    @classmethod
+    def _params(cls, values: dict[str, float | int | bool]) -> dict[str, float | int | bool]:
+        for name, value in values.items():
+            if name not in PARAMS:
+                raise ValueError(f"unknown parameter {name!r}{suggest(name, PARAMS)}")
+            PARAMS[name].coerce(value)
+        return values
+
+
+class MidiSource(Strict):
+    cc: int | None = Field(None, ge=0, le=127)
+    note: int | None = Field(None, ge=0, le=127)
+    bend: bool = False
+    channel: int | None = Field(None, ge=1, le=16)  # None: any channel
+
+    @model_validator(mode="after")
+    def _one_control(self) -> "MidiSource":
+        if sum((self.cc is not None, self.note is not None, self.bend)) != 1:
+            raise ValueError("a MIDI source is one of cc, note or bend")
+        return self
+
+
+class OscSource(Strict):
+    address: str = Field(pattern=r"^/[^\s#*,?\[\]{}]*$")
+    arg: int = Field(0, ge=0, le=63)
+    range: tuple[float, float] = (0.0, 1.0)  # what the sender's values span
+
+
+class Source(Strict):
+    midi: MidiSource | None = None
+    osc: OscSource | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Source":
+        if (self.midi is None) == (self.osc is None):
+            raise ValueError("a source is midi or osc")
+        return self
+
+
+class Mapping(Strict):
+    """One controller moving one target. Exactly one source and one target."""
+
+    midi: MidiSource | None = None
+    osc: OscSource | None = None
+    # targets
+    param: str | None = None
+    axis: str | None = None
+    weight: str | None = None  # a prompt's weight
+    cue: str | None = None  # "go", "next", "previous" or a cue name
+    toggle: str | None = None  # a switch parameter (mute, bypass, midigate)
+    surface: dict[Literal["x", "y"], Source] | None = None
+    # shaping
+    range: tuple[float, float] | None = None
+    curve: MapCurve = "lin"
+    invert: bool = False
+    smoothing: float = Field(0.0, ge=0.0, le=60_000.0)  # ms
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Mapping":
+        targets = [k for k in ("param", "axis", "weight", "cue", "toggle", "surface") if getattr(self, k) is not None]
+        if len(targets) != 1:
+            raise ValueError("a mapping has exactly one target: param, axis, weight, cue, toggle or surface")
+        if self.surface is not None:
+            if set(self.surface) != {"x", "y"}:
+                raise ValueError("a surface mapping gives both x and y sources")
+            if self.midi is not None or self.osc is not None:
+                raise ValueError("a surface mapping takes its sources from x and y")
+        elif (self.midi is None) == (self.osc is None):
+            raise ValueError("a mapping has one source: midi or osc")
+        if self.param is not None:
+            if self.param not in PARAMS:
+                raise ValueError(f"unknown parameter {self.param!r}{suggest(self.param, PARAMS)}")
+        if self.toggle is not None and (self.toggle not in PARAMS or PARAMS[self.toggle].kind is not bool):
+            switches = [n for n, p in PARAMS.items() if p.kind is bool]
+            raise ValueError(f"toggle takes a switch ({', '.join(switches)}), not {self.toggle!r}")
+        if self.curve != "lin" and self.range is not None and self.range[0] * self.range[1] <= 0:
+            raise ValueError("exp and log curves need a range that does not touch or cross zero")
+        return self
+
+
+class Limits(Strict):
+    """Safety limits that hold whatever the input (OSC, MIDI, cues)."""
+
+    volume_max: float = Field(12.0, ge=-60.0, le=12.0)  # dB ceiling
+    fade_min: float = Field(0.0, ge=0.0, le=600.0)  # every mix change takes at least this long (s)
+    params: dict[str, tuple[float, float]] = {}  # clamps
+
+    @field_validator("params")
+    @classmethod
+    def _known(cls, clamps: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (low, high) in clamps.items():
+            if name not in PARAMS:
+                raise ValueError(f"unknown parameter {name!r}{suggest(name, PARAMS)}")
+            if low > high:
+                raise ValueError(f"{name}: the low limit {low} is above the high limit {high}")
+        return clamps
+
+
+class Axis(Strict):
+    from_: str = Field(alias="from")
+    to: str
+
+
+class Scene(Strict):
+    name: str | None = None
+    tempo: float | None = Field(None, ge=20.0, le=400.0)
+    meter: int = Field(4, ge=1, le=32)  # beats per bar
+    defaults: dict[str, float | int | bool] = {}
+    limits: Limits | None = None
+    prompts: dict[str, Prompt] = {}  # a bare string is the prompt's text
+    pca: str | None = None  # a PCA safetensors file in the scene's folder
+    axes: dict[str, Axis] = {}
+    surface_power: float = Field(2.0, gt=0.0, le=16.0)
+    cues: list[Cue] = []
+    loop: bool = False
+    length: float | None = Field(None, gt=0.0)  # seconds per loop; default: the last cue's time plus its fade
+    mappings: list[Mapping] = []
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults(cls, values: dict[str, float | int | bool]) -> dict[str, float | int | bool]:
+        return Cue._params(values)
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _text_shorthand(cls, prompts: object) -> object:
+        if isinstance(prompts, dict):
+            return {k: {"text": v} if isinstance(v, str) else v for k, v in prompts.items()}
+        return prompts
+
+    def check_references(self) -> list[tuple[tuple, str]]:
+        """Problems across fields, as (location, message)."""
+        problems: list[tuple[tuple, str]] = []
+        prompts = set(self.prompts)
+        cue_names = [c.name for c in self.cues if c.name]
+        for name in {n for n in cue_names if cue_names.count(n) > 1}:
+            problems.append((("cues",), f"cue name {name!r} is used twice"))
+        for i, cue in enumerate(self.cues):
+            for name in cue.mix or {}:
+                if name not in prompts:
+                    problems.append((("cues", i, "mix", name), f"no prompt named {name!r}{suggest(name, prompts)}"))
+            uses_beats = isinstance(cue.at, str) or cue.fade.beats is not None or cue.fade.bars is not None
+            if uses_beats and self.tempo is None:
+                problems.append((("cues", i), "bars and beats need a tempo: add tempo: BPM to the scene"))
+        for name, axis in self.axes.items():
+            for end in (axis.from_, axis.to):
+                if end not in prompts:
+                    problems.append((("axes", name), f"no prompt named {end!r}{suggest(end, prompts)}"))
+        for i, mapping in enumerate(self.mappings):
+            if mapping.weight is not None and mapping.weight not in prompts:
+                problems.append((("mappings", i, "weight"), f"no prompt named {mapping.weight!r}{suggest(mapping.weight, prompts)}"))
+            if mapping.axis is not None and mapping.axis not in self.axes and not mapping.axis.isdigit():
+                problems.append((("mappings", i, "axis"), f"no axis named {mapping.axis!r}{suggest(mapping.axis, self.axes)}"))
+            if mapping.cue is not None and mapping.cue not in ("go", "next", "previous") and mapping.cue not in cue_names:
+                problems.append((("mappings", i, "cue"), f"no cue named {mapping.cue!r}{suggest(mapping.cue, cue_names)}"))
+        return problems
+
+
+def suggest(word: str, choices) -> str:
+    """A ' (did you mean ...?)' tail, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
