@@ -67,7 +67,11 @@ def jack_server():
     if process is not None:
         sd._terminate()  # let go of JACK before it goes away
         process.terminate()
-        process.wait(5)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:  # jackd can hang on exit while a client lingers
+            process.kill()
+            process.wait(5)
         sd._initialize()
 
 
@@ -78,3 +82,8 @@ def wait_for(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
+
+
+def control_state(daemon) -> dict:
+    """What a control surface shows, minus the running musical clock (time is not state)."""
+    return {address: args for address, args in daemon.snapshot.items() if address != "/mrt/beat"}

@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import wait_for
+from conftest import control_state, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
@@ -197,9 +197,10 @@ def test_status_ping_sync_and_subscriptions(rig):
         assert len(pushes) <= 3 and pushes[-1] == [pytest.approx(0.5)]
         sync_start = len(listener.received)
         listener.send("/mrt/sync")
-        listener.wait_for("/mrt/volume", start=sync_start)
+        count = listener.wait_for("/mrt/synced", start=sync_start)[0]
         synced = {addr for addr, _ in listener.received[sync_start:]}
         assert {"/mrt/temperature", "/mrt/topk", "/mrt/mix", "/mrt/notes", "/mrt/tempo"} <= synced
+        assert len(listener.received) - sync_start == count + 1
     finally:
         listener.close()
     # The listener's port is closed now: pushes are refused (reported by the kernel on the
@@ -235,11 +236,11 @@ BAD = [
 def test_bad_messages_get_an_error_and_change_nothing(rig, address, args, reason):
     daemon, engine, probe = rig
     settle(daemon)
-    before = dict(daemon.snapshot)
+    before = control_state(daemon)
     error = probe.request(address, "/mrt/error", *args)
     assert error[0] == address and reason in error[1], error
     settle(daemon, 2)
-    assert daemon.snapshot == before
+    assert control_state(daemon) == before
     assert daemon.status()["underruns"] == 0
 
 

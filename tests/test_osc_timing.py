@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import CaptureOutput, wait_for
+from conftest import CaptureOutput, control_state, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
@@ -143,14 +143,14 @@ def _mutations(seed: int, count: int) -> list[bytes]:
 def test_fuzzing_leaves_the_daemon_playing_and_its_state_unchanged(rig):
     daemon, engine, sink, probe = rig
     packets = _mutations(seed=1234, count=20_000)
-    before = dict(daemon.snapshot)
+    before = control_state(daemon)
     for start in range(0, len(packets), 200):
         for packet in packets[start : start + 200]:
             probe.send_raw(packet)
         target = start + 200
         wait_for(lambda: daemon.osc.counters.packets >= target * 0.9, 10, "the server to keep up")
     assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1], "still answering"
-    assert daemon.snapshot == before
+    assert control_state(daemon) == before
     assert daemon.status()["underruns"] == 0
     assert daemon.osc.counters.errors >= len(packets) * 0.9
     assert daemon.osc.counters.errors_suppressed > 0, "error replies are rate-limited"

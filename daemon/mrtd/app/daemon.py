@@ -7,17 +7,32 @@ and stop in reverse, so nothing ever runs against a layer that is gone.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
-from mrtd.audio.outputs import NullOutput, Output, OutputError, open_output
+from mrtd.audio.chain import AudioChain
+from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, Output
+from mrtd.audio.routing import ChannelMap
 from mrtd.audio.playout import Playout
+from mrtd.audio.recorder import Recorder
+from mrtd.feedback import snapshot
+from mrtd.feedback.push import Pusher
+from mrtd.inputs.osc.server import OscConfig, OscServer
+from mrtd.runtime.clock import FrameClock
+from mrtd.app.scenes import SceneHost
+from mrtd.control.commands import ClearPrompt, DefinePrompt, PromptReady
 from mrtd.control.state import ControlState
+from mrtd.style.cache import CachedEmbedder, EmbeddingCache
+from mrtd.style.embedder import BuiltinEmbedder
+from mrtd.style.encoder import EncoderWorker
 from mrtd.engines import Engine, create_engine
+from mrtd.engines.mrt2 import ModelError
 from mrtd.frame import FRAME_SECONDS
 from mrtd.runtime.generator import Generator
-from mrtd.runtime.runner import Runner, ring_for
+from mrtd.runtime.runner import Runner
 
 log = logging.getLogger("mrtd")
 
@@ -30,71 +45,202 @@ class DaemonConfig:
     lead_frames: int = 3
     prompt: str | None = None
     seed: int = 0
+    fallback_engine: str | None = "synth"  # used when the chosen model cannot load; None: fail instead
+    keep_warm: bool = False  # mrt2: keep the GPU busy between frames
+    osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
+    scene_dir: str = "scenes"
+    record_dir: str = "recordings"
+    cache_dir: str | None = None  # embedding cache; None: the user cache folder
+    scene: str | None = None  # a scene file to play (and watch for changes)
+    midi: bool = True  # MIDI input (a virtual `mrtd` port, plus midi_ports); off by itself where unavailable
+    midi_ports: list[str] = field(default_factory=list)  # name substrings of ports to open
+    # Audio output (docs/audio.md). `output` is the first output; `outputs` adds sinks beside it.
+    outputs: list[str] = field(default_factory=list)  # e.g. wav:take.wav, flac:take.flac, pipe:-
+    channels: str | None = None  # 1-based device channels for the stereo pair, "3,4" (one with mono)
+    mono: bool = False  # fold to mono for a single speaker
+    device_channels: int | None = None  # channels to open the device with (default: the highest routed)
+    device_rate: int | None = None  # None: 48 kHz if the device takes it, else its own rate, resampled
+    device_latency: str | float = "low"  # PortAudio's suggested latency: low, high or seconds
+    latency: str | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
+    jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
+
+    def __post_init__(self) -> None:
+        if self.latency is not None:
+            if self.latency not in LATENCY_PRESETS:
+                raise ValueError(f"unknown latency preset {self.latency!r}; use {', '.join(LATENCY_PRESETS)}")
+            preset = LATENCY_PRESETS[self.latency]
+            self.lead_frames = preset.lead_frames
+            self.device_latency = preset.device_latency
+
+    def device_options(self) -> DeviceOptions:
+        return DeviceOptions(
+            channel_map=ChannelMap.parse(self.channels, self.mono, self.device_channels),
+            sample_rate=self.device_rate,
+            latency=self.device_latency,
+            jack_ports=list(self.jack_ports),
+        )
 
 
 class Daemon:
-    def __init__(self, config: DaemonConfig) -> None:
+    def __init__(self, config: DaemonConfig, engine: Engine | None = None, output: Output | None = None) -> None:
+        """`engine` and `output` inject ready-made parts instead of building them from `config`."""
         self.config = config
-        self.engine: Engine | None = None
+        self.engine: Engine | None = engine
+        self._injected_output = output
         self.control = ControlState()
+        self.scenes = SceneHost(self)
         self.generator: Generator | None = None
         self.playout: Playout | None = None
         self.runner: Runner | None = None
-        self.output: Output | None = None
+        self.output: Output | None = None  # the clock master
+        self.audio: AudioChain | None = None
+        self.osc: OscServer | None = None
+        self.pusher = Pusher()
+        self.recorder = Recorder()
+        self.embedder = CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(config.cache_dir))
+        self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
+        self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
+        self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
+        self.engine_error = ""
 
     def start(self) -> None:
         config = self.config
-        self.engine = create_engine(config.engine, model=config.model, seed=config.seed)
-        self.engine.warm_up()
+        # Every thread here (generator, OSC, MIDI, the audio callback) takes turns on the GIL.
+        # CPython's default 5 ms hand-over let a flood of OSC packets starve the generator
+        # into underruns, and made PortAudio callbacks late; 1 ms keeps every turn short.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        try:
+            if self.engine is None:
+                self.engine = self._warm_engine(config.engine, config.model)
+            else:
+                self.engine.warm_up()
+        except ModelError as exc:
+            if not config.fallback_engine:
+                raise
+            log.error("engine %s unavailable: %s; falling back to %s", config.engine, exc, config.fallback_engine)
+            self.engine_error = str(exc)
+            self.engine = self._warm_engine(config.fallback_engine, None)
         log.info("engine: %s (warm, %.2f ms/frame)", self.engine.describe(), self.engine.metrics().mean_ms)
 
         self.control.set("seed", config.seed)
         if config.prompt:
-            from mrtd.style.embedder import BuiltinEmbedder
-
-            self.control.style_embedding[:] = BuiltinEmbedder().embed_text(config.prompt)
+            embedding = self.embedder.embed_text(config.prompt)
+            self.control.apply_now(DefinePrompt("prompt", config.prompt, embedding, 1.0))
             log.info("prompt: %r", config.prompt)
+        self.snapshot = snapshot.messages(self.control)
 
         self.generator = Generator(self.engine, self.control)
-        ring = ring_for(config.lead_frames)
-        self.playout = Playout(ring)
-        self.runner = Runner(self.generator, ring, config.lead_frames)
+        self.generator.after_commands = self._publish_changes
+        self.generator.taps.append(self.recorder.tap)
+        self.audio = AudioChain(
+            [config.output, *config.outputs], config.lead_frames, config.device_options(), self._injected_output
+        )
+        self.playout = self.audio.playout
+        self.runner = self.audio.runner_for(self.generator)
+        self.scenes.start()  # the first scene installs on frame 0
         self.runner.start()
 
-        self.output = self._start_output(config.output)
+        self.output = self.audio.start_master()
+        self.control.frame_of = FrameClock(self.playout, self.output.time).frame_of
+        self.pusher.start()
+        self.encoder.start()
+        if config.osc is not None:
+            from mrtd.app.surface import Surface
+
+            self.osc = OscServer(Surface(self), config.osc)
+            self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
+            self.osc.start()
+            log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
         log.info(
             "output: %s (lead %d frames = %.0f ms, output latency %.1f ms)",
-            self.output.describe(),
+            self.audio.describe(),
             config.lead_frames,
             config.lead_frames * FRAME_SECONDS * 1000,
             self.output.latency * 1000,
         )
 
-    def _start_output(self, spec: str) -> Output:
-        assert self.playout is not None
-        output = open_output(spec)
+    def _prompt_ready(self, name: str, embedding) -> None:
+        self.control.submit(PromptReady(name, embedding))
+
+    def _prompt_failed(self, name: str, reason: str) -> None:
+        log.warning("prompt %r could not be encoded: %s", name, reason)
+        self.control.submit(ClearPrompt(name))
+
+    def _publish_changes(self, control: ControlState) -> None:
+        """Generation thread, once per frame: fire due cues, refresh the snapshot, push what changed."""
+        self.scenes.tick(control)
+        changed = control.take_changes()
+        weights = control.style.weights()
+        if weights != self._last_weights:  # a crossfade moves the mix without a command
+            self._last_weights = dict(weights)
+            changed.add("mix")
+        if not changed:
+            return
+        self.snapshot = snapshot.messages(control)
+        self.pusher.publish(snapshot.messages(control, changed))
+
+    def _warm_engine(self, name: str, model: str | None) -> Engine:
+        engine = create_engine(name, model=model, seed=self.config.seed, keep_warm=self.config.keep_warm)
         try:
-            output.start(self.playout)
-        except OutputError as exc:
-            log.warning("audio output unavailable: %s; playing to the null sink instead", exc)
-            output = NullOutput()
-            output.start(self.playout)
-        return output
+            engine.warm_up()
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4) -> Future:
+        """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
+
+        The future resolves to the new engine once the old one is closed, or to the
+        loading error (the running engine then simply keeps playing).
+        """
+        result: Future = Future()
+
+        def load() -> None:
+            try:
+                engine = self._warm_engine(name, model)
+            except Exception as exc:
+                log.error("engine swap to %s %s failed: %s; keeping %s", name, model or "", exc,
+                          self.engine.describe() if self.engine else "none")
+                result.set_exception(exc)
+                return
+            assert self.generator is not None
+            done = self.generator.swap_engine(engine, crossfade_frames)
+            done.wait()
+            self.engine = engine
+            result.set_result(engine)
+
+        threading.Thread(target=load, name="mrtd-engine-load", daemon=True).start()
+        return result
 
     def stop(self) -> None:
-        if self.output is not None:
-            self.output.stop()
+        self.scenes.stop()
+        if self.osc is not None:
+            self.osc.stop()
+        self.recorder.stop()
+        self.encoder.stop()
+        self.pusher.stop()
+        if self.audio is not None:
+            self.audio.stop_master()
         if self.runner is not None:
             self.runner.stop()
-        if self.engine is not None:
-            self.engine.close()
+        if self.audio is not None:
+            self.audio.stop_sinks()  # after the runner: they get every frame it made
+        engine = self.generator.engine if self.generator else self.engine  # the live one, after any swap
+        if engine is not None:
+            engine.close()
         self.stopped.set()
 
     def status(self) -> dict[str, Any]:
-        metrics = self.engine.metrics() if self.engine else None
+        engine = self.generator.engine if self.generator else self.engine
+        metrics = engine.metrics() if engine else None
         return {
-            "engine": self.engine.describe() if self.engine else "none",
+            "engine": engine.describe() if engine else "none",
+            "engine_error": self.engine_error,  # why the configured engine is not the one playing
+            "realtime_warning": getattr(engine, "realtime_warning", None) or "",
+            "rtf": metrics.realtime_factor if metrics and metrics.steps else 0.0,
+            "frames_late": getattr(engine, "frames_late", 0),
             "output": self.output.describe() if self.output else "none",
             "frames": self.generator.frames if self.generator else 0,
             "underruns": (self.playout.underruns if self.playout else 0)
@@ -103,4 +249,12 @@ class Daemon:
             "step_p99_ms": metrics.p99_ms if metrics else 0.0,
             "lead_frames": self.config.lead_frames,
             "engine_faults": self.generator.faults if self.generator else 0,
+            "late": self.control.late,
+            "mix": dict(self._last_weights),
+            "scene": self.control.scene,
+            "scene_errors": len(self.scenes.last_errors),
+            "midi": ",".join(self.scenes.midi.open_ports) if self.scenes.midi else "off",
+            "cue": self.control.cue,
+            "recording": self.recorder.path or "",
+            **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
         }

@@ -131,13 +131,16 @@ class SceneHost:
         if self.player is not None:
             self.player.go(state, which)
 
-    def cue(self, which: str | None, due: float | None) -> None:
+    def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
         player = self.player
         if player is None:
             raise ValueError("no scene is loaded, so there are no cues")
         if which not in (None, "go", "next", "previous"):
             player.find(which)  # refuse an unknown cue now, so the sender hears why
-        self._daemon.control.submit(self._cue_command(which or "next"), due)
+        command = self._cue_command(which or "next")
+        if when is not None:
+            command = c.Quantized(command, *when)
+        self._daemon.control.submit(command, due)
 
     # -- mappings ---------------------------------------------------------------------------
     def from_osc(self, address: str, args: list[Any], due: float | None) -> bool:

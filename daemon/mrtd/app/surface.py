@@ -49,7 +49,8 @@ class Surface:
         return [(f"{ROOT}/status", pairs)]
 
     def sync(self) -> list[Reply]:
-        return list(self._daemon.snapshot.items())
+        state = list(self._daemon.snapshot.items())
+        return state + [(f"{ROOT}/synced", [len(state)])]  # so a client knows it has everything
 
     def subscribe(self, host: str, port: int) -> None:
         self._daemon.pusher.subscribe(host, port)
@@ -65,8 +66,8 @@ class Surface:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None
 
-    def cue(self, name: str | None, due: float | None) -> None:
-        self._daemon.scenes.cue(name, due)
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
+        self._daemon.scenes.cue(name, due, when)
 
     def learn(self, kind: str, name: str) -> None:
         self._daemon.scenes.learn(kind, name)

@@ -1,8 +1,13 @@
-"""Where the audio goes: a sound card (PortAudio via sounddevice), a WAV file, or nowhere.
+"""Where the audio goes: a sound card (PortAudio via sounddevice), a file or pipe sink, or nowhere.
 
 Every output drives the same `Playout.fill`. The sound card calls it from
-PortAudio's callback; the file and null sinks call it from a thread paced by
-the monotonic clock, so timing behaves the same with or without a device.
+PortAudio's callback; the file, pipe and null outputs call it from a thread
+paced by the monotonic clock, so timing behaves the same with or without a
+device. The output that drives the playout is the clock master; further
+sinks (audio/sinks.py) take a copy of each generated frame on their own.
+
+A device may run at another rate than 48 kHz (the generation side resamples,
+see audio/resample.py) and on any channels (audio/routing.py).
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-from mrtd.audio.playout import Playout
-from mrtd.audio.recorder import open_wav, write_pcm16
+from mrtd.audio import jack
+from mrtd.audio.playout import MAX_BLOCK, Playout
+from mrtd.audio.routing import ChannelMap
+from mrtd.audio.sinks import SinkError, SinkWriter, is_sink_spec, open_sink
 from mrtd.frame import CHANNELS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -26,8 +35,35 @@ class OutputError(RuntimeError):
     """The output cannot be opened; the message says why in one line."""
 
 
+@dataclass(frozen=True)
+class LatencyPreset:
+    lead_frames: int  # frames generated ahead of the output (40 ms each)
+    device_latency: str | float  # PortAudio's suggested latency: "low", "high" or seconds
+
+
+# Control latency = lead + resampler look-ahead (other rates only) + the device's buffer.
+# Measured figures are in docs/audio.md.
+LATENCY_PRESETS: dict[str, LatencyPreset] = {
+    "low": LatencyPreset(lead_frames=2, device_latency="low"),
+    "balanced": LatencyPreset(lead_frames=3, device_latency="low"),  # the defaults
+    "safe": LatencyPreset(lead_frames=6, device_latency="high"),
+}
+
+
+@dataclass
+class DeviceOptions:
+    """How to open a sound card. None/empty fields mean: what the device prefers."""
+
+    channel_map: ChannelMap | None = None  # None: stereo on channels 1-2
+    sample_rate: int | None = None  # None: 48 kHz if the device takes it, else its default rate
+    latency: str | float = "low"
+    blocksize: int = 0  # 0: whatever the host API likes best
+    jack_ports: list[str] = field(default_factory=list)  # JACK: connect the routed channels here
+
+
 class Output(ABC):
     name = "output"
+    sample_rate = SAMPLE_RATE  # the rate the output consumes the ring at
 
     def __init__(self) -> None:
         self.playout: Playout | None = None
@@ -54,6 +90,11 @@ class Output(ABC):
 
     def describe(self) -> str:
         return self.name
+
+    @property
+    def sinks(self) -> list[SinkWriter]:
+        """Sinks this output writes through (their drops are reported in status)."""
+        return []
 
 
 class PacedOutput(Output):
@@ -88,7 +129,7 @@ class PacedOutput(Output):
     def _run(self) -> None:
         assert self.playout is not None
         blocks = 0
-        period = self.block / SAMPLE_RATE
+        period = self.block / self.playout.sample_rate
         while not self._stop.is_set():
             due = self._started_at + blocks * period
             delay = due - time.monotonic()
@@ -110,30 +151,56 @@ class NullOutput(PacedOutput):
     name = "null"
 
 
-class WavOutput(PacedOutput):
+class SinkOutput(PacedOutput):
+    """A file or pipe sink as the clock master: paced blocks go to the sink's own buffer.
+
+    The pacing thread only copies into that buffer, so a slow disk or a stalled pipe
+    drops (counted) instead of stalling the clock everything else follows.
+    """
+
+    def __init__(self, sink: SinkWriter) -> None:
+        super().__init__()
+        self.sink = sink
+        self.name = sink.name
+
+    def start(self, playout: Playout) -> None:
+        self.sink.start()
+        super().start(playout)
+
+    def _consume(self, block: np.ndarray) -> None:
+        self.sink.offer(block)
+
+    def _close(self) -> None:
+        self.sink.stop()
+
+    @property
+    def sinks(self) -> list[SinkWriter]:
+        return [self.sink]
+
+
+class WavOutput(SinkOutput):
     """16-bit stereo WAV at 48 kHz, written as the audio is played."""
 
     def __init__(self, path: str) -> None:
-        super().__init__()
         self.path = path
-        self.name = f"wav:{path}"
         try:
-            self._file = open_wav(path)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-    def _consume(self, block: np.ndarray) -> None:
-        write_pcm16(self._file, block)
-
-    def _close(self) -> None:
-        self._file.close()
+            super().__init__(open_sink(f"wav:{path}"))
+        except SinkError as exc:
+            raise OutputError(str(exc)) from exc
 
 
 class DeviceOutput(Output):
-    """A sound card through PortAudio. The callback only runs `Playout.fill`."""
+    """A sound card through PortAudio. The callback only runs `Playout.fill` (and the channel copy)."""
 
-    def __init__(self, device: int | str | None = None, blocksize: int = 0, latency: str | float = "low") -> None:
+    def __init__(
+        self,
+        device: int | str | None = None,
+        blocksize: int = 0,
+        latency: str | float = "low",
+        options: DeviceOptions | None = None,
+    ) -> None:
         super().__init__()
+        options = options or DeviceOptions(latency=latency, blocksize=blocksize)
         sd = import_sounddevice()
         try:
             info = sd.query_devices(device, kind="output") if device is not None else sd.query_devices(kind="output")
@@ -142,30 +209,69 @@ class DeviceOutput(Output):
         self._sd = sd
         self.device_name = info["name"]
         self.name = f"device:{self.device_name}"
+        self.host_api = sd.query_hostapis(info["hostapi"])["name"]
+        self.is_jack = "JACK" in self.host_api
+        self.channel_map = options.channel_map or ChannelMap.stereo()
+        if self.channel_map.device_channels > info["max_output_channels"]:
+            raise OutputError(
+                f"{self.device_name} has {info['max_output_channels']} output channels;"
+                f" cannot play {self.channel_map.describe()}"
+            )
+        self.sample_rate = options.sample_rate or self._preferred_rate(device, info)
         self._device = device
-        self._blocksize = blocksize
-        self._latency = latency
+        self._blocksize = options.blocksize
+        self._latency = options.latency
+        self._jack_ports = list(options.jack_ports)
+        self.jack_client: str | None = None
         self._stream = None
         self._xruns = 0
+        # Called in the callback with each block handed to PortAudio (tests, meters): it must
+        # copy into memory it already has, and never block.
+        self.played: Callable[[np.ndarray], None] | None = None
+
+    def _preferred_rate(self, device: int | str | None, info: dict) -> int:
+        """48 kHz when the device takes it (no resampling), else the device's own rate (a JACK
+        server, for one, runs at exactly one rate)."""
+        channels = self.channel_map.device_channels
+        for rate in (SAMPLE_RATE, int(info["default_samplerate"])):
+            try:
+                self._sd.check_output_settings(device=device, channels=channels, dtype="float32", samplerate=rate)
+                return rate
+            except (ValueError, self._sd.PortAudioError):
+                continue
+        raise OutputError(f"{self.device_name} takes neither 48000 Hz nor {info['default_samplerate']:.0f} Hz")
 
     def start(self, playout: Playout) -> None:
+        if playout.sample_rate != self.sample_rate:
+            raise OutputError(f"playout runs at {playout.sample_rate} Hz but {self.device_name} at {self.sample_rate} Hz")
         self.playout = playout
-        fill = playout.fill
+        fill = self.channel_map.callback_fill(playout.fill, MAX_BLOCK)
+        played = self.played
         # PortAudio's thread must take the GIL to run the callback. CPython hands the GIL
         # over every 5 ms by default, about one device period, so a busy generator or
         # OSC thread made the callback late (measured: 5 device underruns in 10 s on
         # JACK at 256 frames; none at 1 ms).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
 
-        def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
-            if status.output_underflow:
-                self._xruns += 1
-            fill(outdata, time_info.outputBufferDacTime)
+        if played is None:
+
+            def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
+                if status.output_underflow:
+                    self._xruns += 1
+                fill(outdata, time_info.outputBufferDacTime)
+
+        else:
+
+            def callback(outdata, frames, time_info, status):
+                if status.output_underflow:
+                    self._xruns += 1
+                fill(outdata, time_info.outputBufferDacTime)
+                played(outdata)
 
         try:
             self._stream = self._sd.OutputStream(
-                samplerate=SAMPLE_RATE,
-                channels=CHANNELS,
+                samplerate=self.sample_rate,
+                channels=self.channel_map.device_channels,
                 dtype="float32",
                 device=self._device,
                 blocksize=self._blocksize,
@@ -175,6 +281,26 @@ class DeviceOutput(Output):
             self._stream.start()
         except self._sd.PortAudioError as exc:
             raise OutputError(f"cannot open {self.device_name}: {exc}") from exc
+        if self.is_jack:
+            self.jack_client = jack.client_name()
+            if self._jack_ports:
+                self._connect_jack_ports()
+
+    def _connect_jack_ports(self) -> None:
+        """Connect the routed channels (L, R or the mono one) to the configured JACK ports, in order."""
+        client = self.jack_client or jack.CLIENT_NAME
+        ours = [f"{client}:out_{channel - 1}" for channel in self.channel_map.channels]
+        if len(self._jack_ports) != len(ours):
+            log.warning("JACK: %d ports configured for %d channels; keeping PortAudio's connections",
+                        len(self._jack_ports), len(ours))
+            return
+        try:
+            jack.connect_ports(list(zip(ours, self._jack_ports)))
+        except OSError as exc:
+            log.warning("JACK: could not connect to %s: %s; keeping PortAudio's connections",
+                        ", ".join(self._jack_ports), exc)
+            return
+        log.info("JACK: connected %s", ", ".join(f"{a} -> {b}" for a, b in zip(ours, self._jack_ports)))
 
     def stop(self) -> None:
         if self._stream is not None:
@@ -193,9 +319,31 @@ class DeviceOutput(Output):
     def device_underruns(self) -> int:
         return self._xruns
 
+    def describe_details(self) -> str:
+        """One line for the log: rate, channels, host API and the JACK client."""
+        details = f"{self.sample_rate} Hz, {self.channel_map.describe()}, {self.host_api}"
+        if self.jack_client:
+            details += f" client {self.jack_client}"
+        return details
+
+
+_jack_name_applied = False
+
 
 def import_sounddevice():
-    """sounddevice, or OutputError when PortAudio itself is missing."""
+    """sounddevice, or OutputError when PortAudio itself is missing.
+
+    Before PortAudio first initialises, its JACK client is named `mrtd` (audio/jack.py).
+    """
+    global _jack_name_applied
+    if not _jack_name_applied:
+        _jack_name_applied = True
+        already_initialised = "sounddevice" in sys.modules
+        if jack.set_client_name() and already_initialised:
+            sd = sys.modules["sounddevice"]
+            # PortAudio reads the name when it initialises; nothing of ours is open yet.
+            sd._terminate()
+            sd._initialize()
     try:
         import sounddevice
     except OSError as exc:  # sounddevice raises OSError when libportaudio is not installed
@@ -203,8 +351,8 @@ def import_sounddevice():
     return sounddevice
 
 
-def open_output(spec: str = "default") -> Output:
-    """Parse `default | device:NAME-or-INDEX | wav:PATH | null`.
+def open_output(spec: str = "default", device_options: DeviceOptions | None = None) -> Output:
+    """Parse `default | device:NAME-or-INDEX | wav:PATH | flac:PATH | pipe:[FORMAT:]PATH | null`.
 
     A missing PortAudio or device falls back to the null sink with one clear log line.
     """
@@ -212,17 +360,45 @@ def open_output(spec: str = "default") -> Output:
         return NullOutput()
     if spec.startswith("wav:"):
         return WavOutput(spec[4:])
-    if spec == "default" or spec.startswith("device:"):
+    if is_sink_spec(spec):
+        try:
+            return SinkOutput(open_sink(spec))
+        except SinkError as exc:
+            raise OutputError(str(exc)) from exc
+    if is_device_spec(spec):
         device: int | str | None = None
         if spec.startswith("device:"):
             name = spec[len("device:") :]
             device = int(name) if name.isdigit() else name
         try:
-            return DeviceOutput(device)
+            return DeviceOutput(device, options=device_options)
         except OutputError as exc:
             log.warning("audio output unavailable: %s; playing to the null sink instead", exc)
             return NullOutput()
-    raise OutputError(f"unknown output {spec!r}; use default, device:NAME, wav:PATH or null")
+    raise OutputError(
+        f"unknown output {spec!r}; use default, device:NAME, wav:PATH, flac:PATH, pipe:[s16le:|f32le:]PATH or null"
+    )
+
+
+def is_device_spec(spec: str) -> bool:
+    return spec == "default" or spec.startswith("device:")
+
+
+def split_outputs(specs: list[str]) -> tuple[str, list[str]]:
+    """(clock master, the other sinks): the device if there is one, else the first output."""
+    if not specs:
+        return "default", []
+    devices = [spec for spec in specs if is_device_spec(spec)]
+    if len(devices) > 1:
+        raise OutputError(f"one sound card at a time ({', '.join(devices)}); route channels with --channels instead")
+    master = devices[0] if devices else specs[0]
+    others = [spec for spec in specs if spec != master]
+    for spec in others:
+        if spec == "null":
+            raise OutputError("null is only useful as the only output")
+        if not is_sink_spec(spec):
+            raise OutputError(f"{spec!r} cannot be a second output; use wav:PATH, flac:PATH or pipe:PATH")
+    return master, others
 
 
 def list_devices() -> str:

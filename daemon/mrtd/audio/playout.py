@@ -12,6 +12,11 @@ Real-time contract (what runs inside `Playout.fill`):
   it still has audio to fade out over, then plays silence and fades back in
   once a cushion has built up again. Each gap counts as one underrun.
 
+The ring runs at the device's rate (`sample_rate`); when that is not 48 kHz
+the generation side resamples before writing, so the callback still only
+copies. Frame k then starts at ring sample round(k * 1920 * rate / 48000)
+(`frame_start`), which is what the frame clock maps wall time through.
+
 Python objects (views, floats) are still created by the interpreter here;
 what matters for glitches is that nothing waits on the generator or the OS.
 """
@@ -33,6 +38,8 @@ class Playout:
     def __init__(self, ring: Ring, sample_rate: int = SAMPLE_RATE, max_block: int = MAX_BLOCK) -> None:
         self._ring = ring
         self.sample_rate = sample_rate
+        self.samples_per_frame = FRAME_SAMPLES * sample_rate / SAMPLE_RATE  # ring samples per model frame
+        self._cushion = round(self.samples_per_frame)  # refill before fading back in after a gap
         self.max_block = max_block
         self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
         self._envelope = np.zeros(max_block, dtype=np.float32)
@@ -61,7 +68,7 @@ class Playout:
                 got = ring.read_into(stereo, min(n, available))
             else:
                 got = ring.read_into(stereo, n)
-        elif available >= n + reserve + (0 if self.draining else FRAME_SAMPLES):
+        elif available >= n + reserve + (0 if self.draining else self._cushion):
             self._playing = True  # a cushion has built up again: fade in
             got = ring.read_into(stereo, n)
         elif self._level > 0.0:  # still fading out a gap
@@ -88,6 +95,10 @@ class Playout:
         if out.shape[1] > CHANNELS:
             out[:, CHANNELS:] = 0.0
         self.samples_out += n
+
+    def frame_start(self, frame: int) -> int:
+        """The ring sample where model frame `frame` starts: round(frame * 1920 * rate / 48000), exactly."""
+        return (frame * FRAME_SAMPLES * self.sample_rate + SAMPLE_RATE // 2) // SAMPLE_RATE
 
     def heard_at(self, ring_position: int) -> float:
         """Estimated output time at which ring sample `ring_position` will be heard."""

@@ -20,7 +20,6 @@ import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM, STYLE_TOKENS
 from mrtd.control.params import PARAMS
-from mrtd.frame import FRAMES_PER_SECOND
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState
@@ -201,24 +200,25 @@ class SetMix(Command):
     """A target mix, reached over `seconds` along `curve` (0 s jumps)."""
 
     weights: tuple[tuple[str, float], ...]
-    seconds: float = 0.0
+    length: float = 0.0
+    unit: str = "s"  # "s", "beat" or "bar": beats and bars follow the tempo when the fade starts
     curve: str = "linear"
     coalesce_key = "mix"
 
     @classmethod
-    def checked(cls, weights: dict[object, object], seconds: object = 0.0, curve: object = "linear") -> "SetMix":
+    def checked(cls, weights: dict[object, object], length: object = 0.0, curve: object = "linear", unit: str = "s") -> "SetMix":
         pairs = tuple((_name(n), _weight(w)) for n, w in weights.items())
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-            raise ValueError(f"fade seconds must be a finite number, got {seconds!r}")
-        if not 0.0 <= seconds <= 3600.0:
-            raise ValueError(f"fade seconds lie in [0, 3600], got {seconds}")
+        if isinstance(length, bool) or not isinstance(length, (int, float)) or not math.isfinite(length):
+            raise ValueError(f"fade length must be a finite number, got {length!r}")
+        if not 0.0 <= length <= 3600.0:
+            raise ValueError(f"fade length lies in [0, 3600], got {length}")
         if curve not in CURVES:
             raise ValueError(f"unknown curve {curve!r}; use one of {', '.join(CURVES)}")
-        return cls(pairs, float(seconds), str(curve))
+        return cls(pairs, float(length), unit, str(curve))
 
     def apply(self, state: "ControlState") -> None:
         known = {n: w for n, w in self.weights if n in state.prompt_texts}
-        state.crossfade(known, round(self.seconds * FRAMES_PER_SECOND), self.curve)
+        state.crossfade(known, state.clock.frames_for(self.length, self.unit), self.curve)
 
 
 @dataclass(frozen=True)
@@ -282,6 +282,18 @@ def check_tokens(values: list[object]) -> tuple[int, ...]:
             raise ValueError(f"a style token lies in [-1, 1023], got {int(v)}")
         tokens.append(int(v))
     return tuple(tokens)
+
+
+@dataclass(frozen=True)
+class Quantized(Command):
+    """`inner` at the count-th next beat or bar boundary, counted when this is applied."""
+
+    inner: Command
+    unit: str  # "beat" or "bar"
+    count: int = 1
+
+    def apply(self, state: "ControlState") -> None:
+        state.schedule_in(state.clock.frames_until(self.unit, self.count), self.inner)
 
 
 @dataclass(frozen=True)

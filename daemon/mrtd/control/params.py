@@ -60,5 +60,6 @@ PARAMS: dict[str, Param] = {
         Param("onset_mode", int, 0, 1, 1, "0: held notes send 'on'; 1: onset then held", continuous=False),
         Param("midigate", bool, 0, 1, False, "silent unless a note is held", continuous=False),
         Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM"),
+        Param("meter", int, 1, 32, 4, "beats per bar", continuous=False),
     )
 }

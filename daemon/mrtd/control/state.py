@@ -19,6 +19,7 @@ from mrtd.conditioning import Conditioning
 from mrtd.control.commands import Command
 from mrtd.control.notes import NoteTracker
 from mrtd.control.params import PARAMS
+from mrtd.control.tempo import MusicalClock
 from mrtd.frame import FRAME_SECONDS
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class ControlState:
         self._reset_pending = False
         self.limits: Limits | None = None  # safety limits that hold whatever the input
         self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
+        self.clock = MusicalClock()
+        self._last_beat = -1
 
     # -- any thread --------------------------------------------------------
     def submit(self, command: Command, due: float | None = None) -> None:
@@ -80,7 +83,9 @@ class ControlState:
 
     # -- generation thread -------------------------------------------------
     def begin_frame(self, frame: int) -> None:
-        """Apply everything due at or before `frame`."""
+        """Advance the musical clock, then apply everything due at or before `frame`."""
+        if frame > self.frame:
+            self.clock.advance()  # the beat at the start of this frame
         self.frame = frame
         if self._glides:
             self._step_glides()
@@ -94,8 +99,16 @@ class ControlState:
                     if due_frame < frame:
                         self.late += 1
             heapq.heappush(self._schedule, (max(due_frame, frame), next(self._order), command))
-        if not self._schedule or self._schedule[0][0] > frame:
-            return
+        if self._schedule and self._schedule[0][0] <= frame:
+            self._apply_due(frame)
+        clock = self.clock
+        clock.bpm = float(self.values["tempo"])
+        clock.meter = int(self.values["meter"])
+        if math.floor(clock.beat) != self._last_beat:  # a beat starts in this frame: push it
+            self._last_beat = math.floor(clock.beat)
+            self.changed.add("beat")
+
+    def _apply_due(self, frame: int) -> None:
         due_now: list[Command] = []
         while self._schedule and self._schedule[0][0] <= frame:
             due_now.append(heapq.heappop(self._schedule)[2])
@@ -111,6 +124,13 @@ class ControlState:
                 continue
             command.apply(self)
             self.applied += 1
+
+    def schedule_in(self, frames: int, command: Command) -> None:
+        """Run `command` `frames` frames from now (generation thread; quantized actions)."""
+        if frames <= 0:
+            command.apply(self)
+        else:
+            heapq.heappush(self._schedule, (self.frame + frames, next(self._order), command))
 
     def apply_now(self, command: Command) -> None:
         """Apply at once (generation thread or before it starts)."""

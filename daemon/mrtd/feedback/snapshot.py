@@ -28,6 +28,7 @@ PARAM_ADDRESS = {
     "onset_mode": f"{ROOT}/onset_mode",
     "midigate": f"{ROOT}/midigate",
     "tempo": f"{ROOT}/tempo",
+    "meter": f"{ROOT}/meter",
 }
 assert set(PARAM_ADDRESS) == set(PARAMS), "every parameter is shown somewhere"
 assert {row.path for row in TABLE} >= set(PARAM_ADDRESS.values())
@@ -54,6 +55,9 @@ def messages(state: ControlState, keys: set[str] | None = None) -> dict[str, lis
             out[f"{ROOT}/axis/{axis}"] = [float(value)]
     if wanted("xy") and state.xy is not None:
         out[f"{ROOT}/xy"] = [float(state.xy[0]), float(state.xy[1])]
+    if wanted("beat"):
+        clock = state.clock
+        out[f"{ROOT}/beat"] = [clock.bar, clock.beat_in_bar, round(clock.phase, 3), float(clock.bpm)]
     if wanted("scene"):
         out[f"{ROOT}/scene"] = [state.scene or ""]
     if wanted("cue"):

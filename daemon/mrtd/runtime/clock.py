@@ -2,8 +2,10 @@
 
 The playout records, at each callback, which ring sample it is handing out
 and the output-clock time that sample reaches the listener. Frame k occupies
-ring samples [k * 1920, (k + 1) * 1920), so the frame heard at a given time
-follows directly. Wall time and output time are related by reading both
+ring samples [k * 1920, (k + 1) * 1920) at 48 kHz, and in general starts at
+round(k * 1920 * rate / 48000) when the device runs at another rate (the
+resampler keeps that alignment), so the frame heard at a given time follows
+directly. Wall time and output time are related by reading both
 clocks now: they are different clocks (PortAudio's stream time, or the
 monotonic clock for the file and null sinks).
 """
@@ -14,7 +16,6 @@ import time
 from typing import Callable
 
 from mrtd.audio.playout import Playout
-from mrtd.frame import FRAME_SAMPLES
 
 
 class FrameClock:
@@ -32,9 +33,9 @@ class FrameClock:
         if heard_at == 0.0 and read_position == 0:
             return float("nan")
         sample = read_position + (self.output_time_of(wall) - heard_at) * self._playout.sample_rate
-        return sample / FRAME_SAMPLES
+        return sample / self._playout.samples_per_frame
 
     def wall_time_of_frame(self, frame: int) -> float:
         """When frame `frame` starts to be heard, in wall-clock seconds."""
-        heard = self._playout.heard_at(frame * FRAME_SAMPLES)
+        heard = self._playout.heard_at(self._playout.frame_start(frame))
         return heard - self._output_time() + self._wall_time()

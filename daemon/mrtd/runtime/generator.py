@@ -7,6 +7,9 @@ frame, so they land in the frame their command was meant for and never click.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
+from typing import Callable
 
 import numpy as np
 
@@ -30,16 +33,29 @@ class Generator:
         self._gain = 0.0  # output gain at the end of the previous frame: start with a fade-in
         self._ramp = (np.arange(1, FRAME_SAMPLES + 1, dtype=np.float32) / FRAME_SAMPLES)[:, None]
         self._out = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
+        # Hooks for the layers above: run on this thread, so they must be quick.
+        self.after_commands: Callable[[ControlState], None] | None = None  # e.g. feedback pushes
+        self.taps: list[Callable[[np.ndarray], None]] = []  # e.g. a recorder; they must copy
+        # Model swap: requests queue here (any thread); the crossfade runs on this thread.
+        self._swaps: deque[tuple[Engine, np.ndarray, np.ndarray, threading.Event]] = deque()
+        self._outgoing: Engine | None = None
+        self._fade: tuple[np.ndarray, np.ndarray, threading.Event] | None = None
+        self._fade_frame = 0
+        self._mix = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
+        self._mix_old = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
 
     def target_gain(self) -> float:
-        values = self.control.values
-        if values["mute"] or values["bypass"]:
+        control = self.control
+        values = control.values
+        if values["mute"] or values["bypass"] or (values["midigate"] and not control.notes.sounding):
             return 0.0
         return db_to_gain(float(values["volume"]))
 
     def next_frame(self) -> np.ndarray:
         """Make the next frame. The returned array is reused: copy it before the next call."""
-        self.control.apply_pending()
+        self.control.begin_frame(self.frames)
+        if self.after_commands is not None:
+            self.after_commands(self.control)
         target = self.target_gain()
         out = self._out
         if self.control.values["bypass"] and self._gain == 0.0:
@@ -52,14 +68,74 @@ class Generator:
                 np.multiply(frame, self._gain + (target - self._gain) * self._ramp, out=out)
         self._gain = target
         self.frames += 1
+        for tap in self.taps:
+            tap(out)
         return out
 
     def _step_engine(self) -> np.ndarray:
         try:
-            frame = self.engine.step(self.control.frame_conditioning())
+            if self._swaps and self._outgoing is None:
+                self._begin_swap()
+            conditioning = self.control.frame_conditioning()
+            frame = self.engine.step(conditioning)
+            if self._outgoing is not None:
+                frame = self._crossfade(frame, conditioning)
         except Exception:  # an engine fault must not stop the music: conceal this frame
             self.faults += 1
             log.exception("engine %s failed on frame %d; frame concealed", self.engine.name, self.frames)
             self._gain = 0.0
             return np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         return frame
+
+    # -- model swap ----------------------------------------------------------
+    def swap_engine(self, engine: Engine, crossfade_frames: int = 4) -> threading.Event:
+        """Any thread: switch to `engine` (already loaded and warm) at the next frame boundary.
+
+        For `crossfade_frames` frames both engines step on the same conditioning and
+        are mixed with an equal-power curve (their outputs are unrelated audio, so
+        power, not amplitude, should stay constant); then the old engine is closed
+        off this thread. The event is set once the old engine is closed. Swaps wait
+        for a stepped frame: while bypassed (engine resting) they stay queued.
+        """
+        frames = max(1, int(crossfade_frames))
+        position = np.arange(1, frames * FRAME_SAMPLES + 1, dtype=np.float64) / (frames * FRAME_SAMPLES)
+        fade_in = np.sin(0.5 * np.pi * position).astype(np.float32).reshape(frames, FRAME_SAMPLES, 1)
+        fade_out = np.cos(0.5 * np.pi * position).astype(np.float32).reshape(frames, FRAME_SAMPLES, 1)
+        done = threading.Event()
+        self._swaps.append((engine, fade_in, fade_out, done))  # deque.append is thread-safe
+        return done
+
+    @property
+    def swapping(self) -> bool:
+        return bool(self._swaps) or self._outgoing is not None
+
+    def _begin_swap(self) -> None:
+        engine, fade_in, fade_out, done = self._swaps.popleft()
+        self._outgoing, self.engine = self.engine, engine
+        self._fade = (fade_in, fade_out, done)
+        self._fade_frame = 0
+        log.info("engine swap: %s -> %s over %d frames", self._outgoing.describe(), engine.describe(), len(fade_in))
+
+    def _crossfade(self, incoming: np.ndarray, conditioning) -> np.ndarray:
+        assert self._outgoing is not None and self._fade is not None
+        fade_in, fade_out, done = self._fade
+        k = self._fade_frame
+        outgoing = self._outgoing.step(conditioning)
+        np.multiply(incoming, fade_in[k], out=self._mix)
+        np.multiply(outgoing, fade_out[k], out=self._mix_old)
+        self._mix += self._mix_old
+        self._fade_frame += 1
+        if self._fade_frame == len(fade_in):
+            old, self._outgoing, self._fade = self._outgoing, None, None
+            # Closing may free a lot of memory: not on this thread.
+            threading.Thread(target=_close_engine, args=(old, done), name="mrtd-engine-close", daemon=True).start()
+        return self._mix
+
+
+def _close_engine(engine: Engine, done: threading.Event) -> None:
+    try:
+        engine.close()
+    except Exception:
+        log.exception("closing engine %s failed", engine.name)
+    finally:
+        done.set()

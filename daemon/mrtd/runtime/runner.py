@@ -1,10 +1,17 @@
-"""The generation thread: keeps the ring `lead_frames` ahead of the audio callback."""
+"""The generation thread: keeps the ring `lead_frames` ahead of the audio callback.
+
+When the device runs at another rate than the model, each frame goes through
+a `RateConverter` before it is written, so the ring (and the callback) work
+at the device's rate and the callback still only copies.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 
+from mrtd.audio.resample import RateConverter
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.ring import Ring
@@ -14,20 +21,37 @@ log = logging.getLogger(__name__)
 MIN_WAIT_S = 0.0005
 
 
-def ring_for(lead_frames: int) -> Ring:
-    """A ring with room for the lead plus one frame in flight and the playout's reserve."""
-    return Ring((lead_frames + 2) * FRAME_SAMPLES)
+def frame_samples_at(sample_rate: int) -> int:
+    """Ring samples per model frame at `sample_rate` (rounded up)."""
+    return math.ceil(FRAME_SAMPLES * sample_rate / SAMPLE_RATE)
+
+
+def ring_for(lead_frames: int, sample_rate: int = SAMPLE_RATE) -> Ring:
+    """A ring with room for the lead plus one frame in flight and the playout's reserve.
+
+    At another rate than 48 kHz the resampler's output comes in uneven bursts, so
+    one more frame of room covers the largest burst.
+    """
+    frames = lead_frames + (2 if sample_rate == SAMPLE_RATE else 3)
+    return Ring(frames * frame_samples_at(sample_rate))
 
 
 class Runner:
-    def __init__(self, generator: Generator, ring: Ring, lead_frames: int = 3) -> None:
+    def __init__(
+        self, generator: Generator, ring: Ring, lead_frames: int = 3, converter: RateConverter | None = None
+    ) -> None:
+        """`converter`: resamples each frame to the ring's (device) rate; None when that is 48 kHz."""
         if lead_frames < 1:
             raise ValueError("lead_frames must be at least 1")
-        if ring.capacity < (lead_frames + 1) * FRAME_SAMPLES:
+        self.sample_rate = converter.out_rate if converter is not None else SAMPLE_RATE
+        self.frame_samples = frame_samples_at(self.sample_rate)
+        largest_write = converter.max_block if converter is not None else FRAME_SAMPLES
+        if ring.capacity < lead_frames * self.frame_samples + largest_write:
             raise ValueError("ring is too small for the lead")
         self.generator = generator
         self.ring = ring
         self.lead_frames = lead_frames
+        self.converter = converter
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -47,13 +71,15 @@ class Runner:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        target_fill = self.lead_frames * FRAME_SAMPLES
-        ring = self.ring
+        frame_samples = self.frame_samples
+        target_fill = self.lead_frames * frame_samples
+        ring, converter, rate = self.ring, self.converter, self.sample_rate
         while not self._stop.is_set():
             # Sleep exactly as long as the callback needs to drain the excess: no spinning,
             # and no lock shared with the callback.
-            excess = ring.fill() + FRAME_SAMPLES - target_fill
+            excess = ring.fill() + frame_samples - target_fill
             if excess > 0:
-                self._stop.wait(max(excess / SAMPLE_RATE, MIN_WAIT_S))
+                self._stop.wait(max(excess / rate, MIN_WAIT_S))
                 continue
-            ring.write(self.generator.next_frame())
+            frame = self.generator.next_frame()
+            ring.write(converter.convert(frame) if converter is not None else frame)

@@ -22,6 +22,16 @@ from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Reply, Request
 
 log = logging.getLogger(__name__)
 
+
+def _not_from_python_osc(record: logging.LogRecord) -> bool:
+    # python-osc logs a warning on the root logger for every odd type tag it parses. A
+    # hostile or broken sender would flood the log (and, measured, starve the generator
+    # into underruns); we report bad packets ourselves, rate-limited.
+    return "pythonosc" not in record.pathname
+
+
+logging.getLogger().addFilter(_not_from_python_osc)
+
 MAX_PACKET = 16384  # bytes; a 768-float embedding is about 3.9 kB
 ERRORS_PER_SECOND = 20  # per client, replies and log lines alike
 

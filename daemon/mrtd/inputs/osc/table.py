@@ -18,6 +18,7 @@ import numpy as np
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control import commands as c
 from mrtd.control.params import PARAMS
+from mrtd.control.tempo import parse_length, parse_when
 
 ROOT = "/mrt"
 Reply = tuple[str, list[Any]]
@@ -33,7 +34,7 @@ class Host(Protocol):
     def subscribe(self, host: str, port: int) -> None: ...
     def unsubscribe(self, host: str, port: int) -> None: ...
     def scene_load(self, name: str, due: float | None) -> None: ...
-    def cue(self, name: str | None, due: float | None) -> None: ...
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None: ...
     def learn(self, kind: str, name: str) -> None: ...
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
     def record_start(self, name: str | None) -> str: ...
@@ -139,9 +140,11 @@ def mix(host: Host, req: Request) -> None:
         raise ValueError("wants name weight pairs, then optionally fade seconds and a curve")
     if len(args) > 2:
         raise ValueError("after the name weight pairs, only fade seconds and a curve may follow")
-    seconds = number(args[0], "fade seconds") if args else 0.0
+    length, unit = 0.0, "s"
+    if args:  # fade: seconds, or text such as "4 bars" or "8 beats"
+        length, unit = parse_length(args[0]) if isinstance(args[0], str) else (number(args[0], "fade seconds"), "s")
     curve = text(args[1], "curve") if len(args) > 1 else "linear"
-    host.submit(c.SetMix.checked(weights, seconds, curve), req.due)
+    host.submit(c.SetMix.checked(weights, length, curve, unit), req.due)
 
 
 def weight(host: Host, req: Request) -> None:
@@ -224,14 +227,16 @@ def scene_load(host: Host, req: Request) -> None:
 
 
 def cue(host: Host, req: Request) -> None:
-    arity(req.args, 1)
+    arity(req.args, 1, 2)
     value = req.args[0]
-    host.cue(str(int(number(value, "cue"))) if not isinstance(value, str) else value, req.due)
+    when = parse_when(text(req.args[1], "when")) if len(req.args) == 2 else None
+    host.cue(str(int(number(value, "cue"))) if not isinstance(value, str) else value, req.due, when)
 
 
 def cue_next(host: Host, req: Request) -> None:
-    arity(req.args, 0)
-    host.cue(None, req.due)
+    arity(req.args, 0, 1)
+    when = parse_when(text(req.args[0], "when")) if req.args else None
+    host.cue(None, req.due, when)
 
 
 def learn(host: Host, req: Request) -> list[Reply]:
@@ -240,6 +245,40 @@ def learn(host: Host, req: Request) -> list[Reply]:
     kind, name = (words if len(words) == 2 else ["param", words[0]])
     host.learn(kind, name)
     return [(f"{ROOT}/learning", [kind, name])]
+
+
+def tempo(host: Host, req: Request) -> None:
+    arity(req.args, 1, 2)
+    host.submit(c.SetParam.checked("tempo", number(req.args[0], "tempo")), req.due)
+    if len(req.args) == 2:
+        host.submit(c.SetParam.checked("meter", number(req.args[1], "meter")), req.due)
+
+
+class _Quantizing:
+    """Stands in for the host: holds back what a handler submits until the next beat or bar."""
+
+    def __init__(self, host: Host, unit: str, count: int) -> None:
+        self._host, self._unit, self._count = host, unit, count
+
+    def submit(self, command: c.Command, due: float | None) -> None:
+        self._host.submit(c.Quantized(command, self._unit, self._count), due)
+
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
+        self._host.cue(name, due, when or (self._unit, self._count))
+
+    def __getattr__(self, name: str) -> Any:
+        raise ValueError("only commands can be quantized")
+
+
+def at(host: Host, req: Request) -> list[Reply] | None:
+    if len(req.args) < 2:
+        raise ValueError("wants: when (beat, bar, 'N bars'), then an address and its arguments")
+    unit, count = parse_when(text(req.args[0], "when"))
+    address = text(req.args[1], "address")
+    route = ROUTES.get(address)
+    if route is None or route.handler in (at, status, sync, ping, subscribe, unsubscribe, learn, prompt, scene_load, record_start, record_stop):
+        raise ValueError(f"{address} cannot be put on the grid")
+    return route.handler(_Quantizing(host, unit, count), Request(address, req.args[2:], req.due, req.sender))  # type: ignore[arg-type]
 
 
 def status(host: Host, req: Request) -> list[Reply]:
@@ -339,7 +378,7 @@ def event(host: Host, req: Request) -> None:
 TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/prompt", "name-or-slot text [weight]", "define or replace a prompt point", prompt, ("/prompt",)),
     Address(f"{ROOT}/prompt/clear", "name-or-slot", "remove a prompt", prompt_clear, ("/prompt_clear",)),
-    Address(f"{ROOT}/mix", "name w [name w ...] [fade_s [curve]]", "target mix, optionally crossfaded (curves: " + ", ".join(c.CURVES) + ")", mix),
+    Address(f"{ROOT}/mix", "name w [name w ...] [fade [curve]]", "target mix, optionally crossfaded; fade is seconds or '4 bars', '8 beats' (curves: " + ", ".join(c.CURVES) + ")", mix),
     Address(f"{ROOT}/weight", "name-or-slot w", "one prompt's weight", weight),
     Address(f"{ROOT}/axis", "index-or-name value", "signed offset along a PCA axis (0-5) or a named axis", axis, ("/pca",)),
     Address(f"{ROOT}/xy", "x y", "position on the scene's surface (inverse-distance weights)", xy),
@@ -365,13 +404,15 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/bypass", "[0|1]", "stop generating and fade to silence", switch("bypass"), ("/bypass",)),
     Address(f"{ROOT}/reset", "", "return the engine to its checkpoint state", reset, ("/reset",)),
     Address(f"{ROOT}/scene/load", "name", "load a scene from the scene directory", scene_load),
-    Address(f"{ROOT}/cue", "name-or-number", "go to a cue", cue),
-    Address(f"{ROOT}/cue/next", "", "go to the next cue", cue_next),
+    Address(f"{ROOT}/cue", "name-or-number [when]", "go to a cue; when: beat, bar, 'N bars' (on the grid)", cue),
+    Address(f"{ROOT}/cue/next", "[when]", "go to the next cue, optionally on the grid", cue_next),
     Address(f"{ROOT}/learn", "[kind] name", "MIDI learn: the next control moved maps to this target (kind: param, axis, weight, cue, toggle; default param)", learn),
-    Address(f"{ROOT}/tempo", "bpm 20..400", "tempo", param("tempo")),
+    Address(f"{ROOT}/tempo", "bpm 20..400 [meter]", "tempo, and optionally beats per bar", tempo),
+    Address(f"{ROOT}/meter", "i 1..32", "beats per bar", param("meter")),
+    Address(f"{ROOT}/at", "when address args...", "do a command on the grid: when is beat, bar, 'N beats' or 'N bars'", at),
     Address(f"{ROOT}/event", "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
     Address(f"{ROOT}/status", "", "replies /mrt/status/<field> for each field", status),
-    Address(f"{ROOT}/sync", "", "replies with the full state, one message per address", sync),
+    Address(f"{ROOT}/sync", "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
     Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one)", subscribe),
     Address(f"{ROOT}/unsubscribe", "[port]", "stop pushing", unsubscribe),

@@ -1,0 +1,103 @@
+"""Everything after the generator: the clock-master output, its ring at the device rate, the
+resampler in front of that ring, and the extra sinks that take a copy of each frame.
+
+    generator --48k frame--> [sink taps: wav / flac / pipe, each with its own buffer]
+              --48k frame--> RateConverter (only at another rate) --> ring --> Playout --> master output
+
+The master (the sound card if there is one, else the first output) drives the
+playout and so the frame clock. Sinks see the generated 48 kHz frames, not
+the device's resampled stream, and never wait on anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mrtd.audio.outputs import DeviceOptions, DeviceOutput, NullOutput, Output, OutputError, open_output, split_outputs
+from mrtd.audio.playout import Playout
+from mrtd.audio.resample import RateConverter
+from mrtd.audio.sinks import SinkError, SinkWriter, open_sink
+from mrtd.frame import SAMPLE_RATE
+from mrtd.runtime.generator import Generator
+from mrtd.runtime.runner import Runner, ring_for
+
+log = logging.getLogger(__name__)
+
+
+class AudioChain:
+    def __init__(
+        self,
+        specs: list[str],
+        lead_frames: int,
+        device_options: DeviceOptions | None = None,
+        master: Output | None = None,
+    ) -> None:
+        """Open (not start) the outputs named by `specs`; `master` injects a ready-made clock master."""
+        master_spec, sink_specs = split_outputs(specs)
+        self.master: Output = master or open_output(master_spec, device_options)
+        try:
+            self.sinks: list[SinkWriter] = [open_sink(spec) for spec in sink_specs]
+        except SinkError as exc:
+            raise OutputError(str(exc)) from exc
+        self.sample_rate = self.master.sample_rate
+        self.converter = RateConverter(self.sample_rate) if self.sample_rate != SAMPLE_RATE else None
+        self.lead_frames = lead_frames
+        self.ring = ring_for(lead_frames, self.sample_rate)
+        self.playout = Playout(self.ring, self.sample_rate)
+        self.runner: Runner | None = None
+
+    def runner_for(self, generator: Generator) -> Runner:
+        """The generation thread feeding this chain; the sinks are tapped onto the generator here."""
+        for sink in self.sinks:
+            sink.start()
+            generator.taps.append(sink.offer)
+        self.runner = Runner(generator, self.ring, self.lead_frames, self.converter)
+        return self.runner
+
+    def start_master(self) -> Output:
+        """Start the clock master; a sound card that will not open leaves the null sink playing."""
+        try:
+            self.master.start(self.playout)
+        except OutputError as exc:
+            log.warning("audio output unavailable: %s; playing to the null sink instead", exc)
+            self.master = NullOutput()
+            self.master.start(self.playout)
+        return self.master
+
+    def stop_master(self) -> None:
+        self.master.stop()
+
+    def stop_sinks(self) -> None:
+        """Let the sinks write what they have buffered and close (after the runner has stopped)."""
+        for sink in self.sinks:
+            sink.stop()
+
+    def all_sinks(self) -> list[SinkWriter]:
+        return self.master.sinks + self.sinks
+
+    def resampler(self) -> str:
+        return self.converter.describe() if self.converter is not None else "none"
+
+    def describe(self) -> str:
+        """One log line: the master with its rate, conversion and channels, then the sinks."""
+        master = self.master
+        line = master.describe()
+        if isinstance(master, DeviceOutput):
+            line += f" ({master.describe_details()}; resampler {self.resampler()})"
+        if self.sinks:
+            line += "; also " + ", ".join(sink.describe() for sink in self.sinks)
+        return line
+
+    def status(self) -> dict[str, Any]:
+        master = self.master
+        sinks = self.all_sinks()
+        return {
+            "device_rate": self.sample_rate,
+            "resampler": self.resampler(),
+            "channels": master.channel_map.describe() if isinstance(master, DeviceOutput) else "stereo",
+            "jack_client": (master.jack_client or "") if isinstance(master, DeviceOutput) else "",
+            "sinks": {sink.describe(): sink.dropped_samples for sink in sinks},  # name -> samples dropped
+            "sink_drops": sum(sink.dropped_blocks for sink in sinks),
+            "sink_errors": "; ".join(f"{sink.describe()}: {sink.error}" for sink in sinks if sink.error),
+        }

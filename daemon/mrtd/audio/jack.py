@@ -1,0 +1,113 @@
+"""JACK specifics: the client name PortAudio registers, and patching our ports to chosen ones.
+
+PortAudio's JACK host API names its client after `PaJack_SetClientName`,
+which sounddevice does not declare, so it is called through ctypes on the
+same libportaudio that sounddevice loads. It must run before PortAudio
+initialises (sounddevice initialises when imported); the name pointer must
+stay alive, as PortAudio keeps it rather than copying it.
+
+PortAudio already connects its output ports to the physical playback ports
+(`system:playback_N`) when a stream starts. Connecting to other ports goes
+through libjack (ctypes): a short-lived helper client disconnects our ports
+and connects each routed channel to the configured port. All of this is
+optional: without JACK or libjack, it logs why and leaves the defaults.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "mrtd"
+_client_name = ctypes.create_string_buffer(CLIENT_NAME.encode())  # PortAudio keeps this pointer
+_portaudio: ctypes.CDLL | None = None
+
+JACK_NO_START_SERVER = 0x01
+
+
+def _load_portaudio(libname: str | None = None) -> ctypes.CDLL | None:
+    global _portaudio
+    if _portaudio is None:
+        name = libname or ctypes.util.find_library("portaudio")
+        if not name:
+            return None
+        try:
+            _portaudio = ctypes.CDLL(name)
+        except OSError:
+            return None
+    return _portaudio
+
+
+def set_client_name(libname: str | None = None) -> bool:
+    """Ask PortAudio's JACK host API to register as `mrtd`; False when this PortAudio has no JACK."""
+    library = _load_portaudio(libname)
+    setter = getattr(library, "PaJack_SetClientName", None) if library is not None else None
+    if setter is None:
+        return False
+    setter.argtypes = [ctypes.c_char_p]
+    setter.restype = ctypes.c_int
+    return setter(_client_name) == 0
+
+
+def client_name() -> str | None:
+    """The name JACK actually gave PortAudio's client (`mrtd`, or `mrtd-01` if taken)."""
+    library = _load_portaudio()
+    getter = getattr(library, "PaJack_GetClientName", None) if library is not None else None
+    if getter is None:
+        return None
+    name = ctypes.c_char_p()
+    getter.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+    getter.restype = ctypes.c_int
+    if getter(ctypes.byref(name)) != 0 or not name.value:
+        return None
+    return name.value.decode()
+
+
+def _libjack() -> ctypes.CDLL:
+    name = ctypes.util.find_library("jack") or "libjack.so.0"
+    jack = ctypes.CDLL(name)
+    jack.jack_client_open.restype = ctypes.c_void_p
+    jack.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    jack.jack_client_close.argtypes = [ctypes.c_void_p]
+    jack.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    jack.jack_disconnect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    jack.jack_port_by_name.restype = ctypes.c_void_p
+    jack.jack_port_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    jack.jack_port_get_all_connections.restype = ctypes.POINTER(ctypes.c_char_p)
+    jack.jack_port_get_all_connections.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    jack.jack_free.argtypes = [ctypes.c_void_p]
+    return jack
+
+
+def connect_ports(connections: list[tuple[str, str]]) -> None:
+    """Make exactly these (our port, destination) connections for each of our ports listed.
+
+    Raises OSError with a one-line reason when libjack or the server cannot be reached,
+    or a port does not exist.
+    """
+    jack = _libjack()
+    status = ctypes.c_int(0)
+    client = jack.jack_client_open(f"{CLIENT_NAME}-patch".encode(), JACK_NO_START_SERVER, ctypes.byref(status))
+    if not client:
+        raise OSError(f"cannot reach the JACK server (status 0x{status.value:x})")
+    try:
+        for source, _ in connections:  # drop PortAudio's default connections first
+            port = jack.jack_port_by_name(client, source.encode())
+            if not port:
+                raise OSError(f"no JACK port {source}")
+            current = jack.jack_port_get_all_connections(client, port)
+            if current:
+                index = 0
+                while current[index]:
+                    jack.jack_disconnect(client, source.encode(), current[index])
+                    index += 1
+                jack.jack_free(current)
+        for source, destination in connections:
+            result = jack.jack_connect(client, source.encode(), destination.encode())
+            if result not in (0, 17):  # 17 = EEXIST: already connected
+                raise OSError(f"cannot connect {source} to {destination} (error {result})")
+    finally:
+        jack.jack_client_close(client)

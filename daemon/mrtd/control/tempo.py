@@ -1,0 +1,88 @@
+"""The musical clock: where the music is in beats and bars, frame by frame.
+
+MRT2 has no tempo input, but performers live on a grid. The clock counts
+beats at the current tempo, advancing once per frame on the generation
+thread, so "the next bar" is always a frame number. External sources (Link,
+MIDI clock, Tidal's cps and cycle) set the tempo and pull the phase into line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from mrtd.frame import FRAME_SECONDS
+
+UNITS = {"beat": "beat", "beats": "beat", "bar": "bar", "bars": "bar"}
+WHEN = re.compile(r"^\s*(?:(next)\s+)?(\d+(?:\.\d+)?)?\s*(beat|beats|bar|bars)\s*$")
+
+
+def parse_when(text: str) -> tuple[str, int]:
+    """'bar' / 'next bar' -> ('bar', 1); '4 bars' -> ('bar', 4); 'beat' -> ('beat', 1)."""
+    match = WHEN.match(text.lower())
+    if not match or (match.group(2) and float(match.group(2)) != int(float(match.group(2)))):
+        raise ValueError(f"when is 'beat', 'bar', 'next bar' or 'N bars'/'N beats', got {text!r}")
+    count = int(float(match.group(2))) if match.group(2) else 1
+    if not 1 <= count <= 1024:
+        raise ValueError(f"count of {match.group(3)} lies in 1-1024, got {count}")
+    return UNITS[match.group(3)], count
+
+
+def parse_length(text: str) -> tuple[float, str]:
+    """'4 bars' -> (4, 'bar'); '8 beats' -> (8, 'beat'); '2.5' or '2.5 s' -> (2.5, 's')."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|beats?|bars?)?\s*$", text.lower())
+    if not match:
+        raise ValueError(f"a length is seconds, 'N beats' or 'N bars', got {text!r}")
+    unit = match.group(2) or "s"
+    return float(match.group(1)), "s" if unit.startswith("s") else UNITS[unit]
+
+
+class MusicalClock:
+    def __init__(self, bpm: float = 120.0, meter: int = 4) -> None:
+        self.bpm = bpm
+        self.meter = meter
+        self.beat = 0.0  # beats since the clock started, at the start of the current frame
+
+    @property
+    def beats_per_frame(self) -> float:
+        return self.bpm / 60.0 * FRAME_SECONDS
+
+    def advance(self) -> None:
+        self.beat += self.beats_per_frame
+
+    @property
+    def bar(self) -> int:
+        """1-based bar number."""
+        return int(self.beat // self.meter) + 1
+
+    @property
+    def beat_in_bar(self) -> int:
+        """1-based beat within the bar."""
+        return int(self.beat % self.meter) + 1
+
+    @property
+    def phase(self) -> float:
+        """0..1 within the beat."""
+        return self.beat % 1.0
+
+    def frames_until(self, unit: str, count: int = 1) -> int:
+        """Frames from the current one to the frame in which the count-th boundary ahead falls.
+
+        "next bar" from the middle of bar 3 is the start of bar 4; from the very start
+        of bar 3 it is also bar 4 (a cue sent on the downbeat waits for the next one).
+        """
+        size = self.meter if unit == "bar" else 1
+        target = (math.floor(self.beat / size + 1e-9) + count) * size
+        return max(0, math.floor((target - self.beat) / self.beats_per_frame + 1e-9))
+
+    def frames_for(self, length: float, unit: str) -> int:
+        """A duration in seconds, beats or bars, in frames at the current tempo."""
+        if unit == "s":
+            seconds = length
+        else:
+            seconds = length * (self.meter if unit == "bar" else 1) * 60.0 / self.bpm
+        return round(seconds / FRAME_SECONDS)
+
+    def align(self, beat: float) -> None:
+        """Pull the phase to an external beat position (keeps bar counting continuous)."""
+        self.beat = beat

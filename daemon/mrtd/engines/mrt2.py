@@ -1,0 +1,653 @@
+"""The `mrt2` engine: Magenta RealTime 2's exported MLX streaming function, frame by frame.
+
+DESIGN section 1 is the contract. One call per 40 ms frame:
+
+    fn(cond, temperature, top_k, cfg_musiccoca, cfg_notes, cfg_drums,
+       neg_musiccoca, neg_notes, forced_tokens, *state) -> (audio, *new_state)
+
+Threads and MLX streams. Since MLX 0.31.2 a stream belongs to the thread that
+made it, and `mx.import_function` binds the imported graph to the first
+stream that exists on the device when it is imported. This engine is built on
+one thread (the daemon's, or a loader thread for a model swap) and stepped on
+another (the generation thread), so the module claims one thread-unsafe
+stream per device as early as it can (when it is imported, before anything
+else in mrtd touches MLX). Every MLX operation here runs on that stream while
+holding `_MLX_LOCK`; the lock is what makes a thread-unsafe stream safe, and
+it also keeps the keep-warm timer and a standby engine's warm-up or prefill
+from running inside a live step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from mrtd.conditioning import NOTE_SLOTS, STYLE_TOKENS, Conditioning
+from mrtd.engines import register
+from mrtd.engines.base import Engine
+from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "mrt2_small"
+SMALLEST_MODEL = "mrt2_small"
+DEFAULT_MAGENTA_HOME = "~/Documents/Magenta"
+ASSETS_DIR = "magenta-rt-v2"
+
+# The conditioning vocabulary reserves 7 ids below the real values, so every
+# conditioning value is sent +7 and "masked" (-1) becomes 6.
+COND_OFFSET = 7
+MASK_ID = COND_OFFSET - 1
+COND_LEN = STYLE_TOKENS + NOTE_SLOTS + 1  # 141
+DRUM_SLOT = STYLE_TOKENS + NOTE_SLOTS  # 140
+STATE_START = 9  # cond, temperature, top_k, 3 cfg, 2 negatives, forced_tokens
+
+# Audio-token (SpectroStream RVQ) layout used by prefill.
+RVQ_LEVELS = 12
+RVQ_VOCAB = 1024
+# The decoder's previous-frame slot holds tokens in "unique codes" space:
+# code + level * vocab + 6 (the decoder reserves 6 ids, one fewer than the
+# conditioning vocabulary, which adds a dropout id).
+PREVIOUS_FRAME_OFFSETS = (np.arange(RVQ_LEVELS, dtype=np.int32) * RVQ_VOCAB + (COND_OFFSET - 1)).reshape(1, 1, RVQ_LEVELS)
+ENCODER_INPUT_SAMPLES = 28 * SAMPLE_RATE  # the encoder is traced for exactly 28 s
+PREFILL_TRIM_FRAMES = 25  # 1 s at each end: encoder warm-up and STFT padding make poor tokens
+SILENCE_PREFILL_FRAMES = 550  # what the official apps use
+RNG_SEED_BASE = 42  # the official engine rotates seeds as key(42 + i + rotation)
+
+AUDIO_SHAPE = (1, CHANNELS, FRAME_SAMPLES)
+INT16_SCALE = 1.0 / 32768.0
+FRAME_MS = FRAME_SECONDS * 1000.0
+WARMUP_STEPS = 10
+KEEP_WARM_INTERVAL_S = 0.002
+
+
+class ModelError(ValueError):
+    """The model cannot be used; the message names the file or the mismatch in one line."""
+
+
+# -- MLX, claimed once per process ------------------------------------------
+
+_MLX_LOCK = threading.RLock()
+_mx: Any = None
+_mlx_import_error: str | None = None
+_shared_streams: dict[str, Any] = {}
+
+
+def _claim_mlx() -> None:
+    """Import MLX and make the shared, thread-unsafe streams before any other stream exists."""
+    global _mx, _mlx_import_error
+    if _mx is not None or _mlx_import_error is not None:
+        return
+    try:
+        import mlx.core as mx
+    except Exception as exc:  # plain `mlx` on Linux raises at import: say so, do not crash
+        _mlx_import_error = f"{type(exc).__name__}: {exc}"
+        return
+    with _MLX_LOCK:
+        _shared_streams["cpu"] = mx.new_thread_unsafe_stream(mx.cpu)
+        if mx.is_available(mx.gpu):
+            _shared_streams["gpu"] = mx.new_thread_unsafe_stream(mx.gpu)
+        _mx = mx
+
+
+_claim_mlx()
+
+
+def mlx_core() -> Any:
+    """`mlx.core`, with mrtd's shared streams claimed; ModelError if MLX cannot be imported."""
+    _claim_mlx()
+    if _mx is None:
+        raise ModelError(f"MLX is not importable ({_mlx_import_error}); install mlx (on Linux: mlx[cpu])")
+    return _mx
+
+
+def shared_stream() -> Any:
+    """The thread-unsafe stream of MLX's default device (use it only under `mlx_session`)."""
+    mx = mlx_core()
+    return _shared_streams["gpu" if mx.default_device() == mx.gpu and "gpu" in _shared_streams else "cpu"]
+
+
+@contextmanager
+def mlx_session() -> Iterator[Any]:
+    """Run MLX work on the shared stream, one thread at a time."""
+    mx = mlx_core()
+    stream = shared_stream()
+    with _MLX_LOCK, mx.stream(stream):
+        yield mx
+
+
+# -- where the assets live ---------------------------------------------------
+
+
+def resolve_magenta_home(explicit: str | os.PathLike | None = None) -> Path:
+    """`explicit`, else $MAGENTA_HOME, else ~/Documents/Magenta."""
+    chosen = explicit or os.environ.get("MAGENTA_HOME") or DEFAULT_MAGENTA_HOME
+    return Path(chosen).expanduser()
+
+
+def model_paths(model: str | None = None, home: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """(`<name>.mlxfn`, `<name>_state.safetensors`) for a model name."""
+    name = model or DEFAULT_MODEL
+    folder = resolve_magenta_home(home) / ASSETS_DIR / "models" / name
+    return folder / f"{name}.mlxfn", folder / f"{name}_state.safetensors"
+
+
+def encoder_path(home: str | os.PathLike | None = None) -> Path:
+    return resolve_magenta_home(home) / ASSETS_DIR / "resources" / "spectrostream" / "spectrostream_encoder.mlxfn"
+
+
+def assets_present(model: str | None = None, magenta_home: str | os.PathLike | None = None) -> bool:
+    """True when the model's two files exist and MLX imports (what `engine: auto` asks)."""
+    function_path, state_path = model_paths(model, magenta_home)
+    if not (function_path.is_file() and state_path.is_file()):
+        return False
+    if _mx is None:
+        log.warning("mrt2 assets found under %s but MLX is not importable (%s)", function_path.parent, _mlx_import_error)
+        return False
+    return True
+
+
+# -- checking what the function expects ---------------------------------------
+
+_SIGNATURE_RE = re.compile(r"Function with (\d+) positional inputs")
+_INPUT_RE = re.compile(r"^\s+(\d+): \(([\d,]*)\) (\w+)\s*$")
+
+
+def _expected_signatures(message: str) -> list[list[tuple[tuple[int, ...], str]]]:
+    """Parse MLX's "no imported function matches" message into [(shape, dtype), ...] per signature."""
+    signatures: list[list[tuple[tuple[int, ...], str]]] = []
+    in_expected = False
+    for line in message.splitlines():
+        if "Possible functions include" in line:
+            in_expected = True
+            continue
+        if line.startswith("Called with"):
+            break
+        if not in_expected:
+            continue
+        if _SIGNATURE_RE.search(line):
+            signatures.append([])
+            continue
+        match = _INPUT_RE.match(line)
+        if match and signatures:
+            shape = tuple(int(d) for d in match.group(2).split(",") if d)
+            signatures[-1].append((shape, match.group(3)))
+    return signatures
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def _fmt_shape(shape: Sequence[int]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+class Mrt2Engine(Engine):
+    """The exported MRT2 step function with its state threaded frame to frame."""
+
+    name = "mrt2"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        magenta_home: str | os.PathLike | None = None,
+        seed: int = 0,
+        keep_warm: bool = False,
+        keep_warm_interval: float = KEEP_WARM_INTERVAL_S,
+        warmup_steps: int = WARMUP_STEPS,
+    ) -> None:
+        super().__init__()
+        self.model = model or DEFAULT_MODEL
+        self.home = resolve_magenta_home(magenta_home)
+        self.function_path, self.state_path = model_paths(self.model, self.home)
+        self.warmup_steps = max(1, warmup_steps)
+        self.keep_warm = keep_warm
+        self.keep_warm_interval = keep_warm_interval
+        self.frames_late = 0  # steps longer than one 40 ms frame
+        self.realtime_warning: str | None = None
+        self.warmup_p99_ms = 0.0
+        self.keep_warm_ticks = 0
+        self.prefilled_frames = 0  # token frames fed by the last prefill (0: factory checkpoint)
+
+        # Seed rotation (0 = the key in the checkpoint) applies at reset.
+        self.seed_rotation = int(seed)
+        self._last_conditioning_seed = int(seed)
+
+        # Preallocated per-frame buffers: conditioning is written in place and only
+        # re-uploaded to MLX when it changed; the frame buffer is returned every step.
+        self._cond = np.full((1, 1, COND_LEN), MASK_ID, dtype=np.int32)
+        self._neg_style = self._cond.copy()
+        self._neg_notes = self._cond.copy()
+        self._cond_seen = np.full(COND_LEN, -1000, dtype=np.int32)  # forces the first upload
+        self._scalars_seen: tuple[float, int, float, float, float] | None = None
+
+        self._keep_warm_stop = threading.Event()
+        self._keep_warm_thread: threading.Thread | None = None
+        self._closed = False
+
+        self._load()
+
+    # -- loading -------------------------------------------------------------
+    def _load(self) -> None:
+        for path in (self.function_path, self.state_path):
+            if not path.is_file():
+                raise ModelError(f"mrt2 model {self.model!r}: missing file {path}")
+        with mlx_session() as mx:
+            try:
+                self._fn = mx.import_function(str(self.function_path))
+            except Exception as exc:
+                raise ModelError(f"mrt2 model {self.model!r}: cannot import {self.function_path}: {exc}") from exc
+            try:
+                arrays = mx.load(str(self.state_path))
+            except Exception as exc:
+                raise ModelError(f"mrt2 model {self.model!r}: cannot read {self.state_path}: {exc}") from exc
+            self._factory_state = self._ordered_state(arrays)
+            mx.eval(self._factory_state)
+            self._fixed_args(mx)
+        self._checkpoint = list(self._factory_state)
+        self._state = list(self._checkpoint)
+        self._rng_index = self._find_rng_key()
+        self._previous_frame_index = self._find_previous_frame_slot()
+        self._args: list[Any] = [None] * (STATE_START + len(self._state))
+        self._args[8] = self._no_forced_tokens
+        self._check_signature()
+
+    def _ordered_state(self, arrays: dict[str, Any]) -> list[Any]:
+        """state_0..state_N in numeric order; every other key is refused."""
+        indices: dict[int, Any] = {}
+        for key, value in arrays.items():
+            match = re.fullmatch(r"state_(\d+)", key)
+            if match is None:
+                raise ModelError(f"{self.state_path}: unexpected key {key!r} (expected state_0..state_N)")
+            indices[int(match.group(1))] = value
+        if not indices:
+            raise ModelError(f"{self.state_path}: no state_N arrays")
+        missing = sorted(set(range(max(indices) + 1)) - set(indices))
+        if missing:
+            raise ModelError(f"{self.state_path}: state_{missing[0]} is missing (keys must run state_0..state_N)")
+        return [indices[i] for i in range(len(indices))]
+
+    def _fixed_args(self, mx: Any) -> None:
+        self._no_forced_tokens = mx.zeros((1, 0, RVQ_LEVELS), dtype=mx.int32)
+        self._int16_scale = mx.array(INT16_SCALE, dtype=mx.float32)
+        self._warm_a = mx.array([0.0])
+        self._warm_b = mx.array([0.0])
+        mx.eval(self._no_forced_tokens, self._warm_a, self._warm_b)
+
+    def _find_rng_key(self) -> int | None:
+        """The RNG key is the only uint32 state array whose last dimension is 2."""
+        mx = mlx_core()
+        matches = [i for i, a in enumerate(self._state) if a.dtype == mx.uint32 and a.ndim and a.shape[-1] == 2]
+        if len(matches) != 1:
+            log.warning("mrt2 %s: found %d uint32 [...,2] state arrays, expected one RNG key; seed rotation is off",
+                        self.model, len(matches))
+            return None
+        return matches[0]
+
+    def _find_previous_frame_slot(self) -> int | None:
+        """The decoder's previous-frame tokens: the last state shaped [1,1,12] or [1,C,1,12]."""
+        found = None
+        for i, array in enumerate(self._state):
+            shape = tuple(array.shape)
+            if (len(shape) == 3 and shape[:2] == (1, 1) and shape[2] == RVQ_LEVELS) or (
+                len(shape) == 4 and shape[0] == 1 and shape[2] == 1 and shape[3] == RVQ_LEVELS
+            ):
+                found = i
+        return found
+
+    def _check_signature(self) -> None:
+        """One probe call: the inputs it takes, the outputs it gives, and their shapes."""
+        self._write_conditioning(Conditioning())
+        self._upload_conditioning(Conditioning(), force=True)
+        n_state = len(self._state)
+        with mlx_session() as mx:
+            self._args[STATE_START:] = self._state
+            try:
+                outputs = self._fn(*self._args)
+                mx.eval(outputs)
+            except ValueError as exc:
+                raise self._signature_error(str(exc)) from exc
+            except RuntimeError as exc:
+                if "no Stream" in str(exc):
+                    raise ModelError(
+                        f"mrt2 model {self.model!r}: MLX bound the function to a stream of another thread; "
+                        "import mrtd.engines.mrt2 before any other MLX use"
+                    ) from exc
+                raise ModelError(f"mrt2 model {self.model!r}: the probe step failed: {exc}") from exc
+        if len(outputs) != 1 + n_state:
+            raise ModelError(
+                f"mrt2 model {self.model!r}: wrong signature: {self.function_path.name} returns {len(outputs)} outputs, "
+                f"expected 1 audio + {n_state} state arrays (from {self.state_path.name})"
+            )
+        if tuple(outputs[0].shape) != AUDIO_SHAPE:
+            raise ModelError(
+                f"mrt2 model {self.model!r}: wrong shapes: audio output is {_fmt_shape(outputs[0].shape)}, "
+                f"expected {_fmt_shape(AUDIO_SHAPE)} (planar stereo, one 40 ms frame)"
+            )
+        for i, (old, new) in enumerate(zip(self._state, outputs[1:])):
+            if tuple(old.shape) != tuple(new.shape) or old.dtype != new.dtype:
+                raise ModelError(
+                    f"mrt2 model {self.model!r}: wrong shapes: output state_{i} is {_fmt_shape(new.shape)} "
+                    f"{_dtype_name(new.dtype)}, input was {_fmt_shape(old.shape)} {_dtype_name(old.dtype)}"
+                )
+        # The probe's outputs are discarded: the engine starts from the checkpoint.
+
+    def _signature_error(self, message: str) -> ModelError:
+        expected_count = STATE_START + len(self._state)
+        prefix = f"mrt2 model {self.model!r}"
+        signatures = _expected_signatures(message)
+        if not signatures:
+            return ModelError(f"{prefix}: {self.function_path.name} refused the MRT2 arguments: {message.splitlines()[0]}")
+        same_count = [s for s in signatures if len(s) == expected_count]
+        if not same_count:
+            counts = sorted({len(s) for s in signatures})
+            return ModelError(
+                f"{prefix}: wrong signature: {self.function_path.name} takes {' or '.join(map(str, counts))} inputs, "
+                f"MRT2 passes {expected_count} (9 arguments + {len(self._state)} state arrays from {self.state_path.name})"
+            )
+        expected = same_count[0]
+        names = ["cond", "temperature", "top_k", "cfg_musiccoca", "cfg_notes", "cfg_drums", "neg_musiccoca",
+                 "neg_notes", "forced_tokens"] + [f"state_{i}" for i in range(len(self._state))]
+        for index, (shape, dtype) in enumerate(expected):
+            given = self._args[index]
+            if index == 8:
+                continue  # forced_tokens legitimately has two shapes ([1,0,12] and [1,1,12])
+            if tuple(given.shape) != shape or _dtype_name(given.dtype) != dtype:
+                where = f" (from {self.state_path.name})" if index >= STATE_START else ""
+                return ModelError(
+                    f"{prefix}: wrong shapes: {names[index]}{where} is {_fmt_shape(given.shape)} "
+                    f"{_dtype_name(given.dtype)}, the function expects {_fmt_shape(shape)} {dtype}"
+                )
+        return ModelError(f"{prefix}: wrong shapes: {message.splitlines()[0]}")
+
+    # -- stepping --------------------------------------------------------------
+    def step(self, conditioning: Conditioning) -> np.ndarray:
+        # A seed change is noticed here, before a reset in the same frame applies it.
+        if conditioning.seed != self._last_conditioning_seed:
+            self._last_conditioning_seed = conditioning.seed
+            self.seed_rotation = int(conditioning.seed)
+        started = time.perf_counter()
+        frame = super().step(conditioning)
+        if time.perf_counter() - started > FRAME_SECONDS:
+            self.frames_late += 1
+        return frame
+
+    def _step(self, conditioning: Conditioning) -> np.ndarray:
+        """One frame: a read-only view of MLX memory, valid until the next step."""
+        self._write_conditioning(conditioning)
+        self._upload_conditioning(conditioning)
+        args = self._args
+        with mlx_session() as mx:
+            args[STATE_START:] = self._state
+            outputs = self._fn(*args)
+            # Planar int16-scale -> interleaved float32 [1920, 2], inside the same evaluation:
+            # converting in numpy afterwards costs more (the audio is cold in this core's cache).
+            frame = mx.contiguous(outputs[0][0].T.astype(mx.float32) * self._int16_scale)
+            mx.eval(frame, outputs)
+            self._state = list(outputs[1:])
+            self._frame_mx = frame  # keeps the memory behind the returned view alive
+        view = np.asarray(frame)
+        view.flags.writeable = False
+        return view
+
+    def _write_conditioning(self, conditioning: Conditioning) -> None:
+        cond = self._cond[0, 0]
+        np.add(conditioning.style_tokens, COND_OFFSET, out=cond[:STYLE_TOKENS], casting="unsafe")
+        np.add(conditioning.notes, COND_OFFSET, out=cond[STYLE_TOKENS:DRUM_SLOT], casting="unsafe")
+        cond[DRUM_SLOT] = conditioning.drums + COND_OFFSET
+
+    def _upload_conditioning(self, conditioning: Conditioning, force: bool = False) -> None:
+        """Turn the conditioning into MLX arrays, only for what changed since the last frame."""
+        mx = _mx
+        cond = self._cond[0, 0]
+        if force or not np.array_equal(cond, self._cond_seen):
+            self._cond_seen[:] = cond
+            self._neg_style[:] = self._cond
+            self._neg_style[0, 0, :STYLE_TOKENS] = MASK_ID
+            self._neg_notes[:] = self._cond
+            self._neg_notes[0, 0, STYLE_TOKENS:DRUM_SLOT] = MASK_ID
+            self._args[0] = mx.array(self._cond)
+            self._args[6] = mx.array(self._neg_style)
+            self._args[7] = mx.array(self._neg_notes)
+        scalars = (conditioning.temperature, conditioning.top_k, conditioning.cfg_style, conditioning.cfg_notes,
+                   conditioning.cfg_drums)
+        if force or scalars != self._scalars_seen:
+            self._scalars_seen = scalars
+            self._args[1] = mx.array(np.array([conditioning.temperature], dtype=np.float32))
+            self._args[2] = mx.array(np.array([conditioning.top_k], dtype=np.int32))
+            self._args[3] = mx.array(np.array([conditioning.cfg_style], dtype=np.float32))
+            self._args[4] = mx.array(np.array([conditioning.cfg_notes], dtype=np.float32))
+            self._args[5] = mx.array(np.array([conditioning.cfg_drums], dtype=np.float32))
+
+    # -- warm-up, keep-warm ----------------------------------------------------
+    def warm_up(self, steps: int | None = None) -> None:
+        """Throw-away steps, then reset; warn plainly when the model cannot keep up."""
+        steps = steps or self.warmup_steps
+        durations = []
+        for _ in range(steps):
+            started = time.perf_counter()
+            self._step(Conditioning())
+            durations.append(time.perf_counter() - started)
+        self.reset()
+        measured = durations[1:] or durations  # the first call pays one-off setup
+        self.warmup_p99_ms = float(np.percentile(np.array(measured) * 1000.0, 99))
+        if self.warmup_p99_ms > FRAME_MS:
+            if self.model == SMALLEST_MODEL:
+                advice = f"{SMALLEST_MODEL} is already the smallest model; expect underruns or raise the lead"
+            else:
+                advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL})"
+            self.realtime_warning = (
+                f"model {self.model} is not real-time on this machine: p99 step {self.warmup_p99_ms:.1f} ms "
+                f"> {FRAME_MS:.0f} ms frame; {advice}"
+            )
+            log.warning("%s", self.realtime_warning)
+        else:
+            self.realtime_warning = None
+        if self.keep_warm:
+            self.start_keep_warm()
+
+    def start_keep_warm(self) -> None:
+        """Keep the device busy between frames so an Apple GPU does not down-clock."""
+        if self._keep_warm_thread is not None:
+            return
+        self._keep_warm_stop.clear()
+        self._keep_warm_thread = threading.Thread(target=self._keep_warm_loop, name=f"mrtd-keepwarm-{self.model}",
+                                                  daemon=True)
+        self._keep_warm_thread.start()
+
+    def stop_keep_warm(self) -> None:
+        self._keep_warm_stop.set()
+        if self._keep_warm_thread is not None:
+            self._keep_warm_thread.join(1.0)
+            self._keep_warm_thread = None
+
+    def _keep_warm_loop(self) -> None:
+        mx = mlx_core()
+        stream = shared_stream()
+        while not self._keep_warm_stop.wait(self.keep_warm_interval):
+            # Only between frames: if a step (or anything else on the shared stream) is
+            # running, the device is busy anyway, so skip this tick instead of waiting.
+            if not _MLX_LOCK.acquire(blocking=False):
+                continue
+            try:
+                with mx.stream(stream):
+                    mx.eval(self._warm_a + self._warm_b)
+                self.keep_warm_ticks += 1
+            finally:
+                _MLX_LOCK.release()
+
+    # -- reset, seed, prefill --------------------------------------------------
+    def reset(self) -> None:
+        """Back to the checkpoint (the loaded state, or the last prefill), with the seed rotation applied."""
+        state = list(self._checkpoint)
+        rotation = self.seed_rotation
+        if rotation and self._rng_index is not None:
+            with mlx_session() as mx:
+                key = state[self._rng_index]
+                pairs = int(np.prod(key.shape)) // 2
+                keys = mx.stack([mx.random.key(RNG_SEED_BASE + i + rotation) for i in range(pairs)])
+                state[self._rng_index] = keys.reshape(key.shape).astype(key.dtype)
+                mx.eval(state[self._rng_index])
+        elif rotation:
+            log.warning("mrt2 %s: seed rotation %d not applied: no RNG key in the state", self.model, rotation)
+        self._state = state
+
+    def rotate_seed(self, rotation: int) -> None:
+        """Set the seed rotation (0 = the checkpoint's own key); it applies at the next reset."""
+        self.seed_rotation = int(rotation)
+
+    @property
+    def state(self) -> list[Any]:
+        """The current state arrays (MLX), e.g. to inspect or save."""
+        return list(self._state)
+
+    def prefill_from_audio(self, audio: np.ndarray, trim_frames: int = PREFILL_TRIM_FRAMES,
+                           style_tokens: np.ndarray | None = None) -> int:
+        """Teacher-force the model with encoded audio; that context becomes the checkpoint.
+
+        `audio`: float32 [n, 2] (or [n] mono) at 48 kHz; at most 28 s is used. Runs
+        many steps: call it on an engine that is not being stepped (before start,
+        or a standby engine that is then swapped in). Returns the token frames fed.
+        """
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim == 1:
+            audio = np.repeat(audio[:, None], CHANNELS, axis=1)
+        if audio.ndim != 2 or audio.shape[1] != CHANNELS:
+            raise ValueError(f"prefill audio must be [n, 2] at {SAMPLE_RATE} Hz, got {audio.shape}")
+        usable_frames = min(len(audio), ENCODER_INPUT_SAMPLES) // FRAME_SAMPLES
+        if usable_frames <= 2 * trim_frames:
+            raise ValueError(
+                f"prefill audio has {usable_frames} frames; more than {2 * trim_frames} are needed "
+                f"({trim_frames} are trimmed at each end)"
+            )
+        if len(audio) > ENCODER_INPUT_SAMPLES:
+            log.warning("prefill audio is %.1f s; using the first 28 s", len(audio) / SAMPLE_RATE)
+        tokens = self._encode(audio[: usable_frames * FRAME_SAMPLES])
+        # Tokens past the real audio encode the zero padding; both ends are unreliable.
+        end = min(tokens.shape[1], usable_frames) - trim_frames
+        tokens = tokens[:, trim_frames:end]
+        return self._prefill_tokens(tokens, style_tokens)
+
+    def prefill_silence(self, frames: int = SILENCE_PREFILL_FRAMES) -> int:
+        """Reset, then teacher-force `frames` frames of encoded silence; that becomes the checkpoint.
+
+        As the official engine does: encode 28 s of silence once, take one frame from
+        the middle (past the encoder's warm-up, before its padding) and repeat it.
+        """
+        if frames < 1:
+            raise ValueError("prefill_silence needs at least one frame")
+        if getattr(self, "_silent_tokens", None) is None:
+            tokens = self._encode(np.zeros((0, CHANNELS), dtype=np.float32))
+            middle = max(PREFILL_TRIM_FRAMES, tokens.shape[1] // 2)
+            self._silent_tokens = tokens[:, middle : middle + 1].copy()
+        return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), None)
+
+    def _encode(self, audio: np.ndarray) -> np.ndarray:
+        """SpectroStream tokens, raw codes [1, T, 12], for up to 28 s of stereo (zero padded)."""
+        path = encoder_path(self.home)
+        if not path.is_file():
+            raise ModelError(f"prefill needs the SpectroStream encoder: missing file {path}")
+        waveform = np.zeros((1, ENCODER_INPUT_SAMPLES, CHANNELS), dtype=np.float32)
+        waveform[0, : len(audio)] = audio
+        with mlx_session() as mx:
+            if getattr(self, "_encoder", None) is None:
+                try:
+                    self._encoder = mx.import_function(str(path))
+                except Exception as exc:
+                    raise ModelError(f"cannot import the SpectroStream encoder {path}: {exc}") from exc
+            try:
+                (tokens,) = self._encoder(mx.array(waveform))[:1]
+                tokens = np.array(tokens.astype(mx.int32))
+            except ValueError as exc:
+                raise ModelError(f"SpectroStream encoder {path.name} refused [1,{ENCODER_INPUT_SAMPLES},2] float32: "
+                                 f"{str(exc).splitlines()[0]}") from exc
+        if tokens.ndim != 3 or tokens.shape[2] < RVQ_LEVELS:
+            raise ModelError(f"SpectroStream encoder {path.name} returned {_fmt_shape(tokens.shape)}, "
+                             f"expected [1,T,>={RVQ_LEVELS}]")
+        return tokens[:, :, :RVQ_LEVELS]  # the encoder may give more levels than the model reads
+
+    def _prefill_tokens(self, tokens: np.ndarray, style_tokens: np.ndarray | None) -> int:
+        """Feed token frames as forced tokens, one step each; checkpoint the result.
+
+        As the reference does, frames 0..N-2 are stepped and the last one is only
+        written into the previous-frame slot: the next real step embeds it, so the
+        cache holds each token exactly once.
+        """
+        slot = self._previous_frame_index
+        if slot is None:
+            raise ModelError(f"mrt2 model {self.model!r}: no previous-frame state slot ([1,1,12] or [1,C,1,12]); "
+                             "prefill is not possible")
+        count = tokens.shape[1]
+        if count < 1:
+            raise ValueError("no prefill frames remain after trimming")
+        self.reset()  # prefill starts from the checkpoint, as a reset would
+        # Prefill conditioning: notes and drums masked; style masked unless given.
+        prefill = Conditioning()
+        if style_tokens is not None:
+            prefill.style_tokens = np.asarray(style_tokens, dtype=np.int32).copy()
+        self._write_conditioning(prefill)
+        self._upload_conditioning(prefill, force=True)
+        unique = (tokens.astype(np.int32) + PREVIOUS_FRAME_OFFSETS).astype(np.int32)  # [1, N, 12]
+        args = list(self._args)
+        with mlx_session() as mx:
+            state = list(self._state)
+            for index in range(count - 1):
+                forced = mx.array(unique[:, index : index + 1])
+                state[slot] = self._previous_frame_value(mx, forced, state[slot])
+                args[8] = forced
+                args[STATE_START:] = state
+                outputs = self._fn(*args)
+                mx.eval(outputs)
+                state = list(outputs[1:])
+            state[slot] = self._previous_frame_value(mx, mx.array(unique[:, count - 1 :]), state[slot])
+            mx.eval(state)
+        self._state = state
+        self._checkpoint = list(state)
+        self._cond_seen[:] = -1000  # the next frame re-uploads the live conditioning
+        self.prefilled_frames = count
+        log.info("mrt2 %s: prefilled %d frames (checkpointed)", self.model, count)
+        return count
+
+    @staticmethod
+    def _previous_frame_value(mx: Any, token: Any, slot: Any) -> Any:
+        """`token` [1,1,12] shaped like the slot: as is, or broadcast over the CFG axis."""
+        if slot.ndim == 4:
+            token = mx.broadcast_to(mx.expand_dims(token, 2), slot.shape)
+        return token.astype(slot.dtype)
+
+    # -- the rest of the contract ------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.stop_keep_warm()
+        with _MLX_LOCK:  # never drop arrays under a step running on another engine's behalf
+            self._state = []
+            self._checkpoint = []
+            self._factory_state = []
+            self._args = []
+
+    def describe(self) -> str:
+        text = f"mrt2 {self.model} ({self.function_path.parent})"
+        return text + (" [not real-time]" if self.realtime_warning else "")
+
+
+def _make_mrt2(**options: Any) -> Mrt2Engine:
+    return Mrt2Engine(
+        model=options.get("model"),
+        magenta_home=options.get("magenta_home"),
+        seed=options.get("seed", 0) or 0,
+        keep_warm=bool(options.get("keep_warm", False)),
+    )
+
+
+register("mrt2", _make_mrt2)
