@@ -63,6 +63,9 @@ class Conditioning:
     top_k: int = DEFAULT_TOP_K
     seed: int = 0
     reset: bool = False
+    # The musical clock (MRT2 has no tempo input and ignores these; the synth locks to them).
+    bpm: float = 120.0
+    beat: float = 0.0  # beats since the clock started, at this frame's first sample
 
     def validate(self) -> None:
         """Raise ValueError when a field breaks the contract (used at input edges and in tests)."""
@@ -100,4 +103,6 @@ class Conditioning:
             top_k=self.top_k,
             seed=self.seed,
             reset=self.reset,
+            bpm=self.bpm,
+            beat=self.beat,
         )

@@ -216,6 +216,8 @@ class ControlState:
             top_k=int(v["top_k"]),
             seed=int(v["seed"]),
             reset=self._reset_pending,
+            bpm=self.clock.bpm,
+            beat=self.clock.beat,
         )
         self._reset_pending = False
         return conditioning

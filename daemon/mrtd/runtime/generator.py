@@ -29,10 +29,16 @@ class Generator:
         self.engine = engine
         self.control = control
         self.frames = 0  # frames made so far; frame k starts at ring sample k * FRAME_SAMPLES
-        self.faults = 0
+        self.faults = 0  # engine steps that raised or made NaN/inf, each concealed
+        self.consecutive_faults = 0
+        self.last_fault = ""
+        self.on_fault: Callable[[int], None] | None = None  # called with the run of consecutive faults
+        self._last_good = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
+        self._concealment = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._gain = 0.0  # output gain at the end of the previous frame: start with a fade-in
         self._ramp = (np.arange(1, FRAME_SAMPLES + 1, dtype=np.float32) / FRAME_SAMPLES)[:, None]
         self._out = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
+        self._fade_out = (1.0 - self._ramp).astype(np.float32)
         # Hooks for the layers above: run on this thread, so they must be quick.
         self.after_commands: Callable[[ControlState], None] | None = None  # e.g. feedback pushes
         self.taps: list[Callable[[np.ndarray], None]] = []  # e.g. a recorder; they must copy
@@ -58,21 +64,23 @@ class Generator:
             self.after_commands(self.control)
         target = self.target_gain()
         out = self._out
+        concealed = False
         if self.control.values["bypass"] and self._gain == 0.0:
             out.fill(0.0)  # faded out: the engine rests
         else:
-            frame = self._step_engine()
+            frame, concealed = self._step_engine()
             if target == self._gain:
                 np.multiply(frame, target, out=out)
             else:
                 np.multiply(frame, self._gain + (target - self._gain) * self._ramp, out=out)
-        self._gain = target
+        self._gain = 0.0 if concealed else target  # after a fault, the next good frame fades in
         self.frames += 1
         for tap in self.taps:
             tap(out)
         return out
 
-    def _step_engine(self) -> np.ndarray:
+    def _step_engine(self) -> tuple[np.ndarray, bool]:
+        """The engine's frame, or a concealment of it; and whether it was concealed."""
         try:
             if self._swaps and self._outgoing is None:
                 self._begin_swap()
@@ -80,12 +88,37 @@ class Generator:
             frame = self.engine.step(conditioning)
             if self._outgoing is not None:
                 frame = self._crossfade(frame, conditioning)
-        except Exception:  # an engine fault must not stop the music: conceal this frame
-            self.faults += 1
-            log.exception("engine %s failed on frame %d; frame concealed", self.engine.name, self.frames)
-            self._gain = 0.0
-            return np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
-        return frame
+            if not np.isfinite(frame).all():
+                raise FloatingPointError("the engine made NaN or infinite samples")
+        except Exception as exc:  # an engine fault must not stop the music
+            return self._conceal(exc), True
+        self.consecutive_faults = 0
+        np.copyto(self._last_good, frame)
+        return frame, False
+
+    def _conceal(self, exc: Exception) -> np.ndarray:
+        """Stand in for a failed frame without a click, and reset the engine.
+
+        The first failed frame plays the last good frame backwards, fading to silence:
+        it starts exactly where the music stopped (no step), and ends at zero. Further
+        failed frames are silent; the first good frame after them fades in.
+        """
+        self.faults += 1
+        self.consecutive_faults += 1
+        self.last_fault = f"{type(exc).__name__}: {exc}"
+        log.error("engine %s failed on frame %d (%s); frame concealed, engine reset", self.engine.name, self.frames, self.last_fault)
+        out = self._concealment
+        if self.consecutive_faults == 1:
+            np.multiply(self._last_good[::-1], self._fade_out, out=out)
+        else:
+            out.fill(0.0)
+        try:
+            self.engine.reset()
+        except Exception as reset_error:
+            log.error("engine %s reset failed too: %s", self.engine.name, reset_error)
+        if self.on_fault is not None:
+            self.on_fault(self.consecutive_faults)
+        return out
 
     # -- model swap ----------------------------------------------------------
     def swap_engine(self, engine: Engine, crossfade_frames: int = 4) -> threading.Event:
@@ -97,7 +130,7 @@ class Generator:
         off this thread. The event is set once the old engine is closed. Swaps wait
         for a stepped frame: while bypassed (engine resting) they stay queued.
         """
-        frames = max(1, int(crossfade_frames))
+        frames = max(0, int(crossfade_frames))  # 0: switch at once (the old engine is broken)
         position = np.arange(1, frames * FRAME_SAMPLES + 1, dtype=np.float64) / (frames * FRAME_SAMPLES)
         fade_in = np.sin(0.5 * np.pi * position).astype(np.float32).reshape(frames, FRAME_SAMPLES, 1)
         fade_out = np.cos(0.5 * np.pi * position).astype(np.float32).reshape(frames, FRAME_SAMPLES, 1)
@@ -111,6 +144,11 @@ class Generator:
 
     def _begin_swap(self) -> None:
         engine, fade_in, fade_out, done = self._swaps.popleft()
+        if len(fade_in) == 0:
+            old, self.engine = self.engine, engine
+            log.info("engine replaced: %s -> %s", old.describe(), engine.describe())
+            threading.Thread(target=_close_engine, args=(old, done), name="mrtd-engine-close", daemon=True).start()
+            return
         self._outgoing, self.engine = self.engine, engine
         self._fade = (fade_in, fade_out, done)
         self._fade_frame = 0

@@ -1,0 +1,72 @@
+"""Engine faults: a failed or NaN frame is concealed without a click, and the music recovers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import CaptureOutput, wait_for
+from engines_for_tests import RecordingEngine
+from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.control.state import ControlState
+from mrtd.runtime.generator import Generator
+
+
+class FlakyEngine(RecordingEngine):
+    """A tone that fails on chosen frames: by raising, by NaN, or for ever from `broken_from`."""
+
+    name = "flaky"
+
+    def __init__(self, raise_on=(), nan_on=(), broken_from: int | None = None) -> None:
+        super().__init__(freq=330.0, amp=0.5)
+        self.raise_on, self.nan_on, self.broken_from = set(raise_on), set(nan_on), broken_from
+        self.resets = 0
+
+    def _step(self, conditioning):
+        frame = super()._step(conditioning)
+        k = len(self.seen) - 1
+        if k in self.raise_on or (self.broken_from is not None and k >= self.broken_from):
+            raise RuntimeError(f"simulated failure at frame {k}")
+        if k in self.nan_on:
+            frame[100:200] = np.nan
+        return frame
+
+    def reset(self) -> None:
+        super().reset()
+        self.resets += 1
+
+
+def test_failed_and_nan_frames_are_concealed_without_a_click():
+    engine = FlakyEngine(raise_on={30, 31}, nan_on={60})
+    engine.warm_up()
+    engine.resets = 0
+    generator = Generator(engine, ControlState())
+    audio = np.concatenate([generator.next_frame().copy() for _ in range(100)])[:, 0]
+    assert np.isfinite(audio).all()
+    assert generator.faults == 3 and engine.resets == 3
+    assert np.abs(np.diff(audio)).max() <= engine.steady_jump() * 1.05, "concealment never clicks"
+    level = lambda k: np.abs(audio[k * 1920 : (k + 1) * 1920]).max()  # noqa: E731
+    assert level(29) > 0.45 and level(31) == 0.0, "the fault fades out and rests"
+    assert level(33) > 0.45 and level(62) > 0.45, "the music is back one frame after each fault"
+    assert "NaN" in generator.last_fault
+
+
+def test_a_broken_engine_falls_back_to_synth_within_a_second(tmp_path):
+    engine = FlakyEngine(broken_from=40)
+    sink = CaptureOutput(wanted_samples=1 << 62)
+    daemon = Daemon(DaemonConfig(osc=None, midi=False, cache_dir=str(tmp_path), fault_limit=3), engine=engine, output=sink)
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.generator.faults > 0, 10, "the engine to break")
+        first_fault_frame = daemon.generator.frames
+        wait_for(lambda: daemon.generator.engine.name == "synth", 5, "the fallback engine")
+        switched_at = daemon.generator.frames
+        wait_for(lambda: daemon.generator.frames > switched_at + 25, 5, "a second of the fallback")
+        status = daemon.status()
+    finally:
+        daemon.stop()
+    assert switched_at - first_fault_frame <= 25, "recovered within 1 s"
+    assert status["engine"].startswith("synth") and status["engine_faults"] >= 3
+    assert "simulated failure" in status["last_fault"]
+    heard = sink.audio()[:, 0]
+    assert np.abs(heard[-24000:]).max() > 0.01, "the fallback is playing"
+    assert status["underruns"] == 0
