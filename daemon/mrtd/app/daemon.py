@@ -11,7 +11,8 @@ import sys
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mrtd.audio.chain import AudioChain
 from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, Output
@@ -20,10 +21,14 @@ from mrtd.audio.playout import Playout
 from mrtd.audio.recorder import Recorder
 from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
+from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.runtime.clock import FrameClock
+from mrtd.app.journal import Journal, resume_action
 from mrtd.app.scenes import SceneHost
-from mrtd.control.commands import ClearPrompt, DefinePrompt, PromptReady
+from mrtd.app.systemd import Notifier, Progress
+from mrtd.inputs.scene.loader import SceneError
+from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
 from mrtd.control.state import ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.style.embedder import BuiltinEmbedder
@@ -34,7 +39,12 @@ from mrtd.frame import FRAME_SECONDS
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 
+if TYPE_CHECKING:
+    from mrtd.inputs.link import LinkFollower
+
 log = logging.getLogger("mrtd")
+
+TEMPO_SOURCES = ("internal", "midi", "link")
 
 
 @dataclass
@@ -47,6 +57,9 @@ class DaemonConfig:
     seed: int = 0
     fallback_engine: str | None = "synth"  # used when the chosen model cannot load; None: fail instead
     keep_warm: bool = False  # mrt2: keep the GPU busy between frames
+    fault_limit: int = 3  # failed frames in a row before switching to the fallback engine
+    state_dir: str | None = None  # where the state journal lives; None: no journal
+    resume: bool = True  # start where the journal says, fading in (False: start fresh)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
@@ -63,8 +76,11 @@ class DaemonConfig:
     device_latency: str | float = "low"  # PortAudio's suggested latency: low, high or seconds
     latency: str | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
     jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
+    tempo_source: str = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
 
     def __post_init__(self) -> None:
+        if self.tempo_source not in TEMPO_SOURCES:
+            raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
         if self.latency is not None:
             if self.latency not in LATENCY_PRESETS:
                 raise ValueError(f"unknown latency preset {self.latency!r}; use {', '.join(LATENCY_PRESETS)}")
@@ -89,6 +105,8 @@ class Daemon:
         self._injected_output = output
         self.control = ControlState()
         self.scenes = SceneHost(self)
+        self.journal: Journal | None = None
+        self.notifier = Notifier()
         self.generator: Generator | None = None
         self.playout: Playout | None = None
         self.runner: Runner | None = None
@@ -103,6 +121,9 @@ class Daemon:
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.engine_error = ""
+        # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
+        self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
+        self.link: "LinkFollower | None" = None
 
     def start(self) -> None:
         config = self.config
@@ -133,16 +154,24 @@ class Daemon:
         self.generator = Generator(self.engine, self.control)
         self.generator.after_commands = self._publish_changes
         self.generator.taps.append(self.recorder.tap)
+        self.generator.on_fault = self._engine_faulted
         self.audio = AudioChain(
             [config.output, *config.outputs], config.lead_frames, config.device_options(), self._injected_output
         )
         self.playout = self.audio.playout
         self.runner = self.audio.runner_for(self.generator)
         self.scenes.start()  # the first scene installs on frame 0
+        self._resume_from_journal()
         self.runner.start()
 
         self.output = self.audio.start_master()
         self.control.frame_of = FrameClock(self.playout, self.output.time).frame_of
+        if config.tempo_source == "link":
+            from mrtd.inputs.link import LinkFollower  # an optional extra: imported only when asked for
+
+            self.link = LinkFollower(self.control)
+            self.link.start()
+            log.info("tempo: following Ableton Link")
         self.pusher.start()
         self.encoder.start()
         if config.osc is not None:
@@ -159,6 +188,8 @@ class Daemon:
             config.lead_frames * FRAME_SECONDS * 1000,
             self.output.latency * 1000,
         )
+        self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
+        self.notifier.start_watchdog(Progress(lambda: self.generator.frames, lambda: self.status()["underruns"]))
 
     def _prompt_ready(self, name: str, embedding) -> None:
         self.control.submit(PromptReady(name, embedding))
@@ -189,6 +220,40 @@ class Daemon:
             raise
         return engine
 
+    def _resume_from_journal(self) -> None:
+        if self.config.state_dir is None:
+            return
+        self.journal = Journal(Path(self.config.state_dir) / "journal.json", self._journal_state)
+        entry = self.journal.load() if self.config.resume else None
+        if entry is not None:
+            scene_path = entry.get("scene_path")
+            if scene_path and not self.config.scene:
+                try:
+                    self.scenes.load(Path(scene_path))
+                except (SceneError, OSError) as exc:
+                    log.warning("journal: scene %s not restored: %s", scene_path, exc)
+            action = resume_action(entry, self.embedder.embed_text, self.scenes.resume_cue)
+            self.control.submit(Call("resume", action))
+            log.info("resuming from %s (scene %s, cue %s)", self.journal.path, scene_path,
+                     (entry["state"].get("/mrt/cue") or [""])[0] or "-")
+        self.journal.start()
+
+    def _journal_state(self) -> dict[str, Any]:
+        """Journal thread: the published snapshot (an immutable dict) and the scene file."""
+        state = {a: v for a, v in self.snapshot.items() if a != "/mrt/beat"}
+        return {"state": state, "scene_path": str(self.scenes.path) if self.scenes.path else None}
+
+    def _engine_faulted(self, consecutive: int) -> None:
+        """Generation thread: after `fault_limit` failed frames in a row, fall back (once)."""
+        fallback = self.config.fallback_engine
+        if consecutive != self.config.fault_limit or not fallback or self.generator is None:
+            return
+        if self.generator.engine.name == fallback:
+            return  # the fallback itself is failing: keep concealing and resetting
+        log.error("engine %s failed %d frames in a row; switching to %s", self.generator.engine.name, consecutive, fallback)
+        self.engine_error = self.generator.last_fault
+        self.swap_engine(fallback, None, crossfade_frames=0)
+
     def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4) -> Future:
         """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
 
@@ -215,7 +280,13 @@ class Daemon:
         return result
 
     def stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+        self.notifier.stopping()
+        self.notifier.close()
         self.scenes.stop()
+        if self.journal is not None:
+            self.journal.stop()
         if self.osc is not None:
             self.osc.stop()
         self.recorder.stop()
@@ -249,8 +320,14 @@ class Daemon:
             "step_p99_ms": metrics.p99_ms if metrics else 0.0,
             "lead_frames": self.config.lead_frames,
             "engine_faults": self.generator.faults if self.generator else 0,
+            "last_fault": self.generator.last_fault if self.generator else "",
             "late": self.control.late,
             "mix": dict(self._last_weights),
+            "bpm": self.control.clock.bpm,
+            "bar": self.control.clock.bar,
+            "beat": self.control.clock.beat_in_bar,
+            "phase": round(self.control.clock.phase, 3),
+            "tempo_source": self.config.tempo_source,
             "scene": self.control.scene,
             "scene_errors": len(self.scenes.last_errors),
             "midi": ",".join(self.scenes.midi.open_ports) if self.scenes.midi else "off",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from mrtd.app.paths import inside
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.inputs.midi import MidiInput
+from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
 from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, prepare_scene
@@ -131,6 +133,16 @@ class SceneHost:
         if self.player is not None:
             self.player.go(state, which)
 
+    def resume_cue(self, state: ControlState, name: str) -> None:
+        """Generation thread: stand on cue `name` again without replaying its fade."""
+        if self.player is None:
+            return
+        try:
+            self.player.current = self.player.find(name)
+        except ValueError:
+            return
+        state.cue = name
+
     def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
         player = self.player
         if player is None:
@@ -153,6 +165,12 @@ class SceneHost:
 
     def on_midi(self, message: list[int]) -> None:
         if not message:
+            return
+        if message[0] in MIDI_CLOCK_STATUSES:  # transport and clock: the tempo source's, if it is MIDI
+            clock = self._daemon.midi_clock
+            if clock is not None:
+                for command in clock.feed(message, time.monotonic(), time.time()):
+                    self._daemon.control.submit(command)
             return
         status = message[0] & 0xF0
         if status in (0xB0, 0x90, 0x80, 0xE0) and len(message) >= 3 and self._learning is not None:

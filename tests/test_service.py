@@ -1,0 +1,139 @@
+"""Running for weeks: systemd notify/watchdog, unit files, logs, the state journal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CaptureOutput, wait_for
+from engines_for_tests import RecordingEngine
+from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.app.journal import Journal
+from mrtd.app.logs import JsonFormatter, RepeatLimiter
+from mrtd.app.systemd import Notifier, Progress
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    """A fake systemd: a datagram socket that collects what the service says."""
+    path = tmp_path / "notify"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(5)
+    yield path, sock
+    sock.close()
+
+
+def _messages(sock, until: str, limit: int = 50) -> list[str]:
+    got = []
+    for _ in range(limit):
+        got.append(sock.recv(4096).decode())
+        if until in got[-1]:
+            return got
+    raise AssertionError(f"{until} never came: {got}")
+
+
+def test_ready_after_warm_up_and_watchdog_only_while_the_audio_flows(notify_socket, tmp_path, monkeypatch):
+    path, sock = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # pings every 0.1 s
+    engine = RecordingEngine()
+    daemon = Daemon(DaemonConfig(osc=None, midi=False, cache_dir=str(tmp_path)), engine=engine, output=CaptureOutput(1 << 62))
+    daemon.start()
+    try:
+        ready = _messages(sock, "READY=1")
+        assert len(engine.seen) >= 0 and "STATUS=" in ready[-1]
+        _messages(sock, "WATCHDOG=1")
+        _messages(sock, "WATCHDOG=1")
+        daemon.runner.stop()  # the generation loop wedges: no new frames, so no more pings
+        sock.settimeout(0.6)
+        stale = []
+        try:
+            while True:
+                stale.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+        assert stale.count("WATCHDOG=1") <= 1, "at most the ping already in flight"
+    finally:
+        daemon.stop()
+
+
+def test_the_watchdog_stays_quiet_while_underruns_grow():
+    frames, underruns = [0], [0]
+    healthy = Progress(lambda: frames[0], lambda: underruns[0])
+    frames[0] = 25
+    assert healthy()
+    frames[0], underruns[0] = 50, 1
+    assert not healthy(), "new underruns: no ping"
+    frames[0] = 75
+    assert healthy(), "recovered"
+    assert not healthy(), "no new frames: no ping"
+
+
+def test_notify_reaches_an_abstract_socket():
+    name = f"mrtd-test-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(5)
+    try:
+        notifier = Notifier({"NOTIFY_SOCKET": "@" + name})
+        notifier.ready("warm")
+        assert sock.recv(100) == b"READY=1\nSTATUS=warm"
+        notifier.close()
+    finally:
+        sock.close()
+    assert not Notifier({}).enabled and Notifier({}).send("READY=1") is False
+
+
+@pytest.mark.parametrize("unit", ["mrtd.service", "mrtd-user.service"])
+def test_the_unit_files_verify(unit, tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: apt-get install systemd (see .ci/run)")
+    text = (ROOT / "systemd" / unit).read_text()
+    assert "Type=notify" in text and "WatchdogSec=" in text and "Restart=on-failure" in text
+    mrtd = Path(sys.executable).with_name("mrtd")
+    # Point ExecStart at this checkout's mrtd, so verify can check it is executable.
+    text = text.replace("/opt/mrtd/.venv/bin/mrtd", str(mrtd)).replace("%h/mrtd/.venv/bin/mrtd", str(mrtd))
+    copy = tmp_path / "mrtd.service"
+    copy.write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60)
+    problems = [line for line in (result.stdout + result.stderr).splitlines() if "mrtd.service" in line]
+    assert result.returncode == 0 and not problems, result.stdout + result.stderr
+
+
+def test_repeated_log_lines_are_held_back_and_counted():
+    now = [0.0]
+    limiter = RepeatLimiter(window_s=10, clock=lambda: now[0])
+    record = lambda: logging.LogRecord("mrtd", logging.ERROR, __file__, 1, "engine failed on frame %d", (3,), None)  # noqa: E731
+    assert limiter.filter(record())
+    assert not any(limiter.filter(record()) for _ in range(99))
+    now[0] = 11.0
+    again = record()
+    assert limiter.filter(again) and "repeated 99 more times" in again.getMessage()
+    line = json.loads(JsonFormatter().format(again))
+    assert line["level"] == "error" and line["message"].startswith("engine failed on frame 3")
+
+
+def test_the_journal_is_written_atomically_and_only_on_change(tmp_path):
+    state = {"state": {"/mrt/temperature": [1.3]}, "scene_path": None}
+    journal = Journal(tmp_path / "journal.json", lambda: state)
+    journal.flush()
+    journal.flush()
+    assert journal.writes == 1
+    assert json.loads((tmp_path / "journal.json").read_text())["state"] == {"/mrt/temperature": [1.3]}
+    state = {"state": {"/mrt/temperature": [0.7]}, "scene_path": None}
+    journal.flush()
+    assert journal.writes == 2 and journal.load()["state"]["/mrt/temperature"] == [0.7]
+    assert [p.name for p in tmp_path.iterdir()] == ["journal.json"], "no temporary files left behind"
+    (tmp_path / "journal.json").write_text("{half a json")
+    assert journal.load() is None, "a damaged journal means a fresh start, not a crash"
