@@ -44,7 +44,7 @@ class SceneHost:
         self._learning: dict[str, str] | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._mtime: float | None = None
+        self._mtime: tuple[int, int] | None = None
         self._load_lock = threading.Lock()  # one load at a time (OSC, watcher)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -77,7 +77,8 @@ class SceneHost:
         """Validate and prepare `path`, then swap it in at a frame boundary. SceneError if invalid."""
         with self._load_lock:
             try:
-                mtime = path.stat().st_mtime
+                stat = path.stat()
+                mtime = (stat.st_mtime_ns, stat.st_size)
                 scene = load_scene(path)
                 prepared = prepare_scene(scene, path, self._daemon.embedder.embed_text, self._daemon.embedder.embed_audio_file)
             except SceneError as exc:
@@ -109,7 +110,8 @@ class SceneHost:
             if path is None:
                 continue
             try:
-                mtime = path.stat().st_mtime
+                stat = path.stat()
+                mtime = (stat.st_mtime_ns, stat.st_size)  # size too: some filesystems keep coarse times
             except OSError:
                 continue  # an editor's save-by-rename: it comes back
             if mtime == known:
