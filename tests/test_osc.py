@@ -309,3 +309,12 @@ def test_the_reference_page_is_up_to_date():
 
     page = Path(__file__).parent.parent / "docs" / "osc.md"
     assert page.read_text() == reference_markdown(), "docs/osc.md is stale: run `mrtd osc-reference > docs/osc.md`"
+
+
+def test_a_command_that_cannot_apply_is_refused_and_the_music_goes_on(rig):
+    daemon, engine, probe = rig
+    probe.send("/mrt/xy", 0.5, 0.5)  # no prompt has a surface position: fails on the generation thread
+    wait_for(lambda: daemon.control.failed == 1, 5, "the command to be refused")
+    frames = len(engine.seen)
+    settle(daemon, 5)
+    assert len(engine.seen) >= frames + 5 and daemon.status()["underruns"] == 0

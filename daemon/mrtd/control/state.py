@@ -10,6 +10,7 @@ controls to the last value), and builds the frame's conditioning.
 from __future__ import annotations
 
 import heapq
+import logging
 import itertools
 import math
 from collections import deque
@@ -21,6 +22,8 @@ from mrtd.control.notes import NoteTracker
 from mrtd.control.params import PARAMS
 from mrtd.control.tempo import MusicalClock
 from mrtd.frame import FRAME_SECONDS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mrtd.style.space import StyleSpace
@@ -65,6 +68,7 @@ class ControlState:
         self.applied = 0
         self.late = 0  # timed commands that arrived after their frame was made
         self.coalesced = 0
+        self.failed = 0  # commands whose apply raised (checked too late, e.g. /mrt/xy with no surface)
         # Maps a wall-clock time to a (fractional) frame position; set by the runtime.
         self.frame_of: Callable[[float], float] | None = None
         self._inbox: deque[tuple[float | None, Command]] = deque()  # append/popleft are thread-safe
@@ -122,7 +126,12 @@ class ControlState:
             if key is not None and last[key] != index:
                 self.coalesced += 1
                 continue
-            command.apply(self)
+            try:
+                command.apply(self)
+            except Exception as exc:  # a command that cannot apply must not stop the music
+                self.failed += 1
+                log.warning("command %s not applied: %s", type(command).__name__, exc)
+                continue
             self.applied += 1
 
     def schedule_in(self, frames: int, command: Command) -> None:

@@ -12,7 +12,7 @@ import math
 import threading
 
 from mrtd.audio.resample import RateConverter
-from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
+from mrtd.frame import FRAME_SECONDS, FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.ring import Ring
 
@@ -52,6 +52,10 @@ class Runner:
         self.ring = ring
         self.lead_frames = lead_frames
         self.converter = converter
+        # The most the ring is sure to reach: the lead, less what the resampler holds back.
+        # The playout must not wait for more than this before it starts (or it never would).
+        self.reachable_fill = lead_frames * self.frame_samples - (converter.look_ahead if converter else 0)
+        self.errors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -81,5 +85,11 @@ class Runner:
             if excess > 0:
                 self._stop.wait(max(excess / rate, MIN_WAIT_S))
                 continue
-            frame = self.generator.next_frame()
+            try:
+                frame = self.generator.next_frame()
+            except Exception:  # a bug outside the engine: the playout conceals the gap, we go on
+                self.errors += 1
+                log.exception("frame %d failed; skipped", self.generator.frames)
+                self._stop.wait(FRAME_SECONDS)  # never spin on a frame that keeps failing
+                continue
             ring.write(converter.convert(frame) if converter is not None else frame)

@@ -342,6 +342,8 @@ def event(host: Host, req: Request) -> None:
     for name, value in zip(args[::2], args[1::2]):
         if not isinstance(name, str):
             raise ValueError(f"an event name must be text, got {_type(name)}")
+        if name.startswith("_"):
+            continue  # Tidal's own bookkeeping (e.g. `_id_` from d1 patterns)
         pairs[name] = value
     unknown = [n for n in pairs if n not in PARAMS and n not in EVENT_TIMING + EVENT_NOTES + ("velocity", "prompt", "weight", "cue")]
     if unknown:
@@ -350,8 +352,13 @@ def event(host: Host, req: Request) -> None:
     for name, value in pairs.items():
         if name in PARAMS:
             commands.append((c.SetParam.checked(name, value if isinstance(value, (int, float)) else number(value, name)), req.due))
+    set_tempo = None
     if "cps" in pairs:  # Tidal's cycles per second: one cycle is a bar of four beats
-        commands.append((c.SetParam.checked("tempo", number(pairs["cps"], "cps") * 240.0), req.due))
+        set_tempo = c.SetParam.checked("tempo", number(pairs["cps"], "cps") * 240.0)
+        commands.append((set_tempo, req.due))
+    if "cycle" in pairs:  # Tidal's position: cycle N starts beat 4N, at the event's due time
+        cycle = number(pairs["cycle"], "cycle")
+        commands.append((c.AlignBeat(cycle * 4.0, req.due, float(set_tempo.value) if set_tempo else None), req.due))
     note_name = next((n for n in EVENT_NOTES if n in pairs), None)
     if note_name is not None:
         pitch = number(pairs[note_name], note_name)

@@ -1,0 +1,511 @@
+"""A small OSC client for mrtd, blocking (`Client`) and asyncio (`AsyncClient`).
+
+    from mrtd.client import Client
+    with Client() as mrt:                       # 127.0.0.1:7400
+        mrt.prompt("a", "warm analog synthwave")
+        mrt.note_on(60, at=time.time() + 0.5)   # a timetagged bundle: heard at that time
+        print(mrt.status()["frames"])
+
+Both clients share one set of command methods (`Commands`), one per address of
+the OSC table (docs/osc.md); they differ only in how a packet goes out and how
+a reply is waited for. `at=` is a wall-clock time (`time.time()`): the message
+travels in a bundle with that timetag and the daemon applies it at the frame
+heard at that time. Without `at=`, it applies at the next frame.
+
+Replies come back to the socket that sent the request. Because the daemon
+handles one socket's datagrams in order, a request can be fenced with a ping:
+everything the daemon answered before the pong belongs to the request. That is
+how `sync()` and `send_checked()` know they have everything, without guessing
+a delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import struct
+import time
+from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
+
+from mrtd.inputs.osc.codec import PacketError, encode, timed_messages
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7400
+DEFAULT_TIMEOUT = 2.0  # seconds; loopback replies take well under a millisecond
+
+NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (OSC timetags) to 1970-01-01 (time.time())
+
+Message = tuple[str, list[Any]]
+R = TypeVar("R")  # what a command method returns: None (Client) or an awaitable (AsyncClient)
+
+
+class MrtdError(Exception):
+    """The daemon answered /mrt/error for a request."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"{address}: {reason}")
+        self.address, self.reason = address, reason
+
+
+class NoReply(TimeoutError):
+    """Nothing came back in time: is mrtd running, on that host and port?"""
+
+
+# -- packets -------------------------------------------------------------------
+
+
+def timetag(at: float) -> bytes:
+    """An OSC timetag (NTP 32.32 fixed point) for wall-clock time `at`."""
+    seconds = at + NTP_EPOCH_OFFSET
+    whole = int(seconds)
+    return struct.pack(">II", whole, int((seconds - whole) * 2**32) & 0xFFFFFFFF)
+
+
+def bundle(messages: Iterable[Message], at: float | None) -> bytes:
+    """A bundle of messages with timetag `at` (None: immediately)."""
+    tag = struct.pack(">II", 0, 1) if at is None else timetag(at)
+    body = b"".join(struct.pack(">i", len(p)) + p for p in (encode(a, list(args)) for a, args in messages))
+    return b"#bundle\x00" + tag + body
+
+
+def packet(address: str, args: Iterable[Any], at: float | None = None) -> bytes:
+    return encode(address, list(args)) if at is None else bundle([(address, list(args))], at)
+
+
+def parse_arg(text: str) -> int | float | str:
+    """A command-line argument as OSC would want it: int, then float, else text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def status_dict(args: list[Any]) -> dict[str, Any]:
+    """`/mrt/status key value key value ...` as a dict."""
+    return {str(k): v for k, v in zip(args[::2], args[1::2])}
+
+
+def _decode(data: bytes) -> list[Message]:
+    try:
+        return [(address, args) for _due, address, args in timed_messages(data)]
+    except PacketError:
+        return []  # not ours to fail on: a reply we cannot read is a reply we ignore
+
+
+# -- the commands, shared by both clients --------------------------------------------
+
+
+class Commands(Generic[R]):
+    """One method per address in the OSC table; each returns whatever `send` returns."""
+
+    def send(self, address: str, *args: Any, at: float | None = None) -> R:
+        raise NotImplementedError
+
+    # prompts and the mix
+    def prompt(self, name: str | int, text: str, weight: float | None = None, *, at: float | None = None) -> R:
+        return self.send("/mrt/prompt", name, text, *([] if weight is None else [float(weight)]), at=at)
+
+    def prompt_clear(self, name: str | int, *, at: float | None = None) -> R:
+        return self.send("/mrt/prompt/clear", name, at=at)
+
+    def mix(self, weights: dict[str, float], fade: float | str | None = None, curve: str | None = None, *, at: float | None = None) -> R:
+        """Target mix {name: weight}, optionally crossfaded over `fade` (seconds, or '4 bars', '8 beats') with `curve`."""
+        args: list[Any] = [x for name, w in weights.items() for x in (name, float(w))]
+        if fade is not None:
+            args.append(fade if isinstance(fade, str) else float(fade))
+            if curve is not None:
+                args.append(curve)
+        return self.send("/mrt/mix", *args, at=at)
+
+    def weight(self, name: str | int, weight: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/weight", name, float(weight), at=at)
+
+    def axis(self, axis: int | str, value: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/axis", axis, float(value), at=at)
+
+    def xy(self, x: float, y: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/xy", float(x), float(y), at=at)
+
+    def style_tokens(self, tokens: list[int] | None, *, at: float | None = None) -> R:
+        """12 raw style tokens (-1 masked); None returns to the prompt blend."""
+        return self.send("/mrt/style/tokens", *[int(t) for t in tokens or ()], at=at)
+
+    def style_embedding(self, embedding: bytes | Iterable[float] | None, *, at: float | None = None) -> R:
+        """768 floats, or their little-endian float32 bytes as a blob; None returns to the blend."""
+        if embedding is None:
+            return self.send("/mrt/style/embedding", at=at)
+        if not isinstance(embedding, bytes):
+            embedding = struct.pack(f"<{len(list(embedding))}f", *embedding)
+        return self.send("/mrt/style/embedding", embedding, at=at)
+
+    # sampling and guidance
+    def temperature(self, value: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/temperature", float(value), at=at)
+
+    def topk(self, value: int, *, at: float | None = None) -> R:
+        return self.send("/mrt/topk", int(value), at=at)
+
+    def seed(self, value: int, *, at: float | None = None) -> R:
+        return self.send("/mrt/seed", int(value), at=at)
+
+    def cfg_style(self, value: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/cfg/style", float(value), at=at)
+
+    def cfg_notes(self, value: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/cfg/notes", float(value), at=at)
+
+    def cfg_drums(self, value: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/cfg/drums", float(value), at=at)
+
+    # notes and drums
+    def note_on(self, pitch: int, velocity: int = 100, *, at: float | None = None) -> R:
+        return self.send("/mrt/note/on", int(pitch), int(velocity), at=at)
+
+    def note_off(self, pitch: int, *, at: float | None = None) -> R:
+        return self.send("/mrt/note/off", int(pitch), at=at)
+
+    def notes_clear(self, *, at: float | None = None) -> R:
+        return self.send("/mrt/notes/clear", at=at)
+
+    def unmask(self, width: int, *, at: float | None = None) -> R:
+        return self.send("/mrt/unmask", int(width), at=at)
+
+    def onset_mode(self, mode: int, *, at: float | None = None) -> R:
+        return self.send("/mrt/onset_mode", int(mode), at=at)
+
+    def midigate(self, on: bool = True, *, at: float | None = None) -> R:
+        return self.send("/mrt/midigate", int(on), at=at)
+
+    def drums(self, mode: int, *, at: float | None = None) -> R:
+        """-1 the model decides, 0 no drums, 1 drums."""
+        return self.send("/mrt/drums", int(mode), at=at)
+
+    # output and state
+    def volume(self, db: float, *, at: float | None = None) -> R:
+        return self.send("/mrt/volume", float(db), at=at)
+
+    def mute(self, on: bool = True, *, at: float | None = None) -> R:
+        return self.send("/mrt/mute", int(on), at=at)
+
+    def bypass(self, on: bool = True, *, at: float | None = None) -> R:
+        return self.send("/mrt/bypass", int(on), at=at)
+
+    def reset(self, *, at: float | None = None) -> R:
+        return self.send("/mrt/reset", at=at)
+
+    # scenes and clock
+    def scene_load(self, name: str, *, at: float | None = None) -> R:
+        return self.send("/mrt/scene/load", name, at=at)
+
+    def cue(self, name: str | int, when: str | None = None, *, at: float | None = None) -> R:
+        """Go to a cue, now or on the grid (`when`: 'beat', 'bar', '2 bars')."""
+        return self.send("/mrt/cue", name, *([] if when is None else [when]), at=at)
+
+    def cue_next(self, *, at: float | None = None) -> R:
+        return self.send("/mrt/cue/next", at=at)
+
+    def tempo(self, bpm: float, meter: int | None = None, *, at: float | None = None) -> R:
+        """Tempo in BPM, and optionally beats per bar."""
+        return self.send("/mrt/tempo", float(bpm), *([] if meter is None else [int(meter)]), at=at)
+
+    def meter(self, beats: int, *, at: float | None = None) -> R:
+        """Beats per bar."""
+        return self.send("/mrt/meter", int(beats), at=at)
+
+    def on_grid(self, when: str, address: str, *args: Any, at: float | None = None) -> R:
+        """/mrt/at: do `address args` on the grid (`when`: 'beat', 'bar', '4 beats', '2 bars')."""
+        return self.send("/mrt/at", when, address, *args, at=at)
+
+    def learn(self, name: str, kind: str | None = None, *, at: float | None = None) -> R:
+        """MIDI learn: the next control moved maps to `name` (kind: param, axis, weight, cue, toggle)."""
+        return self.send("/mrt/learn", *([] if kind is None else [kind]), name, at=at)
+
+    def event(self, *, at: float | None = None, **named: Any) -> R:
+        """A named-argument event, as TidalCycles sends it: `event(note=0, velocity=0.8, delta=0.5)`."""
+        return self.send("/mrt/event", *[x for item in named.items() for x in item], at=at)
+
+
+# -- blocking -------------------------------------------------------------------------
+
+
+class Client(Commands[None]):
+    """Blocking UDP client. Messages that are not a reply being waited for go to `on_message`."""
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_message: Callable[[str, list[Any]], None] | None = None,
+    ) -> None:
+        self.target = (host, port)
+        self.timeout = timeout
+        self.on_message = on_message
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0", 0))
+        self._fences = itertools.count(1)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, address: str, *args: Any, at: float | None = None) -> None:
+        self.sock.sendto(packet(address, args, at), self.target)
+
+    def send_bundle(self, messages: Iterable[Message], at: float | None = None) -> None:
+        """Several messages applied together (at the frame heard at `at`)."""
+        self.sock.sendto(bundle(messages, at), self.target)
+
+    def receive(self, timeout: float | None = None) -> list[Message]:
+        """The messages of the next packet that arrives within `timeout` (else NoReply)."""
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise NoReply(f"no reply from mrtd at {self.target[0]}:{self.target[1]}") from None
+        return _decode(data)
+
+    def request(self, address: str, *args: Any, reply: str, timeout: float | None = None) -> list[Any]:
+        """Send and wait for the `reply` address; an /mrt/error about `address` raises MrtdError."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        self.send(address, *args)
+        while True:
+            for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
+                if got == reply:
+                    return got_args
+                if got == "/mrt/error" and got_args[:1] == [address]:
+                    raise MrtdError(address, str(got_args[1]) if len(got_args) > 1 else "")
+                if self.on_message is not None:
+                    self.on_message(got, got_args)
+
+    def fenced(self, address: str, *args: Any, timeout: float | None = None) -> list[Message]:
+        """Send, then a ping; return everything the daemon answered before the pong."""
+        fence = f"fence-{next(self._fences)}"
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        self.send(address, *args)
+        self.send("/mrt/ping", fence)
+        answered: list[Message] = []
+        while True:
+            for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
+                if got == "/mrt/pong" and got_args == [fence]:
+                    return answered
+                answered.append((got, got_args))
+
+    def send_checked(self, address: str, *args: Any, timeout: float | None = None) -> list[Message]:
+        """Send and return the daemon's replies; raise MrtdError if it refused the message."""
+        answered = self.fenced(address, *args, timeout=timeout)
+        for got, got_args in answered:
+            if got == "/mrt/error":
+                raise MrtdError(str(got_args[0]) if got_args else address, str(got_args[1]) if len(got_args) > 1 else "")
+        return answered
+
+    # replies
+    def status(self, timeout: float | None = None) -> dict[str, Any]:
+        return status_dict(self.request("/mrt/status", reply="/mrt/status", timeout=timeout))
+
+    def ping(self, timeout: float | None = None) -> float:
+        """Round-trip time in seconds."""
+        start = time.perf_counter()
+        token = f"ping-{next(self._fences)}"
+        while self.request("/mrt/ping", token, reply="/mrt/pong", timeout=timeout) != [token]:
+            pass  # a stale pong from an earlier, timed-out ping
+        return time.perf_counter() - start
+
+    def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
+        """The daemon's full state: {address: args}."""
+        return dict(self.fenced("/mrt/sync", timeout=timeout))
+
+    def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
+        """Ask for state pushes (to this socket, or to `port` on this host); returns the port."""
+        return int(self.request("/mrt/subscribe", *([] if port is None else [port]), reply="/mrt/subscribed", timeout=timeout)[0])
+
+    def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
+        return int(self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply="/mrt/unsubscribed", timeout=timeout)[0])
+
+    def record_start(self, name: str | None = None, timeout: float | None = None) -> str:
+        """Start recording; returns the WAV file's name in the daemon's recording folder."""
+        return str(self.request("/mrt/record/start", *([] if name is None else [name]), reply="/mrt/record/started", timeout=timeout)[0])
+
+    def record_stop(self, timeout: float | None = None) -> str:
+        return str(self.request("/mrt/record/stop", reply="/mrt/record/stopped", timeout=timeout)[0])
+
+
+# -- asyncio --------------------------------------------------------------------------
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, client: "AsyncClient") -> None:
+        self.client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        for message in _decode(data):
+            self.client._arrived(message)
+
+
+class AsyncClient(Commands[Awaitable[None]]):
+    """asyncio UDP client: `async with AsyncClient() as mrt: await mrt.temperature(1.2)`.
+
+    Messages that answer no pending request (pushes after `subscribe()`) wait in `messages`.
+    """
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.target = (host, port)
+        self.timeout = timeout
+        self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._listeners: list[Callable[[Message], bool]] = []
+        self._tokens = itertools.count(1)
+
+    async def open(self) -> "AsyncClient":
+        loop = asyncio.get_running_loop()
+        local = "127.0.0.1" if self.target[0] in ("127.0.0.1", "localhost") else "0.0.0.0"
+        self._transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=(local, 0))
+        return self
+
+    async def __aenter__(self) -> "AsyncClient":
+        return await self.open()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def _sendto(self, data: bytes) -> None:
+        if self._transport is None:
+            raise RuntimeError("AsyncClient is not open: use `async with AsyncClient() as mrt` or `await mrt.open()`")
+        self._transport.sendto(data, self.target)
+
+    async def send(self, address: str, *args: Any, at: float | None = None) -> None:
+        self._sendto(packet(address, args, at))
+
+    async def send_bundle(self, messages: Iterable[Message], at: float | None = None) -> None:
+        self._sendto(bundle(messages, at))
+
+    def _arrived(self, message: Message) -> None:
+        # The first listener that takes the message consumes it; the rest are pushes.
+        for listener in list(self._listeners):
+            if listener(message):
+                return
+        self.messages.put_nowait(message)
+
+    async def _until(self, send: Callable[[], None], take: Callable[[Message, asyncio.Future[Message]], bool], what: str, timeout: float | None) -> Message:
+        """Send, then feed arriving messages to `take` until it completes the future (or time runs out)."""
+        done: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+        def listener(message: Message) -> bool:
+            return not done.done() and take(message, done)
+
+        self._listeners.append(listener)
+        try:
+            send()
+            return await asyncio.wait_for(done, self.timeout if timeout is None else timeout)
+        except asyncio.TimeoutError:
+            raise NoReply(f"no {what} from mrtd at {self.target[0]}:{self.target[1]}") from None
+        finally:
+            self._listeners.remove(listener)
+
+    async def request(self, address: str, *args: Any, reply: str, timeout: float | None = None) -> list[Any]:
+        """Send and wait for `reply`; an /mrt/error about `address` raises MrtdError."""
+
+        def take(message: Message, done: asyncio.Future[Message]) -> bool:
+            got, got_args = message
+            if got == reply or (got == "/mrt/error" and got_args[:1] == [address]):
+                done.set_result(message)
+                return True
+            return False
+
+        got, got_args = await self._until(lambda: self._sendto(packet(address, args)), take, reply, timeout)
+        if got == "/mrt/error":
+            raise MrtdError(address, str(got_args[1]) if len(got_args) > 1 else "")
+        return got_args
+
+    async def status(self, timeout: float | None = None) -> dict[str, Any]:
+        return status_dict(await self.request("/mrt/status", reply="/mrt/status", timeout=timeout))
+
+    async def ping(self, timeout: float | None = None) -> float:
+        """Round-trip time in seconds."""
+        start = time.perf_counter()
+        token = f"ping-{next(self._tokens)}"
+        while await self.request("/mrt/ping", token, reply="/mrt/pong", timeout=timeout) != [token]:
+            pass  # a stale pong from an earlier, timed-out ping
+        return time.perf_counter() - start
+
+    async def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
+        """The daemon's full state: {address: args}, everything it answered before our fence's pong."""
+        fence = f"fence-{next(self._tokens)}"
+        state: dict[str, list[Any]] = {}
+
+        def send() -> None:
+            self._sendto(packet("/mrt/sync", []))
+            self._sendto(packet("/mrt/ping", [fence]))
+
+        def take(message: Message, done: asyncio.Future[Message]) -> bool:
+            if message == ("/mrt/pong", [fence]):
+                done.set_result(message)
+            else:
+                state[message[0]] = message[1]
+            return True
+
+        await self._until(send, take, "sync", timeout)
+        return state
+
+    async def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
+        return int((await self.request("/mrt/subscribe", *([] if port is None else [port]), reply="/mrt/subscribed", timeout=timeout))[0])
+
+    async def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
+        return int((await self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply="/mrt/unsubscribed", timeout=timeout))[0])
+
+    async def record_start(self, name: str | None = None, timeout: float | None = None) -> str:
+        return str((await self.request("/mrt/record/start", *([] if name is None else [name]), reply="/mrt/record/started", timeout=timeout))[0])
+
+    async def record_stop(self, timeout: float | None = None) -> str:
+        return str((await self.request("/mrt/record/stop", reply="/mrt/record/stopped", timeout=timeout))[0])
+
+
+# -- `mrtd send` and `mrtd status` ------------------------------------------------------
+
+
+def _format(args: list[Any]) -> str:
+    return " ".join(repr(a) if isinstance(a, str) and (not a or " " in a) else str(a) for a in args)
+
+
+def command_send(args: Any) -> int:
+    """`mrtd send ADDRESS ARGS...`: print every reply; exit 1 if refused, 2 if nobody answered."""
+    import sys
+
+    with Client(args.host, args.port, timeout=args.timeout) as client:
+        try:
+            answered = client.fenced(args.address, *[parse_arg(a) for a in args.args])
+        except NoReply as exc:
+            print(f"mrtd: {exc}", file=sys.stderr)
+            return 2
+    for address, reply_args in answered:
+        print(address, _format(reply_args))
+    return 1 if any(address == "/mrt/error" for address, _ in answered) else 0
+
+
+def command_status(args: Any) -> int:
+    """`mrtd status`: one `key: value` line per status field."""
+    import sys
+
+    with Client(args.host, args.port, timeout=args.timeout) as client:
+        try:
+            fields = client.status()
+        except NoReply as exc:
+            print(f"mrtd: {exc}", file=sys.stderr)
+            return 2
+    width = max((len(k) for k in fields), default=0)
+    for key, value in fields.items():
+        print(f"{key + ':':<{width + 1}} {value}")
+    return 0

@@ -1,0 +1,141 @@
+"""The Python client (`mrtd.client`, sync and asyncio) and `mrtd send` / `mrtd status`, against a running daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from clients_rig import running_daemon
+from conftest import wait_for
+from mrtd.client import AsyncClient, Client, MrtdError, NoReply, bundle, parse_arg
+from mrtd.conditioning import NOTE_HELD
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    with running_daemon(tmp_path_factory.mktemp("python-client")) as rig:
+        yield rig
+
+
+@pytest.fixture
+def client(rig):
+    with Client(port=rig.port) as client:
+        yield client
+
+
+def test_commands_reach_the_engine(rig, client):
+    client.temperature(1.7)
+    client.topk(33)
+    client.cfg_style(4.5)
+    client.cfg_notes(2.0)
+    client.cfg_drums(1.5)
+    client.drums(1)
+    client.note_on(64, 90)
+    rig.wait_engine(
+        lambda c: np.allclose((c.temperature, c.top_k, c.cfg_style, c.cfg_notes, c.cfg_drums, c.drums), (1.7, 33, 4.5, 2.0, 1.5, 1))
+        and c.notes[64] >= NOTE_HELD,
+        "sampling, guidance, drums and a note from the client",
+    )
+    client.note_off(64)
+    rig.wait_engine(lambda c: c.notes[64] <= 0, "note off")
+    client.prompt("dark", "dark ambient drone")
+    client.prompt("bright", "bright fast techno")
+    client.mix({"dark": 0.25, "bright": 0.75})
+    rig.wait_snapshot("/mrt/mix", lambda m: m == ["bright", 0.75, "dark", 0.25], "the mix")
+    client.volume(-6.0)
+    client.tempo(100)
+    rig.wait_snapshot("/mrt/tempo", lambda v: v == [100.0], "tempo")
+    rig.wait_snapshot("/mrt/volume", lambda v: v == [-6.0], "volume")
+
+
+def test_replies_status_ping_sync_and_errors(rig, client):
+    status = client.status()
+    assert status["engine"] == "tone" and status["output"] == "null" and status["frames"] > 0
+    assert 0 < client.ping() < 1.0
+    state = client.sync()
+    assert "/mrt/volume" in state and "/mrt/temperature" in state
+    with pytest.raises(MrtdError, match="temperature"):
+        client.send_checked("/mrt/temperature", 9.0)
+    with pytest.raises(MrtdError):
+        client.send_checked("/mrt/cue/next")  # no scene loaded: the daemon says so
+    assert client.send_checked("/mrt/reset") == []
+
+
+def test_timetagged_bundle_is_applied_at_its_time(rig, client):
+    start = time.time()
+    due = start + 0.6
+    client.send_bundle([("/mrt/temperature", [0.25]), ("/mrt/topk", [5])], at=due)
+    wait_for(lambda: rig.conditioning().top_k == 5, 5, "the bundle")
+    applied = time.time()
+    assert rig.conditioning().temperature == 0.25, "a bundle's messages apply together"
+    # Generated up to the lead (3 frames = 120 ms, plus a frame) ahead of when it is heard.
+    assert applied > due - 0.3, f"applied {due - applied:.3f}s before its time"
+    client.temperature(1.1, at=time.time() + 0.2)  # one message: still a bundle
+    wait_for(lambda: np.isclose(rig.conditioning().temperature, 1.1), 5, "a timetagged message")
+
+
+def test_no_daemon_is_a_timeout_not_a_hang():
+    with Client(port=9, timeout=0.2) as nobody:  # the discard port: nothing answers
+        with pytest.raises(NoReply):
+            nobody.status()
+
+
+def test_async_client(rig):
+    async def session() -> None:
+        async with AsyncClient(port=rig.port) as mrt:
+            status = await mrt.status()
+            assert status["engine"] == "tone"
+            assert await mrt.ping() < 1.0
+            port = await mrt.subscribe()
+            assert port > 0
+            await mrt.temperature(2.2)
+            while (message := await asyncio.wait_for(mrt.messages.get(), 5)) != ("/mrt/temperature", [pytest.approx(2.2)]):
+                pass  # other pushes (mix, notes) may come first
+            state = await mrt.sync()
+            assert state["/mrt/temperature"] == [pytest.approx(2.2)]
+            with pytest.raises(MrtdError):
+                await mrt.request("/mrt/scene/load", "nowhere", reply="/mrt/scene")
+            await mrt.unsubscribe()
+
+    asyncio.run(session())
+    rig.wait_engine(lambda c: abs(c.temperature - 2.2) < 1e-6, "temperature from the async client")
+
+
+def test_bundle_bytes_and_argument_parsing():
+    packet = bundle([("/mrt/ping", [1])], at=None)
+    assert packet.startswith(b"#bundle\x00") and packet[8:16] == b"\x00" * 7 + b"\x01"
+    assert [parse_arg(a) for a in ("3", "-1.5", "dark", "1e3")] == [3, -1.5, "dark", 1000.0]
+
+
+def _mrtd(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mrtd", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_mrtd_send_and_status_commands(rig):
+    port = str(rig.port)
+    sent = _mrtd("send", "--port", port, "/mrt/cfg/style", "6.5")
+    assert sent.returncode == 0 and sent.stdout == "", sent.stderr
+    rig.wait_engine(lambda c: c.cfg_style == 6.5, "mrtd send /mrt/cfg/style 6.5")
+
+    pong = _mrtd("send", "--port", port, "/mrt/ping", "7", "-0.5", "hello")
+    assert pong.returncode == 0 and pong.stdout.splitlines() == ["/mrt/pong 7 -0.5 hello"]
+
+    refused = _mrtd("send", "--port", port, "/mrt/topk", "0")
+    assert refused.returncode == 1 and refused.stdout.startswith("/mrt/error /mrt/topk")
+
+    status = _mrtd("status", "--port", port)
+    assert status.returncode == 0, status.stderr
+    fields = dict(line.split(":", 1) for line in status.stdout.splitlines())
+    assert fields["engine"].strip() == "tone" and int(fields["frames"]) > 0
+    assert {"output", "underruns", "step_ms", "lead_frames", "mix"} <= set(fields)
+    assert np.isclose(float(fields["lead_frames"]), 3)
+
+
+def test_mrtd_status_without_a_daemon_says_so():
+    result = _mrtd("status", "--port", "9", "--timeout", "0.2")
+    assert result.returncode == 2 and "no reply from mrtd at 127.0.0.1:9" in result.stderr

@@ -1,0 +1,88 @@
+"""clients/supercollider/MRTD.sc driven by real sclang (headless, no audio server) against a running daemon."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+from clients_rig import CLIENTS, running_daemon
+from conftest import wait_for
+from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+
+SESSION = os.path.join(os.path.dirname(__file__), "clients", "sc_session.scd")
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """Run sclang once for the module: (rig, the MRTD-TEST lines it printed)."""
+    if shutil.which("sclang") is None:
+        pytest.fail("sclang is not installed: apt-get install supercollider-language (see .ci/run)")
+    folder = tmp_path_factory.mktemp("sclang")
+    # A class library that includes clients/supercollider, so MRTD.sc compiles at startup.
+    config = folder / "sclang_conf.yaml"
+    config.write_text(f"includePaths:\n  - {CLIENTS / 'supercollider'}\nexcludePaths: []\npostInlineWarnings: false\n")
+    with running_daemon(folder) as rig:
+        env = {**os.environ, "MRTD_PORT": str(rig.port), "QT_QPA_PLATFORM": "offscreen", "QTWEBENGINE_DISABLE_SANDBOX": "1"}
+        output = run_sclang(["sclang", "-l", str(config), "-D", SESSION], env, folder, timeout=60)
+        lines = [line.removeprefix("MRTD-TEST ") for line in output.splitlines() if line.startswith("MRTD-TEST ")]
+        assert "DONE" in lines, f"the sclang session did not finish:\n{output[-4000:]}"
+        yield rig, lines
+
+
+def run_sclang(command: list[str], env: dict, cwd, timeout: float) -> str:
+    """Run sclang until the session is done; return what it printed.
+
+    A class library that fails to compile leaves sclang waiting at its prompt
+    instead of exiting, so stop it as soon as it says so (and at `timeout` in any case).
+    """
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
+    deadline = threading.Timer(timeout, process.kill)
+    deadline.start()
+    output = []
+    try:
+        for text in process.stdout:
+            output.append(text)
+            if "Library has not been compiled successfully" in text:
+                process.kill()
+        process.wait()
+    finally:
+        deadline.cancel()
+        process.kill()
+        process.stdout.close()
+    return "".join(output)
+
+
+def line(lines: list[str], head: str) -> str:
+    return next(l for l in lines if l.startswith(head + " "))
+
+
+def test_the_class_compiles_and_the_session_completes(session):
+    _, lines = session
+    assert not any(l.startswith("TIMEOUT") for l in lines)
+
+
+def test_commands_reach_the_engine(session):
+    rig, _ = session
+    rig.wait_engine(
+        lambda c: np.allclose((c.temperature, c.top_k, c.cfg_notes, c.cfg_drums, c.drums), (2.6, 17, 3.5, 4.5, 1))
+        and c.notes[62] in (NOTE_HELD, NOTE_ONSET),
+        "temperature, topk, cfg, an event and a note from sclang",
+    )
+    snapshot = rig.daemon.snapshot
+    assert snapshot["/mrt/volume"] == [-3.0] and snapshot["/mrt/tempo"] == [99.0]
+    assert snapshot["/mrt/mix"] == ["bright", 0.75, "dark", 0.25]
+
+
+def test_sclang_received_the_replies(session):
+    _, lines = session
+    assert line(lines, "PONG") == "PONG 7 x"
+    status = line(lines, "STATUS").split()
+    assert status[1] == "Event" and status[3] == "tone" and int(status[5]) > 0
+    assert line(lines, "PUSHED") == "PUSHED tempo 99.0"
+    assert line(lines, "STATE").split()[2:] == ["bright", "0.75", "dark", "0.25"]
+    assert line(lines, "ERROR").startswith("ERROR /mrt/topk ")
