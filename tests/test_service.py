@@ -137,3 +137,19 @@ def test_the_journal_is_written_atomically_and_only_on_change(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["journal.json"], "no temporary files left behind"
     (tmp_path / "journal.json").write_text("{half a json")
     assert journal.load() is None, "a damaged journal means a fresh start, not a crash"
+
+
+def test_the_osc_service_is_advertised_over_mdns_on_loopback():
+    from zeroconf import IPVersion, Zeroconf
+
+    from mrtd.app.discovery import SERVICE_TYPE, advertise
+
+    advertisement = advertise(7499, bind="127.0.0.1", name="mrtd test")
+    assert advertisement is not None
+    browser = Zeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+    try:
+        found = browser.get_service_info(SERVICE_TYPE, f"mrtd test.{SERVICE_TYPE}", timeout=5000)
+    finally:
+        browser.close()
+        advertisement.close()
+    assert found is not None and found.port == 7499 and found.properties[b"root"] == b"/mrt"
