@@ -53,6 +53,7 @@ class AudioChain:
             sink.start()
             generator.taps.append(sink.offer)
         self.runner = Runner(generator, self.ring, self.lead_frames, self.converter)
+        self.playout.reachable_fill = self.runner.reachable_fill
         return self.runner
 
     def start_master(self) -> Output:

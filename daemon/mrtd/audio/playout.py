@@ -40,6 +40,9 @@ class Playout:
         self.sample_rate = sample_rate
         self.samples_per_frame = FRAME_SAMPLES * sample_rate / SAMPLE_RATE  # ring samples per model frame
         self._cushion = round(self.samples_per_frame)  # refill before fading back in after a gap
+        # Set by the runner: the fill its lead is sure to reach. A small lead with a large device
+        # block (or a resampler holding audio back) may not reach block + reserve + cushion.
+        self.reachable_fill = 1 << 62
         self.max_block = max_block
         self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
         self._envelope = np.zeros(max_block, dtype=np.float32)
@@ -68,7 +71,7 @@ class Playout:
                 got = ring.read_into(stereo, min(n, available))
             else:
                 got = ring.read_into(stereo, n)
-        elif available >= n + reserve + (0 if self.draining else self._cushion):
+        elif available >= min(n + reserve + (0 if self.draining else self._cushion), max(self.reachable_fill, n + reserve)):
             self._playing = True  # a cushion has built up again: fade in
             got = ring.read_into(stereo, n)
         elif self._level > 0.0:  # still fading out a gap

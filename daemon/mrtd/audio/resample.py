@@ -37,6 +37,19 @@ class RateConverter:
         self.max_block = 2 * math.ceil(FRAME_SAMPLES * out_rate / in_rate) + 64
         self.samples_in = 0
         self.samples_out = 0
+        self.look_ahead = self._measure_look_ahead()
+
+    def _measure_look_ahead(self) -> int:
+        """The most output soxr holds back in steady state, measured on a scratch stream of silence."""
+        import soxr
+
+        scratch = soxr.ResampleStream(self.in_rate, self.out_rate, CHANNELS, dtype="float32", quality=self.quality)
+        silence = np.zeros((FRAME_SAMPLES, CHANNELS), np.float32)
+        produced, most = 0, 0
+        for k in range(1, 26):
+            produced += len(scratch.resample_chunk(silence))
+            most = max(most, k * FRAME_SAMPLES * self.out_rate // self.in_rate - produced)
+        return most
 
     def convert(self, frame: np.ndarray) -> np.ndarray:
         """One frame in, whatever soxr has ready out (a new array: the ring copies it)."""

@@ -43,6 +43,10 @@ class Runner:
         """`converter`: resamples each frame to the ring's (device) rate; None when that is 48 kHz."""
         if lead_frames < 1:
             raise ValueError("lead_frames must be at least 1")
+        if converter is not None and lead_frames < 2:
+            # The resampler holds back about a third of a frame: one frame of lead cannot
+            # keep a device block plus the playout's reserve in the ring.
+            raise ValueError("lead_frames must be at least 2 when the device is not at 48 kHz")
         self.sample_rate = converter.out_rate if converter is not None else SAMPLE_RATE
         self.frame_samples = frame_samples_at(self.sample_rate)
         largest_write = converter.max_block if converter is not None else FRAME_SAMPLES

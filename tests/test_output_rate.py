@@ -1,0 +1,127 @@
+"""Devices at other rates: a real streaming resampler, exact frame timing, the right pitch."""
+
+from __future__ import annotations
+
+import random
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from conftest import CaptureOutput, wait_for
+from engines_for_tests import RecordingEngine
+from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.audio.playout import Playout
+from mrtd.audio.resample import RateConverter
+from mrtd.control.commands import NoteOn, SetParam
+from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
+from mrtd.inputs.osc.server import OscConfig
+from mrtd.runtime.ring import Ring
+from osc_probe import OscProbe, bundle, message
+from output_rig import dominant_frequency, jack_record, private_jack
+
+DEVICE_RATE = 44_100
+
+
+def test_frame_starts_are_exact_at_44k1():
+    playout = Playout(Ring(16), sample_rate=DEVICE_RATE)
+    for frame in list(range(2000)) + [10**6, 10**9 + 7]:
+        exact = Fraction(frame * FRAME_SAMPLES * DEVICE_RATE, SAMPLE_RATE)
+        assert playout.frame_start(frame) == int(exact + Fraction(1, 2)), frame
+    assert Playout(Ring(16)).frame_start(12345) == 12345 * FRAME_SAMPLES  # 48 kHz: unchanged
+
+
+def test_the_resampled_stream_keeps_frame_k_at_its_exact_sample():
+    """A click on the first sample of every frame comes out at round(k * 1764) (soxr removes its delay)."""
+    converter = RateConverter(DEVICE_RATE)
+    frame = np.zeros((FRAME_SAMPLES, 2), np.float32)
+    frame[0] = 1.0
+    out = np.concatenate([converter.convert(frame) for _ in range(300)])
+    playout = Playout(Ring(16), sample_rate=DEVICE_RATE)
+    for k in range(1, 290):
+        start = playout.frame_start(k)
+        window = out[start - 20 : start + 20, 0]
+        assert int(np.argmax(window)) - 20 == 0, (k, np.argmax(window) - 20)
+    # No drift: after 300 frames soxr owes only its look-ahead, never a growing amount.
+    assert 0 <= converter.held_back() < 0.02 * DEVICE_RATE
+
+
+class ClockedCapture44k(CaptureOutput):
+    """A real-time paced sink at 44.1 kHz that records which ring sample it played when."""
+
+    sample_rate = DEVICE_RATE
+
+    def __init__(self) -> None:
+        super().__init__(wanted_samples=1 << 62)
+        self.heard: list[tuple[int, float]] = []
+
+    def _consume(self, block: np.ndarray) -> None:
+        self.heard.append(self.playout.clock)
+
+    def frame_heard_at(self, monotonic: float) -> int:
+        best = max((pair for pair in self.heard if pair[1] <= monotonic), key=lambda p: p[1])
+        sample = best[0] + (monotonic - best[1]) * DEVICE_RATE
+        frame = int(sample * SAMPLE_RATE // (FRAME_SAMPLES * DEVICE_RATE))
+        while self.playout.frame_start(frame + 1) <= sample:  # exact boundaries, not the float estimate
+            frame += 1
+        while self.playout.frame_start(frame) > sample:
+            frame -= 1
+        return frame
+
+
+def test_timetagged_bundles_land_in_the_frame_heard_at_their_time_at_44k1(tmp_path):
+    engine = RecordingEngine()
+    sink = ClockedCapture44k()
+    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path)), engine=engine, output=sink)
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        assert daemon.status()["device_rate"] == DEVICE_RATE
+        assert daemon.status()["resampler"] == "soxr HQ 48000->44100"
+        wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
+        rng = random.Random(11)
+        misses = []
+        for i in range(8):
+            value = round(0.15 + i * 0.2, 3)
+            wall = time.time() + 0.3 + rng.random() * 0.2
+            monotonic = wall - time.time() + time.monotonic()
+            probe.send_raw(bundle(wall, message("/mrt/temperature", value)))
+            wait_for(lambda: any(abs(c.temperature - value) < 1e-6 for c in engine.seen), 5, f"bundle {i}")
+            landed = next(k for k, c in enumerate(engine.seen) if abs(c.temperature - value) < 1e-6)
+            wait_for(lambda: sink.heard and sink.heard[-1][1] > monotonic + 0.05, 5, "the frame to be heard")
+            misses.append(landed - sink.frame_heard_at(monotonic))
+        status = daemon.status()
+    finally:
+        probe.close()
+        daemon.stop()
+    assert misses == [0] * 8, f"frames off: {misses}"
+    assert status["underruns"] == 0
+
+
+def test_a4_sounds_at_440_hz_on_a_44k1_jack_server_without_underruns(tmp_path):
+    with private_jack(DEVICE_RATE):
+        daemon = Daemon(DaemonConfig(engine="synth", output="default", osc=None, midi=False, cache_dir=str(tmp_path)))
+        daemon.start()
+        try:
+            status = daemon.status()
+            assert status["output"].startswith("device:"), status["output"]
+            assert status["device_rate"] == DEVICE_RATE and status["resampler"] == "soxr HQ 48000->44100"
+            assert status["jack_client"] == "mrtd"
+            daemon.control.submit(SetParam("cfg_notes", 5.0))
+            daemon.control.submit(SetParam("drums", 0))
+            daemon.control.submit(NoteOn(69))
+            # Let the note settle (the synth's envelope, the lead): 1.5 s on the device's clock.
+            settled = daemon.playout.samples_out + round(1.5 * DEVICE_RATE)
+            wait_for(lambda: daemon.playout.samples_out >= settled, 10, "the note to settle")
+            heard = jack_record(["mrtd:out_0", "mrtd:out_1"], 3.0, tmp_path / "a4.wav")
+            status = daemon.status()
+        finally:
+            daemon.stop()
+    assert status["underruns"] == 0, status
+    assert len(heard) >= 2.5 * DEVICE_RATE
+    mono = heard.mean(axis=1)
+    found = dominant_frequency(mono, DEVICE_RATE)
+    assert abs(found - 440.0) < 2.0, f"{found:.1f} Hz (479 Hz would be 48 kHz audio played at 44.1 kHz)"
+    spectrum = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
+    freqs = np.fft.rfftfreq(len(mono), 1.0 / DEVICE_RATE)
+    assert spectrum[np.abs(freqs - 440.0) <= 13.2].sum() / spectrum.sum() > 0.5, "A4 should own the spectrum"
