@@ -7,6 +7,7 @@ misspelt key gets a "did you mean" from the keys allowed at that spot.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import types
 import typing
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 
 Path_ = tuple[Any, ...]
@@ -29,7 +30,7 @@ class YamlError(ValueError):
         super().__init__(f"{path}: {len(errors)} error(s)\n" + "\n".join(errors))
 
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")  # a pydantic model or a dataclass
 CrossCheck = Callable[[Any], list[tuple[tuple, str]]]
 
 
@@ -59,7 +60,7 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
     lines = _line_index(root)
     errors: list[tuple[int, str]] = []
     try:
-        instance = model.model_validate(data)
+        instance = TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
         seen: set[Path_] = set()
         for problem in exc.errors():
@@ -68,7 +69,7 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
                 continue
             seen.add(where)
             message = problem["msg"].removeprefix("Value error, ")
-            if problem["type"] == "extra_forbidden":
+            if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
                 key = where[-1]
                 message = f"unknown key {key!r}" + _did_you_mean(str(key), _allowed_keys(model, where[:-1]))
             errors.append((_line_of(lines, where), f"{_dotted(where)}: {message}"))
@@ -134,27 +135,38 @@ def _dotted(where: Path_) -> str:
     return out or "(scene)"
 
 
-def _allowed_keys(root: type[BaseModel], where: Path_) -> list[str]:
+def _allowed_keys(root: Any, where: Path_) -> list[str]:
     """The keys a model accepts at `where`, found by walking the schema's annotations."""
     annotation: Any = root
     for part in where:
         model = _model_in(annotation)
         if model is not None:
-            field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
-            annotation = field.annotation if field is not None else None
+            annotation = _field_types(model).get(part)
         else:
             annotation = _item_type(annotation, part)
         if annotation is None:
             return []
     model = _model_in(annotation)
-    return [f.alias or name for name, f in model.model_fields.items()] if model else []
+    return list(_field_types(model)) if model else []
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation))
+
+
+def _field_types(model: Any) -> dict[str, Any]:
+    """Key -> annotation, for a pydantic model or a dataclass."""
+    if issubclass(model, BaseModel):
+        return {f.alias or name: f.annotation for name, f in model.model_fields.items()}
+    hints = typing.get_type_hints(model)
+    return {f.name: hints.get(f.name) for f in dataclasses.fields(model)}
+
+
+def _model_in(annotation: Any) -> Any:
+    if _is_model(annotation):
         return annotation
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # Optional[Model]
-        return next((a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        return next((a for a in typing.get_args(annotation) if _is_model(a)), None)
     return None
 
 

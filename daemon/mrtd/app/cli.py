@@ -23,10 +23,19 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--engine", default="auto", choices=ENGINE_NAMES)
     run.add_argument("--model", default=None, help="mrt2 model name (default mrt2_small)")
-    run.add_argument("--output", default="default", help="default | device:NAME | wav:PATH | null")
+    run.add_argument("--output", action="append", default=None,
+                     help="default | device:NAME | wav:PATH | flac:PATH | pipe:[s16le:|f32le:]PATH-or-- | null;"
+                     " repeatable: the device (else the first) is the clock master, the rest are sinks")
+    run.add_argument("--channels", default=None, help="device channels for the stereo pair, 1-based (e.g. 3,4)")
+    run.add_argument("--mono", action="store_true", help="fold to mono (on channel 1, or the one --channels names)")
+    run.add_argument("--device-channels", type=int, default=None, help="open the device with this many channels")
+    run.add_argument("--device-rate", type=int, default=None, help="device sample rate (default: 48000 if it takes it)")
+    run.add_argument("--jack-port", action="append", default=[], help="JACK: connect the routed channels here, in order (repeatable)")
+    run.add_argument("--latency", default=None, choices=["low", "balanced", "safe"],
+                     help="lead frames and device buffer together (docs/audio.md); --lead overrides the lead")
     run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     run.add_argument("--prompt", default=None, help="style prompt text")
-    run.add_argument("--lead", type=int, default=3, help="frames generated ahead of the output (40 ms each)")
+    run.add_argument("--lead", type=int, default=None, help="frames generated ahead of the output (40 ms each, default 3)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--keep-warm", action="store_true", help="mrt2: keep the GPU busy between frames")
     run.add_argument("--no-fallback", action="store_true", help="fail instead of playing synth when the model cannot load")
@@ -35,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--record-dir", default="recordings", help="folder /mrt/record/start writes to")
     run.add_argument("--midi-port", action="append", default=[], help="open MIDI inputs whose name contains this (repeatable)")
     run.add_argument("--no-midi", action="store_true", help="no MIDI input")
+    run.add_argument("--tempo-source", default="internal", choices=["internal", "midi", "link"],
+                     help="follow the tempo of: scenes/OSC/Tidal (internal), MIDI clock in, or Ableton Link (the link extra)")
     run.add_argument("--osc-port", type=int, default=7400)
     run.add_argument("--osc-bind", default="127.0.0.1", help="address to listen on; off loopback it needs --osc-allow")
     run.add_argument("--osc-allow", action="append", default=[], help="client network allowed to send (CIDR, repeatable)")
@@ -148,8 +159,15 @@ def _run(args: argparse.Namespace) -> int:
     config = DaemonConfig(
         engine=args.engine,
         model=args.model,
-        output=args.output,
-        lead_frames=args.lead,
+        output=(args.output or ["default"])[0],
+        outputs=(args.output or [])[1:],
+        channels=args.channels,
+        mono=args.mono,
+        device_channels=args.device_channels,
+        device_rate=args.device_rate,
+        jack_ports=args.jack_port,
+        latency=args.latency,
+        lead_frames=args.lead if args.lead is not None else 3,
         prompt=args.prompt,
         seed=args.seed,
         keep_warm=args.keep_warm,
@@ -159,8 +177,11 @@ def _run(args: argparse.Namespace) -> int:
         record_dir=args.record_dir,
         midi=not args.no_midi,
         midi_ports=args.midi_port,
+        tempo_source=args.tempo_source,
         osc=None if args.no_osc else OscConfig(bind=args.osc_bind, port=args.osc_port, allow=args.osc_allow),
     )
+    if args.latency and args.lead is not None:
+        config.lead_frames = args.lead  # an explicit --lead wins over the preset's
     daemon = Daemon(config)
     done = threading.Event()
 

@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mrtd.audio.chain import AudioChain
 from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, Output
@@ -24,6 +24,7 @@ from mrtd.feedback.push import Pusher
 from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.runtime.clock import FrameClock
+from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, resume_action
 from mrtd.app.scenes import SceneHost
 from mrtd.app.systemd import Notifier, Progress
@@ -49,17 +50,18 @@ TEMPO_SOURCES = ("internal", "midi", "link")
 
 @dataclass
 class DaemonConfig:
-    engine: str = "auto"
+    engine: Literal["auto", "synth", "mrt2"] = "auto"
     model: str | None = None
     output: str = "default"
     lead_frames: int = 3
     prompt: str | None = None
     seed: int = 0
-    fallback_engine: str | None = "synth"  # used when the chosen model cannot load; None: fail instead
+    fallback_engine: Literal["synth", "mrt2"] | None = "synth"  # used when the chosen model cannot load; None: fail instead
     keep_warm: bool = False  # mrt2: keep the GPU busy between frames
     fault_limit: int = 3  # failed frames in a row before switching to the fallback engine
     state_dir: str | None = None  # where the state journal lives; None: no journal
     resume: bool = True  # start where the journal says, fading in (False: start fresh)
+    discovery: bool = False  # advertise the OSC port over mDNS (zeroconf extra)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
@@ -74,9 +76,9 @@ class DaemonConfig:
     device_channels: int | None = None  # channels to open the device with (default: the highest routed)
     device_rate: int | None = None  # None: 48 kHz if the device takes it, else its own rate, resampled
     device_latency: str | float = "low"  # PortAudio's suggested latency: low, high or seconds
-    latency: str | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
+    latency: Literal["low", "balanced", "safe"] | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
     jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
-    tempo_source: str = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
+    tempo_source: Literal["internal", "midi", "link"] = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
 
     def __post_init__(self) -> None:
         if self.tempo_source not in TEMPO_SOURCES:
@@ -107,6 +109,7 @@ class Daemon:
         self.scenes = SceneHost(self)
         self.journal: Journal | None = None
         self.notifier = Notifier()
+        self.advertisement: Advertisement | None = None
         self.generator: Generator | None = None
         self.playout: Playout | None = None
         self.runner: Runner | None = None
@@ -181,6 +184,8 @@ class Daemon:
             self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
             self.osc.start()
             log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
+            if config.discovery:
+                self.advertisement = advertise(self.osc.port, config.osc.bind)
         log.info(
             "output: %s (lead %d frames = %.0f ms, output latency %.1f ms)",
             self.audio.describe(),
@@ -284,6 +289,8 @@ class Daemon:
             self.link.stop()
         self.notifier.stopping()
         self.notifier.close()
+        if self.advertisement is not None:
+            self.advertisement.close()
         self.scenes.stop()
         if self.journal is not None:
             self.journal.stop()

@@ -297,6 +297,35 @@ class Quantized(Command):
 
 
 @dataclass(frozen=True)
+class AlignBeat(Command):
+    """Pull the musical clock to an external beat position: Tidal's cycle, Link's timeline, MIDI clock.
+
+    `beat` is where the source is at wall time `at` (None: at the start of the frame this
+    applies in). The clock counts beats at each frame's start as heard, so the position is
+    carried from `at` to this frame's start at the source's tempo `bpm` (None: ours).
+    `jump` forces the clock there (a transport start) instead of nudging small errors.
+    """
+
+    beat: float
+    at: float | None = None
+    bpm: float | None = None
+    jump: bool = False
+    coalesce_key = "align"  # only the newest position in a frame counts
+
+    def apply(self, state: "ControlState") -> None:
+        from mrtd.control.tempo import ALIGN_TOLERANCE
+        from mrtd.frame import FRAME_SECONDS
+
+        beat = self.beat
+        if self.at is not None and state.frame_of is not None:
+            position = state.frame_of(self.at)  # the frame heard at `at`, fractional
+            if math.isfinite(position):
+                bpm = self.bpm if self.bpm is not None else float(state.values["tempo"])
+                beat += (state.frame - position) * bpm / 60.0 * FRAME_SECONDS
+        state.clock.align(beat, 0.0 if self.jump else ALIGN_TOLERANCE)
+
+
+@dataclass(frozen=True)
 class Call(Command):
     """Runs `action(state)` on the generation thread: for layers above control (scenes, records)."""
 

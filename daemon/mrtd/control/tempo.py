@@ -13,6 +13,10 @@ import re
 
 from mrtd.frame import FRAME_SECONDS
 
+# An external beat position closer than this (in beats) is reached by nudging the phase; further, by a jump.
+ALIGN_TOLERANCE = 0.25
+NUDGE_RATE = 0.1  # at most 10% faster or slower while absorbing a phase error
+
 UNITS = {"beat": "beat", "beats": "beat", "bar": "bar", "bars": "bar"}
 WHEN = re.compile(r"^\s*(?:(next)\s+)?(\d+(?:\.\d+)?)?\s*(beat|beats|bar|bars)\s*$")
 
@@ -42,13 +46,23 @@ class MusicalClock:
         self.bpm = bpm
         self.meter = meter
         self.beat = 0.0  # beats since the clock started, at the start of the current frame
+        self._correction = 0.0  # beats still to absorb from a small alignment (see align)
 
     @property
     def beats_per_frame(self) -> float:
         return self.bpm / 60.0 * FRAME_SECONDS
 
     def advance(self) -> None:
-        self.beat += self.beats_per_frame
+        step = self.beats_per_frame
+        if self._correction:
+            # Absorb a small phase error by running at most NUDGE_RATE faster or slower: the
+            # beat never steps back, so nothing on the grid (a synth onset, a quantized cue)
+            # fires twice or is skipped.
+            limit = step * NUDGE_RATE
+            nudge = min(max(self._correction, -limit), limit)
+            self._correction -= nudge
+            step += nudge
+        self.beat += step
 
     @property
     def bar(self) -> int:
@@ -83,6 +97,17 @@ class MusicalClock:
             seconds = length * (self.meter if unit == "bar" else 1) * 60.0 / self.bpm
         return round(seconds / FRAME_SECONDS)
 
-    def align(self, beat: float) -> None:
-        """Pull the phase to an external beat position (keeps bar counting continuous)."""
-        self.beat = beat
+    def align(self, beat: float, tolerance: float = ALIGN_TOLERANCE) -> bool:
+        """Pull the clock to an external beat position (Link, MIDI clock, Tidal's cycle).
+
+        Within `tolerance` beats the error is absorbed over the next frames (the phase is
+        nudged, staying continuous); beyond it, or with tolerance 0, the clock jumps there
+        (a new session, a transport start). Returns True when it jumped.
+        """
+        error = beat - self.beat
+        if abs(error) > tolerance or tolerance <= 0.0:
+            self.beat = beat
+            self._correction = 0.0
+            return True
+        self._correction = error  # the latest measurement replaces any older one
+        return False

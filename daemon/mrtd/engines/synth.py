@@ -4,7 +4,7 @@ It honours the same conditioning as the real model, in its own simple way:
 
 - Style: the embedding is read as musical descriptors (`mrtd.style.descriptors`):
   brightness picks the harmonic content of band-limited wavetables, density
-  how often the improviser plays, tempo the BPM of its pulse, harmony the
+  how often the improviser plays, tempo the feel of its pulse, harmony the
   mode, attack the envelopes, drums the beat, register the octave. The
   descriptors are smoothed frame by frame, so crossfades morph.
 - Notes: held (1), onset (2) and on (3) slots sound their pitch with a
@@ -60,7 +60,17 @@ DELAY_RING = 1 << 15
 DELAY_FEEDBACK = 0.38
 DC_BLOCKER_POLE = 1.0 - 2.0 * math.pi * 8.0 / SAMPLE_RATE  # ~8 Hz high-pass
 
-STEPS_PER_BAR = 16  # the pulse counts sixteenth notes
+STEPS_PER_BAR = 16  # a pattern is 16 steps: sixteenth notes of a 4/4 bar, or eighths over two bars
+STEPS_PER_BEAT = 4
+
+
+def _sixteenth_weight(tempo: float) -> float:
+    """How freely the off-beat sixteenths play, from the style's tempo descriptor.
+
+    The clock sets the BPM; the style only picks the feel: a slow, spacious style
+    leaves the off-sixteenths silent (an eighth-note pulse), a driving one plays them.
+    """
+    return min(max((tempo - 0.15) / 0.45, 0.0), 1.0)
 
 # Scales as semitone sets, ordered from darkest to brightest so the harmony
 # descriptor walks through them.
@@ -235,9 +245,11 @@ class SynthEngine(Engine):
         self._key_root = 0
         self._pending_key = 0
         self._mode = MODES[4][1]
-        # Pulse position in sixteenth-note steps.
-        self._step_position = 0.0
-        self._next_step = 0
+        # The pulse follows the musical clock (conditioning.beat): steps subdivide the beat.
+        self._beat_end = 0.0  # the beat at the end of the last frame
+        self._last_conditioning_beat: float | None = None
+        self._next_step: int | None = None  # the next sixteenth to play, counted from beat 0
+        self._sixteenths = 1.0  # how freely off-beat sixteenths play (the style's feel)
         self._chord_degree = 0
         self._chord_pitch_classes: tuple[int, ...] = ()
         self._melody_previous = 60
@@ -289,8 +301,9 @@ class SynthEngine(Engine):
 
         self._update_style(conditioning)
         brightness, density, tempo, harmony, attack, drum_style, register = self._descriptors
-        bpm = 70.0 + 70.0 * tempo
-        samples_per_step = SAMPLE_RATE * 60.0 / bpm / 4.0
+        samples_per_beat = SAMPLE_RATE * 60.0 / min(max(conditioning.bpm, 20.0), 400.0)
+        beats_in_frame = FRAME_SAMPLES / samples_per_beat
+        start_beat = self._follow_beat(conditioning, beats_in_frame)
 
         notes = conditioning.notes
         sounding = (notes == NOTE_HELD) | (notes == NOTE_ONSET) | (notes == NOTE_ON_MODEL)
@@ -304,18 +317,18 @@ class SynthEngine(Engine):
             events.clear()
         self._apply_held_notes(notes, held_pitches, attack)
 
-        # Walk the pulse through this frame: each sixteenth boundary is a chance to play.
-        steps_in_frame = FRAME_SAMPLES / samples_per_step
-        while True:
-            offset = (self._next_step - self._step_position) * samples_per_step
-            if offset >= FRAME_SAMPLES:
-                break
+        # Walk the pulse through this frame: each step on the beat grid is a chance to play.
+        next_step = self._resync_steps(start_beat)
+        end_beat = start_beat + beats_in_frame
+        self._sixteenths = _sixteenth_weight(tempo)
+        while (step_beat := next_step / STEPS_PER_BEAT) < end_beat:
+            offset = min(max(int((step_beat - start_beat) * samples_per_beat), 0), FRAME_SAMPLES - 1)
             self._play_step(
-                self._next_step, max(int(offset), 0), notes, held_pitches, strictness,
-                temperature, top_k, samples_per_step,
+                next_step, offset, notes, held_pitches, strictness,
+                temperature, top_k, samples_per_beat / STEPS_PER_BEAT,
             )
-            self._next_step += 1
-        self._step_position += steps_in_frame
+            next_step += 1
+        self._next_step = next_step
 
         voices = self._render_voices(brightness)
         wet = self._delay_wet
@@ -325,6 +338,28 @@ class SynthEngine(Engine):
         out = self._finish(mix)
         self._clock += FRAME_SAMPLES
         return out
+
+    def _follow_beat(self, conditioning: Conditioning, beats_in_frame: float) -> float:
+        """The beat at this frame's start: the musical clock's, or our own when nothing drives it.
+
+        A caller that builds Conditioning by hand leaves `beat` still; then the pulse
+        free-runs at `bpm` from where it was, so the engine plays the same either way.
+        """
+        beat = float(conditioning.beat)
+        free_running = beat == self._last_conditioning_beat
+        self._last_conditioning_beat = beat
+        start = self._beat_end if free_running else beat
+        self._beat_end = start + beats_in_frame
+        return start
+
+    def _resync_steps(self, start_beat: float) -> int:
+        """The next step to play. Small nudges of the clock's phase leave it alone (no step
+        plays twice or is lost); after a jump (Tidal's cycle, a transport start, a new Link
+        session) it is the first step at the new position, neither replaying nor waiting."""
+        step = 1.0 / STEPS_PER_BEAT
+        if self._next_step is not None and start_beat - step <= self._next_step * step <= start_beat + 2 * step:
+            return self._next_step
+        return math.ceil(start_beat * STEPS_PER_BEAT - 1e-9)
 
     def _update_style(self, conditioning: Conditioning) -> None:
         embedding = conditioning.style_embedding
@@ -527,7 +562,7 @@ class SynthEngine(Engine):
         groove = self._drum_amount > 0.25 or density > 0.55
         if groove:
             probability = (1.0 if bar_step in (0, 8) else 0.0) + (0.35 + 0.4 * density if bar_step % 4 == 2 else 0.0)
-            probability += 0.15 * density if bar_step % 2 == 1 else 0.0
+            probability += 0.15 * density * self._sixteenths if bar_step % 2 == 1 else 0.0
         else:
             probability = 1.0 if bar_step == 0 and (step // STEPS_PER_BAR) % 2 == 0 else 0.0
         if probability <= 0.0 or not self._decide(min(probability, 1.0), temperature):
@@ -550,7 +585,7 @@ class SynthEngine(Engine):
                      attack, register, samples_per_step) -> None:
         probability = (0.12 + 0.85 * density) * _METRIC_WEIGHT[bar_step]
         if bar_step % 2 == 1:
-            probability *= density  # sparse styles leave the off-sixteenths alone
+            probability *= density * self._sixteenths  # sparse and slow styles leave the off-sixteenths alone
         if not self._decide(probability, temperature):
             return
         centre = 62 + int(round((register - 0.5) * 24))
@@ -591,6 +626,8 @@ class SynthEngine(Engine):
         velocity = 0.55 + 0.45 * min(amount / 0.8, 1.0)
         for draw, (drum, template) in zip(draws, _DRUM_TEMPLATES.items()):
             probability = _lerp(template[lower, bar_step], template[lower + 1, bar_step], mix)
+            if bar_step % 2 == 1:
+                probability *= self._sixteenths
             if probability <= 0.0:
                 continue
             if temperature < 0.05:

@@ -43,6 +43,24 @@ class OscConfig:
     allow: list[str] = field(default_factory=list)  # CIDR networks; required off loopback
     tcp: bool = True
 
+    def __post_init__(self) -> None:
+        self.networks()  # refuse a bad configuration where it is written, not when it is used
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"OSC port must be 0-65535 (0: any free port), got {self.port}")
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        try:
+            networks = [ipaddress.ip_network(n, strict=False) for n in self.allow]
+        except ValueError as exc:
+            raise ValueError(f"OSC allow-list: {exc}") from None
+        try:
+            loopback = ipaddress.ip_address(self.bind).is_loopback
+        except ValueError:
+            loopback = self.bind == "localhost"
+        if not loopback and not networks:
+            raise ValueError(f"binding OSC to {self.bind} needs an allow-list of client networks (e.g. --osc-allow 192.168.1.0/24)")
+        return networks
+
 
 @dataclass
 class OscCounters:
@@ -77,7 +95,7 @@ class OscServer:
         self.host = host
         self.config = config or OscConfig()
         self.counters = OscCounters()
-        self._networks = self._check_allow_list()
+        self._networks = self.config.networks()
         self._budget = _ErrorBudget()
         self._budget_lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,21 +103,6 @@ class OscServer:
         self.udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self.on_message: Callable[[str, tuple[str, int]], None] | None = None  # e.g. subscription leases
-
-    def _check_allow_list(self) -> list[ipaddress._BaseNetwork]:
-        try:
-            networks = [ipaddress.ip_network(n, strict=False) for n in self.config.allow]
-        except ValueError as exc:
-            raise ValueError(f"OSC allow-list: {exc}") from None
-        try:
-            loopback = ipaddress.ip_address(self.config.bind).is_loopback
-        except ValueError:
-            loopback = self.config.bind == "localhost"
-        if not loopback and not networks:
-            raise ValueError(
-                f"binding OSC to {self.config.bind} needs an allow-list of client networks (e.g. --osc-allow 192.168.1.0/24)"
-            )
-        return networks
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
