@@ -9,6 +9,7 @@ import sys
 import threading
 
 from mrtd import __version__
+from mrtd.app.logs import setup_logging
 from mrtd.engines import ENGINE_NAMES
 
 log = logging.getLogger("mrtd")
@@ -17,39 +18,49 @@ log = logging.getLogger("mrtd")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrtd", description="Play a real-time music model live.")
     parser.add_argument("--version", action="version", version=f"mrtd {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", default=argparse.SUPPRESS, choices=["debug", "info", "warning", "error"])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the daemon in the foreground")
-    run.add_argument("--engine", default="auto", choices=ENGINE_NAMES)
-    run.add_argument("--model", default=None, help="mrt2 model name (default mrt2_small)")
-    run.add_argument("--output", action="append", default=None,
+    run = commands.add_parser("run", help="run the daemon in the foreground",
+                              description="Flags override the config file; the file's keys are in docs/config.md.")
+    # Settings flags default to "not given" (SUPPRESS), so only the flags a person typed
+    # override the config file. Each dest is the setting's name in the file.
+    given = argparse.SUPPRESS
+    run.add_argument("--config", default=None, help="YAML config file (see docs/config.md)")
+    run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
+    run.add_argument("--engine", default=given, choices=ENGINE_NAMES)
+    run.add_argument("--model", default=given, help="mrt2 model name (default mrt2_small)")
+    run.add_argument("--output", dest="output_list", action="append", default=given,
                      help="default | device:NAME | wav:PATH | flac:PATH | pipe:[s16le:|f32le:]PATH-or-- | null;"
                      " repeatable: the device (else the first) is the clock master, the rest are sinks")
-    run.add_argument("--channels", default=None, help="device channels for the stereo pair, 1-based (e.g. 3,4)")
-    run.add_argument("--mono", action="store_true", help="fold to mono (on channel 1, or the one --channels names)")
-    run.add_argument("--device-channels", type=int, default=None, help="open the device with this many channels")
-    run.add_argument("--device-rate", type=int, default=None, help="device sample rate (default: 48000 if it takes it)")
-    run.add_argument("--jack-port", action="append", default=[], help="JACK: connect the routed channels here, in order (repeatable)")
-    run.add_argument("--latency", default=None, choices=["low", "balanced", "safe"],
+    run.add_argument("--channels", default=given, help="device channels for the stereo pair, 1-based (e.g. 3,4)")
+    run.add_argument("--mono", action="store_const", const=True, default=given, help="fold to mono (on channel 1, or the one --channels names)")
+    run.add_argument("--device-channels", type=int, default=given, help="open the device with this many channels")
+    run.add_argument("--device-rate", type=int, default=given, help="device sample rate (default: 48000 if it takes it)")
+    run.add_argument("--jack-port", dest="jack_ports", action="append", default=given, help="JACK: connect the routed channels here, in order (repeatable)")
+    run.add_argument("--latency", default=given, choices=["low", "balanced", "safe"],
                      help="lead frames and device buffer together (docs/audio.md); --lead overrides the lead")
-    run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
-    run.add_argument("--prompt", default=None, help="style prompt text")
-    run.add_argument("--lead", type=int, default=None, help="frames generated ahead of the output (40 ms each, default 3)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--keep-warm", action="store_true", help="mrt2: keep the GPU busy between frames")
-    run.add_argument("--no-fallback", action="store_true", help="fail instead of playing synth when the model cannot load")
-    run.add_argument("--scene", default=None, help="a scene file to play (watched: saving it reloads it)")
-    run.add_argument("--scene-dir", default="scenes", help="folder /mrt/scene/load may load from")
-    run.add_argument("--record-dir", default="recordings", help="folder /mrt/record/start writes to")
-    run.add_argument("--midi-port", action="append", default=[], help="open MIDI inputs whose name contains this (repeatable)")
-    run.add_argument("--no-midi", action="store_true", help="no MIDI input")
-    run.add_argument("--tempo-source", default="internal", choices=["internal", "midi", "link"],
+    run.add_argument("--lead", dest="lead_frames", type=int, default=given, help="frames generated ahead of the output (40 ms each, default 3)")
+    run.add_argument("--prompt", default=given, help="style prompt text")
+    run.add_argument("--seed", type=int, default=given)
+    run.add_argument("--keep-warm", action="store_const", const=True, default=given, help="mrt2: keep the GPU busy between frames")
+    run.add_argument("--no-fallback", dest="fallback_engine", action="store_const", const=None, default=given,
+                     help="fail instead of playing synth when the model cannot load")
+    run.add_argument("--scene", default=given, help="a scene file to play (watched: saving it reloads it)")
+    run.add_argument("--scene-dir", default=given, help="folder /mrt/scene/load may load from")
+    run.add_argument("--record-dir", default=given, help="folder /mrt/record/start writes to")
+    run.add_argument("--state-dir", default=given, help="keep the state journal here and resume from it after a restart")
+    run.add_argument("--fresh", dest="resume", action="store_const", const=False, default=given, help="ignore the journal: start fresh")
+    run.add_argument("--midi-port", dest="midi_ports", action="append", default=given, help="open MIDI inputs whose name contains this (repeatable)")
+    run.add_argument("--no-midi", dest="midi", action="store_const", const=False, default=given, help="no MIDI input")
+    run.add_argument("--tempo-source", default=given, choices=["internal", "midi", "link"],
                      help="follow the tempo of: scenes/OSC/Tidal (internal), MIDI clock in, or Ableton Link (the link extra)")
-    run.add_argument("--osc-port", type=int, default=7400)
-    run.add_argument("--osc-bind", default="127.0.0.1", help="address to listen on; off loopback it needs --osc-allow")
-    run.add_argument("--osc-allow", action="append", default=[], help="client network allowed to send (CIDR, repeatable)")
-    run.add_argument("--no-osc", action="store_true")
+    run.add_argument("--osc-port", type=int, default=given)
+    run.add_argument("--osc-bind", default=given, help="address to listen on; off loopback it needs --osc-allow")
+    run.add_argument("--osc-allow", action="append", default=given, help="client network allowed to send (CIDR, repeatable)")
+    run.add_argument("--no-osc", dest="osc", action="store_const", const=None, default=given)
+    run.add_argument("--discovery", action="store_const", const=True, default=given, help="advertise OSC over mDNS (zeroconf extra)")
+    run.add_argument("--log-json", action="store_const", const=True, default=given, help="log one JSON object per line")
 
     check = commands.add_parser("check", help="validate scene files; every error at once")
     check.add_argument("scenes", nargs="+")
@@ -77,10 +88,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if args.command == "run":
+        return _run(args)  # it sets logging up from the config file and the flags
+    setup_logging(getattr(args, "log_level", "info"))
     if args.command == "devices":
         return _devices()
     if args.command == "osc-reference":
@@ -152,37 +162,21 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mrtd.app.daemon import Daemon, DaemonConfig
+    from mrtd.app.config import ConfigError, load_settings
+    from mrtd.app.daemon import Daemon
     from mrtd.audio.outputs import OutputError
-    from mrtd.inputs.osc.server import OscConfig
 
-    config = DaemonConfig(
-        engine=args.engine,
-        model=args.model,
-        output=(args.output or ["default"])[0],
-        outputs=(args.output or [])[1:],
-        channels=args.channels,
-        mono=args.mono,
-        device_channels=args.device_channels,
-        device_rate=args.device_rate,
-        jack_ports=args.jack_port,
-        latency=args.latency,
-        lead_frames=args.lead if args.lead is not None else 3,
-        prompt=args.prompt,
-        seed=args.seed,
-        keep_warm=args.keep_warm,
-        fallback_engine=None if args.no_fallback else "synth",
-        scene=args.scene,
-        scene_dir=args.scene_dir,
-        record_dir=args.record_dir,
-        midi=not args.no_midi,
-        midi_ports=args.midi_port,
-        tempo_source=args.tempo_source,
-        osc=None if args.no_osc else OscConfig(bind=args.osc_bind, port=args.osc_port, allow=args.osc_allow),
-    )
-    if args.latency and args.lead is not None:
-        config.lead_frames = args.lead  # an explicit --lead wins over the preset's
-    daemon = Daemon(config)
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config", "seconds", "output_list")}
+    if "output_list" in vars(args):
+        overrides["output"], overrides["outputs"] = args.output_list[0], args.output_list[1:]
+    try:
+        settings = load_settings(args.config, overrides)
+    except (ConfigError, ValueError, TypeError) as exc:
+        setup_logging("info")
+        log.error("%s", exc)
+        return 2
+    setup_logging(settings.log_level, settings.log_json)
+    daemon = Daemon(settings.daemon_config())
     done = threading.Event()
 
     def on_signal(signum, _frame):

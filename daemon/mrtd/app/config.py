@@ -64,6 +64,8 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any]) -> Setting
         osc = vars(values["osc"]) | {k[len("osc_"):]: v for k, v in osc_overrides.items()}
         values["osc"] = OscConfig(**osc)
     merged = Settings(**values)
+    if "lead_frames" in overrides:
+        merged.lead_frames = overrides["lead_frames"]  # an explicit --lead wins over a latency preset's
     if merged.magenta_home is None and os.environ.get("MAGENTA_HOME"):
         merged.magenta_home = os.environ["MAGENTA_HOME"]
     if merged.magenta_home is not None:

@@ -1,0 +1,100 @@
+"""After kill -9 (a power cut, an OOM kill), the restarted daemon resumes from its journal."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_for
+from osc_probe import OscProbe
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(state: Path, port: int, *extra: str) -> subprocess.Popen:
+    """Start mrtd; its log goes to a file (a pipe nobody drains could block its logging)."""
+    log = state.parent / f"mrtd-{port}-{len(list(state.parent.glob('mrtd-*.log')))}.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mrtd", "run", "--engine", "synth", "--output", "null", "--no-midi",
+             "--osc-port", str(port), "--state-dir", str(state), *extra],
+            stderr=stderr,
+        )
+    wait_for(lambda: "ready" in log.read_text() or process.poll() is not None, 30, "mrtd to start")
+    assert process.poll() is None, log.read_text()
+    return process
+
+
+def _state(probe: OscProbe) -> dict[str, list]:
+    start = len(probe.received)
+    probe.send("/mrt/sync")
+    probe.wait_for("/mrt/synced", start=start)
+    return {address: args for address, args in probe.received[start:]}
+
+
+def test_kill_dash_nine_then_restart_restores_the_journal(tmp_path):
+    state, port = tmp_path / "state", _free_port()
+    process = _start(state, port)
+    probe = OscProbe(port)
+    try:
+        probe.send("/mrt/prompt", "rain", "soft rain on a tin roof", 0.3)
+        probe.send("/mrt/prompt", "bells", "distant church bells", 0.7)
+        probe.send("/mrt/temperature", 1.4)
+        probe.send("/mrt/cfg/notes", 5.0)
+        probe.send("/mrt/volume", -9.0)
+        journal = state / "journal.json"
+
+        def journaled() -> bool:
+            try:
+                saved = json.loads(journal.read_text())["state"]
+            except (OSError, ValueError, KeyError):
+                return False
+            return saved.get("/mrt/volume") == [-9.0] and saved.get("/mrt/temperature", [0])[0] == pytest.approx(1.4)
+
+        wait_for(journaled, 10, "the journal to catch up")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        probe.close()
+        process.kill()
+
+    process = _start(state, port)
+    probe = OscProbe(port)
+    try:
+        restored = _state(probe)
+        wait_for(lambda: _state(probe)["/mrt/volume"][0] == pytest.approx(-9.0, abs=0.05), 10, "the fade-in to land")
+    finally:
+        probe.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    assert restored["/mrt/temperature"][0] == pytest.approx(1.4)
+    assert restored["/mrt/cfg/notes"][0] == pytest.approx(5.0)
+    prompts = restored["/mrt/prompts"]
+    assert dict(zip(prompts[::2], prompts[1::2])) == {"bells": "distant church bells", "rain": "soft rain on a tin roof"}
+    mix = dict(zip(restored["/mrt/mix"][::2], restored["/mrt/mix"][1::2]))
+    assert mix == {"bells": pytest.approx(0.7), "rain": pytest.approx(0.3)}
+    assert restored["/mrt/volume"][0] < -9.0, "it fades in rather than starting at full level"
+
+
+def test_fresh_ignores_the_journal(tmp_path):
+    state, port = tmp_path / "state", _free_port()
+    state.mkdir()
+    (state / "journal.json").write_text(json.dumps({"version": 1, "state": {"/mrt/temperature": [2.5]}, "scene_path": None}))
+    process = _start(state, port, "--fresh")
+    probe = OscProbe(port)
+    try:
+        assert _state(probe)["/mrt/temperature"][0] == pytest.approx(1.1)
+    finally:
+        probe.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
