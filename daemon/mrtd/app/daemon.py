@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mrtd.audio.chain import AudioChain
-from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, Output
+from mrtd.audio.supervise import DeviceSupervisor
+from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, DeviceOutput, Output
 from mrtd.audio.routing import ChannelMap
 from mrtd.audio.playout import Playout
 from mrtd.audio.recorder import Recorder
@@ -113,7 +114,7 @@ class Daemon:
         self.generator: Generator | None = None
         self.playout: Playout | None = None
         self.runner: Runner | None = None
-        self.output: Output | None = None  # the clock master
+        self.device_watch: DeviceSupervisor | None = None
         self.audio: AudioChain | None = None
         self.osc: OscServer | None = None
         self.pusher = Pusher()
@@ -167,8 +168,12 @@ class Daemon:
         self._resume_from_journal()
         self.runner.start()
 
-        self.output = self.audio.start_master()
-        self.control.frame_of = FrameClock(self.playout, self.output.time).frame_of
+        self.audio.start_master()
+        # The master can change (a lost device hands over to the null output): always ask the current one.
+        self.control.frame_of = FrameClock(self.playout, lambda: self.audio.master.time()).frame_of
+        if isinstance(self.audio.master, DeviceOutput):
+            self.device_watch = DeviceSupervisor(self.audio, self.audio.reopen_device)
+            self.device_watch.start()
         if config.tempo_source == "link":
             from mrtd.inputs.link import LinkFollower  # an optional extra: imported only when asked for
 
@@ -194,7 +199,14 @@ class Daemon:
             self.output.latency * 1000,
         )
         self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
-        self.notifier.start_watchdog(Progress(lambda: self.generator.frames, lambda: self.status()["underruns"]))
+        progress = Progress(lambda: self.generator.frames, lambda: self.status()["underruns"])
+        device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
+        self.notifier.start_watchdog(lambda: progress() and device_ok())
+
+    @property
+    def output(self) -> Output | None:
+        """The clock master now."""
+        return self.audio.master if self.audio is not None else None
 
     def _prompt_ready(self, name: str, embedding) -> None:
         self.control.submit(PromptReady(name, embedding))
@@ -299,6 +311,8 @@ class Daemon:
         self.recorder.stop()
         self.encoder.stop()
         self.pusher.stop()
+        if self.device_watch is not None:
+            self.device_watch.stop()
         if self.audio is not None:
             self.audio.stop_master()
         if self.runner is not None:
@@ -320,6 +334,8 @@ class Daemon:
             "rtf": metrics.realtime_factor if metrics and metrics.steps else 0.0,
             "frames_late": getattr(engine, "frames_late", 0),
             "output": self.output.describe() if self.output else "none",
+            "device": self.device_watch.state if self.device_watch else "",
+            "device_losses": self.device_watch.losses if self.device_watch else 0,
             "frames": self.generator.frames if self.generator else 0,
             "underruns": (self.playout.underruns if self.playout else 0)
             + (self.output.device_underruns if self.output else 0),

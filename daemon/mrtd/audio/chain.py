@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mrtd.audio.outputs import DeviceOptions, DeviceOutput, NullOutput, Output, OutputError, open_output, split_outputs
+from mrtd.audio.outputs import DeviceOptions, DeviceOutput, NullOutput, Output, OutputError, device_of, open_output, split_outputs
 from mrtd.audio.playout import Playout
 from mrtd.audio.resample import RateConverter
 from mrtd.audio.sinks import SinkError, SinkWriter, open_sink
@@ -35,6 +35,7 @@ class AudioChain:
     ) -> None:
         """Open (not start) the outputs named by `specs`; `master` injects a ready-made clock master."""
         master_spec, sink_specs = split_outputs(specs)
+        self.master_spec, self.device_options = master_spec, device_options
         self.master: Output = master or open_output(master_spec, device_options)
         try:
             self.sinks: list[SinkWriter] = [open_sink(spec) for spec in sink_specs]
@@ -65,6 +66,13 @@ class AudioChain:
             self.master = NullOutput()
             self.master.start(self.playout)
         return self.master
+
+    def reopen_device(self) -> Output:
+        """The configured sound card, opened again (OutputError if it is still gone)."""
+        device = DeviceOutput(device_of(self.master_spec), options=self.device_options)
+        if device.sample_rate != self.sample_rate:
+            raise OutputError(f"{device.device_name} came back at {device.sample_rate} Hz, not {self.sample_rate} Hz")
+        return device
 
     def stop_master(self) -> None:
         self.master.stop()

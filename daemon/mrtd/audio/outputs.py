@@ -312,6 +312,11 @@ class DeviceOutput(Output):
         return self._stream.time if self._stream is not None else 0.0
 
     @property
+    def active(self) -> bool:
+        """The stream is running (PortAudio marks it inactive when the device or server goes)."""
+        return self._stream is not None and bool(self._stream.active)
+
+    @property
     def latency(self) -> float:
         return float(self._stream.latency) if self._stream is not None else 0.0
 
@@ -366,18 +371,20 @@ def open_output(spec: str = "default", device_options: DeviceOptions | None = No
         except SinkError as exc:
             raise OutputError(str(exc)) from exc
     if is_device_spec(spec):
-        device: int | str | None = None
-        if spec.startswith("device:"):
-            name = spec[len("device:") :]
-            device = int(name) if name.isdigit() else name
         try:
-            return DeviceOutput(device, options=device_options)
+            return DeviceOutput(device_of(spec), options=device_options)
         except OutputError as exc:
             log.warning("audio output unavailable: %s; playing to the null sink instead", exc)
             return NullOutput()
     raise OutputError(
         f"unknown output {spec!r}; use default, device:NAME, wav:PATH, flac:PATH, pipe:[s16le:|f32le:]PATH or null"
     )
+
+
+def device_of(spec: str) -> int | str | None:
+    """`default` -> None, `device:3` -> 3, `device:Scarlett` -> "Scarlett"."""
+    name = spec[len("device:") :] if spec.startswith("device:") else None
+    return int(name) if name is not None and name.isdigit() else name
 
 
 def is_device_spec(spec: str) -> bool:

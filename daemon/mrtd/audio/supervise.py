@@ -1,0 +1,149 @@
+"""When the sound card goes away (unplugged, the JACK server restarted), the music goes on.
+
+A supervisor thread watches the device: if its stream stops or its callback
+stops being called, the device is set aside and a paced null output takes
+over the ring, so the generator, the schedule, the timing and any recording
+or pipe sinks keep running.
+
+Getting the device back needs PortAudio re-initialised (to see a restarted
+server or a re-plugged card), and PortAudio may only be re-initialised once
+the lost stream is closed. Where closing works (ALSA), the supervisor retries
+every `retry_s` and the device takes over again when it opens. Where it does
+not (a JACK server that died under an open stream: closing hangs, and
+re-initialising then aborts the process, measured here), the lost stream is
+left alone for good and the daemon reports itself unhealthy, so under systemd
+the watchdog restarts it and the journal resumes the music on the device.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from typing import Callable
+
+from mrtd.audio.chain import AudioChain
+from mrtd.audio.outputs import DeviceOutput, NullOutput, Output, OutputError, import_sounddevice
+
+log = logging.getLogger(__name__)
+
+
+def finishes(action: Callable[[], object], timeout_s: float, name: str) -> bool:
+    """Run `action` on a thread of its own; whether it finished within `timeout_s`."""
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            action()
+        except Exception as exc:  # a dead stream may also just fail: that still counts as done
+            log.debug("%s: %s", name, exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return finished.wait(timeout_s)
+
+
+def rescan_portaudio() -> None:
+    """Pa_Terminate + Pa_Initialize, so a restarted server or a re-plugged card is seen."""
+    sd = import_sounddevice()
+    sd._terminate()
+    sd._initialize()
+
+
+class DeviceSupervisor:
+    def __init__(self, chain: AudioChain, reopen: Callable[[], Output], check_s: float = 0.5, retry_s: float = 2.0) -> None:
+        self.chain = chain
+        self._reopen = reopen
+        self.check_s, self.retry_s = check_s, retry_s
+        self.losses = 0
+        self.recoveries = 0
+        self.lost: DeviceOutput | None = None
+        self.recoverable = True  # False once a lost stream could not be closed
+        self._abandoned: list[Output] = []  # never closed again, never finalised
+        self._last_samples = -1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # against stop() racing a switch
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mrtd-device-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    @property
+    def state(self) -> str:
+        if self.lost is None:
+            return "ok"
+        return "lost, retrying" if self.recoverable else "lost; restart mrtd to reopen it"
+
+    @property
+    def healthy(self) -> bool:
+        return self.lost is None
+
+    def _run(self) -> None:
+        next_retry = 0.0
+        while not self._stop.wait(self.check_s):
+            with self._lock:
+                if self.lost is None:
+                    if self._device_died():
+                        self._set_aside()
+                        next_retry = time.monotonic() + self.retry_s
+                elif self.recoverable and time.monotonic() >= next_retry:
+                    self._try_to_reopen()
+                    next_retry = time.monotonic() + self.retry_s
+
+    def _device_died(self) -> bool:
+        master = self.chain.master
+        if not isinstance(master, DeviceOutput):
+            return False
+        samples = self.chain.playout.samples_out
+        stalled = samples == self._last_samples
+        self._last_samples = samples
+        return not master.active or stalled
+
+    def _set_aside(self) -> None:
+        device = self.chain.master
+        assert isinstance(device, DeviceOutput)
+        self.lost = device
+        self.losses += 1
+        standby = NullOutput()
+        standby.start(self.chain.playout)
+        self.chain.master = standby
+        if finishes(device.stop, 2.0, "mrtd-close-lost-device"):
+            log.error("audio device %s lost; the music goes on, retrying every %g s", device.device_name, self.retry_s)
+            return
+        self._abandoned.append(device)
+        self.recoverable = False
+        # sounddevice terminates PortAudio at exit, which would now hang or abort: skip it.
+        atexit.unregister(import_sounddevice()._exit_handler)
+        log.error("audio device %s lost and its stream cannot be closed; the music goes on without it, "
+                  "and mrtd reports itself unhealthy so its supervisor (systemd) restarts it", device.device_name)
+
+    def _try_to_reopen(self) -> None:
+        rescan_portaudio()
+        try:
+            device = self._reopen()
+        except OutputError as exc:
+            log.info("audio device not back yet: %s", exc)
+            return
+        # One consumer at a time on the ring: the standby stops before the device starts.
+        self.chain.master.stop()
+        try:
+            device.start(self.chain.playout)
+        except OutputError as exc:
+            standby = NullOutput()
+            standby.start(self.chain.playout)
+            self.chain.master = standby
+            log.info("audio device not back yet: %s", exc)
+            return
+        self.chain.master = device
+        self.lost = None
+        self._last_samples = -1
+        self.recoveries += 1
+        log.info("audio device %s is back", device.describe())
