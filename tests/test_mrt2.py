@@ -433,3 +433,36 @@ def test_the_crossfade_is_needed(tmp_path):
     assert np.abs(np.diff(joined, axis=0)).max() > CROSSFADE_STEP
     a.close()
     b.close()
+
+
+def test_model_swap_and_prefill_over_osc(tmp_path, monkeypatch):
+    from mrtd.app.daemon import Daemon, DaemonConfig
+    from mrtd.inputs.osc.server import OscConfig
+    from osc_probe import OscProbe
+
+    tiny.export_tiny_model(tmp_path, MODEL)
+    tiny.export_tiny_model(tmp_path, "mrt2_other", weights_seed=3)
+    tiny.export_tiny_encoder(tmp_path)
+    (tmp_path / "audio").mkdir()
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
+    daemon = Daemon(DaemonConfig(engine="mrt2", model=MODEL, output="null", osc=OscConfig(port=0), midi=False,
+                                 cache_dir=str(tmp_path / "cache"), audio_dir=str(tmp_path / "audio")))
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        assert probe.request("/mrt/model", "/mrt/loading", "mrt2_other") == ["mrt2_other"]
+        wait_for(lambda: daemon.generator.engine.model == "mrt2_other", 20, "the other model to take over")
+        before = daemon.generator.engine
+        assert probe.request("/mrt/prefill", "/mrt/prefilling") == ["silence"]
+        wait_for(lambda: daemon.generator.engine is not before, 60, "the prefilled copy to take over")
+        assert daemon.generator.engine.model == "mrt2_other"
+        for address, args, reason in [("/mrt/model", ["nope"], "no model 'nope'"),
+                                      ("/mrt/prefill", ["../../etc/passwd"], "outside"),
+                                      ("/mrt/prefill", ["missing.wav"], "no audio file")]:
+            start = len(probe.received)
+            probe.send(address, *args)
+            assert reason in probe.wait_for("/mrt/error", start=start)[1]
+        assert daemon.status()["underruns"] == 0
+    finally:
+        probe.close()
+        daemon.stop()

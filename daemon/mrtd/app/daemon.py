@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from mrtd.audio.chain import AudioChain
 from mrtd.audio.supervise import DeviceSupervisor
@@ -37,7 +37,9 @@ from mrtd.style.embedder import BuiltinEmbedder
 from mrtd.style.encoder import EncoderWorker
 from mrtd.engines import Engine, create_engine
 from mrtd.engines.mrt2 import ModelError
-from mrtd.frame import FRAME_SECONDS
+from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
+from mrtd.style.audio_prompt import read_audio_file
+from mrtd.audio.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 
@@ -66,6 +68,7 @@ class DaemonConfig:
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
+    audio_dir: str = "audio"  # audio files /mrt/prefill may read
     cache_dir: str | None = None  # embedding cache; None: the user cache folder
     scene: str | None = None  # a scene file to play (and watch for changes)
     midi: bool = True  # MIDI input (a virtual `mrtd` port, plus midi_ports); off by itself where unavailable
@@ -271,7 +274,26 @@ class Daemon:
         self.engine_error = self.generator.last_fault
         self.swap_engine(fallback, None, crossfade_frames=0)
 
-    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4) -> Future:
+    def prefill(self, audio_path: Path | None) -> Future:
+        """Warm a second copy of the playing mrt2 model, fill its context with `audio_path`
+        (or silence), then crossfade to it. Everything heavy happens off the generation thread."""
+        playing = self.generator.engine if self.generator else None
+        if playing is None or playing.name != "mrt2":
+            raise ValueError("prefill needs the mrt2 engine (the synth engine has no context to fill)")
+        model = playing.model
+        audio = None
+        if audio_path is not None:
+            samples, rate = read_audio_file(audio_path)
+            audio = samples if rate == SAMPLE_RATE else resample_file(samples, rate, SAMPLE_RATE)
+
+        def fill(engine: Engine) -> None:
+            frames = engine.prefill_from_audio(audio) if audio is not None else engine.prefill_silence()
+            log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
+
+        return self.swap_engine("mrt2", model, prepare=fill)
+
+    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4,
+                    prepare: Callable[[Engine], None] | None = None) -> Future:
         """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
 
         The future resolves to the new engine once the old one is closed, or to the
@@ -282,6 +304,8 @@ class Daemon:
         def load() -> None:
             try:
                 engine = self._warm_engine(name, model)
+                if prepare is not None:
+                    prepare(engine)
             except Exception as exc:
                 log.error("engine swap to %s %s failed: %s; keeping %s", name, model or "", exc,
                           self.engine.describe() if self.engine else "none")

@@ -75,6 +75,22 @@ class Surface:
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool:
         return self._daemon.scenes.from_osc(address, args, due)
 
+    # -- the model ------------------------------------------------------------------
+    def prefill(self, name: str | None) -> None:
+        path = inside(self._daemon.config.audio_dir, name) if name else None
+        if path is not None and not path.is_file():
+            raise ValueError(f"no audio file {name!r} in {self._daemon.config.audio_dir}")
+        self._daemon.prefill(path)
+
+    def model(self, name: str) -> None:
+        """Load `name` beside the running engine; a model that will not load leaves the music as it is."""
+        from mrtd.engines import mrt2
+
+        if not mrt2.assets_present(name):
+            function_path, _ = mrt2.model_paths(name)
+            raise ValueError(f"no model {name!r}: {function_path} is missing")
+        self._daemon.swap_engine("mrt2", name)
+
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:
         name = name or time.strftime("mrtd-%Y%m%d-%H%M%S")

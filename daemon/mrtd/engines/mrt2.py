@@ -76,6 +76,7 @@ class ModelError(ValueError):
 # -- MLX, claimed once per process ------------------------------------------
 
 _MLX_LOCK = threading.RLock()
+PREFILL_YIELD_S = 0.0005  # between prefill steps, so the live step gets the lock (locks are not fair)
 _mx: Any = None
 _mlx_import_error: str | None = None
 _shared_streams: dict[str, Any] = {}
@@ -598,9 +599,11 @@ class Mrt2Engine(Engine):
         self._upload_conditioning(prefill, force=True)
         unique = (tokens.astype(np.int32) + PREVIOUS_FRAME_OFFSETS).astype(np.int32)  # [1, N, 12]
         args = list(self._args)
-        with mlx_session() as mx:
-            state = list(self._state)
-            for index in range(count - 1):
+        state = list(self._state)
+        for index in range(count - 1):
+            # One step per lock hold, then a breath: a live engine on the generation thread
+            # shares the lock, and must never wait for a whole prefill (measured: an underrun).
+            with mlx_session() as mx:
                 forced = mx.array(unique[:, index : index + 1])
                 state[slot] = self._previous_frame_value(mx, forced, state[slot])
                 args[8] = forced
@@ -608,6 +611,8 @@ class Mrt2Engine(Engine):
                 outputs = self._fn(*args)
                 mx.eval(outputs)
                 state = list(outputs[1:])
+            time.sleep(PREFILL_YIELD_S)
+        with mlx_session() as mx:
             state[slot] = self._previous_frame_value(mx, mx.array(unique[:, count - 1 :]), state[slot])
             mx.eval(state)
         self._state = state

@@ -37,6 +37,8 @@ class Host(Protocol):
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None: ...
     def learn(self, kind: str, name: str) -> None: ...
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
+    def prefill(self, name: str | None) -> None: ...
+    def model(self, name: str) -> None: ...
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
 
@@ -317,6 +319,22 @@ def unsubscribe(host: Host, req: Request) -> list[Reply]:
     return [(f"{ROOT}/unsubscribed", [port])]
 
 
+def prefill(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0, 1)
+    name = text(req.args[0], "audio file name") if req.args else None
+    host.prefill(name)
+    return [(f"{ROOT}/prefilling", [name or "silence"])]
+
+
+def model(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 1)
+    name = text(req.args[0], "model name")
+    if not all(ch.isalnum() or ch in "_-." for ch in name) or name.startswith("."):
+        raise ValueError(f"a model name is letters, digits, '_', '-' and '.', got {name!r}")
+    host.model(name)
+    return [(f"{ROOT}/loading", [name])]
+
+
 def record_start(host: Host, req: Request) -> list[Reply]:
     arity(req.args, 0, 1)
     path = host.record_start(text(req.args[0], "recording name") if req.args else None)
@@ -423,6 +441,8 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
     Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one)", subscribe),
     Address(f"{ROOT}/unsubscribe", "[port]", "stop pushing", unsubscribe),
+    Address(f"{ROOT}/prefill", "[audio name]", "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
+    Address(f"{ROOT}/model", "name", "mrt2: load another model beside the running one and crossfade to it", model),
     Address(f"{ROOT}/record/start", "[name]", "record the output to a WAV file in the recording directory", record_start),
     Address(f"{ROOT}/record/stop", "", "stop recording", record_stop),
 )
