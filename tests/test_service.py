@@ -153,3 +153,34 @@ def test_the_osc_service_is_advertised_over_mdns_on_loopback():
         browser.close()
         advertisement.close()
     assert found is not None and found.port == 7499 and found.properties[b"root"] == b"/mrt"
+
+
+def test_the_example_config_loads_and_flags_override_it():
+    from mrtd.app.config import load_settings
+
+    settings = load_settings(ROOT / "systemd" / "mrtd.yaml", {"osc_port": 7500, "engine": "synth"})
+    config = settings.daemon_config()
+    assert config.engine == "synth" and config.osc.port == 7500 and config.osc.bind == "127.0.0.1"
+    assert config.state_dir == "/var/lib/mrtd" and config.lead_frames == 3  # the balanced preset
+
+
+def test_a_config_file_with_mistakes_lists_them_all(tmp_path):
+    bad = tmp_path / "mrtd.yaml"
+    bad.write_text("engine: synt\nlead_frame: 4\nosc:\n  bind: 0.0.0.0\n  prot: 7401\nlog_level: loud\n")
+    result = subprocess.run([sys.executable, "-m", "mrtd", "run", "--config", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    for line in (f"{bad}:1: engine:", f"{bad}:2: lead_frame: unknown key 'lead_frame' (did you mean 'lead_frames'?)",
+                 f"{bad}:5: osc.prot: unknown key 'prot' (did you mean 'port'?)", f"{bad}:6: log_level:"):
+        assert line in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_osc_port_in_use_is_one_clear_line_at_start(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "mrtd", "run", "--engine", "synth", "--output", "null", "--no-midi",
+                                 "--osc-port", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"cannot listen for OSC on 127.0.0.1:{port}: Address already in use (is another mrtd running?)" in result.stderr
+    assert "Traceback" not in result.stderr
