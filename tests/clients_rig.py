@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from conftest import running_daemon as daemon_on_loopback
 from conftest import wait_for
 from engines_for_tests import RecordingEngine
-from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.app.daemon import Daemon
 from mrtd.conditioning import Conditioning
-from mrtd.inputs.osc.server import OscConfig
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "clients"
@@ -45,19 +45,5 @@ class Rig:
 
 @contextlib.contextmanager
 def running_daemon(folder: Path) -> Iterator[Rig]:
-    engine = RecordingEngine()
-    daemon = Daemon(
-        DaemonConfig(
-            output="null",
-            osc=OscConfig(port=0),
-            scene_dir=str(folder / "scenes"),
-            record_dir=str(folder / "recordings"),
-            cache_dir=str(folder / "cache"),
-        ),
-        engine=engine,
-    )
-    daemon.start()
-    try:
+    with daemon_on_loopback(folder) as (daemon, engine):
         yield Rig(daemon, engine)
-    finally:
-        daemon.stop()

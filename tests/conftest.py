@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as mrtd itself does, before numpy loads
 
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from mrtd.audio.outputs import PacedOutput
-from mrtd.frame import CHANNELS
+from mrtd.frame import CHANNELS, SAMPLE_RATE
 
 
 class CaptureOutput(PacedOutput):
@@ -87,3 +88,60 @@ def wait_for(condition, timeout: float, what: str) -> None:
 def control_state(daemon) -> dict:
     """What a control surface shows, minus the running musical clock (time is not state)."""
     return {address: args for address, args in daemon.snapshot.items() if address != "/mrt/beat"}
+
+
+class ClockedCapture(CaptureOutput):
+    """A real-time paced sink that records, for every block, which ring sample it played and when."""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
+        super().__init__(wanted_samples=1 << 62)
+        self.sample_rate = sample_rate
+        self.heard: list[tuple[int, float]] = []
+
+    def _consume(self, block: np.ndarray) -> None:
+        self.heard.append(self.playout.clock)
+
+    def frame_heard_at(self, monotonic: float) -> int:
+        """Ground truth: the frame whose audio was playing at `monotonic`."""
+        best = max((pair for pair in self.heard if pair[1] <= monotonic), key=lambda p: p[1])
+        sample = best[0] + (monotonic - best[1]) * self.sample_rate
+        frame = int(sample / self.playout.samples_per_frame)
+        while self.playout.frame_start(frame + 1) <= sample:  # exact boundaries, not the float estimate
+            frame += 1
+        while self.playout.frame_start(frame) > sample:
+            frame -= 1
+        return frame
+
+
+@contextlib.contextmanager
+def running_daemon(folder, engine=None, **config):
+    """A daemon on a RecordingEngine, the null output and OSC on a free loopback port.
+
+    Yields (daemon, engine); `config` overrides DaemonConfig fields.
+    """
+    from engines_for_tests import RecordingEngine
+    from mrtd.app.daemon import Daemon, DaemonConfig
+    from mrtd.inputs.osc.server import OscConfig
+
+    engine = engine or RecordingEngine()
+    settings = dict(output="null", osc=OscConfig(port=0), scene_dir=str(folder / "scenes"),
+                    record_dir=str(folder / "recordings"), cache_dir=str(folder / "cache"))
+    daemon = Daemon(DaemonConfig(**(settings | config)), engine=engine)
+    daemon.start()
+    try:
+        yield daemon, engine
+    finally:
+        daemon.stop()
+
+
+@contextlib.contextmanager
+def probed_daemon(folder, **config):
+    """running_daemon plus an OscProbe on its port: yields (daemon, engine, probe)."""
+    from osc_probe import OscProbe
+
+    with running_daemon(folder, **config) as (daemon, engine):
+        probe = OscProbe(daemon.osc.port)
+        try:
+            yield daemon, engine, probe
+        finally:
+            probe.close()

@@ -1,6 +1,5 @@
 """The real PortAudio path, on a JACK dummy server paced by a real clock."""
 
-import numpy as np
 
 from conftest import wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig

@@ -1,6 +1,5 @@
 """`mrtd run` as a user runs it: a real process, real signals, a real WAV file."""
 
-import os
 import signal
 import subprocess
 import sys

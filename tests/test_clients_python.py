@@ -94,7 +94,7 @@ def test_async_client(rig):
             port = await mrt.subscribe()
             assert port > 0
             await mrt.temperature(2.2)
-            while (message := await asyncio.wait_for(mrt.messages.get(), 5)) != ("/mrt/temperature", [pytest.approx(2.2)]):
+            while await asyncio.wait_for(mrt.messages.get(), 5) != ("/mrt/temperature", [pytest.approx(2.2)]):
                 pass  # other pushes (mix, notes) may come first
             state = await mrt.sync()
             assert state["/mrt/temperature"] == [pytest.approx(2.2)]

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from clients_rig import CLIENTS, running_daemon
-from conftest import wait_for
 from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
 
 SESSION = os.path.join(os.path.dirname(__file__), "clients", "sc_session.scd")

@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import control_state, wait_for
+from conftest import control_state, probed_daemon, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
@@ -20,22 +20,8 @@ from osc_probe import OscProbe, message
 
 @pytest.fixture
 def rig(tmp_path):
-    engine = RecordingEngine()
-    daemon = Daemon(
-        DaemonConfig(
-            output="null",
-            osc=OscConfig(port=0),
-            scene_dir=str(tmp_path / "scenes"),
-            record_dir=str(tmp_path / "recordings"),
-            cache_dir=str(tmp_path / "cache"),
-        ),
-        engine=engine,
-    )
-    daemon.start()
-    probe = OscProbe(daemon.osc.port)
-    yield daemon, engine, probe
-    probe.close()
-    daemon.stop()
+    with probed_daemon(tmp_path) as rig:
+        yield rig
 
 
 def settle(daemon: Daemon, frames: int = 2) -> None:

@@ -9,31 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from conftest import CaptureOutput, control_state, wait_for
+from conftest import ClockedCapture, control_state, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.inputs.osc.codec import PacketError, timed_messages
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.osc.table import ROUTES
 from osc_probe import OscProbe, bundle, message
-
-
-class ClockedCapture(CaptureOutput):
-    """Records, for every block it plays, which ring sample it started at and when (monotonic)."""
-
-    def __init__(self) -> None:
-        super().__init__(wanted_samples=1 << 62)
-        self.heard: list[tuple[int, float]] = []
-
-    def _consume(self, block: np.ndarray) -> None:
-        self.heard.append(self.playout.clock)
-
-    def frame_heard_at(self, monotonic: float) -> int:
-        """Ground truth: the frame whose audio was playing at `monotonic`."""
-        best = max((pair for pair in self.heard if pair[1] <= monotonic), key=lambda p: p[1])
-        sample = best[0] + (monotonic - best[1]) * SAMPLE_RATE
-        return int(sample // FRAME_SAMPLES)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from conftest import CaptureOutput, wait_for
+from conftest import ClockedCapture, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.audio.playout import Playout
@@ -46,32 +46,9 @@ def test_the_resampled_stream_keeps_frame_k_at_its_exact_sample():
     assert 0 <= converter.held_back() < 0.02 * DEVICE_RATE
 
 
-class ClockedCapture44k(CaptureOutput):
-    """A real-time paced sink at 44.1 kHz that records which ring sample it played when."""
-
-    sample_rate = DEVICE_RATE
-
-    def __init__(self) -> None:
-        super().__init__(wanted_samples=1 << 62)
-        self.heard: list[tuple[int, float]] = []
-
-    def _consume(self, block: np.ndarray) -> None:
-        self.heard.append(self.playout.clock)
-
-    def frame_heard_at(self, monotonic: float) -> int:
-        best = max((pair for pair in self.heard if pair[1] <= monotonic), key=lambda p: p[1])
-        sample = best[0] + (monotonic - best[1]) * DEVICE_RATE
-        frame = int(sample * SAMPLE_RATE // (FRAME_SAMPLES * DEVICE_RATE))
-        while self.playout.frame_start(frame + 1) <= sample:  # exact boundaries, not the float estimate
-            frame += 1
-        while self.playout.frame_start(frame) > sample:
-            frame -= 1
-        return frame
-
-
 def test_timetagged_bundles_land_in_the_frame_heard_at_their_time_at_44k1(tmp_path):
     engine = RecordingEngine()
-    sink = ClockedCapture44k()
+    sink = ClockedCapture(DEVICE_RATE)
     daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path)), engine=engine, output=sink)
     daemon.start()
     probe = OscProbe(daemon.osc.port)

@@ -12,7 +12,8 @@ from mrtd.audio.playout import Playout
 from mrtd.audio.routing import ChannelMap
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.ring import Ring
-from output_rig import jack_connections, jack_record, private_jack, wait_until
+from conftest import wait_for
+from output_rig import jack_connections, jack_record, private_jack
 
 BLOCK = 256
 
@@ -108,7 +109,7 @@ def test_an_8_channel_jack_device_plays_on_3_and_4_only(tmp_path):
         try:
             status = daemon.status()
             assert status["channels"] == "stereo on channels 3,4 of 8" and status["jack_client"] == "mrtd"
-            wait_until(lambda: daemon.generator.frames > 30, 10, "the music to start")
+            wait_for(lambda: daemon.generator.frames > 30, 10, "the music to start")
             ports = [f"mrtd:out_{i}" for i in range(8)]
             heard = jack_record(ports, 2.0, tmp_path / "eight.wav")
             connections = jack_connections()

@@ -14,7 +14,8 @@ from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.audio.outputs import DeviceOptions, DeviceOutput
 from mrtd.audio.sinks import SinkWriter, PipeDestination
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
-from output_rig import PlayedTap, private_jack, read_wav, wait_until
+from conftest import wait_for
+from output_rig import PlayedTap, private_jack, read_wav
 
 
 def _config(tmp_path, *outputs: str) -> DaemonConfig:
@@ -32,7 +33,7 @@ def test_a_recording_taken_live_matches_what_the_device_played(tmp_path):
         daemon = Daemon(_config(tmp_path, f"wav:{take}"), output=device)
         daemon.start()
         try:
-            wait_until(lambda: tap.count >= 5 * SAMPLE_RATE, 30, "5 s on the device")
+            wait_for(lambda: tap.count >= 5 * SAMPLE_RATE, 30, "5 s on the device")
             daemon.audio.stop_master()  # freeze the device stream before reading the offsets
             played_from_ring = daemon.audio.ring.read_position
             status = daemon.status()
@@ -66,9 +67,9 @@ def test_a_fifo_nobody_reads_and_a_stopped_reader_never_stall_the_device(tmp_pat
         try:
             assert daemon.output.describe().startswith("device:")
             stalled_sink = daemon.audio.sinks[1]
-            wait_until(lambda: stalled_sink.written_samples > SAMPLE_RATE // 2, 10, "the reader to take some audio")
+            wait_for(lambda: stalled_sink.written_samples > SAMPLE_RATE // 2, 10, "the reader to take some audio")
             reader.send_signal(signal.SIGSTOP)  # the reader stalls: its pipe fills, then our buffer
-            wait_until(lambda: daemon.playout.samples_out >= 6 * SAMPLE_RATE, 30, "6 s on the device")
+            wait_for(lambda: daemon.playout.samples_out >= 6 * SAMPLE_RATE, 30, "6 s on the device")
             status = daemon.status()
         finally:
             reader.send_signal(signal.SIGCONT)

@@ -16,7 +16,7 @@ from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.app.render import render_scene
 from mrtd.inputs.osc.server import OscConfig
-from mrtd.inputs.scene.loader import SceneError, json_schema, load_scene, parse_scene
+from mrtd.inputs.scene.loader import SceneError, json_schema, parse_scene
 from osc_probe import OscProbe
 
 SCENES = sorted((Path(__file__).parent.parent / "scenes").glob("*.yaml"))

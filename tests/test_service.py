@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CaptureOutput, wait_for
+from conftest import CaptureOutput
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.app.journal import Journal

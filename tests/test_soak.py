@@ -12,7 +12,6 @@ import os
 import random
 import socket
 import time
-from pathlib import Path
 
 from conftest import wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig

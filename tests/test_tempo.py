@@ -13,17 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import wait_for
-from engines_for_tests import RecordingEngine
-from mrtd.app.daemon import Daemon, DaemonConfig
+from conftest import wait_for, probed_daemon
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.control.tempo import ALIGN_TOLERANCE, MusicalClock
 from mrtd.frame import FRAME_SECONDS
-from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.osc.table import ROUTES, Request
 from mrtd.style.embedder import BuiltinEmbedder
-from osc_probe import OscProbe, bundle, message
+from osc_probe import bundle, message
 
 
 class Host:
@@ -138,19 +135,8 @@ def test_align_nudges_small_errors_and_jumps_large_ones():
 
 @pytest.fixture
 def rig(tmp_path):
-    engine = RecordingEngine()
-    daemon = Daemon(
-        DaemonConfig(
-            output="null", osc=OscConfig(port=0), midi=False,
-            scene_dir=str(tmp_path / "scenes"), record_dir=str(tmp_path / "recordings"), cache_dir=str(tmp_path / "cache"),
-        ),
-        engine=engine,
-    )
-    daemon.start()
-    probe = OscProbe(daemon.osc.port)
-    yield daemon, engine, probe
-    probe.close()
-    daemon.stop()
+    with probed_daemon(tmp_path, midi=False) as rig:
+        yield rig
 
 
 def test_tidal_cycles_set_the_tempo_and_pull_the_phase(rig):

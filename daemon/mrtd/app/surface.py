@@ -41,8 +41,8 @@ class Surface:
         for key, value in self._daemon.status().items():
             if isinstance(value, dict):
                 value = " ".join(f"{k}:{v:.3g}" if isinstance(v, float) else f"{k}:{v}" for k, v in value.items())
-            elif value is None:
-                value = ""
+            if value is None or value == "":
+                value = "-"  # never an empty string: Pd's oscparse drops those, and pairs would shift
             elif isinstance(value, float):
                 value = round(value, 3)
             pairs += [key, value]
