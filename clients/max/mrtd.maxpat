@@ -1471,6 +1471,42 @@
       ""
      ]
     }
+   },
+   {
+    "box": {
+     "id": "obj-83",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      800,
+      280,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/prefill"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-84",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      800,
+      310,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/model mrt2_small"
+    }
    }
   ],
   "lines": [
@@ -2286,6 +2322,30 @@
      ],
      "destination": [
       "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-83",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-84",
+      0
+     ],
+     "destination": [
+      "obj-2",
       0
      ]
     }

@@ -163,4 +163,6 @@ MRTD {
 	unsubscribe { |port| this.send('/mrt/unsubscribe', *(port.notNil.if({ [port.asInteger] }, { [] }))) }
 	recordStart { |name| this.send('/mrt/record/start', *(name.notNil.if({ [name.asString] }, { [] }))) }
 	recordStop { this.send('/mrt/record/stop') }
+	prefill { |audioName| this.send('/mrt/prefill', *(audioName.notNil.if({ [audioName.asString] }, { [] }))) }   // mrt2: context from audio (or silence)
+	model { |name| this.send('/mrt/model', name.asString) }   // mrt2: load another model and crossfade to it
 }

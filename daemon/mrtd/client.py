@@ -337,6 +337,14 @@ class Client(Commands[None]):
     def record_stop(self, timeout: float | None = None) -> str:
         return str(self.request("/mrt/record/stop", reply="/mrt/record/stopped", timeout=timeout)[0])
 
+    def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
+        """mrt2: fill the model's context from an audio file in the daemon's audio folder (or silence)."""
+        return str(self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply="/mrt/prefilling", timeout=timeout)[0])
+
+    def model(self, name: str, timeout: float | None = None) -> str:
+        """mrt2: load another model beside the running one and crossfade to it."""
+        return str(self.request("/mrt/model", name, reply="/mrt/loading", timeout=timeout)[0])
+
 
 # -- asyncio --------------------------------------------------------------------------
 
@@ -471,6 +479,12 @@ class AsyncClient(Commands[Awaitable[None]]):
 
     async def record_stop(self, timeout: float | None = None) -> str:
         return str((await self.request("/mrt/record/stop", reply="/mrt/record/stopped", timeout=timeout))[0])
+
+    async def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
+        return str((await self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply="/mrt/prefilling", timeout=timeout))[0])
+
+    async def model(self, name: str, timeout: float | None = None) -> str:
+        return str((await self.request("/mrt/model", name, reply="/mrt/loading", timeout=timeout))[0])
 
 
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------
