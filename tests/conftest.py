@@ -145,3 +145,24 @@ def probed_daemon(folder, **config):
             yield daemon, engine, probe
         finally:
             probe.close()
+
+
+def timetag_misses(engine, sink: ClockedCapture, probe, count: int, seed: int = 7) -> list[int]:
+    """Send `count` timetagged /mrt/temperature bundles 0.3-0.5 s ahead; for each, how many frames
+    the engine's frame that first saw it differs from the frame heard at its timetag (0 = exact)."""
+    import random
+
+    from osc_probe import bundle, message
+
+    rng = random.Random(seed)
+    misses = []
+    for i in range(count):
+        value = round(0.15 + i * 0.2, 3)  # never the default 1.1
+        wall = time.time() + 0.3 + rng.random() * 0.2  # well over one lead (120 ms) ahead
+        monotonic = wall - time.time() + time.monotonic()
+        probe.send_raw(bundle(wall, message("/mrt/temperature", value)))
+        wait_for(lambda: any(abs(c.temperature - value) < 1e-6 for c in engine.seen), 5, f"bundle {i}")
+        landed = next(k for k, c in enumerate(engine.seen) if abs(c.temperature - value) < 1e-6)
+        wait_for(lambda: sink.heard and sink.heard[-1][1] > monotonic + 0.05, 5, "the frame to be heard")
+        misses.append(landed - sink.frame_heard_at(monotonic))
+    return misses

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ClockedCapture, control_state, wait_for
+from conftest import ClockedCapture, control_state, timetag_misses, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.inputs.osc.codec import PacketError, timed_messages
@@ -33,17 +33,7 @@ def rig(tmp_path):
 
 def test_a_timetagged_bundle_lands_in_the_frame_that_covers_its_time(rig):
     daemon, engine, sink, probe = rig
-    rng = random.Random(7)
-    misses = []
-    for i in range(12):
-        value = round(0.15 + i * 0.2, 3)  # never the default 1.1
-        wall = time.time() + 0.3 + rng.random() * 0.2  # well over one lead (120 ms) ahead
-        monotonic = wall - time.time() + time.monotonic()
-        probe.send_raw(bundle(wall, message("/mrt/temperature", value)))
-        wait_for(lambda: any(abs(c.temperature - value) < 1e-6 for c in engine.seen), 5, f"bundle {i}")
-        landed = next(k for k, c in enumerate(engine.seen) if abs(c.temperature - value) < 1e-6)
-        wait_for(lambda: sink.heard and sink.heard[-1][1] > monotonic + 0.05, 5, "the frame to be heard")
-        misses.append(landed - sink.frame_heard_at(monotonic))
+    misses = timetag_misses(engine, sink, probe, 12)
     assert misses == [0] * 12, f"frames off: {misses}"
     assert daemon.status()["underruns"] == 0
     assert daemon.control.late == 0

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
-import time
 from fractions import Fraction
 
 import numpy as np
 
-from conftest import ClockedCapture, wait_for
+from conftest import ClockedCapture, timetag_misses, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.audio.playout import Playout
@@ -17,7 +15,7 @@ from mrtd.control.commands import NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.runtime.ring import Ring
-from osc_probe import OscProbe, bundle, message
+from osc_probe import OscProbe
 from output_rig import dominant_frequency, jack_record, private_jack
 
 DEVICE_RATE = 44_100
@@ -56,17 +54,7 @@ def test_timetagged_bundles_land_in_the_frame_heard_at_their_time_at_44k1(tmp_pa
         assert daemon.status()["device_rate"] == DEVICE_RATE
         assert daemon.status()["resampler"] == "soxr HQ 48000->44100"
         wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
-        rng = random.Random(11)
-        misses = []
-        for i in range(8):
-            value = round(0.15 + i * 0.2, 3)
-            wall = time.time() + 0.3 + rng.random() * 0.2
-            monotonic = wall - time.time() + time.monotonic()
-            probe.send_raw(bundle(wall, message("/mrt/temperature", value)))
-            wait_for(lambda: any(abs(c.temperature - value) < 1e-6 for c in engine.seen), 5, f"bundle {i}")
-            landed = next(k for k, c in enumerate(engine.seen) if abs(c.temperature - value) < 1e-6)
-            wait_for(lambda: sink.heard and sink.heard[-1][1] > monotonic + 0.05, 5, "the frame to be heard")
-            misses.append(landed - sink.frame_heard_at(monotonic))
+        misses = timetag_misses(engine, sink, probe, 8, seed=11)
         status = daemon.status()
     finally:
         probe.close()

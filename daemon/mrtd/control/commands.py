@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM, STYLE_TOKENS
-from mrtd.control.params import PARAMS
+from mrtd.control.params import PARAMS, finite_number
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState
@@ -54,8 +54,7 @@ class SetParam(Command):
 
 
 def _pitch(pitch: object) -> int:
-    if isinstance(pitch, bool) or not isinstance(pitch, (int, float)) or not math.isfinite(pitch):
-        raise ValueError(f"pitch wants a number 0-127, got {pitch!r}")
+    pitch = finite_number(pitch, "pitch")
     if pitch != int(pitch) or not 0 <= pitch <= 127:
         raise ValueError(f"pitch must be a whole number 0-127, got {pitch}")
     return int(pitch)
@@ -129,8 +128,7 @@ def _name(name: object) -> str:
 
 
 def _weight(weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
-        raise ValueError(f"a weight is a finite number, got {weight!r}")
+    weight = finite_number(weight, "weight")
     if not 0.0 <= weight <= 100.0:
         raise ValueError(f"a weight lies in [0, 100], got {weight}")
     return float(weight)
@@ -208,8 +206,7 @@ class SetMix(Command):
     @classmethod
     def checked(cls, weights: dict[object, object], length: object = 0.0, curve: object = "linear", unit: str = "s") -> "SetMix":
         pairs = tuple((_name(n), _weight(w)) for n, w in weights.items())
-        if isinstance(length, bool) or not isinstance(length, (int, float)) or not math.isfinite(length):
-            raise ValueError(f"fade length must be a finite number, got {length!r}")
+        length = finite_number(length, "fade length")
         if not 0.0 <= length <= 3600.0:
             raise ValueError(f"fade length lies in [0, 3600], got {length}")
         if curve not in CURVES:
@@ -276,7 +273,7 @@ def check_tokens(values: list[object]) -> tuple[int, ...]:
         raise ValueError(f"style tokens are {STYLE_TOKENS} integers, got {len(values)}")
     tokens = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v):
+        if finite_number(v, "a style token") != int(v):
             raise ValueError(f"style tokens are integers, got {v!r}")
         if not -1 <= v <= 1023:
             raise ValueError(f"a style token lies in [-1, 1023], got {int(v)}")

@@ -24,12 +24,7 @@ class Param:
 
     def coerce(self, value: object) -> float | int | bool:
         """Check and convert `value`; raise ValueError with a reason a person can act on."""
-        if isinstance(value, bool):
-            value = int(value)
-        if not isinstance(value, (int, float)):
-            raise ValueError(f"{self.name} wants a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise ValueError(f"{self.name} must be finite, got {value}")
+        value = finite_number(int(value) if isinstance(value, bool) else value, self.name)
         if not self.low <= value <= self.high:
             raise ValueError(f"{self.name} must lie in [{_fmt(self.low)}, {_fmt(self.high)}], got {_fmt(value)}")
         if self.kind is float:
@@ -37,6 +32,21 @@ class Param:
         if float(value) != int(value):
             raise ValueError(f"{self.name} wants a whole number, got {value}")
         return bool(value) if self.kind is bool else int(value)
+
+
+def type_name(value: object) -> str:
+    """How a person would name what they sent."""
+    names = {str: "text", bytes: "a blob", int: "an int", float: "a float", bool: "a bool"}
+    return names.get(type(value), type(value).__name__)
+
+
+def finite_number(value: object, what: str) -> float:
+    """`value` as a float, or ValueError: every number from outside goes through here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} wants a number, got {type_name(value)}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    return float(value)
 
 
 def _fmt(x: float) -> str:

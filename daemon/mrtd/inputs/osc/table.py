@@ -8,7 +8,6 @@ python-osc handlers do); a ValueError becomes `/mrt/error <address> <reason>`.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
@@ -17,7 +16,7 @@ import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control import commands as c
-from mrtd.control.params import PARAMS
+from mrtd.control.params import PARAMS, finite_number, type_name
 from mrtd.control.tempo import parse_length, parse_when
 
 ROOT = "/mrt"
@@ -74,23 +73,15 @@ def arity(args: list[Any], low: int, high: int | None = None) -> None:
 
 
 def number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{what} wants a number, got {_type(value)}")
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value}")
-    return float(value)
+    return finite_number(value, what)
 
 
 def text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} wants text, got {_type(value)}")
+        raise ValueError(f"{what} wants text, got {type_name(value)}")
     if not value.strip() or len(value) > 1000:
         raise ValueError(f"{what} wants 1-1000 characters of text")
     return value
-
-
-def _type(value: Any) -> str:
-    return {str: "text", bytes: "a blob", int: "an int", float: "a float", bool: "a bool"}.get(type(value), type(value).__name__)
 
 
 def flag(args: list[Any]) -> bool:
@@ -359,7 +350,7 @@ def event(host: Host, req: Request) -> None:
     pairs: dict[str, Any] = {}
     for name, value in zip(args[::2], args[1::2]):
         if not isinstance(name, str):
-            raise ValueError(f"an event name must be text, got {_type(name)}")
+            raise ValueError(f"an event name must be text, got {type_name(name)}")
         if name.startswith("_"):
             continue  # Tidal's own bookkeeping (e.g. `_id_` from d1 patterns)
         pairs[name] = value

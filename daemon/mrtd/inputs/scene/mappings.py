@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mrtd.control import commands as c
-from mrtd.control.params import PARAMS
+from mrtd.control.params import PARAMS, finite_number
 from mrtd.inputs.scene.schema import Mapping, MidiSource, OscSource
 
 # What the OSC or MIDI input asks of the scene layer for cue and toggle targets.
@@ -62,8 +62,9 @@ def midi_value(message: list[int]) -> float:
 def osc_value(source: OscSource, args: list) -> float | None:
     if source.arg >= len(args):
         return None
-    value = args[source.arg]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        value = finite_number(args[source.arg], "value")
+    except ValueError:
         return None
     low, high = source.range
     return (value - low) / (high - low) if high != low else 0.0
