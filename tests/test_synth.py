@@ -352,3 +352,13 @@ def test_descriptors_move_continuously_along_a_crossfade():
     coarse, fine = largest_step(101), largest_step(1001)
     assert coarse < 0.15, "a 100-frame crossfade moves no descriptor more than 0.15 per frame"
     assert fine < coarse / 5, "steps shrink with the step size: no jump anywhere along the path"
+
+
+def test_an_engine_that_joins_mid_bar_plays_at_once():
+    """A swap or a fallback starts the synth wherever the musical clock is, not on a downbeat."""
+    for start_beat in (0.5, 2.0, 3.44, 101.3):
+        engine = SynthEngine(seed=0)
+        engine.warm_up()
+        frames = [engine.step(Conditioning(beat=start_beat + k * 0.08)) for k in range(25)]
+        audio = np.concatenate(frames)
+        assert np.isfinite(audio).all() and np.abs(audio).max() > 0.01, start_beat

@@ -505,6 +505,9 @@ class SynthEngine(Engine):
         if bar_step == 0:
             self._key_root = self._pending_key  # keys and modes change on the bar, not mid-phrase
             self._mode = MODES[min(int(harmony * len(MODES)), len(MODES) - 1)][1]
+        # A chord on the bar, and also on the very first step when the engine starts mid-bar
+        # (a swap or fallback joins the musical clock wherever it is).
+        if bar_step == 0 or not self._chord_pitch_classes:
             bars_per_chord = 2 if density < 0.35 else 1
             if (step // STEPS_PER_BAR) % bars_per_chord == 0 or not self._chord_pitch_classes:
                 self._next_chord(temperature, held_pitches)

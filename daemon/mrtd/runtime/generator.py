@@ -106,7 +106,8 @@ class Generator:
         self.faults += 1
         self.consecutive_faults += 1
         self.last_fault = f"{type(exc).__name__}: {exc}"
-        log.error("engine %s failed on frame %d (%s); frame concealed, engine reset", self.engine.name, self.frames, self.last_fault)
+        log.error("engine %s failed on frame %d (%s); frame concealed, engine reset", self.engine.name, self.frames,
+                  self.last_fault, exc_info=exc if self.consecutive_faults == 1 else None)  # the trace once per run
         out = self._concealment
         if self.consecutive_faults == 1:
             np.multiply(self._last_good[::-1], self._fade_out, out=out)
