@@ -31,7 +31,7 @@ def main() -> None:
     try:
         result["before"] = daemon.output.describe()
         wait_for(lambda: daemon.playout.samples_out > 48000, 10, "a second on the device")
-        server.kill()
+        server.terminate()  # the server goes away (a SIGKILL would leave its shared memory registered)
         server.wait(10)
         wait_for(lambda: daemon.status()["device"].startswith("lost"), 10, "the loss to be noticed")
         result["after"] = daemon.output.describe()

@@ -112,3 +112,23 @@ def test_cli_plays_to_a_wav_and_stdout_at_once(tmp_path):
     # The pipe carries the generated frames; the WAV (the clock master) the same music.
     assert np.abs(piped).max() > 1000
     assert b"also pipe:-" in result.stderr
+
+
+def test_a_flac_recording_holds_the_same_music_as_a_wav_beside_it(tmp_path):
+    import soundfile
+
+    take, flac = tmp_path / "take.wav", tmp_path / "take.flac"
+    result = subprocess.run(
+        [sys.executable, "-m", "mrtd", "run", "--engine", "synth", "--seconds", "1.5", "--no-osc", "--no-midi",
+         "--output", "null", "--output", f"wav:{take}", "--output", f"flac:{flac}", "--prompt", "warm pads"],
+        capture_output=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    info = soundfile.info(str(flac))
+    assert (info.samplerate, info.channels, info.subtype) == (SAMPLE_RATE, 2, "PCM_24")
+    lossless, _ = soundfile.read(str(flac), dtype="float32")
+    recorded = read_wav(take)
+    n = min(len(lossless), len(recorded))
+    assert n > SAMPLE_RATE and abs(len(lossless) - len(recorded)) <= FRAME_SAMPLES
+    # Both sinks carry the generated frames: equal up to 16-bit rounding in the WAV.
+    assert np.abs(lossless[:n] - recorded[:n]).max() <= 1.5 / 32768
