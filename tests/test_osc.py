@@ -304,3 +304,19 @@ def test_a_command_that_cannot_apply_is_refused_and_the_music_goes_on(rig):
     frames = len(engine.seen)
     settle(daemon, 5)
     assert len(engine.seen) >= frames + 5 and daemon.status()["underruns"] == 0
+
+
+def test_record_start_and_stop_take_the_music_to_a_wav(rig, tmp_path):
+    import wave
+
+    daemon, engine, probe = rig
+    assert probe.request("/mrt/record/start", "/mrt/record/started", "take one") == ["take one.wav"]
+    start = len(probe.received)
+    probe.send("/mrt/record/start", "again")
+    assert "already recording" in probe.wait_for("/mrt/error", start=start)[1]
+    settle(daemon, 25)
+    assert probe.request("/mrt/record/stop", "/mrt/record/stopped") == ["take one.wav"]
+    with wave.open(str(tmp_path / "recordings" / "take one.wav")) as take:
+        audio = np.frombuffer(take.readframes(take.getnframes()), dtype="<i2").reshape(-1, 2) / 32768
+    assert len(audio) >= 25 * 1920
+    assert np.abs(np.abs(audio).max() - engine.amp) < 0.01, "the tone, at its level"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mrtd.audio.recorder import open_wav, write_pcm16
+from mrtd.audio.sinks import open_wav, write_pcm16
 from mrtd.control.commands import Call
 from mrtd.control.state import ControlState
 from mrtd.engines import create_engine

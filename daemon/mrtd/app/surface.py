@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mrtd.app.paths import inside
+from mrtd.audio.sinks import SinkError
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
 from mrtd.inputs.osc.table import ROOT, Reply
@@ -98,8 +99,8 @@ class Surface:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._daemon.recorder.start(str(path))
-        except OSError as exc:
-            raise ValueError(f"cannot record to {path.name}: {exc.strerror or exc}") from None
+        except SinkError as exc:
+            raise ValueError(f"cannot record to {path.name}: {exc}") from None
         return path.name
 
     def record_stop(self) -> str | None:

@@ -1,86 +1,55 @@
-"""Records what the generator makes to a WAV file, off the generation thread.
+"""`/mrt/record/start` and `/mrt/record/stop`: a WAV sink opened and closed on demand.
 
-The generator's tap only copies the frame onto a queue; a writer thread does
-the disk I/O. If the disk cannot keep up, frames are dropped and counted
-rather than ever slowing the music down.
+The generator's tap hands each frame to the sink, which only copies it into
+its own buffer; the sink's writer thread does the disk I/O. If the disk
+cannot keep up, frames are dropped and counted rather than ever slowing the
+music down (audio/sinks.py).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import wave
 
 import numpy as np
 
-from mrtd.frame import CHANNELS, SAMPLE_RATE
+from mrtd.audio.sinks import SinkWriter, WavDestination
 
 log = logging.getLogger(__name__)
-
-MAX_QUEUED_FRAMES = 250  # 10 s of audio
-
-
-def write_pcm16(file: wave.Wave_write, block: np.ndarray) -> None:
-    """Append float samples in [-1, 1] as 16-bit PCM."""
-    pcm = np.clip(np.rint(block * 32767.0), -32768, 32767).astype("<i2")
-    file.writeframesraw(pcm.tobytes())
-
-
-def open_wav(path: str) -> wave.Wave_write:
-    file = wave.open(path, "wb")
-    file.setnchannels(CHANNELS)
-    file.setsampwidth(2)
-    file.setframerate(SAMPLE_RATE)
-    return file
 
 
 class Recorder:
     def __init__(self) -> None:
+        self._sink: SinkWriter | None = None
         self.path: str | None = None
-        self.dropped = 0
-        self.frames = 0
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(MAX_QUEUED_FRAMES)
-        self._thread: threading.Thread | None = None
 
     @property
     def recording(self) -> bool:
-        return self.path is not None
+        return self._sink is not None
+
+    @property
+    def dropped(self) -> int:
+        return self._sink.dropped_blocks if self._sink is not None else 0
 
     def start(self, path: str) -> None:
-        if self.recording:
+        """Start a take; SinkError (with the reason) when the file cannot be written."""
+        if self._sink is not None:
             raise ValueError(f"already recording to {self.path}")
-        file = open_wav(path)  # fail here, on the caller's thread, with a clear OSError
-        self.path, self.dropped, self.frames = path, 0, 0
-        self._thread = threading.Thread(target=self._write, args=(file,), name="mrtd-recorder", daemon=True)
-        self._thread.start()
+        sink = SinkWriter(f"record:{path}", WavDestination(path))
+        sink.start()
+        self._sink, self.path = sink, path
         log.info("recording to %s", path)
 
     def stop(self) -> str | None:
-        path = self.path
-        if path is None:
+        sink, path = self._sink, self.path
+        if sink is None:
             return None
-        self.path = None
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(5.0)
-        log.info("recorded %s (%d frames, %d dropped)", path, self.frames, self.dropped)
+        self._sink, self.path = None, None
+        sink.stop()
+        log.info("recorded %s (%d frames dropped)", path, sink.dropped_blocks)
         return path
 
     def tap(self, frame: np.ndarray) -> None:
-        """Generation thread: hand over a copy, never wait."""
-        if self.path is None:
-            return
-        try:
-            self._queue.put_nowait(frame.copy())
-        except queue.Full:
-            self.dropped += 1
-
-    def _write(self, file: wave.Wave_write) -> None:
-        with file:
-            while True:
-                frame = self._queue.get()
-                if frame is None:
-                    return
-                write_pcm16(file, frame)
-                self.frames += 1
+        """Generation thread: hand over the frame, never wait."""
+        sink = self._sink
+        if sink is not None:
+            sink.offer(frame)
