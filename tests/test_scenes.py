@@ -11,13 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import wait_for
-from engines_for_tests import RecordingEngine
-from mrtd.app.daemon import Daemon, DaemonConfig
+from conftest import probed_daemon, wait_for
 from mrtd.app.render import render_scene
-from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.scene.loader import SceneError, json_schema, parse_scene
-from osc_probe import OscProbe
 
 SCENES = sorted((Path(__file__).parent.parent / "scenes").glob("*.yaml"))
 
@@ -122,21 +118,13 @@ def test_the_json_schema_is_exported_for_editors():
 # -- live ---------------------------------------------------------------------------
 
 
-def _daemon(tmp_path, scene: Path | None, midi: bool = False, engine=None):
-    engine = engine or RecordingEngine()
-    daemon = Daemon(
-        DaemonConfig(output="null", osc=OscConfig(port=0), scene=str(scene) if scene else None, scene_dir=str(tmp_path),
-                     cache_dir=str(tmp_path / "cache"), midi=midi),
-        engine=engine,
-    )
-    daemon.start()
-    return daemon, engine
+def _daemon(tmp_path, scene: Path | None, midi: bool = False):
+    """A probed daemon playing `scene`, loading others from tmp_path: yields (daemon, engine, probe)."""
+    return probed_daemon(tmp_path, scene=str(scene) if scene else None, scene_dir=str(tmp_path), midi=midi)
 
 
 def test_osc_mapped_buttons_and_surface(tmp_path):
-    daemon, engine = _daemon(tmp_path, SCENES[[p.stem for p in SCENES].index("tablet-xy")])
-    probe = OscProbe(daemon.osc.port)
-    try:
+    with _daemon(tmp_path, SCENES[[p.stem for p in SCENES].index("tablet-xy")]) as (daemon, engine, probe):
         wait_for(lambda: daemon.control.scene == "tablet surface", 5, "the scene")
         probe.send("/pad", 1.0, 0.0)  # the synth corner
         wait_for(lambda: daemon.control.style.weights().get("synth", 0) > 0.99, 5, "the pad to move the mix")
@@ -145,17 +133,12 @@ def test_osc_mapped_buttons_and_surface(tmp_path):
         start = len(probe.received)
         probe.send("/pad", "left")
         assert "wants a number" in probe.wait_for("/mrt/error", start=start)[1]
-    finally:
-        probe.close()
-        daemon.stop()
 
 
 def test_therapy_limits_hold_whatever_the_input(tmp_path):
-    daemon, engine = _daemon(tmp_path, SCENES[[p.stem for p in SCENES].index("therapy-two-buttons")])
-    probe = OscProbe(daemon.osc.port)
-    peaks: list[float] = []
-    daemon.generator.taps.append(lambda frame: peaks.append(float(np.abs(frame).max())))
-    try:
+    with _daemon(tmp_path, SCENES[[p.stem for p in SCENES].index("therapy-two-buttons")]) as (daemon, engine, probe):
+        peaks: list[float] = []
+        daemon.generator.taps.append(lambda frame: peaks.append(float(np.abs(frame).max())))
         wait_for(lambda: daemon.control.scene == "two big buttons", 5, "the scene")
         rng = np.random.default_rng(0)
         for _ in range(200):  # a room of excited hands
@@ -177,16 +160,12 @@ def test_therapy_limits_hold_whatever_the_input(tmp_path):
         assert steps.max() < 0.05, "every mix change fades over seconds, never jumps"
         ceiling = 0.5 * 10 ** (-12 / 20)  # the tone engine plays at 0.5
         assert max(peaks[-25:]) <= ceiling + 1e-6
-    finally:
-        probe.close()
-        daemon.stop()
 
 
 def test_hot_reload_keeps_playing_refuses_broken_files_and_swaps_good_ones(tmp_path, caplog):
     scene = tmp_path / "live.yaml"
     scene.write_text("name: v1\nprompts: {a: alpha, b: beta}\ncues:\n  - {name: one, at: 0, mix: {a: 1}}\n")
-    daemon, engine = _daemon(tmp_path, scene)
-    try:
+    with _daemon(tmp_path, scene) as (daemon, engine, probe):
         wait_for(lambda: daemon.control.scene == "v1", 5, "v1")
         frames = len(engine.seen)
         scene.write_text("name: v2\nprompts: {a: alpha, b: beta}\ncues:\n  - {name: one, at: 0, mix: {a: 1, c: 1}}\n  - {bogus: 1}\n")
@@ -207,15 +186,11 @@ def test_hot_reload_keeps_playing_refuses_broken_files_and_swaps_good_ones(tmp_p
         assert np.all(np.abs(np.diff(path)) < 0.2), "then it crossfaded to the new cue's mix"
         assert path[-1] < path[0] * 0.5
         assert daemon.status()["underruns"] == 0
-    finally:
-        daemon.stop()
 
 
 def test_scene_load_and_cues_over_osc(tmp_path):
     (tmp_path / "set.yaml").write_text("name: set\nprompts: {a: alpha, b: beta}\ncues:\n  - {name: one, mix: {a: 1}}\n  - {name: two, mix: {b: 1}}\n")
-    daemon, engine = _daemon(tmp_path, None)
-    probe = OscProbe(daemon.osc.port)
-    try:
+    with _daemon(tmp_path, None) as (daemon, engine, probe):
         probe.send("/mrt/scene/load", "set")
         wait_for(lambda: daemon.control.scene == "set", 5, "the scene")
         probe.send("/mrt/cue", "two")
@@ -229,9 +204,6 @@ def test_scene_load_and_cues_over_osc(tmp_path):
         start = len(probe.received)
         probe.send("/mrt/scene/load", "missing")
         assert "no scene missing.yaml" in probe.wait_for("/mrt/error", start=start)[1]
-    finally:
-        probe.close()
-        daemon.stop()
 
 
 # -- MIDI (JACK MIDI: there is no ALSA sequencer in a container) --------------------------------
@@ -262,8 +234,7 @@ def test_a_midi_cc_moves_its_parameter_along_the_curve(tmp_path, keyboard):
     scene.write_text("mappings:\n  - {midi: {cc: 21}, param: temperature, range: [0.25, 2.0], curve: exp}\n"
                      "  - {midi: {cc: 22}, param: cfg_notes, range: [0, 6], invert: true}\n")
     before = set(keyboard.get_ports())
-    daemon, engine = _daemon(tmp_path, scene, midi=True)
-    try:
+    with _daemon(tmp_path, scene, midi=True) as (daemon, engine, probe):
         _connect(keyboard, before)
         for value in (0, 64, 127):
             keyboard.send_message([0xB0, 21, value])
@@ -273,15 +244,11 @@ def test_a_midi_cc_moves_its_parameter_along_the_curve(tmp_path, keyboard):
         wait_for(lambda: engine.seen[-1].cfg_notes == pytest.approx(0.0), 5, "inverted CC 22")
         keyboard.send_message([0x90, 64, 100])  # unmapped notes play
         wait_for(lambda: engine.seen[-1].notes[64] in (1, 2), 5, "a MIDI note")
-    finally:
-        daemon.stop()
 
 
 def test_midi_learn_over_osc(tmp_path, keyboard):
     before = set(keyboard.get_ports())
-    daemon, engine = _daemon(tmp_path, None, midi=True)
-    probe = OscProbe(daemon.osc.port)
-    try:
+    with _daemon(tmp_path, None, midi=True) as (daemon, engine, probe):
         _connect(keyboard, before)
         assert probe.request("/mrt/learn", "/mrt/learning", "cfg_drums") == ["param", "cfg_drums"]
         keyboard.send_message([0xB0, 30, 127])  # the control the performer moves
@@ -293,6 +260,3 @@ def test_midi_learn_over_osc(tmp_path, keyboard):
         start = len(probe.received)
         probe.send("/mrt/learn", "temprature")
         assert "unknown parameter 'temprature' (did you mean 'temperature'?)" in probe.wait_for("/mrt/error", start=start)[1]
-    finally:
-        probe.close()
-        daemon.stop()
