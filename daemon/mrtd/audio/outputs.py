@@ -242,6 +242,9 @@ class DeviceOutput(Output):
         raise OutputError(f"{self.device_name} takes neither 48000 Hz nor {info['default_samplerate']:.0f} Hz")
 
     def start(self, playout: Playout) -> None:
+        """Open and start the stream. Device underruns count once the music has started: a
+        late callback while the first cushion builds (a new JACK client joining the graph)
+        only delays silence, which nobody hears."""
         if playout.sample_rate != self.sample_rate:
             raise OutputError(f"playout runs at {playout.sample_rate} Hz but {self.device_name} at {self.sample_rate} Hz")
         self.playout = playout
@@ -256,14 +259,14 @@ class DeviceOutput(Output):
         if played is None:
 
             def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
-                if status.output_underflow:
+                if status.output_underflow and playout.started:
                     self._xruns += 1
                 fill(outdata, time_info.outputBufferDacTime)
 
         else:
 
             def callback(outdata, frames, time_info, status):
-                if status.output_underflow:
+                if status.output_underflow and playout.started:
                     self._xruns += 1
                 fill(outdata, time_info.outputBufferDacTime)
                 played(outdata)

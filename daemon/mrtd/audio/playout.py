@@ -47,6 +47,7 @@ class Playout:
         self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
         self._envelope = np.zeros(max_block, dtype=np.float32)
         self._playing = False  # envelope heading up (True) or down to silence (False)
+        self.started = False  # the music has begun (before, the output is the first cushion's silence)
         self._level = 0.0  # concealment envelope, 0..1
         # Written by the control side:
         self.draining = False  # set when the producer has stopped for good: play out the reserve
@@ -73,6 +74,7 @@ class Playout:
                 got = ring.read_into(stereo, n)
         elif available >= min(n + reserve + (0 if self.draining else self._cushion), max(self.reachable_fill, n + reserve)):
             self._playing = True  # a cushion has built up again: fade in
+            self.started = True
             got = ring.read_into(stereo, n)
         elif self._level > 0.0:  # still fading out a gap
             got = ring.read_into(stereo, min(n, available))
