@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mrtd.inputs.osc.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
-from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Reply, Request
+from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,3 @@ class OscServer:
         shown = "" if args is None else " " + repr(args)[:120]
         log.warning("OSC from %s:%d: %s%s: %s", sender[0], sender[1], address or "(packet)", shown, reason)
         reply(encode(f"{ROOT}/error", [address, reason]))
-
-
-def replies_to_packets(replies: list[Reply]) -> list[bytes]:
-    return [encode(address, args) for address, args in replies]

@@ -121,14 +121,6 @@ class MappingTable:
                         out += self._surface_move(index, mapping, axis, value)
         return out if matched else None
 
-    def listens_to(self) -> set[str]:
-        addresses = {m.osc.address for m in self.mappings if m.osc is not None}
-        for m in self.mappings:
-            for source in (m.surface or {}).values():
-                if source.osc is not None:
-                    addresses.add(source.osc.address)
-        return addresses
-
     def _target(self, index: int, mapping: Mapping, x: float) -> list[c.Command]:
         if mapping.param is not None:
             param = PARAMS[mapping.param]

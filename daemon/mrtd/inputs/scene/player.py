@@ -8,7 +8,6 @@ frame boundaries, through commands: cues fire on the frame they are due.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,11 +205,3 @@ class ScenePlayer:
 
     def cue_names(self) -> list[str]:
         return [cue_label(c, i) for i, c in enumerate(self.scene.cues)]
-
-    def frames_until_cue(self, index: int) -> int | None:
-        return next((offset for offset, i in self._timeline if i == index), None)
-
-
-def describe_frames(frames: int) -> str:
-    seconds = frames / FRAMES_PER_SECOND
-    return f"{int(seconds // 60)}:{seconds % 60:05.2f}" if math.isfinite(seconds) else "?"
