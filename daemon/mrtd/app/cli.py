@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--osc-bind", default=given, help="address to listen on; off loopback it needs --osc-allow")
     run.add_argument("--osc-allow", action="append", default=given, help="client network allowed to send (CIDR, repeatable)")
     run.add_argument("--no-osc", dest="osc", action="store_const", const=None, default=given)
+    run.add_argument("--web-port", type=int, default=given, help="web control page port (default 7401)")
+    run.add_argument("--web-bind", default=given, help="address the web page listens on; off loopback it needs the allow-list, and prints a token URL")
+    run.add_argument("--no-web", dest="web", action="store_const", const=None, default=given, help="no web control page")
     run.add_argument("--discovery", action="store_const", const=True, default=given, help="advertise OSC over mDNS (zeroconf extra)")
     run.add_argument("--log-json", action="store_const", const=True, default=given, help="log one JSON object per line")
 

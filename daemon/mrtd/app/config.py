@@ -11,6 +11,7 @@ file does not set it. Every mistake in the file is reported together, each as
     output: default              # or device:NAME, wav:PATH, null; more sinks under outputs:
     latency: balanced            # low | balanced | safe (or lead_frames: N)
     osc: {bind: 0.0.0.0, port: 7400, allow: [192.168.1.0/24]}
+    web: {bind: 0.0.0.0, port: 7401}  # the tablet page; off loopback: OSC's allow-list and a token
     midi_ports: [nanoKONTROL]
     scene: /etc/mrtd/gallery.yaml
     scene_dir: /etc/mrtd/scenes
@@ -23,7 +24,7 @@ file does not set it. Every mistake in the file is reported together, each as
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,11 +32,13 @@ from pydantic import ConfigDict
 
 from mrtd.app.daemon import DaemonConfig
 from mrtd.inputs.osc.server import OscConfig
+from mrtd.inputs.web.config import WebConfig
 from mrtd.yamlcheck import YamlError, load_yaml
 
 # Unknown keys are mistakes: pydantic reads this when it validates the dataclasses.
 DaemonConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 OscConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+WebConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 
 class ConfigError(YamlError):
@@ -47,6 +50,7 @@ class Settings(DaemonConfig):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = False
     magenta_home: str | None = None
+    web: WebConfig | None = field(default_factory=WebConfig)  # `mrtd run` serves the page (web: null turns it off)
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
@@ -63,6 +67,9 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any]) -> Setting
     if values.get("osc") is not None and osc_overrides:
         osc = vars(values["osc"]) | {k[len("osc_"):]: v for k, v in osc_overrides.items()}
         values["osc"] = OscConfig(**osc)
+    web_overrides = {k: values.pop(k) for k in list(values) if k.startswith("web_")}
+    if values.get("web") is not None and web_overrides:
+        values["web"] = WebConfig(**(vars(values["web"]) | {k[len("web_"):]: v for k, v in web_overrides.items()}))
     merged = Settings(**values)
     if "lead_frames" in overrides:
         merged.lead_frames = overrides["lead_frames"]  # an explicit --lead wins over a latency preset's

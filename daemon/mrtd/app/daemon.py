@@ -24,6 +24,7 @@ from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
 from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.osc.server import OscConfig, OscServer
+from mrtd.inputs.web.config import WebConfig
 from mrtd.runtime.clock import FrameClock
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, resume_action
@@ -66,6 +67,7 @@ class DaemonConfig:
     resume: bool = True  # start where the journal says, fading in (False: start fresh)
     discovery: bool = False  # advertise the OSC port over mDNS (zeroconf extra)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
+    web: WebConfig | None = None  # the web control surface (`mrtd run` serves it by default); None: none
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
     audio_dir: str = "audio"  # audio files /mrt/prefill may read
@@ -120,6 +122,7 @@ class Daemon:
         self.device_watch: DeviceSupervisor | None = None
         self.audio: AudioChain | None = None
         self.osc: OscServer | None = None
+        self.web = None  # a WebServer, when serving the page
         self.pusher = Pusher()
         self.recorder = Recorder()
         self.embedder = CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(config.cache_dir))
@@ -194,6 +197,10 @@ class Daemon:
             log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
             if config.discovery:
                 self.advertisement = advertise(self.osc.port, config.osc.bind)
+        if config.web is not None:
+            from mrtd.app.web_surface import start_web
+
+            self.web = start_web(self, config.web)
         log.info(
             "output: %s (lead %d frames = %.0f ms, output latency %.1f ms)",
             self.audio.describe(),
@@ -229,7 +236,10 @@ class Daemon:
         if not changed:
             return
         self.snapshot = snapshot.messages(control)
-        self.pusher.publish(snapshot.messages(control, changed))
+        pushed = snapshot.messages(control, changed)
+        self.pusher.publish(pushed)
+        if self.web is not None:
+            self.web.publish(pushed)
 
     def _warm_engine(self, name: str, model: str | None) -> Engine:
         engine = create_engine(name, model=model, seed=self.config.seed, keep_warm=self.config.keep_warm)
@@ -332,6 +342,8 @@ class Daemon:
             self.journal.stop()
         if self.osc is not None:
             self.osc.stop()
+        if self.web is not None:
+            self.web.stop()
         self.recorder.stop()
         self.encoder.stop()
         self.pusher.stop()

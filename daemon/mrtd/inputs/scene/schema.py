@@ -177,6 +177,25 @@ class Limits(Strict):
         return clamps
 
 
+class WebButton(Strict):
+    label: str = Field(min_length=1, max_length=40)
+    address: str = Field(pattern=r"^/[^\s#*,?\[\]{}]*$", max_length=200)  # 1 on press, 0 on release, as a TouchOSC button
+
+
+class WebLayout(Strict):
+    """What the web page shows for this scene: everything, or only a few big controls."""
+
+    layout: Literal["full", "buttons"] = "full"
+    buttons: list[WebButton] = Field([], max_length=6)
+    volume: bool = True  # a volume fader, within the limits
+
+    @model_validator(mode="after")
+    def _buttons(self) -> "WebLayout":
+        if self.layout == "buttons" and not self.buttons:
+            raise ValueError("a buttons layout names its buttons")
+        return self
+
+
 class Axis(Strict):
     from_: str = Field(alias="from")
     to: str
@@ -196,6 +215,7 @@ class Scene(Strict):
     loop: bool = False
     length: float | None = Field(None, gt=0.0)  # seconds per loop; default: the last cue's time plus its fade
     mappings: list[Mapping] = []
+    web: WebLayout | None = None  # the web page's layout for this scene
 
     @field_validator("defaults")
     @classmethod

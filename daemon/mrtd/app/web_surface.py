@@ -1,0 +1,135 @@
+"""What the web page may ask of the daemon: the OSC surface, plus the page's own views.
+
+Everything here reads published, immutable things (the snapshot, status,
+the scene's validated model) or values single Python reads return whole; it
+never writes the control state except through the OSC table's commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mrtd.app.surface import Surface
+from mrtd.control.params import PARAMS
+from mrtd.frame import FRAMES_PER_SECOND
+
+if TYPE_CHECKING:
+    from mrtd.app.daemon import Daemon
+    from mrtd.inputs.web.config import WebConfig
+    from mrtd.inputs.web.server import WebServer
+
+log = logging.getLogger("mrtd")
+
+FRAME_BUDGET_MS = 1000.0 / FRAMES_PER_SECOND
+
+
+class LevelMeter:
+    """A generator tap: the last frame's peak, per channel (two floats, no allocation kept)."""
+
+    def __init__(self) -> None:
+        self.peak = (0.0, 0.0)
+
+    def tap(self, frame: np.ndarray) -> None:
+        self.peak = (float(np.abs(frame[:, 0]).max()), float(np.abs(frame[:, -1]).max()))
+
+
+class WebSurface(Surface):
+    def __init__(self, daemon: "Daemon", meter: LevelMeter) -> None:
+        super().__init__(daemon)
+        self._meter = meter
+
+    def full_state(self) -> dict[str, list[Any]]:
+        return dict(self._daemon.snapshot)
+
+    def page_status(self) -> dict[str, Any]:
+        daemon = self._daemon
+        status = daemon.status()
+        warnings = [w for w in (status["realtime_warning"], status["engine_error"]) if w]
+        extra = status.get("warnings")  # other parts may report their own (e.g. MusicCoCa missing)
+        if isinstance(extra, (list, tuple)):
+            warnings += [str(w) for w in extra if w and w != "-"]
+        elif extra and extra != "-":
+            warnings.append(str(extra))
+        return {
+            "engine": status["engine"],
+            "embedder": str(status.get("embedder") or getattr(daemon.embedder, "identity", "builtin")),
+            "step_ms": round(status["step_ms"], 2),
+            "step_p99_ms": round(status["step_p99_ms"], 2),
+            "budget_ms": FRAME_BUDGET_MS,
+            "underruns": status["underruns"],
+            "frames": status["frames"],
+            "peak": [round(p, 4) for p in self._meter.peak],
+            "warnings": warnings,
+            "recording": status["recording"],
+            "fade": self._fade_progress(),
+        }
+
+    def _fade_progress(self) -> dict[str, Any] | None:
+        """The current cue's fade: how far along (0-1), from the frame it fired and its length."""
+        player = self._daemon.scenes.player
+        generator = self._daemon.generator
+        if player is None or generator is None or not player.fired or player.current is None:
+            return None
+        fired_frame, label = player.fired[-1]
+        cue = player.scene.cues[player.current]
+        seconds = player.fade_seconds(cue, self._daemon.control)
+        if seconds <= 0:
+            return {"cue": label, "progress": 1.0, "seconds": 0.0}
+        progress = (self._daemon.control.frame - fired_frame) / (seconds * FRAMES_PER_SECOND)
+        return {"cue": label, "progress": round(min(1.0, max(0.0, progress)), 3), "seconds": seconds}
+
+    def page_scene(self) -> dict[str, Any]:
+        """The scene's shape for drawing: prompt positions, cues, axes, the reduced layout, limits."""
+        params = {name: {"low": p.low, "high": p.high, "default": p.default} for name, p in PARAMS.items()}
+        player = self._daemon.scenes.player
+        if player is None:
+            return {"name": "", "positions": {}, "cues": [], "axes": [], "layout": None, "params": params}
+        scene = player.scene
+        limits = scene.limits
+        if limits is not None:
+            for name, (low, high) in limits.params.items():
+                params[name] = params[name] | {"low": max(low, params[name]["low"]), "high": min(high, params[name]["high"])}
+            params["volume"] = params["volume"] | {"high": min(limits.volume_max, params["volume"]["high"])}
+        web = getattr(scene, "web", None)
+        return {
+            "name": player.prepared.name,
+            "positions": {n: list(p.position) for n, p in scene.prompts.items() if p.position is not None},
+            "cues": player.cue_names(),
+            "axes": list(scene.axes),
+            "layout": web.model_dump() if web is not None else None,
+            "params": params,
+        }
+
+
+def start_web(daemon: "Daemon", config: "WebConfig") -> "WebServer | None":
+    """Serve the page if aiohttp is installed; otherwise say so in one line and go on without it."""
+    try:
+        from mrtd.inputs.web.server import WebServer
+    except ImportError:
+        log.warning("web surface off: aiohttp is not installed (pip install 'mrtd[web]')")
+        return None
+    meter = LevelMeter()
+    osc_allow = daemon.config.osc.allow if daemon.config.osc is not None else []
+    server = WebServer(WebSurface(daemon, meter), config, osc_allow)
+    server.start()
+    if daemon.generator is not None:
+        daemon.generator.taps.append(meter.tap)
+    log.info("web: %s", server.url(_lan_address() if not config.loopback and config.bind in ("0.0.0.0", "::") else None))
+    if server.token:
+        log.info("web: open that URL on the tablet (the token in it is the passphrase; it changes at every start)")
+    return server
+
+
+def _lan_address() -> str:
+    """This machine's address on the network a tablet would use (no packet is sent)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET: connect() on UDP only picks a route
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"

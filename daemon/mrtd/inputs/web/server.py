@@ -1,0 +1,291 @@
+"""The web surface's server: the page and its assets over HTTP, commands and pushes over a WebSocket.
+
+aiohttp runs on its own thread and event loop, so nothing here ever runs on
+the generation thread. The generator hands each frame's changed state to
+`publish` (a thread-safe call that only schedules work on this loop); each
+page has one pending dict of address -> args that later frames overwrite, so
+a slow page gets the newest state, never a growing queue.
+
+Safety (what a browser elsewhere on the network, or another site open in the
+same browser, could do):
+- off loopback, clients must come from the allow-list and present the token
+  printed at start (in the URL the operator opens);
+- a WebSocket upgrade whose Origin is not this server's page is refused, and
+  so is a Host header that is not ours on loopback (DNS rebinding);
+- messages are size-capped, rate-limited per connection (a token bucket, the
+  excess answered with an error), and connections are capped in number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import threading
+import time
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from mrtd.inputs.osc.table import ROOT, Host
+from mrtd.inputs.web import protocol
+from mrtd.inputs.web.config import WebConfig
+
+log = logging.getLogger(__name__)
+
+STATUS_PERIOD_S = 0.2  # status (meter, step time, cue fade) goes to pages 5 times a second
+ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
+
+
+class WebHost(Host, Protocol):
+    """The OSC table's host, plus what only a page shows."""
+
+    def full_state(self) -> dict[str, list[Any]]: ...
+    def page_status(self) -> dict[str, Any]: ...
+    def page_scene(self) -> dict[str, Any]: ...
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+class _Page:
+    """One connected page: its socket and the state not yet sent to it."""
+
+    def __init__(self, ws: web.WebSocketResponse, peer: tuple[str, int], config: WebConfig) -> None:
+        self.ws, self.peer = ws, peer
+        self.pending: dict[str, list[Any]] = {}
+        self.wake = asyncio.Event()
+        self.bucket = _Bucket(config.messages_per_second, config.burst)
+        self.errors = _Bucket(20.0, 20)  # error replies, so a flood cannot flood back
+        self.refused = 0
+
+
+class WebServer:
+    def __init__(self, host: WebHost, config: WebConfig | None = None, osc_allow: list[str] | None = None) -> None:
+        self.host = host
+        self.config = config or WebConfig()
+        allow = self.config.allow or list(osc_allow or [])
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in allow]
+        if not self.config.loopback and not self._networks:
+            raise ValueError(f"binding the web surface to {self.config.bind} needs an allow-list of client networks "
+                             "(web: {allow: [...]} or the OSC allow-list, e.g. --osc-allow 192.168.1.0/24)")
+        self.token = None if self.config.loopback else (self.config.token or secrets.token_urlsafe(12))
+        self.pages: set[_Page] = set()
+        self.refused_origins = 0
+        self.rate_limited = 0
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._stopping: asyncio.Event | None = None
+
+    # -- lifecycle (daemon thread) ---------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mrtd-web", daemon=True)
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._start_error is not None:
+            raise OSError(f"web surface on {self.config.bind}:{self.config.port}: {self._start_error}")
+
+    def url(self, host: str | None = None) -> str:
+        where = host or self.config.bind
+        if ":" in where:
+            where = f"[{where}]"
+        return f"http://{where}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is not None and self._stopping is not None:
+            loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    # -- generation thread ---------------------------------------------------------
+    def publish(self, messages: dict[str, list[Any]]) -> None:
+        """A frame's changed state; never blocks (the merge happens on the web loop)."""
+        loop = self._loop
+        if messages and self.pages and loop is not None:
+            loop.call_soon_threadsafe(self._merge, messages)
+
+    # -- the web loop ----------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            self._start_error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application(client_max_size=protocol.MAX_MESSAGE)
+        app.router.add_get("/", self._index)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/static/{name}", self._asset)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.bind, self.config.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._ready.set()
+        status = asyncio.ensure_future(self._status_loop())
+        await self._stopping.wait()
+        status.cancel()
+        for page in list(self.pages):
+            await page.ws.close(code=1001, message=b"mrtd stopping")
+        await self._runner.cleanup()
+
+    def _merge(self, messages: dict[str, list[Any]]) -> None:
+        for page in self.pages:
+            page.pending.update(messages)
+            page.wake.set()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_PERIOD_S)
+            if not self.pages:
+                continue
+            try:
+                status = self.host.page_status()
+            except Exception:  # a status read must never end the loop
+                log.exception("web status")
+                continue
+            self._merge({f"{ROOT}/web/status": [json.dumps(status)]})
+
+    # -- checks ----------------------------------------------------------------------
+    def _refusal(self, request: web.Request) -> str | None:
+        """Why this request may not have the page or the socket, or None."""
+        peer = request.remote or ""
+        if self._networks:
+            try:
+                ip = ipaddress.ip_address(peer)
+            except ValueError:
+                return "unknown client address"
+            if not ip.is_loopback and not any(ip in n for n in self._networks):
+                return "client not in the allow-list"
+        if self.token is not None:
+            given = request.query.get("token", "")
+            if not hmac.compare_digest(given.encode(), self.token.encode()):
+                return "wrong or missing token (open the URL mrtd printed at start)"
+        elif not _is_local_host(request.host):
+            return f"Host {request.host[:60]!r} is not this machine"  # DNS rebinding onto loopback
+        return None
+
+    # -- handlers ----------------------------------------------------------------------
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        why = self._refusal(request)
+        if why:
+            return web.Response(status=403, text=f"mrtd: {why}\n")
+        return web.Response(body=_asset_bytes("index.html"), content_type="text/html",
+                            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'"})
+
+    async def _asset(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.Response(body=_asset_bytes(name), content_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        why = self._refusal(request)
+        origin = request.headers.get("Origin")
+        if why is None and origin is not None and not _same_origin(origin, request.host):
+            self.refused_origins += 1
+            why = f"origin {origin[:80]!r} may not drive this daemon"
+        if why is None and len(self.pages) >= self.config.max_connections:
+            why = f"too many pages connected (at most {self.config.max_connections})"
+        if why:
+            log.warning("web: refused %s: %s", request.remote, why)
+            return web.Response(status=403, text=f"mrtd: {why}\n")
+        ws = web.WebSocketResponse(max_msg_size=protocol.MAX_MESSAGE * 4, heartbeat=20.0)
+        await ws.prepare(request)
+        peer = (request.remote or "?", 0)
+        page = _Page(ws, peer, self.config)
+        page.pending.update(self.host.full_state())
+        page.pending[f"{ROOT}/web/scene"] = [json.dumps(self.host.page_scene())]
+        page.wake.set()
+        self.pages.add(page)
+        writer = asyncio.ensure_future(self._writer(page))
+        log.info("web: page connected from %s (%d open)", peer[0], len(self.pages))
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    if message.type == WSMsgType.BINARY:
+                        await self._answer(page, [protocol.error("", "send JSON text, not binary")])
+                    continue
+                if not page.bucket.take():
+                    self.rate_limited += 1
+                    page.refused += 1
+                    await self._answer(page, [protocol.error("", "too many messages: slow down")])
+                    continue
+                replies = protocol.dispatch(self.host, message.data, peer)
+                await self._answer(page, replies)
+        finally:
+            self.pages.discard(page)
+            writer.cancel()
+            log.info("web: page from %s left (%d open)", peer[0], len(self.pages))
+        return ws
+
+    async def _answer(self, page: _Page, replies: list[dict[str, Any]]) -> None:
+        for reply in replies:
+            if reply["address"] == f"{ROOT}/error" and not page.errors.take():
+                continue  # errors rate-limited per page
+            if not page.ws.closed:
+                await page.ws.send_str(json.dumps({"reply": reply}))
+
+    async def _writer(self, page: _Page) -> None:
+        """Send the page everything pending, at most once per wake (so once per frame, or fewer)."""
+        scene_shown = None
+        while not page.ws.closed:
+            await page.wake.wait()
+            page.wake.clear()
+            state, page.pending = page.pending, {}
+            if f"{ROOT}/scene" in state and state[f"{ROOT}/scene"] != scene_shown:
+                scene_shown = state[f"{ROOT}/scene"]
+                state[f"{ROOT}/web/scene"] = [json.dumps(self.host.page_scene())]
+            try:
+                await page.ws.send_str(json.dumps({"state": state, "t": time.time()}))
+            except (ConnectionError, RuntimeError):
+                return
+
+
+def _asset_bytes(name: str) -> bytes:
+    return resources.files("mrtd.inputs.web").joinpath("static", name).read_bytes()
+
+
+def _is_local_host(host_header: str) -> bool:
+    host = urlsplit(f"//{host_header}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_origin(origin: str, host_header: str) -> bool:
+    """The page's own origin: http://<the Host the browser used>."""
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host_header.lower()

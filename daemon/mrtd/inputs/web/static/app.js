@@ -1,0 +1,299 @@
+// mrtd's web control surface. Plain JavaScript, no build step, no outside assets.
+// Every control sends an OSC-vocabulary message {address, args} over the WebSocket;
+// what it shows comes only from the daemon's state pushes, so a fader never lies.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
+  const COLOURS = ["#4fc3a1", "#6ea8fe", "#f0b429", "#e5534b", "#c39bff", "#7fd0f0", "#ff9f6e", "#b5d36e"];
+  const state = {};          // address -> args, as the daemon pushed them
+  let scene = { name: "", positions: {}, cues: [], axes: [], layout: null, params: {} };
+  let status = {};
+  let ws = null, standby = null, latch = false, nextId = 1;
+  const mrtd = (window.mrtd = { state, get scene() { return scene; }, get status() { return status; }, errors: [], frames: 0, send });
+
+  // -- connection ---------------------------------------------------------------
+  const token = new URLSearchParams(location.search).get("token");
+  function connect() {
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${token ? "?token=" + encodeURIComponent(token) : ""}`;
+    ws = new WebSocket(url);
+    ws.onopen = () => $("conn").className = "dot on";
+    ws.onclose = () => { $("conn").className = "dot off"; setTimeout(connect, 1000); };
+    ws.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.state) { mrtd.frames++; for (const [address, args] of Object.entries(message.state)) apply(address, args); }
+      if (message.reply) replied(message.reply);
+    };
+  }
+  function send(address, ...args) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ address, args }));
+  }
+  function replied(reply) {
+    if (reply.address !== "/mrt/error") return;
+    const [address, reason] = reply.args;
+    showError(`${address || "message"}: ${reason}`);
+  }
+  function showError(text) {
+    mrtd.errors.push(text);
+    const box = el("div", "error", text);
+    $("errors").append(box);
+    while ($("errors").children.length > 4) $("errors").firstChild.remove();
+    setTimeout(() => box.remove(), 6000);
+  }
+
+  // -- a touch fader: sends at most once per animation frame ----------------------
+  function fader(label, low, high, format, onChange) {
+    const root = el("div", "fader"), fill = el("div", "fill"), name = el("span", "label", label), shown = el("span", "value");
+    root.append(fill, name, shown);
+    let value = low, dragging = false, pending = null, remote = null;
+    const draw = (v) => { fill.style.width = `${(100 * (v - low)) / (high - low || 1)}%`; shown.textContent = format(v); };
+    const at = (event) => { const r = root.getBoundingClientRect(); return low + Math.min(1, Math.max(0, (event.clientX - r.left) / r.width)) * (high - low); };
+    const flush = () => { if (pending != null) { onChange(pending); pending = null; } };
+    root.addEventListener("pointerdown", (e) => { dragging = true; root.setPointerCapture(e.pointerId); move(e); });
+    root.addEventListener("pointermove", (e) => { if (dragging) move(e); });
+    const up = () => { if (!dragging) return; dragging = false; flush(); if (remote != null) { draw(remote); remote = null; } };
+    root.addEventListener("pointerup", up); root.addEventListener("pointercancel", up);
+    function move(e) { value = at(e); draw(value); if (pending == null) requestAnimationFrame(flush); pending = value; }
+    draw(low);
+    return {
+      root,
+      set(v) { if (dragging) remote = v; else { value = v; draw(v); } },
+      range(l, h) { low = l; high = h; draw(value); },
+    };
+  }
+  const fmt = (digits, unit = "") => (v) => `${Number(v).toFixed(digits)}${unit}`;
+
+  // -- parameters --------------------------------------------------------------------
+  const PARAMS = [
+    ["temperature", "/mrt/temperature", "Temperature", fmt(2)],
+    ["top_k", "/mrt/topk", "Top-k", fmt(0), true],
+    ["cfg_style", "/mrt/cfg/style", "Guidance: style", fmt(2)],
+    ["cfg_notes", "/mrt/cfg/notes", "Guidance: notes", fmt(2)],
+    ["cfg_drums", "/mrt/cfg/drums", "Guidance: drums", fmt(2)],
+    ["tempo", "/mrt/tempo", "Tempo", fmt(1, " BPM")],
+    ["volume", "/mrt/volume", "Volume", fmt(1, " dB")],
+  ];
+  const faders = {};
+  for (const [name, address, label, format, whole] of PARAMS) {
+    const f = fader(label, 0, 1, format, (v) => send(address, whole ? Math.round(v) : Number(v.toFixed(3))));
+    f.root.dataset.address = address;
+    faders[address] = f;
+    $("params").append(f.root);
+  }
+  function applyRanges() {
+    for (const [name, address] of PARAMS) {
+      const p = scene.params[name];
+      if (p) faders[address].range(p.low, name === "top_k" ? Math.min(p.high, 400) : p.high);
+    }
+    if (reducedVolume && scene.params.volume) reducedVolume.range(scene.params.volume.low, scene.params.volume.high);
+  }
+
+  // -- prompts --------------------------------------------------------------------------
+  const promptRows = {};
+  function pairs(args) { const out = []; for (let i = 0; i + 1 < args.length; i += 2) out.push([args[i], args[i + 1]]); return out; }
+  function drawPrompts() {
+    const texts = Object.fromEntries(pairs(state["/mrt/prompts"] || []));
+    const weights = Object.fromEntries(pairs(state["/mrt/mix"] || []));
+    const names = Object.keys(texts).sort();
+    for (const name of Object.keys(promptRows)) if (!(name in texts)) { promptRows[name].root.remove(); delete promptRows[name]; }
+    names.forEach((name, i) => {
+      let row = promptRows[name];
+      if (!row) {
+        const root = el("div", "prompt"), title = el("span", "name", name), acts = el("span", "acts"), text = el("span", "text");
+        const edit = el("button", "small", "Edit"), remove = el("button", "small", "✕");
+        edit.onclick = () => { $("new-name").value = name; $("new-text").value = texts[name] || ""; $("new-text").focus(); };
+        remove.onclick = () => send("/mrt/prompt/clear", name);
+        acts.append(edit, remove);
+        const weight = fader("weight", 0, 1, fmt(2), (v) => send("/mrt/weight", name, Number(v.toFixed(3))));
+        root.dataset.prompt = name;
+        root.append(title, acts, text, weight.root);
+        $("prompts").append(root);
+        row = promptRows[name] = { root, text, weight };
+      }
+      row.text.textContent = texts[name];
+      row.weight.set(weights[name] || 0);
+      row.root.style.borderLeft = `4px solid ${COLOURS[i % COLOURS.length]}`;
+    });
+    const total = Object.values(weights).reduce((a, b) => a + b, 0) || 1;
+    $("mixbar").replaceChildren(...names.filter((n) => weights[n] > 0).map((n) => {
+      const bar = el("i"); bar.style.width = `${(100 * weights[n]) / total}%`; bar.style.background = COLOURS[names.indexOf(n) % COLOURS.length]; bar.title = n; return bar;
+    }));
+    drawXY();
+  }
+  $("add-prompt").onsubmit = (e) => {
+    e.preventDefault();
+    send("/mrt/prompt", $("new-name").value.trim(), $("new-text").value, 1);
+    $("new-name").value = ""; $("new-text").value = "";
+  };
+
+  // -- the XY surface: prompt positions, a draggable point, the weights it gives --------------
+  const canvas = $("xy-canvas");
+  let xyDrag = false, xyPending = null, xyLocal = null;
+  function bounds() {
+    const points = Object.values(scene.positions);
+    const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+    let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    if (x1 - x0 < 1e-9) { x0 -= 0.5; x1 += 0.5; } if (y1 - y0 < 1e-9) { y0 -= 0.5; y1 += 0.5; }
+    const px = (x1 - x0) * 0.08, py = (y1 - y0) * 0.08;
+    return [x0 - px, x1 + px, y0 - py, y1 + py];
+  }
+  function toScreen([x, y], w, h) { const [x0, x1, y0, y1] = bounds(); return [((x - x0) / (x1 - x0)) * w, h - ((y - y0) / (y1 - y0)) * h]; }
+  function fromScreen(sx, sy, w, h) { const [x0, x1, y0, y1] = bounds(); return [x0 + (sx / w) * (x1 - x0), y0 + ((h - sy) / h) * (y1 - y0)]; }
+  function drawXY() {
+    const has = Object.keys(scene.positions).length > 0;
+    $("xy-none").hidden = has;
+    const ratio = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
+    if (!w || !h) return;
+    canvas.width = w * ratio; canvas.height = h * ratio;
+    const g = canvas.getContext("2d"); g.setTransform(ratio, 0, 0, ratio, 0, 0); g.clearRect(0, 0, w, h);
+    if (!has) return;
+    g.strokeStyle = "#2a2f37"; g.lineWidth = 1;
+    for (let i = 1; i < 4; i++) { g.beginPath(); g.moveTo((w * i) / 4, 0); g.lineTo((w * i) / 4, h); g.moveTo(0, (h * i) / 4); g.lineTo(w, (h * i) / 4); g.stroke(); }
+    const weights = Object.fromEntries(pairs(state["/mrt/mix"] || []));
+    const total = Object.values(weights).reduce((a, b) => a + b, 0) || 1;
+    const names = Object.keys(Object.fromEntries(pairs(state["/mrt/prompts"] || []))).sort();
+    for (const [name, pos] of Object.entries(scene.positions)) {
+      const [sx, sy] = toScreen(pos, w, h), share = (weights[name] || 0) / total;
+      const colour = COLOURS[Math.max(0, names.indexOf(name)) % COLOURS.length];
+      g.fillStyle = colour + "33"; g.beginPath(); g.arc(sx, sy, 14 + 46 * share, 0, 7); g.fill();
+      g.fillStyle = colour; g.beginPath(); g.arc(sx, sy, 8, 0, 7); g.fill();
+      g.font = "600 14px system-ui, sans-serif"; g.textAlign = sx > w / 2 ? "right" : "left";
+      const tx = sx + (sx > w / 2 ? -14 : 14), ty = sy + (sy > h / 2 ? -12 : 22);
+      g.fillText(`${name} ${(100 * share).toFixed(0)}%`, tx, ty);
+    }
+    const point = xyLocal || state["/mrt/xy"];
+    if (point) {
+      const [px, py] = toScreen(point, w, h);
+      g.strokeStyle = "#fff"; g.lineWidth = 3; g.beginPath(); g.arc(px, py, 18, 0, 7); g.stroke();
+      g.fillStyle = "#ffffffcc"; g.beginPath(); g.arc(px, py, 6, 0, 7); g.fill();
+      $("xy-read").textContent = `x ${point[0].toFixed(2)} · y ${point[1].toFixed(2)}`;
+    }
+  }
+  function xyMove(e) {
+    const r = canvas.getBoundingClientRect();
+    xyLocal = fromScreen(Math.min(r.width, Math.max(0, e.clientX - r.left)), Math.min(r.height, Math.max(0, e.clientY - r.top)), r.width, r.height);
+    if (xyPending == null) requestAnimationFrame(() => { send("/mrt/xy", Number(xyPending[0].toFixed(4)), Number(xyPending[1].toFixed(4))); xyPending = null; });
+    xyPending = xyLocal;
+    drawXY();
+  }
+  canvas.addEventListener("pointerdown", (e) => { if (!Object.keys(scene.positions).length) return; xyDrag = true; canvas.setPointerCapture(e.pointerId); xyMove(e); });
+  canvas.addEventListener("pointermove", (e) => { if (xyDrag) xyMove(e); });
+  const xyUp = () => { xyDrag = false; xyLocal = null; };
+  canvas.addEventListener("pointerup", xyUp); canvas.addEventListener("pointercancel", xyUp);
+  window.addEventListener("resize", drawXY);
+
+  // -- axes --------------------------------------------------------------------------------
+  const axisFaders = {};
+  function axisFader(key) {
+    if (axisFaders[key]) return axisFaders[key];
+    const f = fader(/^\d+$/.test(key) ? `PCA ${key}` : `axis ${key}`, -3, 3, fmt(2), (v) => send("/mrt/axis", /^\d+$/.test(key) ? Number(key) : key, Number(v.toFixed(3))));
+    f.set(0);
+    $("axes").append(f.root);
+    return (axisFaders[key] = f);
+  }
+
+  // -- drums, mute, notes ---------------------------------------------------------------------
+  for (const b of $("drums").children) b.onclick = () => send("/mrt/drums", Number(b.dataset.v));
+  $("mute").onclick = () => send("/mrt/mute", state["/mrt/mute"] && state["/mrt/mute"][0] ? 0 : 1);
+  $("latch").onclick = () => { latch = !latch; $("latch").classList.toggle("on", latch); if (!latch) send("/mrt/notes/clear"); };
+  $("notes-clear").onclick = () => send("/mrt/notes/clear");
+  const keys = {};
+  const LOW = 48, HIGH = 72; // C3 to C5
+  for (let pitch = LOW; pitch <= HIGH; pitch++) {
+    const black = [1, 3, 6, 8, 10].includes(pitch % 12);
+    const key = el("div", "key" + (black ? " black" : ""));
+    key.dataset.pitch = pitch;
+    key.addEventListener("pointerdown", (e) => {
+      e.preventDefault();
+      const held = (state["/mrt/notes"] || []).includes(pitch);
+      if (latch && held) { send("/mrt/note/off", pitch); return; }
+      send("/mrt/note/on", pitch, 100);
+      if (!latch) { const off = () => { send("/mrt/note/off", pitch); key.removeEventListener("pointerup", off); key.removeEventListener("pointerleave", off); }; key.addEventListener("pointerup", off); key.addEventListener("pointerleave", off); }
+    });
+    keys[pitch] = key;
+    $("keys").append(key);
+  }
+
+  // -- cues ------------------------------------------------------------------------------------
+  function drawCues() {
+    const current = (state["/mrt/cue"] || [""])[0];
+    const index = scene.cues.indexOf(current);
+    if (standby == null || standby === current || !scene.cues.includes(standby)) standby = scene.cues[(index + 1) % Math.max(1, scene.cues.length)] || null;
+    $("cues").replaceChildren(...scene.cues.map((name) => {
+      const li = el("li", (name === current ? "current " : "") + (name === standby ? "standby" : ""), name + (name === standby && name !== current ? "  ← standby" : ""));
+      li.onclick = () => { standby = name; drawCues(); };
+      return li;
+    }));
+    $("go").disabled = $("next").disabled = !scene.cues.length;
+  }
+  $("go").onclick = () => { if (standby) send("/mrt/cue", standby); };
+  $("next").onclick = () => send("/mrt/cue/next");
+
+  // -- record ----------------------------------------------------------------------------------
+  $("rec").onclick = () => send(status.recording ? "/mrt/record/stop" : "/mrt/record/start");
+
+  // -- the reduced layout a scene may ask for ----------------------------------------------------
+  let reducedVolume = null;
+  function momentary(button, address) {  // 1 while pressed, 0 on release: what a scene's button mapping expects
+    let down = false;
+    button.addEventListener("pointerdown", (e) => { e.preventDefault(); down = true; button.classList.add("on"); send(address, 1); });
+    const up = () => { if (!down) return; down = false; button.classList.remove("on"); send(address, 0); };
+    button.addEventListener("pointerup", up); button.addEventListener("pointerleave", up); button.addEventListener("pointercancel", up);
+  }
+  function drawLayout() {
+    const layout = scene.layout;
+    const reduced = !!(layout && layout.layout === "buttons");
+    document.body.classList.toggle("reduced", reduced);
+    $("full").hidden = reduced; $("reduced").hidden = !reduced;
+    for (const id of ["engine", "meter", "step", "underruns", "rec", "clock"]) $(id).hidden = reduced;
+    if (!reduced) return;
+    $("big-buttons").replaceChildren(...layout.buttons.map((b) => { const button = el("button", "", b.label); momentary(button, b.address); return button; }));
+    $("reduced-volume").replaceChildren();
+    reducedVolume = null;
+    if (layout.volume) {
+      const p = scene.params.volume;
+      reducedVolume = fader("Volume", p.low, p.high, fmt(0, " dB"), (v) => send("/mrt/volume", Number(v.toFixed(1))));
+      reducedVolume.root.dataset.address = "/mrt/volume";
+      $("reduced-volume").append(reducedVolume.root);
+      if (state["/mrt/volume"]) reducedVolume.set(state["/mrt/volume"][0]);
+    }
+  }
+
+  // -- applying the daemon's state ------------------------------------------------------------------
+  function apply(address, args) {
+    state[address] = args;
+    if (faders[address]) faders[address].set(args[0]);
+    if (address === "/mrt/volume" && reducedVolume) reducedVolume.set(args[0]);
+    if (address === "/mrt/mix" || address === "/mrt/prompts") drawPrompts();
+    else if (address === "/mrt/xy") drawXY();
+    else if (address.startsWith("/mrt/axis/")) axisFader(address.slice(10)).set(args[0]);
+    else if (address === "/mrt/cue") drawCues();
+    else if (address === "/mrt/mute") $("mute").classList.toggle("on", !!args[0]);
+    else if (address === "/mrt/drums") for (const b of $("drums").children) b.classList.toggle("on", Number(b.dataset.v) === args[0]);
+    else if (address === "/mrt/notes") for (const [pitch, key] of Object.entries(keys)) key.classList.toggle("held", args.includes(Number(pitch)));
+    else if (address === "/mrt/beat") { $("bar-no").textContent = args[0]; $("beat-no").textContent = args[1]; $("tempo").textContent = Number(args[3]).toFixed(0); }
+    else if (address === "/mrt/web/scene") {
+      scene = JSON.parse(args[0]);
+      $("scene-name").textContent = scene.name || "mrtd";
+      for (const name of scene.axes) axisFader(name);
+      drawLayout(); applyRanges(); drawCues(); drawXY();
+    } else if (address === "/mrt/web/status") showStatus(JSON.parse(args[0]));
+  }
+  function showStatus(s) {
+    status = s;
+    $("engine").textContent = `${s.engine} · ${s.embedder}`;
+    const [l, r] = s.peak;
+    $("meter-l").style.width = `${Math.min(100, l * 100)}%`; $("meter-r").style.width = `${Math.min(100, r * 100)}%`;
+    $("step-ms").textContent = `${s.step_ms.toFixed(1)} / ${s.budget_ms.toFixed(0)} ms`;
+    $("step-bar").firstElementChild.style.width = `${Math.min(100, (100 * s.step_ms) / s.budget_ms)}%`;
+    $("step").classList.toggle("slow", s.step_ms > s.budget_ms);
+    $("underruns").textContent = `${s.underruns} underrun${s.underruns === 1 ? "" : "s"}`;
+    $("underruns").classList.toggle("bad", s.underruns > 0);
+    $("warnings").replaceChildren(...s.warnings.map((w) => el("div", "", "⚠ " + w)));
+    $("rec").classList.toggle("on", !!s.recording);
+    $("rec").textContent = s.recording ? "■ Stop" : "● Rec";
+    $("fade").firstElementChild.style.width = `${s.fade ? 100 * s.fade.progress : 0}%`;
+  }
+
+  connect();
+})();

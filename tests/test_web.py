@@ -1,0 +1,278 @@
+"""The web control surface, in a real browser: same vocabulary as OSC, same pushes, safe by default."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import http.server
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from audio_analysis import spectral_centroid
+from conftest import control_state, running_daemon, wait_for
+from mrtd.frame import FRAME_SAMPLES
+from mrtd.inputs.web import protocol
+from mrtd.inputs.web.config import WebConfig
+from osc_probe import OscProbe
+from web_rig import PHONE, SCENES, TABLET, chromium, open_page, page_state
+
+aiohttp = pytest.importorskip("aiohttp")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@contextlib.contextmanager
+def web_daemon(tmp_path, scene: str | None = None, engine=None, web: WebConfig | None = None, **config):
+    """A running daemon with the web page on a free loopback port: yields (daemon, engine, probe, url)."""
+    with running_daemon(tmp_path, engine=engine, web=web or WebConfig(port=0), midi=False,
+                        scene=str(SCENES / f"{scene}.yaml") if scene else None, **config) as (daemon, eng):
+        if scene:
+            wait_for(lambda: daemon.scenes.player is not None, 10, "the scene")
+        probe = OscProbe(daemon.osc.port)
+        try:
+            yield daemon, eng, probe, daemon.web.url()
+        finally:
+            probe.close()
+
+
+def off_loop(coroutine):
+    """Run an aiohttp client coroutine on its own thread (Playwright's sync API holds this thread's loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(60)
+
+
+def sync_state(probe: OscProbe) -> dict:
+    start = len(probe.received)
+    probe.send("/mrt/sync")
+    probe.wait_for("/mrt/synced", start=start)
+    return {a: v for a, v in probe.received[start:]}
+
+
+def weights(args: list) -> dict[str, float]:
+    return {args[i]: args[i + 1] for i in range(0, len(args), 2)}
+
+
+# -- the same vocabulary ----------------------------------------------------------------
+
+
+def test_a_web_message_goes_through_the_osc_table_and_gets_its_errors():
+    class Host:
+        submitted = []
+
+        def submit(self, command, due):
+            self.submitted.append(command)
+
+        def mapped(self, address, args, due):
+            return False
+
+    host = Host()
+    assert protocol.dispatch(host, json.dumps({"address": "/mrt/temperature", "args": [0.7]}), ("page", 0)) == []
+    assert host.submitted[-1].value == pytest.approx(0.7)
+    bad = protocol.dispatch(host, json.dumps({"address": "/mrt/temperature", "args": [9]}), ("page", 0))
+    assert bad == [{"address": "/mrt/error", "args": ["/mrt/temperature", "temperature must lie in [0, 3], got 9"]}]
+    for text, reason in [("[1]", "a JSON object"), ('{"address": "/mrt/topk", "args": [[1]]}', "nothing nested"),
+                         ('{"address": "/mrt/topk", "args": [NaN]}', "not JSON"), ("x" * 20000, "longer than"),
+                         ('{"address": "/mrt/nope"}', "unknown address")]:
+        (reply,) = protocol.dispatch(host, text, ("page", 0))
+        assert reply["address"] == "/mrt/error" and reason in reply["args"][1], (text[:40], reply)
+    assert len(host.submitted) == 1, "bad messages change nothing"
+
+
+# -- in the browser ------------------------------------------------------------------------
+
+
+def test_dragging_the_xy_point_moves_sync_weights_and_the_spectrum(tmp_path, browser):
+    from mrtd.engines.synth import SynthEngine
+
+    scene = tmp_path / "scenes" / "pad.yaml"
+    scene.parent.mkdir(parents=True)
+    scene.write_text("name: pad\nprompts:\n  drone: {text: dark ambient drone, position: [0, 0], weight: 1}\n"
+                     "  techno: {text: bright fast techno, position: [1, 1]}\n")
+    frames: list[np.ndarray] = []
+    with running_daemon(tmp_path, engine=SynthEngine(seed=0), web=WebConfig(port=0), midi=False, scene=str(scene)) as (daemon, _):
+        wait_for(lambda: daemon.scenes.player is not None, 10, "the scene")
+        daemon.generator.taps.append(lambda frame: frames.append(frame.copy()))
+        probe = OscProbe(daemon.osc.port)
+        page = open_page(browser, daemon.web.url())
+        box = page.locator("#xy-canvas").bounding_box()
+
+        def drag_to(fx: float, fy: float) -> None:  # fractions of the canvas, y down
+            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+            page.mouse.down()
+            for step in range(1, 11):
+                t = step / 10
+                page.mouse.move(box["x"] + box["width"] * (0.5 + (fx - 0.5) * t), box["y"] + box["height"] * (0.5 + (fy - 0.5) * t))
+            page.mouse.up()
+
+        drag_to(0.02, 0.98)  # bottom left: the drone's corner
+        wait_for(lambda: weights(sync_state(probe)["/mrt/mix"]).get("drone", 0) > 0.95, 5, "the drone to own the mix")
+        start = len(frames)
+        wait_for(lambda: len(frames) > start + 100, 20, "4 s of the drone")
+        dark = np.concatenate(frames[start + 25:start + 100])
+        drag_to(0.98, 0.02)  # top right: techno
+        wait_for(lambda: weights(sync_state(probe)["/mrt/mix"]).get("techno", 0) > 0.95, 5, "techno to own the mix")
+        xy = sync_state(probe)["/mrt/xy"]
+        assert xy[0] > 0.9 and xy[1] > 0.9, xy
+        start = len(frames)
+        wait_for(lambda: len(frames) > start + 100, 20, "4 s of techno")
+        bright = np.concatenate(frames[start + 25:start + 100])
+        assert spectral_centroid(bright) > 1.5 * spectral_centroid(dark), (spectral_centroid(dark), spectral_centroid(bright))
+        page.wait_for_function("document.getElementById('xy-read').textContent.startsWith('x 0.9') || document.getElementById('xy-read').textContent.startsWith('x 1.0')")
+        probe.close()
+
+
+def test_go_changes_the_cue_in_the_page_and_in_osc_status(tmp_path, browser):
+    with web_daemon(tmp_path, "gallery-day-night") as (daemon, _, probe, url):
+        page = open_page(browser, url)
+        cues = page.evaluate("window.mrtd.scene.cues")
+        assert len(cues) >= 2
+        before = page_state(page, "/mrt/cue")[0]
+        page.click("#go")
+        wait_for(lambda: daemon.control.cue not in (None, before), 5, "GO to fire the standby cue")
+        fired = daemon.control.cue
+        page.wait_for_function("(c) => document.querySelector('#cues li.current')?.textContent === c", arg=fired)
+        status = probe.request("/mrt/status", "/mrt/status")
+        assert status[status.index("cue") + 1] == fired
+
+
+def test_a_second_page_sees_the_first_pages_changes_and_osc_moves_the_faders(tmp_path, browser):
+    with web_daemon(tmp_path, "tablet-xy") as (daemon, engine, probe, url):
+        first, second = open_page(browser, url), open_page(browser, url, PHONE)
+        fader = first.locator('#params .fader[data-address="/mrt/temperature"]')
+        box = fader.bounding_box()
+        first.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)  # 0.75 of 0..3
+        wait_for(lambda: engine.seen and abs(engine.seen[-1].temperature - 0.75) < 0.05, 5, "the engine to get the gesture")
+        second.wait_for_function("Math.abs(window.mrtd.state['/mrt/temperature'][0] - 0.75) < 0.05")
+        shown = second.locator('#params .fader[data-address="/mrt/temperature"] .value').text_content()
+        assert abs(float(shown) - 0.75) < 0.05
+        probe.send("/mrt/cfg/style", 3.5)
+        for page in (first, second):
+            page.wait_for_function("document.querySelector('#params .fader[data-address=\"/mrt/cfg/style\"] .value').textContent === '3.50'")
+            width = page.evaluate("document.querySelector('#params .fader[data-address=\"/mrt/cfg/style\"] .fill').style.width")
+            assert width == f"{100 * (3.5 + 1) / 8:g}%", width  # cfg lies in [-1, 7]
+
+
+def test_a_bad_message_from_the_page_shows_an_error_and_changes_nothing(tmp_path, browser):
+    with web_daemon(tmp_path) as (daemon, engine, probe, url):
+        page = open_page(browser, url)
+        before = control_state(daemon)
+        page.evaluate("window.mrtd.send('/mrt/topk', 5000)")
+        page.wait_for_selector("#errors div")
+        assert "top_k must lie in [1, 1024], got 5000" in page.text_content("#errors")
+        page.evaluate("window.mrtd.send('/mrt/prompt', 'x', '')")
+        page.wait_for_function("document.querySelectorAll('#errors div').length >= 2")
+        assert control_state(daemon) == before
+        assert all(c.top_k != 5000 for c in engine.seen)
+
+
+def test_a_page_from_another_origin_cannot_open_the_socket(tmp_path, browser):
+    with web_daemon(tmp_path) as (daemon, engine, probe, url):
+        script = ("<script>window.result='pending';const ws=new WebSocket('ws://127.0.0.1:%d/ws');"
+                  "ws.onopen=()=>{ws.send(JSON.stringify({address:'/mrt/volume',args:[-40]}));window.result='open'};"
+                  "ws.onerror=()=>window.result='refused';</script>" % daemon.web.port).encode()
+
+        class Elsewhere(http.server.BaseHTTPRequestHandler):  # another site: another origin on this machine
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(script)
+
+            def log_message(self, *args):
+                pass
+
+        other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{other.server_address[1]}/")
+        page.wait_for_function("window.result !== 'pending'")
+        assert page.evaluate("window.result") == "refused"
+        assert daemon.web.refused_origins == 1
+        assert daemon.control.values["volume"] == 0.0
+        context.close()
+        other.shutdown()
+
+        async def rebinding() -> int:  # DNS rebinding: a foreign name that resolves here
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{daemon.web.port}/", headers={"Host": "evil.example:80"}) as r:
+                    return r.status
+
+        assert off_loop(rebinding()) == 403
+
+
+def test_off_loopback_the_page_needs_the_allow_list_and_the_token(tmp_path):
+    with pytest.raises(ValueError, match="allow-list"):
+        with web_daemon(tmp_path, web=WebConfig(bind="0.0.0.0", port=0)):
+            pass
+    with web_daemon(tmp_path, web=WebConfig(bind="0.0.0.0", port=0, allow=["127.0.0.0/8"])) as (daemon, _, _probe, url):
+        token = daemon.web.token
+        assert token and f"?token={token}" in url
+
+        async def get(path: str) -> int:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{daemon.web.port}{path}") as r:
+                    return r.status
+
+        assert off_loop(get("/")) == 403
+        assert off_loop(get("/?token=wrong")) == 403
+        assert off_loop(get(f"/?token={token}")) == 200
+        assert off_loop(get("/ws")) == 403
+
+
+def test_a_flood_from_one_page_is_bounded_and_the_music_goes_on(tmp_path):
+    with web_daemon(tmp_path, web=WebConfig(port=0, messages_per_second=100, burst=50)) as (daemon, engine, probe, url):
+        async def flood() -> list[dict]:
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(f"http://127.0.0.1:{daemon.web.port}/ws") as ws:
+                    for i in range(2000):
+                        await ws.send_str(json.dumps({"address": "/mrt/temperature", "args": [1.0 + (i % 10) / 100]}))
+                    await ws.send_str("x" * (protocol.MAX_MESSAGE + 1))
+                    await asyncio.sleep(0.1)  # the bucket refills at 100/s: room for one more
+                    await ws.send_str(json.dumps({"address": "/mrt/ping", "args": ["end"]}))
+                    replies = []
+                    while True:  # until the pong that follows everything (if rate limiting let it through)
+                        message = await ws.receive(timeout=10.0)
+                        if message.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        replies.append(json.loads(message.data))
+                        if replies[-1].get("reply", {}).get("address") == "/mrt/pong":
+                            break
+                    return replies
+
+        frames_before = daemon.generator.frames
+        replies = off_loop(flood())
+        errors = [r["reply"]["args"][1] for r in replies if r.get("reply", {}).get("address") == "/mrt/error"]
+        assert "too many messages: slow down" in errors
+        assert daemon.web.rate_limited > 1500, "most of a 2000-message burst is refused at 100/s"
+        assert len(errors) <= 60, "error replies are rate-limited too"
+        wait_for(lambda: daemon.generator.frames > frames_before + 25, 5, "the music to go on")
+        assert daemon.status()["underruns"] == 0
+
+
+def test_the_therapy_scene_shows_only_two_big_buttons_and_a_limited_volume(tmp_path, browser):
+    with web_daemon(tmp_path, "therapy-two-buttons") as (daemon, engine, probe, url):
+        for viewport in (TABLET, PHONE):
+            page = open_page(browser, url, viewport)
+            page.wait_for_selector("#big-buttons button")
+            assert page.is_hidden("#full")
+            assert page.locator("#big-buttons button").all_text_contents() == ["Next", "Back"]
+            visible = page.evaluate("[...document.querySelectorAll('#reduced .fader, #reduced button')].filter(e => e.offsetParent).length")
+            assert visible == 3, "two buttons and a volume, nothing else"
+            assert page.is_hidden("#rec") and page.is_hidden("#engine")
+        volume = page.locator("#reduced-volume .fader")
+        box = volume.bounding_box()
+        page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # all the way up
+        wait_for(lambda: daemon.control.values["volume"] > -13, 5, "the volume to move")
+        assert daemon.control.values["volume"] <= -12.0, "the scene's ceiling holds"
+        before = daemon.control.cue
+        page.click("#big-buttons button >> text=Next")
+        wait_for(lambda: daemon.control.cue != before, 5, "the big button to change the cue")
