@@ -99,14 +99,15 @@
     names.forEach((name, i) => {
       let row = promptRows[name];
       if (!row) {
-        const root = el("div", "prompt"), title = el("span", "name", name), acts = el("span", "acts"), text = el("span", "text");
+        const root = el("div", "prompt"), acts = el("span", "acts"), text = el("span", "text");
         const edit = el("button", "small", "Edit"), remove = el("button", "small", "✕");
+        remove.title = `remove ${name}`;
         edit.onclick = () => { $("new-name").value = name; $("new-text").value = texts[name] || ""; $("new-text").focus(); };
         remove.onclick = () => send("/mrt/prompt/clear", name);
         acts.append(edit, remove);
-        const weight = fader("weight", 0, 1, fmt(2), (v) => send("/mrt/weight", name, Number(v.toFixed(3))));
+        const weight = fader(name, 0, 1, fmt(2), (v) => send("/mrt/weight", name, Number(v.toFixed(3))));
         root.dataset.prompt = name;
-        root.append(title, acts, text, weight.root);
+        root.append(weight.root, acts, text);
         $("prompts").append(root);
         row = promptRows[name] = { root, text, weight };
       }
@@ -201,7 +202,7 @@
   const LOW = 48, HIGH = 72; // C3 to C5
   for (let pitch = LOW; pitch <= HIGH; pitch++) {
     const black = [1, 3, 6, 8, 10].includes(pitch % 12);
-    const key = el("div", "key" + (black ? " black" : ""));
+    const key = el("div", "key" + (black ? " black" : "") + (pitch > 60 ? " upper" : ""));  // a phone shows one octave
     key.dataset.pitch = pitch;
     key.addEventListener("pointerdown", (e) => {
       e.preventDefault();
