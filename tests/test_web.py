@@ -276,3 +276,45 @@ def test_the_therapy_scene_shows_only_two_big_buttons_and_a_limited_volume(tmp_p
         before = daemon.control.cue
         page.click("#big-buttons button >> text=Next")
         wait_for(lambda: daemon.control.cue != before, 5, "the big button to change the cue")
+
+
+def test_mrtd_run_serves_the_page_and_says_where(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mrtd", "run", "--engine", "synth", "--output", "null", "--seconds", "1.5", "--no-midi",
+         "--osc-port", "0", "--web-port", "0", "--scene-dir", str(tmp_path), "--record-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "web: http://127.0.0.1:" in result.stderr, result.stderr[-2000:]
+
+
+def test_without_aiohttp_the_daemon_plays_on_and_says_so_in_one_line(tmp_path, monkeypatch, caplog):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "mrtd.inputs.web.server", None)
+    with running_daemon(tmp_path, web=WebConfig(port=0), midi=False) as (daemon, engine):
+        assert daemon.web is None
+        wait_for(lambda: daemon.generator.frames > 5, 5, "the music")
+    lines = [r.getMessage() for r in caplog.records if "aiohttp" in r.getMessage()]
+    assert lines == ["web surface off: aiohttp is not installed (pip install 'mrtd[web]')"]
+
+
+def test_the_config_file_and_the_flags_set_the_web_surface(tmp_path):
+    from mrtd.app.config import ConfigError, load_settings
+
+    assert load_settings(None, {}).web == WebConfig(), "mrtd run serves the page on 127.0.0.1:7401 by default"
+    path = tmp_path / "mrtd.yaml"
+    path.write_text("web: {bind: 127.0.0.1, port: 7555, messages_per_second: 50}\n")
+    settings = load_settings(path, {"web_port": 7666})
+    assert (settings.web.port, settings.web.messages_per_second) == (7666, 50)
+    assert settings.daemon_config().web == settings.web
+    path.write_text("web: null\n")
+    assert load_settings(path, {}).web is None
+    path.write_text("web: {prot: 7401}\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, {})
+    assert "prot" in "\n".join(error.value.errors)

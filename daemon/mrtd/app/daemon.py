@@ -172,6 +172,10 @@ class Daemon:
         self.runner = self.audio.runner_for(self.generator)
         self.scenes.start()  # the first scene installs on frame 0
         self._resume_from_journal()
+        if config.web is not None:  # before the music starts: importing aiohttp takes a moment
+            from mrtd.app.web_surface import start_web
+
+            self.web = start_web(self, config.web)
         self.runner.start()
 
         self.audio.start_master()
@@ -197,10 +201,6 @@ class Daemon:
             log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
             if config.discovery:
                 self.advertisement = advertise(self.osc.port, config.osc.bind)
-        if config.web is not None:
-            from mrtd.app.web_surface import start_web
-
-            self.web = start_web(self, config.web)
         log.info(
             "output: %s (lead %d frames = %.0f ms, output latency %.1f ms)",
             self.audio.describe(),

@@ -113,8 +113,12 @@ def start_web(daemon: "Daemon", config: "WebConfig") -> "WebServer | None":
         return None
     meter = LevelMeter()
     osc_allow = daemon.config.osc.allow if daemon.config.osc is not None else []
-    server = WebServer(WebSurface(daemon, meter), config, osc_allow)
-    server.start()
+    server = WebServer(WebSurface(daemon, meter), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
+    try:
+        server.start()
+    except OSError as exc:  # e.g. the port is taken: the music matters more than the page
+        log.error("web surface off: %s", exc)
+        return None
     if daemon.generator is not None:
         daemon.generator.taps.append(meter.tap)
     log.info("web: %s", server.url(_lan_address() if not config.loopback and config.bind in ("0.0.0.0", "::") else None))

@@ -19,6 +19,7 @@ same browser, could do):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -115,7 +116,8 @@ class WebServer:
     def stop(self) -> None:
         loop = self._loop
         if loop is not None and self._stopping is not None:
-            loop.call_soon_threadsafe(self._stopping.set)
+            with contextlib.suppress(RuntimeError):  # the loop already ended (it failed to start)
+                loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(5.0)
 
