@@ -11,6 +11,8 @@ Date.now() and Python's time.time() read the same clock.
 from __future__ import annotations
 
 import argparse
+import os
+import math
 import socket
 import statistics
 import sys
@@ -73,11 +75,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0, help="how long one page drags while four are open")
     parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--lead", type=int, default=3, help="frames generated ahead (3 = the balanced preset, 6 = safe)")
     args = parser.parse_args()
     engine = StampedSynth()
     with tempfile.TemporaryDirectory() as folder, chromium() as browser:
         with running_daemon(Path(folder), engine=engine, web=WebConfig(port=0), midi=False,
-                            scene=str(SCENES / "tablet-xy.yaml")) as (daemon, _):
+                            lead_frames=args.lead, scene=str(SCENES / "tablet-xy.yaml")) as (daemon, _):
             wait_for(lambda: daemon.scenes.player is not None, 10, "the scene")
             url = daemon.web.url()
             pages = [open_page(browser, url, TABLET if i % 2 == 0 else PHONE) for i in range(4)]
@@ -110,7 +113,12 @@ def main() -> None:
                 gesture_ms = gesturer.evaluate("window.gestures[window.gestures.length - 1]")
                 gesture_to_frame.append(stamp * 1000 - gesture_ms)
 
-            # 3. four pages open, one dragging the XY point continuously
+            # 3a. baseline: the four pages open, nobody touching them
+            before_idle = daemon.status()["underruns"]
+            time.sleep(args.seconds)
+            idle_underruns = daemon.status()["underruns"] - before_idle
+
+            # 3b. four pages open, one dragging the XY point continuously
             canvas = pages[0].locator("#xy-canvas").bounding_box()
             underruns_before = daemon.status()["underruns"]
             frames_before = daemon.generator.frames
@@ -120,8 +128,6 @@ def main() -> None:
             pages[0].mouse.down()
             while time.monotonic() - started < args.seconds:
                 t = time.monotonic() - started
-                import math
-
                 x = canvas["x"] + canvas["width"] * (0.5 + 0.45 * math.cos(t * 2.1))
                 y = canvas["y"] + canvas["height"] * (0.5 + 0.45 * math.sin(t * 3.3))
                 pages[0].mouse.move(x, y)
@@ -131,11 +137,54 @@ def main() -> None:
             underruns = daemon.status()["underruns"] - underruns_before
             frames = daemon.generator.frames - frames_before
             web = daemon.web
+            rate_limited = web.rate_limited
+            for page in pages:
+                page.context.close()
 
+            # 3c. the same load without a browser's CPU: four WebSocket clients, one sending /mrt/xy at 60 Hz
+            socket_moves, socket_underruns = drag_over_sockets(daemon, args.seconds)
+
+    print(f"lead {args.lead} frames, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"OSC change -> page shows it:        {percentiles(osc_to_page)}")
     print(f"page gesture -> frame carrying it:  {percentiles(gesture_to_frame)}")
-    print(f"4 pages, 1 dragging for {elapsed:.0f} s: {moves / elapsed:.0f} pointer moves/s, {frames} frames, "
-          f"{underruns} underruns, {web.rate_limited} messages rate-limited")
+    print(f"4 pages open, idle for {args.seconds:.0f} s:      {idle_underruns} underruns")
+    print(f"4 pages, 1 dragging for {elapsed:.0f} s:   {moves / elapsed:.0f} pointer moves/s, {frames} frames, "
+          f"{underruns} underruns, {rate_limited} messages rate-limited")
+    print(f"4 sockets, 1 sending /mrt/xy for {args.seconds:.0f} s: {socket_moves / args.seconds:.0f} msgs/s, {socket_underruns} underruns")
+
+
+def drag_over_sockets(daemon, seconds: float) -> tuple[int, int]:
+    import asyncio
+    import json
+    import math
+
+    import aiohttp
+
+    async def run() -> int:
+        url = f"http://127.0.0.1:{daemon.web.port}/ws"
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(url) for _ in range(4)]
+            readers = [asyncio.ensure_future(drain(ws)) for ws in sockets]
+            sent, started = 0, time.monotonic()
+            while (t := time.monotonic() - started) < seconds:
+                x, y = 0.5 + 0.5 * math.cos(t * 2.1), 0.5 + 0.5 * math.sin(t * 3.3)
+                await sockets[0].send_str(json.dumps({"address": "/mrt/xy", "args": [x, y]}))
+                sent += 1
+                await asyncio.sleep(1 / 60)
+            for ws in sockets:
+                await ws.close()
+            for reader in readers:
+                reader.cancel()
+            return sent
+
+    async def drain(ws) -> None:
+        async for _ in ws:
+            pass
+
+    before = daemon.status()["underruns"]
+    with __import__("concurrent.futures").futures.ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(asyncio.run, run()).result()
+    return sent, daemon.status()["underruns"] - before
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@
     $("mixbar").replaceChildren(...names.filter((n) => weights[n] > 0).map((n) => {
       const bar = el("i"); bar.style.width = `${(100 * weights[n]) / total}%`; bar.style.background = COLOURS[names.indexOf(n) % COLOURS.length]; bar.title = n; return bar;
     }));
-    drawXY();
+    redraw(drawXY);
   }
   $("add-prompt").onsubmit = (e) => {
     e.preventDefault();
@@ -140,6 +140,13 @@
   }
   function toScreen([x, y], w, h) { const [x0, x1, y0, y1] = bounds(); return [((x - x0) / (x1 - x0)) * w, h - ((y - y0) / (y1 - y0)) * h]; }
   function fromScreen(sx, sy, w, h) { const [x0, x1, y0, y1] = bounds(); return [x0 + (sx / w) * (x1 - x0), y0 + ((h - sy) / h) * (y1 - y0)]; }
+  // Redraws wait for the next animation frame, once each however many pushes arrive (a tablet's
+  // battery, and on a shared machine the generator's CPU).
+  const redraws = new Set();
+  function redraw(draw) {
+    if (!redraws.size) requestAnimationFrame(() => { const due = [...redraws]; redraws.clear(); for (const d of due) d(); });
+    redraws.add(draw);
+  }
   function drawXY() {
     const has = Object.keys(scene.positions).length > 0;
     $("xy-none").hidden = has;
@@ -175,7 +182,7 @@
     xyLocal = fromScreen(Math.min(r.width, Math.max(0, e.clientX - r.left)), Math.min(r.height, Math.max(0, e.clientY - r.top)), r.width, r.height);
     if (xyPending == null) requestAnimationFrame(() => { send("/mrt/xy", Number(xyPending[0].toFixed(4)), Number(xyPending[1].toFixed(4))); xyPending = null; });
     xyPending = xyLocal;
-    drawXY();
+    redraw(drawXY);
   }
   canvas.addEventListener("pointerdown", (e) => { if (!Object.keys(scene.positions).length) return; xyDrag = true; canvas.setPointerCapture(e.pointerId); xyMove(e); });
   canvas.addEventListener("pointermove", (e) => { if (xyDrag) xyMove(e); });
@@ -265,8 +272,8 @@
     state[address] = args;
     if (faders[address]) faders[address].set(args[0]);
     if (address === "/mrt/volume" && reducedVolume) reducedVolume.set(args[0]);
-    if (address === "/mrt/mix" || address === "/mrt/prompts") drawPrompts();
-    else if (address === "/mrt/xy") drawXY();
+    if (address === "/mrt/mix" || address === "/mrt/prompts") redraw(drawPrompts);
+    else if (address === "/mrt/xy") redraw(drawXY);
     else if (address.startsWith("/mrt/axis/")) axisFader(address.slice(10)).set(args[0]);
     else if (address === "/mrt/cue") drawCues();
     else if (address === "/mrt/mute") $("mute").classList.toggle("on", !!args[0]);
