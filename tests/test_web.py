@@ -318,3 +318,25 @@ def test_the_config_file_and_the_flags_set_the_web_surface(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_settings(path, {})
     assert "prot" in "\n".join(error.value.errors)
+
+
+def test_prompts_are_added_edited_and_removed_from_the_page_and_the_status_line_fills_in(tmp_path, browser):
+    with web_daemon(tmp_path, "tablet-xy") as (daemon, engine, probe, url):
+        page = open_page(browser, url)
+        page.fill("#new-name", "bells")
+        page.fill("#new-text", "tubular bells in a cathedral")
+        page.click("#add-prompt button")
+        page.wait_for_selector('.prompt[data-prompt="bells"]')
+        assert page.text_content('.prompt[data-prompt="bells"] .text') == "tubular bells in a cathedral"
+        wait_for(lambda: daemon.control.prompt_texts.get("bells") == "tubular bells in a cathedral", 5, "the prompt")
+        page.click('.prompt[data-prompt="bells"] button >> text=Edit')
+        assert page.input_value("#new-name") == "bells"
+        page.fill("#new-text", "tubular bells, dry")
+        page.click("#add-prompt button")
+        page.wait_for_function("document.querySelector('.prompt[data-prompt=\"bells\"] .text').textContent === 'tubular bells, dry'")
+        page.click('.prompt[data-prompt="bells"] button[title="remove bells"]')
+        page.wait_for_selector('.prompt[data-prompt="bells"]', state="detached")
+        wait_for(lambda: "bells" not in daemon.control.prompt_texts, 5, "the prompt to go")
+        page.wait_for_function("document.getElementById('underruns').textContent.endsWith('underruns') || document.getElementById('underruns').textContent.endsWith('underrun')")
+        assert page.text_content("#engine").startswith("tone")
+        assert page.text_content("#step-ms").endswith("/ 40 ms")
