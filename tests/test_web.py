@@ -273,6 +273,8 @@ def test_the_therapy_scene_shows_only_two_big_buttons_and_a_limited_volume(tmp_p
         page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # all the way up
         wait_for(lambda: daemon.control.values["volume"] > -13, 5, "the volume to move")
         assert daemon.control.values["volume"] <= -12.0, "the scene's ceiling holds"
+        page.wait_for_function("document.querySelector('#reduced-volume .value').textContent === '-12 dB'")
+        assert page.evaluate("window.mrtd.scene.params.volume.high") == -12.0, "the fader itself stops at the ceiling"
         before = daemon.control.cue
         page.click("#big-buttons button >> text=Next")
         wait_for(lambda: daemon.control.cue != before, 5, "the big button to change the cue")
