@@ -128,6 +128,9 @@ def _devices() -> int:
 
 
 def _check(paths: list[str]) -> int:
+    from pathlib import Path
+
+    from mrtd.inputs.scene.audio_refs import audio_prompt_errors
     from mrtd.inputs.scene.loader import SceneError, load_scene
 
     failed = 0
@@ -137,6 +140,11 @@ def _check(paths: list[str]) -> int:
         except SceneError as exc:
             failed += 1
             print("\n".join(exc.errors), file=sys.stderr)
+            continue
+        audio_errors = audio_prompt_errors(scene, Path(path))  # what loading would refuse
+        if audio_errors:
+            failed += 1
+            print("\n".join(audio_errors), file=sys.stderr)
             continue
         print(f"{path}: ok ({len(scene.prompts)} prompts, {len(scene.cues)} cues, {len(scene.mappings)} mappings)")
     return 1 if failed else 0

@@ -80,7 +80,10 @@ class SceneHost:
                 stat = path.stat()
                 mtime = (stat.st_mtime_ns, stat.st_size)
                 scene = load_scene(path)
-                prepared = prepare_scene(scene, path, self._daemon.embedder.embed_text, self._daemon.embedder.embed_audio_file)
+                embedder = self._daemon.embedder
+                prepared = prepare_scene(scene, path, embedder.embed_text,
+                                         embedder.embed_audio_file if embedder.supports_audio else None,
+                                         self._daemon.config.audio_dir)
             except SceneError as exc:
                 self.last_errors = exc.errors
                 raise
