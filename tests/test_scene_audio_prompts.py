@@ -86,3 +86,38 @@ def test_builtin_audio_prompts_mean_what_they_sound_like():
         assert clicks[DESCRIPTOR_INDEX[name]] > hum[DESCRIPTOR_INDEX[name]] + 0.1, name
     silence = embedder.embed_audio(np.zeros((RATE, 1)), RATE)
     assert not silence.any(), "silence sets no style, as the empty text"
+
+
+def test_loading_a_scene_over_osc_never_makes_the_input_thread_wait_for_embedding(tmp_path):
+    """MusicCoCa takes a while per prompt: /mrt/scene/load answers, and OSC keeps answering, meanwhile."""
+    import threading
+
+    from engines_for_tests import RecordingEngine
+    from mrtd.app.daemon import Daemon, DaemonConfig
+    from mrtd.app.style_choice import StyleChoice
+    from mrtd.inputs.osc.server import OscConfig
+    from mrtd.style.quantizer import BuiltinQuantizer
+    from osc_probe import OscProbe
+    from style_fakes import CountingEmbedder
+
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "slow.yaml").write_text("prompts:\n  a: dark ambient drone\ncues:\n  - {at: 0, mix: {a: 1}}\n")
+    gate = threading.Event()
+    embedder = CountingEmbedder(delay=gate)
+    style = StyleChoice("builtin", embedder, BuiltinQuantizer(), tmp_path, reason="a test")
+    daemon = Daemon(DaemonConfig(output="null", osc=OscConfig(port=0), scene_dir=str(folder), midi=False,
+                                 cache_dir=str(tmp_path / "cache")), engine=RecordingEngine(), style=style)
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        probe.send("/mrt/scene/load", "slow")
+        assert probe.request("/mrt/ping", "/mrt/pong", timeout=2.0) is not None, "OSC answers while the prompt embeds"
+        assert embedder.text_calls == 0 and daemon.control.scene is None
+        gate.set()
+        wait_for(lambda: daemon.control.scene is not None, 10, "the scene once its prompt is embedded")
+        assert embedder.threads and threading.main_thread().ident not in embedder.threads
+    finally:
+        gate.set()
+        probe.close()
+        daemon.stop()
