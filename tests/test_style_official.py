@@ -155,3 +155,20 @@ def test_the_synth_with_the_builtin_pair_has_no_warning(tmp_path, monkeypatch):
         assert daemon.status()["embedder"] == "builtin" and daemon.status()["style_warning"] == ""
     finally:
         daemon.stop()
+
+
+def test_the_command_line_prompt_is_in_the_very_first_frame(folders, tmp_path):
+    from engines_for_tests import RecordingEngine
+
+    folder = folders["mapped"]
+    engine = RecordingEngine()
+    daemon = Daemon(DaemonConfig(output="null", osc=None, midi=False, prompt=TEXTS[2], musiccoca_dir=str(folder),
+                                 cache_dir=str(tmp_path / "cache")), engine=engine)
+    daemon.start()
+    try:
+        wait_for(lambda: len(engine.seen) > 0, 10, "a first frame")
+        official = official_musiccoca.MusicCoCa(folder)
+        expected = list(official.tokenize(official.embed(TEXTS[2], use_mapper=True))[:6]) + MASKED_TAIL
+        assert list(engine.seen[0].style_tokens) == expected
+    finally:
+        daemon.stop()
