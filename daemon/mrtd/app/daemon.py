@@ -369,9 +369,6 @@ class Daemon:
             "engine": engine.describe() if engine else "none",
             "engine_error": self.engine_error,  # why the configured engine is not the one playing
             "realtime_warning": getattr(engine, "realtime_warning", None) or "",
-            "embedder": self.style.name,  # musiccoca | builtin
-            "embedder_detail": self.style.describe(),
-            "style_warning": self.style_warning,
             "rtf": metrics.realtime_factor if metrics and metrics.steps else 0.0,
             "frames_late": getattr(engine, "frames_late", 0),
             "output": self.output.describe() if self.output else "none",
@@ -398,4 +395,8 @@ class Daemon:
             "cue": self.control.cue,
             "recording": self.recorder.path or "",
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            # Last: these hold sentences, which clients that split on spaces (Pd) cannot pair up.
+            "embedder": self.style.name,  # musiccoca | builtin
+            "embedder_detail": self.style.describe(),
+            "style_warning": self.style_warning,
         }
