@@ -172,3 +172,18 @@ def test_the_command_line_prompt_is_in_the_very_first_frame(folders, tmp_path):
         assert list(engine.seen[0].style_tokens) == expected
     finally:
         daemon.stop()
+
+
+def test_damaged_musiccoca_files_fall_back_to_the_builtin_pair_and_say_why(folders, tmp_path):
+    folder = tmp_path / "mc"
+    folder.mkdir()
+    for file in folders["plain"].iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    (folder / "pretrained_vector_quantizer.tflite").write_bytes(b"not a model")
+    choice = choose_style(folder)
+    assert choice.name == "builtin" and "pretrained_vector_quantizer.tflite" in choice.reason
+    assert "could not be loaded" in choice.mrt2_warning()
+    with pytest.raises(ValueError):
+        choose_style(folder, want="musiccoca")
+    (folder / "text_encoder.tflite").unlink()
+    assert "text_encoder.tflite" in choose_style(folder).reason

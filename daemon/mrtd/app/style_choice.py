@@ -91,8 +91,13 @@ def choose_style(musiccoca_folder: str | os.PathLike | None = None, *, want: str
     from mrtd.style.musiccoca import MusicCoCaEmbedder
     from mrtd.style.quantizer import MusicCoCaQuantizer
 
-    embedder = MusicCoCaEmbedder(folder)
-    quantizer = MusicCoCaQuantizer(folder)  # loads and probes the model now, before "ready"
+    try:
+        embedder = MusicCoCaEmbedder(folder)
+        quantizer = MusicCoCaQuantizer(folder)  # loads and probes the model now, before "ready"
+    except (ImportError, ValueError, OSError) as error:  # a damaged or wrong file: say so, keep playing
+        if want == "musiccoca":
+            raise
+        return _builtin(folder, [], f"its files could not be loaded ({error})")
     return StyleChoice("musiccoca", embedder, quantizer, folder)
 
 
