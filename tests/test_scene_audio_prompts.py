@@ -45,8 +45,8 @@ def _scene(folder: Path, audio: str) -> Path:
     return path
 
 
-def _check(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mrtd", "check", str(path)], capture_output=True, text=True, timeout=60)
+def _check(path: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mrtd", "check", str(path), *options], capture_output=True, text=True, timeout=60)
 
 
 def test_check_refuses_an_audio_prompt_that_loading_would_refuse(tmp_path):
@@ -60,6 +60,12 @@ def test_check_refuses_an_audio_prompt_that_loading_would_refuse(tmp_path):
     (inner / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     result = _check(_scene(inner, "broken.wav"))
     assert result.returncode == 1 and "broken.wav" in result.stderr and "RIFF" not in result.stderr.replace("broken.wav", "")
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    _wav(audio / "hum.wav", _low_hum())  # the daemon's audio folder, where loading also looks
+    assert _check(_scene(inner, "hum.wav")).returncode == 1
+    result = _check(_scene(inner, "hum.wav"), "--audio-dir", str(audio))
+    assert result.returncode == 0, result.stderr
     _wav(inner / "hum.wav", _low_hum())
     result = _check(_scene(inner, "hum.wav"))
     assert result.returncode == 0, result.stderr

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate scene files; every error at once")
     check.add_argument("scenes", nargs="+")
+    check.add_argument("--audio-dir", help="the daemon's audio folder, where audio prompts are also looked for")
     render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
     render.add_argument("scene")
     render.add_argument("-o", "--output", required=True, help="WAV file to write")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(reference_markdown())
         return 0
     if args.command == "check":
-        return _check(args.scenes)
+        return _check(args.scenes, args.audio_dir)
     if args.command == "render":
         return _render(args)
     if args.command == "scene-schema":
@@ -127,7 +128,7 @@ def _devices() -> int:
     return 0
 
 
-def _check(paths: list[str]) -> int:
+def _check(paths: list[str], audio_dir: str | None = None) -> int:
     from pathlib import Path
 
     from mrtd.inputs.scene.audio_refs import audio_prompt_errors
@@ -141,7 +142,7 @@ def _check(paths: list[str]) -> int:
             failed += 1
             print("\n".join(exc.errors), file=sys.stderr)
             continue
-        audio_errors = audio_prompt_errors(scene, Path(path))  # what loading would refuse
+        audio_errors = audio_prompt_errors(scene, Path(path), audio_dir)  # what loading would refuse
         if audio_errors:
             failed += 1
             print("\n".join(audio_errors), file=sys.stderr)
