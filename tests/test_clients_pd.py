@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clients_rig import CLIENTS, REPO, running_daemon
-from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 from mrtd.inputs.osc.table import TABLE
 
 SESSION = REPO / "tests" / "clients" / "pd_session.pd"
@@ -47,7 +47,7 @@ def test_commands_reach_the_engine(session):
     rig, *_ = session
     rig.wait_engine(
         lambda c: np.allclose((c.temperature, c.top_k, c.cfg_notes, c.cfg_drums, c.drums), (2.6, 17, 3.5, 4.5, 1))
-        and c.notes[62] in (NOTE_HELD, NOTE_ONSET),
+        and c.notes[62] in (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL),
         "temperature, topk, cfg, an event and a note from Pd",
     )
     rig.wait_snapshot("/mrt/mix", lambda m: m == ["bright", 0.75, "dark", 0.25], "the mix from Pd")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from clients_rig import CLIENTS, running_daemon
-from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 
 SESSION = os.path.join(os.path.dirname(__file__), "clients", "sc_session.scd")
 
@@ -69,7 +69,7 @@ def test_commands_reach_the_engine(session):
     rig, _ = session
     rig.wait_engine(
         lambda c: np.allclose((c.temperature, c.top_k, c.cfg_notes, c.cfg_drums, c.drums), (2.6, 17, 3.5, 4.5, 1))
-        and c.notes[62] in (NOTE_HELD, NOTE_ONSET),
+        and c.notes[62] in (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL),
         "temperature, topk, cfg, an event and a note from sclang",
     )
     snapshot = rig.daemon.snapshot

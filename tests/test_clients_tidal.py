@@ -13,7 +13,7 @@ import pytest
 
 from clients_rig import CLIENTS, REPO, running_daemon
 from conftest import wait_for
-from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 
 SESSION = REPO / "tests" / "clients" / "tidal_session.hs"
 
@@ -79,7 +79,7 @@ def test_once_events_reach_the_engine(session):
         "sampling, guidance and drums from Tidal",
     )
     # note "2": Tidal's notes are relative to middle C; velocity 0.8 scales to 0-127.
-    wait_for(lambda: any(c.notes[62] in (NOTE_HELD, NOTE_ONSET) for c in rig.engine.seen), 10, "note 62 from Tidal")
+    wait_for(lambda: any(c.notes[62] in (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL) for c in rig.engine.seen), 10, "note 62 from Tidal")
     rig.wait_snapshot("/mrt/volume", lambda v: v == [-3.0], "volume")
     # Tidal's cps (0.5625 by default) sets the tempo: one cycle is a bar of four beats.
     rig.wait_snapshot("/mrt/tempo", lambda v: v == [pytest.approx(135.0)], "tempo from cps")

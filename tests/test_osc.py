@@ -77,6 +77,11 @@ def test_notes_latch_follow_onset_mode_and_unmask_width(rig):
     # A note on and off inside one bundle: shorter than a frame, still sounds for one frame.
     from osc_probe import bundle
 
+    probe.send("/mrt/note/on", 60, 90)
+    until(engine, lambda c: c.notes[60] == NOTE_ON_MODEL, "default onset mode 0 (as the official engine) sends 'on'")
+    probe.send("/mrt/notes/clear")
+    probe.send("/mrt/onset_mode", 1)
+    settle(daemon)
     start = len(engine.seen)
     probe.send_raw(bundle(None, message("/mrt/note/on", 64, 100), message("/mrt/note/off", 64)))
     wait_for(lambda: any(c.notes[64] == NOTE_ONSET for c in engine.seen[start:]), 5, "latched onset")
@@ -149,7 +154,8 @@ def test_prompts_mix_and_raw_style(rig):
 
     tokens = list(range(100, 112))
     probe.send("/mrt/style/tokens", *tokens)
-    until(engine, lambda c: list(c.style_tokens) == tokens, "raw tokens")
+    # As in the official engine, only levels 0-5 are sent, raw tokens included.
+    until(engine, lambda c: list(c.style_tokens) == tokens[:6] + [-1] * 6, "raw tokens, levels 6-11 masked")
     raw = np.linspace(-1, 1, 768).astype("<f4")
     raw /= np.linalg.norm(raw)
     probe.send("/mrt/style/embedding", raw.tobytes())

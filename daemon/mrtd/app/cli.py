@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate scene files; every error at once")
     check.add_argument("scenes", nargs="+")
+    check.add_argument("--audio-dir", help="the daemon's audio folder, where audio prompts are also looked for")
     render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
     render.add_argument("scene")
     render.add_argument("-o", "--output", required=True, help="WAV file to write")
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(reference_markdown())
         return 0
     if args.command == "check":
-        return _check(args.scenes)
+        return _check(args.scenes, args.audio_dir)
     if args.command == "render":
         return _render(args)
     if args.command == "scene-schema":
@@ -130,7 +131,10 @@ def _devices() -> int:
     return 0
 
 
-def _check(paths: list[str]) -> int:
+def _check(paths: list[str], audio_dir: str | None = None) -> int:
+    from pathlib import Path
+
+    from mrtd.inputs.scene.audio_refs import audio_prompt_errors
     from mrtd.inputs.scene.loader import SceneError, load_scene
 
     failed = 0
@@ -140,6 +144,11 @@ def _check(paths: list[str]) -> int:
         except SceneError as exc:
             failed += 1
             print("\n".join(exc.errors), file=sys.stderr)
+            continue
+        audio_errors = audio_prompt_errors(scene, Path(path), audio_dir)  # what loading would refuse
+        if audio_errors:
+            failed += 1
+            print("\n".join(audio_errors), file=sys.stderr)
             continue
         print(f"{path}: ok ({len(scene.prompts)} prompts, {len(scene.cues)} cues, {len(scene.mappings)} mappings)")
     return 1 if failed else 0

@@ -34,7 +34,7 @@ from mrtd.inputs.scene.loader import SceneError
 from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
 from mrtd.control.state import ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
-from mrtd.style.embedder import BuiltinEmbedder
+from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.style.encoder import EncoderWorker
 from mrtd.engines import Engine, create_engine
 from mrtd.engines.mrt2 import ModelError
@@ -72,6 +72,8 @@ class DaemonConfig:
     record_dir: str = "recordings"
     audio_dir: str = "audio"  # audio files /mrt/prefill may read
     cache_dir: str | None = None  # embedding cache; None: the user cache folder
+    musiccoca_dir: str | None = None  # MusicCoCa's files; None: $MAGENTA_HOME/magenta-rt-v2/resources/musiccoca
+    style_embedder: Literal["auto", "musiccoca", "builtin"] = "auto"  # auto: MusicCoCa when its files and extra are there
     scene: str | None = None  # a scene file to play (and watch for changes)
     midi: bool = True  # MIDI input (a virtual `mrtd` port, plus midi_ports); off by itself where unavailable
     midi_ports: list[str] = field(default_factory=list)  # name substrings of ports to open
@@ -106,12 +108,15 @@ class DaemonConfig:
 
 
 class Daemon:
-    def __init__(self, config: DaemonConfig, engine: Engine | None = None, output: Output | None = None) -> None:
-        """`engine` and `output` inject ready-made parts instead of building them from `config`."""
+    def __init__(self, config: DaemonConfig, engine: Engine | None = None, output: Output | None = None,
+                 style: StyleChoice | None = None) -> None:
+        """`engine`, `output` and `style` inject ready-made parts instead of building them from `config`."""
         self.config = config
         self.engine: Engine | None = engine
         self._injected_output = output
-        self.control = ControlState()
+        # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
+        self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
+        self.control = ControlState(self.style.new_space())
         self.scenes = SceneHost(self)
         self.journal: Journal | None = None
         self.notifier = Notifier()
@@ -125,7 +130,7 @@ class Daemon:
         self.web = None  # a WebServer, when serving the page
         self.pusher = Pusher()
         self.recorder = Recorder()
-        self.embedder = CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(config.cache_dir))
+        self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self._last_weights: dict[str, float] = {}
@@ -153,6 +158,9 @@ class Daemon:
             self.engine_error = str(exc)
             self.engine = self._warm_engine(config.fallback_engine, None)
         log.info("engine: %s (warm, %.2f ms/frame)", self.engine.describe(), self.engine.metrics().mean_ms)
+        log.info("style embedder: %s", self.style.describe())
+        if self.style_warning:
+            log.warning("%s", self.style_warning)
 
         self.control.set("seed", config.seed)
         if config.prompt:
@@ -212,6 +220,12 @@ class Daemon:
         progress = Progress(lambda: self.generator.frames, lambda: self.status()["underruns"])
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
+
+    @property
+    def style_warning(self) -> str:
+        """Non-empty while an mrt2 engine plays with the built-in embedder: prompts cannot steer it."""
+        engine = self.generator.engine if self.generator else self.engine
+        return self.style.mrt2_warning() if engine is not None and engine.name == "mrt2" else ""
 
     @property
     def output(self) -> Output | None:
@@ -393,4 +407,8 @@ class Daemon:
             "cue": self.control.cue,
             "recording": self.recorder.path or "",
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            # Last: these hold sentences, which clients that split on spaces (Pd) cannot pair up.
+            "embedder": self.style.name,  # musiccoca | builtin
+            "embedder_detail": self.style.describe(),
+            "style_warning": self.style_warning,
         }

@@ -19,6 +19,7 @@ from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.inputs.midi import MidiInput
 from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
+from mrtd.inputs.scene.audio_refs import audio_prompt_errors
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
 from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, prepare_scene
@@ -67,11 +68,26 @@ class SceneHost:
             self.midi.stop()
 
     # -- loading -------------------------------------------------------------------
-    def load_named(self, name: str, due: float | None = None) -> None:
+    def load_named(self, name: str, due: float | None = None, background: bool = False) -> None:
+        """Load a scene of the scene folder. `background`: check it here (cheap; errors raise at
+        once), embed its prompts on a loader thread: an input thread never waits for MusicCoCa."""
         path = inside(self._daemon.config.scene_dir, name, ".yaml")
         if not path.exists():
             raise ValueError(f"no scene {path.name} in {self._daemon.config.scene_dir}")
-        self.load(path, due)
+        if not background:
+            self.load(path, due)
+            return
+        errors = audio_prompt_errors(load_scene(path), path, self._daemon.config.audio_dir,
+                                     takes_audio=self._daemon.embedder.supports_audio)
+        if errors:
+            raise SceneError(str(path), errors)
+        threading.Thread(target=self._load_in_background, args=(path, due), name="mrtd-scene-load", daemon=True).start()
+
+    def _load_in_background(self, path: Path, due: float | None) -> None:
+        try:
+            self.load(path, due)
+        except SceneError as exc:
+            log.warning("scene %s not loaded: %s", path, "; ".join(exc.errors))
 
     def load(self, path: Path, due: float | None = None, reload: bool = False) -> None:
         """Validate and prepare `path`, then swap it in at a frame boundary. SceneError if invalid."""
@@ -80,7 +96,10 @@ class SceneHost:
                 stat = path.stat()
                 mtime = (stat.st_mtime_ns, stat.st_size)
                 scene = load_scene(path)
-                prepared = prepare_scene(scene, path, self._daemon.embedder.embed_text, self._daemon.embedder.embed_audio_file)
+                embedder = self._daemon.embedder
+                prepared = prepare_scene(scene, path, embedder.embed_text,
+                                         embedder.embed_audio_file if embedder.supports_audio else None,
+                                         self._daemon.config.audio_dir)
             except SceneError as exc:
                 self.last_errors = exc.errors
                 raise

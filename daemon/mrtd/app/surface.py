@@ -62,7 +62,7 @@ class Surface:
     # -- scenes ------------------------------------------------------------------
     def scene_load(self, name: str, due: float | None) -> None:
         try:
-            self._daemon.scenes.load_named(name, due)
+            self._daemon.scenes.load_named(name, due, background=True)
         except SceneError as exc:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None

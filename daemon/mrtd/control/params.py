@@ -67,7 +67,9 @@ PARAMS: dict[str, Param] = {
         Param("mute", bool, 0, 1, False, "silence the output, keep generating", continuous=False),
         Param("bypass", bool, 0, 1, False, "stop generating and fade to silence", continuous=False),
         Param("unmask", int, 0, 127, 0, "note unmask width: <127 jam around held notes, 127 solo"),
-        Param("onset_mode", int, 0, 1, 1, "0: held notes send 'on'; 1: onset then held", continuous=False),
+        # Default 0 as in the official engine, apps and plugin: a held note asks the model to
+        # play it ('on') and leaves the attack to the model, the way MRT2 is played there.
+        Param("onset_mode", int, 0, 1, 0, "0: held notes send 'on'; 1: onset then held", continuous=False),
         Param("midigate", bool, 0, 1, False, "silent unless a note is held", continuous=False),
         Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM"),
         Param("meter", int, 1, 32, 4, "beats per bar", continuous=False),

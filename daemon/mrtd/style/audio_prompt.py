@@ -85,3 +85,50 @@ def _read_with_soundfile(path: Path) -> tuple[np.ndarray, int]:
         raise ImportError(f"reading {path.suffix or 'this'} audio files needs the soundfile package (pip install soundfile); WAV works without it") from error
     data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     return data, int(rate)
+
+
+MAX_AUDIO_PROMPT_BYTES = 256 * 1024 * 1024  # a longer file is not a style prompt
+
+
+def probe_audio_file(path: str | os.PathLike) -> None:
+    """Raise ValueError (one sentence, no file content) unless `path` is an audio file
+    that `read_audio_file` will read: checked from its header, without decoding it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"audio file not found: {path.name}")
+    if path.stat().st_size > MAX_AUDIO_PROMPT_BYTES:
+        raise ValueError(f"audio file {path.name} is larger than {MAX_AUDIO_PROMPT_BYTES >> 20} MiB")
+    if path.suffix.lower() in (".wav", ".wave"):
+        try:
+            with wave.open(str(path), "rb") as reader:
+                if reader.getsampwidth() not in (1, 2, 3, 4) or reader.getnframes() == 0:
+                    raise ValueError(f"audio file {path.name} has no samples this reader can use")
+            return
+        except (wave.Error, EOFError):
+            pass  # float or extensible WAV: soundfile may read it
+    try:
+        import soundfile
+    except ImportError:
+        raise ValueError(f"audio file {path.name}: reading this kind of file needs the soundfile package") from None
+    try:
+        info = soundfile.info(str(path))
+    except Exception:  # soundfile raises its own error types for anything unreadable
+        raise ValueError(f"audio file {path.name} is not an audio file soundfile can read") from None
+    if info.frames == 0:
+        raise ValueError(f"audio file {path.name} has no samples")
+
+
+def resolve_audio_prompt(name: str, folders: list[Path]) -> Path:
+    """The file `name` (relative) inside the first of `folders` that has it; ValueError otherwise.
+
+    A name that climbs out of its folder (`..`, an absolute path) is refused, so a
+    scene or packet can only reach files someone put in those folders.
+    """
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not name.strip():
+        raise ValueError(f"audio prompt {name!r} must be a file name inside the scene or audio folder")
+    for folder in folders:
+        candidate = (folder / relative).resolve()
+        if candidate.is_relative_to(folder.resolve()) and candidate.is_file():
+            return candidate
+    raise ValueError(f"audio prompt {name!r} not found in {' or '.join(str(f) for f in folders)}")

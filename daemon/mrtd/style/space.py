@@ -341,6 +341,9 @@ class StyleSpace:
             if not np.all(np.equal(np.mod(array, 1), 0)) or array.min() < MASKED or array.max() >= CODEBOOK_SIZE:
                 raise ValueError(f"raw tokens must be integers in {MASKED}..{CODEBOOK_SIZE - 1}")
             self._raw_tokens[:] = array.astype(np.int32)
+            # Like the official engine, only the coarse levels are sent whatever the source:
+            # the finer levels are masked for raw tokens too.
+            self._raw_tokens[self.quantizer.active_levels :] = MASKED
             self._use_raw_tokens = True
         self._dirty = True
 

@@ -38,7 +38,17 @@ class PreparedScene:
         return self.scene.name or self.path.stem
 
 
-def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None) -> PreparedScene:
+def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None,
+                  audio_dir: str | Path | None = None) -> PreparedScene:
+    """Embed every prompt (off the generation thread). Audio files are looked for in the
+    scene's folder, then `audio_dir`; an unreadable one is a ValueError, as `mrtd check` says."""
+    from mrtd.inputs.scene.audio_refs import audio_folders, audio_prompt_errors
+    from mrtd.style.audio_prompt import resolve_audio_prompt
+
+    errors = audio_prompt_errors(scene, path, audio_dir, takes_audio=embed_audio is not None)
+    if errors:
+        raise ValueError("; ".join(errors))
+    folders = audio_folders(path, audio_dir)
     embeddings: dict[str, np.ndarray] = {}
     for name, prompt in scene.prompts.items():
         if prompt.embedding is not None:
@@ -46,9 +56,8 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
         elif prompt.text is not None:
             embeddings[name] = embed_text(prompt.text)
         else:
-            if embed_audio is None:
-                raise ValueError(f"prompt {name!r}: this embedder cannot take audio prompts")
-            embeddings[name] = embed_audio(str(path.parent / str(prompt.audio)))
+            assert embed_audio is not None  # audio_prompt_errors refused it otherwise
+            embeddings[name] = embed_audio(str(resolve_audio_prompt(str(prompt.audio), folders)))
     return PreparedScene(scene, path, embeddings)
 
 
