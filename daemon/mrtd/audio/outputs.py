@@ -224,6 +224,7 @@ class DeviceOutput(Output):
         self._jack_ports = list(options.jack_ports)
         self.jack_client: str | None = None
         self._stream = None
+        self._detached = False
         self._xruns = 0
         # Called in the callback with each block handed to PortAudio (tests, meters): it must
         # copy into memory it already has, and never block.
@@ -256,9 +257,13 @@ class DeviceOutput(Output):
         # JACK at 256 frames; none at 1 ms).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
 
+        self._detached = False  # set by stop(): from then on the ring is another reader's
         if played is None:
 
             def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
+                if self._detached:
+                    outdata.fill(0.0)
+                    return
                 if status.output_underflow and playout.started:
                     self._xruns += 1
                 fill(outdata, time_info.outputBufferDacTime)
@@ -266,6 +271,9 @@ class DeviceOutput(Output):
         else:
 
             def callback(outdata, frames, time_info, status):
+                if self._detached:
+                    outdata.fill(0.0)
+                    return
                 if status.output_underflow and playout.started:
                     self._xruns += 1
                 fill(outdata, time_info.outputBufferDacTime)
@@ -306,6 +314,9 @@ class DeviceOutput(Output):
         log.info("JACK: connected %s", ", ".join(f"{a} -> {b}" for a, b in zip(ours, self._jack_ports)))
 
     def stop(self) -> None:
+        # Detach from the ring before anything that may hang (closing a stream whose JACK
+        # server died): the ring's next reader must never share it with this callback.
+        self._detached = True
         if self._stream is not None:
             self._stream.stop()
             self._stream.close()

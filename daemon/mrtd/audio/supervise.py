@@ -112,10 +112,15 @@ class DeviceSupervisor:
         assert isinstance(device, DeviceOutput)
         self.lost = device
         self.losses += 1
+        # The ring has a single reader: the lost stream lets go of it before the standby
+        # takes it (a stream that only stalled may still be running its callback). If the
+        # stream cannot be closed, it has been detached from the ring first (see
+        # DeviceOutput.stop), so its callback, should it ever run again, plays silence.
+        closed = finishes(device.stop, 2.0, "mrtd-close-lost-device")
         standby = NullOutput()
         standby.start(self.chain.playout)
         self.chain.master = standby
-        if finishes(device.stop, 2.0, "mrtd-close-lost-device"):
+        if closed:
             log.error("audio device %s lost; the music goes on, retrying every %g s", device.device_name, self.retry_s)
             return
         self._abandoned.append(device)
