@@ -423,5 +423,10 @@ def split_outputs(specs: list[str]) -> tuple[str, list[str]]:
 
 
 def list_devices() -> str:
+    """PortAudio's device table, or one line saying there is none (an empty table printed nothing)."""
     sd = import_sounddevice()
-    return str(sd.query_devices())
+    devices = sd.query_devices()
+    if not len(devices):
+        return ("no audio devices found (PortAudio sees no sound card and no JACK server);"
+                " mrtd can still play to --output null, wav:PATH or pipe:PATH")
+    return str(devices)
