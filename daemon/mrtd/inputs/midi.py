@@ -54,6 +54,9 @@ class MidiInput:
         self._api: int | None = None
         self._inputs: dict[str, object] = {}  # port name -> rtmidi.MidiIn
         self._virtual_in = None
+        # One client lists the ports for every scan: making and deleting one each second
+        # added and removed a JACK client each time, a graph change every client saw.
+        self._lister = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.messages = 0
@@ -96,6 +99,12 @@ class MidiInput:
             except Exception:  # closing a port that vanished must not stop shutdown
                 pass
         self._inputs.clear()
+        if self._lister is not None:
+            try:
+                self._lister.delete()
+            except Exception:
+                pass
+            self._lister = None
 
     def scan(self) -> None:
         """Open newly appeared ports that match; forget ports that disappeared."""
@@ -103,11 +112,9 @@ class MidiInput:
 
         if not self.wanted:
             return
-        lister = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-scan")
-        try:
-            available = lister.get_ports()
-        finally:
-            lister.delete()
+        if self._lister is None:
+            self._lister = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-scan")
+        available = self._lister.get_ports()
         for name in list(self._inputs):
             if name not in available:
                 log.warning("MIDI: %s disappeared; will reopen it when it comes back", name)
