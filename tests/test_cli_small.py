@@ -43,3 +43,19 @@ def test_devices_says_so_when_there_is_none():
     env = dict(os.environ, JACK_DEFAULT_SERVER="mrtd-files-nobody-here", JACK_NO_START_SERVER="1")
     done = subprocess.run([sys.executable, "-m", "mrtd", "devices"], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0 and "no audio devices found" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_status_reply_is_what_docs_osc_md_says(tmp_path):
+    from pathlib import Path
+
+    row = next(line for line in (Path(__file__).parent.parent / "docs" / "osc.md").read_text().splitlines()
+               if line.startswith("| `/mrt/status` |"))
+    assert "replies one /mrt/status message: key value key value" in row
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        start = len(probe.received)
+        reply = probe.request("/mrt/status", "/mrt/status")
+        fields = dict(zip(reply[::2], reply[1::2]))
+        assert len(reply) % 2 == 0 and all(isinstance(key, str) for key in reply[::2])
+        assert [address for address, _ in probe.received[start:]] == ["/mrt/status"], "one message, no /mrt/status/<field>"
+    assert fields["record_dir"] == str(tmp_path / "recordings") and fields["scene_dir"] == str(tmp_path / "scenes")
+    assert "" not in reply, "an empty value is sent as -"
