@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("devices", help="list audio output devices")
     commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
+    commands.add_parser("config-reference", help="print the config file reference (docs/config.md)")
 
     send = commands.add_parser("send", help="send one OSC message to a running mrtd and print its replies")
     send.add_argument("address", help="e.g. /mrt/temperature")
@@ -93,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(getattr(args, "log_level", "info"))
     if args.command == "devices":
         return _devices()
+    if args.command == "config-reference":
+        from mrtd.app.configdoc import config_markdown
+
+        sys.stdout.write(config_markdown())
+        return 0
     if args.command == "osc-reference":
         from mrtd.inputs.osc.table import reference_markdown
 
