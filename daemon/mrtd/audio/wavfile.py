@@ -50,7 +50,7 @@ def check_name(name: str) -> str:
     if any(unicodedata.category(ch)[0] == "C" for ch in name):
         raise ValueError("a recording name cannot hold control characters")
     if "/" in name or "\\" in name:
-        raise ValueError("a recording name cannot hold / or \\ (no folders)")
+        raise ValueError("a recording name cannot hold / or \\ (no folders, nothing outside the recording folder)")
     if name.startswith(".") or ".." in name:
         raise ValueError("a recording name cannot start with . or hold ..")
     return name
