@@ -59,3 +59,12 @@ def test_the_status_reply_is_what_docs_osc_md_says(tmp_path):
         assert [address for address, _ in probe.received[start:]] == ["/mrt/status"], "one message, no /mrt/status/<field>"
     assert fields["record_dir"] == str(tmp_path / "recordings") and fields["scene_dir"] == str(tmp_path / "scenes")
     assert "" not in reply, "an empty value is sent as -"
+
+
+def test_no_raw_jack_library_noise_when_there_is_no_server():
+    probe = ("from mrtd.audio.outputs import import_sounddevice; import_sounddevice().query_devices();"
+             "from mrtd.inputs.midi import pick_api; print('api', pick_api('auto'))")
+    env = dict(os.environ, JACK_DEFAULT_SERVER="mrtd-files-nobody-here", JACK_NO_START_SERVER="1")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0 and "api None" in done.stdout, done.stdout + done.stderr
+    assert "Cannot connect to server" not in done.stderr and "jack server is not running" not in done.stderr, done.stderr

@@ -357,6 +357,7 @@ def import_sounddevice():
     global _jack_name_applied
     if not _jack_name_applied:
         _jack_name_applied = True
+        jack.quiet_libjack()  # before PortAudio's JACK host API first tries the server
         already_initialised = "sounddevice" in sys.modules
         if jack.set_client_name() and already_initialised:
             sd = sys.modules["sounddevice"]

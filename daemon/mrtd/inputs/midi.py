@@ -8,6 +8,7 @@ log says why in one line: the music does not depend on it.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import threading
@@ -21,6 +22,14 @@ CLIENT_NAME = "mrtd"
 
 def _jack_running() -> bool:
     import rtmidi
+
+    from mrtd.audio.jack import quiet_libjack
+
+    # No "Cannot connect to server socket" on stderr when there is no server: the wheel's
+    # own libjack (in site-packages/python_rtmidi*/) is the one rtmidi calls, so quiet that one too.
+    quiet_libjack()
+    for bundled in glob.glob(os.path.join(os.path.dirname(rtmidi.__file__), "..", "python_rtmidi*", "libjack*.so*")):
+        quiet_libjack(bundled)
 
     try:
         probe = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="mrtd-probe")
