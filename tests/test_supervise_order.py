@@ -1,4 +1,7 @@
-"""A lost device lets go of the ring before the standby output takes it: the ring has one reader."""
+"""A lost device lets go of the ring before the standby output takes it: the ring has one reader.
+
+The stalling device below keeps calling back while it closes (as a PortAudio stream drains),
+so a standby started before the device had let go would read the ring alongside it."""
 
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ class StallingDevice(DeviceOutput):
         self._halt = threading.Event()
         self._fills = 0
         self.ident = 0
+        self._detached = False
+        self._in_fill = False
 
     def start(self, playout: Playout) -> None:
         self.playout = playout
@@ -52,7 +57,7 @@ class StallingDevice(DeviceOutput):
         self.ident = threading.get_ident()
         block = np.zeros((256, 2), dtype=np.float32)
         while not self._halt.is_set():
-            self.playout.fill(block)
+            self._fill_unless_detached(self.playout.fill, block, 0.0)  # as the real callback does
             self._fills += 1
             time.sleep(0.002)  # the device period
 
