@@ -43,16 +43,42 @@ def _messages(sock, until: str, limit: int = 50) -> list[str]:
     raise AssertionError(f"{until} never came: {got}")
 
 
+class NoticesBeforeWarm(RecordingEngine):
+    """Takes what had reached the notify socket when its warm-up ended: a datagram is
+    queued as soon as it is sent, so a READY sent too early is already there."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.warm_ups = 0
+        self.notices_before_warm: list[str] = []
+
+    def warm_up(self, steps: int = 4) -> None:
+        super().warm_up(steps)
+        self.warm_ups += 1
+        timeout = self._sock.gettimeout()
+        self._sock.setblocking(False)
+        try:
+            while True:
+                self.notices_before_warm.append(self._sock.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        finally:
+            self._sock.settimeout(timeout)
+
+
 def test_ready_after_warm_up_and_watchdog_only_while_the_audio_flows(notify_socket, tmp_path, monkeypatch):
     path, sock = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
     monkeypatch.setenv("WATCHDOG_USEC", "200000")  # pings every 0.1 s
-    engine = RecordingEngine()
+    engine = NoticesBeforeWarm(sock)
     daemon = Daemon(DaemonConfig(osc=None, midi=False, cache_dir=str(tmp_path)), engine=engine, output=CaptureOutput(1 << 62))
     daemon.start()
     try:
+        assert engine.warm_ups == 1
+        assert not any("READY=1" in m for m in engine.notices_before_warm), "READY came before the warm-up had finished"
         ready = _messages(sock, "READY=1")
-        assert len(engine.seen) >= 0 and "STATUS=" in ready[-1]
+        assert "STATUS=playing" in ready[-1]
         _messages(sock, "WATCHDOG=1")
         _messages(sock, "WATCHDOG=1")
         daemon.runner.stop()  # the generation loop wedges: no new frames, so no more pings

@@ -73,8 +73,21 @@ def packet(address: str, args: Iterable[Any], at: float | None = None) -> bytes:
     return encode(address, list(args)) if at is None else bundle([(address, list(args))], at)
 
 
+TYPED_ARGS = {"s": str, "i": int, "f": float}  # `s:123` sends the text "123"
+
+
 def parse_arg(text: str) -> int | float | str:
-    """A command-line argument as OSC would want it: int, then float, else text."""
+    """A command-line argument as OSC would want it: int, then float, else text.
+
+    A prefix says the type outright: `s:123` is the text "123" (a prompt or a scene
+    named with digits), `i:7` an int, `f:1` a float; `s:s:x` sends "s:x".
+    """
+    kind_name, colon, value = text.partition(":")
+    if colon and kind_name in TYPED_ARGS:
+        try:
+            return TYPED_ARGS[kind_name](value)
+        except ValueError:
+            raise ValueError(f"{text!r}: {value!r} is not a valid {TYPED_ARGS[kind_name].__name__}") from None
     for kind in (int, float):
         try:
             return kind(text)
@@ -498,9 +511,14 @@ def command_send(args: Any) -> int:
     """`mrtd send ADDRESS ARGS...`: print every reply; exit 1 if refused, 2 if nobody answered."""
     import sys
 
+    try:
+        osc_args = [parse_arg(a) for a in args.args]
+    except ValueError as exc:
+        print(f"mrtd: {exc}", file=sys.stderr)
+        return 2
     with Client(args.host, args.port, timeout=args.timeout) as client:
         try:
-            answered = client.fenced(args.address, *[parse_arg(a) for a in args.args])
+            answered = client.fenced(args.address, *osc_args)
         except NoReply as exc:
             print(f"mrtd: {exc}", file=sys.stderr)
             return 2

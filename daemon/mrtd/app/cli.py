@@ -78,10 +78,11 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("devices", help="list audio output devices")
     commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
+    commands.add_parser("config-reference", help="print the config file reference (docs/config.md)")
 
     send = commands.add_parser("send", help="send one OSC message to a running mrtd and print its replies")
     send.add_argument("address", help="e.g. /mrt/temperature")
-    send.add_argument("args", nargs="*", help="arguments, read as int, then float, else text")
+    send.add_argument("args", nargs="*", help="arguments, read as int, then float, else text; s:TEXT, i:INT, f:FLOAT give the type (s:123 sends the text 123)")
     status = commands.add_parser("status", help="print a running mrtd's status")
     for client_command in (send, status):
         client_command.add_argument("--host", default="127.0.0.1")
@@ -97,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(getattr(args, "log_level", "info"))
     if args.command == "devices":
         return _devices()
+    if args.command == "config-reference":
+        from mrtd.app.configdoc import config_markdown
+
+        sys.stdout.write(config_markdown())
+        return 0
     if args.command == "osc-reference":
         from mrtd.inputs.osc.table import reference_markdown
 

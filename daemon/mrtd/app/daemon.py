@@ -7,6 +7,7 @@ and stop in reverse, so nothing ever runs against a layer that is gone.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from concurrent.futures import Future
@@ -216,10 +217,17 @@ class Daemon:
             config.lead_frames * FRAME_SECONDS * 1000,
             self.output.latency * 1000,
         )
+        log.info("folders: scenes %s, recordings %s%s", self.folder("scene_dir"), self.folder("record_dir"),
+                 " (relative to the working directory)" if not all(
+                     os.path.isabs(os.path.expanduser(d)) for d in (config.scene_dir, config.record_dir)) else "")
         self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
         progress = Progress(lambda: self.generator.frames, lambda: self.status()["underruns"])
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
+
+    def folder(self, key: str) -> str:
+        """A configured folder as an absolute path (the defaults are relative to the working directory)."""
+        return os.path.abspath(os.path.expanduser(getattr(self.config, key)))
 
     @property
     def style_warning(self) -> str:
@@ -406,6 +414,8 @@ class Daemon:
             "midi": ",".join(self.scenes.midi.open_ports) if self.scenes.midi else "off",
             "cue": self.control.cue,
             "recording": self.recorder.path or "",
+            "scene_dir": self.folder("scene_dir"),
+            "record_dir": self.folder("record_dir"),
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
             # Last: these hold sentences, which clients that split on spaces (Pd) cannot pair up.
             "embedder": self.style.name,  # musiccoca | builtin

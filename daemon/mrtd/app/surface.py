@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mrtd.app.paths import inside
 from mrtd.audio.sinks import SinkError
+from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
 from mrtd.inputs.osc.table import ROOT, Reply
@@ -94,14 +95,15 @@ class Surface:
 
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:
-        name = name or time.strftime("mrtd-%Y%m%d-%H%M%S")
+        """Record into a new file; the reply names it (`take-2.wav` when `take.wav` exists)."""
+        name = check_name(name) if name else time.strftime("mrtd-%Y%m%d-%H%M%S")
         path = inside(self._daemon.config.record_dir, name, ".wav")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._daemon.recorder.start(str(path))
+            written = self._daemon.recorder.start(str(path))
         except SinkError as exc:
             raise ValueError(f"cannot record to {path.name}: {exc}") from None
-        return path.name
+        return written.rsplit("/", 1)[-1]
 
     def record_stop(self) -> str | None:
         path = self._daemon.recorder.stop()

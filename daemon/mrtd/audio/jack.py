@@ -111,3 +111,38 @@ def connect_ports(connections: list[tuple[str, str]]) -> None:
                 raise OSError(f"cannot connect {source} to {destination} (error {result})")
     finally:
         jack.jack_client_close(client)
+
+
+_quieted: set[str] = set()
+
+
+def quiet_libjack(library: str | None = None) -> bool:
+    """Stop a libjack printing to stderr ("Cannot connect to server socket ...", on every start
+    without a server, from PortAudio's and rtmidi's probes); False where it cannot be found.
+
+    `library`: a libjack of its own (python-rtmidi's wheel bundles one); default the system's.
+    Our own log already says, in one line, whether JACK is there. libjack may call these
+    handlers on its process thread (the audio callback's), so they must not take the GIL:
+    a Python callback would. libc's `strlen` takes one `const char *` and touches only the
+    string, so it serves as a C no-op sink (its return value is ignored).
+    """
+    name = library or ctypes.util.find_library("jack")
+    if not name:
+        return False
+    if name in _quieted:
+        return True
+    try:
+        jack = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return False
+    sink = ctypes.cast(libc.strlen, ctypes.c_void_p)
+    for setter in ("jack_set_error_function", "jack_set_info_function"):
+        function = getattr(jack, setter, None)
+        if function is None:
+            return False
+        function.argtypes = [ctypes.c_void_p]
+        function.restype = None
+        function(sink)
+    _quieted.add(name)
+    return True

@@ -224,6 +224,8 @@ class DeviceOutput(Output):
         self._jack_ports = list(options.jack_ports)
         self.jack_client: str | None = None
         self._stream = None
+        self._detached = False
+        self._in_fill = False
         self._xruns = 0
         # Called in the callback with each block handed to PortAudio (tests, meters): it must
         # copy into memory it already has, and never block.
@@ -256,19 +258,21 @@ class DeviceOutput(Output):
         # JACK at 256 frames; none at 1 ms).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
 
+        self._detached = False  # set by detach()/stop(): from then on the ring is another reader's
+        guarded = self._fill_unless_detached
         if played is None:
 
             def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
                 if status.output_underflow and playout.started:
                     self._xruns += 1
-                fill(outdata, time_info.outputBufferDacTime)
+                guarded(fill, outdata, time_info.outputBufferDacTime)
 
         else:
 
             def callback(outdata, frames, time_info, status):
                 if status.output_underflow and playout.started:
                     self._xruns += 1
-                fill(outdata, time_info.outputBufferDacTime)
+                guarded(fill, outdata, time_info.outputBufferDacTime)
                 played(outdata)
 
         try:
@@ -305,7 +309,34 @@ class DeviceOutput(Output):
             return
         log.info("JACK: connected %s", ", ".join(f"{a} -> {b}" for a, b in zip(ours, self._jack_ports)))
 
+    def _fill_unless_detached(self, fill: Callable[[np.ndarray, float], None], outdata: np.ndarray, at: float) -> None:
+        """The callback's read of the ring, or silence once detached. `_in_fill` is raised
+        before `_detached` is read, and detach() sets `_detached` before it reads `_in_fill`:
+        so either detach() sees this read and waits for it, or this read sees it is detached."""
+        self._in_fill = True
+        try:
+            if self._detached:
+                outdata.fill(0.0)
+            else:
+                fill(outdata, at)
+        finally:
+            self._in_fill = False
+
+    def detach(self, timeout_s: float = 0.5) -> bool:
+        """Stop reading the ring now (the stream, if it still runs, plays silence); whether
+        a read in progress finished within `timeout_s`. Never blocks on PortAudio."""
+        self._detached = True
+        deadline = time.monotonic() + timeout_s
+        while self._in_fill:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.0005)
+        return True
+
     def stop(self) -> None:
+        # Detach from the ring before anything that may hang (closing a stream whose JACK
+        # server died): the ring's next reader must never share it with this callback.
+        self._detached = True
         if self._stream is not None:
             self._stream.stop()
             self._stream.close()
@@ -346,6 +377,7 @@ def import_sounddevice():
     global _jack_name_applied
     if not _jack_name_applied:
         _jack_name_applied = True
+        jack.quiet_libjack()  # before PortAudio's JACK host API first tries the server
         already_initialised = "sounddevice" in sys.modules
         if jack.set_client_name() and already_initialised:
             sd = sys.modules["sounddevice"]
@@ -412,5 +444,10 @@ def split_outputs(specs: list[str]) -> tuple[str, list[str]]:
 
 
 def list_devices() -> str:
+    """PortAudio's device table, or one line saying there is none (an empty table printed nothing)."""
     sd = import_sounddevice()
-    return str(sd.query_devices())
+    devices = sd.query_devices()
+    if not len(devices):
+        return ("no audio devices found (PortAudio sees no sound card and no JACK server);"
+                " mrtd can still play to --output null, wav:PATH or pipe:PATH")
+    return str(devices)

@@ -30,14 +30,19 @@ class Recorder:
     def dropped(self) -> int:
         return self._sink.dropped_blocks if self._sink is not None else 0
 
-    def start(self, path: str) -> None:
-        """Start a take; SinkError (with the reason) when the file cannot be written."""
+    def start(self, path: str) -> str:
+        """Start a take in a new file: `path`, or `stem-2.wav`... if taken; returns the one used.
+
+        SinkError (with the reason) when the file cannot be written."""
         if self._sink is not None:
             raise ValueError(f"already recording to {self.path}")
-        sink = SinkWriter(f"record:{path}", WavDestination(path))
+        wav = WavDestination(path)
+        path = wav.path
+        sink = SinkWriter(f"record:{path}", wav)
         sink.start()
         self._sink, self.path = sink, path
         log.info("recording to %s", path)
+        return path
 
     def stop(self) -> str | None:
         sink, path = self._sink, self.path

@@ -20,10 +20,12 @@ import threading
 import time
 import wave
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 
 from mrtd.frame import CHANNELS, SAMPLE_RATE
+from mrtd.audio.wavfile import GrowingWav, create_unused
 from mrtd.runtime.ring import Ring
 
 log = logging.getLogger(__name__)
@@ -63,39 +65,64 @@ class Destination(ABC):
     def write(self, block: np.ndarray, stopping: threading.Event, deadline: float | None) -> bool:
         """Write a [n, 2] float32 block; False if it gave up (stopped while stalled)."""
 
+    def idle(self) -> None:
+        """Nothing to write just now (the writer thread; e.g. bring a header up to date)."""
+
     def close(self) -> None:
         pass
 
 
+def _create_unused(path: str) -> tuple[str, int]:
+    """Create `path` (or the first free `stem-N` beside it) without following a symlink."""
+    try:
+        created, fd = create_unused(Path(path))
+    except OSError as exc:
+        raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if str(created) != path:
+        log.warning("%s already exists; writing %s instead (a take is never overwritten)", path, created)
+    return str(created), fd
+
+
 class WavDestination(Destination):
-    """16-bit stereo WAV at 48 kHz (standard library)."""
+    """16-bit stereo WAV at 48 kHz, its header kept up to date as it grows (audio/wavfile.py).
+
+    The file is always new: an existing file or symlink at `path` makes it pick
+    `stem-2.wav` and so on; `path` then says which it wrote.
+    """
 
     def __init__(self, path: str) -> None:
+        self.path, fd = _create_unused(path)  # fail now, on the caller's thread
         try:
-            self._file: wave.Wave_write = open_wav(path)  # fail now, on the caller's thread
+            self._file = GrowingWav(fd)
         except OSError as exc:
-            raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            os.close(fd)
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
     def write(self, block: np.ndarray, stopping: threading.Event, deadline: float | None) -> bool:
-        write_pcm16(self._file, block)
+        self._file.write(block)
         return True
+
+    def idle(self) -> None:
+        self._file.update_if_due()
 
     def close(self) -> None:
         self._file.close()
 
 
 class FlacDestination(Destination):
-    """24-bit stereo FLAC at 48 kHz, through the optional `soundfile` package."""
+    """24-bit stereo FLAC at 48 kHz, through the optional `soundfile` package; always a new file."""
 
     def __init__(self, path: str) -> None:
         try:
             import soundfile
         except (ImportError, OSError) as exc:  # OSError: the package is there but libsndfile is not
             raise SinkError(f"FLAC recording needs the soundfile package (pip install 'mrtd[flac]'): {exc}") from exc
+        self.path, fd = _create_unused(path)
         try:
-            self._file = soundfile.SoundFile(path, "w", SAMPLE_RATE, CHANNELS, subtype="PCM_24", format="FLAC")
+            self._file = soundfile.SoundFile(fd, "w", SAMPLE_RATE, CHANNELS, subtype="PCM_24", format="FLAC", closefd=True)
         except (RuntimeError, OSError) as exc:  # soundfile reports unwritable paths as RuntimeError
-            raise SinkError(f"cannot write {path}: {exc}") from exc
+            os.close(fd)
+            raise SinkError(f"cannot write {self.path}: {exc}") from exc
 
     def write(self, block: np.ndarray, stopping: threading.Event, deadline: float | None) -> bool:
         self._file.write(np.clip(block, -1.0, 1.0))
@@ -247,6 +274,7 @@ class SinkWriter:
                     continue
                 if self._stopping.is_set():
                     return
+                destination.idle()
                 self._wake.wait(0.05)
                 self._wake.clear()
         except (OSError, RuntimeError) as exc:  # a reader that went away, a full disk
@@ -264,9 +292,11 @@ def open_sink(spec: str) -> SinkWriter:
     """A sink from `wav:PATH | flac:PATH | pipe:[s16le:|f32le:]PATH` (PATH `-` is stdout)."""
     kind, _, rest = spec.partition(":")
     if kind == "wav" and rest:
-        return SinkWriter(spec, WavDestination(rest))
+        wav = WavDestination(rest)
+        return SinkWriter(f"wav:{wav.path}", wav)  # the name says which file, should it differ
     if kind == "flac" and rest:
-        return SinkWriter(spec, FlacDestination(rest))
+        flac = FlacDestination(rest)
+        return SinkWriter(f"flac:{flac.path}", flac)
     if kind == "pipe" and rest:
         sample_format, _, path = rest.partition(":")
         if sample_format not in PIPE_FORMATS or not path:

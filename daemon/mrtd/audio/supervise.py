@@ -110,11 +110,18 @@ class DeviceSupervisor:
     def _set_aside(self) -> None:
         device = self.chain.master
         assert isinstance(device, DeviceOutput)
-        self.lost = device
-        self.losses += 1
+        # The ring has a single reader. A stream that only stalled may still call back, so
+        # the device lets go of the ring (detach: its callback plays silence from now on, and
+        # a read in progress is waited for) before the standby takes it. Closing the stream
+        # comes after, as it can hang for good when the JACK server died under it.
+        if not device.detach():
+            log.error("audio device %s is stuck inside its callback; not handing the ring over", device.device_name)
+            return
         standby = NullOutput()
         standby.start(self.chain.playout)
         self.chain.master = standby
+        self.lost = device
+        self.losses += 1
         if finishes(device.stop, 2.0, "mrtd-close-lost-device"):
             log.error("audio device %s lost; the music goes on, retrying every %g s", device.device_name, self.retry_s)
             return

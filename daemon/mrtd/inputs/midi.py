@@ -8,6 +8,7 @@ log says why in one line: the music does not depend on it.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import threading
@@ -21,6 +22,14 @@ CLIENT_NAME = "mrtd"
 
 def _jack_running() -> bool:
     import rtmidi
+
+    from mrtd.audio.jack import quiet_libjack
+
+    # No "Cannot connect to server socket" on stderr when there is no server: the wheel's
+    # own libjack (in site-packages/python_rtmidi*/) is the one rtmidi calls, so quiet that one too.
+    quiet_libjack()
+    for bundled in glob.glob(os.path.join(os.path.dirname(rtmidi.__file__), "..", "python_rtmidi*", "libjack*.so*")):
+        quiet_libjack(bundled)
 
     try:
         probe = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="mrtd-probe")
@@ -54,6 +63,9 @@ class MidiInput:
         self._api: int | None = None
         self._inputs: dict[str, object] = {}  # port name -> rtmidi.MidiIn
         self._virtual_in = None
+        # One client lists the ports for every scan: making and deleting one each second
+        # added and removed a JACK client each time, a graph change every client saw.
+        self._lister = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.messages = 0
@@ -96,6 +108,12 @@ class MidiInput:
             except Exception:  # closing a port that vanished must not stop shutdown
                 pass
         self._inputs.clear()
+        if self._lister is not None:
+            try:
+                self._lister.delete()
+            except Exception:
+                pass
+            self._lister = None
 
     def scan(self) -> None:
         """Open newly appeared ports that match; forget ports that disappeared."""
@@ -103,11 +121,9 @@ class MidiInput:
 
         if not self.wanted:
             return
-        lister = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-scan")
-        try:
-            available = lister.get_ports()
-        finally:
-            lister.delete()
+        if self._lister is None:
+            self._lister = rtmidi.MidiIn(rtapi=self._api, name=f"{CLIENT_NAME}-scan")
+        available = self._lister.get_ports()
         for name in list(self._inputs):
             if name not in available:
                 log.warning("MIDI: %s disappeared; will reopen it when it comes back", name)

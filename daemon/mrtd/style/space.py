@@ -38,7 +38,7 @@ import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM, MASKED, STYLE_TOKENS
 from mrtd.style.curves import Crossfade, curve_name
-from mrtd.style.pca import load_pca as read_pca_file
+from mrtd.style.pca import PCAFile, load_pca as read_pca_file
 from mrtd.style.quantizer import CODEBOOK_SIZE, Quantizer
 
 BLENDS = ("linear", "slerp")
@@ -238,7 +238,11 @@ class StyleSpace:
         a prompt of that name exists). Axis values beyond the new file's
         component count are dropped.
         """
-        pca = read_pca_file(path)
+        return self.apply_pca(read_pca_file(path))
+
+    def apply_pca(self, pca: PCAFile) -> list[str]:
+        """`load_pca` for a file already read (a scene reads its PCA file while it is prepared,
+        off the generation thread, which then only installs it)."""
         self._pca_components = pca.components
         self._pca_values = {i: v for i, v in self._pca_values.items() if i < len(pca.components)}
         for name, centroid in pca.centroids.items():

@@ -427,7 +427,7 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/meter", "i 1..32", "beats per bar", param("meter")),
     Address(f"{ROOT}/at", "when address args...", "do a command on the grid: when is beat, bar, 'N beats' or 'N bars'", at),
     Address(f"{ROOT}/event", "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
-    Address(f"{ROOT}/status", "", "replies /mrt/status/<field> for each field", status),
+    Address(f"{ROOT}/status", "", "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`)", status),
     Address(f"{ROOT}/sync", "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
     Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one)", subscribe),

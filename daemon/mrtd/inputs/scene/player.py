@@ -18,6 +18,7 @@ import numpy as np
 from mrtd.control.state import ControlState, Limits
 from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
+from mrtd.style.pca import PCAFile, load_pca
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class PreparedScene:
     scene: Scene
     path: Path
     embeddings: dict[str, np.ndarray]
+    pca: PCAFile | None = None  # read here, off the generation thread, so installing does no I/O
 
     @property
     def name(self) -> str:
@@ -58,7 +60,8 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
         else:
             assert embed_audio is not None  # audio_prompt_errors refused it otherwise
             embeddings[name] = embed_audio(str(resolve_audio_prompt(str(prompt.audio), folders)))
-    return PreparedScene(scene, path, embeddings)
+    pca = load_pca(path.parent / scene.pca) if scene.pca else None
+    return PreparedScene(scene, path, embeddings, pca)
 
 
 def seconds_per_beat(state: ControlState) -> float:
@@ -96,8 +99,8 @@ class ScenePlayer:
             weight = weights_now.get(name, prompt.weight if not keep_mix else 0.0)
             style.set_prompt(name, self.prepared.embeddings[name], weight=weight, position=prompt.position)
             state.prompt_texts[name] = prompt.text or prompt.audio or "(embedding)"
-        if scene.pca:
-            style.load_pca(self.prepared.path.parent / scene.pca)
+        if self.prepared.pca is not None:
+            style.apply_pca(self.prepared.pca)
         for name, axis in scene.axes.items():
             style.define_axis(name, axis.from_, axis.to)
         style.idw_power = scene.surface_power

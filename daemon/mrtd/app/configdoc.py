@@ -1,0 +1,109 @@
+"""docs/config.md, generated from the config dataclasses, so the page cannot drift from the code.
+
+Each key's line is its field: name, type, default, and the comment written
+beside the field in the source (the one place a key is explained).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+import tokenize
+from typing import Any
+
+from mrtd.app.config import Settings
+from mrtd.inputs.osc.server import OscConfig
+
+INTRO = """# Config file keys
+
+Generated from `DaemonConfig` (daemon/mrtd/app/daemon.py), `Settings` (daemon/mrtd/app/config.py)
+and `OscConfig` (daemon/mrtd/inputs/osc/server.py) by `mrtd config-reference`; a test fails when it is stale.
+
+`mrtd run --config FILE` reads a YAML mapping of these keys; command-line flags override it.
+Relative folders (`scene_dir`, `record_dir`, `audio_dir`) are taken from the working directory
+the daemon starts in: the start-up log and `/mrt/status` (`scene_dir`, `record_dir`) say where they are.
+"""
+
+
+# Keys whose field carries no comment in the source (those files belong to other parts of
+# the code; a comment written beside a field there takes precedence over this).
+MEANINGS = {
+    "engine": "auto picks mrt2 when its assets are present, else synth (the log and /mrt/status say which)",
+    "model": "mrt2 model name under $MAGENTA_HOME/magenta-rt-v2/models/ (default mrt2_small)",
+    "output": "clock master: default (sound card), device:NAME, null, wav:PATH, flac:PATH, pipe:PATH",
+    "lead_frames": "frames generated ahead of the speaker (40 ms each): latency against safety",
+    "prompt": "text prompt to start with",
+    "seed": "sampling seed (applied at reset)",
+    "scene_dir": "folder /mrt/scene/load reads scenes from; relative: from the working directory",
+    "record_dir": "folder /mrt/record/start writes takes to (never over an old take); relative: from the working directory",
+    "log_level": "debug, info, warning or error",
+    "log_json": "one JSON object per log line (for a log collector)",
+    "magenta_home": "where the MRT2 assets live; default $MAGENTA_HOME, else ~/Documents/Magenta",
+    "bind": "address to listen on; anything but loopback needs `allow`",
+    "port": "UDP and TCP port (0: any free port)",
+    "tcp": "also accept OSC over TCP (SLIP-framed)",
+}
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """The trailing `# comment` of each `name: type = default` line in `cls` and its bases."""
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        source = inspect.getsource(klass)
+        current: str | None = None
+        depth = 0
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth -= 1
+            if token.type == tokenize.NAME and current is None and depth == 0 and token.start[1] == 4:
+                current = token.string
+            elif token.type == tokenize.COMMENT and current is not None:
+                comments[current] = token.string.lstrip("# ").strip()
+            elif token.type in (tokenize.NEWLINE, tokenize.NL):
+                current = None
+    return comments
+
+
+def _default(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return field.default_factory()  # type: ignore[misc]
+    return None
+
+
+def _yaml_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if dataclasses.is_dataclass(value):
+        return "see below"
+    return str(value) if not isinstance(value, str) else (value or '""')
+
+
+def _table(cls: type, prefix: str = "") -> list[str]:
+    comments = field_comments(cls)
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for field in dataclasses.fields(cls):
+        kind = str(field.type).replace("|", "\\|")
+        meaning = (comments.get(field.name) or MEANINGS.get(field.name, "")).replace("|", "\\|")
+        lines.append(f"| `{prefix}{field.name}` | `{kind}` | `{_yaml_value(_default(field))}` | {meaning} |")
+    return lines
+
+
+def undocumented() -> list[str]:
+    """Keys with neither a source comment nor an entry in MEANINGS."""
+    return [f.name for cls in (Settings, OscConfig) for f in dataclasses.fields(cls)
+            if not (field_comments(cls).get(f.name) or MEANINGS.get(f.name))]
+
+
+def config_markdown() -> str:
+    lines = [INTRO, "## Top level", "", *_table(Settings), "", "## `osc:`", "",
+             "`osc: null` turns OSC off.", "", *_table(OscConfig, "osc."), ""]
+    return "\n".join(lines)

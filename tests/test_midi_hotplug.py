@@ -1,0 +1,59 @@
+"""Hot-plug scanning reuses one probing client: the JACK graph does not change every second."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+
+import rtmidi
+
+from mrtd.inputs.midi import MidiInput
+
+REGISTRATION = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
+
+
+class ClientWatch:
+    """A JACK client that notes every client registering or leaving the server."""
+
+    def __init__(self) -> None:
+        self.jack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+        self.jack.jack_client_open.restype = ctypes.c_void_p
+        self.jack.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+        self.jack.jack_set_client_registration_callback.argtypes = [ctypes.c_void_p, REGISTRATION, ctypes.c_void_p]
+        self.jack.jack_activate.argtypes = [ctypes.c_void_p]
+        self.jack.jack_client_close.argtypes = [ctypes.c_void_p]
+        self.events: list[tuple[str, bool]] = []
+        self._callback = REGISTRATION(lambda name, registered, _arg: self.events.append((name.decode(), bool(registered))))
+        status = ctypes.c_int()
+        self.client = self.jack.jack_client_open(b"watch", 1, ctypes.byref(status))  # 1: JackNoStartServer
+        assert self.client, f"no JACK server (status {status.value})"
+        self.jack.jack_set_client_registration_callback(self.client, self._callback, None)
+        self.jack.jack_activate(self.client)
+
+    def close(self) -> None:
+        self.jack.jack_client_close(self.client)
+
+
+def test_each_scan_reuses_one_jack_client(jack_server):
+    watch = ClientWatch()
+    midi = MidiInput(lambda message: None, ports=["a controller nobody plugged in"], virtual=False, api="jack")
+    try:
+        assert midi.start()
+        midi.scan()  # the first scan opens the probing client
+        # A client that comes and goes in between is a fence: its events arrive after any earlier ones.
+        fence = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="fence-1")
+        fence.delete()
+        before = len(watch.events)
+        for _ in range(5):
+            midi.scan()
+        fence = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="fence-2")
+        fence.delete()
+        deadline = time.monotonic() + 5
+        while not any(name.startswith("fence-2") and not up for name, up in watch.events) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during = [name for name, up in watch.events[before:] if not name.startswith("fence")]
+        assert during == [], f"scans made JACK clients come and go: {during}"
+    finally:
+        midi.stop()
+        watch.close()
