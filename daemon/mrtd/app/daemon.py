@@ -190,6 +190,7 @@ class Daemon:
 
             self.osc = OscServer(Surface(self), config.osc)
             self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
+            self.pusher.guard = self.osc.guard  # pushes share each address's UDP budget with replies
             self.osc.start()
             log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
             if config.discovery:
@@ -381,4 +382,5 @@ class Daemon:
             "cue": self.control.cue,
             "recording": self.recorder.path or "",
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            **(self.osc.status() if self.osc else {}),  # refused, dropped, held replies
         }

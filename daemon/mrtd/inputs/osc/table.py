@@ -26,7 +26,7 @@ Reply = tuple[str, list[Any]]
 class Host(Protocol):
     """What OSC handlers may ask of the daemon. They never touch engines or audio."""
 
-    def submit(self, command: c.Command, due: float | None) -> None: ...
+    def submit(self, command: c.Command, due: float | None) -> list[Reply] | None: ...  # replies: e.g. a clamp
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None: ...
     def status(self) -> list[Reply]: ...
     def sync(self) -> list[Reply]: ...
@@ -94,9 +94,9 @@ def flag(args: list[Any]) -> bool:
 
 
 def param(name: str) -> Handler:
-    def handle(host: Host, req: Request) -> None:
+    def handle(host: Host, req: Request) -> list[Reply] | None:
         arity(req.args, 1)
-        host.submit(c.SetParam.checked(name, number(req.args[0], name)), req.due)
+        return host.submit(c.SetParam.checked(name, number(req.args[0], name)), req.due)
 
     return handle
 
@@ -123,10 +123,11 @@ def prompt_clear(host: Host, req: Request) -> None:
 def mix(host: Host, req: Request) -> None:
     args = list(req.args)
     weights: dict[object, object] = {}
-    # name weight pairs; a trailing number (and text) are the fade seconds (and curve)
+    # name weight pairs; a trailing number (and text) are the fade seconds (and curve).
+    # Names are text or slot numbers (the Max patch and Pd panel send `1 0.5 2 0.5`).
     while len(args) >= 2 and isinstance(args[1], (int, float)) and not isinstance(args[0], bytes):
-        if not isinstance(args[0], str) and len(args) == 2:
-            break  # "... 2.0 1": fade seconds followed by a number is not a pair
+        if not isinstance(args[0], str) and len(args) == 2 and any(isinstance(n, str) for n in weights):
+            break  # "a 1 2.0 1": after named pairs, a trailing number pair is fade and (bad) curve
         weights[args[0]] = args[1]
         args = args[2:]
     if not weights:
