@@ -133,6 +133,17 @@ class Surface:
                 state.append((address, args))
         return state + [(f"{ROOT}/synced", [len(state)])]  # so a client knows it has everything
 
+    def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]:
+        osc = self._daemon.osc
+        if osc is None:
+            return []
+        if cookie is None:
+            return [(f"{ROOT}/hello", [osc.guard.cookie(sender[0])])]
+        if cookie != osc.guard.cookie(sender[0]):
+            raise ValueError("wrong cookie: send /mrt/hello with no argument to get yours")
+        osc.guard.prove(sender[0])
+        return [(f"{ROOT}/hello/ok", [])]
+
     def subscribe(self, host: str, port: int) -> None:
         self._daemon.pusher.subscribe(host, port)
 

@@ -164,7 +164,7 @@ class DefinePrompt(Command):
             raise ValueError(f"{MAX_PROMPTS} prompts already; clear one first")
         state.style.set_prompt(self.name, self.embedding, weight=self.weight)
         state.prompt_texts[self.name] = self.text
-        state.changed.add("mix")
+        state.changed.update(("mix", "prompts"))
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class ClearPrompt(Command):
         if self.name in state.prompt_texts:
             state.style.remove_prompt(self.name)
             del state.prompt_texts[self.name]
-            state.changed.add("mix")
+            state.changed.update(("mix", "prompts"))
 
 
 @dataclass(frozen=True)

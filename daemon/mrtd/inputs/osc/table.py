@@ -40,6 +40,7 @@ class Host(Protocol):
     def model(self, name: str) -> None: ...
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
+    def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,12 @@ def sync(host: Host, req: Request) -> list[Reply]:
     return host.sync()
 
 
+def hello(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0, 1)
+    cookie = None if not req.args else int(number(req.args[0], "cookie"))
+    return host.hello(req.sender, cookie)
+
+
 def ping(host: Host, req: Request) -> list[Reply]:
     return [(f"{ROOT}/pong", list(req.args))]
 
@@ -431,6 +438,7 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/status", "", "replies /mrt/status/<field> for each field", status),
     Address(f"{ROOT}/sync", "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
+    Address(f"{ROOT}/hello", "[cookie]", "prove a UDP address is yours: replies /mrt/hello <cookie>; send that back and full-size replies flow (TCP needs none)", hello),
     Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one)", subscribe),
     Address(f"{ROOT}/unsubscribe", "[port]", "stop pushing", unsubscribe),
     Address(f"{ROOT}/prefill", "[audio name]", "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
