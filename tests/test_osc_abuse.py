@@ -310,3 +310,24 @@ def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
                 conn.close()
         assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1]
         wait_for(lambda: daemon.osc._tcp_open == 0, 5, "the closed connections to be released")
+
+
+def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
+    daemon, engine, probe = rig
+    with_prompts(daemon, probe, "a", "b")
+    probe.send("/mrt/mix", "a", 1.0, "b", 0.0)
+    wait_for(lambda: mix_of(daemon) == {"a": 1.0, "b": 0.0}, 5, "the start")
+    listener = OscProbe(daemon.osc.port)
+    try:
+        listener.request("/mrt/subscribe", "/mrt/subscribed")
+        start = len(listener.received)
+        probe.send("/mrt/mix", "a", 0.0, "b", 1.0, 0.8, "equal-power")  # 20 frames
+        wait_for(lambda: mix_of(daemon) == {"a": 0.0, "b": 1.0}, 5, "the fade to land")
+        frames(daemon, 2)
+        mixes = [dict(zip(args[::2], args[1::2])) for address, args in listener.received[start:] if address == "/mrt/mix"]
+        inside = [m for m in mixes if 0.05 < m["a"] < 0.95]
+        assert len(inside) >= 10, mixes
+        for m in inside:  # constant power: a linear fade dips to 0.5 at its middle
+            assert m["a"] ** 2 + m["b"] ** 2 == pytest.approx(1.0, abs=1e-5), m
+    finally:
+        listener.close()
