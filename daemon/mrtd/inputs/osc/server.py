@@ -387,6 +387,9 @@ class OscServer:
         except PacketError as exc:
             self._error(sender, reply, "", str(exc), None)
             return
+        # A bundle costs its messages, not one packet, against the parse budget: a 2 kB bundle of
+        # 100 /mrt/sync must not do a hundred packets' work for the price of one.
+        self._parse_tokens = max(-float(PARSE_PER_SECOND), self._parse_tokens - (len(messages) - 1))
         for due, address, args in messages:
             counters.messages += 1
             self.dispatch(address, args, due, sender, reply)
