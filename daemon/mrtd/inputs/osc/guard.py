@@ -4,7 +4,8 @@ A UDP source address is a claim, not a fact: anyone can send `/mrt/sync` with a
 victim's address as the source. So every byte that goes out over UDP (replies,
 errors, state pushes) is charged to the destination address:
 
-- a token bucket per address (`rate` bytes/s, one second of burst), whoever it is;
+- a token bucket per address (`rate` bytes/s, one second of burst), whoever it is
+  (loopback too: a local flood of syncs must not keep the OSC worker sending);
 - for an address that has not proven it is the sender, replies are also bounded
   by `ratio` times the bytes that address sent us (credit that requests earn and
   replies spend), so a spoofed request returns at most `ratio` times its size.
@@ -107,21 +108,34 @@ class ReplyGuard:
         """May `nbytes` of replies go to `ip` now? Charges them if so."""
         return self._charge(ip, nbytes, reply=True)
 
+    def exhausted(self, ip: str) -> bool:
+        """True when nothing could go to `ip` now: skip building a large reply at all."""
+        now = self._clock()
+        with self._lock:
+            account = self._accounts.get(ip)
+            if account is None:
+                return not self.trusted(ip)  # unproven and no credit yet
+            tokens = min(self.rate, account.tokens + (now - account.stamp) * self.rate)
+            proven = self.trusted(ip) or account.proven_until > now
+            return tokens <= 0 or (not proven and account.credit <= 0)
+
     def allow_push(self, ip: str, nbytes: int) -> bool:
         """State pushes to a subscriber: the per-address bucket only (the lease bounds them in time)."""
         return self._charge(ip, nbytes, reply=False)
 
     def _charge(self, ip: str, nbytes: int, reply: bool) -> bool:
-        if self.trusted(ip):
-            self.counters.bytes_sent += nbytes
-            return True
         now = self._clock()
+        trusted = self.trusted(ip)
         with self._lock:
             account = self._account(ip, now)
             account.tokens = min(self.rate, account.tokens + (now - account.stamp) * self.rate)
             account.stamp = now
-            unproven = reply and account.proven_until <= now
-            if account.tokens < nbytes or (unproven and account.credit < nbytes):
+            proven = trusted or account.proven_until > now
+            unproven = reply and not proven
+            # A proven address may overdraw once (one large sync), then waits: the rate holds in the
+            # long run, and even loopback cannot make the sender thread spend its time sending.
+            short = account.tokens <= 0 if proven else account.tokens < nbytes
+            if short or (unproven and account.credit < nbytes):
                 self.counters.packets_held += 1
                 return False
             account.tokens -= nbytes

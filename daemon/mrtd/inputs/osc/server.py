@@ -50,6 +50,7 @@ MAX_TCP_CONNECTIONS = 32  # open at once; more are closed at once (and counted)
 TCP_IDLE_S = 120.0  # a connection that sends nothing for this long is closed
 MAX_UDP_REPLY = 60000  # bytes; a reply message larger than one datagram is refused with an error naming TCP
 REFUSALS_LOGGED_PER_S = 1.0  # per refused address
+ANSWERED_ONCE_PER_PACKET = frozenset({f"{ROOT}/sync", f"{ROOT}/status"})  # large replies: one per packet
 
 
 @dataclass
@@ -92,6 +93,7 @@ class OscCounters:
     refused: int = 0  # senders outside the allow-list
     errors_suppressed: int = 0
     dropped: int = 0  # packets shed under load (queue full or over the parse rate)
+    repeats_ignored: int = 0  # a second /mrt/sync or /mrt/status in one packet
     tcp_refused: int = 0  # connections over the bound, closed at once
     tcp_idle_closed: int = 0
     replies_held: int = 0  # reply batches not sent: over the address's budget, or too large for UDP
@@ -390,8 +392,17 @@ class OscServer:
         # A bundle costs its messages, not one packet, against the parse budget: a 2 kB bundle of
         # 100 /mrt/sync must not do a hundred packets' work for the price of one.
         self._parse_tokens = max(-float(PARSE_PER_SECOND), self._parse_tokens - (len(messages) - 1))
+        answered: set[str] = set()
         for due, address, args in messages:
             counters.messages += 1
+            if address in ANSWERED_ONCE_PER_PACKET:
+                if address in answered:  # 100 syncs in one bundle get one answer, not 100
+                    counters.repeats_ignored += 1
+                    continue
+                answered.add(address)
+                if self.guard.exhausted(sender[0]):  # the reply could not go out: do not build it
+                    counters.replies_held += 1
+                    continue
             self.dispatch(address, args, due, sender, reply)
 
     def dispatch(
