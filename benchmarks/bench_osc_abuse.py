@@ -117,15 +117,33 @@ def wav_gaps(path: str, min_ms: float = 10.0) -> tuple[int, float, float]:
     return len(gaps), float(gaps.max()) if len(gaps) else 0.0, len(audio) / SAMPLE_RATE
 
 
-def draw(port: int, seconds: float, prove: bool) -> tuple[float, float]:
-    """(reply bytes per request byte, reply bytes per second) for one socket asking for everything."""
+REQUESTS = {
+    "/mrt/sync": message("/mrt/sync"),
+    "/mrt/status": message("/mrt/status"),
+    "100 x /mrt/sync bundle": bundle(None, *[message("/mrt/sync") for _ in range(100)]),
+    "bad /mrt/temperature": message("/mrt/temperature", 9.0),
+    "/mrt/ping 200 B": message("/mrt/ping", "x" * 200),
+    "/mrt/hello": message("/mrt/hello"),
+}
+
+
+def _drain(sock: socket.socket, log: list[tuple[float, int]]) -> None:
+    while True:
+        try:
+            log.append((time.monotonic(), len(sock.recv(65536))))
+        except (BlockingIOError, TimeoutError):
+            return
+
+
+def draw(port: int, seconds: float, prove: bool, requests: list[bytes]) -> tuple[float, float]:
+    """(reply bytes per request byte, reply bytes/s after the first second) for one socket asking."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5.0)
     if prove:
         from pythonosc.osc_message import OscMessage
 
         sock.settimeout(0.5)
+        cookie = None
         for _ in range(20):  # the parse budget may still be spent from the previous phase
             sock.sendto(message("/mrt/hello"), ("127.0.0.1", port))
             try:
@@ -133,14 +151,15 @@ def draw(port: int, seconds: float, prove: bool) -> tuple[float, float]:
                 break
             except TimeoutError:
                 continue
-        sock.settimeout(5.0)
+        if cookie is None:
+            return float("nan"), float("nan")
         sock.sendto(message("/mrt/hello", cookie), ("127.0.0.1", port))
         sock.recv(65536)
     sock.setblocking(False)
-    requests = [message("/mrt/sync"), message("/mrt/status"), bundle(None, *[message("/mrt/sync") for _ in range(100)]),
-                message("/mrt/temperature", 9.0), message("/mrt/ping", "x" * 200)]
-    sent = received = 0
-    end = time.monotonic() + seconds
+    sent = 0
+    log: list[tuple[float, int]] = []
+    started = time.monotonic()
+    end = started + seconds
     i = 0
     while time.monotonic() < end:
         packet = requests[i % len(requests)]
@@ -148,19 +167,13 @@ def draw(port: int, seconds: float, prove: bool) -> tuple[float, float]:
         sock.sendto(packet, ("127.0.0.1", port))
         sent += len(packet)
         time.sleep(0.002)
-        while True:
-            try:
-                received += len(sock.recv(65536))
-            except BlockingIOError:
-                break
+        _drain(sock, log)
     time.sleep(0.3)
-    while True:
-        try:
-            received += len(sock.recv(65536))
-        except BlockingIOError:
-            break
+    _drain(sock, log)
     sock.close()
-    return received / max(sent, 1), received / seconds
+    received = sum(n for _, n in log)
+    later = sum(n for t, n in log if t >= started + 1.0)
+    return received / max(sent, 1), later / max(seconds - 1.0, 1e-9)
 
 
 def main() -> None:
@@ -200,11 +213,14 @@ def main() -> None:
 
     guard = daemon.osc.guard
     guard.trust_loopback = False  # measure loopback as any LAN address is treated
-    ratio_unproven, rate_unproven = draw(port, args.draw_seconds, prove=False)
-    try:
-        ratio_proven, rate_proven = draw(port, args.draw_seconds, prove=True)
-    except UnboundLocalError:  # no cookie came back (known issue after the unproven phase)
-        ratio_proven = rate_proven = float("nan")
+    ratios = {}
+    for name, packet in REQUESTS.items():  # each kind alone, from an unproven address
+        ratios[name] = draw(port, 1.0, prove=False, requests=[packet])[0]
+        time.sleep(1.2)  # let that address's bucket refill
+    worst = max(ratios, key=lambda k: ratios[k])
+    ratio_unproven, rate_unproven = draw(port, args.draw_seconds, prove=False, requests=list(REQUESTS.values()))
+    time.sleep(1.2)
+    ratio_proven, rate_proven = draw(port, args.draw_seconds, prove=True, requests=list(REQUESTS.values()))
     guard.trust_loopback = True
     time.sleep(0.5)
     underruns = daemon.status()["underruns"]
@@ -212,7 +228,8 @@ def main() -> None:
     gaps, longest, heard = wav_gaps(wav)
 
     c = daemon.osc.counters
-    print(f"fuzz: {args.packets} UDP packets at {args.rate:.0f}/s + {args.idle_tcp} idle TCP connections, {fuzz_s:.1f} s")
+    print(f"fuzz: {args.packets} UDP packets asked at {args.rate:.0f}/s, sent at {args.packets / fuzz_s:.0f}/s, "
+          f"+ {args.idle_tcp} idle TCP connections closed at once; {fuzz_s:.1f} s")
     print(f"{'figure':44s} {'value':>12s}")
     rows = [
         ("underruns (playout + device)", underruns),
@@ -226,10 +243,12 @@ def main() -> None:
         ("TCP connections refused (over the bound)", c.tcp_refused),
         ("reply batches held (budget or size)", status["osc_replies_held"]),
         ("commands pending after the fuzz", daemon.control.pending()),
-        ("unproven: reply/request byte ratio", f"{ratio_unproven:.2f}"),
-        ("unproven: reply bytes/s to one address", f"{rate_unproven:.0f}"),
-        ("proven: reply/request byte ratio", f"{ratio_proven:.2f}"),
-        ("proven: reply bytes/s to one address", f"{rate_proven:.0f}"),
+        *((f"unproven ratio: {name}", f"{value:.2f}") for name, value in ratios.items()),
+        ("largest reply/request byte ratio (unproven)", f"{ratios[worst]:.2f}"),
+        ("unproven, mixed: reply/request byte ratio", f"{ratio_unproven:.2f}"),
+        ("unproven, mixed: reply B/s after 1 s", f"{rate_unproven:.0f}"),
+        ("proven, mixed: reply/request byte ratio", f"{ratio_proven:.2f}"),
+        ("proven, mixed: reply B/s after 1 s", f"{rate_proven:.0f}"),
     ]
     for name, value in rows:
         print(f"{name:44s} {value!s:>12s}")
