@@ -182,6 +182,7 @@ class CountingEmbedder(Embedder):
         self.audio_calls = 0
         self.threads: list[int] = []
         self._gate = delay
+        self.started = threading.Event()  # set when an encode begins (before any gate)
 
     @property
     def identity(self) -> str:
@@ -189,6 +190,7 @@ class CountingEmbedder(Embedder):
 
     def embed_text(self, text: str) -> np.ndarray:
         self.threads.append(threading.get_ident())
+        self.started.set()
         if self._gate is not None:
             self._gate.wait(10)
         self.text_calls += 1

@@ -89,7 +89,8 @@ def _tablet_args(args) -> list:
 def test_every_control_is_accepted_by_a_running_daemon(tree, tmp_path):
     sent = 0
     with running_daemon(tmp_path) as rig, Client(port=rig.port) as tablet:
-        tablet.prompt(1, "warm analog synthwave")  # something for the mix faders to weigh
+        for slot in range(1, 7):  # something for each of the six mix faders to weigh
+            tablet.prompt(slot, f"warm analog synthwave {slot}")
         for name, path, send, _, args in messages(tree):
             if not send or path == f"{ROOT}/xy":
                 continue  # xy needs a scene with surface positions

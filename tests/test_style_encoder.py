@@ -51,7 +51,7 @@ def test_a_newer_request_supersedes_an_older_one_for_the_same_prompt():
     embedder = CountingEmbedder(delay=gate)
     with EncoderWorker(embedder, inbox.on_ready, inbox.on_error) as worker:
         worker.submit("a", text="first")  # starts, blocks on the gate
-        time.sleep(0.05)
+        assert embedder.started.wait(5), "the first request is being encoded"
         worker.submit("a", text="second")
         worker.submit("a", text="third")
         worker.submit("gone", text="whatever")

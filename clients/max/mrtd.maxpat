@@ -1507,6 +1507,24 @@
      ],
      "text": "/mrt/model mrt2_small"
     }
+   },
+   {
+    "box": {
+     "id": "obj-hello",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      900,
+      190,
+      70,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/hello"
+    }
    }
   ],
   "lines": [
@@ -2342,6 +2360,18 @@
     "patchline": {
      "source": [
       "obj-84",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-hello",
       0
      ],
      "destination": [

@@ -206,6 +206,7 @@ class Daemon:
 
             self.osc = OscServer(Surface(self), config.osc)
             self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
+            self.pusher.guard = self.osc.guard  # pushes share each address's UDP budget with replies
             self.osc.start()
             log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
             if config.discovery:
@@ -417,6 +418,7 @@ class Daemon:
             "scene_dir": self.folder("scene_dir"),
             "record_dir": self.folder("record_dir"),
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            **(self.osc.status() if self.osc else {}),  # refused, dropped, held replies
             # Last: these hold sentences, which clients that split on spaces (Pd) cannot pair up.
             "embedder": self.style.name,  # musiccoca | builtin
             "embedder_detail": self.style.describe(),

@@ -16,6 +16,7 @@ from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
+from mrtd.inputs.osc.codec import encode
 from mrtd.inputs.osc.table import ROOT, Reply
 
 if TYPE_CHECKING:
@@ -23,18 +24,92 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PENDING_S = 5.0  # how long a name defined (or a scene loaded) here counts before the state shows it
+PROMPTS_PART_BYTES = 8192  # a /mrt/prompts reply larger than this goes out in parts
+
 
 class Surface:
     def __init__(self, daemon: "Daemon") -> None:
         self._daemon = daemon
+        # Names this input defined that the generation thread may not have applied yet
+        # (`/mrt/prompt a ...` then `/mrt/mix a 1` in one bundle), and when a scene load
+        # was asked for (its prompts are unknown until it installs).
+        self._pending_names: dict[str, float] = {}
+        self._scene_pending_until = 0.0
 
     # -- commands ----------------------------------------------------------------
-    def submit(self, command: c.Command, due: float | None) -> None:
-        self._daemon.control.submit(command, due)
+    def submit(self, command: c.Command, due: float | None) -> list[Reply] | None:
+        """Check `command` against the state the sender sees, queue it, and say if a limit clamped it."""
+        control = self._daemon.control
+        control.admit(due)
+        command = self._checked(command)
+        control.submit(command, due)
+        return self._clamped(command)
+
+    def _prompt_names(self) -> list[str]:
+        prompts = self._daemon.control.prompt_texts
+        for _ in range(3):
+            try:
+                names = list(prompts)  # written by the generation thread: retry if it moved under us
+                break
+            except RuntimeError:
+                continue
+        else:
+            names = []
+        now = time.monotonic()
+        for name, stamp in list(self._pending_names.items()):
+            if name in prompts or now - stamp > PENDING_S:
+                del self._pending_names[name]
+            else:
+                names.append(name)
+        return names
+
+    def _resolve(self, name: str, known: list[str]) -> str | None:
+        """The prompt `name` refers to; None when it cannot be told yet (a scene is loading)."""
+        try:
+            return c.resolve_prompt(name, known)
+        except ValueError:
+            if time.monotonic() < self._scene_pending_until:
+                return None  # checked when it applies, against the new scene
+            raise
+
+    def _checked(self, command: c.Command) -> c.Command:
+        """Refuse what would change nothing or the wrong thing; turn slot numbers into names."""
+        if isinstance(command, c.Quantized):
+            inner = self._checked(command.inner)
+            return command if inner is command.inner else c.Quantized(inner, command.unit, command.count)
+        if isinstance(command, c.SetWeight):
+            name = self._resolve(command.name, self._prompt_names())
+            return command if name in (None, command.name) else c.SetWeight(name, command.weight)
+        if isinstance(command, c.SetMix):
+            known = self._prompt_names()
+            pairs = tuple((self._resolve(n, known) or n, w) for n, w in command.weights)
+            return command if pairs == command.weights else c.SetMix(pairs, command.length, command.unit, command.curve)
+        if isinstance(command, c.SetAxis):
+            style = self._daemon.control.style
+            if not style.has_axis(command.axis) and time.monotonic() >= self._scene_pending_until:
+                if isinstance(command.axis, int):
+                    raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
+                raise ValueError(f"no axis {command.axis!r}")
+        return command
+
+    def _clamped(self, command: c.Command) -> list[Reply] | None:
+        limits = self._daemon.control.limits
+        if limits is None or not isinstance(command, c.SetParam):
+            return None
+        applied = limits.clamp(command.name, command.value)
+        if applied == command.value:
+            return None
+        return [(f"{ROOT}/clamped", [command.name, applied, "safety limit"])]
 
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None:
         """Register the prompt now (still encoding); it joins the mix when the encoder is done."""
+        known = self._prompt_names()
+        if name not in known and len(known) >= c.MAX_PROMPTS:
+            raise ValueError(f"{c.MAX_PROMPTS} prompts already; clear one first")
         self.submit(c.DefinePrompt(name, text, None, weight), due)
+        if len(self._pending_names) < c.MAX_PROMPTS:
+            self._pending_names[name] = time.monotonic()
         self._daemon.encoder.submit(name, text=text)
 
     # -- replies -----------------------------------------------------------------
@@ -51,8 +126,24 @@ class Surface:
         return [(f"{ROOT}/status", pairs)]
 
     def sync(self) -> list[Reply]:
-        state = list(self._daemon.snapshot.items())
+        state: list[Reply] = []
+        for address, args in self._daemon.snapshot.items():
+            if address == f"{ROOT}/prompts" and len(encode(address, args)) > PROMPTS_PART_BYTES:
+                state += _prompt_parts(args)  # each part fits a datagram; nothing is left out
+            else:
+                state.append((address, args))
         return state + [(f"{ROOT}/synced", [len(state)])]  # so a client knows it has everything
+
+    def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]:
+        osc = self._daemon.osc
+        if osc is None:
+            return []
+        if cookie is None:
+            return [(f"{ROOT}/hello", [osc.guard.cookie(sender[0])])]
+        if cookie != osc.guard.cookie(sender[0]):
+            raise ValueError("wrong cookie: send /mrt/hello with no argument to get yours")
+        osc.guard.prove(sender[0])
+        return [(f"{ROOT}/hello/ok", [])]
 
     def subscribe(self, host: str, port: int) -> None:
         self._daemon.pusher.subscribe(host, port)
@@ -62,6 +153,7 @@ class Surface:
 
     # -- scenes ------------------------------------------------------------------
     def scene_load(self, name: str, due: float | None) -> None:
+        self._scene_pending_until = time.monotonic() + PENDING_S
         try:
             self._daemon.scenes.load_named(name, due, background=True)
         except SceneError as exc:
@@ -108,3 +200,17 @@ class Surface:
     def record_stop(self) -> str | None:
         path = self._daemon.recorder.stop()
         return None if path is None else path.rsplit("/", 1)[-1]
+
+
+def _prompt_parts(pairs: list[Any]) -> list[Reply]:
+    """`/mrt/prompts/part <index> <count> name text ...`, each under PROMPTS_PART_BYTES."""
+    parts: list[list[Any]] = [[]]
+    size = 0
+    for name, text in zip(pairs[::2], pairs[1::2]):
+        item = len(name) + len(text) + 16
+        if parts[-1] and size + item > PROMPTS_PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1] += [name, text]
+        size += item
+    return [(f"{ROOT}/prompts/part", [i + 1, len(parts), *part]) for i, part in enumerate(parts)]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mrtd.control.state import ControlState
 
 CURVES = ("linear", "equal-power", "exponential", "s-curve")
+MAX_PROMPTS = 64  # prompt points at once: bounds the blend's cost and every reply that lists them
 
 
 class Command:
@@ -127,6 +128,21 @@ def _name(name: object) -> str:
     return name.strip()
 
 
+def resolve_prompt(name: str, known: list[str]) -> str:
+    """The prompt `name` means: itself if it exists, else slot N = the Nth prompt (1-based).
+
+    The official Max and Pd panels (and TouchOSC's faders) address prompts by slot
+    number 1-6; a scene names its prompts, so a slot is a position in its list.
+    """
+    if name in known:
+        return name
+    if name.isdigit() and 1 <= int(name) <= len(known):
+        return known[int(name) - 1]
+    if name.isdigit():
+        raise ValueError(f"no prompt in slot {name} ({len(known)} prompt(s))")
+    raise ValueError(f"no prompt {name!r}")
+
+
 def _weight(weight: object) -> float:
     weight = finite_number(weight, "weight")
     if not 0.0 <= weight <= 100.0:
@@ -144,9 +160,11 @@ class DefinePrompt(Command):
     weight: float | None = None
 
     def apply(self, state: "ControlState") -> None:
+        if self.name not in state.prompt_texts and len(state.prompt_texts) >= MAX_PROMPTS:
+            raise ValueError(f"{MAX_PROMPTS} prompts already; clear one first")
         state.style.set_prompt(self.name, self.embedding, weight=self.weight)
         state.prompt_texts[self.name] = self.text
-        state.changed.add("mix")
+        state.changed.update(("mix", "prompts"))
 
 
 @dataclass(frozen=True)
@@ -172,7 +190,7 @@ class ClearPrompt(Command):
         if self.name in state.prompt_texts:
             state.style.remove_prompt(self.name)
             del state.prompt_texts[self.name]
-            state.changed.add("mix")
+            state.changed.update(("mix", "prompts"))
 
 
 @dataclass(frozen=True)
@@ -189,8 +207,9 @@ class SetWeight(Command):
         return f"weight:{self.name}"
 
     def apply(self, state: "ControlState") -> None:
-        if self.name in state.prompt_texts:
-            state.set_weight(self.name, self.weight)
+        if self.name not in state.prompt_texts:  # refused at the input when it could tell; here it can
+            raise ValueError(f"no prompt {self.name!r}")
+        state.set_weight(self.name, self.weight)
 
 
 @dataclass(frozen=True)
@@ -215,6 +234,8 @@ class SetMix(Command):
 
     def apply(self, state: "ControlState") -> None:
         known = {n: w for n, w in self.weights if n in state.prompt_texts}
+        if not known:  # a mix of nothing but unknown names would silence the blend: change nothing
+            raise ValueError(f"no prompt named {', '.join(n for n, _ in self.weights)}")
         state.crossfade(known, state.clock.frames_for(self.length, self.unit), self.curve)
 
 

@@ -13,6 +13,7 @@ import heapq
 import logging
 import itertools
 import math
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable
 
@@ -24,6 +25,17 @@ from mrtd.control.tempo import MusicalClock
 from mrtd.frame import FRAME_SECONDS
 
 log = logging.getLogger(__name__)
+
+# The schedule is bounded in count and horizon, and the inbox is moved into it a
+# bounded number per frame, so a flood of timetagged bundles costs the generation
+# thread a bounded time per frame (50k far-future bundles once cost 23.5 ms in one frame).
+MAX_PENDING = 4096  # commands submitted but not yet applied
+HORIZON_S = 120.0  # how far ahead a timetag may be
+MOVED_PER_FRAME = 1024  # inbox entries moved into the schedule per frame
+
+
+class ScheduleFull(ValueError):
+    """Refused: the schedule is at its bound, or the due time is beyond the horizon."""
 
 if TYPE_CHECKING:
     from mrtd.style.space import StyleSpace
@@ -85,6 +97,13 @@ class ControlState:
         """Queue `command` for the frame heard at wall time `due` (None: the next frame)."""
         self._inbox.append((due, command))
 
+    def admit(self, due: float | None) -> None:
+        """Raise ScheduleFull when one more command from an untrusted input would pass a bound."""
+        if len(self._inbox) + len(self._schedule) >= MAX_PENDING:
+            raise ScheduleFull(f"the schedule is full ({MAX_PENDING} commands waiting)")
+        if due is not None and due - time.time() > HORIZON_S:
+            raise ScheduleFull(f"due {due - time.time():.0f} s ahead; the schedule reaches {HORIZON_S:.0f} s")
+
     # -- generation thread -------------------------------------------------
     def begin_frame(self, frame: int) -> None:
         """Advance the musical clock, then apply everything due at or before `frame`."""
@@ -93,7 +112,7 @@ class ControlState:
         self.frame = frame
         if self._glides:
             self._step_glides()
-        while self._inbox:
+        for _ in range(min(len(self._inbox), MOVED_PER_FRAME)):
             due, command = self._inbox.popleft()
             due_frame = frame
             if due is not None and self.frame_of is not None:

@@ -3,7 +3,10 @@
 The generation thread hands each frame's changed messages to `publish`, which
 only puts them on a queue; a pusher thread does the network I/O. A subscriber
 is dropped when its host refuses the packets (the port closed) or when it has
-not been heard from for `lease_s` (any message renews the lease).
+not been heard from for `lease_s` (any message from that address renews the
+lease), so a subscription made with a spoofed source lapses on its own.
+Subscribers are bounded in number, in total and per host, and every push is
+charged to the destination address's UDP budget (`ReplyGuard`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from mrtd.inputs.osc.codec import encode
 
 log = logging.getLogger(__name__)
 
+LEASE_S = 90.0  # clients renew by sending anything; TouchOSC's script renews every minute
+MAX_SUBSCRIBERS = 64
+MAX_PER_HOST = 8
+
 
 class Pusher:
-    def __init__(self, lease_s: float = 300.0, clock=time.monotonic) -> None:
+    def __init__(self, lease_s: float = LEASE_S, clock=time.monotonic) -> None:
         self.lease_s = lease_s
         self._clock = clock
         self._subscribers: dict[tuple[str, int], tuple[socket.socket, float]] = {}
@@ -29,7 +36,9 @@ class Pusher:
         self._queue: queue.SimpleQueue[dict[str, list[Any]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.sent = 0
+        self.held = 0  # pushes not sent: the address was over its budget
         self.dropped_subscribers = 0
+        self.guard = None  # a ReplyGuard, set by the daemon when OSC is on
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="mrtd-feedback", daemon=True)
@@ -50,6 +59,10 @@ class Pusher:
             if (host, port) in self._subscribers:
                 sock = self._subscribers[(host, port)][0]
             else:
+                if len(self._subscribers) >= MAX_SUBSCRIBERS:
+                    raise ValueError(f"{MAX_SUBSCRIBERS} subscribers already; unsubscribe one first")
+                if sum(1 for h, _ in self._subscribers if h == host) >= MAX_PER_HOST:
+                    raise ValueError(f"{host} has {MAX_PER_HOST} subscriptions already")
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.connect((host, port))  # connected: a closed port reports back as refused
             self._subscribers[(host, port)] = (sock, self._clock())
@@ -91,6 +104,10 @@ class Pusher:
             for key, (sock, renewed) in targets:
                 if now - renewed > self.lease_s:
                     self._drop(key, "lease expired")
+                    continue
+                guard = self.guard
+                if guard is not None and not guard.allow_push(key[0], sum(map(len, packets))):
+                    self.held += 1  # over this address's budget: this frame's push is skipped
                     continue
                 try:
                     for packet in packets:

@@ -49,6 +49,7 @@ def messages(state: ControlState, keys: set[str] | None = None) -> dict[str, lis
         out[f"{ROOT}/notes"] = sorted(state.notes.held)
     if wanted("mix"):
         out[f"{ROOT}/mix"] = [item for name, w in sorted(state.style.weights().items()) for item in (name, float(w))]
+    if wanted("prompts") or wanted("scene"):  # when the points change (a scene installs its own), not every frame of a fade
         out[f"{ROOT}/prompts"] = [item for name, t in sorted(state.prompt_texts.items()) for item in (name, t)]
     if wanted("axes"):
         for axis, value in sorted(state.axes.items()):

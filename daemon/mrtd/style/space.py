@@ -290,6 +290,14 @@ class StyleSpace:
             self._named_axis_values[axis] = float(value)
         self._dirty = True
 
+    def has_axis(self, axis: int | str) -> bool:
+        """Whether `set_axis(axis, ...)` would apply (any thread: reads one list and one dict)."""
+        if isinstance(axis, str) and axis.isdigit():
+            axis = int(axis)
+        if isinstance(axis, int):
+            return 0 <= axis < len(self._pca_components)
+        return axis in self._named_axes
+
     def axis_values(self) -> dict[str, float]:
         values = {str(i): self._pca_values.get(i, 0.0) for i in range(len(self._pca_components))}
         values.update(self._named_axis_values)

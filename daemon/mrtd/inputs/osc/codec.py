@@ -43,20 +43,37 @@ def _walk(bundle: OscBundle) -> Iterator[tuple[float | None, str, list[Any]]]:
             yield timetag, content.address, list(content.params)
 
 
+def _osc_string(value: str) -> bytes:
+    data = value.encode("utf-8") + b"\x00"
+    return data + b"\x00" * (-len(data) % 4)
+
+
 def encode(address: str, args: list[Any]) -> bytes:
-    builder = OscMessageBuilder(address=address)
+    """One OSC message. Packed directly: python-osc's builder re-parses what it builds,
+    byte by byte, which made a sync with long prompt texts cost the OSC worker milliseconds."""
+    tags = [","]
+    body: list[bytes] = []
     for value in args:
         if isinstance(value, bool):
-            builder.add_arg(int(value), "i")
+            tags.append("i")
+            body.append(struct.pack(">i", int(value)))
         elif isinstance(value, int):
-            builder.add_arg(value, "i" if -(2**31) <= value < 2**31 else "h")
+            if -(2**31) <= value < 2**31:
+                tags.append("i")
+                body.append(struct.pack(">i", value))
+            else:
+                tags.append("h")
+                body.append(struct.pack(">q", value))
         elif isinstance(value, float):
-            builder.add_arg(value, "f")
+            tags.append("f")
+            body.append(struct.pack(">f", value))
         elif isinstance(value, bytes):
-            builder.add_arg(value, "b")
+            tags.append("b")
+            body.append(struct.pack(">i", len(value)) + value + b"\x00" * (-len(value) % 4))
         else:
-            builder.add_arg(str(value), "s")
-    return builder.build().dgram
+            tags.append("s")
+            body.append(_osc_string(str(value)))
+    return _osc_string(address) + _osc_string("".join(tags)) + b"".join(body)
 
 
 def slip_encode(packet: bytes) -> bytes:

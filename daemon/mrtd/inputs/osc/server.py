@@ -4,12 +4,21 @@ Receive paths never sleep and never touch the engine: a handler validates its
 arguments and submits commands with their due time. Every bad input gets one
 `/mrt/error <address> <reason>` back (rate-limited per client), one log line
 (rate-limited too), and changes nothing.
+
+Load is shed before it reaches the music: the receive threads only read bytes
+and queue them (a bounded queue: a full one drops and counts the packet); one
+worker thread parses and dispatches at most `PARSE_PER_SECOND` packets a
+second (the rest are dropped and counted), so a flood costs the generation
+thread a bounded share of the interpreter. TCP connections are bounded in
+number and closed when idle. What goes back over UDP is bounded per address
+by `ReplyGuard`, so a spoofed request cannot turn us into an amplifier.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import queue
 import socket
 import struct
 import threading
@@ -18,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mrtd.inputs.osc.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
+from mrtd.inputs.osc.guard import ReplyGuard
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,13 @@ logging.getLogger().addFilter(_not_from_python_osc)
 
 MAX_PACKET = 16384  # bytes; a 768-float embedding is about 3.9 kB
 ERRORS_PER_SECOND = 20  # per client, replies and log lines alike
+QUEUE_PACKETS = 1024  # packets waiting to be parsed; beyond this they are dropped (and counted)
+PARSE_PER_SECOND = 20000  # packets parsed per second, all senders together; above what a 2-core box parses, so the bounded queue usually sheds first
+MAX_TCP_CONNECTIONS = 32  # open at once; more are closed at once (and counted)
+TCP_IDLE_S = 120.0  # a connection that sends nothing for this long is closed
+MAX_UDP_REPLY = 60000  # bytes; a reply message larger than one datagram is refused with an error naming TCP
+REFUSALS_LOGGED_PER_S = 1.0  # per refused address
+ANSWERED_ONCE_PER_PACKET = frozenset({f"{ROOT}/sync", f"{ROOT}/status"})  # large replies: one per packet
 
 
 @dataclass
@@ -42,6 +59,12 @@ class OscConfig:
     port: int = 7400
     allow: list[str] = field(default_factory=list)  # CIDR networks; required off loopback
     tcp: bool = True
+    # Loopback may always talk to us, whatever the allow-list says: `mrtd send` and
+    # `mrtd status` speak from 127.0.0.1. False locks local tools out too.
+    allow_loopback: bool = True
+    # Replies to loopback are not bounded (a packet from 127/8 cannot come from another host).
+    # False bounds them like any other address (the abuse benchmark measures with this).
+    trust_loopback: bool = True
 
     def __post_init__(self) -> None:
         self.networks()  # refuse a bad configuration where it is written, not when it is used
@@ -69,6 +92,11 @@ class OscCounters:
     errors: int = 0
     refused: int = 0  # senders outside the allow-list
     errors_suppressed: int = 0
+    dropped: int = 0  # packets shed under load (queue full or over the parse rate)
+    repeats_ignored: int = 0  # a second /mrt/sync or /mrt/status in one packet
+    tcp_refused: int = 0  # connections over the bound, closed at once
+    tcp_idle_closed: int = 0
+    replies_held: int = 0  # reply batches not sent: over the address's budget, or too large for UDP
 
 
 class _ErrorBudget:
@@ -98,6 +126,12 @@ class OscServer:
         self._networks = self.config.networks()
         self._budget = _ErrorBudget()
         self._budget_lock = threading.Lock()
+        self.guard = ReplyGuard(trust_loopback=self.config.trust_loopback)
+        self._refusal_log = _ErrorBudget(REFUSALS_LOGGED_PER_S)
+        self._work: queue.Queue[tuple[bytes, tuple[str, int], Callable[[list[bytes], str], None]] | None] = queue.Queue(QUEUE_PACKETS)
+        self._parse_tokens, self._parse_stamp = float(PARSE_PER_SECOND), time.monotonic()
+        self._tcp_open = 0
+        self._tcp_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.udp: socket.socket | None = None
@@ -120,6 +154,7 @@ class OscServer:
         except OSError as exc:
             self.stop()
             raise OSError(f"cannot listen for OSC on {cfg.bind}:{cfg.port}: {exc.strerror or exc} (is another mrtd running?)") from None
+        self._spawn(self._work_loop, "mrtd-osc-parse")
         self._spawn(self._udp_loop, "mrtd-osc-udp")
         if self._tcp is not None:
             self._spawn(self._tcp_accept, "mrtd-osc-tcp")
@@ -135,6 +170,10 @@ class OscServer:
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self._work.put_nowait(None)  # wakes the worker
+        except queue.Full:
+            pass
         for sock in (self.udp, self._tcp):
             if sock is not None:
                 try:
@@ -161,13 +200,56 @@ class OscServer:
                 return
             if sender is None:
                 continue
-            self.handle_packet(data, sender, lambda packet, to=sender: self._udp_send(packet, to))
+            if not self._allowed(sender[0]):
+                self._refuse(sender)
+                continue
+            self._enqueue(data, sender, lambda packets, address, to=sender, size=len(data): self._udp_reply(packets, address, to, size))
 
-    def _udp_send(self, packet: bytes, to: tuple[str, int]) -> None:
+    def _enqueue(self, data: bytes, sender: tuple[str, int], reply: Callable[[list[bytes], str], None]) -> None:
         try:
-            self.udp.sendto(packet, to)  # type: ignore[union-attr]
-        except OSError:
-            pass  # the client went away; replies are best-effort
+            self._work.put_nowait((data, sender, reply))
+        except queue.Full:
+            self.counters.dropped += 1
+
+    def _work_loop(self) -> None:
+        """The one thread that parses and dispatches: a flood costs one thread's share, not more."""
+        while not self._stop.is_set():
+            item = self._work.get()
+            if item is None:
+                return
+            now = time.monotonic()
+            self._parse_tokens = min(float(PARSE_PER_SECOND), self._parse_tokens + (now - self._parse_stamp) * PARSE_PER_SECOND)
+            self._parse_stamp = now
+            if self._parse_tokens < 1.0:
+                self.counters.dropped += 1
+                continue
+            self._parse_tokens -= 1.0
+            data, sender, reply = item
+            try:
+                self.handle_packet(data, sender, reply)
+            except Exception:  # never let one packet stop the worker
+                log.exception("OSC packet from %s:%d failed", sender[0], sender[1])
+
+    def _udp_reply(self, packets: list[bytes], address: str, to: tuple[str, int], request_bytes: int) -> None:
+        """Send one request's replies, or hold them all back with one short error saying why."""
+        ip = to[0]
+        self.guard.heard(ip, request_bytes)
+        reason = None
+        if any(len(p) > MAX_UDP_REPLY for p in packets):
+            reason = f"the reply does not fit a UDP datagram ({max(map(len, packets))} bytes): ask over TCP"
+        elif not self.guard.allow_reply(ip, sum(map(len, packets))):
+            reason = "reply held back: this address is over its reply budget (send /mrt/hello, or use TCP)"
+        if reason is not None:
+            self.counters.replies_held += 1
+            error = encode(f"{ROOT}/error", [address, reason])
+            if address == f"{ROOT}/error" or not self.guard.allow_reply(ip, len(error)):
+                return
+            packets = [error]
+        for packet in packets:
+            try:
+                self.udp.sendto(packet, to)  # type: ignore[union-attr]
+            except OSError:
+                return  # the client went away; replies are best-effort
 
     def _tcp_accept(self) -> None:
         assert self._tcp is not None
@@ -175,30 +257,63 @@ class OscServer:
             try:
                 conn, sender = self._tcp.accept()
             except OSError:
-                return
+                if self._stop.is_set():
+                    return
+                continue  # e.g. EMFILE: the bound below keeps us well under it
             if not self._allowed(sender[0]):
-                self.counters.refused += 1
+                self._refuse(sender)
                 conn.close()
                 continue
-            self._spawn(self._tcp_connection, "mrtd-osc-tcp-client", conn, sender)
+            with self._tcp_lock:
+                full = self._tcp_open >= MAX_TCP_CONNECTIONS
+                if not full:
+                    self._tcp_open += 1
+            if full:
+                self.counters.tcp_refused += 1
+                conn.close()
+                continue
+            self.guard.prove(sender[0])  # a completed handshake: the address is really the sender's
+            thread = threading.Thread(target=self._tcp_connection, args=(conn, sender), name="mrtd-osc-tcp-client", daemon=True)
+            thread.start()  # not kept in _threads: bounded by MAX_TCP_CONNECTIONS, ended by stop's shutdown
 
     def _tcp_connection(self, conn: socket.socket, sender: tuple[str, int]) -> None:
+        try:
+            self._tcp_stream(conn, sender)
+        finally:
+            with self._tcp_lock:
+                self._tcp_open -= 1
+
+    def _tcp_stream(self, conn: socket.socket, sender: tuple[str, int]) -> None:
         """OSC 1.0 (int32 size prefix) or OSC 1.1 (SLIP), told apart by the first byte."""
         buffer = b""
         slip: bool | None = None
         send_lock = threading.Lock()
+        conn.settimeout(TCP_IDLE_S)
 
-        def reply(packet: bytes) -> None:
+        def reply(packets: list[bytes], _address: str = "") -> None:
+            data = b"".join(slip_encode(p) if slip else size_prefix(p) for p in packets)
             with send_lock:
-                try:
-                    conn.sendall(slip_encode(packet) if slip else size_prefix(packet))
+                try:  # never block the parse worker on a client that does not read
+                    sent = conn.send(data, socket.MSG_DONTWAIT)
                 except OSError:
-                    pass
+                    sent = -1
+                if sent != len(data):
+                    self.counters.replies_held += 1
+                    try:
+                        conn.shutdown(socket.SHUT_RDWR)  # a partial frame cannot be resynchronised
+                    except OSError:
+                        pass
+
+        def error(reason: str) -> None:
+            self._error(sender, reply, "", reason, None)
 
         with conn:
             while not self._stop.is_set():
                 try:
                     chunk = conn.recv(65536)
+                except socket.timeout:
+                    self.counters.tcp_idle_closed += 1
+                    return
                 except OSError:
                     return
                 if not chunk:
@@ -212,38 +327,59 @@ class OscServer:
                         end = buffer.find(bytes([SLIP_END]), start + 1) if start >= 0 else -1
                         if end < 0:
                             if len(buffer) > 4 * MAX_PACKET:
-                                self._error(sender, reply, "", "packet larger than the limit", None)
+                                error("packet larger than the limit")
                                 return
                             break
                         frame, buffer = buffer[start + 1 : end], buffer[end:]
                         if not frame:
                             buffer = buffer[1:] if buffer[:2] == bytes([SLIP_END, SLIP_END]) else buffer
                             continue
-                        self.handle_packet(slip_decode(frame), sender, reply)
+                        self._enqueue(slip_decode(frame), sender, reply)
                     else:
                         if len(buffer) < 4:
                             break
                         (size,) = struct.unpack(">i", buffer[:4])
                         if not 0 < size <= MAX_PACKET:
-                            self._error(sender, reply, "", f"packet size {size} outside 1-{MAX_PACKET} bytes", None)
+                            error(f"packet size {size} outside 1-{MAX_PACKET} bytes")
                             return  # the stream cannot be resynchronised
                         if len(buffer) < 4 + size:
                             break
                         packet, buffer = buffer[4 : 4 + size], buffer[4 + size :]
-                        self.handle_packet(packet, sender, reply)
+                        self._enqueue(packet, sender, reply)
 
     # -- routing -------------------------------------------------------------
     def _allowed(self, address: str) -> bool:
         if not self._networks:
             return True
         ip = ipaddress.ip_address(address)
+        if self.config.allow_loopback and ip.is_loopback:
+            return True
         return any(ip in network for network in self._networks)
 
-    def handle_packet(self, data: bytes, sender: tuple[str, int], reply: Callable[[bytes], None]) -> None:
+    def _refuse(self, sender: tuple[str, int]) -> None:
+        self.counters.refused += 1
+        with self._budget_lock:
+            shown = self._refusal_log.allow(sender[0], time.monotonic())
+        if shown:
+            log.warning("OSC from %s refused: not in the allow-list %s (%d refused so far)", sender[0], ",".join(self.config.allow), self.counters.refused)
+
+    def status(self) -> dict[str, int]:
+        """Counters a user sees in `/mrt/status`."""
+        c, g = self.counters, self.guard.counters
+        return {
+            "osc_packets": c.packets,
+            "osc_errors": c.errors,
+            "osc_refused": c.refused,
+            "osc_dropped": c.dropped,
+            "osc_tcp_refused": c.tcp_refused,
+            "osc_replies_held": c.replies_held + g.packets_held,
+        }
+
+    def handle_packet(self, data: bytes, sender: tuple[str, int], reply: Callable[[list[bytes], str], None]) -> None:
         counters = self.counters
         counters.packets += 1
         if not self._allowed(sender[0]):
-            counters.refused += 1
+            self._refuse(sender)
             return
         if len(data) > MAX_PACKET:
             self._error(sender, reply, "", f"packet of {len(data)} bytes is larger than {MAX_PACKET}", None)
@@ -253,12 +389,24 @@ class OscServer:
         except PacketError as exc:
             self._error(sender, reply, "", str(exc), None)
             return
+        # A bundle costs its messages, not one packet, against the parse budget: a 2 kB bundle of
+        # 100 /mrt/sync must not do a hundred packets' work for the price of one.
+        self._parse_tokens = max(-float(PARSE_PER_SECOND), self._parse_tokens - (len(messages) - 1))
+        answered: set[str] = set()
         for due, address, args in messages:
             counters.messages += 1
+            if address in ANSWERED_ONCE_PER_PACKET:
+                if address in answered:  # 100 syncs in one bundle get one answer, not 100
+                    counters.repeats_ignored += 1
+                    continue
+                answered.add(address)
+                if self.guard.exhausted(sender[0]):  # the reply could not go out: do not build it
+                    counters.replies_held += 1
+                    continue
             self.dispatch(address, args, due, sender, reply)
 
     def dispatch(
-        self, address: str, args: list, due: float | None, sender: tuple[str, int], reply: Callable[[bytes], None]
+        self, address: str, args: list, due: float | None, sender: tuple[str, int], reply: Callable[[list[bytes], str], None]
     ) -> None:
         if self.on_message is not None:
             self.on_message(address, sender)
@@ -281,10 +429,10 @@ class OscServer:
             log.exception("OSC handler for %s failed", address)
             self._error(sender, reply, address, "internal error (logged)", args)
             return
-        for reply_address, reply_args in replies or ():
-            reply(encode(reply_address, reply_args))
+        if replies:
+            reply([encode(reply_address, reply_args) for reply_address, reply_args in replies], address)
 
-    def _error(self, sender: tuple[str, int], reply: Callable[[bytes], None], address: str, reason: str, args: list | None) -> None:
+    def _error(self, sender: tuple[str, int], reply: Callable[[list[bytes], str], None], address: str, reason: str, args: list | None) -> None:
         self.counters.errors += 1
         with self._budget_lock:
             allowed = self._budget.allow(sender[0], time.monotonic())
@@ -293,4 +441,4 @@ class OscServer:
             return
         shown = "" if args is None else " " + repr(args)[:120]
         log.warning("OSC from %s:%d: %s%s: %s", sender[0], sender[1], address or "(packet)", shown, reason)
-        reply(encode(f"{ROOT}/error", [address, reason]))
+        reply([encode(f"{ROOT}/error", [address, reason])], f"{ROOT}/error")

@@ -26,7 +26,7 @@ Reply = tuple[str, list[Any]]
 class Host(Protocol):
     """What OSC handlers may ask of the daemon. They never touch engines or audio."""
 
-    def submit(self, command: c.Command, due: float | None) -> None: ...
+    def submit(self, command: c.Command, due: float | None) -> list[Reply] | None: ...  # replies: e.g. a clamp
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None: ...
     def status(self) -> list[Reply]: ...
     def sync(self) -> list[Reply]: ...
@@ -40,6 +40,7 @@ class Host(Protocol):
     def model(self, name: str) -> None: ...
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
+    def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,9 @@ def flag(args: list[Any]) -> bool:
 
 
 def param(name: str) -> Handler:
-    def handle(host: Host, req: Request) -> None:
+    def handle(host: Host, req: Request) -> list[Reply] | None:
         arity(req.args, 1)
-        host.submit(c.SetParam.checked(name, number(req.args[0], name)), req.due)
+        return host.submit(c.SetParam.checked(name, number(req.args[0], name)), req.due)
 
     return handle
 
@@ -123,10 +124,11 @@ def prompt_clear(host: Host, req: Request) -> None:
 def mix(host: Host, req: Request) -> None:
     args = list(req.args)
     weights: dict[object, object] = {}
-    # name weight pairs; a trailing number (and text) are the fade seconds (and curve)
+    # name weight pairs; a trailing number (and text) are the fade seconds (and curve).
+    # Names are text or slot numbers (the Max patch and Pd panel send `1 0.5 2 0.5`).
     while len(args) >= 2 and isinstance(args[1], (int, float)) and not isinstance(args[0], bytes):
-        if not isinstance(args[0], str) and len(args) == 2:
-            break  # "... 2.0 1": fade seconds followed by a number is not a pair
+        if not isinstance(args[0], str) and len(args) == 2 and any(isinstance(n, str) for n in weights):
+            break  # "a 1 2.0 1": after named pairs, a trailing number pair is fade and (bad) curve
         weights[args[0]] = args[1]
         args = args[2:]
     if not weights:
@@ -284,6 +286,12 @@ def sync(host: Host, req: Request) -> list[Reply]:
     return host.sync()
 
 
+def hello(host: Host, req: Request) -> list[Reply]:
+    arity(req.args, 0, 1)
+    cookie = None if not req.args else int(number(req.args[0], "cookie"))
+    return host.hello(req.sender, cookie)
+
+
 def ping(host: Host, req: Request) -> list[Reply]:
     return [(f"{ROOT}/pong", list(req.args))]
 
@@ -430,6 +438,7 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/status", "", "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`)", status),
     Address(f"{ROOT}/sync", "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
+    Address(f"{ROOT}/hello", "[cookie]", "prove a UDP address is yours: replies /mrt/hello <cookie>; send that back and full-size replies flow (TCP needs none)", hello),
     Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one)", subscribe),
     Address(f"{ROOT}/unsubscribe", "[port]", "stop pushing", unsubscribe),
     Address(f"{ROOT}/prefill", "[audio name]", "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),

@@ -1,0 +1,333 @@
+"""What a careless operator or a stranger sends over OSC: refused with a reason, bounded, never amplified.
+
+Real loopback sockets against a running daemon; bounds are asserted as counts and bytes.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import control_state, probed_daemon, running_daemon, wait_for
+from mrtd.control import commands as c
+from mrtd.control.state import MAX_PENDING, MOVED_PER_FRAME, ControlState, ScheduleFull
+from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
+from mrtd.inputs.osc import server as osc_server
+from mrtd.inputs.osc.guard import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
+from mrtd.inputs.osc.server import OscConfig
+from osc_probe import OscProbe, bundle, message
+
+SCENE = """
+name: three named
+prompts:
+  alpha: {text: "slow warm strings", weight: 1}
+  beta: "bright fast techno"
+  gamma: "dusty hip hop drums"
+cues:
+  - {name: start, mix: {alpha: 1}}
+"""
+
+
+@pytest.fixture
+def rig(tmp_path):
+    with probed_daemon(tmp_path) as rig:
+        yield rig
+
+
+def frames(daemon, count: int = 2) -> None:
+    target = daemon.generator.frames + count
+    wait_for(lambda: daemon.generator.frames >= target, 5, f"{count} frames")
+
+
+def error_for(probe: OscProbe, address: str, *args) -> str:
+    start = len(probe.received)
+    probe.send(address, *args)
+    reply = probe.wait_for("/mrt/error", start=start)
+    assert reply[0] == address, reply
+    return reply[1]
+
+
+def mix_of(daemon) -> dict:
+    args = daemon.snapshot["/mrt/mix"]
+    return dict(zip(args[::2], args[1::2]))
+
+
+def with_prompts(daemon, probe, *names: str) -> None:
+    for name in names:
+        probe.send("/mrt/prompt", name, f"{name} music", 0.0)
+    wait_for(lambda: set(names) <= set(mix_of(daemon)), 5, "the prompts")
+
+
+# -- bad messages that used to change things silently -------------------------------------
+
+
+def test_a_mix_of_unknown_names_is_refused_and_the_mix_stays(rig):
+    daemon, engine, probe = rig
+    probe.send("/mrt/prompt", "dark", "dark drone", 1.0)
+    wait_for(lambda: mix_of(daemon).get("dark") == 1.0, 5, "the prompt")
+    before = control_state(daemon)
+    assert "no prompt 'nonexistent'" in error_for(probe, "/mrt/mix", "nonexistent", 1.0)
+    frames(daemon, 3)
+    assert control_state(daemon) == before
+
+
+def test_weights_for_missing_prompts_and_slots_get_an_error(rig):
+    daemon, engine, probe = rig
+    with_prompts(daemon, probe, "dark")
+    before = control_state(daemon)
+    assert "no prompt 'nothere'" in error_for(probe, "/mrt/weight", "nothere", 0.5)
+    assert "no prompt in slot 9" in error_for(probe, "/mrt/weight", 9, 0.3)
+    frames(daemon, 2)
+    assert control_state(daemon) == before
+
+
+def test_an_axis_without_a_pca_file_gets_an_error(rig):
+    daemon, engine, probe = rig
+    assert "no PCA axis 0" in error_for(probe, "/mrt/axis", 0, 1.5)
+    assert "no axis 'warmth'" in error_for(probe, "/mrt/axis", "warmth", 1.0)
+
+
+def test_mix_by_slot_numbers_as_the_max_patch_and_pd_panel_send_it(rig):
+    daemon, engine, probe = rig
+    probe.send("/prompt", 1, "slow strings")
+    probe.send("/prompt", 2, "fast techno")
+    wait_for(lambda: {"1", "2"} <= set(mix_of(daemon)), 5, "slots 1 and 2")
+    probe.send("/mrt/mix", 1, 0.5, 2, 0.5)
+    wait_for(lambda: mix_of(daemon) == {"1": 0.5, "2": 0.5}, 5, "the mix by slot numbers")
+    probe.send("/mrt/mix", 1, 1.0, 2, 0.0, 0.0)  # slot pairs, then fade seconds
+    wait_for(lambda: mix_of(daemon) == {"1": 1.0, "2": 0.0}, 5, "the mix with a fade")
+
+
+def test_touchosc_weight_slots_move_a_scene_s_named_prompts_with_feedback(tmp_path):
+    scene = tmp_path / "named.yaml"
+    scene.write_text(SCENE)
+    with probed_daemon(tmp_path, scene=str(scene), scene_dir=str(tmp_path)) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.scene == "three named", 5, "the scene")
+        listener = OscProbe(daemon.osc.port)
+        try:
+            listener.request("/mrt/subscribe", "/mrt/subscribed")
+            start = len(listener.received)
+            listener.send("/mrt/weight", 2, 0.6)  # TouchOSC fader 2: the scene's second prompt
+            wait_for(lambda: mix_of(daemon).get("beta") == pytest.approx(0.6), 5, "beta at 0.6")
+            pushed = listener.wait_for("/mrt/mix", start=start)
+            assert dict(zip(pushed[::2], pushed[1::2]))["beta"] == pytest.approx(0.6)
+            assert "slot 4" in error_for(listener, "/mrt/weight", 4, 0.5)
+        finally:
+            listener.close()
+
+
+def test_values_clamped_by_safety_limits_are_reported_to_the_sender(tmp_path):
+    scene = Path(__file__).parent.parent / "scenes" / "therapy-two-buttons.yaml"
+    with probed_daemon(tmp_path, scene=str(scene), scene_dir=str(tmp_path)) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.limits is not None, 5, "the scene's limits")
+        assert probe.request("/mrt/volume", "/mrt/clamped", 6.0) == ["volume", -12.0, "safety limit"]
+        assert probe.request("/mrt/temperature", "/mrt/clamped", 2.5) == ["temperature", pytest.approx(1.1), "safety limit"]
+        wait_for(lambda: daemon.snapshot["/mrt/volume"] == [-12.0], 5, "the clamped volume")
+
+
+# -- bounded schedule, prompts and replies ---------------------------------------------------
+
+
+def test_the_schedule_is_bounded_in_count_and_moved_in_bounded_steps():
+    state = ControlState()
+    state.frame_of = lambda wall: 10_000.0  # everything is due far in the future
+    due = time.time() + 60
+    for _ in range(MAX_PENDING):
+        state.admit(due)
+        state.submit(c.SetParam("temperature", 0.5), due)
+    with pytest.raises(ScheduleFull, match="full"):
+        state.admit(due)
+    state.begin_frame(1)
+    assert len(state._schedule) == MOVED_PER_FRAME  # one frame moves a bounded number, not all
+    state.begin_frame(2)
+    assert len(state._schedule) == 2 * MOVED_PER_FRAME
+
+
+def test_a_timetag_beyond_the_horizon_is_refused(rig):
+    daemon, engine, probe = rig
+    start = len(probe.received)
+    probe.send_raw(bundle(time.time() + 3600, message("/mrt/temperature", 0.5)))
+    reply = probe.wait_for("/mrt/error", start=start)
+    assert reply[0] == "/mrt/temperature" and "schedule reaches" in reply[1]
+    assert daemon.control.pending() == 0
+
+
+def test_prompts_are_bounded_in_number(rig):
+    daemon, engine, probe = rig
+    start = len(probe.received)
+    for i in range(c.MAX_PROMPTS + 1):
+        probe.send("/mrt/prompt", f"p{i}", f"prompt number {i}", 0.0)
+    reply = probe.wait_for("/mrt/error", start=start)
+    assert reply == ["/mrt/prompt", f"{c.MAX_PROMPTS} prompts already; clear one first"]
+    wait_for(lambda: len(daemon.control.prompt_texts) == c.MAX_PROMPTS, 10, "the bounded prompts")
+    frames(daemon, 3)
+    assert len(daemon.control.prompt_texts) == c.MAX_PROMPTS
+
+
+def test_sync_sends_long_prompt_lists_in_parts_that_each_fit(rig):
+    daemon, engine, probe = rig
+    names = [f"p{i}" for i in range(20)]
+    for name in names:
+        probe.send("/mrt/prompt", name, name + " " + "x" * 900, 0.0)
+    wait_for(lambda: len(daemon.control.prompt_texts) == 20, 10, "20 long prompts")
+    frames(daemon, 2)
+    start = len(probe.received)
+    probe.send("/mrt/sync")
+    count = probe.wait_for("/mrt/synced", start=start)[0]
+    replies = probe.received[start:]
+    assert len(replies) == count + 1, "nothing left out"
+    parts = [args for address, args in replies if address == "/mrt/prompts/part"]
+    assert len(parts) >= 3 and all(p[1] == len(parts) for p in parts)
+    assert sorted(n for p in parts for n in p[2::2]) == sorted(names)
+    assert any(address == "/mrt/mix" for address, _ in replies)
+
+
+def test_a_crossfade_pushes_the_mix_not_the_prompt_texts(rig):
+    daemon, engine, probe = rig
+    with_prompts(daemon, probe, "a", "b")
+    listener = OscProbe(daemon.osc.port)
+    try:
+        listener.request("/mrt/subscribe", "/mrt/subscribed")
+        frames(daemon, 2)
+        start = len(listener.received)
+        probe.send("/mrt/mix", "a", 1.0, "b", 0.0, 0.4)  # ten frames of crossfade
+        wait_for(lambda: mix_of(daemon) == {"a": 1.0, "b": 0.0}, 5, "the fade to land")
+        frames(daemon, 2)
+        pushed = [address for address, _ in listener.received[start:]]
+        assert pushed.count("/mrt/mix") >= 5 and "/mrt/prompts" not in pushed
+    finally:
+        listener.close()
+
+
+# -- amplification ---------------------------------------------------------------------------
+
+
+def test_an_unproven_address_gets_at_most_the_ratio_back_until_it_proves_itself(tmp_path):
+    osc = OscConfig(port=0, trust_loopback=False)
+    with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
+        received = []
+        probe.sock.settimeout(None)
+        sent = 0
+        for _ in range(50):  # what a spoofed source would draw toward its victim
+            packet = message("/mrt/sync")
+            probe.send_raw(packet)
+            sent += len(packet)
+        frames(daemon, 5)
+        received = sum(len(message(a, *args)) for a, args in probe.received)
+        assert received <= UNPROVEN_RATIO * sent
+        assert "/mrt/synced" not in [a for a, _ in probe.received], "a full sync needs proof"
+        cookie = probe.request("/mrt/hello", "/mrt/hello")[0]
+        probe.request("/mrt/hello", "/mrt/hello/ok", cookie)
+        start = len(probe.received)
+        probe.send("/mrt/sync")
+        count = probe.wait_for("/mrt/synced", start=start)[0]
+        assert count > 10
+        assert daemon.status()["osc_replies_held"] > 0
+
+
+def test_any_one_address_draws_a_bounded_rate():
+    now = [0.0]
+    guard = ReplyGuard(clock=lambda: now[0], trust_loopback=False)
+    guard.prove("192.0.2.7")
+    sent = 0
+    for step in range(1000):  # ten seconds of asking for 1400-byte replies every 10 ms
+        now[0] = step * 0.01
+        guard.heard("192.0.2.7", 16)
+        sent += 1400 * guard.allow_reply("192.0.2.7", 1400)
+    assert sent <= RATE_BYTES_PER_S * (10 + 1) + 1400  # ten seconds, one second of burst, one overdraw
+    spoofed = 0
+    for step in range(1000):  # never proven: bounded by the ratio too
+        now[0] = 100 + step * 0.01
+        guard.heard("198.51.100.9", 44)
+        spoofed += 1400 * guard.allow_reply("198.51.100.9", 1400)
+    assert spoofed <= UNPROVEN_RATIO * 44 * 1000
+
+
+def test_subscriptions_lapse_unless_renewed_and_are_bounded_per_host():
+    now = [0.0]
+    pusher = Pusher(clock=lambda: now[0])
+    pusher.start()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    try:
+        pusher.subscribe("127.0.0.1", listener.getsockname()[1])
+        for port in range(1, MAX_PER_HOST):
+            pusher.subscribe("127.0.0.1", 20000 + port)
+        with pytest.raises(ValueError, match="subscriptions already"):
+            pusher.subscribe("127.0.0.1", 30000)
+        now[0] = LEASE_S / 2
+        pusher.heard_from("127.0.0.1")  # renewed from that address
+        now[0] = LEASE_S * 1.2
+        pusher.publish({"/mrt/temperature": [0.5]})
+        wait_for(lambda: pusher.sent >= 1, 5, "a push within the lease")
+        now[0] = LEASE_S * 2.0  # no renewal since LEASE_S / 2
+        pusher.publish({"/mrt/temperature": [0.6]})
+        wait_for(lambda: pusher.subscribers() == [], 5, "the lapsed subscriptions to go")
+    finally:
+        pusher.stop()
+        listener.close()
+
+
+# -- allow-list ------------------------------------------------------------------------------
+
+
+def test_loopback_is_allowed_beside_an_allow_list_and_refusals_are_counted(tmp_path):
+    with probed_daemon(tmp_path, osc=OscConfig(port=0, allow=["10.0.0.0/8"])) as (daemon, engine, probe):
+        assert probe.request("/mrt/ping", "/mrt/pong", 3) == [3]  # `mrtd send` from 127.0.0.1 works
+    with probed_daemon(tmp_path, osc=OscConfig(port=0, allow=["10.0.0.0/8"], allow_loopback=False)) as (daemon, engine, probe):
+        probe.send("/mrt/ping")
+        wait_for(lambda: daemon.status()["osc_refused"] == 1, 5, "the refusal in the status")
+
+
+# -- load ------------------------------------------------------------------------------------
+
+
+def test_packets_over_the_parse_rate_are_dropped_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(osc_server, "PARSE_PER_SECOND", 20)
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        frames(daemon, 2)
+        for value in range(300):
+            probe.send("/mrt/topk", 1 + value)
+        counters = daemon.osc.counters
+        wait_for(lambda: counters.packets + counters.dropped == 300, 5, "every packet parsed or dropped")
+        assert counters.dropped >= 300 - 20 * 5 - 20
+        assert daemon.status()["osc_dropped"] == counters.dropped
+        assert daemon.status()["underruns"] == 0
+
+
+def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        extra = 5
+        conns = [socket.create_connection(("127.0.0.1", daemon.osc.port), timeout=5) for _ in range(osc_server.MAX_TCP_CONNECTIONS + extra)]
+        try:
+            wait_for(lambda: daemon.osc.counters.tcp_refused == extra, 5, "the connections over the bound to be closed")
+            assert conns[-1].recv(16) == b""  # closed by the daemon
+        finally:
+            for conn in conns:
+                conn.close()
+        assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1]
+        wait_for(lambda: daemon.osc._tcp_open == 0, 5, "the closed connections to be released")
+
+
+def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
+    daemon, engine, probe = rig
+    with_prompts(daemon, probe, "a", "b")
+    probe.send("/mrt/mix", "a", 1.0, "b", 0.0)
+    wait_for(lambda: mix_of(daemon) == {"a": 1.0, "b": 0.0}, 5, "the start")
+    listener = OscProbe(daemon.osc.port)
+    try:
+        listener.request("/mrt/subscribe", "/mrt/subscribed")
+        start = len(listener.received)
+        probe.send("/mrt/mix", "a", 0.0, "b", 1.0, 0.8, "equal-power")  # 20 frames
+        wait_for(lambda: mix_of(daemon) == {"a": 0.0, "b": 1.0}, 5, "the fade to land")
+        frames(daemon, 2)
+        mixes = [dict(zip(args[::2], args[1::2])) for address, args in listener.received[start:] if address == "/mrt/mix"]
+        inside = [m for m in mixes if 0.05 < m["a"] < 0.95]
+        assert len(inside) >= 10, mixes
+        for m in inside:  # constant power: a linear fade dips to 0.5 at its middle
+            assert m["a"] ** 2 + m["b"] ** 2 == pytest.approx(1.0, abs=1e-5), m
+    finally:
+        listener.close()
