@@ -92,17 +92,19 @@ def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
 
 
 def load_yaml(path: str | Path, model: type[M], cross_check: CrossCheck | None = None, error: type[YamlError] = YamlError,
-              raw_check: RawCheck | None = None) -> M:
+              raw_check: RawCheck | None = None, display: str | None = None) -> M:
+    """Read and validate the file at `path`; errors name it `display` (default: `path`)."""
     path = Path(path)
+    name = display or str(path)
     try:
         text = read_text(path)
     except FileNotFoundError:
-        raise error(str(path), [f"{path}: no such file"]) from None
+        raise error(name, [f"{name}: no such file"]) from None
     except OSError as exc:
-        raise error(str(path), [f"{path}: cannot read: {exc.strerror or exc}"]) from None
+        raise error(name, [f"{name}: cannot read: {exc.strerror or type(exc).__name__}"]) from None
     except ValueError as exc:
-        raise error(str(path), [f"{path}: cannot read: {exc}"]) from None
-    return parse_yaml(text, str(path), model, cross_check, error, raw_check)
+        raise error(name, [f"{name}: cannot read: {exc}"]) from None
+    return parse_yaml(text, name, model, cross_check, error, raw_check)
 
 
 class _Bounds(ValueError):

@@ -38,7 +38,7 @@ import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM, MASKED, STYLE_TOKENS
 from mrtd.style.curves import Crossfade, curve_name
-from mrtd.style.pca import load_pca as read_pca_file
+from mrtd.style.pca import PCAFile, load_pca as read_pca_file
 from mrtd.style.quantizer import CODEBOOK_SIZE, Quantizer
 
 BLENDS = ("linear", "slerp")
@@ -230,7 +230,7 @@ class StyleSpace:
 
     # -- axes -----------------------------------------------------------------
 
-    def load_pca(self, path: str | os.PathLike) -> list[str]:
+    def load_pca(self, path: "str | os.PathLike | PCAFile") -> list[str]:
         """Load a PCA file: its components become axes 0..n-1, its centroids prompts.
 
         Returns the axis names ("0".."5", usable with `set_axis`) followed by
@@ -238,7 +238,7 @@ class StyleSpace:
         a prompt of that name exists). Axis values beyond the new file's
         component count are dropped.
         """
-        pca = read_pca_file(path)
+        pca = path if isinstance(path, PCAFile) else read_pca_file(path)  # a PCAFile: read off this thread
         self._pca_components = pca.components
         self._pca_values = {i: v for i, v in self._pca_values.items() if i < len(pca.components)}
         for name, centroid in pca.centroids.items():

@@ -17,7 +17,9 @@ import numpy as np
 
 from mrtd.control.state import ControlState, Limits
 from mrtd.frame import FRAMES_PER_SECOND
+from mrtd.inputs.scene.loader import referenced_file
 from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
+from mrtd.style.pca import PCAFile, load_pca
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +34,17 @@ class PreparedScene:
     scene: Scene
     path: Path
     embeddings: dict[str, np.ndarray]
+    pca: PCAFile | None = None  # read here, off the generation thread
 
     @property
     def name(self) -> str:
         return self.scene.name or self.path.stem
 
 
-def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None) -> PreparedScene:
+def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None,
+                  audio_folders: tuple[str | Path, ...] = ()) -> PreparedScene:
+    """Encode every prompt and read the PCA file. Files named by the scene are found as the
+    loader checked them (inside the scene's folder or `audio_folders`), never by a plain join."""
     embeddings: dict[str, np.ndarray] = {}
     for name, prompt in scene.prompts.items():
         if prompt.embedding is not None:
@@ -48,8 +54,20 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
         else:
             if embed_audio is None:
                 raise ValueError(f"prompt {name!r}: this embedder cannot take audio prompts")
-            embeddings[name] = embed_audio(str(path.parent / str(prompt.audio)))
-    return PreparedScene(scene, path, embeddings)
+            embeddings[name] = embed_audio(str(referenced_file(path, str(prompt.audio), audio_folders)))
+    pca = load_pca(referenced_file(path, scene.pca)) if scene.pca else None
+    return PreparedScene(scene, path, embeddings, pca)
+
+
+def find_cue(scene: Scene, which: str, scene_name: str) -> int:
+    """The index of cue `which` (a name, or a 1-based number); ValueError if the scene has none."""
+    for index, cue in enumerate(scene.cues):
+        if cue.name == which:
+            return index
+    if which.isdigit() and 1 <= int(which) <= len(scene.cues):
+        return int(which) - 1
+    shown = which if len(which) <= 40 else which[:37] + "..."
+    raise ValueError(f"no cue {shown!r} in scene {scene_name!r}")
 
 
 def seconds_per_beat(state: ControlState) -> float:
@@ -73,9 +91,13 @@ class ScenePlayer:
         self.fired: deque[tuple[int, str]] = deque(maxlen=10_000)  # (frame, cue): what played when
 
     # -- installing ------------------------------------------------------------
-    def install(self, state: ControlState, frame: int, keep_mix: bool = False) -> None:
+    def install(self, state: ControlState, frame: int, keep_mix: bool = False, previous: "ScenePlayer | None" = None) -> None:
         """Make this scene the one playing, from `frame`. With keep_mix the sound does not jump:
-        the current mix stays and the music crossfades to the current cue's mix."""
+        the current mix stays and the music crossfades to the current cue's mix.
+
+        `previous` (a hot reload of the same file): keep its cue, when a cue of that name (or,
+        unnamed, that number) still exists, and its place on the timeline, so saving the file
+        (a comment, a new mapping) does not send the music back to the first cue."""
         scene = self.scene
         style = state.style
         for name in list(state.prompt_texts):
@@ -87,8 +109,8 @@ class ScenePlayer:
             weight = weights_now.get(name, prompt.weight if not keep_mix else 0.0)
             style.set_prompt(name, self.prepared.embeddings[name], weight=weight, position=prompt.position)
             state.prompt_texts[name] = prompt.text or prompt.audio or "(embedding)"
-        if scene.pca:
-            style.load_pca(self.prepared.path.parent / scene.pca)
+        if self.prepared.pca is not None:
+            style.load_pca(self.prepared.pca)
         for name, axis in scene.axes.items():
             style.define_axis(name, axis.from_, axis.to)
         style.idw_power = scene.surface_power
@@ -101,13 +123,39 @@ class ScenePlayer:
             state.set("volume", state.values["volume"])  # bring it under the ceiling now
         state.scene = self.prepared.name
         state.changed.update(("scene", "mix"))
-        self.start_frame = frame
+        self.start_frame = previous.start_frame if previous is not None else frame
         self._build_timeline(state)
-        if keep_mix and self.current is not None:
+        if previous is not None:
+            self._resume(state, frame, previous)
+        elif keep_mix and self.current is not None:
             self.fire(state, min(self.current, len(scene.cues) - 1))
         else:
             self.current = None
             self.tick(state, frame)
+
+    def _resume(self, state: ControlState, frame: int, previous: "ScenePlayer") -> None:
+        elapsed = frame - self.start_frame
+        if self._loop_frames is not None:
+            self._loop_count = elapsed // self._loop_frames
+            elapsed -= self._loop_count * self._loop_frames
+        self._next_timed = sum(1 for offset, _ in self._timeline if offset <= elapsed)  # passed already
+        if previous.current is None:
+            self.current = None
+            return
+        old = previous.scene.cues[previous.current]
+        index = None
+        if old.name is not None:
+            index = next((i for i, cue in enumerate(self.scene.cues) if cue.name == old.name), None)
+        elif previous.current < len(self.scene.cues) and self.scene.cues[previous.current].name is None:
+            index = previous.current
+        if index is None:  # that cue is gone: the nearest by position
+            if self.scene.cues:
+                self.fire(state, min(previous.current, len(self.scene.cues) - 1))
+            return
+        self.current = index
+        state.cue = cue_label(self.scene.cues[index], index)
+        if self.scene.cues[index] != old:  # edited: go to what it says now
+            self.fire(state, index)
 
     def _build_timeline(self, state: ControlState) -> None:
         timeline = []
@@ -183,12 +231,7 @@ class ScenePlayer:
         self.fire(state, index)
 
     def find(self, which: str) -> int:
-        for index, cue in enumerate(self.scene.cues):
-            if cue.name == which:
-                return index
-        if which.isdigit() and 1 <= int(which) <= len(self.scene.cues):
-            return int(which) - 1
-        raise ValueError(f"no cue {which!r} in scene {self.prepared.name!r}")
+        return find_cue(self.scene, which, self.prepared.name)
 
     def fire(self, state: ControlState, index: int) -> None:
         cue = self.scene.cues[index]
