@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     if "output_list" in vars(args):
         overrides["output"], overrides["outputs"] = args.output_list[0], args.output_list[1:]
     try:
-        settings = load_settings(args.config, overrides)
+        settings = load_settings(args.config, overrides, require_folders=True)
     except (ConfigError, ValueError, TypeError) as exc:
         setup_logging("info")
         log.error("%s", exc)

@@ -56,7 +56,7 @@ def _pipe_path(spec: object) -> str | None:
     return None if rest in ("", "-") else rest
 
 
-def path_problems(values: dict[str, Any]) -> list[tuple[tuple, str]]:
+def path_problems(values: dict[str, Any], require_folders: bool = True) -> list[tuple[tuple, str]]:
     """Paths that would only fail later (a folder that is a file, a pipe that is not a FIFO), now.
     Looks only at what `values` names, and runs on the raw file, so these come with every other error."""
     problems: list[tuple[tuple, str]] = []
@@ -67,7 +67,7 @@ def path_problems(values: dict[str, Any]) -> list[tuple[tuple, str]]:
         path = Path(folder).expanduser()
         if path.exists() and not path.is_dir():
             problems.append(((key,), f"{folder} is not a folder"))
-        elif key in MUST_EXIST and not path.exists():
+        elif require_folders and key in MUST_EXIST and not path.exists():
             problems.append(((key,), f"no folder {folder}"))
     scene = values.get("scene")
     if isinstance(scene, str) and not Path(scene).expanduser().is_file():
@@ -107,10 +107,14 @@ class Settings(DaemonConfig):
         return DaemonConfig(**{k: v for k, v in vars(self).items() if k in own})
 
 
-def load_settings(path: str | Path | None, overrides: dict[str, Any]) -> Settings:
-    """The file's settings (or the defaults), with command-line `overrides` on top."""
-    settings = load_yaml(path, Settings, error=ConfigError, raw_check=path_problems) if path is not None else Settings()
-    flagged = path_problems({k: v for k, v in overrides.items() if v is not None and k != "osc"})
+def load_settings(path: str | Path | None, overrides: dict[str, Any], require_folders: bool = False) -> Settings:
+    """The file's settings (or the defaults), with command-line `overrides` on top.
+
+    `require_folders` (what `mrtd run` asks): the scene folder must exist now, on this machine;
+    without it the file can be checked elsewhere (the packaged example names /etc/mrtd/scenes)."""
+    check = lambda values: path_problems(values, require_folders)  # noqa: E731
+    settings = load_yaml(path, Settings, error=ConfigError, raw_check=check) if path is not None else Settings()
+    flagged = check({k: v for k, v in overrides.items() if v is not None and k != "osc"})
     if flagged:
         raise ConfigError("command line", [f"--{where[0].replace('_', '-')}: {message}" for where, message in flagged])
     values = {**vars(settings), **overrides}
