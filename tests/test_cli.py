@@ -55,3 +55,26 @@ def test_unknown_output_is_one_clear_line():
     assert result.returncode == 2
     assert "unknown output 'cassette'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_config_reports_every_mistake_at_once_before_anything_starts(tmp_path):
+    import os
+
+    plain = tmp_path / "plain-file"
+    plain.write_text("not a folder or a FIFO\n")
+    os.mkfifo(tmp_path / "fifo")
+    config = tmp_path / "mrtd.yaml"
+    config.write_text(f"record_dir: {plain}\nscene_dir: {tmp_path}/nonexistent\nstate_dir: {plain}\n"
+                      f"outputs: [pipe:{plain}, pipe:{tmp_path}/fifo]\nengin: synth\nseed: 1\nseed: 2\n")
+    result = subprocess.run(_mrtd("run", "--config", str(config), "--seconds", "5"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith(f"{config}:")]
+    assert lines == [
+        f"{config}:1: record_dir: {plain} is not a folder",
+        f"{config}:2: scene_dir: no folder {tmp_path}/nonexistent",
+        f"{config}:3: state_dir: {plain} is not a folder",
+        f"{config}:4: outputs[0]: {plain} is not a FIFO (make one with mkfifo, or use pipe:- for stdout)",
+        f"{config}:5: engin: unknown key 'engin' (did you mean 'engine'?)",
+        f"{config}:7: key 'seed' given twice (first on line 6)",
+    ], result.stderr
+    assert plain.read_text() == "not a folder or a FIFO\n"

@@ -8,12 +8,15 @@ a 4/4 bar is exactly 50 frames.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
 from conftest import wait_for, probed_daemon
+from mrtd.app.scenes import SceneHost
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.control.tempo import ALIGN_TOLERANCE, MusicalClock
@@ -24,20 +27,28 @@ from osc_probe import bundle, message
 
 
 class Host:
-    """What the OSC table asks of the daemon, forwarding to a ControlState (cues as in SceneHost)."""
+    """What the OSC table asks of the daemon, forwarding to a ControlState; cues go to a real SceneHost."""
 
-    def __init__(self, state: ControlState) -> None:
+    def __init__(self, state: ControlState, scenes: SceneHost | None = None) -> None:
         self.state = state
-        self.cued: list[tuple[str, int]] = []  # (cue, frame it fired in)
+        self.scenes = scenes
 
     def submit(self, command: c.Command, due: float | None) -> None:
         self.state.submit(command, due)
 
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
-        command: c.Command = c.Call(f"cue {name}", lambda state: self.cued.append((name or "next", state.frame)))
-        if when is not None:
-            command = c.Quantized(command, *when)
-        self.state.submit(command, due)
+        assert self.scenes is not None, "this test loads no scene"
+        self.scenes.cue(name, due, when)
+
+
+def scene_host(state: ControlState, scene: Path) -> SceneHost:
+    """The daemon's SceneHost on `state`, with `scene` loaded (its worker not started: loads run here)."""
+    embedder = SimpleNamespace(embed_text=BuiltinEmbedder().embed_text, embed_audio_file=None)
+    daemon = SimpleNamespace(control=state, embedder=embedder, pusher=None,
+                             config=SimpleNamespace(scene_dir=str(scene.parent), audio_dir=str(scene.parent)))
+    host = SceneHost(daemon)  # type: ignore[arg-type]
+    host.load(scene)
+    return host
 
 
 def send(host: Host, address: str, *args: Any) -> None:
@@ -81,14 +92,18 @@ def test_at_bar_lands_on_the_bars_frame():
     assert state.clock.bar == 3 and state.clock.beat_in_bar == 2  # frame 119: beat 9.52
 
 
-def test_cue_on_the_bar_and_in_bars():
+def test_cue_on_the_bar_and_in_bars(tmp_path):
+    scene = tmp_path / "song.yaml"
+    scene.write_text("name: song\nprompts: {a: alpha, b: beta}\ncues:\n"
+                     "  - {name: intro, mix: {a: 1}}\n  - {name: verse, mix: {b: 1}}\n  - {name: chorus, mix: {a: 1}}\n")
     state = ControlState()
-    host = Host(state)
+    scenes = scene_host(state, scene)
+    host = Host(state, scenes)
     run_frames(state, range(0, 61))  # into bar 2
     send(host, "/mrt/cue", "verse", "bar")
     send(host, "/mrt/cue/next", "4 bars")
     run_frames(state, range(61, 320))
-    assert host.cued == [("verse", 100), ("next", 250)]
+    assert list(scenes.player.fired) == [(100, "verse"), (250, "chorus")]
 
 
 def test_a_mix_fade_in_bars_starts_on_the_bar_and_lasts_two_bars():

@@ -3,12 +3,24 @@
 Every error is reported at once, each as `file:line: field: message`. Lines
 come from the YAML node marks (so they point at what the person typed), and a
 misspelt key gets a "did you mean" from the keys allowed at that spot.
+
+A file is untrusted (a scene can arrive over OSC from anyone on the network),
+so reading and parsing are bounded before anything is built: the file must be
+a regular file no bigger than `MAX_BYTES` (opened without blocking, so a FIFO
+or a device is refused, never waited on), and one cheap pass over the parser's
+events bounds the nesting depth and the number of nodes *after* aliases are
+expanded (a 369-byte "billion laughs" expands to 10^9 nodes; it is refused
+after `MAX_NODES`). Only then is the file composed, once. Duplicate keys are
+errors, not "the last one wins". Messages never quote the file's content
+beyond a short key, so a file that should not have been read leaks nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
+import stat
 import types
 import typing
 from pathlib import Path
@@ -17,8 +29,14 @@ from typing import Any, Callable, TypeVar
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-
 Path_ = tuple[Any, ...]
+
+MAX_BYTES = 4 * 1024 * 1024  # the biggest scene we ship is 3 KB; 100 prompts given as raw embeddings ~1.6 MB
+MAX_DEPTH = 32  # the scene schema nests 8 deep; PyYAML's composer recurses per level
+MAX_NODES = 400_000  # after alias expansion; ~4 MB of embedding floats is ~250k scalars
+MAX_SHOWN = 40  # characters of a key or a parser message shown in an error
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
 
 class YamlError(ValueError):
@@ -32,33 +50,155 @@ class YamlError(ValueError):
 
 M = TypeVar("M")  # a pydantic model or a dataclass
 CrossCheck = Callable[[Any], list[tuple[tuple, str]]]
+RawCheck = Callable[[dict], list[tuple[tuple, str]]]
 
 
-def load_yaml(path: str | Path, model: type[M], cross_check: CrossCheck | None = None, error: type[YamlError] = YamlError) -> M:
-    path = Path(path)
+def shown(value: object) -> str:
+    """`value` as an error may quote it: repr'd (control characters escaped) and cut short."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 4] + "...'"
+
+
+def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
+    """The file's text, or OSError/ValueError with a reason that quotes none of it.
+
+    Opened with O_NONBLOCK and checked with fstat before reading, so a FIFO
+    (which would block until a writer comes) or a device (/dev/zero never
+    ends) is refused at once; at most max_bytes + 1 bytes are ever read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(str(path), [f"{path}: cannot read: {exc}"]) from None
-    return parse_yaml(text, str(path), model, cross_check, error)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > max_bytes:
+            raise ValueError(f"{info.st_size} bytes is over the limit of {max_bytes}")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:  # it grew while we read
+        raise ValueError(f"over the limit of {max_bytes} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+
+
+def load_yaml(path: str | Path, model: type[M], cross_check: CrossCheck | None = None, error: type[YamlError] = YamlError,
+              raw_check: RawCheck | None = None, display: str | None = None) -> M:
+    """Read and validate the file at `path`; errors name it `display` (default: `path`)."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        text = read_text(path)
+    except FileNotFoundError:
+        raise error(name, [f"{name}: no such file"]) from None
+    except OSError as exc:
+        raise error(name, [f"{name}: cannot read: {exc.strerror or type(exc).__name__}"]) from None
+    except ValueError as exc:
+        raise error(name, [f"{name}: cannot read: {exc}"]) from None
+    return parse_yaml(text, name, model, cross_check, error, raw_check)
+
+
+class _Bounds(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _check_bounds(text: str) -> None:
+    """One pass over the parser's events: nesting depth, and node count with every alias expanded."""
+    sizes: list[int] = []  # the open collections' node counts so far
+    anchors_open: list[str | None] = []
+    anchors: dict[str, int] = {}
+    total = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            size = 1 if isinstance(event, yaml.ScalarEvent) else anchors.get(event.anchor or "", 1)
+            if isinstance(event, yaml.ScalarEvent) and event.anchor:
+                anchors[event.anchor] = 1
+            total += size
+            if sizes:
+                sizes[-1] += size
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(sizes) >= MAX_DEPTH:
+                raise _Bounds(event.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
+            sizes.append(1)
+            anchors_open.append(event.anchor)
+            total += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            size, anchor = sizes.pop(), anchors_open.pop()
+            if anchor:
+                anchors[anchor] = size
+            if sizes:
+                sizes[-1] += size
+        else:
+            continue
+        if total > MAX_NODES:
+            raise _Bounds(event.start_mark.line + 1, f"more than {MAX_NODES} values (aliases expanded)")
+
+
+def _duplicate_keys(node: yaml.Node | None, found: list[tuple[int, str]], seen: set[int]) -> None:
+    """Every mapping key given twice, as (line, message). Aliased nodes are visited once."""
+    if node is None or id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if key.value in keys:
+                    found.append((key.start_mark.line + 1, f"key {shown(key.value)} given twice (first on line {keys[key.value]})"))
+                else:
+                    keys[key.value] = key.start_mark.line + 1
+            _duplicate_keys(value, found, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for value in node.value:
+            _duplicate_keys(value, found, seen)
 
 
 def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck | None = None,
-               error: type[YamlError] = YamlError) -> M:
-    """Validate YAML `text` against `model`; `cross_check(instance)` adds (location, message) problems."""
+               error: type[YamlError] = YamlError, raw_check: RawCheck | None = None) -> M:
+    """Validate YAML `text` against `model`; `cross_check(instance)` adds (location, message) problems.
+
+    `raw_check(data)` runs on the plain data even when the model refuses it, so
+    its problems come in the same report rather than after the first are fixed."""
+    if len(text) > MAX_BYTES:
+        raise error(filename, [f"{filename}:1: {len(text)} characters is over the limit of {MAX_BYTES}"])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        _check_bounds(text)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except _Bounds as exc:
+        raise error(filename, [f"{filename}:{exc.line}: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        raise error(filename, [f"{filename}:{line}: {getattr(exc, 'problem', None) or exc}"]) from None
+        problem = str(getattr(exc, "problem", None) or "not valid YAML")
+        problem = problem if len(problem) <= MAX_SHOWN * 2 else problem[: MAX_SHOWN * 2] + "..."
+        raise error(filename, [f"{filename}:{line}: {problem}"]) from None
+    except RecursionError:  # bounded above; kept so no thread can ever die of it
+        raise error(filename, [f"{filename}:1: nested too deep"]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise error(filename, [f"{filename}:1: expected a mapping of keys"])
-    lines = _line_index(root)
     errors: list[tuple[int, str]] = []
+    _duplicate_keys(root, errors, set())
+    lines = _line_index(root)
+    for where, message in (raw_check(data) if raw_check else []):
+        errors.append((_line_of(lines, where), f"{_dotted(where)}: {message}"))
     try:
         instance = TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
@@ -71,7 +211,7 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
             message = problem["msg"].removeprefix("Value error, ")
             if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
                 key = where[-1]
-                message = f"unknown key {key!r}" + _did_you_mean(str(key), _allowed_keys(model, where[:-1]))
+                message = f"unknown key {shown(key)}" + _did_you_mean(str(key), _allowed_keys(model, where[:-1]))
             errors.append((_line_of(lines, where), f"{_dotted(where)}: {message}"))
     else:
         for where, message in (cross_check(instance) if cross_check else []):
@@ -79,7 +219,8 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
         if not errors:
             return instance
     errors.sort(key=lambda e: e[0])
-    raise error(filename, [f"{filename}:{line}: {message}" for line, message in errors])
+    unique = list(dict.fromkeys(f"{filename}:{line}: {message}" for line, message in errors))
+    raise error(filename, unique)
 
 
 def _line_index(node: yaml.Node | None, path: Path_ = ()) -> dict[Path_, int]:
@@ -131,6 +272,7 @@ def path_is_tag(part: str) -> bool:
 def _dotted(where: Path_) -> str:
     out = ""
     for part in where:
+        part = part if isinstance(part, int) or len(str(part)) <= MAX_SHOWN else str(part)[:MAX_SHOWN] + "..."
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(scene)"
 

@@ -143,15 +143,16 @@ def _check(paths: list[str], audio_dir: str | None = None) -> int:
     from mrtd.inputs.scene.audio_refs import audio_prompt_errors
     from mrtd.inputs.scene.loader import SceneError, load_scene
 
+    folders = (audio_dir,) if audio_dir else ()
     failed = 0
     for path in paths:
         try:
-            scene = load_scene(path)
+            scene = load_scene(path, None, folders)
         except SceneError as exc:
             failed += 1
             print("\n".join(exc.errors), file=sys.stderr)
             continue
-        audio_errors = audio_prompt_errors(scene, Path(path), audio_dir)  # what loading would refuse
+        audio_errors = audio_prompt_errors(scene, Path(path), folders)  # what loading would refuse
         if audio_errors:
             failed += 1
             print("\n".join(audio_errors), file=sys.stderr)
@@ -188,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     if "output_list" in vars(args):
         overrides["output"], overrides["outputs"] = args.output_list[0], args.output_list[1:]
     try:
-        settings = load_settings(args.config, overrides)
+        settings = load_settings(args.config, overrides, require_folders=True)
     except (ConfigError, ValueError, TypeError) as exc:
         setup_logging("info")
         log.error("%s", exc)

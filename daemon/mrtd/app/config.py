@@ -24,6 +24,7 @@ file does not set it. Every mistake in the file is reported together, each as
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,57 @@ class ConfigError(YamlError):
     """A config file that cannot be used; `errors` holds every problem."""
 
 
+FOLDERS = ("scene_dir", "record_dir", "state_dir", "audio_dir", "cache_dir")
+MUST_EXIST = ("scene_dir",)  # the others are made when first written to
+
+
+def _pipe_path(spec: object) -> str | None:
+    if not isinstance(spec, str) or not spec.startswith("pipe:"):
+        return None
+    rest = spec[len("pipe:"):]
+    for fmt in ("s16le:", "f32le:"):
+        rest = rest.removeprefix(fmt)
+    return None if rest in ("", "-") else rest
+
+
+def path_problems(values: dict[str, Any], require_folders: bool = True) -> list[tuple[tuple, str]]:
+    """Paths that would only fail later (a folder that is a file, a pipe that is not a FIFO), now.
+    Looks only at what `values` names, and runs on the raw file, so these come with every other error."""
+    problems: list[tuple[tuple, str]] = []
+    for key in FOLDERS:
+        folder = values.get(key)
+        if not isinstance(folder, str):
+            continue
+        path = Path(folder).expanduser()
+        if path.exists() and not path.is_dir():
+            problems.append(((key,), f"{folder} is not a folder"))
+        elif require_folders and key in MUST_EXIST and not path.exists():
+            problems.append(((key,), f"no folder {folder}"))
+    scene = values.get("scene")
+    if isinstance(scene, str) and not Path(scene).expanduser().is_file():
+        problems.append((("scene",), f"no scene file {scene}"))
+    specs: list[tuple[tuple, object]] = [(("output",), values.get("output"))]
+    outputs = values.get("outputs")
+    if isinstance(outputs, list):
+        specs += [(("outputs", i), o) for i, o in enumerate(outputs)]
+    for where, spec in specs:
+        pipe = _pipe_path(spec)
+        if pipe is None:
+            continue
+        path = Path(pipe).expanduser()
+        if not path.exists():
+            problems.append((where, f"no FIFO at {pipe} (make one with mkfifo, or use pipe:- for stdout)"))
+        elif not stat.S_ISFIFO(path.stat().st_mode):
+            problems.append((where, f"{pipe} is not a FIFO (make one with mkfifo, or use pipe:- for stdout)"))
+    osc = values.get("osc")
+    if isinstance(osc, dict):
+        try:
+            OscConfig(**osc)
+        except (ValueError, TypeError) as exc:  # the allow-list rule, found with everything else
+            problems.append((("osc",), str(exc)))
+    return problems
+
+
 @dataclass
 class Settings(DaemonConfig):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -59,9 +111,16 @@ class Settings(DaemonConfig):
         return DaemonConfig(**{k: v for k, v in vars(self).items() if k in own})
 
 
-def load_settings(path: str | Path | None, overrides: dict[str, Any]) -> Settings:
-    """The file's settings (or the defaults), with command-line `overrides` on top."""
-    settings = load_yaml(path, Settings, error=ConfigError) if path is not None else Settings()
+def load_settings(path: str | Path | None, overrides: dict[str, Any], require_folders: bool = False) -> Settings:
+    """The file's settings (or the defaults), with command-line `overrides` on top.
+
+    `require_folders` (what `mrtd run` asks): the scene folder must exist now, on this machine;
+    without it the file can be checked elsewhere (the packaged example names /etc/mrtd/scenes)."""
+    check = lambda values: path_problems(values, require_folders)  # noqa: E731
+    settings = load_yaml(path, Settings, error=ConfigError, raw_check=check) if path is not None else Settings()
+    flagged = check({k: v for k, v in overrides.items() if v is not None and k != "osc"})
+    if flagged:
+        raise ConfigError("command line", [f"--{where[0].replace('_', '-')}: {message}" for where, message in flagged])
     values = {**vars(settings), **overrides}
     osc_overrides = {k: values.pop(k) for k in list(values) if k.startswith("osc_")}
     if values.get("osc") is not None and osc_overrides:

@@ -1,14 +1,25 @@
 """Scenes in the running daemon: loading and hot reload, the cue list, mappings, MIDI and learn.
 
-Loading (parse, validate, encode prompts) happens on the caller's thread or
-the watcher's; only the swap happens on the generation thread, at a frame
-boundary, so a new scene never stalls the audio and a broken one never
-replaces a good one.
+Loading (parse, validate, encode prompts) happens on a worker thread (OSC's
+`/mrt/scene/load`), the watcher's, or at start; only the swap happens on the
+generation thread, at a frame boundary, so a new scene never stalls the audio
+or the OSC replies, and a broken one never replaces a good one.
+
+Order: `/mrt/scene/load x` then `/mrt/cue y` (one bundle, or one after the
+other) checks y against x. While a load waits in the worker, later cue
+requests queue behind it and are checked against the scene it left (x, or the
+old scene if x was refused); otherwise a cue is checked at once against the
+last scene accepted (which may not have been swapped in yet). Errors found by
+the worker cannot be answered to the sender any more: they are pushed to
+subscribers as `/mrt/error`, logged, and counted in `/mrt/status`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import stat
 import threading
 import time
 from pathlib import Path
@@ -19,11 +30,11 @@ from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.inputs.midi import MidiInput
 from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
-from mrtd.inputs.scene.audio_refs import audio_prompt_errors
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
-from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, prepare_scene
-from mrtd.inputs.scene.schema import Mapping, MidiSource
+from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, find_cue, prepare_scene
+from mrtd.inputs.scene.schema import Mapping, MidiSource, Scene
+from mrtd.yamlcheck import MAX_BYTES
 
 if TYPE_CHECKING:
     from mrtd.app.daemon import Daemon
@@ -31,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEARN_KINDS = ("param", "axis", "weight", "cue", "toggle")
+MAX_QUEUED_LOADS = 8  # scene requests waiting for the worker; more are refused at once
 
 
 class SceneHost:
@@ -47,6 +59,13 @@ class SceneHost:
         self._watcher: threading.Thread | None = None
         self._mtime: tuple[int, int] | None = None
         self._load_lock = threading.Lock()  # one load at a time (OSC, watcher)
+        self._accepted: Scene | None = None  # the last scene handed to the generation thread
+        self._accepted_name = ""
+        self._jobs: queue.Queue = queue.Queue(MAX_QUEUED_LOADS)
+        self._pending = 0  # jobs queued or running; cues wait behind them
+        self._pending_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self.worker_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -59,47 +78,89 @@ class SceneHost:
             self.load(Path(config.scene))
         self._watcher = threading.Thread(target=self._watch, name="mrtd-scene-watch", daemon=True)
         self._watcher.start()
+        self._worker = threading.Thread(target=self._work, name="mrtd-scene-load", daemon=True)
+        self._worker.start()
 
     def stop(self) -> None:
         self._watch_stop.set()
+        if self._worker is not None:
+            try:
+                self._jobs.put_nowait(None)
+            except queue.Full:
+                pass  # a daemon thread: it ends with the process
         if self._watcher is not None:
             self._watcher.join(2.0)
         if self.midi is not None:
             self.midi.stop()
 
     # -- loading -------------------------------------------------------------------
-    def load_named(self, name: str, due: float | None = None, background: bool = False) -> None:
-        """Load a scene of the scene folder. `background`: check it here (cheap; errors raise at
-        once), embed its prompts on a loader thread: an input thread never waits for MusicCoCa."""
-        path = inside(self._daemon.config.scene_dir, name, ".yaml")
-        if not path.exists():
-            raise ValueError(f"no scene {path.name} in {self._daemon.config.scene_dir}")
-        if not background:
-            self.load(path, due)
-            return
-        errors = audio_prompt_errors(load_scene(path), path, self._daemon.config.audio_dir,
-                                     takes_audio=self._daemon.embedder.supports_audio)
-        if errors:
-            raise SceneError(str(path), errors)
-        threading.Thread(target=self._load_in_background, args=(path, due), name="mrtd-scene-load", daemon=True).start()
-
-    def _load_in_background(self, path: Path, due: float | None) -> None:
+    def load_named(self, name: str, due: float | None = None) -> None:
+        """OSC: the cheap checks now (so the sender hears them), the load itself on the worker."""
+        path = inside(self._daemon.config.scene_dir, name, ".yaml")  # symlinks resolved: must stay inside
+        shown = path.name if len(path.name) <= 60 else path.name[:57] + "..."
         try:
-            self.load(path, due)
-        except SceneError as exc:
-            log.warning("scene %s not loaded: %s", path, "; ".join(exc.errors))
+            info = os.stat(path)  # stat, not open: a FIFO is never waited on
+        except OSError:
+            raise ValueError(f"no scene {shown} in {self._daemon.config.scene_dir}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"scene {shown} is not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise ValueError(f"scene {shown} is {info.st_size} bytes, over the limit of {MAX_BYTES}")
+        self._queue(("load", path, due))
 
-    def load(self, path: Path, due: float | None = None, reload: bool = False) -> None:
-        """Validate and prepare `path`, then swap it in at a frame boundary. SceneError if invalid."""
+    def _queue(self, job: tuple) -> None:
+        with self._pending_lock:
+            if self._worker is None:  # not started (tests, render): do it here
+                self._run_job(job, raise_errors=True)
+                return
+            try:
+                self._jobs.put_nowait(job)
+            except queue.Full:
+                raise ValueError("busy: too many scene requests waiting; try again") from None
+            self._pending += 1
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                self._run_job(job, raise_errors=False)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one file
+                log.exception("scene request %s failed", job[0])
+            finally:
+                with self._pending_lock:
+                    self._pending -= 1
+
+    def _run_job(self, job: tuple, raise_errors: bool) -> None:
+        kind = job[0]
+        try:
+            if kind == "load":
+                self.load(job[1], job[2], root=Path(self._daemon.config.scene_dir))
+            else:
+                self._cue_now(*job[1:])
+        except (SceneError, ValueError) as exc:
+            if raise_errors:
+                raise
+            errors = exc.errors if isinstance(exc, SceneError) else [str(exc)]
+            self.worker_errors += 1
+            address = "/mrt/scene/load" if kind == "load" else "/mrt/cue"
+            shown = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+            log.error("%s refused: %s", address, shown)
+            self._daemon.pusher.publish({"/mrt/error": [address, shown]})
+
+    def load(self, path: Path, due: float | None = None, reload: bool = False, root: Path | None = None) -> None:
+        """Validate and prepare `path` (inside `root`, default its own folder), then swap it in at
+        a frame boundary. SceneError if invalid."""
+        audio = (self._daemon.config.audio_dir,)
         with self._load_lock:
             try:
-                stat = path.stat()
-                mtime = (stat.st_mtime_ns, stat.st_size)
-                scene = load_scene(path)
+                info = path.stat()
+                mtime = (info.st_mtime_ns, info.st_size)
+                scene = load_scene(path, root, audio)
                 embedder = self._daemon.embedder
                 prepared = prepare_scene(scene, path, embedder.embed_text,
-                                         embedder.embed_audio_file if embedder.supports_audio else None,
-                                         self._daemon.config.audio_dir)
+                                         embedder.embed_audio_file if embedder.supports_audio else None, audio)
             except SceneError as exc:
                 self.last_errors = exc.errors
                 raise
@@ -107,14 +168,16 @@ class SceneHost:
                 self.last_errors = [f"{path}: {exc}"]
                 raise SceneError(str(path), self.last_errors) from None
             self.path, self._mtime, self.last_errors = path, mtime, []
-        self._daemon.control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload)), due)
+            self._accepted, self._accepted_name = scene, prepared.name
+            self._daemon.control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload)), due)
 
     def _install(self, prepared: PreparedScene, state: ControlState, reload: bool) -> None:
         previous = self.player
         player = ScenePlayer(prepared)
-        if reload and previous is not None:
-            player.current = previous.current  # stay on the same cue, by position
-        player.install(state, state.frame, keep_mix=reload and previous is not None)
+        if reload and previous is not None and previous.prepared.path == prepared.path:
+            player.install(state, state.frame, keep_mix=True, previous=previous)
+        else:
+            player.install(state, state.frame, keep_mix=reload and previous is not None)
         self.player = player
         self.mappings = MappingTable(list(prepared.scene.mappings), self._cue_command)
         if reload:
@@ -140,6 +203,9 @@ class SceneHost:
             except SceneError as exc:
                 self._mtime = mtime  # do not retry the same broken version
                 log.error("scene %s not reloaded; the old version keeps playing:\n%s", path, "\n".join(exc.errors))
+            except Exception:  # noqa: BLE001 - hot reload must never die silently
+                self._mtime = mtime
+                log.exception("scene %s not reloaded; the old version keeps playing", path)
 
     # -- every frame (generation thread) ---------------------------------------------
     def tick(self, state: ControlState) -> None:
@@ -165,11 +231,19 @@ class SceneHost:
         state.cue = name
 
     def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
-        player = self.player
-        if player is None:
+        with self._pending_lock:
+            waiting = self._pending > 0
+        if waiting:  # a scene load is ahead of this cue: check it against what that load leaves
+            self._queue(("cue", which, due, when))
+        else:
+            self._cue_now(which, due, when)
+
+    def _cue_now(self, which: str | None, due: float | None, when: tuple[str, int] | None) -> None:
+        scene = self._accepted
+        if scene is None:
             raise ValueError("no scene is loaded, so there are no cues")
         if which not in (None, "go", "next", "previous"):
-            player.find(which)  # refuse an unknown cue now, so the sender hears why
+            find_cue(scene, which, self._accepted_name)  # refuse an unknown cue now, so the sender hears why
         command = self._cue_command(which or "next")
         if when is not None:
             command = c.Quantized(command, *when)

@@ -155,7 +155,7 @@ class Surface:
     def scene_load(self, name: str, due: float | None) -> None:
         self._scene_pending_until = time.monotonic() + PENDING_S
         try:
-            self._daemon.scenes.load_named(name, due, background=True)
+            self._daemon.scenes.load_named(name, due)
         except SceneError as exc:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None

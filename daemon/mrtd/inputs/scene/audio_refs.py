@@ -1,30 +1,24 @@
-"""Audio prompts of a scene: where their files are, and whether they can be read.
+"""Audio prompts of a scene: whether the embedder in use can take them and their files be read.
 
 `mrtd check` and loading a scene ask the same questions here, so a scene
-that passes the check does not fail at load over an audio prompt.
+that passes the check does not fail at load over an audio prompt. Where a
+file may lie (inside the scene's folder or an audio folder) is the loader's
+rule, `referenced_file`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mrtd.inputs.scene.loader import referenced_file
 from mrtd.inputs.scene.schema import Scene
-from mrtd.style.audio_prompt import probe_audio_file, resolve_audio_prompt
+from mrtd.style.audio_prompt import probe_audio_file
 
 
-def audio_folders(scene_path: Path, audio_dir: str | Path | None) -> list[Path]:
-    """The scene's own folder, then the daemon's audio folder."""
-    folders = [Path(scene_path).parent]
-    if audio_dir is not None:
-        folders.append(Path(audio_dir))
-    return folders
-
-
-def audio_prompt_errors(scene: Scene, scene_path: Path, audio_dir: str | Path | None = None,
+def audio_prompt_errors(scene: Scene, scene_path: Path, audio_folders: tuple[str | Path, ...] = (),
                         takes_audio: bool = True) -> list[str]:
     """One line per audio prompt that loading would refuse: `file: prompts.NAME.audio: reason`."""
     errors = []
-    folders = audio_folders(scene_path, audio_dir)
     for name, prompt in scene.prompts.items():
         if prompt.audio is None:
             continue
@@ -33,7 +27,7 @@ def audio_prompt_errors(scene: Scene, scene_path: Path, audio_dir: str | Path | 
             errors.append(f"{where}: the style embedder in use cannot embed audio")
             continue
         try:
-            probe_audio_file(resolve_audio_prompt(str(prompt.audio), folders))
+            probe_audio_file(referenced_file(scene_path, str(prompt.audio), audio_folders))
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
     return errors

@@ -17,6 +17,7 @@ import numpy as np
 
 from mrtd.control.state import ControlState, Limits
 from mrtd.frame import FRAMES_PER_SECOND
+from mrtd.inputs.scene.loader import referenced_file
 from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
 from mrtd.style.pca import PCAFile, load_pca
 
@@ -41,16 +42,16 @@ class PreparedScene:
 
 
 def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None,
-                  audio_dir: str | Path | None = None) -> PreparedScene:
-    """Embed every prompt (off the generation thread). Audio files are looked for in the
-    scene's folder, then `audio_dir`; an unreadable one is a ValueError, as `mrtd check` says."""
-    from mrtd.inputs.scene.audio_refs import audio_folders, audio_prompt_errors
-    from mrtd.style.audio_prompt import resolve_audio_prompt
+                  audio_folders: tuple[str | Path, ...] = ()) -> PreparedScene:
+    """Encode every prompt and read the PCA file. Files named by the scene are found as the
+    loader checked them (inside the scene's folder or `audio_folders`), never by a plain join;
+    an audio prompt this embedder cannot take, or a file it cannot read, is a ValueError, as
+    `mrtd check` says."""
+    from mrtd.inputs.scene.audio_refs import audio_prompt_errors
 
-    errors = audio_prompt_errors(scene, path, audio_dir, takes_audio=embed_audio is not None)
+    errors = audio_prompt_errors(scene, path, audio_folders, takes_audio=embed_audio is not None)
     if errors:
         raise ValueError("; ".join(errors))
-    folders = audio_folders(path, audio_dir)
     embeddings: dict[str, np.ndarray] = {}
     for name, prompt in scene.prompts.items():
         if prompt.embedding is not None:
@@ -59,9 +60,20 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
             embeddings[name] = embed_text(prompt.text)
         else:
             assert embed_audio is not None  # audio_prompt_errors refused it otherwise
-            embeddings[name] = embed_audio(str(resolve_audio_prompt(str(prompt.audio), folders)))
-    pca = load_pca(path.parent / scene.pca) if scene.pca else None
+            embeddings[name] = embed_audio(str(referenced_file(path, str(prompt.audio), audio_folders)))
+    pca = load_pca(referenced_file(path, scene.pca)) if scene.pca else None
     return PreparedScene(scene, path, embeddings, pca)
+
+
+def find_cue(scene: Scene, which: str, scene_name: str) -> int:
+    """The index of cue `which` (a name, or a 1-based number); ValueError if the scene has none."""
+    for index, cue in enumerate(scene.cues):
+        if cue.name == which:
+            return index
+    if which.isdigit() and 1 <= int(which) <= len(scene.cues):
+        return int(which) - 1
+    shown = which if len(which) <= 40 else which[:37] + "..."
+    raise ValueError(f"no cue {shown!r} in scene {scene_name!r}")
 
 
 def seconds_per_beat(state: ControlState) -> float:
@@ -85,9 +97,13 @@ class ScenePlayer:
         self.fired: deque[tuple[int, str]] = deque(maxlen=10_000)  # (frame, cue): what played when
 
     # -- installing ------------------------------------------------------------
-    def install(self, state: ControlState, frame: int, keep_mix: bool = False) -> None:
+    def install(self, state: ControlState, frame: int, keep_mix: bool = False, previous: "ScenePlayer | None" = None) -> None:
         """Make this scene the one playing, from `frame`. With keep_mix the sound does not jump:
-        the current mix stays and the music crossfades to the current cue's mix."""
+        the current mix stays and the music crossfades to the current cue's mix.
+
+        `previous` (a hot reload of the same file): keep its cue, when a cue of that name (or,
+        unnamed, that number) still exists, and its place on the timeline, so saving the file
+        (a comment, a new mapping) does not send the music back to the first cue."""
         scene = self.scene
         style = state.style
         for name in list(state.prompt_texts):
@@ -113,13 +129,39 @@ class ScenePlayer:
             state.set("volume", state.values["volume"])  # bring it under the ceiling now
         state.scene = self.prepared.name
         state.changed.update(("scene", "mix"))
-        self.start_frame = frame
+        self.start_frame = previous.start_frame if previous is not None else frame
         self._build_timeline(state)
-        if keep_mix and self.current is not None:
+        if previous is not None:
+            self._resume(state, frame, previous)
+        elif keep_mix and self.current is not None:
             self.fire(state, min(self.current, len(scene.cues) - 1))
         else:
             self.current = None
             self.tick(state, frame)
+
+    def _resume(self, state: ControlState, frame: int, previous: "ScenePlayer") -> None:
+        elapsed = frame - self.start_frame
+        if self._loop_frames is not None:
+            self._loop_count = elapsed // self._loop_frames
+            elapsed -= self._loop_count * self._loop_frames
+        self._next_timed = sum(1 for offset, _ in self._timeline if offset <= elapsed)  # passed already
+        if previous.current is None:
+            self.current = None
+            return
+        old = previous.scene.cues[previous.current]
+        index = None
+        if old.name is not None:
+            index = next((i for i, cue in enumerate(self.scene.cues) if cue.name == old.name), None)
+        elif previous.current < len(self.scene.cues) and self.scene.cues[previous.current].name is None:
+            index = previous.current
+        if index is None:  # that cue is gone: the nearest by position
+            if self.scene.cues:
+                self.fire(state, min(previous.current, len(self.scene.cues) - 1))
+            return
+        self.current = index
+        state.cue = cue_label(self.scene.cues[index], index)
+        if self.scene.cues[index] != old:  # edited: go to what it says now
+            self.fire(state, index)
 
     def _build_timeline(self, state: ControlState) -> None:
         timeline = []
@@ -195,12 +237,7 @@ class ScenePlayer:
         self.fire(state, index)
 
     def find(self, which: str) -> int:
-        for index, cue in enumerate(self.scene.cues):
-            if cue.name == which:
-                return index
-        if which.isdigit() and 1 <= int(which) <= len(self.scene.cues):
-            return int(which) - 1
-        raise ValueError(f"no cue {which!r} in scene {self.prepared.name!r}")
+        return find_cue(self.scene, which, self.prepared.name)
 
     def fire(self, state: ControlState, index: int) -> None:
         cue = self.scene.cues[index]

@@ -1,0 +1,162 @@
+"""Hostile scene files: each is refused within 1 s and 50 MB while the music plays on.
+
+Real files in a real scene folder, sent over a real UDP socket to a running
+daemon (null output paced by its clock). `pytest -s` prints the figures per
+case (see also benchmarks/bench_hostile_scenes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import probed_daemon, wait_for
+from osc_probe import bundle, message
+
+SECRET = "s3cr3t-line-that-must-never-show"
+
+
+def billion_laughs() -> str:
+    text = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for i in range(8):
+        here, previous = chr(98 + i), chr(97 + i)
+        text += f"{here}: &{here} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    return text
+
+
+def hostile_cases(folder: Path, outside: Path) -> dict[str, str]:
+    """name -> the scene name to load; the files are made in `folder`."""
+    secret = outside / "shadow"
+    secret.write_text(f"root:{SECRET}:19000:0:99999:7:::\n")
+    (folder / "laughs.yaml").write_text(billion_laughs())
+    (folder / "deep.yaml").write_text("name: deep\ndefaults: " + "[" * 5000 + "]" * 5000 + "\n")
+    (folder / "deepmap.yaml").write_text("name: deep\nprompts:\n" + "".join("  " * (i + 1) + "k:\n" for i in range(200)))
+    (folder / "big.yaml").write_text("name: big\n" + "# padding\n" * 1_100_000)  # 11 MB
+    os.mkfifo(folder / "fifo.yaml")
+    (folder / "zero.yaml").symlink_to("/dev/zero")
+    (folder / "secret.yaml").symlink_to(secret)
+    (folder / "pca.yaml").write_text(f"name: p\npca: ../{outside.name}/shadow\n")
+    (folder / "pca_abs.yaml").write_text("name: p\npca: ../../../../../../etc/passwd\n")
+    (folder / "audio.yaml").write_text("name: a\nprompts: {x: {audio: ../../../../../../etc/passwd}}\n")
+    (folder / "dupes.yaml").write_text("name: d\nprompts: {a: alpha}\nprompts: {b: beta}\n")
+    return {name: name for name in ("laughs", "deep", "deepmap", "big", "fifo", "zero", "secret", "pca", "pca_abs", "audio", "dupes")}
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):  # the peak: growth during a case cannot hide between samples
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM")
+
+
+def reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass
+
+
+def test_hostile_scenes_are_refused_fast_small_and_silent_about_files_while_music_plays(tmp_path):
+    folder, outside = tmp_path / "scenes", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    cases = hostile_cases(folder, outside)
+    (folder / "good.yaml").write_text("name: good\nprompts: {a: alpha}\ncues:\n  - {name: one, at: 0, mix: {a: 1}}\n")
+    with probed_daemon(tmp_path, scene=str(folder / "good.yaml"), scene_dir=str(folder)) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.scene == "good", 5, "the good scene")
+        probe.send("/mrt/subscribe")  # errors found by the load worker are pushed to subscribers
+        wait_for(lambda: daemon.pusher._subscribers, 5, "the subscription")
+        figures = []
+        for case, name in cases.items():
+            frames, underruns = len(engine.seen), daemon.status()["underruns"]
+            reset_peak()
+            before = rss_bytes()
+            start = len(probe.received)
+            sent = time.perf_counter()
+            probe.send("/mrt/scene/load", name)
+            reason = probe.wait_for("/mrt/error", 5.0, start)
+            seconds = time.perf_counter() - sent
+            grown = rss_bytes() - before
+            figures.append((case, seconds, grown, reason[1]))
+            assert reason[0] == "/mrt/scene/load", reason
+            assert SECRET not in reason[1] and "root:" not in reason[1], f"{case} leaked file content: {reason}"
+            assert seconds < 1.0, f"{case} took {seconds:.2f} s to refuse"
+            assert grown < 50 * 1024 * 1024, f"{case} grew RSS by {grown / 1e6:.0f} MB"
+            wait_for(lambda: len(engine.seen) > frames + 5, 5, f"music after {case}")
+            assert daemon.control.scene == "good", f"{case} replaced the scene"
+            assert daemon.status()["underruns"] == underruns, f"{case} caused an underrun"
+        for case, seconds, grown, reason in figures:
+            print(f"hostile scene {case:8s} refused in {seconds * 1000:6.1f} ms, RSS +{grown / 1e6:5.1f} MB: {reason[:90]}")
+        assert daemon.scenes._watcher.is_alive() and daemon.scenes._worker.is_alive()
+
+
+@pytest.mark.parametrize("case", ["laughs", "deep", "big", "fifo", "zero", "secret", "pca", "pca_abs", "audio", "dupes"])
+def test_check_refuses_what_a_load_refuses_without_hanging_or_leaking(tmp_path, case):
+    folder, outside = tmp_path / "scenes", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    hostile_cases(folder, outside)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "mrtd", "check", str(folder / f"{case}.yaml")],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "ok" not in result.stdout
+    assert SECRET not in result.stdout + result.stderr and "root:" not in result.stderr
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    assert time.perf_counter() - started < 10
+
+
+def test_duplicate_keys_are_named_with_their_lines(tmp_path):
+    from mrtd.inputs.scene.loader import SceneError, load_scene
+
+    scene = tmp_path / "d.yaml"
+    scene.write_text("name: d\nprompts:\n  a: alpha\n  a: beta\n")
+    with pytest.raises(SceneError) as refused:
+        load_scene(scene)
+    assert refused.value.errors == [f"{scene}:4: key 'a' given twice (first on line 3)"]
+
+
+def test_a_cue_after_a_load_in_one_bundle_is_checked_against_the_new_scene(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "old.yaml").write_text("name: old\nprompts: {a: alpha}\ncues:\n  - {name: first, mix: {a: 1}}\n")
+    (folder / "new.yaml").write_text("name: new\nprompts: {b: beta}\ncues:\n  - {name: intro, mix: {b: 1}}\n  - {name: finale, mix: {b: 0.5}}\n")
+    with probed_daemon(tmp_path, scene=str(folder / "old.yaml"), scene_dir=str(folder)) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.scene == "old", 5, "the old scene")
+        start = len(probe.received)
+        probe.send_raw(bundle(None, message("/mrt/scene/load", "new"), message("/mrt/cue", "finale")))
+        wait_for(lambda: daemon.control.cue == "finale", 5, "finale, a cue only the new scene has")
+        assert daemon.control.scene == "new"
+        probe.send("/mrt/scene/load", "old")  # plain, one after the other
+        probe.send("/mrt/cue", "first")
+        wait_for(lambda: daemon.control.scene == "old" and daemon.control.cue == "first", 5, "first, in old")
+        time.sleep(0.1)
+        assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == []
+        wall = time.time() + 0.3  # timetagged, both at once
+        probe.send_raw(bundle(wall, message("/mrt/scene/load", "new"), message("/mrt/cue", "intro")))
+        wait_for(lambda: daemon.control.scene == "new" and daemon.control.cue == "intro", 5, "intro, in new")
+        assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == []
+
+
+def test_saving_the_playing_scene_keeps_its_cue_and_place(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    scene = folder / "live.yaml"
+    text = "name: live\nprompts: {a: alpha, b: beta}\ncues:\n  - {name: one, at: 0, mix: {a: 1}}\n  - {name: two, mix: {b: 1}}\n"
+    scene.write_text(text)
+    with probed_daemon(tmp_path, scene=str(scene), scene_dir=str(folder)) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.scene == "live", 5, "the scene")
+        probe.send("/mrt/cue", "two")
+        wait_for(lambda: daemon.control.cue == "two", 5, "cue two")
+        scene.write_text(text + "# a comment\n")
+        wait_for(lambda: daemon.scenes.reloads == 1, 5, "the reload")
+        frames = len(engine.seen)
+        wait_for(lambda: len(engine.seen) > frames + 10, 5, "music after the reload")
+        assert daemon.control.cue == "two", "saving a comment jumped back to the first cue"
+        assert list(daemon.scenes.player.fired) == [], "no cue fired again (the fade would restart)"
