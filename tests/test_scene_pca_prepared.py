@@ -7,9 +7,9 @@ import pytest
 
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.state import ControlState
-from mrtd.inputs.scene.loader import load_scene
+from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
-from mrtd.style.pca import PCAFileError, save_pca
+from mrtd.style.pca import save_pca
 from style_fakes import unit
 
 SCENE = """
@@ -43,5 +43,5 @@ def test_installing_a_prepared_scene_reads_no_file(tmp_path):
 def test_a_bad_pca_file_refuses_the_scene_before_it_reaches_the_generation_thread(tmp_path):
     (tmp_path / "corpus.safetensors").write_bytes(b"not safetensors")
     path = _scene(tmp_path)
-    with pytest.raises(PCAFileError, match="not a readable safetensors file"):
-        prepare_scene(load_scene(path), path, embed_text=lambda text: unit(3))
+    with pytest.raises(SceneError, match="not a usable PCA file"):  # the loader reads it, off that thread
+        load_scene(path)

@@ -43,7 +43,7 @@ class Host:
 
 def scene_host(state: ControlState, scene: Path) -> SceneHost:
     """The daemon's SceneHost on `state`, with `scene` loaded (its worker not started: loads run here)."""
-    embedder = SimpleNamespace(embed_text=BuiltinEmbedder().embed_text, embed_audio_file=None)
+    embedder = SimpleNamespace(embed_text=BuiltinEmbedder().embed_text, embed_audio_file=None, supports_audio=False)
     daemon = SimpleNamespace(control=state, embedder=embedder, pusher=None,
                              config=SimpleNamespace(scene_dir=str(scene.parent), audio_dir=str(scene.parent)))
     host = SceneHost(daemon)  # type: ignore[arg-type]

@@ -116,19 +116,3 @@ def probe_audio_file(path: str | os.PathLike) -> None:
         raise ValueError(f"audio file {path.name} is not an audio file soundfile can read") from None
     if info.frames == 0:
         raise ValueError(f"audio file {path.name} has no samples")
-
-
-def resolve_audio_prompt(name: str, folders: list[Path]) -> Path:
-    """The file `name` (relative) inside the first of `folders` that has it; ValueError otherwise.
-
-    A name that climbs out of its folder (`..`, an absolute path) is refused, so a
-    scene or packet can only reach files someone put in those folders.
-    """
-    relative = Path(name)
-    if relative.is_absolute() or ".." in relative.parts or not name.strip():
-        raise ValueError(f"audio prompt {name!r} must be a file name inside the scene or audio folder")
-    for folder in folders:
-        candidate = (folder / relative).resolve()
-        if candidate.is_relative_to(folder.resolve()) and candidate.is_file():
-            return candidate
-    raise ValueError(f"audio prompt {name!r} not found in {' or '.join(str(f) for f in folders)}")
