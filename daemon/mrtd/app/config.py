@@ -11,6 +11,7 @@ file does not set it. Every mistake in the file is reported together, each as
     output: default              # or device:NAME, wav:PATH, null; more sinks under outputs:
     latency: balanced            # low | balanced | safe (or lead_frames: N)
     osc: {bind: 0.0.0.0, port: 7400, allow: [192.168.1.0/24]}
+    dirt: {select: s, sounds: {pad: note, fx: param:cfg_style, drop: cue:chorus}}
     midi_ports: [nanoKONTROL]
     scene: /etc/mrtd/gallery.yaml
     scene_dir: /etc/mrtd/scenes
@@ -30,12 +31,14 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 
 from mrtd.app.daemon import DaemonConfig
+from mrtd.inputs.osc.dialect import DirtConfig
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.yamlcheck import YamlError, load_yaml
 
 # Unknown keys are mistakes: pydantic reads this when it validates the dataclasses.
 DaemonConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 OscConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+DirtConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 
 class ConfigError(YamlError):

@@ -23,6 +23,7 @@ from mrtd.audio.recorder import Recorder
 from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
 from mrtd.inputs.midi_clock import MidiClock
+from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.runtime.clock import FrameClock
 from mrtd.app.discovery import Advertisement, advertise
@@ -66,6 +67,7 @@ class DaemonConfig:
     resume: bool = True  # start where the journal says, fading in (False: start fresh)
     discovery: bool = False  # advertise the OSC port over mDNS (zeroconf extra)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
+    dirt: DirtConfig = field(default_factory=DirtConfig)  # what /dirt/play events mean (docs/osc.md, Dialects)
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
     audio_dir: str = "audio"  # audio files /mrt/prefill may read
@@ -125,6 +127,7 @@ class Daemon:
         self.embedder = CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(config.cache_dir))
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
+        self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.engine_error = ""
@@ -381,4 +384,5 @@ class Daemon:
             "cue": self.control.cue,
             "recording": self.recorder.path or "",
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            **self.dialects.status(),  # /dirt/play events, unknown keys ignored, wrong values
         }
