@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 Reply = tuple[str, list[Any]]
 
 # SuperDirt's and Tidal's housekeeping: neither meaning nor mistake, so neither used nor counted.
-HOUSEKEEPING = ("orbit", "latency", "lock", "unit")
+HOUSEKEEPING = ("orbit", "latency", "lock", "unit", "clip")  # clip: Strudel has applied it to delta already
 MAX_PAIRS = 128
 DEFAULT_DELTA = 0.25  # seconds, for senders that give no length at all
 MAX_LENGTH = 60.0  # seconds
@@ -51,7 +51,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("any mrtd parameter", "by name: " + ", ".join(PARAMS)),
     ("prompt + weight", "one prompt's weight"),
     ("cue", "go to the cue of that name"),
-    ("orbit, latency, lock, unit, _*", "SuperDirt and Tidal housekeeping: ignored, not counted"),
+    ("orbit, latency, lock, unit, clip, _*", "SuperDirt, Tidal and Strudel housekeeping (Strudel has applied `clip` to `delta`): ignored, not counted"),
     ("anything else", "ignored and counted (`/mrt/status`: dialect_unknown_keys, dialect_unknown)"),
 )
 
@@ -107,7 +107,8 @@ def play(host: Any, req: Any) -> list[Reply] | None:
     if "cycle" in pairs and (cycle := value("cycle")) is not None:
         attempt("cycle", lambda: c.AlignBeat(cycle * 4.0, due, bpm))
 
-    # Keys that mean the same in every event.
+    # Keys that mean the same in every event. Lengths are understood everywhere, used by notes only.
+    used.update(("delta", "sustain", "legato"))
     for key in pairs:
         if key in PARAMS and key != select:
             if (number := value(key, lambda v, k=key: _number(v, k))) is not None:
@@ -121,7 +122,7 @@ def play(host: Any, req: Any) -> list[Reply] | None:
 
     # What the sound says.
     if kind == "note":
-        _note(pairs, value, attempt, commands, due, errors)
+        _note(pairs, value, used, commands, due, errors)
     elif kind == "param" and "n" in pairs and (number := value("n")) is not None:
         attempt("n", lambda: c.SetParam.checked(target, number))
     elif kind == "prompt":
@@ -147,9 +148,10 @@ def play(host: Any, req: Any) -> list[Reply] | None:
     return _errors(dialects, req.address, errors)
 
 
-def _note(pairs, value, attempt, commands, due, errors) -> None:
+def _note(pairs, value, used, commands, due, errors) -> None:
     if "midinote" in pairs:
         pitch = value("midinote")
+        used.update(("note", "n", "octave"))  # Strudel sends the note name beside the pitch it stands for
     elif "note" in pairs or "n" in pairs:
         relative = value("note") if "note" in pairs else value("n")
         octave = value("octave") if "octave" in pairs else 5.0
