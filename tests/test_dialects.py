@@ -103,3 +103,12 @@ def test_sonic_pi_packets_as_its_osc_command_sends_them(tmp_path):
         probe.send("/dirt/play", "s", "mrt", "n", 4, "sustain", 0.5)  # `osc "/dirt/play", "s", "mrt", "n", 4, ...`
         wait_for(lambda: engine.seen and engine.seen[-1].notes[62] in SOUNDING and engine.seen[-1].notes[64] in SOUNDING, 5, "notes")
         assert engine.seen[-1].temperature == pytest.approx(1.25)
+
+
+def test_a_prompt_of_the_scene_as_the_sound_sets_its_weight(tmp_path):
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        probe.send("/mrt/prompt", "dark", "dark ambient drone")
+        probe.send("/mrt/prompt", "bright", "bright fast techno")
+        wait_for(lambda: daemon.snapshot.get("/mrt/prompts", [])[::2] == ["bright", "dark"], 10, "both prompts")
+        probe.send_raw(bundle(None, dirt("s", "dark", "gain", 0.25), dirt("s", "bright", "gain", 0.75)))
+        wait_for(lambda: daemon.snapshot.get("/mrt/mix") == ["bright", 0.75, "dark", 0.25], 10, "the mix from two events")
