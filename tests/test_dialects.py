@@ -112,3 +112,16 @@ def test_a_prompt_of_the_scene_as_the_sound_sets_its_weight(tmp_path):
         wait_for(lambda: daemon.snapshot.get("/mrt/prompts", [])[::2] == ["bright", "dark"], 10, "both prompts")
         probe.send_raw(bundle(None, dirt("s", "dark", "gain", 0.25), dirt("s", "bright", "gain", 0.75)))
         wait_for(lambda: daemon.snapshot.get("/mrt/mix") == ["bright", 0.75, "dark", 0.25], 10, "the mix from two events")
+
+
+def test_the_config_file_maps_sounds_and_refuses_a_wrong_meaning(tmp_path):
+    from mrtd.app.config import ConfigError, load_settings
+
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text('dirt: {select: sound, sounds: {fx: "param:cfg_style", drop: "cue:chorus"}}\n')
+    bad.write_text('dirt: {sounds: {fx: "param:nope", pad: "sing"}}\n')
+    config = load_settings(good, {}).daemon_config().dirt
+    assert config.select == "sound" and config.sounds["drop"] == "cue:chorus"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(bad, {})
+    assert "bad.yaml:1" in str(refused.value) and "nope" in str(refused.value)
