@@ -12,6 +12,7 @@ file does not set it. Every mistake in the file is reported together, each as
     latency: balanced            # low | balanced | safe (or lead_frames: N)
     osc: {bind: 0.0.0.0, port: 7400, allow: [192.168.1.0/24]}
     web: {bind: 0.0.0.0, port: 7401}  # the tablet page; off loopback: OSC's allow-list and a token
+    dirt: {select: s, sounds: {pad: note, fx: param:cfg_style, drop: cue:chorus}}
     midi_ports: [nanoKONTROL]
     scene: /etc/mrtd/gallery.yaml
     scene_dir: /etc/mrtd/scenes
@@ -32,6 +33,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 
 from mrtd.app.daemon import DaemonConfig
+from mrtd.inputs.osc.dialect import DirtConfig
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.web.config import WebConfig
 from mrtd.yamlcheck import YamlError, load_yaml
@@ -40,6 +42,7 @@ from mrtd.yamlcheck import YamlError, load_yaml
 DaemonConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 OscConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 WebConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+DirtConfig.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 
 class ConfigError(YamlError):

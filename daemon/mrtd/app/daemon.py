@@ -24,6 +24,7 @@ from mrtd.audio.recorder import Recorder
 from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
 from mrtd.inputs.midi_clock import MidiClock
+from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
 from mrtd.runtime.clock import FrameClock
@@ -69,6 +70,7 @@ class DaemonConfig:
     discovery: bool = False  # advertise the OSC port over mDNS (zeroconf extra)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
     web: WebConfig | None = None  # the web control surface (`mrtd run` serves it by default); None: none
+    dirt: DirtConfig = field(default_factory=DirtConfig)  # what /dirt/play events mean (docs/osc.md, Dialects)
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
     audio_dir: str = "audio"  # audio files /mrt/prefill may read
@@ -134,6 +136,7 @@ class Daemon:
         self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
+        self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.engine_error = ""
@@ -418,6 +421,7 @@ class Daemon:
             "scene_dir": self.folder("scene_dir"),
             "record_dir": self.folder("record_dir"),
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            **self.dialects.status(),  # /dirt/play events, unknown keys ignored, wrong values
             **(self.osc.status() if self.osc else {}),  # refused, dropped, held replies
             # Last: these hold sentences, which clients that split on spaces (Pd) cannot pair up.
             "embedder": self.style.name,  # musiccoca | builtin

@@ -21,6 +21,7 @@ from mrtd.inputs.osc.table import ROOT, Reply
 
 if TYPE_CHECKING:
     from mrtd.app.daemon import Daemon
+    from mrtd.inputs.osc.dialect import Dialects
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,9 @@ class Surface:
 
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool:
         return self._daemon.scenes.from_osc(address, args, due)
+
+    def dialects(self) -> "Dialects":
+        return self._daemon.dialects
 
     # -- the model ------------------------------------------------------------------
     def prefill(self, name: str | None) -> None:

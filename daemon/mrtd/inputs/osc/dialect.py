@@ -1,8 +1,8 @@
 """What the live coders' dialects (SuperDirt events, ORCA) share: their settings, counters and errors.
 
 Live coders send many events a second, most carrying keys meant for SuperDirt's
-sampler (`orbit`, `room`, `speed` ...). Refusing each would flood the sender
-with errors, so unknown keys are ignored and counted (visible in `/mrt/status`),
+sampler (`room`, `speed` ...). Refusing each would flood the sender with
+errors, so unknown keys are ignored and counted (visible in `/mrt/status`),
 and a value of the wrong type gets one error per key per second at most.
 """
 
@@ -27,12 +27,12 @@ class DirtConfig:
     sounds: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from mrtd.control.params import PARAMS
+
         if not isinstance(self.select, str) or not self.select or len(self.select) > 64:
             raise ValueError("dirt.select is the name of an event key, e.g. s")
         if len(self.sounds) > 1000:
             raise ValueError("dirt.sounds holds at most 1000 sounds")
-        from mrtd.control.params import PARAMS
-
         for sound, meaning in self.sounds.items():
             kind, _, target = str(meaning).partition(":")
             if kind not in ("note", "param", "cue", "prompt", "ignore") or (kind in ("param", "prompt") and not target):
@@ -42,7 +42,7 @@ class DirtConfig:
 
 
 class Dialects:
-    """One per daemon: the dialect settings, and read-only views of the state the handlers consult."""
+    """One per daemon: the dialect settings, counters, and read-only views of the state handlers consult."""
 
     def __init__(
         self,
@@ -64,7 +64,7 @@ class Dialects:
         with self._lock:
             self.unknown_keys += len(names)
             for name in names:
-                self._unknown_names.pop(name, None)
+                self._unknown_names.pop(name[:32], None)
                 self._unknown_names[name[:32]] = None
             while len(self._unknown_names) > MAX_REMEMBERED_NAMES:
                 self._unknown_names.pop(next(iter(self._unknown_names)))

@@ -18,6 +18,8 @@ from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control import commands as c
 from mrtd.control.params import PARAMS, finite_number, type_name
 from mrtd.control.tempo import parse_length, parse_when
+from mrtd.inputs.osc import dirt, orca
+from mrtd.inputs.osc.dialect import Dialects
 
 ROOT = "/mrt"
 Reply = tuple[str, list[Any]]
@@ -41,6 +43,7 @@ class Host(Protocol):
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
+    def dialects(self) -> Dialects: ...
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,14 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/meter", "i 1..32", "beats per bar", param("meter")),
     Address(f"{ROOT}/at", "when address args...", "do a command on the grid: when is beat, bar, 'N beats' or 'N bars'", at),
     Address(f"{ROOT}/event", "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
+    # Live coders' dialects (dirt.py, orca.py): see "Dialects" below the table.
+    Address("/dirt/play", "name value ...", "SuperDirt event (Tidal, Strudel): see Dialects", dirt.play, ("/play2",)),
+    Address("/n", "octave semitone [velocity [length]]", "ORCA `=n`: a note (base-36 values)", orca.note),
+    Address("/p", "index value", "ORCA `=p`: a parameter, value 0-35 over its range", orca.param),
+    Address("/w", "slot value", "ORCA `=w`: a prompt's weight, 0-35 onto 0-1", orca.weight),
+    Address("/c", "number", "ORCA `=c`: go to a cue", orca.cue),
+    Address("/t", "high low", "ORCA `=t`: tempo, BPM = 36 high + low", orca.tempo),
+    Address("/x", "", "ORCA `=x`: release every note", orca.clear),
     Address(f"{ROOT}/status", "", "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`)", status),
     Address(f"{ROOT}/sync", "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
@@ -471,4 +482,19 @@ def reference_markdown() -> str:
         aliases = ", ".join(f"`{a}`" for a in row.aliases)
         args = row.args.replace("|", "\\|")
         lines.append(f"| `{row.path}` | {args} | {row.doc} | {aliases} |")
+    lines += dialects_markdown()
     return "\n".join(lines) + "\n"
+
+
+def dialects_markdown() -> list[str]:
+    """The dialects section of docs/osc.md, from the keys dirt.py and orca.py act on."""
+    lines = ["", "## Dialects", "", "### SuperDirt events: `/dirt/play`, `/play2` (Tidal, Strudel)", "",
+             "Name/value pairs, usually in timetagged bundles: each applies at the frame heard at its time.", ""]
+    lines += dirt.keys_markdown()
+    lines += ["", "### ORCA: the `=` operator", "",
+              "`=` sends `/` plus the next glyph as the path, then one base-36 integer (0-35) per glyph up to the first `.`.", "",
+              "| ORCA | sends | does |", "|---|---|---|"]
+    for path, row in ((p, ROUTES[p]) for p in ("/n", "/p", "/w", "/c", "/t", "/x")):
+        lines.append(f"| `={path[1:]}` | `{path}` {row.args} | {' '.join((row.handler.__doc__ or '').split())} |")
+    lines += ["", "`=p` indexes: " + ", ".join(f"{i} {n}" for i, n in enumerate(orca.PARAM_ORDER)) + "."]
+    return lines
