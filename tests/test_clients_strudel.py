@@ -14,12 +14,12 @@ from clients_rig import CLIENTS
 from conftest import ClockedCapture, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe
 
 STRUDEL = CLIENTS / "strudel"
-SOUNDING = (NOTE_HELD, NOTE_ONSET)
+SOUNDING = (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL)  # onset mode 0 (the default) sends "on"
 CYCLES = 2  # 4 s at cps 0.5: eight notes, two temperature changes
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from clients_rig import REPO, running_daemon
 from conftest import wait_for
-from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 
 SESSION = REPO / "tests" / "clients" / "tidal_superdirt.hs"
-SOUNDING = (NOTE_HELD, NOTE_ONSET)
+SOUNDING = (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL)  # onset mode 0 (the default) sends "on"
 
 
 def test_tidal_superdirt_target_plays_notes_and_parameters(tmp_path):

@@ -9,12 +9,12 @@ import pytest
 from conftest import ClockedCapture, probed_daemon, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.conditioning import NOTE_HELD, NOTE_ONSET
+from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 from mrtd.inputs.osc.dialect import DirtConfig
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
 
-SOUNDING = (NOTE_HELD, NOTE_ONSET)
+SOUNDING = (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL)  # onset mode 0 (the default) sends "on"
 
 
 def dirt(*pairs) -> bytes:

@@ -43,6 +43,8 @@ MEANINGS = {
     "bind": "address to listen on; anything but loopback needs `allow`",
     "port": "UDP and TCP port (0: any free port)",
     "tcp": "also accept OSC over TCP (SLIP-framed)",
+    "allow_loopback": "loopback may always talk to the daemon, whatever `allow` says (`mrtd send` speaks from 127.0.0.1); false locks local tools out too",
+    "trust_loopback": "replies to loopback are not byte-bounded (a packet from 127/8 cannot come from another host); false bounds them like any address",
 }
 
 
