@@ -90,7 +90,9 @@ def onset_strength(signal: np.ndarray) -> np.ndarray:
     window = np.hanning(ONSET_FRAME)
     starts = range(0, len(x) - ONSET_FRAME, ONSET_HOP)
     frames = np.stack([x[i : i + ONSET_FRAME] * window for i in starts])
-    magnitude = np.log1p(100.0 * np.abs(np.fft.rfft(frames, axis=1)))
+    # Scaled so a partial below about -60 dBFS adds next to nothing: the quiet tail of a drone
+    # must not read as a stream of onsets.
+    magnitude = np.log1p(np.abs(np.fft.rfft(frames, axis=1)) / (0.001 * ONSET_FRAME / 4))
     return np.concatenate([[0.0], np.maximum(np.diff(magnitude, axis=0), 0.0).sum(axis=1)])
 
 
