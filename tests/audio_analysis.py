@@ -76,3 +76,97 @@ def dominant_notes(signal: np.ndarray, window: int = 4800, low_hz: float = 60.0,
         peak_hz = freqs[band][np.argmax(spectrum[band])]
         notes.append(int(round(69 + 12 * np.log2(peak_hz / 440.0))))
     return np.array(notes, dtype=int)
+
+
+# ---------------------------------------------------------------- musical figures (issue 17)
+
+ONSET_FRAME = 1024
+ONSET_HOP = 512  # ~10.7 ms
+
+
+def onset_strength(signal: np.ndarray) -> np.ndarray:
+    """Positive log-magnitude spectral flux per hop: how much new sound starts there."""
+    x = mono(signal)
+    window = np.hanning(ONSET_FRAME)
+    starts = range(0, len(x) - ONSET_FRAME, ONSET_HOP)
+    frames = np.stack([x[i : i + ONSET_FRAME] * window for i in starts])
+    # Scaled so a partial below about -60 dBFS adds next to nothing: the quiet tail of a drone
+    # must not read as a stream of onsets.
+    magnitude = np.log1p(np.abs(np.fft.rfft(frames, axis=1)) / (0.001 * ONSET_FRAME / 4))
+    return np.concatenate([[0.0], np.maximum(np.diff(magnitude, axis=0), 0.0).sum(axis=1)])
+
+
+def onset_times(signal: np.ndarray, min_gap_s: float = 0.05) -> np.ndarray:
+    """Onset times in seconds: local peaks of the onset strength above an adaptive threshold."""
+    strength = onset_strength(signal)
+    if strength.max() <= 0:
+        return np.zeros(0)
+    threshold = np.median(strength) + 1.5 * np.median(np.abs(strength - np.median(strength))) + 0.1 * strength.max()
+    hop_s = ONSET_HOP / SAMPLE_RATE
+    found: list[float] = []
+    for i in range(1, len(strength) - 1):
+        if strength[i] > threshold and strength[i] >= strength[i - 1] and strength[i] > strength[i + 1]:
+            t = i * hop_s
+            if not found or t - found[-1] >= min_gap_s:
+                found.append(t)
+    return np.array(found)
+
+
+def tempo_bpm(signal: np.ndarray, min_bpm: float = 40.0, max_bpm: float = 200.0,
+              min_pulse: float = 0.3) -> tuple[float, float]:
+    """(tempo in BPM, pulse strength 0..1) from the autocorrelation of the onset strength.
+
+    The shortest lag whose autocorrelation is within 90% of the best in range wins (a bar-long
+    period also correlates; the beat is the shortest). Tempo 0.0 means no pulse.
+    """
+    strength = onset_strength(signal)
+    strength = strength - strength.mean()
+    energy = float(strength @ strength)
+    if energy <= 0:
+        return 0.0, 0.0
+    hop_s = ONSET_HOP / SAMPLE_RATE
+    lags = np.arange(int(60.0 / max_bpm / hop_s), int(60.0 / min_bpm / hop_s) + 1)
+    ac = np.array([strength[:-lag] @ strength[lag:] for lag in lags]) / energy
+    pulse = float(ac.max())
+    if pulse < min_pulse:
+        return 0.0, pulse
+    best = lags[int(np.flatnonzero(ac >= 0.9 * ac.max())[0])]
+    return 60.0 / (best * hop_s), pulse
+
+
+def onset_density(signal: np.ndarray) -> float:
+    """Onsets per second."""
+    return len(onset_times(signal)) / (len(signal) / SAMPLE_RATE)
+
+
+def low_band_fraction(signal: np.ndarray, cutoff_hz: float = 150.0) -> float:
+    """Share of the power below cutoff_hz (kick and bass weight)."""
+    spectrum, freqs = power_spectrum(signal)
+    return float(spectrum[freqs < cutoff_hz].sum() / spectrum.sum())
+
+
+def harmonicity(signal: np.ndarray, window: int = 2400) -> float:
+    """Energy-weighted mean of the best normalised autocorrelation at lags 1-20 ms (pitched vs noisy)."""
+    values, weights = [], []
+    low, high = int(0.001 * SAMPLE_RATE), int(0.02 * SAMPLE_RATE)
+    for chunk in windowed(mono(signal), window):
+        chunk = chunk - chunk.mean()
+        energy = float(chunk @ chunk)
+        if energy < 1e-8:
+            continue
+        spectrum = np.fft.rfft(chunk, n=2 * window)
+        ac = np.fft.irfft(np.abs(spectrum) ** 2)[: window] / energy
+        values.append(float(ac[low:high].max()))
+        weights.append(energy)
+    return float(np.average(values, weights=weights)) if values else 0.0
+
+
+def swing_ratio(signal: np.ndarray, bpm: float) -> float:
+    """Median long:short ratio of off-beat eighths (1 straight, 2 triplet swing) at a known clock."""
+    beat_s = 60.0 / bpm
+    phases = (onset_times(signal) / beat_s) % 1.0
+    off = phases[(phases > 0.4) & (phases < 0.8)]
+    if len(off) < 3:
+        return 1.0
+    p = float(np.median(off))
+    return p / (1.0 - p)

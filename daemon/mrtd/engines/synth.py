@@ -72,6 +72,11 @@ def _sixteenth_weight(tempo: float) -> float:
     """
     return min(max((tempo - 0.15) / 0.45, 0.0), 1.0)
 
+# Swing: how late each sixteenth of a beat plays at full swing, in sixteenths. The off-beat
+# eighth moves from 1/2 to 2/3 of the beat (a 2:1 triplet feel); the off-sixteenths follow so
+# the order of steps never changes.
+_SWING_DELAY = (0.0, 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0)
+
 # Scales as semitone sets, ordered from darkest to brightest so the harmony
 # descriptor walks through them.
 MODES: tuple[tuple[str, tuple[int, ...]], ...] = (
@@ -300,7 +305,7 @@ class SynthEngine(Engine):
         top_k = int(max(conditioning.top_k, 1))
 
         self._update_style(conditioning)
-        brightness, density, tempo, harmony, attack, drum_style, register = self._descriptors
+        brightness, density, tempo, harmony, attack, drum_style, register, swing = self._descriptors
         samples_per_beat = SAMPLE_RATE * 60.0 / min(max(conditioning.bpm, 20.0), 400.0)
         beats_in_frame = FRAME_SAMPLES / samples_per_beat
         start_beat = self._follow_beat(conditioning, beats_in_frame)
@@ -321,7 +326,8 @@ class SynthEngine(Engine):
         next_step = self._resync_steps(start_beat)
         end_beat = start_beat + beats_in_frame
         self._sixteenths = _sixteenth_weight(tempo)
-        while (step_beat := next_step / STEPS_PER_BEAT) < end_beat:
+        swing_amount = min(max((swing - 0.6) / 0.25, 0.0), 1.0)
+        while (step_beat := (next_step + swing_amount * _SWING_DELAY[next_step % STEPS_PER_BEAT]) / STEPS_PER_BEAT) < end_beat:
             offset = min(max(int((step_beat - start_beat) * samples_per_beat), 0), FRAME_SAMPLES - 1)
             self._play_step(
                 next_step, offset, notes, held_pitches, strictness,
@@ -497,7 +503,7 @@ class SynthEngine(Engine):
         self, step: int, offset: int, notes: np.ndarray, held_pitches: np.ndarray, strictness: float,
         temperature: float, top_k: int, samples_per_step: float,
     ) -> None:
-        brightness, density, tempo, harmony, attack, drum_style, register = self._descriptors
+        brightness, density, tempo, harmony, attack, drum_style, register, _swing = self._descriptors
         bar_step = step % STEPS_PER_BAR
         allowed = notes == MASKED  # the improviser may only play masked slots
         improvising = self._improv_gain > 1e-3 and allowed.any()

@@ -38,13 +38,17 @@ DESCRIPTOR_NAMES: tuple[str, ...] = (
     "attack",  # 0 soft swells and pads .. 1 sharp plucks and stabs
     "drums",  # 0 beatless .. 1 a full beat
     "register",  # 0 low .. 1 high
+    "swing",  # 0 straight .. 1 triplet swing (the off-beat eighth at 2/3 of the beat)
 )
+# The first seven descriptors (and the key plane after them) were fixed before "swing" came;
+# later descriptors take basis rows after the key plane, so the older mappings stay put.
+_ORIGINAL_DESCRIPTORS = 7
 DESCRIPTOR_INDEX: dict[str, int] = {name: i for i, name in enumerate(DESCRIPTOR_NAMES)}
 NUM_DESCRIPTORS = len(DESCRIPTOR_NAMES)
 
 # What the synth plays when no style is set at all (an all-zero embedding):
 # a moderate, major, lightly grooving default rather than a neutral 0.5 everywhere.
-DEFAULT_DESCRIPTORS = np.array([0.5, 0.45, 0.45, 0.72, 0.5, 0.4, 0.5], dtype=np.float64)
+DEFAULT_DESCRIPTORS = np.array([0.5, 0.45, 0.45, 0.72, 0.5, 0.4, 0.5, 0.3], dtype=np.float64)
 
 # z per unit of projection: turns the typical projection of a random unit
 # vector (1/sqrt(768)) into z = 1.5.
@@ -70,10 +74,13 @@ def _orthonormal_rows(count: int, label: bytes) -> np.ndarray:
     return rows
 
 
-# Rows 0..6: one direction per descriptor. Rows 7..8: a plane whose angle picks the key.
+# Rows 0..6: the original descriptors. Rows 7..8: a plane whose angle picks the key.
+# Rows 9..: descriptors added later (Gram-Schmidt is sequential, so earlier rows do not change).
 _BASIS = _orthonormal_rows(NUM_DESCRIPTORS + 2, _BASIS_LABEL)
-DESCRIPTOR_DIRECTIONS: np.ndarray = _BASIS[:NUM_DESCRIPTORS].copy()  # float64 [7, 768]
-KEY_DIRECTIONS: np.ndarray = _BASIS[NUM_DESCRIPTORS:].copy()  # float64 [2, 768]
+DESCRIPTOR_DIRECTIONS: np.ndarray = np.vstack(
+    [_BASIS[:_ORIGINAL_DESCRIPTORS], _BASIS[_ORIGINAL_DESCRIPTORS + 2 :]]
+)  # float64 [NUM_DESCRIPTORS, 768]
+KEY_DIRECTIONS: np.ndarray = _BASIS[_ORIGINAL_DESCRIPTORS : _ORIGINAL_DESCRIPTORS + 2].copy()  # float64 [2, 768]
 DESCRIPTOR_DIRECTIONS.setflags(write=False)
 KEY_DIRECTIONS.setflags(write=False)
 
