@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lead", dest="lead_frames", type=int, default=given, help="frames generated ahead of the output (40 ms each, default 3)")
     run.add_argument("--prompt", default=given, help="style prompt text")
     run.add_argument("--seed", type=int, default=given)
+    run.add_argument("--allow-slow", action="store_const", const=True, default=given,
+                     help="play a model live even when this machine steps it slower than real time (else: mrtd render)")
     run.add_argument("--keep-warm", action="store_const", const=True, default=given, help="mrt2: keep the GPU busy between frames")
     run.add_argument("--no-fallback", dest="fallback_engine", action="store_const", const=None, default=given,
                      help="fail instead of playing synth when the model cannot load")

@@ -33,6 +33,7 @@ import numpy as np
 from mrtd.conditioning import NOTE_SLOTS, STYLE_TOKENS, Conditioning
 from mrtd.engines import register
 from mrtd.engines.base import Engine
+from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,20 @@ def mlx_session() -> Iterator[Any]:
     stream = shared_stream()
     with _MLX_LOCK, mx.stream(stream):
         yield mx
+
+
+def device_description() -> str:
+    """The device MLX steps on, in words: "MLX gpu (cuda: NVIDIA H100 ...)" or "MLX cpu (CPU x86_64, 2 cores)"."""
+    mx = mlx_core()
+    device = mx.default_device()
+    if device == mx.gpu:
+        backend = "cuda" if getattr(getattr(mx, "cuda", None), "is_available", lambda: False)() else "metal"
+        try:
+            name = mx.device_info().get("device_name", "")
+        except Exception:  # older MLX: no device_info
+            name = ""
+        return f"MLX gpu ({backend}{': ' + name if name else ''})"
+    return f"MLX cpu ({cpu_description()})"
 
 
 # -- where the assets live ---------------------------------------------------
@@ -376,9 +391,8 @@ class Mrt2Engine(Engine):
         if conditioning.seed != self._last_conditioning_seed:
             self._last_conditioning_seed = conditioning.seed
             self.seed_rotation = int(conditioning.seed)
-        started = time.perf_counter()
         frame = super().step(conditioning)
-        if time.perf_counter() - started > FRAME_SECONDS:
+        if self.last_step_s > FRAME_SECONDS:
             self.frames_late += 1
         return frame
 
@@ -431,30 +445,24 @@ class Mrt2Engine(Engine):
 
     # -- warm-up, keep-warm ----------------------------------------------------
     def warm_up(self, steps: int | None = None) -> None:
-        """Throw-away steps, then reset; warn plainly when the model cannot keep up."""
-        steps = steps or self.warmup_steps
-        durations = []
-        for _ in range(steps):
-            started = time.perf_counter()
-            self._step(Conditioning())
-            durations.append(time.perf_counter() - started)
-        self.reset()
-        measured = durations[1:] or durations  # the first call pays one-off setup
-        self.warmup_p99_ms = float(np.percentile(np.array(measured) * 1000.0, 99))
-        if self.warmup_p99_ms > FRAME_MS:
+        """Timed throw-away steps, then reset; warn plainly when the model cannot keep up."""
+        super().warm_up(steps or self.warmup_steps)
+        verdict = self.verdict
+        self.warmup_p99_ms = verdict.p99_ms
+        if not verdict.keeps_up:
             if self.model == SMALLEST_MODEL:
-                advice = f"{SMALLEST_MODEL} is already the smallest model; expect underruns or raise the lead"
+                advice = f"{SMALLEST_MODEL} is already the smallest model; {RENDER_HINT}"
             else:
-                advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL})"
-            self.realtime_warning = (
-                f"model {self.model} is not real-time on this machine: p99 step {self.warmup_p99_ms:.1f} ms "
-                f"> {FRAME_MS:.0f} ms frame; {advice}"
-            )
+                advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL}), or {RENDER_HINT}"
+            self.realtime_warning = f"model {self.model} is not real-time on this machine: {verdict.describe()}; {advice}"
             log.warning("%s", self.realtime_warning)
         else:
             self.realtime_warning = None
         if self.keep_warm:
             self.start_keep_warm()
+
+    def hardware(self) -> str:
+        return device_description()
 
     def start_keep_warm(self) -> None:
         """Keep the device busy between frames so an Apple GPU does not down-clock."""
