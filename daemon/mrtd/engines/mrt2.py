@@ -19,6 +19,7 @@ from running inside a live step.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -140,6 +141,11 @@ def device_description() -> str:
     return f"MLX cpu ({cpu_description()})"
 
 
+def read_model_file(path: Path) -> bytes:
+    """A model file's bytes, read without any MLX lock held (tests slow this down to play a slow disk)."""
+    return path.read_bytes()
+
+
 # -- where the assets live ---------------------------------------------------
 
 
@@ -257,13 +263,21 @@ class Mrt2Engine(Engine):
         for path in (self.function_path, self.state_path):
             if not path.is_file():
                 raise ModelError(f"mrt2 model {self.model!r}: missing file {path}")
+        # The file reads (hundreds of MB for a real model, slow on an SD card) happen before
+        # taking the lock a playing engine steps under: a swap or prefill must not stall the music.
+        # import_function takes only a path, so its file is read once here into the page cache.
+        try:
+            read_model_file(self.function_path)
+            state_bytes = read_model_file(self.state_path)
+        except OSError as exc:
+            raise ModelError(f"mrt2 model {self.model!r}: cannot read its files: {exc}") from exc
         with mlx_session() as mx:
             try:
                 self._fn = mx.import_function(str(self.function_path))
             except Exception as exc:
                 raise ModelError(f"mrt2 model {self.model!r}: cannot import {self.function_path}: {exc}") from exc
             try:
-                arrays = mx.load(str(self.state_path))
+                arrays = mx.load(io.BytesIO(state_bytes), format="safetensors")
             except Exception as exc:
                 raise ModelError(f"mrt2 model {self.model!r}: cannot read {self.state_path}: {exc}") from exc
             self._factory_state = self._ordered_state(arrays)
