@@ -466,3 +466,41 @@ def test_model_swap_and_prefill_over_osc(tmp_path, monkeypatch):
     finally:
         probe.close()
         daemon.stop()
+
+
+def test_a_slow_model_load_swapped_in_while_playing_on_jack_makes_no_underrun(tmp_path, monkeypatch, jack_server):
+    """Loading reads its files before taking the lock the playing engine steps under."""
+    import mrtd.engines.mrt2 as mrt2_module
+    from mrtd.app.daemon import Daemon, DaemonConfig
+
+    tiny.export_tiny_model(tmp_path, MODEL)
+    tiny.export_tiny_model(tmp_path, "mrt2_other", weights_seed=3)
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
+    daemon = Daemon(DaemonConfig(engine="mrt2", model=MODEL, output="default", osc=None, midi=False,
+                                 cache_dir=str(tmp_path / "cache"), record_dir=str(tmp_path / "rec")))
+    daemon.start()
+    try:
+        assert daemon.output.describe().startswith("device:"), daemon.output.describe()
+        wait_for(lambda: daemon.playout.samples_out >= SAMPLE_RATE, 20, "a second on the device clock")
+        reading = threading.Event()
+        real_read = mrt2_module.read_model_file
+
+        def slow_read(path):
+            reading.set()
+            started = time.monotonic()
+            data = real_read(path)
+            while time.monotonic() - started < 1.0:  # 2 files: a 2 s load, stepping the whole time
+                time.sleep(0.01)
+            return data
+
+        monkeypatch.setattr(mrt2_module, "read_model_file", slow_read)
+        before = daemon.status()["underruns"]
+        frames_before = daemon.generator.frames
+        done = daemon.swap_engine("mrt2", "mrt2_other")
+        assert reading.wait(5)
+        assert done.result(30).model == "mrt2_other"
+        assert daemon.generator.frames - frames_before >= 50, "the old model played through the 2 s load"
+        status = daemon.status()
+    finally:
+        daemon.stop()
+    assert status["underruns"] - before == 0, status

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lead", dest="lead_frames", type=int, default=given, help="frames generated ahead of the output (40 ms each, default 3)")
     run.add_argument("--prompt", default=given, help="style prompt text")
     run.add_argument("--seed", type=int, default=given)
+    run.add_argument("--allow-slow", action="store_const", const=True, default=given,
+                     help="play a model live even when this machine steps it slower than real time (else: mrtd render)")
     run.add_argument("--keep-warm", action="store_const", const=True, default=given, help="mrt2: keep the GPU busy between frames")
     run.add_argument("--no-fallback", dest="fallback_engine", action="store_const", const=None, default=given,
                      help="fail instead of playing synth when the model cannot load")
@@ -73,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, help="WAV file to write")
     render.add_argument("--seconds", type=float, default=None, help="length (default: to the last cue's end)")
     render.add_argument("--seed", type=int, default=0)
-    render.add_argument("--engine", default="synth", choices=[e for e in ENGINE_NAMES if e != "auto"])
+    render.add_argument("--engine", default="synth", choices=ENGINE_NAMES,
+                        help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
     commands.add_parser("devices", help="list audio output devices")
@@ -175,9 +178,10 @@ def _render(args: argparse.Namespace) -> int:
         return 1
     elapsed = time.perf_counter() - started
     audio_s = result.frames / 25
-    print(f"{args.output}: {audio_s:.1f} s of audio in {elapsed:.1f} s ({audio_s / elapsed:.1f}x real time), "
-          f"{len(result.cues_fired)} cues, peak {result.peak:.3f}")
-    return 0
+    print(f"{args.output}: {audio_s:.1f} s of audio in {elapsed:.1f} s ({audio_s / elapsed:.2f}x real time) "
+          f"with {result.engine}, {len(result.cues_fired)} cues, peak {result.peak:.3f}"
+          + (" (interrupted: the file holds what was rendered)" if result.interrupted else ""))
+    return 130 if result.interrupted else 0
 
 
 def _run(args: argparse.Namespace) -> int:

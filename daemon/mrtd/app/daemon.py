@@ -28,6 +28,7 @@ from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
 from mrtd.runtime.clock import FrameClock
+from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, resume_action
 from mrtd.app.scenes import SceneHost
@@ -64,6 +65,7 @@ class DaemonConfig:
     seed: int = 0
     fallback_engine: Literal["synth", "mrt2"] | None = "synth"  # used when the chosen model cannot load; None: fail instead
     keep_warm: bool = False  # mrt2: keep the GPU busy between frames
+    allow_slow: bool = False  # play a model live even when its warm-up step exceeds the frame budget
     fault_limit: int = 3  # failed frames in a row before switching to the fallback engine
     state_dir: str | None = None  # where the state journal lives; None: no journal
     resume: bool = True  # start where the journal says, fading in (False: start fresh)
@@ -140,6 +142,7 @@ class Daemon:
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.engine_error = ""
+        self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.link: "LinkFollower | None" = None
@@ -161,7 +164,12 @@ class Daemon:
             log.error("engine %s unavailable: %s; falling back to %s", config.engine, exc, config.fallback_engine)
             self.engine_error = str(exc)
             self.engine = self._warm_engine(config.fallback_engine, None)
-        log.info("engine: %s (warm, %.2f ms/frame)", self.engine.describe(), self.engine.metrics().mean_ms)
+        self.engine, self.engine_note = choose_live_engine(self.engine, config.engine, config.allow_slow,
+                                                           lambda: self._warm_engine("synth", None))
+        verdict = self.engine.verdict
+        log.info("engine: %s (warm: %d steps, median %.2f ms, p99 %.2f ms per 40 ms frame, on %s)",
+                 self.engine.describe(), verdict.steps if verdict else 0, verdict.p50_ms if verdict else 0.0,
+                 verdict.p99_ms if verdict else 0.0, self.engine.hardware())
         log.info("style embedder: %s", self.style.describe())
         if self.style_warning:
             log.warning("%s", self.style_warning)
@@ -225,7 +233,9 @@ class Daemon:
                  " (relative to the working directory)" if not all(
                      os.path.isabs(os.path.expanduser(d)) for d in (config.scene_dir, config.record_dir)) else "")
         self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
-        progress = Progress(lambda: self.generator.frames, lambda: self.status()["underruns"])
+        lateness = self.generator.lateness
+        progress = Progress(lambda: self.generator.frames, lambda: self.status()["underruns"],
+                            lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0)
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
 
@@ -395,6 +405,10 @@ class Daemon:
             "realtime_warning": getattr(engine, "realtime_warning", None) or "",
             "rtf": metrics.realtime_factor if metrics and metrics.steps else 0.0,
             "frames_late": getattr(engine, "frames_late", 0),
+            "engine_note": self.engine_note,
+            "behind": self.generator.lateness.describe() if self.generator else "",
+            "late_steps": self.generator.lateness.late_frames if self.generator else 0,
+            "hardware": engine.hardware() if engine else "",
             "output": self.output.describe() if self.output else "none",
             "device": self.device_watch.state if self.device_watch else "",
             "device_losses": self.device_watch.losses if self.device_watch else 0,

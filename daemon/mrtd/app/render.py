@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mrtd.app.render_progress import ProgressBar, StopRequest
 from mrtd.audio.sinks import open_wav, write_pcm16
 from mrtd.control.commands import Call
 from mrtd.control.state import ControlState
@@ -29,6 +30,8 @@ class Rendered:
     frames: int
     cues_fired: list[tuple[int, str]]  # (frame, cue)
     peak: float
+    interrupted: bool = False  # stopped by SIGINT/SIGTERM: the WAV holds the frames made so far
+    engine: str = ""
 
 
 def default_seconds(player: ScenePlayer, state: ControlState) -> float:
@@ -44,7 +47,9 @@ def default_seconds(player: ScenePlayer, state: ControlState) -> float:
 
 
 def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | None = None, seed: int = 0,
-                 engine_name: str = "synth", cache_dir: str | None = None) -> Rendered:
+                 engine_name: str = "synth", cache_dir: str | None = None, progress: bool | None = None) -> Rendered:
+    """Render to a WAV. `progress`: draw a bar on stderr (None: only when it is a terminal).
+    SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made."""
     scene_path = Path(scene_path)
     scene = load_scene(scene_path)
     embedder = CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(cache_dir))
@@ -52,18 +57,26 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     state = ControlState()
     state.set("seed", seed)
     engine = create_engine(engine_name, seed=seed)
+    engine.reset()  # the seed takes effect at reset (mrt2 rotates its RNG key then); live, warm-up does this
     generator = Generator(engine, state)
     generator.after_commands = lambda control: player.tick(control, control.frame)
     state.submit(Call("scene", lambda s: player.install(s, 0)))
     peak = 0.0
-    with open_wav(str(out_path)) as wav:
+    made = 0
+    with StopRequest() as stop, open_wav(str(out_path)) as wav:
         frame = generator.next_frame()  # frame 0 installs the scene (and its tempo)
         length = seconds if seconds is not None else default_seconds(player, state)
         total = max(1, round(length * FRAMES_PER_SECOND))
+        bar = ProgressBar(total, enabled=progress)
         for index in range(total):
             if index:
+                if stop.requested.is_set():
+                    break
                 frame = generator.next_frame()
             peak = max(peak, float(abs(frame).max()))
             write_pcm16(wav, frame)
+            made += 1
+            bar.update(made)
+        bar.finish()
     engine.close()
-    return Rendered(total, list(player.fired), peak)
+    return Rendered(made, list(player.fired), peak, made < total, engine.describe())

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,29 @@ class Notifier:
 
 
 class Progress:
-    """Is the audio healthy since the last look? New frames, and no new underruns."""
+    """Is the audio healthy since the last look? New frames, and no new underruns.
 
-    def __init__(self, frames: Callable[[], int], underruns: Callable[[], int]) -> None:
-        self._frames, self._underruns = frames, underruns
+    A machine too slow for the model (`slow_step_s` > 0: the generator is behind
+    real time, each step that many seconds) underruns by nature; restarting would
+    only warm the model up again and be just as slow, so there only progress
+    counts: a frame made within the last three steps' time.
+    """
+
+    def __init__(self, frames: Callable[[], int], underruns: Callable[[], int],
+                 slow_step_s: Callable[[], float] = lambda: 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._frames, self._underruns, self._slow_step_s, self._clock = frames, underruns, slow_step_s, clock
         self._last = (frames(), underruns())
+        self._last_progress = clock()
 
     def __call__(self) -> bool:
         now = (self._frames(), self._underruns())
-        healthy = now[0] > self._last[0] and now[1] == self._last[1]
+        advanced = now[0] > self._last[0]
+        if advanced:
+            self._last_progress = self._clock()
+        slow_step = self._slow_step_s()
+        if slow_step > 0:
+            healthy = advanced or self._clock() - self._last_progress <= 3 * slow_step
+        else:
+            healthy = advanced and now[1] == self._last[1]
         self._last = now
         return healthy

@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from mrtd.conditioning import Conditioning
+from mrtd.engines.realtime import Verdict, cpu_description, judge
 from mrtd.frame import FRAME_SECONDS
 
 
@@ -56,23 +58,36 @@ class Engine(ABC):
     """One warm model behind the frame-by-frame contract."""
 
     name: str = "engine"
+    warmup_steps: int = 4
 
     def __init__(self) -> None:
         self._timer = StepTimer()
+        self.clock: Callable[[], float] = time.perf_counter  # tests inject a clock to play a slow machine
+        self.last_step_s = 0.0  # the last step's duration, read by the lateness monitor every frame
+        self.verdict: Verdict | None = None  # what warm-up measured
 
-    def warm_up(self, steps: int = 4) -> None:
-        """Run a few throw-away steps so the first real frame is not slow, then reset."""
-        for _ in range(steps):
+    def warm_up(self, steps: int | None = None) -> None:
+        """Run timed throw-away steps so the first real frame is not slow, judge them, then reset."""
+        durations = []
+        for _ in range(steps or self.warmup_steps):
+            started = self.clock()
             self._step(Conditioning())
+            durations.append(self.clock() - started)
         self.reset()
+        self.verdict = judge(durations, self.hardware())
+
+    def hardware(self) -> str:
+        """What runs the steps, in words (for the real-time verdict and /status)."""
+        return cpu_description()
 
     def step(self, conditioning: Conditioning) -> np.ndarray:
         """Make one frame: float32 [1920, 2]."""
-        started = time.perf_counter()
+        started = self.clock()
         if conditioning.reset:
             self.reset()
         frame = self._step(conditioning)
-        self._timer.record(time.perf_counter() - started)
+        self.last_step_s = self.clock() - started
+        self._timer.record(self.last_step_s)
         return frame
 
     @abstractmethod

@@ -19,6 +19,7 @@ from running inside a live step.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ import numpy as np
 from mrtd.conditioning import NOTE_SLOTS, STYLE_TOKENS, Conditioning
 from mrtd.engines import register
 from mrtd.engines.base import Engine
+from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,25 @@ def mlx_session() -> Iterator[Any]:
     stream = shared_stream()
     with _MLX_LOCK, mx.stream(stream):
         yield mx
+
+
+def device_description() -> str:
+    """The device MLX steps on, in words: "MLX gpu (cuda: NVIDIA H100 ...)" or "MLX cpu (CPU x86_64, 2 cores)"."""
+    mx = mlx_core()
+    device = mx.default_device()
+    if device == mx.gpu:
+        backend = "cuda" if getattr(getattr(mx, "cuda", None), "is_available", lambda: False)() else "metal"
+        try:
+            name = mx.device_info().get("device_name", "")
+        except Exception:  # older MLX: no device_info
+            name = ""
+        return f"MLX gpu ({backend}{': ' + name if name else ''})"
+    return f"MLX cpu ({cpu_description()})"
+
+
+def read_model_file(path: Path) -> bytes:
+    """A model file's bytes, read without any MLX lock held (tests slow this down to play a slow disk)."""
+    return path.read_bytes()
 
 
 # -- where the assets live ---------------------------------------------------
@@ -242,13 +263,21 @@ class Mrt2Engine(Engine):
         for path in (self.function_path, self.state_path):
             if not path.is_file():
                 raise ModelError(f"mrt2 model {self.model!r}: missing file {path}")
+        # The file reads (hundreds of MB for a real model, slow on an SD card) happen before
+        # taking the lock a playing engine steps under: a swap or prefill must not stall the music.
+        # import_function takes only a path, so its file is read once here into the page cache.
+        try:
+            read_model_file(self.function_path)
+            state_bytes = read_model_file(self.state_path)
+        except OSError as exc:
+            raise ModelError(f"mrt2 model {self.model!r}: cannot read its files: {exc}") from exc
         with mlx_session() as mx:
             try:
                 self._fn = mx.import_function(str(self.function_path))
             except Exception as exc:
                 raise ModelError(f"mrt2 model {self.model!r}: cannot import {self.function_path}: {exc}") from exc
             try:
-                arrays = mx.load(str(self.state_path))
+                arrays = mx.load(io.BytesIO(state_bytes), format="safetensors")
             except Exception as exc:
                 raise ModelError(f"mrt2 model {self.model!r}: cannot read {self.state_path}: {exc}") from exc
             self._factory_state = self._ordered_state(arrays)
@@ -376,9 +405,8 @@ class Mrt2Engine(Engine):
         if conditioning.seed != self._last_conditioning_seed:
             self._last_conditioning_seed = conditioning.seed
             self.seed_rotation = int(conditioning.seed)
-        started = time.perf_counter()
         frame = super().step(conditioning)
-        if time.perf_counter() - started > FRAME_SECONDS:
+        if self.last_step_s > FRAME_SECONDS:
             self.frames_late += 1
         return frame
 
@@ -431,30 +459,24 @@ class Mrt2Engine(Engine):
 
     # -- warm-up, keep-warm ----------------------------------------------------
     def warm_up(self, steps: int | None = None) -> None:
-        """Throw-away steps, then reset; warn plainly when the model cannot keep up."""
-        steps = steps or self.warmup_steps
-        durations = []
-        for _ in range(steps):
-            started = time.perf_counter()
-            self._step(Conditioning())
-            durations.append(time.perf_counter() - started)
-        self.reset()
-        measured = durations[1:] or durations  # the first call pays one-off setup
-        self.warmup_p99_ms = float(np.percentile(np.array(measured) * 1000.0, 99))
-        if self.warmup_p99_ms > FRAME_MS:
+        """Timed throw-away steps, then reset; warn plainly when the model cannot keep up."""
+        super().warm_up(steps or self.warmup_steps)
+        verdict = self.verdict
+        self.warmup_p99_ms = verdict.p99_ms
+        if not verdict.keeps_up:
             if self.model == SMALLEST_MODEL:
-                advice = f"{SMALLEST_MODEL} is already the smallest model; expect underruns or raise the lead"
+                advice = f"{SMALLEST_MODEL} is already the smallest model; {RENDER_HINT}"
             else:
-                advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL})"
-            self.realtime_warning = (
-                f"model {self.model} is not real-time on this machine: p99 step {self.warmup_p99_ms:.1f} ms "
-                f"> {FRAME_MS:.0f} ms frame; {advice}"
-            )
+                advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL}), or {RENDER_HINT}"
+            self.realtime_warning = f"model {self.model} is not real-time on this machine: {verdict.describe()}; {advice}"
             log.warning("%s", self.realtime_warning)
         else:
             self.realtime_warning = None
         if self.keep_warm:
             self.start_keep_warm()
+
+    def hardware(self) -> str:
+        return device_description()
 
     def start_keep_warm(self) -> None:
         """Keep the device busy between frames so an Apple GPU does not down-clock."""

@@ -16,6 +16,7 @@ import numpy as np
 from mrtd.control.state import ControlState
 from mrtd.engines.base import Engine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
+from mrtd.runtime.lateness import LatenessMonitor
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Generator:
         self.faults = 0  # engine steps that raised or made NaN/inf, each concealed
         self.consecutive_faults = 0
         self.last_fault = ""
+        self.lateness = LatenessMonitor()  # steps slower than the frame, logged when sustained
         self.on_fault: Callable[[int], None] | None = None  # called with the run of consecutive faults
         self._last_good = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._concealment = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
@@ -86,6 +88,7 @@ class Generator:
                 self._begin_swap()
             conditioning = self.control.frame_conditioning()
             frame = self.engine.step(conditioning)
+            self.lateness.record(self.engine.last_step_s)
             if self._outgoing is not None:
                 frame = self._crossfade(frame, conditioning)
             if not np.isfinite(frame).all():

@@ -1,0 +1,69 @@
+"""`mrtd render` as a tool for slow machines: progress on a terminal only, deterministic with the
+model, `--engine auto` picks the installed model, and Ctrl-C leaves a valid WAV."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import mrt2_tiny as tiny
+from conftest import wait_for
+from mrtd.app.render import render_scene
+from mrtd.app.render_progress import ProgressBar
+
+ROOT = Path(__file__).parent.parent
+SCENE = sorted((ROOT / "scenes").glob("*.yaml"))[0]
+
+
+def test_the_progress_bar_shows_an_eta_on_a_terminal_only():
+    now = [0.0]
+    shown = io.StringIO()
+    bar = ProgressBar(250, stream=shown, clock=lambda: now[0], enabled=True)
+    now[0] = 20.0
+    bar.update(50)  # 2 s of 10 s of audio in 20 s: 80 s to go
+    assert "20.0%" in shown.getvalue() and "2.0/10.0 s of audio" in shown.getvalue()
+    assert "ETA 1m20s" in shown.getvalue()
+    quiet = io.StringIO()  # not a terminal
+    ProgressBar(250, stream=quiet).update(50)
+    assert quiet.getvalue() == ""
+
+
+def test_auto_renders_the_installed_model_deterministically(tmp_path, monkeypatch):
+    tiny.export_tiny_model(tmp_path, "mrt2_small")
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
+    first, second, other = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav"
+    result = render_scene(SCENE, first, seconds=2, seed=5, engine_name="auto", cache_dir=str(tmp_path / "cache"))
+    assert result.engine.startswith("mrt2 mrt2_small") and result.frames == 50 and not result.interrupted
+    render_scene(SCENE, second, seconds=2, seed=5, engine_name="auto", cache_dir=str(tmp_path / "cache"))
+    render_scene(SCENE, other, seconds=2, seed=6, engine_name="auto", cache_dir=str(tmp_path / "cache"))
+    assert first.read_bytes() == second.read_bytes(), "same seed, same file"
+    assert first.read_bytes() != other.read_bytes(), "the seed reaches the model"
+
+
+def test_ctrl_c_leaves_a_valid_wav_of_what_was_rendered(tmp_path):
+    out = tmp_path / "long.wav"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mrtd", "render", str(SCENE), "-o", str(out), "--seconds", "3600"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MRTD_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    try:
+        wait_for(lambda: out.exists() and out.stat().st_size > 200_000, 60.0, "the render to write audio")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout and "ETA" not in stderr, "no progress bar without a terminal"
+    with wave.open(str(out)) as wav:
+        frames = wav.getnframes()
+        assert wav.getframerate() == 48000 and wav.getnchannels() == 2
+        data = wav.readframes(frames)
+    assert len(data) == frames * 4, "the header matches the data"
+    assert frames > 0 and frames % 1920 == 0 and frames < 3600 * 48000, "whole frames, stopped early"
+    assert out.stat().st_size == 44 + frames * 4
