@@ -82,7 +82,7 @@ def test_a_scene_with_an_audio_prompt_loads_and_plays_it(tmp_path):
         wait_for(lambda: daemon.control.scene is not None, 10, "the scene to install")
         assert daemon.scenes.last_errors == []
         expected = BuiltinAudioEmbedder().embed_audio(*read_audio_file(folder / "hum.wav"))
-        wait_for(lambda: np.allclose(engine.seen[-1].style_embedding, expected, atol=1e-6), 10, "the audio prompt in the mix")
+        wait_for(lambda: engine.seen and np.allclose(engine.seen[-1].style_embedding, expected, atol=1e-6), 10, "the audio prompt in the mix")
         assert np.linalg.norm(expected) > 0.5
 
 
