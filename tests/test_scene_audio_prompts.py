@@ -129,3 +129,18 @@ def test_loading_a_scene_over_osc_never_makes_the_input_thread_wait_for_embeddin
         gate.set()
         probe.close()
         daemon.stop()
+
+
+def test_render_plays_a_scene_with_an_audio_prompt(tmp_path):
+    """Offline render picks the same embedder pair as a live run, so an audio prompt renders too."""
+    import wave
+
+    from mrtd.app.render import render_scene
+
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    _wav(folder / "hum.wav", _low_hum())
+    out = tmp_path / "take.wav"
+    render_scene(_scene(folder, "hum.wav"), out, seconds=1.0, cache_dir=str(tmp_path / "cache"), progress=False)
+    with wave.open(str(out)) as reader:
+        assert reader.getnframes() == 48000

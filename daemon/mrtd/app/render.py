@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mrtd.app.style_choice import choose_style
 from mrtd.app.render_progress import ProgressBar, StopRequest
 from mrtd.audio.sinks import open_wav, write_pcm16
 from mrtd.control.commands import Call
@@ -20,7 +21,6 @@ from mrtd.inputs.scene.loader import load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
 from mrtd.runtime.generator import Generator
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
-from mrtd.style.embedder import BuiltinEmbedder
 
 TAIL_S = 4.0  # after the last cue's fade, so it is heard to the end
 
@@ -52,9 +52,11 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made."""
     scene_path = Path(scene_path)
     scene = load_scene(scene_path)
-    embedder = CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(cache_dir))
-    player = ScenePlayer(prepare_scene(scene, scene_path, embedder.embed_text, embedder.embed_audio_file))
-    state = ControlState()
+    style = choose_style()  # the same pair a live run picks: MusicCoCa where installed
+    embedder = CachedEmbedder(style.embedder, EmbeddingCache(cache_dir))
+    player = ScenePlayer(prepare_scene(scene, scene_path, embedder.embed_text,
+                                       embedder.embed_audio_file if embedder.supports_audio else None))
+    state = ControlState(style.new_space())
     state.set("seed", seed)
     engine = create_engine(engine_name, seed=seed)
     engine.reset()  # the seed takes effect at reset (mrt2 rotates its RNG key then); live, warm-up does this
