@@ -13,6 +13,7 @@ import mrtd.engines as engines
 from conftest import wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.app.engine_choice import TooSlowError
+from mrtd.app.logs import stop_logging
 from mrtd.app.systemd import Progress
 from mrtd.engines.base import Engine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
@@ -123,6 +124,7 @@ def test_the_cli_refuses_with_that_message(tmp_path, installed, capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     code = main(["run", "--engine", "mrt2", "--output", "null", "--no-osc", "--no-midi", "--seconds", "0"])
     assert code == 2
+    stop_logging()  # what exit does (atexit): the queued log lines are written out
     assert "refusing live playback" in capsys.readouterr().err
 
 

@@ -82,9 +82,10 @@ def test_a_dropout_restarts_the_measurement_instead_of_slowing_the_tempo():
 def short_jack_periods(jack_server):
     """JACK hands MIDI over once per period and rtmidi stamps it on arrival, so receipt times are
     quantized to the period: 21 ms with the fixture's 1024 frames, one whole tick at 120 BPM.
-    A MIDI rig runs JACK with short periods; this test does too, and restores the server after."""
+    A MIDI rig runs JACK with short periods; this test does too (256 frames, 5.3 ms: shorter ones
+    make a loaded 2-core machine miss JACK cycles), and restores the server after."""
     before = subprocess.run(["jack_bufsize"], capture_output=True, text=True).stdout.strip()
-    subprocess.run(["jack_bufsize", "64"], check=True, capture_output=True)
+    subprocess.run(["jack_bufsize", "256"], check=True, capture_output=True)
     yield
     if before.isdigit():
         subprocess.run(["jack_bufsize", before], check=True, capture_output=True)
@@ -120,7 +121,10 @@ def test_midi_clock_from_a_virtual_port_sets_the_bpm_within_half_a_bpm_after_two
             if delay > 0:
                 time.sleep(delay)
             sender.send_message([TICK])
-        wait_for(lambda: daemon.midi_clock.ticks == 48, 5, "all 48 ticks")
+        try:
+            wait_for(lambda: daemon.midi_clock.ticks >= 48, 5, "all 48 ticks")
+        except AssertionError:
+            raise AssertionError(f"{daemon.midi_clock.ticks} of 48 ticks arrived in 5 s") from None
         frames = daemon.generator.frames
         wait_for(lambda: daemon.generator.frames >= frames + 2, 5, "the tempo to reach a frame")
         heard = engine.seen[-1].bpm
