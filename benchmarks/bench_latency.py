@@ -31,7 +31,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder  # noqa: E402
 from mrtd.app.daemon import Daemon, DaemonConfig  # noqa: E402
 from mrtd.audio.outputs import LATENCY_PRESETS  # noqa: E402
 from mrtd.inputs.osc.server import OscConfig  # noqa: E402
-from mrtd.runtime.clock import FrameClock  # noqa: E402
+from mrtd.audio.clock import FrameClock  # noqa: E402
 
 
 def message(address: str, value: float) -> bytes:

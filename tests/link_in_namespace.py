@@ -40,7 +40,7 @@ def test_inside_the_namespace(tmp_path):
     from engines_for_tests import RecordingEngine
     from mrtd.app.daemon import Daemon, DaemonConfig
     from mrtd.control.commands import SetParam
-    from mrtd.runtime.clock import FrameClock
+    from mrtd.audio.clock import FrameClock
 
     _loopback_up_with_multicast()
     # Different tempos everywhere (the daemon starts at 120), so equal tempos mean one session.

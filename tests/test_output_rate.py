@@ -10,7 +10,7 @@ from conftest import ClockedCapture, timetag_misses, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.audio.playout import Playout
-from mrtd.audio.resample import RateConverter
+from mrtd.runtime.resample import RateConverter
 from mrtd.control.commands import NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.inputs.osc.server import OscConfig

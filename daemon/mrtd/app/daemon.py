@@ -27,7 +27,7 @@ from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
-from mrtd.runtime.clock import FrameClock
+from mrtd.audio.clock import FrameClock
 from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, resume_action
@@ -43,7 +43,7 @@ from mrtd.engines import Engine, create_engine
 from mrtd.engines.mrt2 import ModelError
 from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
 from mrtd.style.audio_prompt import read_audio_file
-from mrtd.audio.resample import resample_file
+from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 

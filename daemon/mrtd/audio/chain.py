@@ -16,7 +16,7 @@ from typing import Any
 
 from mrtd.audio.outputs import DeviceOptions, DeviceOutput, NullOutput, Output, OutputError, device_of, open_output, split_outputs
 from mrtd.audio.playout import Playout
-from mrtd.audio.resample import RateConverter
+from mrtd.runtime.resample import RateConverter
 from mrtd.audio.sinks import SinkError, SinkWriter, open_sink
 from mrtd.frame import SAMPLE_RATE
 from mrtd.runtime.generator import Generator

@@ -7,7 +7,7 @@ device. The output that drives the playout is the clock master; further
 sinks (audio/sinks.py) take a copy of each generated frame on their own.
 
 A device may run at another rate than 48 kHz (the generation side resamples,
-see audio/resample.py) and on any channels (audio/routing.py).
+see runtime/resample.py) and on any channels (audio/routing.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from mrtd.audio import jack
+from mrtd import jack
 from mrtd.audio.playout import MAX_BLOCK, Playout
 from mrtd.audio.routing import ChannelMap
 from mrtd.audio.sinks import SinkError, SinkWriter, is_sink_spec, open_sink
@@ -372,7 +372,7 @@ _jack_name_applied = False
 def import_sounddevice():
     """sounddevice, or OutputError when PortAudio itself is missing.
 
-    Before PortAudio first initialises, its JACK client is named `mrtd` (audio/jack.py).
+    Before PortAudio first initialises, its JACK client is named `mrtd` (jack.py).
     """
     global _jack_name_applied
     if not _jack_name_applied:

@@ -18,10 +18,18 @@ def _make_synth(**options) -> Engine:
     return SynthEngine(seed=options.get("seed", 0))
 
 
-_FACTORIES: dict[str, Callable[..., Engine]] = {"synth": _make_synth}
+def _make_mrt2(**options) -> Engine:
+    # Imported on first use: it imports MLX, which a synth-only install need not load.
+    from mrtd.engines.mrt2 import create
+
+    return create(**options)
+
+
+_FACTORIES: dict[str, Callable[..., Engine]] = {"synth": _make_synth, "mrt2": _make_mrt2}
 
 
 def register(name: str, factory: Callable[..., Engine]) -> None:
+    """Add (or replace) an engine by name: a test's stand-in, or an engine from outside the package."""
     _FACTORIES[name] = factory
 
 
@@ -32,8 +40,6 @@ def create_engine(name: str = "auto", **options) -> Engine:
     if name == "auto":
         name = "mrt2" if _mrt2_available(**options) else "synth"
         log.info("engine auto: picked %s", name)
-    if name not in _FACTORIES:
-        _load_optional(name)
     return _FACTORIES[name](**options)
 
 
@@ -43,13 +49,6 @@ def _mrt2_available(**options) -> bool:
     except ImportError:
         return False
     return mrt2.assets_present(options.get("model"), options.get("magenta_home"))
-
-
-def _load_optional(name: str) -> None:
-    if name == "mrt2":
-        from mrtd.engines import mrt2  # noqa: F401  (registers itself)
-    if name not in _FACTORIES:
-        raise ValueError(f"engine {name!r} is not available in this build")
 
 
 __all__ = ["Engine", "StepMetrics", "create_engine", "register", "ENGINE_NAMES"]

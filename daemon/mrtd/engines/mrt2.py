@@ -32,7 +32,6 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from mrtd.conditioning import NOTE_SLOTS, STYLE_TOKENS, Conditioning
-from mrtd.engines import register
 from mrtd.engines.base import Engine
 from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
@@ -668,7 +667,8 @@ class Mrt2Engine(Engine):
         return text + (" [not real-time]" if self.realtime_warning else "")
 
 
-def _make_mrt2(**options: Any) -> Mrt2Engine:
+def create(**options: Any) -> Mrt2Engine:
+    """The engine `create_engine("mrt2", ...)` builds, from the daemon's engine options."""
     return Mrt2Engine(
         model=options.get("model"),
         magenta_home=options.get("magenta_home"),
@@ -676,5 +676,3 @@ def _make_mrt2(**options: Any) -> Mrt2Engine:
         keep_warm=bool(options.get("keep_warm", False)),
     )
 
-
-register("mrt2", _make_mrt2)

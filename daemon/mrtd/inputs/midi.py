@@ -23,7 +23,7 @@ CLIENT_NAME = "mrtd"
 def _jack_running() -> bool:
     import rtmidi
 
-    from mrtd.audio.jack import quiet_libjack
+    from mrtd.jack import quiet_libjack
 
     # No "Cannot connect to server socket" on stderr when there is no server: the wheel's
     # own libjack (in site-packages/python_rtmidi*/) is the one rtmidi calls, so quiet that one too.

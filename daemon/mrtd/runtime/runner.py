@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 
-from mrtd.audio.resample import RateConverter
+from mrtd.runtime.resample import RateConverter
 from mrtd.frame import FRAME_SECONDS, FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.ring import Ring

@@ -1,0 +1,106 @@
+"""The structure docs/architecture.md draws is the one the imports make: no circles, no arrow
+against the data flow. Every import counts (function-level ones too: a lazy import is still a
+dependency); only `if TYPE_CHECKING:` blocks are left out, since they never run."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent.parent / "daemon" / "mrtd"
+
+# What each part may import, besides the shared vocabulary every part may use
+# (frame, conditioning, yamlcheck, jack). Read top to bottom, this is the data flow:
+# inputs turn what people send into commands; control holds the state; style makes the
+# conditioning; engines step; runtime drives them into the ring; audio plays it out;
+# feedback tells clients what changed; app composes it all (and alone may import app).
+SHARED = {"frame", "conditioning", "yamlcheck", "jack", "mrtd"}
+MAY_IMPORT = {
+    "style": set(),
+    "control": {"style"},
+    "inputs": {"control", "style"},
+    "engines": {"style"},
+    "runtime": {"control", "engines"},
+    "audio": {"runtime"},
+    "feedback": {"control", "inputs"},  # it speaks the OSC vocabulary the inputs define
+    "client": {"inputs"},  # the same OSC vocabulary, from the other side
+    "app": {"style", "control", "inputs", "engines", "runtime", "audio", "feedback", "client"},
+    "__main__": {"app"},
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = ("mrtd",) + path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(inner) for inner in ast.walk(node)}
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}  # `from mrtd.engines import mrt2`
+    return {m for m in found if m in modules and m != name}
+
+
+def _graph() -> dict[str, set[str]]:
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: _imports(path, set(paths)) for name, path in paths.items()}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "mrtd"
+
+
+def test_no_module_imports_itself_in_a_circle():
+    graph = _graph()
+    circles, done, path = [], set(), []
+
+    def visit(module: str) -> None:
+        if module in path:
+            circles.append(path[path.index(module):] + [module])
+            return
+        if module in done:
+            return
+        path.append(module)
+        for dependency in sorted(graph[module]):
+            visit(dependency)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert circles == [], "import circles: " + "; ".join(" -> ".join(c) for c in circles)
+
+
+def test_every_import_goes_with_the_data_flow():
+    against = sorted(
+        f"{module} imports {dependency}"
+        for module, dependencies in _graph().items()
+        for dependency in dependencies
+        if _part(dependency) != _part(module) and _part(dependency) not in SHARED
+        and _part(dependency) not in MAY_IMPORT.get(_part(module), set())
+    )
+    assert against == [], "\n".join(against)
+
+
+def test_the_table_names_every_part_of_the_package():
+    parts = {_part(m) for m in _graph()} - SHARED
+    assert parts == set(MAY_IMPORT), parts ^ set(MAY_IMPORT)
