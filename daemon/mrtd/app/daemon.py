@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
+from mrtd.lifecycle import short_gil_turns
 
 if TYPE_CHECKING:
     from mrtd.inputs.link import LinkFollower
@@ -149,10 +149,7 @@ class Daemon:
 
     def start(self) -> None:
         config = self.config
-        # Every thread here (generator, OSC, MIDI, the audio callback) takes turns on the GIL.
-        # CPython's default 5 ms hand-over let a flood of OSC packets starve the generator
-        # into underruns, and made PortAudio callbacks late; 1 ms keeps every turn short.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        short_gil_turns()
         try:
             if self.engine is None:
                 self.engine = self._warm_engine(config.engine, config.model)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from typing import Callable
+
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,7 @@ class Notifier:
         watched = usec is not None and (pid is None or pid == str(os.getpid()))
         self.watchdog_s = int(usec) / 1e6 if watched and usec.isdigit() else None
         self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._worker: Worker | None = None
         self.pings = 0
 
     @property
@@ -62,18 +62,17 @@ class Notifier:
             return
 
         def run() -> None:
-            while not self._stop.wait(self.watchdog_s / 2):
+            while not worker.stopping.wait(self.watchdog_s / 2):
                 if healthy():
                     if self.send("WATCHDOG=1"):
                         self.pings += 1
 
-        self._thread = threading.Thread(target=run, name="mrtd-watchdog", daemon=True)
-        self._thread.start()
+        worker = self._worker = Worker("mrtd-watchdog", run)
+        worker.start()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
+        if self._worker is not None:
+            self._worker.stop()
         if self._sock is not None:
             self._sock.close()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from mrtd.audio.playout import MAX_BLOCK, Playout
 from mrtd.audio.routing import ChannelMap
 from mrtd.audio.sinks import SinkError, SinkWriter, is_sink_spec, open_sink
 from mrtd.frame import CHANNELS, SAMPLE_RATE
+from mrtd.lifecycle import Worker, short_gil_turns
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ class PacedOutput(Output):
 
     def __init__(self) -> None:
         super().__init__()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"mrtd-{self.name}", self._run)
+        self._stop = self._worker.stopping
         self._started_at = 0.0
         self._buffer = np.zeros((self.block, CHANNELS), dtype=np.float32)
 
@@ -114,16 +114,11 @@ class PacedOutput(Output):
 
     def start(self, playout: Playout) -> None:
         self.playout = playout
-        self._stop.clear()
         self._started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name=f"mrtd-{self.name}", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
-            self._thread = None
+        self._worker.stop()
         self._close()
 
     def _run(self) -> None:
@@ -252,27 +247,16 @@ class DeviceOutput(Output):
         self.playout = playout
         fill = self.channel_map.callback_fill(playout.fill, MAX_BLOCK)
         played = self.played
-        # PortAudio's thread must take the GIL to run the callback. CPython hands the GIL
-        # over every 5 ms by default, about one device period, so a busy generator or
-        # OSC thread made the callback late (measured: 5 device underruns in 10 s on
-        # JACK at 256 frames; none at 1 ms).
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        short_gil_turns()  # PortAudio's thread must take the GIL to run the callback
 
         self._detached = False  # set by detach()/stop(): from then on the ring is another reader's
         guarded = self._fill_unless_detached
-        if played is None:
 
-            def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
-                if status.output_underflow and playout.started:
-                    self._xruns += 1
-                guarded(fill, outdata, time_info.outputBufferDacTime)
-
-        else:
-
-            def callback(outdata, frames, time_info, status):
-                if status.output_underflow and playout.started:
-                    self._xruns += 1
-                guarded(fill, outdata, time_info.outputBufferDacTime)
+        def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
+            if status.output_underflow and playout.started:
+                self._xruns += 1
+            guarded(fill, outdata, time_info.outputBufferDacTime)
+            if played is not None:
                 played(outdata)
 
         try:

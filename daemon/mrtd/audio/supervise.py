@@ -25,6 +25,7 @@ from typing import Callable
 
 from mrtd.audio.chain import AudioChain
 from mrtd.audio.outputs import DeviceOutput, NullOutput, Output, OutputError, import_sounddevice
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +64,15 @@ class DeviceSupervisor:
         self.recoverable = True  # False once a lost stream could not be closed
         self._abandoned: list[Output] = []  # never closed again, never finalised
         self._last_samples = -1
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("mrtd-device-watch", self._run)
+        self._stop = self._worker.stopping
         self._lock = threading.Lock()  # against stop() racing a switch
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mrtd-device-watch", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        self._worker.stop()
 
     @property
     def state(self) -> str:

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from mrtd.inputs.osc.codec import encode
+from mrtd.lifecycle import STOP_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Pusher:
     def stop(self) -> None:
         self._queue.put(None)
         if self._thread is not None:
-            self._thread.join(2.0)
+            self._thread.join(STOP_TIMEOUT_S)
         with self._lock:
             for sock, _ in self._subscribers.values():
                 sock.close()

@@ -18,7 +18,6 @@ output's clock) and carries the beat forward to the frame being built.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 from mrtd.control.commands import AlignBeat, SetParam
 from mrtd.control.params import PARAMS
 from mrtd.frame import FRAME_SECONDS
+from mrtd.lifecycle import Worker
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState
@@ -55,8 +55,8 @@ class LinkFollower:
         self._submitted = tempo  # the tempo we last sent into mrtd or proposed to the session
         self._local_seen = tempo  # mrtd's tempo parameter at the last poll
         self._last_align = float("-inf")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("mrtd-link", self._run)
+        self._stop = self._worker.stopping
         self.polls = 0
 
     @property
@@ -65,13 +65,10 @@ class LinkFollower:
 
     def start(self) -> None:
         self.session.enabled = True
-        self._thread = threading.Thread(target=self._run, name="mrtd-link", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
+        self._worker.stop()
         self.session.enabled = False
 
     def _run(self) -> None:

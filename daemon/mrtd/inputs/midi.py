@@ -11,8 +11,9 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import threading
 from typing import Callable
+
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ class MidiInput:
         # One client lists the ports for every scan: making and deleting one each second
         # added and removed a JACK client each time, a graph change every client saw.
         self._lister = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("mrtd-midi-hotplug", self._watch)
+        self._stop = self._worker.stopping
         self.messages = 0
         self.bad_messages = 0
 
@@ -93,14 +94,11 @@ class MidiInput:
             self._virtual_in.open_virtual_port("in")
             log.info("MIDI: virtual input %s:in (%s)", CLIENT_NAME, rtmidi.get_api_name(self._api))
         self.scan()
-        self._thread = threading.Thread(target=self._watch, name="mrtd-midi-hotplug", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return True
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2.0)
+        self._worker.stop()
         for port in list(self._inputs.values()) + ([self._virtual_in] if self._virtual_in else []):
             try:
                 port.close_port()

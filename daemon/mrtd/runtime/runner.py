@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 
 from mrtd.runtime.resample import RateConverter
 from mrtd.frame import FRAME_SECONDS, FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.ring import Ring
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +60,18 @@ class Runner:
         # The playout must not wait for more than this before it starts (or it never would).
         self.reachable_fill = lead_frames * self.frame_samples - (converter.look_ahead if converter else 0)
         self.errors = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("mrtd-generator", self._run)
+        self._stop = self._worker.stopping
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="mrtd-generator", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def stop(self) -> None:
+        self._worker.stop()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.running
 
     def _run(self) -> None:
         frame_samples = self.frame_samples

@@ -26,6 +26,7 @@ import numpy as np
 
 from mrtd.style.audio_prompt import AudioEmbedder, read_audio_file
 from mrtd.style.embedder import Embedder
+from mrtd.lifecycle import STOP_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class EncoderWorker:
         with self._idle:
             return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
 
-    def stop(self, timeout: float | None = 5.0) -> None:
+    def stop(self, timeout: float | None = STOP_TIMEOUT_S) -> None:
         """Finish the request in progress, drop the rest, and end the thread."""
         if not self._started:
             return

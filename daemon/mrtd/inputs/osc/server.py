@@ -29,6 +29,7 @@ from typing import Callable
 from mrtd.inputs.osc.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
 from mrtd.inputs.osc.guard import ReplyGuard
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
+from mrtd.lifecycle import STOP_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class OscServer:
                     pass
                 sock.close()
         for thread in self._threads:
-            thread.join(2.0)
+            thread.join(STOP_TIMEOUT_S)
         self._threads.clear()
 
     # -- transports ----------------------------------------------------------

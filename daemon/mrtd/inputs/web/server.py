@@ -36,6 +36,7 @@ from aiohttp import WSMsgType, web
 from mrtd.inputs.osc.table import ROOT, Host
 from mrtd.inputs.web import protocol
 from mrtd.inputs.web.config import WebConfig
+from mrtd.lifecycle import STOP_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class WebServer:
             with contextlib.suppress(RuntimeError):  # the loop already ended (it failed to start)
                 loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
-            self._thread.join(5.0)
+            self._thread.join(STOP_TIMEOUT_S)
 
     # -- generation thread ---------------------------------------------------------
     def publish(self, messages: dict[str, list[Any]]) -> None:
