@@ -31,6 +31,7 @@ from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, resume_action
 from mrtd.app.scenes import SceneHost
+from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
@@ -210,9 +211,7 @@ class Daemon:
         self.pusher.start()
         self.encoder.start()
         if config.osc is not None:
-            from mrtd.app.surface import Surface
-
-            self.osc = OscServer(Surface(self), config.osc)
+            self.osc = OscServer(Surface(self.services()), config.osc)
             self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
             self.pusher.guard = self.osc.guard  # pushes share each address's UDP budget with replies
             self.osc.start()
@@ -235,6 +234,16 @@ class Daemon:
                             lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0)
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
+
+    def services(self) -> Services:
+        """What the inputs (OSC, the web page) may reach: handed to them, never the daemon itself."""
+        return Services(
+            control=self.control, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
+            recorder=self.recorder, dialects=self.dialects, status=self.status,
+            snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
+            prefill=self.prefill, swap_engine=self.swap_engine,
+            audio_dir=self.config.audio_dir, record_dir=self.config.record_dir,
+        )
 
     def folder(self, key: str) -> str:
         """A configured folder as an absolute path (the defaults are relative to the working directory)."""

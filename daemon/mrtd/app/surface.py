@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from mrtd.app.paths import inside
 from mrtd.audio.sinks import SinkError
@@ -20,8 +23,13 @@ from mrtd.inputs.osc.codec import encode
 from mrtd.inputs.osc.table import ROOT, Reply
 
 if TYPE_CHECKING:
-    from mrtd.app.daemon import Daemon
+    from mrtd.app.scenes import SceneHost
+    from mrtd.audio.recorder import Recorder
+    from mrtd.control.state import ControlState
+    from mrtd.feedback.push import Pusher
     from mrtd.inputs.osc.dialect import Dialects
+    from mrtd.inputs.osc.guard import ReplyGuard
+    from mrtd.style.encoder import EncoderWorker
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +37,31 @@ PENDING_S = 5.0  # how long a name defined (or a scene loaded) here counts befor
 PROMPTS_PART_BYTES = 8192  # a /mrt/prompts reply larger than this goes out in parts
 
 
+@dataclass(frozen=True)
+class Services:
+    """The parts of the daemon an input may reach, and nothing else (the composition root fills it).
+
+    Callables stand for what changes while the daemon runs: the published snapshot is
+    replaced every frame, the OSC guard exists only once OSC has started."""
+
+    control: "ControlState"  # submit commands, read limits and the style space
+    encoder: "EncoderWorker"  # prompts are embedded off every input thread
+    pusher: "Pusher"
+    scenes: "SceneHost"
+    recorder: "Recorder"
+    dialects: "Dialects"
+    status: Callable[[], dict[str, Any]]
+    snapshot: Callable[[], dict[str, list[Any]]]
+    guard: Callable[[], "ReplyGuard | None"]
+    prefill: Callable[[Path | None], Future]
+    swap_engine: Callable[[str, str | None], Future]
+    audio_dir: str
+    record_dir: str
+
+
 class Surface:
-    def __init__(self, daemon: "Daemon") -> None:
-        self._daemon = daemon
+    def __init__(self, services: Services) -> None:
+        self._services = services
         # Names this input defined that the generation thread may not have applied yet
         # (`/mrt/prompt a ...` then `/mrt/mix a 1` in one bundle), and when a scene load
         # was asked for (its prompts are unknown until it installs).
@@ -41,14 +71,14 @@ class Surface:
     # -- commands ----------------------------------------------------------------
     def submit(self, command: c.Command, due: float | None) -> list[Reply] | None:
         """Check `command` against the state the sender sees, queue it, and say if a limit clamped it."""
-        control = self._daemon.control
+        control = self._services.control
         control.admit(due)
         command = self._checked(command)
         control.submit(command, due)
         return self._clamped(command)
 
     def _prompt_names(self) -> list[str]:
-        prompts = self._daemon.control.prompt_texts
+        prompts = self._services.control.prompt_texts
         for _ in range(3):
             try:
                 names = list(prompts)  # written by the generation thread: retry if it moved under us
@@ -87,7 +117,7 @@ class Surface:
             pairs = tuple((self._resolve(n, known) or n, w) for n, w in command.weights)
             return command if pairs == command.weights else c.SetMix(pairs, command.length, command.unit, command.curve)
         if isinstance(command, c.SetAxis):
-            style = self._daemon.control.style
+            style = self._services.control.style
             if not style.has_axis(command.axis) and time.monotonic() >= self._scene_pending_until:
                 if isinstance(command.axis, int):
                     raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
@@ -95,7 +125,7 @@ class Surface:
         return command
 
     def _clamped(self, command: c.Command) -> list[Reply] | None:
-        limits = self._daemon.control.limits
+        limits = self._services.control.limits
         if limits is None or not isinstance(command, c.SetParam):
             return None
         applied = limits.clamp(command.name, command.value)
@@ -111,12 +141,12 @@ class Surface:
         self.submit(c.DefinePrompt(name, text, None, weight), due)
         if len(self._pending_names) < c.MAX_PROMPTS:
             self._pending_names[name] = time.monotonic()
-        self._daemon.encoder.submit(name, text=text)
+        self._services.encoder.submit(name, text=text)
 
     # -- replies -----------------------------------------------------------------
     def status(self) -> list[Reply]:
         pairs: list[Any] = []
-        for key, value in self._daemon.status().items():
+        for key, value in self._services.status().items():
             if isinstance(value, dict):
                 value = " ".join(f"{k}:{v:.3g}" if isinstance(v, float) else f"{k}:{v}" for k, v in value.items())
             if value is None or value == "":
@@ -128,7 +158,7 @@ class Surface:
 
     def sync(self) -> list[Reply]:
         state: list[Reply] = []
-        for address, args in self._daemon.snapshot.items():
+        for address, args in self._services.snapshot().items():
             if address == f"{ROOT}/prompts" and len(encode(address, args)) > PROMPTS_PART_BYTES:
                 state += _prompt_parts(args)  # each part fits a datagram; nothing is left out
             else:
@@ -136,49 +166,49 @@ class Surface:
         return state + [(f"{ROOT}/synced", [len(state)])]  # so a client knows it has everything
 
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]:
-        osc = self._daemon.osc
-        if osc is None:
+        guard = self._services.guard()
+        if guard is None:
             return []
         if cookie is None:
-            return [(f"{ROOT}/hello", [osc.guard.cookie(sender[0])])]
-        if cookie != osc.guard.cookie(sender[0]):
+            return [(f"{ROOT}/hello", [guard.cookie(sender[0])])]
+        if cookie != guard.cookie(sender[0]):
             raise ValueError("wrong cookie: send /mrt/hello with no argument to get yours")
-        osc.guard.prove(sender[0])
+        guard.prove(sender[0])
         return [(f"{ROOT}/hello/ok", [])]
 
     def subscribe(self, host: str, port: int) -> None:
-        self._daemon.pusher.subscribe(host, port)
+        self._services.pusher.subscribe(host, port)
 
     def unsubscribe(self, host: str, port: int) -> None:
-        self._daemon.pusher.unsubscribe(host, port)
+        self._services.pusher.unsubscribe(host, port)
 
     # -- scenes ------------------------------------------------------------------
     def scene_load(self, name: str, due: float | None) -> None:
         self._scene_pending_until = time.monotonic() + PENDING_S
         try:
-            self._daemon.scenes.load_named(name, due)
+            self._services.scenes.load_named(name, due)
         except SceneError as exc:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None
 
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
-        self._daemon.scenes.cue(name, due, when)
+        self._services.scenes.cue(name, due, when)
 
     def learn(self, kind: str, name: str) -> None:
-        self._daemon.scenes.learn(kind, name)
+        self._services.scenes.learn(kind, name)
 
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool:
-        return self._daemon.scenes.from_osc(address, args, due)
+        return self._services.scenes.from_osc(address, args, due)
 
     def dialects(self) -> "Dialects":
-        return self._daemon.dialects
+        return self._services.dialects
 
     # -- the model ------------------------------------------------------------------
     def prefill(self, name: str | None) -> None:
-        path = inside(self._daemon.config.audio_dir, name) if name else None
+        path = inside(self._services.audio_dir, name) if name else None
         if path is not None and not path.is_file():
-            raise ValueError(f"no audio file {name!r} in {self._daemon.config.audio_dir}")
-        self._daemon.prefill(path)
+            raise ValueError(f"no audio file {name!r} in {self._services.audio_dir}")
+        self._services.prefill(path)
 
     def model(self, name: str) -> None:
         """Load `name` beside the running engine; a model that will not load leaves the music as it is."""
@@ -187,22 +217,22 @@ class Surface:
         if not mrt2.assets_present(name):
             function_path, _ = mrt2.model_paths(name)
             raise ValueError(f"no model {name!r}: {function_path} is missing")
-        self._daemon.swap_engine("mrt2", name)
+        self._services.swap_engine("mrt2", name)
 
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:
         """Record into a new file; the reply names it (`take-2.wav` when `take.wav` exists)."""
         name = check_name(name) if name else time.strftime("mrtd-%Y%m%d-%H%M%S")
-        path = inside(self._daemon.config.record_dir, name, ".wav")
+        path = inside(self._services.record_dir, name, ".wav")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            written = self._daemon.recorder.start(str(path))
+            written = self._services.recorder.start(str(path))
         except SinkError as exc:
             raise ValueError(f"cannot record to {path.name}: {exc}") from None
         return written.rsplit("/", 1)[-1]
 
     def record_stop(self) -> str | None:
-        path = self._daemon.recorder.stop()
+        path = self._services.recorder.stop()
         return None if path is None else path.rsplit("/", 1)[-1]
 
 

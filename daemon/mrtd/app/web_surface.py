@@ -8,11 +8,11 @@ never writes the control state except through the OSC table's commands.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from mrtd.app.surface import Surface
+from mrtd.app.surface import Services, Surface
 from mrtd.control.params import PARAMS
 from mrtd.frame import FRAMES_PER_SECOND
 
@@ -37,16 +37,17 @@ class LevelMeter:
 
 
 class WebSurface(Surface):
-    def __init__(self, daemon: "Daemon", meter: LevelMeter) -> None:
-        super().__init__(daemon)
+    def __init__(self, services: Services, meter: LevelMeter, frames_made: Callable[[], bool]) -> None:
+        """`frames_made`: whether the generator runs (a cue's fade is drawn only then)."""
+        super().__init__(services)
         self._meter = meter
+        self._frames_made = frames_made
 
     def full_state(self) -> dict[str, list[Any]]:
-        return dict(self._daemon.snapshot)
+        return dict(self._services.snapshot())
 
     def page_status(self) -> dict[str, Any]:
-        daemon = self._daemon
-        status = daemon.status()
+        status = self._services.status()
         warnings = [w for w in (status["realtime_warning"], status["engine_error"]) if w]
         extra = status.get("warnings")  # other parts may report their own (e.g. MusicCoCa missing)
         if isinstance(extra, (list, tuple)):
@@ -55,7 +56,7 @@ class WebSurface(Surface):
             warnings.append(str(extra))
         return {
             "engine": status["engine"],
-            "embedder": str(status.get("embedder") or getattr(daemon.embedder, "identity", "builtin")),
+            "embedder": str(status.get("embedder") or "builtin"),
             "step_ms": round(status["step_ms"], 2),
             "step_p99_ms": round(status["step_p99_ms"], 2),
             "budget_ms": FRAME_BUDGET_MS,
@@ -69,22 +70,21 @@ class WebSurface(Surface):
 
     def _fade_progress(self) -> dict[str, Any] | None:
         """The current cue's fade: how far along (0-1), from the frame it fired and its length."""
-        player = self._daemon.scenes.player
-        generator = self._daemon.generator
-        if player is None or generator is None or not player.fired or player.current is None:
+        player = self._services.scenes.player
+        if player is None or not self._frames_made() or not player.fired or player.current is None:
             return None
         fired_frame, label = player.fired[-1]
         cue = player.scene.cues[player.current]
-        seconds = player.fade_seconds(cue, self._daemon.control)
+        seconds = player.fade_seconds(cue, self._services.control)
         if seconds <= 0:
             return {"cue": label, "progress": 1.0, "seconds": 0.0}
-        progress = (self._daemon.control.frame - fired_frame) / (seconds * FRAMES_PER_SECOND)
+        progress = (self._services.control.frame - fired_frame) / (seconds * FRAMES_PER_SECOND)
         return {"cue": label, "progress": round(min(1.0, max(0.0, progress)), 3), "seconds": seconds}
 
     def page_scene(self) -> dict[str, Any]:
         """The scene's shape for drawing: prompt positions, cues, axes, the reduced layout, limits."""
         params = {name: {"low": p.low, "high": p.high, "default": p.default} for name, p in PARAMS.items()}
-        player = self._daemon.scenes.player
+        player = self._services.scenes.player
         if player is None:
             return {"name": "", "positions": {}, "cues": [], "axes": [], "layout": None, "params": params}
         scene = player.scene
@@ -113,7 +113,7 @@ def start_web(daemon: "Daemon", config: "WebConfig") -> "WebServer | None":
         return None
     meter = LevelMeter()
     osc_allow = daemon.config.osc.allow if daemon.config.osc is not None else []
-    server = WebServer(WebSurface(daemon, meter), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
+    server = WebServer(WebSurface(daemon.services(), meter, lambda: daemon.generator is not None), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
     try:
         server.start()
     except OSError as exc:  # e.g. the port is taken: the music matters more than the page
