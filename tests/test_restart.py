@@ -56,10 +56,10 @@ def test_kill_dash_nine_then_restart_restores_the_journal(tmp_path):
 
         def journaled() -> bool:
             try:
-                saved = json.loads(journal.read_text())["state"]
+                saved = json.loads(journal.read_text())["params"]
             except (OSError, ValueError, KeyError):
                 return False
-            return saved.get("/mrt/volume") == [-9.0] and saved.get("/mrt/temperature", [0])[0] == pytest.approx(1.4)
+            return saved.get("volume") == -9.0 and saved.get("temperature") == pytest.approx(1.4)
 
         wait_for(journaled, 10, "the journal to catch up")
         process.send_signal(signal.SIGKILL)
@@ -98,3 +98,65 @@ def test_fresh_ignores_the_journal(tmp_path):
         probe.close()
         process.send_signal(signal.SIGTERM)
         process.wait(20)
+
+
+def _status(probe: OscProbe) -> dict:
+    start = len(probe.received)
+    probe.send("/mrt/status")
+    probe.wait_for("/mrt/status", start=start)
+    args = next(args for address, args in probe.received[start:] if address == "/mrt/status")
+    return dict(zip(args[::2], args[1::2]))
+
+
+@pytest.mark.parametrize("loaded_by", ["osc", "command line"])
+def test_a_scene_comes_back_on_its_cue_and_place_in_the_cue_list(tmp_path, loaded_by):
+    """A scene (loaded over OSC, or named on the command line), 3 s into its cue list: after
+    kill -9 the same scene plays, on the same cue, from the same place, and the cue at 0 s is
+    not played again."""
+    scenes, state, port = tmp_path / "scenes", tmp_path / "state", _free_port()
+    scenes.mkdir()
+    (scenes / "set.yaml").write_text(
+        "prompts: {rain: soft rain, bells: distant bells}\n"
+        "cues:\n"
+        "  - {name: intro, at: 0, mix: {rain: 1}}\n"
+        "  - {name: verse, at: 2, mix: {bells: 1}}\n"
+        "  - {name: outro, at: 600, mix: {rain: 1}}\n"
+    )
+    scene_flags = ("--scene-dir", str(scenes)) if loaded_by == "osc" else ("--scene", str(scenes / "set.yaml"))
+    process = _start(state, port, *scene_flags)
+    probe = OscProbe(port)
+    try:
+        probe.request("/mrt/subscribe", "/mrt/subscribed")
+        if loaded_by == "osc":
+            probe.send("/mrt/scene/load", "set")
+        wait_for(lambda: ("/mrt/cue", ["verse"]) in probe.received, 20, "the verse cue")
+        probe.send("/mrt/temperature", 1.3)  # a change the journal writes at once, with the position
+        journal = state / "journal.json"
+
+        def journaled() -> dict | None:
+            try:
+                saved = json.loads(journal.read_text())
+            except (OSError, ValueError):
+                return None
+            return saved if saved.get("cue") == "verse" and saved.get("params", {}).get("temperature") == pytest.approx(1.3) else None
+
+        wait_for(lambda: journaled() is not None, 10, "the journal to catch up")
+        position = journaled()["scene_frames"] / 25
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        probe.close()
+        process.kill()
+
+    process = _start(state, port, *scene_flags)
+    probe = OscProbe(port)
+    try:
+        status = _status(probe)
+        log = "".join(p.read_text() for p in tmp_path.glob("mrtd-*.log"))
+    finally:
+        probe.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    assert status["scene"] == "set" and status["cue"] == "verse"
+    assert status["scene_position_s"] >= position >= 2.0, "the cue list goes on from where it was, not from 0"
+    assert log.count("cue intro") == 1, "the cue passed before the restart is not played again"

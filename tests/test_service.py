@@ -16,7 +16,6 @@ import pytest
 from conftest import CaptureOutput
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.app.journal import Journal
 from mrtd.app.logs import JsonFormatter, RepeatLimiter
 from mrtd.app.systemd import Notifier, Progress
 
@@ -148,21 +147,6 @@ def test_repeated_log_lines_are_held_back_and_counted():
     assert limiter.filter(again) and "repeated 99 more times" in again.getMessage()
     line = json.loads(JsonFormatter().format(again))
     assert line["level"] == "error" and line["message"].startswith("engine failed on frame 3")
-
-
-def test_the_journal_is_written_atomically_and_only_on_change(tmp_path):
-    state = {"state": {"/mrt/temperature": [1.3]}, "scene_path": None}
-    journal = Journal(tmp_path / "journal.json", lambda: state)
-    journal.flush()
-    journal.flush()
-    assert journal.writes == 1
-    assert json.loads((tmp_path / "journal.json").read_text())["state"] == {"/mrt/temperature": [1.3]}
-    state = {"state": {"/mrt/temperature": [0.7]}, "scene_path": None}
-    journal.flush()
-    assert journal.writes == 2 and journal.load()["state"]["/mrt/temperature"] == [0.7]
-    assert [p.name for p in tmp_path.iterdir()] == ["journal.json"], "no temporary files left behind"
-    (tmp_path / "journal.json").write_text("{half a json")
-    assert journal.load() is None, "a damaged journal means a fresh start, not a crash"
 
 
 def test_the_osc_service_is_advertised_over_mdns_on_loopback():

@@ -29,7 +29,7 @@ from mrtd.inputs.web.config import WebConfig
 from mrtd.audio.clock import FrameClock
 from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
-from mrtd.app.journal import Journal, resume_action
+from mrtd.app.journal import Journal, MusicState, capture, resume_action
 from mrtd.app.scenes import SceneHost
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
@@ -188,8 +188,11 @@ class Daemon:
         )
         self.playout = self.audio.playout
         self.runner = self.audio.runner_for(self.generator)
-        self.scenes.start()  # the first scene installs on frame 0
-        self._resume_from_journal()
+        music = self._read_journal()
+        same_scene = music is not None and config.scene is not None and music.scene_path is not None \
+            and os.path.realpath(music.scene_path) == os.path.realpath(config.scene)
+        self.scenes.start(position=music.scene_frames if same_scene else None)  # the first scene installs on frame 0
+        self._resume_from_journal(music)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web
 
@@ -292,28 +295,38 @@ class Daemon:
             raise
         return engine
 
-    def _resume_from_journal(self) -> None:
+    def _read_journal(self) -> MusicState | None:
         if self.config.state_dir is None:
+            return None
+        self.journal = Journal(Path(self.config.state_dir) / "journal.json", self._ask_journal)
+        return self.journal.load() if self.config.resume else None
+
+    def _resume_from_journal(self, music: MusicState | None) -> None:
+        if self.journal is None:
             return
-        self.journal = Journal(Path(self.config.state_dir) / "journal.json", self._journal_state)
-        entry = self.journal.load() if self.config.resume else None
-        if entry is not None:
-            scene_path = entry.get("scene_path")
-            if scene_path and not self.config.scene:
+        if music is not None:
+            if music.scene_path and not self.config.scene:
                 try:
-                    self.scenes.load(Path(scene_path))
+                    self.scenes.load(Path(music.scene_path), position=music.scene_frames)
                 except (SceneError, OSError) as exc:
-                    log.warning("journal: scene %s not restored: %s", scene_path, exc)
-            action = resume_action(entry, self.embedder.embed_text, self.scenes.resume_cue)
-            self.control.submit(Call("resume", action))
-            log.info("resuming from %s (scene %s, cue %s)", self.journal.path, scene_path,
-                     (entry["state"].get("/mrt/cue") or [""])[0] or "-")
+                    log.warning("journal: scene %s not restored: %s", music.scene_path, exc)
+            action = resume_action(music, self.embedder.embed_text, self.scenes.stand_on)
+            self.control.submit(Call("resume", action))  # after the scene's install, in the same frame
+            log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
         self.journal.start()
 
-    def _journal_state(self) -> dict[str, Any]:
-        """Journal thread: the published snapshot (an immutable dict) and the scene file."""
-        state = {a: v for a, v in self.snapshot.items() if a != "/mrt/beat"}
-        return {"state": state, "scene_path": str(self.scenes.path) if self.scenes.path else None}
+    def _ask_journal(self) -> None:
+        """Journal thread: have the generation thread capture the music at its next frame."""
+        journal = self.journal
+        if journal is not None:
+            self.control.submit(Call("journal", lambda state: journal.offer(
+                capture(state, self.scenes.path, self.scenes.position(state)))))
+
+    def _scene_position_s(self) -> float:
+        """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two
+        ints the generation thread writes; a value one frame old is fine for a status line."""
+        player = self.scenes.player
+        return round(player.position(self.control.frame) * FRAME_SECONDS, 2) if player is not None else 0.0
 
     def _engine_faulted(self, consecutive: int) -> None:
         """Generation thread: after `fault_limit` failed frames in a row, fall back (once)."""
@@ -437,6 +450,7 @@ class Daemon:
             "scene_errors": len(self.scenes.last_errors),
             "midi": ",".join(self.scenes.midi.open_ports) if self.scenes.midi else "off",
             "cue": self.control.cue,
+            "scene_position_s": self._scene_position_s(),
             "recording": self.recorder.path or "",
             "scene_dir": self.folder("scene_dir"),
             "record_dir": self.folder("record_dir"),

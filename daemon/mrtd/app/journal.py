@@ -1,11 +1,18 @@
 """The state journal: what the music is doing, on disk, so a restart picks up where it was.
 
-After a power cut, a gallery should come back playing the same scene, cue,
-mix and settings, fading in rather than starting cold. The journal is the
-snapshot a control surface sees (the same OSC messages `/mrt/sync` sends)
-plus the scene file's path. It is written by its own thread, at most once
-per `interval_s`, only when something changed, atomically: a temporary
-file, fsync, then rename, so a crash mid-write leaves the previous version.
+After a power cut, a gallery should come back playing the same scene, at the
+same place in its cue list, with the same mix (and the fade that was under
+way), prompts and settings, fading in rather than starting cold.
+
+The journal is a typed, versioned record (`MusicState`), not a copy of the
+OSC feedback: it is captured on the generation thread (the state's one
+writer) when the journal thread asks, written by the journal thread at most
+once per `interval_s` and only when something changed, atomically: a
+temporary file, fsync, then rename, so a crash mid-write leaves the previous
+version. A journal is untrusted on the way back in (hand-edited, from another
+version, truncated by a full disk): it is read with a size bound and checked
+field by field; anything it cannot use is refused with one clear line and
+the daemon starts fresh.
 """
 
 from __future__ import annotations
@@ -15,12 +22,136 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mrtd.control.params import PARAMS
+from mrtd.control.state import ControlState
+from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
+from mrtd.style.curves import CURVES
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
+MAX_JOURNAL_BYTES = 1 << 20  # a real journal is a few KB; a bigger file is not ours
+POSITION_INTERVAL_S = 10.0  # a cue list's position alone is written this often (SD cards wear)
+_NAME = Field(min_length=1, max_length=200)
+
+
+class JournalError(ValueError):
+    """A journal that cannot be used; the message names the reason and never quotes the file."""
+
+
+class Fade(BaseModel):
+    """A crossfade under way: where it goes, how many frames it still has, its curve."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    target: dict[str, float]
+    frames_left: int = Field(ge=1, le=10_000_000)
+    curve: str
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.curve not in CURVES:
+            raise ValueError(f"unknown curve {self.curve!r}")
+
+
+class MusicState(BaseModel):
+    """Everything a restart needs to sound like it did (version 2 of the journal)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: Literal[2] = VERSION
+    scene_path: Optional[str] = Field(default=None, max_length=4096)
+    cue: Optional[str] = Field(default=None, max_length=200)
+    scene_frames: Optional[int] = Field(default=None, ge=0)  # frames into the scene's timeline (its lap)
+    prompts: dict[str, str] = Field(default_factory=dict, max_length=256)  # name -> text
+    mix: dict[str, float] = Field(default_factory=dict, max_length=256)  # raw weights, now
+    fade: Optional[Fade] = None
+    params: dict[str, float] = Field(default_factory=dict, max_length=64)
+    axes: dict[str, float] = Field(default_factory=dict, max_length=256)
+    xy: Optional[tuple[float, float]] = None
+
+    def without_position(self) -> "MusicState":
+        """The same state with what moves by itself every frame left out (for 'did it change?'):
+        the place in the cue list and, while a fade runs, its frames left and the mix it moves."""
+        if self.fade is None:
+            return self.model_copy(update={"scene_frames": None})
+        return self.model_copy(update={"scene_frames": None, "mix": {}, "fade": self.fade.model_copy(update={"frames_left": 1})})
+
+
+def capture(state: ControlState, scene_path: Path | None, scene_frames: int | None) -> MusicState:
+    """Generation thread: the music as it is at this frame."""
+    fade = state.style.fade_in_flight()
+    return MusicState(
+        scene_path=str(scene_path) if scene_path is not None else None,
+        cue=state.cue or None,
+        scene_frames=scene_frames,
+        prompts=dict(state.prompt_texts),
+        mix=state.style.weights(),
+        fade=None if fade is None else Fade(target=fade[0], frames_left=fade[1], curve=fade[2]),
+        params={name: float(value) for name, value in state.values.items()},
+        axes=dict(state.axes),
+        xy=state.xy,
+    )
+
+
+def read(path: Path) -> MusicState | None:
+    """The journal at `path`: None when there is none; JournalError when it cannot be used."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_JOURNAL_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise JournalError(f"unreadable ({exc.strerror or exc})") from None
+    if len(data) > MAX_JOURNAL_BYTES:
+        raise JournalError(f"over {MAX_JOURNAL_BYTES} bytes, so not a journal mrtd wrote")
+    try:
+        entry = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise JournalError("not JSON (cut short by a crash or a full disk?)") from None
+    if not isinstance(entry, dict):
+        raise JournalError("not a journal (no version)")
+    version = entry.get("version")
+    if version == 1:
+        entry = _from_version_1(entry)
+    elif version != VERSION:
+        raise JournalError(f"version {version!r}; this mrtd reads versions 1 and {VERSION}"
+                           + (" (written by a newer mrtd?)" if isinstance(version, int) and version > VERSION else ""))
+    try:
+        return MusicState.model_validate(entry)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc'])) or 'journal'}: {e['msg']}" for e in exc.errors()[:3]]
+        raise JournalError("; ".join(problems)) from None
+
+
+def _from_version_1(entry: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 journals (OSC feedback messages keyed by address), read so an upgrade keeps the music."""
+    from mrtd.feedback.snapshot import PARAM_ADDRESS  # the wire names version 1 stored
+
+    messages = entry.get("state")
+    if not isinstance(messages, dict):
+        raise JournalError("version 1 journal without its state")
+
+    def pairs(address: str) -> list[tuple[Any, Any]]:
+        items = messages.get(address) or []
+        return list(zip(items[0::2], items[1::2])) if isinstance(items, list) else []
+
+    params = {name: (messages.get(address) or [None])[0] for name, address in PARAM_ADDRESS.items()
+              if isinstance(messages.get(address), list) and messages.get(address)}
+    axes = {address.rsplit("/", 1)[1]: args[0] for address, args in messages.items()
+            if address.startswith("/mrt/axis/") and isinstance(args, list) and args}
+    return {
+        "scene_path": entry.get("scene_path"),
+        "cue": (messages.get("/mrt/cue") or [None])[0] or None,
+        "prompts": {str(name): str(text) for name, text in pairs("/mrt/prompts")},
+        "mix": dict(pairs("/mrt/mix")),
+        "params": params,
+        "axes": axes,
+        "xy": (messages.get("/mrt/xy") or None),
+    }
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -43,99 +174,121 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 class Journal:
-    def __init__(self, path: str | Path, read_state: Callable[[], dict[str, Any]], interval_s: float = 1.0) -> None:
-        self.path = Path(path)
-        self._read_state = read_state
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._written: str | None = None
-        self.writes = 0
+    """Writes the latest `MusicState` offered to it.
 
-    def load(self) -> dict[str, Any] | None:
-        """The last journaled state, or None (missing, unreadable or from another version)."""
+    `ask()` requests a fresh capture (the daemon queues one onto the generation
+    thread, which calls `offer`); the journal's thread asks, waits `interval_s`,
+    then writes what came back if it differs from what is on disk. A change of
+    position alone (the cue list moving on, a fade's frames running down) is
+    written at most every `position_interval_s`.
+    """
+
+    def __init__(self, path: str | Path, ask: Callable[[], None] | None = None, interval_s: float = 1.0,
+                 position_interval_s: float = POSITION_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = Path(path)
+        self._ask = ask or (lambda: None)
+        self.interval_s = interval_s
+        self.position_interval_s = position_interval_s
+        self._clock = clock
+        self._latest: MusicState | None = None
+        self._offered = threading.Event()
+        self._written: MusicState | None = None  # without position
+        self._written_at = -float("inf")
+        self.writes = 0
+        self._worker = Worker("mrtd-journal", self._run)
+
+    def load(self) -> MusicState | None:
+        """The last journaled state, or None (missing, or unusable: logged once, start fresh)."""
         try:
-            entry = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            return read(self.path)
+        except JournalError as exc:
+            log.warning("journal %s not used: %s; starting fresh", self.path, exc)
             return None
-        except (OSError, ValueError) as exc:
-            log.warning("journal %s unreadable (%s); starting fresh", self.path, exc)
-            return None
-        if not isinstance(entry, dict) or entry.get("version") != VERSION or not isinstance(entry.get("state"), dict):
-            log.warning("journal %s is not a version %d journal; starting fresh", self.path, VERSION)
-            return None
-        return entry
+
+    def offer(self, music: MusicState) -> None:
+        """Any thread (the generation thread, in the daemon): the state to write next."""
+        self._latest = music
+        self._offered.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mrtd-journal", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
+        self._worker.stop()
+        self._offered.clear()
+        self._ask()  # the music is still playing: write where it is now, not a second ago
+        self._offered.wait(min(STOP_TIMEOUT_S, 10 * self.interval_s))
         self.flush()
 
-    def flush(self) -> None:
-        text = json.dumps({"version": VERSION, **self._read_state()}, sort_keys=True)
-        if text == self._written:
-            return
+    def flush(self) -> bool:
+        """Write the latest state if it changed; True when it wrote."""
+        music = self._latest
+        if music is None:
+            return False
+        still = music.without_position()
+        if still == self._written and (music == still or self._clock() - self._written_at < self.position_interval_s):
+            return False
         try:
-            write_atomically(self.path, text)
+            write_atomically(self.path, music.model_dump_json())
         except OSError as exc:  # a full disk must not stop the music
             log.error("journal %s not written: %s", self.path, exc.strerror or exc)
-            return
-        self._written = text
+            return False
+        self._written, self._written_at = still, self._clock()
         self.writes += 1
+        return True
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        stopping = self._worker.stopping
+        while not stopping.is_set():
+            self._ask()
+            if stopping.wait(self.interval_s):
+                return
             self.flush()
 
 
-def resume_action(entry: dict[str, Any], embed_text: Callable[[str], Any], go_to_cue: Callable[[Any, str], None],
-                  fade_in_ms: float = 1500.0) -> Callable[[Any], None]:
-    """What to do on the generation thread to put the journaled state back, fading in.
+def resume_action(music: MusicState, embed_text: Callable[[str], Any], stand_on: Callable[[ControlState, str], None],
+                  fade_in_ms: float = 1500.0) -> Callable[[ControlState], None]:
+    """What to do on the generation thread to put `music` back, fading in.
 
-    Prompt texts are encoded here, on the caller's thread, before the audio starts.
+    Prompt texts are encoded here, on the caller's thread, before the audio
+    starts. `stand_on(state, cue)` puts the scene player back on its cue
+    without replaying the cue's fade (the scene was installed at its place in
+    the timeline, `scene_frames`, before this runs). A
+    value a newer or older mrtd would not accept is skipped with a warning;
+    the rest is restored.
     """
-    from mrtd.control.params import PARAMS
-    from mrtd.feedback.snapshot import PARAM_ADDRESS
+    embeddings = {name: embed_text(text) for name, text in music.prompts.items()}
 
-    state_messages: dict[str, list[Any]] = entry["state"]
-    param_of = {address: name for name, address in PARAM_ADDRESS.items()}
-    texts = state_messages.get("/mrt/prompts", [])
-    prompts = {str(texts[i]): str(texts[i + 1]) for i in range(0, len(texts) - 1, 2)}
-    embeddings = {name: embed_text(text) for name, text in prompts.items()}
-    mix = state_messages.get("/mrt/mix", [])
-    weights = {str(mix[i]): float(mix[i + 1]) for i in range(0, len(mix) - 1, 2)}
-
-    def apply(state: Any) -> None:
-        for address, args in state_messages.items():
-            name = param_of.get(address)
-            if name is not None and args and name != "volume":
-                try:
-                    state.set(name, args[0])
-                except ValueError as exc:  # a journal from an older version, or hand-edited
-                    log.warning("journal: %s not restored: %s", name, exc)
-        for name, text in prompts.items():
+    def apply(state: ControlState) -> None:
+        for name, value in music.params.items():
+            if name == "volume":
+                continue
+            try:
+                state.set(name, value)
+            except (KeyError, ValueError) as exc:
+                log.warning("journal: %s not restored: %s", name, exc)
+        for name, text in music.prompts.items():
             if name not in state.prompt_texts:
                 state.style.set_prompt(name, embeddings[name], weight=0.0)
                 state.prompt_texts[name] = text
-        state.style.crossfade_to({n: w for n, w in weights.items() if n in state.prompt_texts}, 0)
-        for address, args in state_messages.items():
-            if address.startswith("/mrt/axis/") and args:
-                axis = address.rsplit("/", 1)[1]
-                state.style.set_axis(int(axis) if axis.isdigit() else axis, float(args[0]))
-                state.axes[axis] = float(args[0])
-        if state_messages.get("/mrt/xy"):
-            state.xy = tuple(state_messages["/mrt/xy"][:2])
-        cue = (state_messages.get("/mrt/cue") or [""])[0]
-        if cue:
-            go_to_cue(state, str(cue))
-        volume = float((state_messages.get(PARAM_ADDRESS["volume"]) or [PARAMS["volume"].default])[0])
+        known = state.prompt_texts
+        state.style.crossfade_to({n: w for n, w in music.mix.items() if n in known and 0.0 <= w <= 100.0}, 0)
+        if music.fade is not None:
+            target = {n: w for n, w in music.fade.target.items() if n in known and 0.0 <= w <= 100.0}
+            state.crossfade(target, music.fade.frames_left, music.fade.curve)
+        for axis, value in music.axes.items():
+            try:
+                state.style.set_axis(int(axis) if axis.isdigit() else axis, value)
+                state.axes[axis] = value
+            except (KeyError, ValueError, IndexError) as exc:
+                log.warning("journal: axis %s not restored: %s", axis, exc)
+        if music.xy is not None:
+            state.xy = music.xy
+        if music.cue:
+            stand_on(state, music.cue)
+        volume = music.params.get("volume", PARAMS["volume"].default)
         state.set("volume", -60.0)
         state.glide("volume", volume, fade_in_ms / 3)  # about 95 % there after fade_in_ms
-        state.changed.update(("mix", "scene", "cue"))
+        state.changed.update(("mix", "prompts", "scene", "cue", "axes", "xy"))
 
     return apply

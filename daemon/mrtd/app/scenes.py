@@ -68,14 +68,16 @@ class SceneHost:
         self.worker_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, position: int | None = None) -> None:
+        """Open MIDI, load the configured scene (`position` frames into its timeline: a restart
+        of the scene the journal names), start the watcher and the loader."""
         config = self._daemon.config
         if config.midi:
             self.midi = MidiInput(self.on_midi, ports=config.midi_ports, virtual=True)
             if not self.midi.start():
                 self.midi = None
         if config.scene:
-            self.load(Path(config.scene))
+            self.load(Path(config.scene), position=position)
         self._watcher = threading.Thread(target=self._watch, name="mrtd-scene-watch", daemon=True)
         self._watcher.start()
         self._worker = threading.Thread(target=self._work, name="mrtd-scene-load", daemon=True)
@@ -149,9 +151,11 @@ class SceneHost:
             log.error("%s refused: %s", address, shown)
             self._daemon.pusher.publish({"/mrt/error": [address, shown]})
 
-    def load(self, path: Path, due: float | None = None, reload: bool = False, root: Path | None = None) -> None:
+    def load(self, path: Path, due: float | None = None, reload: bool = False, root: Path | None = None,
+             position: int | None = None) -> None:
         """Validate and prepare `path` (inside `root`, default its own folder), then swap it in at
-        a frame boundary. SceneError if invalid."""
+        a frame boundary, `position` frames into its timeline (a restart) or at its start.
+        SceneError if invalid."""
         audio = (self._daemon.config.audio_dir,)
         with self._load_lock:
             try:
@@ -169,15 +173,15 @@ class SceneHost:
                 raise SceneError(str(path), self.last_errors) from None
             self.path, self._mtime, self.last_errors = path, mtime, []
             self._accepted, self._accepted_name = scene, prepared.name
-            self._daemon.control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload)), due)
+            self._daemon.control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload, position)), due)
 
-    def _install(self, prepared: PreparedScene, state: ControlState, reload: bool) -> None:
+    def _install(self, prepared: PreparedScene, state: ControlState, reload: bool, position: int | None = None) -> None:
         previous = self.player
         player = ScenePlayer(prepared)
         if reload and previous is not None and previous.prepared.path == prepared.path:
             player.install(state, state.frame, keep_mix=True, previous=previous)
         else:
-            player.install(state, state.frame, keep_mix=reload and previous is not None)
+            player.install(state, state.frame, keep_mix=reload and previous is not None, position=position)
         self.player = player
         self.mappings = MappingTable(list(prepared.scene.mappings), self._cue_command)
         if reload:
@@ -220,15 +224,14 @@ class SceneHost:
         if self.player is not None:
             self.player.go(state, which)
 
-    def resume_cue(self, state: ControlState, name: str) -> None:
-        """Generation thread: stand on cue `name` again without replaying its fade."""
-        if self.player is None:
-            return
-        try:
-            self.player.current = self.player.find(name)
-        except ValueError:
-            return
-        state.cue = name
+    def stand_on(self, state: ControlState, cue: str) -> None:
+        """Generation thread (a restart): see `ScenePlayer.stand_on`."""
+        if self.player is not None:
+            self.player.stand_on(state, cue)
+
+    def position(self, state: ControlState) -> int | None:
+        """Generation thread: frames into the playing scene's timeline, None without a scene."""
+        return None if self.player is None else self.player.position(state.frame)
 
     def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
         with self._pending_lock:

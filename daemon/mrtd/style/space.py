@@ -202,6 +202,14 @@ class StyleSpace:
     def crossfading(self) -> bool:
         return self._crossfade is not None
 
+    def fade_in_flight(self) -> tuple[dict[str, float], int, str] | None:
+        """The crossfade under way as (target weights by name, frames left, curve), or None."""
+        fade = self._crossfade
+        if fade is None:
+            return None
+        target = {name: float(fade.target[slot]) for name, slot in self._slot_of.items()}
+        return target, fade.frames - fade.frame, fade.curve
+
     def crossfade_to(self, target: dict[str, float], frames: int, curve: str = "linear") -> None:
         """Fade from the current weights to `target` over `frames` frames (0 jumps).
 

@@ -97,13 +97,17 @@ class ScenePlayer:
         self.fired: deque[tuple[int, str]] = deque(maxlen=10_000)  # (frame, cue): what played when
 
     # -- installing ------------------------------------------------------------
-    def install(self, state: ControlState, frame: int, keep_mix: bool = False, previous: "ScenePlayer | None" = None) -> None:
+    def install(self, state: ControlState, frame: int, keep_mix: bool = False, previous: "ScenePlayer | None" = None,
+                position: int | None = None) -> None:
         """Make this scene the one playing, from `frame`. With keep_mix the sound does not jump:
         the current mix stays and the music crossfades to the current cue's mix.
 
         `previous` (a hot reload of the same file): keep its cue, when a cue of that name (or,
         unnamed, that number) still exists, and its place on the timeline, so saving the file
-        (a comment, a new mapping) does not send the music back to the first cue."""
+        (a comment, a new mapping) does not send the music back to the first cue.
+
+        `position` (a restart from the journal): start that many frames into the timeline,
+        firing nothing; the journal's resume then stands on the cue it names."""
         scene = self.scene
         style = state.style
         for name in list(state.prompt_texts):
@@ -133,18 +137,45 @@ class ScenePlayer:
         self._build_timeline(state)
         if previous is not None:
             self._resume(state, frame, previous)
+        elif position is not None:
+            self.current = None
+            self.place(frame, position)
         elif keep_mix and self.current is not None:
             self.fire(state, min(self.current, len(scene.cues) - 1))
         else:
             self.current = None
             self.tick(state, frame)
 
-    def _resume(self, state: ControlState, frame: int, previous: "ScenePlayer") -> None:
+    def position(self, frame: int) -> int:
+        """Frames into the timeline's current lap at `frame`: where the cue list stands."""
+        elapsed = frame - self.start_frame
+        return elapsed % self._loop_frames if self._loop_frames is not None else elapsed
+
+    def place(self, frame: int, position: int) -> None:
+        """Stand `position` frames into the timeline at `frame`, without firing the cues passed."""
+        self.start_frame = frame - position
+        self._place(frame)
+
+    def stand_on(self, state: ControlState, cue: str) -> None:
+        """A restart: stand on `cue` again without replaying its fade (the place in the timeline
+        came with `install(position=...)`)."""
+        try:
+            self.current = self.find(cue)
+        except ValueError:
+            log.warning("journal: cue %s is not in %s any more", cue, self.prepared.name)
+            return
+        state.cue = cue
+        state.changed.add("cue")
+
+    def _place(self, frame: int) -> None:
         elapsed = frame - self.start_frame
         if self._loop_frames is not None:
             self._loop_count = elapsed // self._loop_frames
             elapsed -= self._loop_count * self._loop_frames
         self._next_timed = sum(1 for offset, _ in self._timeline if offset <= elapsed)  # passed already
+
+    def _resume(self, state: ControlState, frame: int, previous: "ScenePlayer") -> None:
+        self._place(frame)
         if previous.current is None:
             self.current = None
             return
