@@ -123,7 +123,6 @@ class Daemon:
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
         self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
         self.control = ControlState(self.style.new_space())
-        self.scenes = SceneHost(self)
         self.journal: Journal | None = None
         self.notifier = Notifier()
         self.advertisement: Advertisement | None = None
@@ -137,6 +136,10 @@ class Daemon:
         self.pusher = Pusher()
         self.recorder = Recorder()
         self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
+        # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
+        self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
+        self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
+                                publish=self.pusher.publish, midi_clock=self.midi_clock)
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
@@ -144,8 +147,6 @@ class Daemon:
         self.stopped = threading.Event()
         self.engine_error = ""
         self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
-        # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
-        self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.link: "LinkFollower | None" = None
 
     def start(self) -> None:
@@ -191,7 +192,8 @@ class Daemon:
         music = self._read_journal()
         same_scene = music is not None and config.scene is not None and music.scene_path is not None \
             and os.path.realpath(music.scene_path) == os.path.realpath(config.scene)
-        self.scenes.start(position=music.scene_frames if same_scene else None)  # the first scene installs on frame 0
+        self.scenes.start(config.scene, position=music.scene_frames if same_scene else None, midi=config.midi,
+                          midi_ports=config.midi_ports)  # the first scene installs on frame 0
         self._resume_from_journal(music)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web

@@ -23,7 +23,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from mrtd.app.paths import inside
 from mrtd.control import commands as c
@@ -37,7 +37,8 @@ from mrtd.inputs.scene.schema import Mapping, MidiSource, Scene
 from mrtd.yamlcheck import MAX_BYTES
 
 if TYPE_CHECKING:
-    from mrtd.app.daemon import Daemon
+    from mrtd.inputs.midi_clock import MidiClock
+    from mrtd.style.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,19 @@ MAX_QUEUED_LOADS = 8  # scene requests waiting for the worker; more are refused 
 
 
 class SceneHost:
-    def __init__(self, daemon: "Daemon") -> None:
-        self._daemon = daemon
+    """Scenes for one control state. Its collaborators, and nothing else, are handed in: the
+    command queue (`control`), the embedder, the folders, where worker-side errors and learned
+    mappings are published, and the MIDI clock when the tempo follows one. The daemon and
+    `mrtd render` build it the same way, so a render plays a scene as a live run does."""
+
+    def __init__(self, control: ControlState, embedder: "Embedder", *, scene_dir: str = ".", audio_dir: str = ".",
+                 publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
+                 midi_clock: "MidiClock | None" = None) -> None:
+        self._control = control
+        self._embedder = embedder
+        self.scene_dir, self.audio_dir = scene_dir, audio_dir
+        self._publish = publish
+        self._midi_clock = midi_clock
         self.player: ScenePlayer | None = None  # generation thread only
         self.mappings = MappingTable([], self._cue_command)  # replaced whole, read by input threads
         self.path: Path | None = None
@@ -68,16 +80,16 @@ class SceneHost:
         self.worker_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------
-    def start(self, position: int | None = None) -> None:
-        """Open MIDI, load the configured scene (`position` frames into its timeline: a restart
+    def start(self, scene: str | None = None, position: int | None = None, midi: bool = False,
+              midi_ports: list[str] | tuple[str, ...] = ()) -> None:
+        """Open MIDI (when asked), load `scene` (`position` frames into its timeline: a restart
         of the scene the journal names), start the watcher and the loader."""
-        config = self._daemon.config
-        if config.midi:
-            self.midi = MidiInput(self.on_midi, ports=config.midi_ports, virtual=True)
+        if midi:
+            self.midi = MidiInput(self.on_midi, ports=list(midi_ports), virtual=True)
             if not self.midi.start():
                 self.midi = None
-        if config.scene:
-            self.load(Path(config.scene), position=position)
+        if scene:
+            self.load(Path(scene), position=position)
         self._watcher = threading.Thread(target=self._watch, name="mrtd-scene-watch", daemon=True)
         self._watcher.start()
         self._worker = threading.Thread(target=self._work, name="mrtd-scene-load", daemon=True)
@@ -98,12 +110,12 @@ class SceneHost:
     # -- loading -------------------------------------------------------------------
     def load_named(self, name: str, due: float | None = None) -> None:
         """OSC: the cheap checks now (so the sender hears them), the load itself on the worker."""
-        path = inside(self._daemon.config.scene_dir, name, ".yaml")  # symlinks resolved: must stay inside
+        path = inside(self.scene_dir, name, ".yaml")  # symlinks resolved: must stay inside
         shown = path.name if len(path.name) <= 60 else path.name[:57] + "..."
         try:
             info = os.stat(path)  # stat, not open: a FIFO is never waited on
         except OSError:
-            raise ValueError(f"no scene {shown} in {self._daemon.config.scene_dir}") from None
+            raise ValueError(f"no scene {shown} in {self.scene_dir}") from None
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"scene {shown} is not a regular file")
         if info.st_size > MAX_BYTES:
@@ -138,7 +150,7 @@ class SceneHost:
         kind = job[0]
         try:
             if kind == "load":
-                self.load(job[1], job[2], root=Path(self._daemon.config.scene_dir))
+                self.load(job[1], job[2], root=Path(self.scene_dir))
             else:
                 self._cue_now(*job[1:])
         except (SceneError, ValueError) as exc:
@@ -149,20 +161,20 @@ class SceneHost:
             address = "/mrt/scene/load" if kind == "load" else "/mrt/cue"
             shown = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
             log.error("%s refused: %s", address, shown)
-            self._daemon.pusher.publish({"/mrt/error": [address, shown]})
+            self._publish({"/mrt/error": [address, shown]})
 
     def load(self, path: Path, due: float | None = None, reload: bool = False, root: Path | None = None,
              position: int | None = None) -> None:
         """Validate and prepare `path` (inside `root`, default its own folder), then swap it in at
         a frame boundary, `position` frames into its timeline (a restart) or at its start.
         SceneError if invalid."""
-        audio = (self._daemon.config.audio_dir,)
+        audio = (self.audio_dir,)
         with self._load_lock:
             try:
                 info = path.stat()
                 mtime = (info.st_mtime_ns, info.st_size)
                 scene = load_scene(path, root, audio)
-                embedder = self._daemon.embedder
+                embedder = self._embedder
                 prepared = prepare_scene(scene, path, embedder.embed_text,
                                          embedder.embed_audio_file if embedder.supports_audio else None, audio)
             except SceneError as exc:
@@ -173,7 +185,7 @@ class SceneHost:
                 raise SceneError(str(path), self.last_errors) from None
             self.path, self._mtime, self.last_errors = path, mtime, []
             self._accepted, self._accepted_name = scene, prepared.name
-            self._daemon.control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload, position)), due)
+            self._control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload, position)), due)
 
     def _install(self, prepared: PreparedScene, state: ControlState, reload: bool, position: int | None = None) -> None:
         previous = self.player
@@ -250,7 +262,7 @@ class SceneHost:
         command = self._cue_command(which or "next")
         if when is not None:
             command = c.Quantized(command, *when)
-        self._daemon.control.submit(command, due)
+        self._control.submit(command, due)
 
     # -- mappings ---------------------------------------------------------------------------
     def from_osc(self, address: str, args: list[Any], due: float | None) -> bool:
@@ -258,24 +270,24 @@ class SceneHost:
         if commands is None:
             return False
         for command in commands:
-            self._daemon.control.submit(command, due)
+            self._control.submit(command, due)
         return True
 
     def on_midi(self, message: list[int]) -> None:
         if not message:
             return
         if message[0] in MIDI_CLOCK_STATUSES:  # transport and clock: the tempo source's, if it is MIDI
-            clock = self._daemon.midi_clock
+            clock = self._midi_clock
             if clock is not None:
                 for command in clock.feed(message, time.monotonic(), time.time()):
-                    self._daemon.control.submit(command)
+                    self._control.submit(command)
             return
         status = message[0] & 0xF0
         if status in (0xB0, 0x90, 0x80, 0xE0) and len(message) >= 3 and self._learning is not None:
             if status != 0x80 and not (status == 0x90 and message[2] == 0):
                 self._learn_from(message)
             return
-        control = self._daemon.control
+        control = self._control
         commands = self.mappings.from_midi(message)
         for command in commands:
             control.submit(command)
@@ -310,4 +322,4 @@ class SceneHost:
         described = source.model_dump(exclude_defaults=True)
         kind, name = next(iter(target.items()))
         log.info("MIDI learn: %s %s <- %s", kind, name, described)
-        self._daemon.pusher.publish({"/mrt/learned": [kind, name, " ".join(f"{k}={v}" for k, v in described.items())]})
+        self._publish({"/mrt/learned": [kind, name, " ".join(f"{k}={v}" for k, v in described.items())]})
