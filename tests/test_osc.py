@@ -301,10 +301,10 @@ def test_a_port_in_use_is_a_clear_error(rig):
 def test_the_reference_page_is_up_to_date():
     from pathlib import Path
 
-    from mrtd.inputs.osc.table import reference_markdown
+    from mrtd.app.configdoc import osc_markdown
 
     page = Path(__file__).parent.parent / "docs" / "osc.md"
-    assert page.read_text() == reference_markdown(), "docs/osc.md is stale: run `mrtd osc-reference > docs/osc.md`"
+    assert page.read_text() == osc_markdown(), "docs/osc.md is stale: run `mrtd osc-reference > docs/osc.md`"
 
 
 def test_a_command_that_cannot_apply_is_refused_and_the_music_goes_on(rig):

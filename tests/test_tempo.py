@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 
 from conftest import wait_for, probed_daemon
 from mrtd.app.scenes import SceneHost
+from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.control.tempo import ALIGN_TOLERANCE, MusicalClock
@@ -43,10 +43,7 @@ class Host:
 
 def scene_host(state: ControlState, scene: Path) -> SceneHost:
     """The daemon's SceneHost on `state`, with `scene` loaded (its worker not started: loads run here)."""
-    embedder = SimpleNamespace(embed_text=BuiltinEmbedder().embed_text, embed_audio_file=None, supports_audio=False)
-    daemon = SimpleNamespace(control=state, embedder=embedder, pusher=None,
-                             config=SimpleNamespace(scene_dir=str(scene.parent), audio_dir=str(scene.parent)))
-    host = SceneHost(daemon)  # type: ignore[arg-type]
+    host = SceneHost(state, CachedEmbedder(BuiltinEmbedder(), EmbeddingCache(None)), scene_dir=str(scene.parent), audio_dir=str(scene.parent))
     host.load(scene)
     return host
 

@@ -107,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(config_markdown())
         return 0
     if args.command == "osc-reference":
-        from mrtd.inputs.osc.table import reference_markdown
+        from mrtd.app.configdoc import osc_markdown
 
-        sys.stdout.write(reference_markdown())
+        sys.stdout.write(osc_markdown())
         return 0
     if args.command == "check":
         return _check(args.scenes, args.audio_dir)

@@ -109,3 +109,11 @@ def config_markdown() -> str:
     lines = [INTRO, "## Top level", "", *_table(Settings), "", "## `osc:`", "",
              "`osc: null` turns OSC off.", "", *_table(OscConfig, "osc."), ""]
     return "\n".join(lines)
+
+
+def osc_markdown() -> str:
+    """docs/osc.md: the address table and dialects (inputs/osc/table.py), then the feedback messages."""
+    from mrtd.feedback.snapshot import feedback_markdown
+    from mrtd.inputs.osc.table import reference_markdown
+
+    return reference_markdown() + "\n".join(feedback_markdown()) + "\n"

@@ -47,6 +47,7 @@ from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 from mrtd.lifecycle import short_gil_turns
+from mrtd.control.changes import Change
 
 if TYPE_CHECKING:
     from mrtd.inputs.link import LinkFollower
@@ -279,7 +280,7 @@ class Daemon:
         weights = control.style.weights()
         if weights != self._last_weights:  # a crossfade moves the mix without a command
             self._last_weights = dict(weights)
-            changed.add("mix")
+            changed.add(Change.MIX)
         if not changed:
             return
         self.snapshot = snapshot.messages(control)

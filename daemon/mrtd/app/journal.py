@@ -32,6 +32,7 @@ from mrtd.control.params import PARAMS
 from mrtd.control.state import ControlState
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 from mrtd.style.curves import CURVES
+from mrtd.control.changes import Change
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,6 @@ def resume_action(music: MusicState, embed_text: Callable[[str], Any], stand_on:
         volume = music.params.get("volume", PARAMS["volume"].default)
         state.set("volume", -60.0)
         state.glide("volume", volume, fade_in_ms / 3)  # about 95 % there after fade_in_ms
-        state.changed.update(("mix", "prompts", "scene", "cue", "axes", "xy"))
+        state.changed.update((Change.MIX, Change.PROMPTS, Change.SCENE, Change.CUE, Change.AXES, Change.XY))
 
     return apply

@@ -38,7 +38,7 @@ from mrtd.yamlcheck import MAX_BYTES
 
 if TYPE_CHECKING:
     from mrtd.inputs.midi_clock import MidiClock
-    from mrtd.style.embedder import Embedder
+    from mrtd.style.cache import CachedEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class SceneHost:
     mappings are published, and the MIDI clock when the tempo follows one. The daemon and
     `mrtd render` build it the same way, so a render plays a scene as a live run does."""
 
-    def __init__(self, control: ControlState, embedder: "Embedder", *, scene_dir: str = ".", audio_dir: str = ".",
+    def __init__(self, control: ControlState, embedder: "CachedEmbedder", *, scene_dir: str = ".", audio_dir: str = ".",
                  publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
                  midi_clock: "MidiClock | None" = None) -> None:
         self._control = control

@@ -20,6 +20,7 @@ import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM, STYLE_TOKENS
 from mrtd.control.params import PARAMS, finite_number
+from mrtd.control.changes import Change
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState
@@ -89,7 +90,7 @@ class NoteOn(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.notes.note_on(self.pitch, self.velocity)
-        state.changed.add("notes")
+        state.changed.add(Change.NOTES)
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,14 @@ class NoteOff(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.notes.note_off(self.pitch)
-        state.changed.add("notes")
+        state.changed.add(Change.NOTES)
 
 
 @dataclass(frozen=True)
 class NotesClear(Command):
     def apply(self, state: "ControlState") -> None:
         state.notes.clear()
-        state.changed.add("notes")
+        state.changed.add(Change.NOTES)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class DefinePrompt(Command):
             raise ValueError(f"{MAX_PROMPTS} prompts already; clear one first")
         state.style.set_prompt(self.name, self.embedding, weight=self.weight)
         state.prompt_texts[self.name] = self.text
-        state.changed.update(("mix", "prompts"))
+        state.changed.update((Change.MIX, Change.PROMPTS))
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class PromptReady(Command):
         # results superseded by a newer text for the same name).
         if self.name in state.prompt_texts:
             state.style.set_embedding(self.name, self.embedding)
-            state.changed.add("mix")
+            state.changed.add(Change.MIX)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class ClearPrompt(Command):
         if self.name in state.prompt_texts:
             state.style.remove_prompt(self.name)
             del state.prompt_texts[self.name]
-            state.changed.update(("mix", "prompts"))
+            state.changed.update((Change.MIX, Change.PROMPTS))
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ class SetAxis(Command):
     def apply(self, state: "ControlState") -> None:
         state.style.set_axis(self.axis, self.value)
         state.axes[str(self.axis)] = self.value
-        state.changed.add("axes")
+        state.changed.add(Change.AXES)
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ class SetStyleTokens(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.style.set_raw_tokens(None if self.tokens is None else np.asarray(self.tokens, dtype=np.int32))
-        state.changed.add("tokens")
+        state.changed.add(Change.STYLE)
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ class SetStyleEmbedding(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.style.set_raw_embedding(self.embedding)
-        state.changed.add("embedding")
+        state.changed.add(Change.STYLE)
 
 
 def check_tokens(values: list[object]) -> tuple[int, ...]:

@@ -23,6 +23,7 @@ from mrtd.control.notes import NoteTracker
 from mrtd.control.params import PARAMS
 from mrtd.control.tempo import MusicalClock
 from mrtd.frame import FRAME_SECONDS
+from mrtd.control.changes import Change
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class ControlState:
         self.xy: tuple[float, float] | None = None
         self.scene: str | None = None
         self.cue: str | None = None
-        self.changed: set[str] = set()  # what moved since the last frame: feedback pushes these
+        self.changed: set[Change] = set()  # what moved since the last frame: feedback pushes these
         self.frame = 0  # the frame being built
         self.applied = 0
         self.late = 0  # timed commands that arrived after their frame was made
@@ -129,7 +130,7 @@ class ControlState:
         clock.meter = int(self.values["meter"])
         if math.floor(clock.beat) != self._last_beat:  # a beat starts in this frame: push it
             self._last_beat = math.floor(clock.beat)
-            self.changed.add("beat")
+            self.changed.add(Change.BEAT)
 
     def _apply_due(self, frame: int) -> None:
         due_now: list[Command] = []
@@ -171,7 +172,7 @@ class ControlState:
         self._glides.pop(name, None)
         if self.values[name] != value:
             self.values[name] = value
-            self.changed.add(name)
+            self.changed.add(Change(name))
 
     def glide(self, name: str, target: float, milliseconds: float) -> None:
         """Move a continuous parameter toward `target`, smoothed with a time constant in ms."""
@@ -199,7 +200,7 @@ class ControlState:
         if self.limits is not None:
             frames = max(frames, self.limits.fade_frames)
         self.style.crossfade_to(target, frames, curve)
-        self.changed.add("mix")
+        self.changed.add(Change.MIX)
 
     def set_weight(self, name: str, weight: float) -> None:
         if self.limits is not None and self.limits.fade_frames > 0:
@@ -208,7 +209,7 @@ class ControlState:
             self.crossfade(target, 0)
         else:
             self.style.set_weight(name, weight)
-            self.changed.add("mix")
+            self.changed.add(Change.MIX)
 
     def set_xy(self, x: float, y: float) -> None:
         before = dict(self.style.weights())
@@ -218,13 +219,12 @@ class ControlState:
             self.style.crossfade_to(before, 0)  # back where we were, then fade gently
             self.crossfade(after, 0)
         self.xy = (x, y)
-        self.changed.update(("xy", "mix"))
+        self.changed.update((Change.XY, Change.MIX))
 
     def request_reset(self) -> None:
-        self._reset_pending = True
-        self.changed.add("reset")
+        self._reset_pending = True  # the engine hears it in the next frame's conditioning
 
-    def take_changes(self) -> set[str]:
+    def take_changes(self) -> set[Change]:
         changed, self.changed = self.changed, set()
         return changed
 

@@ -1,18 +1,23 @@
 """The state a control surface shows, as OSC messages keyed by address.
 
 Built on the generation thread (the state's one writer) and published as an
-immutable dict, so status, sync and pushes read it from any thread.
+immutable dict, so status, sync and pushes read it from any thread. Each kind
+of change (`control/changes.py`) renders as the messages of its row in
+`FEEDBACK`, which also writes the feedback section of docs/osc.md.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from mrtd.control.params import PARAMS
+from mrtd.control.changes import Change
 from mrtd.control.state import ControlState
-from mrtd.inputs.osc.table import ROOT, TABLE
+from mrtd.inputs.osc.table import ROOT
 
-# parameter name -> the canonical address that sets it
+Messages = dict[str, list[Any]]
+
+# parameter name -> the canonical address that sets it (and shows it)
 PARAM_ADDRESS = {
     "temperature": f"{ROOT}/temperature",
     "top_k": f"{ROOT}/topk",
@@ -30,37 +35,83 @@ PARAM_ADDRESS = {
     "tempo": f"{ROOT}/tempo",
     "meter": f"{ROOT}/meter",
 }
-assert set(PARAM_ADDRESS) == set(PARAMS), "every parameter is shown somewhere"
-assert {row.path for row in TABLE} >= set(PARAM_ADDRESS.values())
 
 
 def _value(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
-def messages(state: ControlState, keys: set[str] | None = None) -> dict[str, list[Any]]:
-    """Messages for the changed `keys` (None: everything)."""
-    out: dict[str, list[Any]] = {}
-    wanted = (lambda k: True) if keys is None else keys.__contains__
-    for name, address in PARAM_ADDRESS.items():
-        if wanted(name):
-            out[address] = [_value(state.values[name])]
-    if wanted("notes"):
-        out[f"{ROOT}/notes"] = sorted(state.notes.held)
-    if wanted("mix"):
-        out[f"{ROOT}/mix"] = [item for name, w in sorted(state.style.weights().items()) for item in (name, float(w))]
-    if wanted("prompts") or wanted("scene"):  # when the points change (a scene installs its own), not every frame of a fade
-        out[f"{ROOT}/prompts"] = [item for name, t in sorted(state.prompt_texts.items()) for item in (name, t)]
-    if wanted("axes"):
-        for axis, value in sorted(state.axes.items()):
-            out[f"{ROOT}/axis/{axis}"] = [float(value)]
-    if wanted("xy") and state.xy is not None:
+def _mix(state: ControlState, out: Messages) -> None:
+    out[f"{ROOT}/mix"] = [item for name, w in sorted(state.style.weights().items()) for item in (name, float(w))]
+
+
+def _prompts(state: ControlState, out: Messages) -> None:
+    out[f"{ROOT}/prompts"] = [item for name, t in sorted(state.prompt_texts.items()) for item in (name, t)]
+
+
+def _axes(state: ControlState, out: Messages) -> None:
+    for axis, value in sorted(state.axes.items()):
+        out[f"{ROOT}/axis/{axis}"] = [float(value)]
+
+
+def _xy(state: ControlState, out: Messages) -> None:
+    if state.xy is not None:
         out[f"{ROOT}/xy"] = [float(state.xy[0]), float(state.xy[1])]
-    if wanted("beat"):
-        clock = state.clock
-        out[f"{ROOT}/beat"] = [clock.bar, clock.beat_in_bar, round(clock.phase, 3), float(clock.bpm)]
-    if wanted("scene"):
-        out[f"{ROOT}/scene"] = [state.scene or ""]
-    if wanted("cue"):
-        out[f"{ROOT}/cue"] = [state.cue or ""]
+
+
+def _beat(state: ControlState, out: Messages) -> None:
+    clock = state.clock
+    out[f"{ROOT}/beat"] = [clock.bar, clock.beat_in_bar, round(clock.phase, 3), float(clock.bpm)]
+
+
+def _scene(state: ControlState, out: Messages) -> None:
+    out[f"{ROOT}/scene"] = [state.scene or ""]
+    _prompts(state, out)  # a scene installs its own prompts
+
+
+@dataclass(frozen=True)
+class Feedback:
+    change: Change
+    address: str  # as the reference page shows it
+    args: str
+    doc: str
+    render: Callable[[ControlState, Messages], None]
+
+
+FEEDBACK: tuple[Feedback, ...] = tuple(
+    Feedback(Change(name), address, "value", f"parameter {name}",
+             lambda state, out, name=name, address=address: out.__setitem__(address, [_value(state.values[name])]))
+    for name, address in PARAM_ADDRESS.items()
+) + (
+    Feedback(Change.MIX, f"{ROOT}/mix", "name w [name w ...]", "the prompts' weights now (pushed every frame of a crossfade)", _mix),
+    Feedback(Change.PROMPTS, f"{ROOT}/prompts", "name text [name text ...]", "the prompts defined", _prompts),
+    Feedback(Change.AXES, f"{ROOT}/axis/<axis>", "f", "an axis value", _axes),
+    Feedback(Change.XY, f"{ROOT}/xy", "x y", "the position on the 2-D surface", _xy),
+    Feedback(Change.NOTES, f"{ROOT}/notes", "pitch [pitch ...]", "the notes held",
+             lambda state, out: out.__setitem__(f"{ROOT}/notes", sorted(state.notes.held))),
+    Feedback(Change.BEAT, f"{ROOT}/beat", "bar beat phase bpm", "a beat starts (bar and beat from 1)", _beat),
+    Feedback(Change.SCENE, f"{ROOT}/scene", "name", "the scene playing ('' for none), then its prompts", _scene),
+    Feedback(Change.CUE, f"{ROOT}/cue", "name", "the cue last fired ('' for none)",
+             lambda state, out: out.__setitem__(f"{ROOT}/cue", [state.cue or ""])),
+    Feedback(Change.STYLE, f"{ROOT}/style/source", "prompts|tokens|embedding",
+             "where the style comes from: the prompt blend, or raw tokens or a raw embedding sent over OSC",
+             lambda state, out: out.__setitem__(f"{ROOT}/style/source", [state.style.source])),
+)
+
+def messages(state: ControlState, changes: set[Change] | None = None) -> Messages:
+    """Messages for `changes` (None: everything), in the order of FEEDBACK."""
+    out: Messages = {}
+    for row in FEEDBACK:
+        if changes is None or row.change in changes:
+            row.render(state, out)
     return out
+
+
+def feedback_markdown() -> list[str]:
+    """The feedback section of docs/osc.md."""
+    lines = ["", "## Feedback", "",
+             "Pushed to subscribers (`/mrt/subscribe`) and the web page when it changes, and sent in full by `/mrt/sync`.", "",
+             "| address | arguments | when |", "|---|---|---|"]
+    for row in FEEDBACK:
+        lines.append(f"| `{row.address}` | {row.args.replace('|', chr(92) + '|')} | {row.doc} |")
+    return lines

@@ -367,6 +367,11 @@ class StyleSpace:
             self._use_raw_tokens = True
         self._dirty = True
 
+    @property
+    def source(self) -> str:
+        """Where the frame's style comes from: "tokens" (raw), "embedding" (raw) or "prompts"."""
+        return "tokens" if self._use_raw_tokens else "embedding" if self._raw_embedding is not None else "prompts"
+
     def set_quantizer(self, quantizer: Quantizer) -> None:
         """Swap the quantizer (e.g. once MusicCoCa's is loaded); tokens are recomputed next frame."""
         self.quantizer = quantizer

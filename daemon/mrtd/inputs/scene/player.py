@@ -20,6 +20,7 @@ from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.inputs.scene.loader import referenced_file
 from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
 from mrtd.style.pca import PCAFile, load_pca
+from mrtd.control.changes import Change
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class ScenePlayer:
         if state.limits is not None:
             state.set("volume", state.values["volume"])  # bring it under the ceiling now
         state.scene = self.prepared.name
-        state.changed.update(("scene", "mix"))
+        state.changed.update((Change.SCENE, Change.MIX))
         self.start_frame = previous.start_frame if previous is not None else frame
         self._build_timeline(state)
         if previous is not None:
@@ -165,7 +166,7 @@ class ScenePlayer:
             log.warning("journal: cue %s is not in %s any more", cue, self.prepared.name)
             return
         state.cue = cue
-        state.changed.add("cue")
+        state.changed.add(Change.CUE)
 
     def _place(self, frame: int) -> None:
         elapsed = frame - self.start_frame
@@ -274,7 +275,7 @@ class ScenePlayer:
         cue = self.scene.cues[index]
         self.current = index
         state.cue = cue_label(cue, index)
-        state.changed.add("cue")
+        state.changed.add(Change.CUE)
         self.fired.append((state.frame, state.cue))
         if cue.mix is not None:
             frames = round(self.fade_seconds(cue, state) * FRAMES_PER_SECOND)
