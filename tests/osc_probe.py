@@ -36,6 +36,14 @@ def bundle(timetag: float | None, *messages: bytes) -> bytes:
 
 
 class OscProbe:
+    """Sends from one UDP socket and records, in order, what went out and what came back.
+
+    `transcript` holds ("sent" | "received", address, args) in the order the probe saw them;
+    `exchange()` sends a message fenced by a ping and returns exactly what the daemon answered
+    to it (the daemon handles one socket's datagrams in order), so a test asserts the whole
+    conversation instead of counting replies.
+    """
+
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.target = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -43,6 +51,8 @@ class OscProbe:
         self.port = self.sock.getsockname()[1]
         self.sent: list[bytes] = []
         self.received: list[tuple[str, list[Any]]] = []
+        self.transcript: list[tuple[str, str, list[Any]]] = []
+        self._fences = 0
         self._arrived = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._receive, daemon=True)
@@ -57,11 +67,38 @@ class OscProbe:
             msg = OscMessage(data)
             with self._arrived:
                 self.received.append((msg.address, list(msg.params)))
+                self.transcript.append(("received", msg.address, list(msg.params)))
                 self._arrived.notify_all()
 
     def send_raw(self, packet: bytes) -> None:
         self.sent.append(packet)
+        with self._arrived:
+            try:
+                shown = OscMessage(packet)
+                self.transcript.append(("sent", shown.address, list(shown.params)))
+            except Exception:  # noqa: BLE001 - a bundle or garbage on purpose: recorded as bytes
+                self.transcript.append(("sent", "", [packet[:64]]))
         self.sock.sendto(packet, self.target)
+
+    def exchange_raw(self, packet: bytes, timeout: float = 5.0) -> list[tuple[str, list[Any]]]:
+        """Send `packet`, then a ping; everything received after the packet and before its pong."""
+        self._fences += 1
+        fence = f"fence-{self._fences}"
+        start = len(self.received)
+        self.send_raw(packet)
+        self.send("/mrt/ping", fence)
+        self.wait_for_message(("/mrt/pong", [fence]), timeout, start)
+        answered = self.received[start:]
+        return answered[: answered.index(("/mrt/pong", [fence]))]
+
+    def exchange(self, address: str, *args: Any, timeout: float = 5.0) -> list[tuple[str, list[Any]]]:
+        """Send one message; what the daemon answered to it, in order (nothing else)."""
+        return self.exchange_raw(message(address, *args), timeout)
+
+    def wait_for_message(self, wanted: tuple[str, list[Any]], timeout: float = 5.0, start: int = 0) -> None:
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: wanted in self.received[start:], timeout):
+                raise AssertionError(f"no {wanted} within {timeout}s; got {[a for a, _ in self.received[start:]]}")
 
     def send(self, address: str, *args: Any) -> None:
         self.send_raw(message(address, *args))

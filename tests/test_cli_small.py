@@ -52,11 +52,10 @@ def test_the_status_reply_is_what_docs_osc_md_says(tmp_path):
                if line.startswith("| `/mrt/status` |"))
     assert "replies one /mrt/status message: key value key value" in row
     with probed_daemon(tmp_path) as (daemon, engine, probe):
-        start = len(probe.received)
-        reply = probe.request("/mrt/status", "/mrt/status")
+        [(address, reply)] = probe.exchange("/mrt/status")
+        assert address == "/mrt/status", "one message, no /mrt/status/<field>"
         fields = dict(zip(reply[::2], reply[1::2]))
         assert len(reply) % 2 == 0 and all(isinstance(key, str) for key in reply[::2])
-        assert [address for address, _ in probe.received[start:]] == ["/mrt/status"], "one message, no /mrt/status/<field>"
     assert fields["record_dir"] == str(tmp_path / "recordings") and fields["scene_dir"] == str(tmp_path / "scenes")
     assert "" not in reply, "an empty value is sent as -"
 

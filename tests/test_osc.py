@@ -241,12 +241,9 @@ def test_bad_messages_get_an_error_and_change_nothing(rig, address, args, reason
 
 def test_malformed_and_oversized_packets_are_answered(rig):
     daemon, engine, probe = rig
-    start = len(probe.received)
-    probe.send_raw(b"\x00garbage")
-    assert probe.wait_for("/mrt/error", start=start) == ["", "not an OSC message or bundle"]
-    start = len(probe.received)
-    probe.send_raw(message("/mrt/ping", b"x" * 20000))
-    assert "larger than" in probe.wait_for("/mrt/error", start=start)[1]
+    assert probe.exchange_raw(b"\x00garbage") == [("/mrt/error", ["", "not an OSC message or bundle"])]
+    [(address, (about, reason))] = probe.exchange_raw(message("/mrt/ping", b"x" * 20000))
+    assert address == "/mrt/error" and "larger than" in reason
 
 
 def test_tcp_size_prefixed_and_slip_framing(rig):
@@ -321,9 +318,8 @@ def test_record_start_and_stop_take_the_music_to_a_wav(rig, tmp_path):
 
     daemon, engine, probe = rig
     assert probe.request("/mrt/record/start", "/mrt/record/started", "take one") == ["take one.wav"]
-    start = len(probe.received)
-    probe.send("/mrt/record/start", "again")
-    assert "already recording" in probe.wait_for("/mrt/error", start=start)[1]
+    [(address, (about, reason))] = probe.exchange("/mrt/record/start", "again")
+    assert (address, about) == ("/mrt/error", "/mrt/record/start") and "already recording" in reason
     settle(daemon, 25)
     assert probe.request("/mrt/record/stop", "/mrt/record/stopped") == ["take one.wav"]
     with wave.open(str(tmp_path / "recordings" / "take one.wav")) as take:
