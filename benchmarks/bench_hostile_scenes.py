@@ -6,7 +6,9 @@ A real daemon (synth engine, real-time paced null output) plays while each
 hostile scene (tests/test_scene_hostile.py makes them) is loaded over UDP;
 then a big valid scene (about 1.5 MB of raw embeddings) is loaded while
 /mrt/ping round trips are timed, to show the load runs off the OSC loop.
-Targets: each refused within 1 s and 50 MB, 0 underruns throughout.
+Targets: each refused within 1 s and 50 MB, 0 underruns throughout. The parses run in
+a helper process (inputs/scene/isolated.py): the RSS column is the daemon's, and the
+helper's own peak is printed at the end.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ def main() -> int:
         time.sleep(0.5)
         print(f"valid scene of {len(big) / 1e6:.1f} MB loaded in {loaded:.2f} s; {len(pings)} pings meanwhile, "
               f"slowest {max(pings) * 1000:.1f} ms; underruns {daemon.status()['underruns'] - underruns}")
+        pid = daemon.scenes.parser_pid
+        if pid is not None:  # the helper process the parses ran in: its peak, not the daemon's
+            peak = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+            print(f"scene parser process: peak RSS {int(peak.split()[1]) / 1024:.0f} MB over all of the above")
     finally:
         daemon.stop()
     return 0

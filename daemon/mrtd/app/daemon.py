@@ -31,6 +31,7 @@ from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, MusicState, capture, resume_action
 from mrtd.app.scenes import SceneHost
+from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
@@ -140,7 +141,7 @@ class Daemon:
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
-                                publish=self.pusher.publish, midi_clock=self.midi_clock)
+                                publish=self.pusher.publish, midi_clock=self.midi_clock, parser=SceneParser())
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)

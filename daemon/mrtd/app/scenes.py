@@ -30,6 +30,7 @@ from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.inputs.midi import MidiInput
 from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
+from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
 from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, find_cue, prepare_scene
@@ -54,8 +55,10 @@ class SceneHost:
 
     def __init__(self, control: ControlState, embedder: "CachedEmbedder", *, scene_dir: str = ".", audio_dir: str = ".",
                  publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
-                 midi_clock: "MidiClock | None" = None) -> None:
+                 midi_clock: "MidiClock | None" = None, parser: SceneParser | None = None) -> None:
+        """`parser`: parse in that helper process (the daemon: the audio plays on); None: here."""
         self._control = control
+        self._parser = parser
         self._embedder = embedder
         self.scene_dir, self.audio_dir = scene_dir, audio_dir
         self._publish = publish
@@ -106,6 +109,13 @@ class SceneHost:
             self._watcher.join(2.0)
         if self.midi is not None:
             self.midi.stop()
+        if self._parser is not None:
+            self._parser.close()
+
+    @property
+    def parser_pid(self) -> int | None:
+        """The helper process scenes are parsed in, while it runs (None: parsed in this process)."""
+        return self._parser.pid if self._parser is not None else None
 
     # -- loading -------------------------------------------------------------------
     def load_named(self, name: str, due: float | None = None) -> None:
@@ -173,7 +183,7 @@ class SceneHost:
             try:
                 info = path.stat()
                 mtime = (info.st_mtime_ns, info.st_size)
-                scene = load_scene(path, root, audio)
+                scene = (self._parser.load if self._parser is not None else load_scene)(path, root, audio)
                 embedder = self._embedder
                 prepared = prepare_scene(scene, path, embedder.embed_text,
                                          embedder.embed_audio_file if embedder.supports_audio else None, audio)
