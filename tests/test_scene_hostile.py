@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import probed_daemon, wait_for
-from osc_probe import bundle, message
+from osc_probe import OscProbe, bundle, message
 
 SECRET = "s3cr3t-line-that-must-never-show"
 
@@ -70,8 +70,10 @@ def test_hostile_scenes_are_refused_fast_small_and_silent_about_files_while_musi
     (folder / "good.yaml").write_text("name: good\nprompts: {a: alpha}\ncues:\n  - {name: one, at: 0, mix: {a: 1}}\n")
     with probed_daemon(tmp_path, scene=str(folder / "good.yaml"), scene_dir=str(folder)) as (daemon, engine, probe):
         wait_for(lambda: daemon.control.scene == "good", 5, "the good scene")
-        probe.send("/mrt/subscribe")  # errors found by the load worker are pushed to subscribers
-        wait_for(lambda: daemon.pusher._subscribers, 5, "the subscription")
+        # The sender is not subscribed: what the load worker refuses comes back to it all the same.
+        # Another surface, subscribed, hears it too.
+        watcher = OscProbe(daemon.osc.port)
+        watcher.request("/mrt/subscribe", "/mrt/subscribed")
         figures = []
         for case, name in cases.items():
             frames, underruns = len(engine.seen), daemon.status()["underruns"]
@@ -91,6 +93,10 @@ def test_hostile_scenes_are_refused_fast_small_and_silent_about_files_while_musi
             wait_for(lambda: len(engine.seen) > frames + 5, 5, f"music after {case}")
             assert daemon.control.scene == "good", f"{case} replaced the scene"
             assert daemon.status()["underruns"] == underruns, f"{case} caused an underrun"
+        assert len([a for a, _ in probe.received if a == "/mrt/error"]) == len(cases), "one error per refused load"
+        pushed = [args for a, args in watcher.received if a == "/mrt/error"]
+        watcher.close()
+        assert len(pushed) >= 7 and all(args[0] == "/mrt/scene/load" for args in pushed), "worker-side refusals are pushed"
         for case, seconds, grown, reason in figures:
             print(f"hostile scene {case:8s} refused in {seconds * 1000:6.1f} ms, RSS +{grown / 1e6:5.1f} MB: {reason[:90]}")
         assert daemon.scenes._watcher.is_alive() and daemon.scenes._worker.is_alive()

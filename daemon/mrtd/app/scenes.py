@@ -9,9 +9,10 @@ Order: `/mrt/scene/load x` then `/mrt/cue y` (one bundle, or one after the
 other) checks y against x. While a load waits in the worker, later cue
 requests queue behind it and are checked against the scene it left (x, or the
 old scene if x was refused); otherwise a cue is checked at once against the
-last scene accepted (which may not have been swapped in yet). Errors found by
-the worker cannot be answered to the sender any more: they are pushed to
-subscribers as `/mrt/error`, logged, and counted in `/mrt/status`.
+last scene accepted (which may not have been swapped in yet). A load the
+worker refuses is answered to its sender as `/mrt/error` (a late reply, within
+the sender's reply budget), pushed to subscribers, logged, and counted in
+`/mrt/status`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from mrtd.inputs.scene.schema import Mapping, MidiSource, Scene
 from mrtd.yamlcheck import MAX_BYTES
 
 if TYPE_CHECKING:
+    from mrtd.inputs.osc.table import Answer
     from mrtd.inputs.midi_clock import MidiClock
     from mrtd.style.cache import CachedEmbedder
 
@@ -118,8 +120,9 @@ class SceneHost:
         return self._parser.pid if self._parser is not None else None
 
     # -- loading -------------------------------------------------------------------
-    def load_named(self, name: str, due: float | None = None) -> None:
-        """OSC: the cheap checks now (so the sender hears them), the load itself on the worker."""
+    def load_named(self, name: str, due: float | None = None, answer: "Answer | None" = None) -> None:
+        """OSC: the cheap checks now (so the sender hears them), the load itself on the worker;
+        what the worker refuses goes to `answer` (the sender), and to subscribers."""
         path = inside(self.scene_dir, name, ".yaml")  # symlinks resolved: must stay inside
         shown = path.name if len(path.name) <= 60 else path.name[:57] + "..."
         try:
@@ -130,7 +133,7 @@ class SceneHost:
             raise ValueError(f"scene {shown} is not a regular file")
         if info.st_size > MAX_BYTES:
             raise ValueError(f"scene {shown} is {info.st_size} bytes, over the limit of {MAX_BYTES}")
-        self._queue(("load", path, due))
+        self._queue(("load", path, due, answer))
 
     def _queue(self, job: tuple) -> None:
         with self._pending_lock:
@@ -162,7 +165,7 @@ class SceneHost:
             if kind == "load":
                 self.load(job[1], job[2], root=Path(self.scene_dir))
             else:
-                self._cue_now(*job[1:])
+                self._cue_now(*job[1:4])
         except (SceneError, ValueError) as exc:
             if raise_errors:
                 raise
@@ -171,6 +174,9 @@ class SceneHost:
             address = "/mrt/scene/load" if kind == "load" else "/mrt/cue"
             shown = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
             log.error("%s refused: %s", address, shown)
+            answer = job[3] if kind == "load" else None
+            if answer is not None:
+                answer([("/mrt/error", [address, shown])])
             self._publish({"/mrt/error": [address, shown]})
 
     def load(self, path: Path, due: float | None = None, reload: bool = False, root: Path | None = None,

@@ -20,7 +20,7 @@ from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
 from mrtd.inputs.osc.codec import encode
-from mrtd.inputs.osc.table import ROOT, Reply
+from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:
     from mrtd.app.scenes import SceneHost
@@ -183,10 +183,10 @@ class Surface:
         self._services.pusher.unsubscribe(host, port)
 
     # -- scenes ------------------------------------------------------------------
-    def scene_load(self, name: str, due: float | None) -> None:
+    def scene_load(self, name: str, due: float | None, answer: Answer | None = None) -> None:
         self._scene_pending_until = time.monotonic() + PENDING_S
         try:
-            self._services.scenes.load_named(name, due)
+            self._services.scenes.load_named(name, due, answer)
         except SceneError as exc:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None

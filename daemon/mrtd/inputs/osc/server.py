@@ -422,7 +422,8 @@ class OscServer:
             self._error(sender, reply, address, "unknown address", args)
             return
         try:
-            replies = route.handler(self.host, Request(address, args, due, sender))
+            answer = lambda late: reply([encode(a, r) for a, r in late], address)  # noqa: E731
+            replies = route.handler(self.host, Request(address, args, due, sender, answer))
         except ValueError as exc:
             self._error(sender, reply, address, str(exc), args)
             return

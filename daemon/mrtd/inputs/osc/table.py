@@ -9,7 +9,7 @@ python-osc handlers do); a ValueError becomes `/mrt/error <address> <reason>`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -34,7 +34,7 @@ class Host(Protocol):
     def sync(self) -> list[Reply]: ...
     def subscribe(self, host: str, port: int) -> None: ...
     def unsubscribe(self, host: str, port: int) -> None: ...
-    def scene_load(self, name: str, due: float | None) -> None: ...
+    def scene_load(self, name: str, due: float | None, answer: "Answer | None" = None) -> None: ...
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None: ...
     def learn(self, kind: str, name: str) -> None: ...
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
@@ -46,12 +46,18 @@ class Host(Protocol):
     def dialects(self) -> Dialects: ...
 
 
+Answer = Callable[[list[Reply]], None]
+
+
 @dataclass(frozen=True)
 class Request:
     address: str  # as received (an alias, perhaps)
     args: list[Any]
     due: float | None  # wall-clock time to apply at; None = next frame
     sender: tuple[str, int]
+    # Replies found later, off the receive path (a scene refused by the loader): they go to the
+    # sender as the handler's own replies would, within the same reply budget. None: no way back.
+    answer: Answer | None = field(default=None, compare=False)
 
 
 Handler = Callable[[Host, Request], list[Reply] | None]
@@ -221,7 +227,7 @@ def drumless(host: Host, req: Request) -> None:
 
 def scene_load(host: Host, req: Request) -> None:
     arity(req.args, 1)
-    host.scene_load(text(req.args[0], "scene name"), req.due)
+    host.scene_load(text(req.args[0], "scene name"), req.due, req.answer)
 
 
 def cue(host: Host, req: Request) -> None:
