@@ -6,6 +6,7 @@ import sys
 import wave
 
 import numpy as np
+import pytest
 
 from mrtd.frame import SAMPLE_RATE
 
@@ -57,7 +58,10 @@ def test_unknown_output_is_one_clear_line():
     assert "Traceback" not in result.stderr
 
 
-def test_a_config_reports_every_mistake_at_once_before_anything_starts(tmp_path):
+@pytest.mark.parametrize("command, failed", [(("run", "--seconds", "5", "--config"), 2), (("check", "--config"), 1)],
+                         ids=["run", "check"])
+def test_a_config_reports_every_mistake_at_once_before_anything_starts(tmp_path, command, failed):
+    """`mrtd check --config` finds exactly what `mrtd run --config` would refuse."""
     import os
 
     plain = tmp_path / "plain-file"
@@ -66,8 +70,8 @@ def test_a_config_reports_every_mistake_at_once_before_anything_starts(tmp_path)
     config = tmp_path / "mrtd.yaml"
     config.write_text(f"record_dir: {plain}\nscene_dir: {tmp_path}/nonexistent\nstate_dir: {plain}\n"
                       f"outputs: [pipe:{plain}, pipe:{tmp_path}/fifo]\nengin: synth\nseed: 1\nseed: 2\n")
-    result = subprocess.run(_mrtd("run", "--config", str(config), "--seconds", "5"), capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
+    result = subprocess.run(_mrtd(*command, str(config)), capture_output=True, text=True, timeout=60)
+    assert result.returncode == failed
     lines = [line for line in result.stderr.splitlines() if line.startswith(f"{config}:")]
     assert lines == [
         f"{config}:1: record_dir: {plain} is not a folder",
@@ -78,3 +82,13 @@ def test_a_config_reports_every_mistake_at_once_before_anything_starts(tmp_path)
         f"{config}:7: key 'seed' given twice (first on line 6)",
     ], result.stderr
     assert plain.read_text() == "not a folder or a FIFO\n"
+
+
+def test_check_says_ok_to_a_good_config_and_asks_what_to_check_without_arguments(tmp_path):
+    config = tmp_path / "mrtd.yaml"
+    (tmp_path / "scenes").mkdir()
+    config.write_text(f"engine: synth\nscene_dir: {tmp_path / 'scenes'}\n")
+    result = subprocess.run(_mrtd("check", "--config", str(config)), capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, f"{config}: ok"), result.stderr
+    result = subprocess.run(_mrtd("check"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "check what?" in result.stderr

@@ -67,9 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--discovery", action="store_const", const=True, default=given, help="advertise OSC over mDNS (zeroconf extra)")
     run.add_argument("--log-json", action="store_const", const=True, default=given, help="log one JSON object per line")
 
-    check = commands.add_parser("check", help="validate scene files; every error at once")
-    check.add_argument("scenes", nargs="+")
+    check = commands.add_parser("check", help="validate scene files and a config file; every error at once")
+    check.add_argument("scenes", nargs="*")
     check.add_argument("--audio-dir", help="the daemon's audio folder, where audio prompts are also looked for")
+    check.add_argument("--config", help="a config file to check as `mrtd run --config` would read it, folders included")
     render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
     render.add_argument("scene")
     render.add_argument("-o", "--output", required=True, help="WAV file to write")
@@ -95,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)  # it sets logging up from the config file and the flags
     setup_logging(getattr(args, "log_level", "info"))
@@ -112,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(osc_markdown())
         return 0
     if args.command == "check":
-        return _check(args.scenes, args.audio_dir)
+        if not args.scenes and args.config is None:
+            parser.error("check what? name scene files, or --config FILE")
+        config_failed = _check_config(args.config) if args.config is not None else 0
+        return max(config_failed, _check(args.scenes, args.audio_dir) if args.scenes else 0)
     if args.command == "render":
         return _render(args)
     if args.command == "scene-schema":
@@ -137,6 +142,19 @@ def _devices() -> int:
     except OutputError as exc:
         print(f"mrtd: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _check_config(path: str) -> int:
+    """The checks `mrtd run --config PATH` makes before it starts, folders on this machine included."""
+    from mrtd.app.config import ConfigError, load_settings
+
+    try:
+        load_settings(path, {}, require_folders=True)
+    except ConfigError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
     return 0
 
 
