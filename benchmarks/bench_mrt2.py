@@ -33,9 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import mrt2_tiny as tiny  # noqa: E402
-from mrtd.control.state import ControlState  # noqa: E402
 from mrtd.engines.mrt2 import Mrt2Engine, mlx_core  # noqa: E402
 from mrtd.runtime.generator import Generator  # noqa: E402
+from style_fakes import builtin_control  # noqa: E402
 
 TARGET_RATIO = 1.05
 
@@ -64,7 +64,7 @@ def bare_loop(function, state_path: Path):
 
 
 def daemon_loop(engine: Mrt2Engine):
-    generator = Generator(engine, ControlState())
+    generator = Generator(engine, builtin_control())
 
     def run(frames: int) -> list[float]:
         times = []

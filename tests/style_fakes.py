@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.style.embedder import Embedder
+
+if TYPE_CHECKING:
+    from mrtd.control.state import ControlState
 
 MUSICCOCA_FILES = (
     "spm.model",
@@ -211,3 +214,12 @@ class CountingEmbedder(Embedder):
 def unit(seed: int) -> np.ndarray:
     vector = np.random.default_rng(seed).standard_normal(EMBEDDING_DIM).astype(np.float32)
     return vector / np.linalg.norm(vector)
+
+
+def builtin_control() -> "ControlState":
+    """A control state on the built-in style pair, as the daemon builds one without MusicCoCa."""
+    from mrtd.control.state import ControlState
+    from mrtd.style.quantizer import BuiltinQuantizer
+    from mrtd.style.space import StyleSpace
+
+    return ControlState(StyleSpace(BuiltinQuantizer()))

@@ -11,9 +11,9 @@ import pytest
 
 from clients_rig import CLIENTS, running_daemon
 from mrtd.client import Client, MrtdError
-from mrtd.control.state import ControlState
 from mrtd.feedback import snapshot
 from mrtd.inputs.osc.table import ROOT, TABLE
+from style_fakes import builtin_control
 
 _spec = importlib.util.spec_from_file_location("touchosc_generate", CLIENTS / "touchosc" / "generate.py")
 generate = importlib.util.module_from_spec(_spec)
@@ -21,7 +21,7 @@ sys.modules[_spec.name] = generate  # dataclasses look their module up there
 _spec.loader.exec_module(generate)
 
 ROUTED = {row.path for row in TABLE}
-PUSHED = set(snapshot.messages(ControlState())) | {f"{ROOT}/xy"}
+PUSHED = set(snapshot.messages(builtin_control())) | {f"{ROOT}/xy"}
 REPLIES = {f"{ROOT}/status", f"{ROOT}/pong", f"{ROOT}/error", f"{ROOT}/subscribed"}
 
 

@@ -7,8 +7,8 @@ import numpy as np
 from conftest import CaptureOutput, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.control.state import ControlState
 from mrtd.runtime.generator import Generator
+from style_fakes import builtin_control
 
 
 class FlakyEngine(RecordingEngine):
@@ -39,7 +39,7 @@ def test_failed_and_nan_frames_are_concealed_without_a_click():
     engine = FlakyEngine(raise_on={30, 31}, nan_on={60})
     engine.warm_up()
     engine.resets = 0
-    generator = Generator(engine, ControlState())
+    generator = Generator(engine, builtin_control())
     audio = np.concatenate([generator.next_frame().copy() for _ in range(100)])[:, 0]
     assert np.isfinite(audio).all()
     assert generator.faults == 3 and engine.resets == 3

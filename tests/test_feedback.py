@@ -7,24 +7,24 @@ import numpy as np
 from mrtd.control import commands as c
 from mrtd.control.changes import Change
 from mrtd.control.params import PARAMS
-from mrtd.control.state import ControlState
 from mrtd.feedback.snapshot import FEEDBACK, PARAM_ADDRESS, messages
 from mrtd.inputs.osc.table import ROUTES
 from mrtd.style.embedder import BuiltinEmbedder
+from style_fakes import builtin_control
 
 
 def test_every_change_renders_and_every_parameter_shows_at_an_address_that_sets_it():
     assert {row.change for row in FEEDBACK} == set(Change), "a change nobody renders is a silent surface"
     assert set(PARAM_ADDRESS) == set(PARAMS)
     assert all(address in ROUTES for address in PARAM_ADDRESS.values())
-    state = ControlState()
+    state = builtin_control()
     state.xy, state.axes = (0.1, 0.2), {"0": 0.5}  # what a surface has once it moved them
     for change in Change:
         assert messages(state, {change}), f"{change} rendered nothing"
 
 
 def test_what_a_command_changes_is_what_is_pushed():
-    state = ControlState()
+    state = builtin_control()
     embedding = BuiltinEmbedder().embed_text("rain")
     for command in (c.DefinePrompt("a", "rain", embedding, 1.0), c.SetStyleTokens(np.arange(12) % 5), c.NoteOn(60, 90)):
         state.apply_now(command)

@@ -15,6 +15,7 @@ from mrtd.control.state import ControlState
 from mrtd.inputs.scene.loader import load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
 from mrtd.style.embedder import BuiltinEmbedder
+from style_fakes import builtin_control
 
 SCENE = (
     "tempo: 100\n"
@@ -43,7 +44,7 @@ def _play(state: ControlState, player: ScenePlayer, frames: range) -> None:
 
 def _playing(tmp_path: Path) -> tuple[ControlState, ScenePlayer]:
     """A scene 3 s in (the verse's 6 s fade under way) with settings, an OSC prompt, an axis, xy."""
-    state, player = ControlState(), _player(tmp_path)
+    state, player = builtin_control(), _player(tmp_path)
     player.install(state, 0)
     _play(state, player, range(0, 75))
     state.set("temperature", 1.4)
@@ -60,7 +61,7 @@ def _playing(tmp_path: Path) -> tuple[ControlState, ScenePlayer]:
 
 def _restart(tmp_path: Path, music: MusicState, at: int) -> tuple[ControlState, ScenePlayer]:
     """What the daemon does on start: install the journaled scene, then the resume action, one frame."""
-    state, player = ControlState(), _player(tmp_path)
+    state, player = builtin_control(), _player(tmp_path)
     state.begin_frame(at)
     player.install(state, at, position=music.scene_frames)
     resume_action(music, EMBEDDER.embed_text, player.stand_on)(state)
@@ -158,7 +159,7 @@ def test_an_oversized_journal_is_not_read(tmp_path):
 
 def test_a_value_this_version_refuses_is_skipped_and_the_rest_restored(tmp_path, caplog):
     music = MusicState(params={"temperature": 1.2, "top_k": -5.0, "no_such_param": 1.0})
-    state = ControlState()
+    state = builtin_control()
     with caplog.at_level(logging.WARNING):
         resume_action(music, EMBEDDER.embed_text, lambda *_: None)(state)
     assert state.values["temperature"] == pytest.approx(1.2)

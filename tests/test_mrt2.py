@@ -21,6 +21,7 @@ from mrtd.engines.mrt2 import (
     mlx_session,
 )
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
+from style_fakes import builtin_control
 
 MODEL = "mrt2_tiny"
 
@@ -386,7 +387,6 @@ CROSSFADE_STEP = 2 * SINE_STEP * 1.1
 
 def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     from mrtd.audio.playout import Playout
-    from mrtd.control.state import ControlState
     from mrtd.runtime.generator import Generator
     from mrtd.runtime.runner import Runner, ring_for
 
@@ -394,7 +394,7 @@ def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     tiny.export_tiny_model(tmp_path, "model_b", weights_seed=2)
     old = Mrt2Engine("model_a", tmp_path)
     old.warm_up()
-    generator = Generator(old, ControlState())
+    generator = Generator(old, builtin_control())
     ring = ring_for(3)
     playout = Playout(ring)
     runner = Runner(generator, ring, 3)

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import control_state, probed_daemon, running_daemon, wait_for
+from conftest import control_state, probed_daemon, wait_for
 from mrtd.control import commands as c
-from mrtd.control.state import MAX_PENDING, MOVED_PER_FRAME, ControlState, ScheduleFull
+from mrtd.control.state import MAX_PENDING, MOVED_PER_FRAME, ScheduleFull
 from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
 from mrtd.inputs.osc import server as osc_server
 from mrtd.inputs.osc.guard import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
+from style_fakes import builtin_control
 
 SCENE = """
 name: three named
@@ -132,7 +133,7 @@ def test_values_clamped_by_safety_limits_are_reported_to_the_sender(tmp_path):
 
 
 def test_the_schedule_is_bounded_in_count_and_moved_in_bounded_steps():
-    state = ControlState()
+    state = builtin_control()
     state.frame_of = lambda wall: 10_000.0  # everything is due far in the future
     due = time.time() + 60
     for _ in range(MAX_PENDING):

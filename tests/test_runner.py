@@ -10,10 +10,11 @@ from mrtd.control.state import ControlState
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner, ring_for
+from style_fakes import builtin_control
 
 
 def _play(engine, seconds: float, lead: int = 3, control: ControlState | None = None):
-    control = control or ControlState()
+    control = control or builtin_control()
     ring = ring_for(lead)
     playout = Playout(ring)
     runner = Runner(Generator(engine, control), ring, lead)
@@ -45,7 +46,7 @@ def test_a_slow_engine_underruns_are_counted_and_never_click():
 
 def test_volume_changes_are_ramped_and_mute_is_silent():
     engine = ToneEngine(amp=0.5)
-    control = ControlState()
+    control = builtin_control()
     generator = Generator(engine, control)
     frames = [generator.next_frame().copy() for _ in range(5)]
     control.submit(SetParam("volume", -6.0))
@@ -62,7 +63,7 @@ def test_volume_changes_are_ramped_and_mute_is_silent():
 
 def test_bypass_fades_out_then_rests_the_engine():
     engine = ToneEngine()
-    control = ControlState()
+    control = builtin_control()
     generator = Generator(engine, control)
     for _ in range(3):
         generator.next_frame()

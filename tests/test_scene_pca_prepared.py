@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.control.state import ControlState
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
 from mrtd.style.pca import save_pca
 from style_fakes import unit
+from style_fakes import builtin_control
 
 SCENE = """
 name: pca-scene
@@ -34,7 +34,7 @@ def test_installing_a_prepared_scene_reads_no_file(tmp_path):
     path = _scene(tmp_path)
     prepared = prepare_scene(load_scene(path), path, embed_text=lambda text: unit(3))
     (tmp_path / "corpus.safetensors").unlink()  # anything that reads it now fails
-    state = ControlState()
+    state = builtin_control()
     ScenePlayer(prepared).install(state, 0)  # what the generation thread runs
     assert "lofi" in state.style.weights(), "the centroid became a prompt"
     state.style.set_axis(5, 1.0)  # the sixth component is there: the file was installed

@@ -24,6 +24,7 @@ from mrtd.frame import FRAME_SECONDS
 from mrtd.inputs.osc.table import ROUTES, Request
 from mrtd.style.embedder import BuiltinEmbedder
 from osc_probe import bundle, message
+from style_fakes import builtin_control
 
 
 class Host:
@@ -75,7 +76,7 @@ def test_a_bar_is_fifty_frames_at_120_bpm():
 
 
 def test_at_bar_lands_on_the_bars_frame():
-    state = ControlState()
+    state = builtin_control()
     host = Host(state)
     run_frames(state, range(0, 7))
     send(host, "/mrt/at", "bar", "/mrt/temperature", 2.0)  # mid-bar: waits for bar 2
@@ -93,7 +94,7 @@ def test_cue_on_the_bar_and_in_bars(tmp_path):
     scene = tmp_path / "song.yaml"
     scene.write_text("name: song\nprompts: {a: alpha, b: beta}\ncues:\n"
                      "  - {name: intro, mix: {a: 1}}\n  - {name: verse, mix: {b: 1}}\n  - {name: chorus, mix: {a: 1}}\n")
-    state = ControlState()
+    state = builtin_control()
     scenes = scene_host(state, scene)
     host = Host(state, scenes)
     run_frames(state, range(0, 61))  # into bar 2
@@ -104,7 +105,7 @@ def test_cue_on_the_bar_and_in_bars(tmp_path):
 
 
 def test_a_mix_fade_in_bars_starts_on_the_bar_and_lasts_two_bars():
-    state = ControlState()
+    state = builtin_control()
     host = Host(state)
     embedder = BuiltinEmbedder()
     for name, weight in (("a", 1.0), ("b", 0.0)):
@@ -118,7 +119,7 @@ def test_a_mix_fade_in_bars_starts_on_the_bar_and_lasts_two_bars():
 
 
 def test_the_tempo_and_meter_change_the_bar_length():
-    state = ControlState()
+    state = builtin_control()
     host = Host(state)
     send(host, "/mrt/tempo", 100.0, 3)  # 3/4 at 100 BPM: a bar is 1.8 s = 45 frames
     run_frames(state, range(0, 1))

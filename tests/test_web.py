@@ -14,7 +14,6 @@ import pytest
 
 from audio_analysis import spectral_centroid
 from conftest import control_state, running_daemon, wait_for
-from mrtd.frame import FRAME_SAMPLES
 from mrtd.inputs.web import protocol
 from mrtd.inputs.web.config import WebConfig
 from osc_probe import OscProbe

@@ -59,17 +59,12 @@ class Limits:
         return type(value)(clamped)
 
 
-def default_style_space() -> "StyleSpace":
-    from mrtd.style.quantizer import BuiltinQuantizer
-    from mrtd.style.space import StyleSpace
-
-    return StyleSpace(BuiltinQuantizer())
-
-
 class ControlState:
-    def __init__(self, style: "StyleSpace | None" = None) -> None:
+    def __init__(self, style: "StyleSpace") -> None:
+        """`style`: the style space, built by the composition root with the embedder/quantizer
+        pair it chose (app/style_choice.py); control never picks one itself."""
         self.values: dict[str, float | int | bool] = {name: p.default for name, p in PARAMS.items()}
-        self.style = style if style is not None else default_style_space()
+        self.style = style
         self.notes = NoteTracker()
         self.prompt_texts: dict[str, str] = {}
         self.axes: dict[str, float] = {}
