@@ -147,14 +147,21 @@ def test_mrt2_without_musiccoca_says_prompts_will_not_steer_it(tmp_path, monkeyp
         daemon.stop()
 
 
-def test_the_synth_with_the_builtin_pair_has_no_warning(tmp_path, monkeypatch):
+def test_the_synth_with_the_builtin_pair_has_no_warning_until_a_swap_to_mrt2_says_it_once(tmp_path, monkeypatch, caplog):
+    tiny.export_tiny_model(tmp_path, "mrt2_tiny")
     monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
-    daemon = Daemon(DaemonConfig(engine="synth", output="null", osc=None, midi=False, cache_dir=str(tmp_path / "cache")))
-    daemon.start()
-    try:
-        assert daemon.status()["embedder"] == "builtin" and daemon.status()["style_warning"] == ""
-    finally:
-        daemon.stop()
+    daemon = Daemon(DaemonConfig(engine="synth", output="null", osc=None, midi=False, cache_dir=str(tmp_path / "cache"),
+                                 allow_slow=True))
+    with caplog.at_level("WARNING", logger="mrtd"):
+        daemon.start()
+        try:
+            assert daemon.status()["embedder"] == "builtin" and daemon.status()["style_warning"] == ""
+            for name, model in (("mrt2", "mrt2_tiny"), ("synth", None), ("mrt2", "mrt2_tiny")):
+                daemon.swap_engine(name, model).result(120)
+                assert ("will not steer" in daemon.status()["style_warning"]) == (name == "mrt2")
+        finally:
+            daemon.stop()
+    assert sum("will not steer" in r.getMessage() for r in caplog.records) == 1, "said once, at the first swap to mrt2"
 
 
 def test_the_command_line_prompt_is_in_the_very_first_frame(folders, tmp_path):

@@ -148,6 +148,7 @@ class Daemon:
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.engine_error = ""
+        self._style_warned = False  # the mrt2-without-MusicCoCa warning is logged once per run
         self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
         self.link: "LinkFollower | None" = None
 
@@ -172,8 +173,7 @@ class Daemon:
                  self.engine.describe(), verdict.steps if verdict else 0, verdict.p50_ms if verdict else 0.0,
                  verdict.p99_ms if verdict else 0.0, self.engine.hardware())
         log.info("style embedder: %s", self.style.describe())
-        if self.style_warning:
-            log.warning("%s", self.style_warning)
+        self._warn_style_once()
 
         self.control.set("seed", config.seed)
         if config.prompt:
@@ -255,6 +255,12 @@ class Daemon:
     def folder(self, key: str) -> str:
         """A configured folder as an absolute path (the defaults are relative to the working directory)."""
         return os.path.abspath(os.path.expanduser(getattr(self.config, key)))
+
+    def _warn_style_once(self) -> None:
+        warning = self.style_warning
+        if warning and not self._style_warned:
+            self._style_warned = True
+            log.warning("%s", warning)
 
     @property
     def style_warning(self) -> str:
@@ -384,6 +390,7 @@ class Daemon:
             done = self.generator.swap_engine(engine, crossfade_frames)
             done.wait()
             self.engine = engine
+            self._warn_style_once()  # a swap to mrt2 without MusicCoCa: say so, once per run
             result.set_result(engine)
 
         threading.Thread(target=load, name="mrtd-engine-load", daemon=True).start()
