@@ -70,3 +70,21 @@ def test_a_broken_engine_falls_back_to_synth_within_a_second(tmp_path):
     heard = sink.audio()[:, 0]
     assert np.abs(heard[-24000:]).max() > 0.01, "the fallback is playing"
     assert status["underruns"] == 0
+
+
+def test_a_reset_ducks_and_fades_in_without_a_click():
+    """/mrt/reset: within one frame the old context ducks out without a step and the new one fades in."""
+    engine = FlakyEngine()
+    engine.warm_up()
+    engine.resets = 0
+    control = builtin_control()
+    generator = Generator(engine, control)
+    frames = []
+    for k in range(60):
+        if k == 31:  # 409.2 cycles of the 330 Hz tone in: a restarted sine would jump
+            control.request_reset()
+        frames.append(generator.next_frame().copy())
+    audio = np.concatenate(frames)[:, 0]
+    assert engine.resets == 1 and engine.seen[31].reset, "the engine hears the reset in that frame"
+    assert np.abs(np.diff(audio)).max() <= engine.steady_jump() * 1.05, "a reset never clicks"
+    assert np.abs(frames[32][:, 0]).max() > 0.45, "the new context plays at full level from the next frame"

@@ -93,11 +93,29 @@ class Generator:
                 frame = self._crossfade(frame, conditioning)
             if not np.isfinite(frame).all():
                 raise FloatingPointError("the engine made NaN or infinite samples")
+            if conditioning.reset and self._outgoing is None:
+                frame = self._across_reset(frame)
         except Exception as exc:  # an engine fault must not stop the music
             return self._conceal(exc), True
         self.consecutive_faults = 0
         np.copyto(self._last_good, frame)
         return frame, False
+
+    def _across_reset(self, frame: np.ndarray) -> np.ndarray:
+        """The frame of a reset: the old context ducks out as the new one fades in, in one frame.
+
+        The new context cannot continue the old waveform, so the old one ends without a
+        step: the last good frame played backwards (it starts exactly where the music
+        stopped) fades to zero while the engine's first new frame fades in from silence,
+        as the official engine ducks and fades in over one frame. The frames already in
+        the ring (the lead) still play first: the ring has one reader, the audio callback,
+        and is not emptied from this side.
+        """
+        out, incoming = self._mix, self._mix_old  # the swap's buffers: no swap runs now
+        np.multiply(self._last_good[::-1], self._fade_out, out=out)
+        np.multiply(frame, self._ramp, out=incoming)
+        out += incoming
+        return out
 
     def _conceal(self, exc: Exception) -> np.ndarray:
         """Stand in for a failed frame without a click, and reset the engine.
