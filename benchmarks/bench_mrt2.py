@@ -33,19 +33,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import mrt2_tiny as tiny  # noqa: E402
-from mrtd.engines.mrt2 import Mrt2Engine, mlx_core  # noqa: E402
+from mrtd.engines.mrt2 import STATE_START, Mrt2Engine, mlx_core  # noqa: E402
 from mrtd.runtime.generator import Generator  # noqa: E402
 from style_fakes import builtin_control  # noqa: E402
 
 TARGET_RATIO = 1.05
 
 
-def bare_loop(function, state_path: Path):
-    """Returns run(frames) -> per-frame seconds: the function with fixed args, state threaded, nothing else."""
+def bare_loop(engine: Mrt2Engine):
+    """Returns run(frames) -> per-frame seconds: the engine's own function and its current
+    arguments (as the engine last built them), the state threaded by hand, nothing else."""
     mx = mlx_core()
-    saved = mx.load(str(state_path))
-    state = [saved[f"state_{i}"] for i in range(len(saved))]
-    args = tiny.example_args(mx)
+    function = engine._fn  # the very same imported function object, same weights in memory
+    args = list(engine._args[:STATE_START])
+    state = [mx.array(a) for a in engine._state]
     mx.eval(state, args)
 
     def run(frames: int) -> list[float]:
@@ -86,9 +87,9 @@ def measure(home: Path, name: str, rounds: int, frames: int) -> tuple[float, flo
     """
     engine = Mrt2Engine(name, home)
     engine.warm_up()
-    # The very same imported function object (same weights in memory) on both sides.
-    bare = bare_loop(engine._fn, engine.state_path)
     daemon = daemon_loop(engine)
+    daemon(1)  # the engine builds its arguments; the bare loop then calls with those
+    bare = bare_loop(engine)
     bare(5), daemon(5)  # first calls pay one-off setup
     daemon_ms: list[float] = []
     bare_ms: list[float] = []

@@ -350,6 +350,24 @@ def test_prefill_from_audio_feeds_trimmed_tokens_and_becomes_the_checkpoint(engi
     assert tiny.state_numpy(engine, "counter")[0] == 199 + 5
 
 
+@pytest.mark.parametrize("live_drums, prefill_drums", [(0, 0), (1, -1), (-1, -1)])
+def test_prefill_follows_the_live_style_drumless_setting_sampling_and_guidance(engine, home, live_drums, prefill_drums):
+    """As core/src/realtime_runner.cpp: the prefill hears the live style and settings; notes masked."""
+    tiny.export_tiny_encoder(home)
+    style = np.array([5, 900, 17, 0, 1023, 44, -1, -1, -1, -1, -1, -1], dtype=np.int32)
+    notes = np.full(128, -1, dtype=np.int8)
+    notes[60] = 1
+    live = _conditioning(style_tokens=style, notes=notes, drums=live_drums, temperature=0.7, top_k=17,
+                         cfg_style=2.5, cfg_notes=6.25, cfg_drums=3.0)
+    engine.prefill_from_audio(_test_audio(4.0), live=live)
+    cond = tiny.state_numpy(engine, "echo_cond")[0, 0]
+    np.testing.assert_array_equal(cond[:12], style + 7)
+    assert (cond[12:12 + 128] == 6).all(), "notes masked: the audio being prefilled plays none"
+    assert cond[-1] == prefill_drums + 7
+    temperature, top_k, cfg_style, cfg_notes, cfg_drums, forced = tiny.state_numpy(engine, "echo_scalars")
+    assert (temperature, round(top_k * 100), cfg_style, cfg_notes, cfg_drums, forced) == pytest.approx((0.7, 17, 2.5, 6.25, 3.0, 1))
+
+
 def test_prefill_silence_feeds_the_encoded_silence_and_becomes_the_checkpoint(engine, home):
     tiny.export_tiny_encoder(home)
     fresh = _run(engine, 3)
@@ -453,9 +471,14 @@ def test_model_swap_and_prefill_over_osc(tmp_path, monkeypatch):
         assert probe.request("/mrt/model", "/mrt/loading", "mrt2_other") == ["mrt2_other"]
         wait_for(lambda: daemon.generator.engine.model == "mrt2_other", 20, "the other model to take over")
         before = daemon.generator.engine
+        probe.send("/mrt/temperature", 0.6)
+        probe.send("/drumless", 1)
+        wait_for(lambda: daemon.generator.last_conditioning.temperature == pytest.approx(0.6), 10, "the live setting")
         assert probe.request("/mrt/prefill", "/mrt/prefilling") == ["silence"]
         wait_for(lambda: daemon.generator.engine is not before, 60, "the prefilled copy to take over")
         assert daemon.generator.engine.model == "mrt2_other"
+        prefilled_with = daemon.generator.engine.prefilled_with
+        assert prefilled_with.temperature == pytest.approx(0.6) and prefilled_with.drums == 0, "the prefill follows what plays"
         for address, args, reason in [("/mrt/model", ["nope"], "no model 'nope'"),
                                       ("/mrt/prefill", ["../../etc/passwd"], "outside"),
                                       ("/mrt/prefill", ["missing.wav"], "no audio file")]:

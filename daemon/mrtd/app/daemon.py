@@ -362,7 +362,8 @@ class Daemon:
             audio = samples if rate == SAMPLE_RATE else resample_file(samples, rate, SAMPLE_RATE)
 
         def fill(engine: Engine) -> None:
-            frames = engine.prefill_from_audio(audio) if audio is not None else engine.prefill_silence()
+            live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
+            frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
 
         return self.swap_engine("mrt2", model, prepare=fill)

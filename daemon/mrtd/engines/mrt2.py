@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from mrtd.conditioning import NOTE_SLOTS, STYLE_TOKENS, Conditioning
+from mrtd.conditioning import DRUMS_AUTO, DRUMS_OFF, NOTE_SLOTS, STYLE_TOKENS, Conditioning
 from mrtd.engines.base import Engine
 from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
@@ -238,6 +238,7 @@ class Mrt2Engine(Engine):
         self.warmup_p99_ms = 0.0
         self.keep_warm_ticks = 0
         self.prefilled_frames = 0  # token frames fed by the last prefill (0: factory checkpoint)
+        self.prefilled_with: Conditioning | None = None
 
         # Seed rotation (0 = the key in the checkpoint) applies at reset.
         self.seed_rotation = int(seed)
@@ -533,12 +534,13 @@ class Mrt2Engine(Engine):
         return list(self._state)
 
     def prefill_from_audio(self, audio: np.ndarray, trim_frames: int = PREFILL_TRIM_FRAMES,
-                           style_tokens: np.ndarray | None = None) -> int:
+                           live: Conditioning | None = None) -> int:
         """Teacher-force the model with encoded audio; that context becomes the checkpoint.
 
         `audio`: float32 [n, 2] (or [n] mono) at 48 kHz; at most 28 s is used. Runs
         many steps: call it on an engine that is not being stepped (before start,
         or a standby engine that is then swapped in). Returns the token frames fed.
+        `live`: the conditioning playing now, which the prefill follows (`prefill_conditioning`).
         """
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim == 1:
@@ -557,9 +559,9 @@ class Mrt2Engine(Engine):
         # Tokens past the real audio encode the zero padding; both ends are unreliable.
         end = min(tokens.shape[1], usable_frames) - trim_frames
         tokens = tokens[:, trim_frames:end]
-        return self._prefill_tokens(tokens, style_tokens)
+        return self._prefill_tokens(tokens, live)
 
-    def prefill_silence(self, frames: int = SILENCE_PREFILL_FRAMES) -> int:
+    def prefill_silence(self, frames: int = SILENCE_PREFILL_FRAMES, live: Conditioning | None = None) -> int:
         """Reset, then teacher-force `frames` frames of encoded silence; that becomes the checkpoint.
 
         As the official engine does: encode 28 s of silence once, take one frame from
@@ -571,7 +573,7 @@ class Mrt2Engine(Engine):
             tokens = self._encode(np.zeros((0, CHANNELS), dtype=np.float32))
             middle = max(PREFILL_TRIM_FRAMES, tokens.shape[1] // 2)
             self._silent_tokens = tokens[:, middle : middle + 1].copy()
-        return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), None)
+        return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), live)
 
     def _encode(self, audio: np.ndarray) -> np.ndarray:
         """SpectroStream tokens, raw codes [1, T, 12], for up to 28 s of stereo (zero padded)."""
@@ -597,7 +599,7 @@ class Mrt2Engine(Engine):
                              f"expected [1,T,>={RVQ_LEVELS}]")
         return tokens[:, :, :RVQ_LEVELS]  # the encoder may give more levels than the model reads
 
-    def _prefill_tokens(self, tokens: np.ndarray, style_tokens: np.ndarray | None) -> int:
+    def _prefill_tokens(self, tokens: np.ndarray, live: Conditioning | None) -> int:
         """Feed token frames as forced tokens, one step each; checkpoint the result.
 
         As the reference does, frames 0..N-2 are stepped and the last one is only
@@ -612,10 +614,7 @@ class Mrt2Engine(Engine):
         if count < 1:
             raise ValueError("no prefill frames remain after trimming")
         self.reset()  # prefill starts from the checkpoint, as a reset would
-        # Prefill conditioning: notes and drums masked; style masked unless given.
-        prefill = Conditioning()
-        if style_tokens is not None:
-            prefill.style_tokens = np.asarray(style_tokens, dtype=np.int32).copy()
+        prefill = prefill_conditioning(live)
         self._write_conditioning(prefill)
         self._upload_conditioning(prefill, force=True)
         unique = (tokens.astype(np.int32) + PREVIOUS_FRAME_OFFSETS).astype(np.int32)  # [1, N, 12]
@@ -640,6 +639,7 @@ class Mrt2Engine(Engine):
         self._checkpoint = list(state)
         self._cond_seen[:] = -1000  # the next frame re-uploads the live conditioning
         self.prefilled_frames = count
+        self.prefilled_with = prefill  # what the context was conditioned on (tests, status)
         log.info("mrt2 %s: prefilled %d frames (checkpointed)", self.model, count)
         return count
 
@@ -665,6 +665,22 @@ class Mrt2Engine(Engine):
     def describe(self) -> str:
         text = f"mrt2 {self.model} ({self.function_path.parent})"
         return text + (" [not real-time]" if self.realtime_warning else "")
+
+
+def prefill_conditioning(live: Conditioning | None) -> Conditioning:
+    """What the prefill's steps are conditioned on, as the official runner does it
+    (core/src/realtime_runner.cpp): the live style (its tokens, levels 0-5 as sent live),
+    the drumless setting (drums off stays off; otherwise masked, as the model decides),
+    the live temperature, top-k and guidance; notes masked, since the audio plays none.
+    No live conditioning (a prefill before anything plays): all masked, the defaults."""
+    prefill = Conditioning()
+    if live is None:
+        return prefill
+    prefill.style_tokens = np.array(live.style_tokens, dtype=np.int32)
+    prefill.drums = DRUMS_OFF if live.drums == DRUMS_OFF else DRUMS_AUTO
+    prefill.temperature, prefill.top_k = live.temperature, live.top_k
+    prefill.cfg_style, prefill.cfg_notes, prefill.cfg_drums = live.cfg_style, live.cfg_notes, live.cfg_drums
+    return prefill
 
 
 def create(**options: Any) -> Mrt2Engine:

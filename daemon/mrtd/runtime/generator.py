@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from mrtd.conditioning import Conditioning
 from mrtd.control.state import ControlState
 from mrtd.engines.base import Engine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
@@ -33,6 +34,7 @@ class Generator:
         self.faults = 0  # engine steps that raised or made NaN/inf, each concealed
         self.consecutive_faults = 0
         self.last_fault = ""
+        self.last_conditioning: Conditioning | None = None  # the latest frame's (a prefill follows it)
         self.lateness = LatenessMonitor()  # steps slower than the frame, logged when sustained
         self.on_fault: Callable[[int], None] | None = None  # called with the run of consecutive faults
         self._last_good = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
@@ -87,6 +89,7 @@ class Generator:
             if self._swaps and self._outgoing is None:
                 self._begin_swap()
             conditioning = self.control.frame_conditioning()
+            self.last_conditioning = conditioning  # a fresh object per frame: safe to read anywhere
             frame = self.engine.step(conditioning)
             self.lateness.record(self.engine.last_step_s)
             if self._outgoing is not None:
