@@ -40,7 +40,7 @@ TARGET_RATIO = 1.02
 def export(model: str, layers: int | None, bits: int | None, cache: Path) -> tuple[Path, str, float]:
     """(MAGENTA_HOME holding the export, its name, seconds the export took; 0 when cached)."""
     version = metadata.version("magenta-rt")
-    name = f"{model}_L{layers or 'all'}_b{bits or 'float'}"
+    name = f"{model}_L{layers or 'all'}_{f'{bits}bit' if bits else 'float'}"
     home = cache / f"magenta-rt-{version}"
     models = home / "magenta-rt-v2" / "models"
     if (models / name / f"{name}_state.safetensors").is_file():

@@ -341,3 +341,34 @@ def test_prompts_are_added_edited_and_removed_from_the_page_and_the_status_line_
         page.wait_for_function("document.getElementById('underruns').textContent.endsWith('underruns') || document.getElementById('underruns').textContent.endsWith('underrun')")
         assert page.text_content("#engine").startswith("tone")
         assert page.text_content("#step-ms").endswith("/ 40 ms")
+
+
+def test_the_keyboard_plays_while_held_and_latches_and_the_record_button_makes_a_take(tmp_path, browser):
+    with web_daemon(tmp_path) as (daemon, engine, probe, url):
+        page = open_page(browser, url)
+        key = page.locator('#keys .key[data-pitch="60"]')
+        box = key.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8)
+        page.mouse.down()
+        wait_for(lambda: set(daemon.control.notes.held) == {60}, 5, "the note while the key is held")
+        page.mouse.up()
+        wait_for(lambda: not daemon.control.notes.held, 5, "the note to end with the finger")
+
+        page.click("#latch")
+        for pitch in (60, 64, 67):
+            page.click(f'#keys .key[data-pitch="{pitch}"]')
+        wait_for(lambda: set(daemon.control.notes.held) == {60, 64, 67}, 5, "a latched chord")
+        page.click('#keys .key[data-pitch="64"]')  # a latched key pressed again lets go
+        wait_for(lambda: set(daemon.control.notes.held) == {60, 67}, 5, "one note let go")
+        page.click("#latch")  # latch off: everything stops
+        wait_for(lambda: not daemon.control.notes.held, 5, "latch off to clear the notes")
+
+        page.click("#rec")
+        wait_for(lambda: daemon.recorder.path, 5, "the recording to start")
+        page.wait_for_function("document.getElementById('rec').textContent.includes('Stop')")
+        frames = len(engine.seen)
+        wait_for(lambda: len(engine.seen) > frames + 25, 10, "a second of music")
+        page.click("#rec")
+        wait_for(lambda: not daemon.recorder.path, 5, "the recording to stop")
+        takes = list((tmp_path / "recordings").glob("*.wav"))
+        assert len(takes) == 1 and takes[0].stat().st_size > 25 * 1920 * 4, takes
