@@ -139,3 +139,26 @@ def test_mrtd_send_and_status_commands(rig):
 def test_mrtd_status_without_a_daemon_says_so():
     result = _mrtd("status", "--port", "9", "--timeout", "0.2")
     assert result.returncode == 2 and "no reply from mrtd at 127.0.0.1:9" in result.stderr
+
+
+def test_the_client_proves_its_address_before_asking_for_big_replies(rig):
+    """Off loopback an unproven address gets a small reply budget; the client says hello first."""
+    from mrtd.inputs.osc.guard import ReplyGuard
+
+    osc, kept = rig.daemon.osc, rig.daemon.osc.guard
+    guard = osc.guard = ReplyGuard(trust_loopback=False)  # loopback treated as another machine would be
+    try:
+        with Client(port=rig.port) as client:
+            assert not guard.proven("127.0.0.1")
+            state = client.sync()
+            assert client.proven and guard.proven("127.0.0.1")
+            assert "/mrt/volume" in state and "/mrt/mix" in state
+
+        async def run() -> bool:
+            async with AsyncClient(port=rig.port) as mrt:
+                await mrt.subscribe()
+                return mrt.proven
+
+        assert asyncio.run(run())
+    finally:
+        osc.guard = kept

@@ -260,6 +260,7 @@ class Client(Commands[None]):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0", 0))
         self._fences = itertools.count(1)
+        self.proven = False  # whether hello() has shown the daemon this socket's address is ours
 
     def __enter__(self) -> "Client":
         return self
@@ -332,12 +333,27 @@ class Client(Commands[None]):
             pass  # a stale pong from an earlier, timed-out ping
         return time.perf_counter() - start
 
+    def hello(self, timeout: float | None = None) -> None:
+        """Show the daemon this socket receives what is sent to it (a cookie round trip).
+
+        An address that never did gets a small reply budget (so a spoofed request
+        cannot turn the daemon into an amplifier); a proven one gets the full one.
+        `sync()` and `subscribe()` call this first, once.
+        """
+        cookie = self.request("/mrt/hello", reply="/mrt/hello", timeout=timeout)[0]
+        self.request("/mrt/hello", int(cookie), reply="/mrt/hello/ok", timeout=timeout)
+        self.proven = True
+
     def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
         """The daemon's full state: {address: args}."""
+        if not self.proven:
+            self.hello(timeout)
         return dict(self.fenced("/mrt/sync", timeout=timeout))
 
     def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         """Ask for state pushes (to this socket, or to `port` on this host); returns the port."""
+        if not self.proven:
+            self.hello(timeout)
         return int(self.request("/mrt/subscribe", *([] if port is None else [port]), reply="/mrt/subscribed", timeout=timeout)[0])
 
     def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
@@ -384,6 +400,7 @@ class AsyncClient(Commands[Awaitable[None]]):
         self._transport: asyncio.DatagramTransport | None = None
         self._listeners: list[Callable[[Message], bool]] = []
         self._tokens = itertools.count(1)
+        self.proven = False
 
     async def open(self) -> "AsyncClient":
         loop = asyncio.get_running_loop()
@@ -462,8 +479,16 @@ class AsyncClient(Commands[Awaitable[None]]):
             pass  # a stale pong from an earlier, timed-out ping
         return time.perf_counter() - start
 
+    async def hello(self, timeout: float | None = None) -> None:
+        """As `Client.hello`: prove this socket's address, for the full reply budget."""
+        cookie = (await self.request("/mrt/hello", reply="/mrt/hello", timeout=timeout))[0]
+        await self.request("/mrt/hello", int(cookie), reply="/mrt/hello/ok", timeout=timeout)
+        self.proven = True
+
     async def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
         """The daemon's full state: {address: args}, everything it answered before our fence's pong."""
+        if not self.proven:
+            await self.hello(timeout)
         fence = f"fence-{next(self._tokens)}"
         state: dict[str, list[Any]] = {}
 
@@ -482,6 +507,8 @@ class AsyncClient(Commands[Awaitable[None]]):
         return state
 
     async def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
+        if not self.proven:
+            await self.hello(timeout)
         return int((await self.request("/mrt/subscribe", *([] if port is None else [port]), reply="/mrt/subscribed", timeout=timeout))[0])
 
     async def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
