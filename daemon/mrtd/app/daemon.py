@@ -30,6 +30,7 @@ from mrtd.audio.clock import FrameClock
 from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Journal, MusicState, capture, resume_action
+from mrtd.app.midi_host import MidiHost
 from mrtd.app.scenes import SceneHost
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
@@ -141,7 +142,8 @@ class Daemon:
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
-                                publish=self.pusher.publish, midi_clock=self.midi_clock, parser=SceneParser())
+                                publish=self.pusher.publish, parser=SceneParser())
+        self.midi = MidiHost(self.control, self.scenes, self.pusher.publish, self.midi_clock)
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
@@ -194,8 +196,9 @@ class Daemon:
         music = self._read_journal()
         same_scene = music is not None and config.scene is not None and music.scene_path is not None \
             and os.path.realpath(music.scene_path) == os.path.realpath(config.scene)
-        self.scenes.start(config.scene, position=music.scene_frames if same_scene else None, midi=config.midi,
-                          midi_ports=config.midi_ports)  # the first scene installs on frame 0
+        if config.midi:
+            self.midi.start(config.midi_ports)
+        self.scenes.start(config.scene, position=music.scene_frames if same_scene else None)  # installs on frame 0
         self._resume_from_journal(music)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web
@@ -246,7 +249,7 @@ class Daemon:
         """What the inputs (OSC, the web page) may reach: handed to them, never the daemon itself."""
         return Services(
             control=self.control, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
-            recorder=self.recorder, dialects=self.dialects, status=self.status,
+            learn=self.midi.learn, recorder=self.recorder, dialects=self.dialects, status=self.status,
             snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
             prefill=self.prefill, swap_engine=self.swap_engine,
             audio_dir=self.config.audio_dir, record_dir=self.config.record_dir,
@@ -404,6 +407,7 @@ class Daemon:
         self.notifier.close()
         if self.advertisement is not None:
             self.advertisement.close()
+        self.midi.stop()
         self.scenes.stop()
         if self.journal is not None:
             self.journal.stop()
@@ -460,7 +464,7 @@ class Daemon:
             "tempo_source": self.config.tempo_source,
             "scene": self.control.scene,
             "scene_errors": len(self.scenes.last_errors),
-            "midi": ",".join(self.scenes.midi.open_ports) if self.scenes.midi else "off",
+            "midi": self.midi.ports(),
             "cue": self.control.cue,
             "scene_position_s": self._scene_position_s(),
             "recording": self.recorder.path or "",

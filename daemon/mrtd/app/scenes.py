@@ -1,4 +1,4 @@
-"""Scenes in the running daemon: loading and hot reload, the cue list, mappings, MIDI and learn.
+"""Scenes in the running daemon: loading and hot reload, the cue list, the controller mappings.
 
 Loading (parse, validate, encode prompts) happens on a worker thread (OSC's
 `/mrt/scene/load`), the watcher's, or at start; only the swap happens on the
@@ -22,56 +22,48 @@ import os
 import queue
 import stat
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mrtd.app.paths import inside
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
-from mrtd.inputs.midi import MidiInput
-from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
 from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, find_cue, prepare_scene
-from mrtd.inputs.scene.schema import Mapping, MidiSource, Scene
+from mrtd.inputs.scene.schema import Mapping, Scene
 from mrtd.yamlcheck import MAX_BYTES
 
 if TYPE_CHECKING:
     from mrtd.inputs.osc.table import Answer
-    from mrtd.inputs.midi_clock import MidiClock
     from mrtd.style.cache import CachedEmbedder
 
 log = logging.getLogger(__name__)
 
-LEARN_KINDS = ("param", "axis", "weight", "cue", "toggle")
 MAX_QUEUED_LOADS = 8  # scene requests waiting for the worker; more are refused at once
 
 
 class SceneHost:
     """Scenes for one control state. Its collaborators, and nothing else, are handed in: the
-    command queue (`control`), the embedder, the folders, where worker-side errors and learned
-    mappings are published, and the MIDI clock when the tempo follows one. The daemon and
+    command queue (`control`), the embedder, the folders, where worker-side errors are
+    published, and the helper process to parse in. The daemon and
     `mrtd render` build it the same way, so a render plays a scene as a live run does."""
 
     def __init__(self, control: ControlState, embedder: "CachedEmbedder", *, scene_dir: str = ".", audio_dir: str = ".",
                  publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
-                 midi_clock: "MidiClock | None" = None, parser: SceneParser | None = None) -> None:
+                 parser: SceneParser | None = None) -> None:
         """`parser`: parse in that helper process (the daemon: the audio plays on); None: here."""
         self._control = control
         self._parser = parser
         self._embedder = embedder
         self.scene_dir, self.audio_dir = scene_dir, audio_dir
         self._publish = publish
-        self._midi_clock = midi_clock
         self.player: ScenePlayer | None = None  # generation thread only
         self.mappings = MappingTable([], self._cue_command)  # replaced whole, read by input threads
         self.path: Path | None = None
         self.last_errors: list[str] = []
         self.reloads = 0
-        self.midi: MidiInput | None = None
-        self._learning: dict[str, str] | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._mtime: tuple[int, int] | None = None
@@ -85,14 +77,9 @@ class SceneHost:
         self.worker_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------
-    def start(self, scene: str | None = None, position: int | None = None, midi: bool = False,
-              midi_ports: list[str] | tuple[str, ...] = ()) -> None:
-        """Open MIDI (when asked), load `scene` (`position` frames into its timeline: a restart
-        of the scene the journal names), start the watcher and the loader."""
-        if midi:
-            self.midi = MidiInput(self.on_midi, ports=list(midi_ports), virtual=True)
-            if not self.midi.start():
-                self.midi = None
+    def start(self, scene: str | None = None, position: int | None = None) -> None:
+        """Load `scene` (`position` frames into its timeline: a restart of the scene the journal
+        names), start the watcher and the loader."""
         if scene:
             self.load(Path(scene), position=position)
         self._watcher = threading.Thread(target=self._watch, name="mrtd-scene-watch", daemon=True)
@@ -109,8 +96,6 @@ class SceneHost:
                 pass  # a daemon thread: it ends with the process
         if self._watcher is not None:
             self._watcher.join(2.0)
-        if self.midi is not None:
-            self.midi.stop()
         if self._parser is not None:
             self._parser.close()
 
@@ -289,53 +274,14 @@ class SceneHost:
             self._control.submit(command, due)
         return True
 
-    def on_midi(self, message: list[int]) -> None:
-        if not message:
-            return
-        if message[0] in MIDI_CLOCK_STATUSES:  # transport and clock: the tempo source's, if it is MIDI
-            clock = self._midi_clock
-            if clock is not None:
-                for command in clock.feed(message, time.monotonic(), time.time()):
-                    self._control.submit(command)
-            return
-        status = message[0] & 0xF0
-        if status in (0xB0, 0x90, 0x80, 0xE0) and len(message) >= 3 and self._learning is not None:
-            if status != 0x80 and not (status == 0x90 and message[2] == 0):
-                self._learn_from(message)
-            return
-        control = self._control
-        commands = self.mappings.from_midi(message)
-        for command in commands:
-            control.submit(command)
-        if status in (0x90, 0x80) and len(message) >= 3 and not self.mappings.handles_note(message[0], message[1]):
-            if status == 0x90 and message[2] > 0:
-                control.submit(c.NoteOn(message[1], message[2]))
-            else:
-                control.submit(c.NoteOff(message[1]))
+    def from_midi(self, message: list[int]) -> bool:
+        """MIDI input thread: the scene's mappings for a channel message; True when a mapping
+        takes this note (it is then not played as a note as well)."""
+        for command in self.mappings.from_midi(message):
+            self._control.submit(command)
+        return (len(message) >= 3 and message[0] & 0xF0 in (0x90, 0x80)
+                and self.mappings.handles_note(message[0], message[1]))
 
-    # -- MIDI learn -----------------------------------------------------------------------------
-    def learn(self, kind: str, name: str) -> None:
-        if kind not in LEARN_KINDS:
-            raise ValueError(f"learn what? one of {', '.join(LEARN_KINDS)} then a name")
-        Mapping.model_validate({kind: name, "midi": {"cc": 0}})  # the same checks as a scene file
-        if self.midi is None:
-            raise ValueError("MIDI is off (no ALSA sequencer or JACK server), so there is nothing to learn from")
-        self._learning = {kind: name}
-        log.info("MIDI learn: move a control for %s %s", kind, name)
-
-    def _learn_from(self, message: list[int]) -> None:
-        target, self._learning = self._learning, None
-        assert target is not None
-        status, channel = message[0] & 0xF0, (message[0] & 0x0F) + 1
-        if status == 0xB0:
-            source = MidiSource(cc=message[1], channel=channel)
-        elif status == 0xE0:
-            source = MidiSource(bend=True, channel=channel)
-        else:
-            source = MidiSource(note=message[1], channel=channel)
-        mapping = Mapping.model_validate({**target, "midi": source.model_dump(exclude_defaults=True)})
+    def add_mapping(self, mapping: Mapping) -> None:
+        """A mapping learned live: it joins the scene's (until the next load)."""
         self.mappings = MappingTable(self.mappings.mappings + [mapping], self._cue_command)
-        described = source.model_dump(exclude_defaults=True)
-        kind, name = next(iter(target.items()))
-        log.info("MIDI learn: %s %s <- %s", kind, name, described)
-        self._publish({"/mrt/learned": [kind, name, " ".join(f"{k}={v}" for k, v in described.items())]})

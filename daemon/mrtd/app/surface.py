@@ -48,6 +48,7 @@ class Services:
     encoder: "EncoderWorker"  # prompts are embedded off every input thread
     pusher: "Pusher"
     scenes: "SceneHost"
+    learn: Callable[[str, str], None]  # MIDI learn: the next control moved maps to (kind, name)
     recorder: "Recorder"
     dialects: "Dialects"
     status: Callable[[], dict[str, Any]]
@@ -195,7 +196,7 @@ class Surface:
         self._services.scenes.cue(name, due, when)
 
     def learn(self, kind: str, name: str) -> None:
-        self._services.scenes.learn(kind, name)
+        self._services.learn(kind, name)
 
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool:
         return self._services.scenes.from_osc(address, args, due)
