@@ -162,3 +162,69 @@ def test_the_client_proves_its_address_before_asking_for_big_replies(rig):
         assert asyncio.run(run())
     finally:
         osc.guard = kept
+
+
+class _Checking(Client):
+    """A client whose every command is fenced and checked: a refusal raises MrtdError at once."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port=port)
+        self.addresses: set[str] = set()
+        self._checking = False
+
+    def send(self, address, *args, at=None):
+        if self._checking:  # the fence's own sends
+            return super().send(address, *args, at=at)
+        self.addresses.add(address)
+        self._checking = True
+        try:
+            self.send_checked(address, *args)
+        finally:
+            self._checking = False
+
+
+# What the client's command methods are called with; a refusal that depends on the daemon's
+# state (no scene, MIDI off in the rig) is named, so an argument the daemon does not accept fails.
+CALLS = [
+    ("prompt", ("a", "warm pads", 0.5), None), ("prompt", ("b", "cold rain"), None), ("weight", ("a", 0.7), None),
+    ("mix", ({"a": 1.0, "b": 0.5}, "4 beats", "equal-power"), None), ("mix", ({"a": 1.0}, 2.0), None),
+    ("axis", ("warmth", 0.5), "no axis"), ("xy", (0.3, 0.4), "surface"),
+    ("style_tokens", ([1, 2, 3, 4, 5, 6, -1, -1, -1, -1, -1, -1],), None), ("style_tokens", (None,), None),
+    ("style_embedding", ([0.01] * 768,), None), ("style_embedding", (None,), None),
+    ("temperature", (1.2,), None), ("topk", (40,), None), ("seed", (3,), None), ("cfg_style", (2.0,), None),
+    ("cfg_notes", (3.0,), None), ("cfg_drums", (1.0,), None), ("note_on", (60, 90), None), ("note_off", (60,), None),
+    ("notes_clear", (), None), ("unmask", (4,), None), ("onset_mode", (1,), None), ("midigate", (False,), None),
+    ("drums", (-1,), None), ("volume", (-3.0,), None), ("mute", (False,), None), ("bypass", (False,), None),
+    ("reset", (), None), ("scene_load", ("nothing-here",), "no scene"), ("cue", ("verse", "bar"), "no scene"),
+    ("cue_next", (), "no scene"), ("tempo", (110.0, 4), None), ("meter", (3,), None),
+    ("on_grid", ("bar", "/mrt/temperature", 1.1), None), ("learn", ("temperature",), "MIDI is off"),
+    ("event", (), None), ("prompt_clear", ("b",), None),
+]
+
+
+def test_every_command_the_client_builds_is_one_the_daemon_accepts(rig):
+    """The client builds its messages itself: each must pass the daemon's own table, and between
+    them the commands cover every canonical address that is a command."""
+    client = _Checking(rig.port)
+    try:
+        wrong = []
+        for method, args, state_error in CALLS:
+            try:
+                getattr(client, method)(*args)
+            except MrtdError as exc:
+                if state_error is None or state_error not in exc.reason:
+                    wrong.append(f"{method}{args}: {exc}")
+            else:
+                if state_error is not None:
+                    wrong.append(f"{method}{args} was accepted; expected '{state_error}'")
+        assert wrong == []
+        client.event(note=2, velocity=0.5)
+    finally:
+        client.close()
+    from mrtd.inputs.osc.table import TABLE
+
+    replies = {"/mrt/status", "/mrt/sync", "/mrt/ping", "/mrt/hello", "/mrt/subscribe", "/mrt/unsubscribe",
+               "/mrt/prefill", "/mrt/model", "/mrt/record/start", "/mrt/record/stop"}  # request() methods
+    dialects = {"/seedrotation", "/drumless", "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names
+    commands = {row.path for row in TABLE} - replies - dialects
+    assert commands - client.addresses == set(), "addresses no client command sends"

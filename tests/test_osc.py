@@ -304,10 +304,20 @@ def test_the_reference_page_is_up_to_date():
     assert page.read_text() == osc_markdown(), "docs/osc.md is stale: run `mrtd osc-reference > docs/osc.md`"
 
 
-def test_a_command_that_cannot_apply_is_refused_and_the_music_goes_on(rig):
+def test_xy_without_a_surface_is_refused_to_the_sender(rig):
     daemon, engine, probe = rig
-    probe.send("/mrt/xy", 0.5, 0.5)  # no prompt has a surface position: fails on the generation thread
-    wait_for(lambda: daemon.control.failed == 1, 5, "the command to be refused")
+    [(address, (about, reason))] = probe.exchange("/mrt/xy", 0.5, 0.5)
+    assert (address, about) == ("/mrt/error", "/mrt/xy") and "no surface" in reason
+    assert daemon.control.xy is None
+
+
+def test_a_command_that_cannot_apply_is_refused_and_the_music_goes_on(rig):
+    from mrtd.control.commands import Call
+
+    daemon, engine, probe = rig
+    failed = daemon.control.failed
+    daemon.control.submit(Call("broken", lambda state: 1 / 0))  # a command that raises on the generation thread
+    wait_for(lambda: daemon.control.failed == failed + 1, 5, "the command to be refused")
     frames = len(engine.seen)
     settle(daemon, 5)
     assert len(engine.seen) >= frames + 5 and daemon.status()["underruns"] == 0

@@ -123,6 +123,9 @@ class Surface:
                 if isinstance(command.axis, int):
                     raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
                 raise ValueError(f"no axis {command.axis!r}")
+        if isinstance(command, c.SetXY):
+            if not self._services.control.style.has_surface and time.monotonic() >= self._scene_pending_until:
+                raise ValueError("no surface: no prompt has a position (a scene's prompts `position: [x, y]`)")
         return command
 
     def _clamped(self, command: c.Command) -> list[Reply] | None:
@@ -185,10 +188,13 @@ class Surface:
 
     # -- scenes ------------------------------------------------------------------
     def scene_load(self, name: str, due: float | None, answer: Answer | None = None) -> None:
-        self._scene_pending_until = time.monotonic() + PENDING_S
+        before, self._scene_pending_until = self._scene_pending_until, time.monotonic() + PENDING_S
         try:
             self._services.scenes.load_named(name, due, answer)
-        except SceneError as exc:
+        except (SceneError, ValueError) as exc:
+            self._scene_pending_until = before  # refused at once: no scene is on its way
+            if not isinstance(exc, SceneError):
+                raise
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None
 

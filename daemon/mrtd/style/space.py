@@ -313,6 +313,11 @@ class StyleSpace:
 
     # -- surface ----------------------------------------------------------------
 
+    @property
+    def has_surface(self) -> bool:
+        """Whether any prompt has a place on the 2-D surface (what /mrt/xy moves through)."""
+        return bool(self._positions)
+
     def set_surface_position(self, name: str, x: float, y: float) -> None:
         self._slot(name)
         self._positions[name] = _check_position((x, y))
