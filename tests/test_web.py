@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -372,3 +373,61 @@ def test_the_keyboard_plays_while_held_and_latches_and_the_record_button_makes_a
         wait_for(lambda: not daemon.recorder.path, 5, "the recording to stop")
         takes = list((tmp_path / "recordings").glob("*.wav"))
         assert len(takes) == 1 and takes[0].stat().st_size > 25 * 1920 * 4, takes
+
+
+def _qr_image(lines: list[str], path: Path, scale: int = 6) -> None:
+    """The printed code (half blocks, light on dark: a space is dark above and below) as a PGM."""
+    halves = {"\u2588": (255, 255), "\u2580": (255, 0), "\u2584": (0, 255), " ": (0, 0), "\u00a0": (0, 0)}
+    rows: list[list[int]] = []
+    for line in lines:
+        pairs = [halves[ch] for ch in line]
+        rows += [[top for top, _ in pairs], [bottom for _, bottom in pairs]]
+    width = len(rows[0]) + 8
+    rows = [[255] * width] * 4 + [[255] * 4 + r + [255] * 4 for r in rows] + [[255] * width] * 4  # a quiet zone
+    pixels = bytearray()
+    for row in rows:
+        line = bytes(v for v in row for _ in range(scale))
+        pixels += line * scale
+    path.write_bytes(f"P5 {width * scale} {len(rows) * scale} 255\n".encode() + pixels)
+
+
+def test_off_loopback_at_a_terminal_mrtd_run_prints_a_code_that_scans_to_the_token_url(tmp_path):
+    """A real terminal (a pty), the code decoded by Debian's zbarimg: it is the URL the log names."""
+    import os
+    import pty
+    import re
+    import select
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("zbarimg") is None:
+        pytest.fail("zbarimg is not installed: apt-get install zbar-tools (see .ci/run)")
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mrtd", "run", "--engine", "synth", "--output", "null", "--no-midi", "--osc-port", "0",
+         "--web-bind", "0.0.0.0", "--web-port", "0", "--osc-allow", "127.0.0.0/8", "--scene-dir", str(tmp_path),
+         "--record-dir", str(tmp_path)], stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    seen, deadline = b"", time.monotonic() + 60
+    try:
+        while b"ready" not in seen and time.monotonic() < deadline and process.poll() is None:
+            if select.select([controller], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(controller, 65536)
+                except OSError:
+                    break
+    finally:
+        process.terminate()
+        process.wait(20)
+        os.close(controller)
+    text = seen.decode("utf-8", "replace").replace("\r", "")
+    url = re.search(r"web: (http://\S+\?token=\S+)", text)
+    assert url, text[-2000:]
+    code = [line for line in text.splitlines() if line and set(line) <= set("\u2588\u2580\u2584 \u00a0")
+            and "\u2588" in line]
+    assert len(code) > 10, text[-2000:]
+    _qr_image(code, tmp_path / "code.pgm")
+    scanned = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "code.pgm")], capture_output=True, text=True)
+    assert scanned.stdout.strip() == url.group(1), scanned.stderr

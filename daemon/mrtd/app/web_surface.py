@@ -7,7 +7,9 @@ never writes the control state except through the OSC table's commands.
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -121,10 +123,30 @@ def start_web(daemon: "Daemon", config: "WebConfig") -> "WebServer | None":
         return None
     if daemon.generator is not None:
         daemon.generator.taps.append(meter.tap)
-    log.info("web: %s", server.url(_lan_address() if not config.loopback and config.bind in ("0.0.0.0", "::") else None))
+    url = server.url(_lan_address() if not config.loopback and config.bind in ("0.0.0.0", "::") else None)
+    log.info("web: %s", url)
     if server.token:
         log.info("web: open that URL on the tablet (the token in it is the passphrase; it changes at every start)")
+        code = scan_code(url) if sys.stderr.isatty() else None
+        if code is not None:  # a person at a terminal: a code the tablet's camera can scan
+            sys.stderr.write(code)
+            sys.stderr.flush()
     return server
+
+
+def scan_code(url: str) -> str | None:
+    """`url` as a QR code in text (half-block characters, light on a dark terminal), or None
+    without the `qrcode` package (the web extra brings it)."""
+    try:
+        import qrcode
+    except ImportError:
+        return None
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_L)
+    code.add_data(url)
+    code.make(fit=True)
+    text = io.StringIO()
+    code.print_ascii(out=text, invert=True)
+    return text.getvalue()
 
 
 def _lan_address() -> str:
