@@ -85,3 +85,4 @@ def test_sclang_received_the_replies(session):
     assert line(lines, "PUSHED") == "PUSHED tempo 99.0"
     assert line(lines, "STATE").split()[2:] == ["bright", "0.75", "dark", "0.25"]
     assert line(lines, "ERROR").startswith("ERROR /mrt/topk ")
+    assert line(lines, "PROVEN") == "PROVEN true", "the class answered the daemon's cookie"

@@ -15,6 +15,7 @@ MRTD {
 
 	var <netAddr, <>latency;
 	var <lastStatus, <state;             // Event of the last /mrt/status; Event address -> args
+	var <proven = false;                 // the daemon has seen this address answer its cookie
 	var <>onStatus, <>onState, <>onError, <>onPong;
 	var statusActions, pongActions, responders;
 
@@ -23,8 +24,8 @@ MRTD {
 		pushAddresses = #[
 			'/mrt/temperature', '/mrt/topk', '/mrt/seed', '/mrt/cfg/style', '/mrt/cfg/notes', '/mrt/cfg/drums',
 			'/mrt/drums', '/mrt/volume', '/mrt/mute', '/mrt/bypass', '/mrt/unmask', '/mrt/onset_mode',
-			'/mrt/midigate', '/mrt/tempo', '/mrt/notes', '/mrt/mix', '/mrt/prompts', '/mrt/xy',
-			'/mrt/scene', '/mrt/cue'
+			'/mrt/midigate', '/mrt/tempo', '/mrt/meter', '/mrt/notes', '/mrt/mix', '/mrt/prompts', '/mrt/xy',
+			'/mrt/beat', '/mrt/scene', '/mrt/cue', '/mrt/style/source'
 		];
 	}
 
@@ -56,7 +57,11 @@ MRTD {
 				pongActions.copy.do { |action| action.value(args) };
 				pongActions.clear;
 			}, '/mrt/pong', fromDaemon),
-			OSCFunc({ |msg| onError.value(msg[1], msg[2]) }, '/mrt/error', fromDaemon)
+			OSCFunc({ |msg| onError.value(msg[1], msg[2]) }, '/mrt/error', fromDaemon),
+			// /mrt/hello: the daemon's cookie for this address, sent back to prove we receive here
+			// (off loopback an unproven address gets only a small reply budget).
+			OSCFunc({ |msg| netAddr.sendMsg('/mrt/hello', msg[1]) }, '/mrt/hello', fromDaemon),
+			OSCFunc({ proven = true }, '/mrt/hello/ok', fromDaemon)
 		] ++ pushAddresses.collect { |address|
 			OSCFunc({ |msg|
 				state[address] = msg[1..];
@@ -154,12 +159,13 @@ MRTD {
 		if(action.notNil) { statusActions.add(action) };
 		this.send('/mrt/status')
 	}
-	sync { this.send('/mrt/sync') }       // fills `state`, one reply per address
+	hello { this.send('/mrt/hello') }     // prove this address; `subscribe` and `sync` do it first
+	sync { if(proven.not) { this.hello }; this.send('/mrt/sync') }       // fills `state`, one reply per address
 	ping { |args, action|
 		if(action.notNil) { pongActions.add(action) };
 		this.send('/mrt/ping', *(args ? []))
 	}
-	subscribe { |port| this.send('/mrt/subscribe', *(port.notNil.if({ [port.asInteger] }, { [] }))) }
+	subscribe { |port| if(proven.not) { this.hello }; this.send('/mrt/subscribe', *(port.notNil.if({ [port.asInteger] }, { [] }))) }
 	unsubscribe { |port| this.send('/mrt/unsubscribe', *(port.notNil.if({ [port.asInteger] }, { [] }))) }
 	recordStart { |name| this.send('/mrt/record/start', *(name.notNil.if({ [name.asString] }, { [] }))) }
 	recordStop { this.send('/mrt/record/stop') }
