@@ -140,7 +140,8 @@ def tempo_bpm(signal: np.ndarray, min_bpm: float = 40.0, max_bpm: float = 200.0,
     lags = np.arange(int(60.0 / max_bpm / hop_s), int(60.0 / min_bpm / hop_s) + 1)
     ac = np.array([strength[:-lag] @ strength[lag:] for lag in lags]) / energy
     pulse = float(ac.max())
-    if pulse < min_pulse:
+    # A beat needs onsets to hear it by: fewer than one in two seconds is no pulse.
+    if pulse < min_pulse or onset_density(signal) < 0.5:
         return 0.0, pulse
     best = lags[int(np.flatnonzero(ac >= 0.9 * ac.max())[0])]
     return 60.0 / (best * hop_s), pulse

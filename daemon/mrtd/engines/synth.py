@@ -171,7 +171,7 @@ _FAMILIES: dict[str, np.ndarray] = {
         "kick": _half_time([1, 0, 0, 0, 0, 0, 0, 0.5, 0, 0, 1, 0, 0, 0, 0, 0]),
         "snare": _half_time([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
         "ghost": _half_time([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.4, 0]),
-        "hat": _half_time([1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]),
+        "hat": _half_time([1, 0, 0, 0.6, 1, 0, 0, 0.6, 1, 0, 0, 0.6, 1, 0, 0, 0.6]),  # the ghosts swing
         "open_hat": _half_time([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.3, 0]),
     }),
     # Jazz: ride "ding, ding-a ding" (the skip on the swung off-beat of 2 and 4), hi-hat foot
@@ -185,7 +185,7 @@ _FAMILIES: dict[str, np.ndarray] = {
 }
 _FAMILY_NAMES = ("plain",) + tuple(_FAMILIES)
 _FAMILY_STACK = np.stack([_FAMILIES[name] for name in _FAMILY_NAMES[1:]])  # [family, drum, 32]
-_DRUM_GAIN = {"kick": 0.62, "snare": 0.34, "ghost": 0.1, "clap": 0.3, "hat": 0.13, "open_hat": 0.11, "ride": 0.12}
+_DRUM_GAIN = {"kick": 0.5, "snare": 0.34, "ghost": 0.14, "clap": 0.3, "hat": 0.13, "open_hat": 0.11, "ride": 0.18}
 _DRUM_PAN = {"kick": 0.0, "snare": -0.1, "ghost": -0.1, "clap": 0.05, "hat": 0.3, "open_hat": 0.25, "ride": -0.35}
 _METRIC_WEIGHT = np.array([1.0 if s % 4 == 0 else 0.75 if s % 2 == 0 else 0.4 for s in range(STEPS_PER_BAR)])
 
@@ -208,7 +208,7 @@ _VOICE_SHAPES: dict[str, tuple[float, ...]] = {
     "bowed": (1, 0.16, 3.0, 0.85, 0.3, 0.0, 1.0, 0.8, 0.006, 5.5, 0.9, 2.5, 0),
     "bell": (4, 0.001, 1.4, 0.0, 1.0, 0.9, 0.4, 1.0, 0.0, 0.0, 0.8, 3.0, 12),
     "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.6, 0.003, 0.4, 0.8, 4.0, 0),
-    "organ": (2, 0.012, 10.0, 0.97, 0.07, 0.0, 1.0, 1.0, 0.0, 0.0, 0.75, 2.0, 0),
+    "organ": (2, 0.012, 10.0, 0.97, 0.03, 0.05, 0.55, 1.0, 0.0, 0.0, 0.75, 2.0, 0),  # the brief "chiff" of a pipe
     "lead": (1, 0.004, 2.0, 0.8, 0.08, 0.0, 1.0, 1.0, 0.004, 5.0, 0.8, 1.2, 0),
 }
 
@@ -237,7 +237,7 @@ def _voice_spectrum(name: str, harmonics: int) -> np.ndarray:
         # Drawbars on a table at half the note: 16', 8', 5 1/3', 4', 2 2/3', 2', 1 3/5', 1 1/3', 1'.
         amplitude = np.zeros(harmonics)
         for harmonic, a in ((1, 0.3), (2, 1.0), (3, 0.6), (4, 0.7), (6, 0.45), (8, 0.5), (10, 0.2), (12, 0.3),
-                            (16, 0.3)):
+                            (16, 0.3), (20, 0.2), (24, 0.25), (32, 0.2)):  # the top three: a mixture stop
             if harmonic <= harmonics:
                 amplitude[harmonic - 1] = a
         return amplitude
@@ -252,7 +252,7 @@ def _voice_spectrum(name: str, harmonics: int) -> np.ndarray:
     raise ValueError(name)
 
 
-_VOICE_HARMONICS = {"piano": 40, "pluck": 48, "bowed": 48, "pad": 24, "bell": 33, "organ": 16, "lead": 64}
+_VOICE_HARMONICS = {"piano": 40, "pluck": 48, "bowed": 48, "pad": 24, "bell": 33, "organ": 32, "lead": 64}
 
 # Voice roles.
 FREE, HELD, MELODY, PAD, BASS = range(5)
@@ -407,7 +407,9 @@ def _pan_gains(pan: float) -> tuple[float, float]:
 _D = style_descriptors.DESCRIPTOR_INDEX
 _VOICE_DESCRIPTORS = np.array([_D[name] for name in VOICE_NAMES[1:]])
 _FAMILY_DESCRIPTORS = np.array([_D[name] for name in _FAMILY_NAMES[1:]])
-_DECAYING = (PIANO, PLUCK, BELL)  # voices that die away by themselves: chords in them are re-struck
+_DECAYING = (PIANO, PLUCK, BELL)
+# Chords in the voices that carry a style (organ stabs, power chords, strums) sit forward in the mix.
+_CHORD_GAIN = {SYNTH: 1.0, PIANO: 1.5, PLUCK: 1.6, BOWED: 1.2, BELL: 1.3, PAD_VOICE: 1.0, ORGAN: 1.9, LEAD: 2.4}  # voices that die away by themselves: chords in them are re-struck
 # Funk bass: sixteenth syncopations around the one (probabilities per step).
 _FUNK_BASS = np.array([1, 0, 0.5, 0.4, 0, 0.6, 0, 0.7, 0.8, 0, 0.5, 0.5, 0, 0.7, 0.4, 0])
 
@@ -551,7 +553,8 @@ class SynthEngine(Engine):
         next_step = self._resync_steps(start_beat)
         end_beat = start_beat + beats_in_frame
         self._sixteenths = _sixteenth_weight(tempo)
-        swing_amount = min(max((swing - 0.6) / 0.25, 0.0), 1.0)
+        # Swing needs a clear push (jazz, shuffle, lofi): a random embedding's 0.3-0.7 stays straight.
+        swing_amount = min(max((swing - 0.72) / 0.15, 0.0), 1.0)
         while (step_beat := (next_step + swing_amount * _SWING_DELAY[next_step % STEPS_PER_BEAT]) / STEPS_PER_BEAT) < end_beat:
             offset = min(max(int((step_beat - start_beat) * samples_per_beat), 0), FRAME_SAMPLES - 1)
             self._play_step(
@@ -760,15 +763,16 @@ class SynthEngine(Engine):
             self._mode = MODES[min(int(harmony * len(MODES)), len(MODES) - 1)][1]
         # A chord on the bar, and also on the very first step when the engine starts mid-bar
         # (a swap or fallback joins the musical clock wherever it is).
-        if bar_step == 0 or not self._chord_pitch_classes:
-            bars_per_chord = 2 if density < 0.35 else 1
-            if (step // STEPS_PER_BAR) % bars_per_chord == 0 or not self._chord_pitch_classes:
+        # A hymn moves its chords every half bar (the half-time beat); other styles on the bar or two.
+        hymn = self._chord_voice == ORGAN and self._family_weights[_FAMILY_NAMES.index("halftime")] > 0.5
+        if bar_step == 0 or not self._chord_pitch_classes or (hymn and bar_step == 8):
+            bars_per_chord = 0.5 if hymn else 2 if density < 0.35 else 1
+            if bars_per_chord < 1 or (step // STEPS_PER_BAR) % bars_per_chord == 0 or not self._chord_pitch_classes:
                 self._next_chord(temperature, held_pitches)
                 if improvising:
                     self._play_pad(offset, allowed, held_pitches, attack, register, bars_per_chord, samples_per_step)
-        elif bar_step == 8 and improvising and self._chord_voice in _DECAYING and self._chord_pitch_classes:
-            # A piano, a guitar or bells die away: strike the chord again half-way through the bar.
-            self._play_pad(offset, allowed, held_pitches, attack, register, 0.5, samples_per_step)
+        elif improvising and self._chord_pitch_classes:
+            self._comp(bar_step, offset, allowed, held_pitches, attack, register, temperature, samples_per_step)
 
         self._play_drums(step, offset, temperature, brightness)
         if not improvising:
@@ -832,7 +836,7 @@ class SynthEngine(Engine):
         else:
             envelope = self._envelope_for(attack, sustained=timbre not in _DECAYING, timbre=timbre)
             centre += _VOICE_SHAPES[VOICE_NAMES[timbre]][12] // 2
-        gain = _lerp(0.13, 0.06, attack) * (1.3 if timbre in _DECAYING else 1.0)
+        gain = _lerp(0.13, 0.06, attack) * _CHORD_GAIN[timbre]
         pitches = [centre - 6 + (pc - (centre - 6)) % 12 for pc in self._chord_pitch_classes]
         if self._chord_open:
             pitches.append(pitches[0] + 12)  # root, fifth, octave
@@ -843,10 +847,34 @@ class SynthEngine(Engine):
             voice = self._allocate(offset)
             if voice is None:
                 return
-            duration = bars * STEPS_PER_BAR * samples_per_step * 0.98
+            # An organ lifts its hands between chords, so a held tone speaks again.
+            duration = bars * STEPS_PER_BAR * samples_per_step * (0.88 if timbre == ORGAN else 0.98)
             self._note_on(voice, offset, PAD, pitch, gain, envelope, pan=(-0.6, 0.6, 0.0, -0.3, 0.3)[i % 5],
                           duration=duration, brightness_scale=0.75, timbre=timbre)
             self._pad_voices.append(voice)
+
+    def _comp(self, bar_step, offset, allowed, held_pitches, attack, register, temperature, samples_per_step) -> None:
+        """Chords struck again in the voice's own rhythm: a guitar strums the beats, a distorted lead
+        chugs eighths, a house organ stabs the off-beats, a jazz piano comps on off-beats, and
+        decaying voices (piano, bells) ring again half-way through the bar."""
+        voice = self._chord_voice
+        weights = self._family_weights
+        length = 0.5  # bars
+        if voice == LEAD:
+            probability, length = (0.85 if bar_step % 2 == 0 else 0.0), 1.6 / STEPS_PER_BAR
+        elif voice == ORGAN and weights[_FAMILY_NAMES.index("four")] > 0.4:
+            probability, length = (0.9 if bar_step % 4 == 2 else 0.0), 1.2 / STEPS_PER_BAR
+        elif voice == PLUCK:
+            probability = 0.9 if bar_step % 4 == 0 else 0.35 if bar_step % 4 == 2 else 0.0
+            length = 4.0 / STEPS_PER_BAR
+        elif voice == PIANO and weights[_FAMILY_NAMES.index("ride")] > 0.4:
+            probability, length = (0.35 if bar_step in (6, 10, 14) else 0.0), 3.0 / STEPS_PER_BAR
+        elif voice in _DECAYING:
+            probability = 1.0 if bar_step == 8 else 0.0
+        else:
+            return
+        if probability > 0.0 and self._decide(probability, temperature):
+            self._play_pad(offset, allowed, held_pitches, attack, register, length, samples_per_step)
 
     def _play_bass(self, step, bar_step, offset, allowed, held_pitches, temperature, density, attack, register,
                    samples_per_step) -> None:
@@ -855,8 +883,14 @@ class SynthEngine(Engine):
         walking = self._family_weights[_FAMILY_NAMES.index("ride")] > 0.5 and self._free_amount < 0.5
         funk = bassline > 0.7 and not walking and self._free_amount < 0.5
         groove = self._drum_amount > 0.25 or density > 0.55
+        four = self._family_weights[_FAMILY_NAMES.index("four")] > 0.5 and not funk
+        sub = self._family_weights[_FAMILY_NAMES.index("breaks")] > 0.5 and not funk
         if walking:
             probability = 1.0 if bar_step % 4 == 0 else 0.0  # quarter notes
+        elif four:
+            probability = 0.95 if bar_step % 4 == 2 else 0.0  # the off-beat bass of house and techno
+        elif sub:
+            probability = 1.0 if bar_step in (0, 10) else 0.0  # a long sub note under the break
         elif funk:
             probability = float(_FUNK_BASS[bar_step]) * (0.6 + 0.6 * density)
             probability *= self._sixteenths if bar_step % 2 == 1 else 1.0
@@ -893,17 +927,25 @@ class SynthEngine(Engine):
             timbre = SYNTH
         if walking:
             steps = 3.6
+        elif four:
+            steps = 1.5
+        elif sub:
+            steps = 6.0 if bar_step == 10 else 9.5
+            timbre = SYNTH
         elif funk:
             steps = 1.2
         else:
             steps = 1.6 if groove and self._free_amount < 0.5 else 2 * STEPS_PER_BAR * 0.97
-        if timbre == SYNTH:
+        if sub:
+            envelope = self._envelope_for(0.6, sustained=True)
+        elif timbre == SYNTH:
             envelope = self._envelope_for(max(attack, 0.55) if groove else attack * 0.5, sustained=not groove)
         else:
             envelope = self._envelope_for(attack, sustained=timbre != PLUCK, timbre=timbre)
-        gain = _lerp(0.16, 0.3, bassline) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
+        gain = _lerp(0.13, 0.26, bassline) * (1.5 if sub else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
         self._note_on(voice, self._jitter(offset, temperature, 0.002), BASS, pitch, gain, envelope, pan=0.0,
-                      duration=steps * samples_per_step, brightness_scale=0.6 if timbre == SYNTH else 0.8,
+                      duration=steps * samples_per_step,
+                      brightness_scale=0.3 if sub else 0.6 if timbre == SYNTH else 0.8,
                       timbre=timbre)
 
     def _melody_pitch(self, allowed, held_pitches, strictness, temperature, top_k, register, timbre) -> int | None:
@@ -1014,7 +1056,7 @@ class SynthEngine(Engine):
                 sample = self._drum_samples[f"{drum}_bright" if brightness > 0.5 else f"{drum}_dark"]
             elif drum == "kick":
                 sample = self._drum_samples["kick_heavy" if heavy else "kick_light" if light else "kick"]
-                gain *= 1.25 if heavy else 0.6 if light else 1.0
+                gain *= 1.2 if heavy else 0.6 if light else 0.85
             elif drum in ("snare", "ghost"):
                 sample = self._drum_samples["brush" if light else "snare"]
                 gain *= 0.8 if light else 1.0

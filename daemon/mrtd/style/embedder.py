@@ -46,12 +46,12 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "shimmering": {"brightness": 0.8, "register": 0.6, "attack": -0.3, "bell": 0.4},
     "sparkling": {"brightness": 0.8, "register": 0.6, "attack": 0.4, "bell": 0.4, "density": 0.5},
     "glitter": {"brightness": 0.8, "register": 0.6, "bell": 0.6, "density": 0.6, "drums": -0.6},
-    "mellow": {"brightness": -0.7, "attack": -0.3, "kit": -0.4},
+    "mellow": {"brightness": -0.7, "attack": -0.3},
     "harsh": {"brightness": 1.0, "attack": 0.5},
-    "distorted": {"brightness": 0.9, "attack": 0.4, "lead": 0.8, "kit": 0.5},
+    "distorted": {"brightness": 0.9, "attack": 0.4, "lead": 0.8},
     "industrial": {"brightness": 0.6, "harmony": -0.6, "kit": 1.0, "lead": 0.4, "four": 0.4},
     "lofi": {"brightness": -0.8, "tempo": -0.5, "drums": 0.5, "swing": 0.5, "halftime": 0.8, "piano": 0.6,
-             "extensions": 0.6, "kit": -0.3},
+             "extensions": 0.6, "kit": 0.6},
     # tempo and energy
     "fast": {"tempo": 1.0, "density": 0.4, "halftime": -0.6},
     "slow": {"tempo": -1.0, "density": -0.3, "halftime": 0.6},
@@ -91,7 +91,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "plucked": {"attack": 1.0, "density": 0.2, "pluck": 1.0},
     "staccato": {"attack": 1.0, "density": 0.3},
     "pad": {"attack": -1.0, "pad": 1.0},
-    "analog": {"pad": 0.3, "brightness": 0.2},
+    "analog": {"pad": 0.3, "brightness": 0.5},
     "legato": {"attack": -0.8},
     "drone": {"attack": -1.0, "density": -1.0, "register": -0.5, "tempo": -0.5, "pulse": -1.0, "open": 1.0,
               "pad": 0.5, "drums": -0.6},
@@ -103,19 +103,20 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "harp": {"pluck": 1.0, "register": 0.4},
     "strings": {"attack": -0.6, "brightness": -0.1, "bowed": 0.8},
     "bowed": {"attack": -0.8, "bowed": 1.0},
-    "cello": {"bowed": 1.0, "register": -0.6, "drums": -0.8, "attack": -0.6, "density": -0.4},
+    "cello": {"bowed": 1.0, "register": -0.6, "drums": -0.8, "attack": -0.6, "density": -0.4, "pulse": -0.8},
     "violin": {"bowed": 1.0, "register": 0.5, "drums": -0.6},
-    "bells": {"attack": 0.9, "brightness": 0.6, "register": 0.6, "bell": 1.0},
+    "bells": {"attack": 0.9, "brightness": 0.6, "register": 0.6, "bell": 1.0, "swing": -0.5, "density": 0.3},
     "chime": {"attack": 0.9, "brightness": 0.6, "register": 0.6, "bell": 1.0},
     "organ": {"organ": 1.0, "attack": 0.3},
     "church": {"organ": 0.8, "drums": -1.0, "halftime": 0.6, "harmony": 0.4, "extensions": -0.6},
     "hymn": {"organ": 0.5, "drums": -1.0, "halftime": 1.0, "density": -0.4, "harmony": 0.5, "tempo": -0.5},
     "lead": {"lead": 1.0},
     "orchestral": {"attack": -0.4, "drums": -0.4, "density": 0.2, "bowed": 0.6},
-    "cinematic": {"attack": -0.4, "drums": -0.8, "density": -0.2, "pad": 0.8, "pulse": -0.7, "open": 0.5},
+    "cinematic": {"attack": -0.4, "drums": -0.8, "density": -0.2, "pad": 0.8, "pulse": -0.7, "extensions": 0.6,
+                  "register": 0.5, "brightness": 0.3},
     "bass": {"register": -1.0, "brightness": -0.3, "bassline": 0.8},
     "slap": {"bassline": 1.0, "attack": 1.0, "pluck": 0.4, "brightness": 0.4},
-    "deep": {"register": -1.0, "brightness": -0.3},
+    "deep": {"register": -0.6, "brightness": -0.3},
     "low": {"register": -1.0},
     "high": {"register": 1.0},
     # rhythm and genre
@@ -123,24 +124,25 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "kick": {"drums": 0.6, "kit": 0.4},
     "brushed": {"kit": -1.0, "ride": 0.6, "drums": 0.3},
     "beat": {"drums": 1.0},
-    "groove": {"drums": 0.8, "density": 0.3, "bassline": 0.4},
+    "groove": {"drums": 0.8, "density": 0.3, "bassline": 0.2},
     "percussion": {"drums": 0.8},
-    "techno": {"drums": 1.0, "tempo": 0.6, "attack": 0.5, "harmony": -0.4, "density": 0.3, "four": 1.0,
+    "techno": {"drums": 1.0, "tempo": 0.6, "attack": 0.5, "harmony": -0.4, "density": -0.3, "four": 1.0,
                "kit": 0.6, "lead": 0.4, "swing": -0.6},
-    "house": {"drums": 1.0, "tempo": 0.4, "harmony": 0.4, "density": 0.3, "four": 1.0, "organ": 0.6,
-              "extensions": 0.8, "bassline": 0.4},
+    "house": {"drums": 1.0, "harmony": 0.4, "density": 0.3, "four": 1.0, "organ": 0.6, "extensions": 0.8,
+              "swing": 0.35, "kit": -0.4},  # the light shuffle sixteenths of a drum machine's swing
     "disco": {"drums": 1.0, "tempo": 0.5, "harmony": 0.6, "four": 1.0, "bassline": 0.8},
-    "funk": {"drums": 0.8, "density": 0.6, "attack": 0.6, "harmony": 0.2, "bassline": 1.0, "breaks": 0.4,
-             "four": -0.4, "extensions": 0.4, "pluck": 0.3},
+    "funk": {"drums": 0.8, "density": 0.6, "attack": 0.6, "harmony": 0.2, "bassline": 1.0, "breaks": -0.4,
+             "four": -0.4, "extensions": 0.4, "pluck": 0.3, "swing": 0.35},  # sixteenths a little late
     "trance": {"tempo": 0.7, "drums": 0.8, "brightness": 0.5, "attack": -0.2, "four": 1.0, "lead": 0.4},
     "hiphop": {"drums": 0.8, "tempo": -0.4, "swing": 0.5, "halftime": 1.0, "kit": 0.2},
     "dub": {"drums": 0.5, "tempo": -0.3, "brightness": -0.3, "register": -0.4, "halftime": 0.8, "bassline": 0.8},
     "synthwave": {"brightness": 0.2, "drums": 0.6, "lead": 0.4},
-    "breakbeat": {"breaks": 1.0, "drums": 1.0, "density": 0.5},
+    "breakbeat": {"breaks": 1.0, "drums": 1.0},
     "breaks": {"breaks": 1.0, "drums": 1.0},
-    "amen": {"breaks": 1.0, "drums": 0.8, "density": 0.5, "kit": -0.3},
-    "jungle": {"breaks": 1.0, "drums": 1.0, "tempo": 1.0, "bassline": 0.6, "register": -0.3, "four": -0.6},
-    "metal": {"lead": 1.0, "kit": 1.0, "drums": 1.0, "open": 0.9, "harmony": -1.0, "density": 0.6,
+    "amen": {"breaks": 1.0, "drums": 0.8, "kit": -0.3},
+    "jungle": {"breaks": 1.0, "drums": 1.0, "tempo": 1.0, "register": -0.3, "four": -0.6,
+               "density": -0.4},
+    "metal": {"lead": 1.0, "drums": 1.0, "open": 0.9, "harmony": -1.0, "density": 0.6,
               "tempo": 0.6, "attack": 0.6},
     "rock": {"lead": 0.6, "drums": 0.8, "open": 0.5, "kit": 0.4},
     "folk": {"pluck": 0.6, "drums": -0.8, "harmony": 0.6, "open": 0.3, "attack": 0.4},
@@ -218,9 +220,17 @@ def _hashed_word_vector(word: str) -> np.ndarray:
     return vector
 
 
+# How much of a hashed word vector's own projection onto the descriptor directions is kept.
+# In full, any word moved every descriptor by a random z of about 1.5 (a prompt of unknown words
+# could swing like jazz, or pick a rhythm family by chance, "bells" read as swung); at 0.35 unknown
+# words still move the synth a little, each its own way, and lexicon pushes decide.
+UNKNOWN_SPREAD = 0.35
+
+
 @lru_cache(maxsize=4096)
 def _word_vector(word: str) -> np.ndarray:
     vector = _hashed_word_vector(word).copy()
+    vector -= (1.0 - UNKNOWN_SPREAD) * (DESCRIPTOR_DIRECTIONS.T @ (DESCRIPTOR_DIRECTIONS @ vector))
     for descriptor, push in MUSICAL_LEXICON.get(word, {}).items():
         vector += LEXICON_WEIGHT * push * DESCRIPTOR_DIRECTIONS[DESCRIPTOR_INDEX[descriptor]]
     vector.setflags(write=False)
