@@ -163,8 +163,8 @@ _FAMILIES: dict[str, np.ndarray] = {
         "snare": [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
         "ghost": [0, 0, 0, 0, 0, 0, 0, 0.9, 0, 0.9, 0, 0, 0, 0, 0.5, 0.8,
                   0, 0, 0, 0, 0, 0, 0, 0.9, 0, 0.9, 0, 0, 0, 0.6, 0, 0.9],
-        "hat": [1, 0.5, 1, 0.5] * 4,
-        "ride": [0.5, 0, 0, 0] * 4,
+        "hat": [1, 0.8, 1, 0.8] * 4,  # sixteenths: the fast surface over a half-time backbeat
+        "ride": [0.5, 0, 0, 0, 0, 0, 0, 0] * 2,
     }),
     # Boom-bap at half speed: the whole groove spans two bars, so the pulse heard is half the clock's.
     "halftime": _two_bars({
@@ -177,15 +177,21 @@ _FAMILIES: dict[str, np.ndarray] = {
     # Jazz: ride "ding, ding-a ding" (the skip on the swung off-beat of 2 and 4), hi-hat foot
     # on 2 and 4, feathered kick, brushed comping.
     "ride": _two_bars({
-        "ride": [1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0],
+        "ride": [1, 0, 0.3, 0, 1, 0, 1, 0, 1, 0, 0.3, 0, 1, 0, 1, 0],
         "hat": [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
         "kick": [0.3, 0, 0, 0, 0, 0, 0, 0, 0.2, 0, 0, 0, 0, 0, 0, 0],
         "ghost": [0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0.3, 0, 0, 0, 0, 0],
     }),
+    # Metal: a double bass drum on every sixteenth, snare on 2 and 4, ride on the eighths.
+    "double": _two_bars({
+        "kick": [1, 0.9] * 8,
+        "snare": [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
+        "ride": [1, 0] * 8,
+    }),
 }
 _FAMILY_NAMES = ("plain",) + tuple(_FAMILIES)
 _FAMILY_STACK = np.stack([_FAMILIES[name] for name in _FAMILY_NAMES[1:]])  # [family, drum, 32]
-_DRUM_GAIN = {"kick": 0.5, "snare": 0.34, "ghost": 0.14, "clap": 0.3, "hat": 0.13, "open_hat": 0.11, "ride": 0.18}
+_DRUM_GAIN = {"kick": 0.5, "snare": 0.34, "ghost": 0.14, "clap": 0.3, "hat": 0.15, "open_hat": 0.15, "ride": 0.18}
 _DRUM_PAN = {"kick": 0.0, "snare": -0.1, "ghost": -0.1, "clap": 0.05, "hat": 0.3, "open_hat": 0.25, "ride": -0.35}
 _METRIC_WEIGHT = np.array([1.0 if s % 4 == 0 else 0.75 if s % 2 == 0 else 0.4 for s in range(STEPS_PER_BAR)])
 
@@ -205,7 +211,7 @@ SYNTH, PIANO, PLUCK, BOWED, BELL, PAD_VOICE, ORGAN, LEAD = range(len(VOICE_NAMES
 _VOICE_SHAPES: dict[str, tuple[float, ...]] = {
     "piano": (1, 0.002, 0.8, 0.0, 0.3, 0.5, 0.35, 1.0, 0.0, 0.0, 1.1, 2.0, 0),
     "pluck": (1, 0.0015, 0.28, 0.0, 0.12, 0.12, 0.15, 1.0, 0.0, 0.0, 1.1, 1.5, 0),
-    "bowed": (1, 0.16, 3.0, 0.85, 0.3, 0.0, 1.0, 0.8, 0.006, 5.5, 0.9, 2.5, 0),
+    "bowed": (1, 0.09, 3.0, 0.85, 0.3, 0.0, 1.0, 1.0, 0.006, 5.5, 0.9, 2.5, 0),
     "bell": (4, 0.001, 1.4, 0.0, 1.0, 0.9, 0.4, 1.0, 0.0, 0.0, 0.8, 3.0, 12),
     "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.6, 0.003, 0.4, 0.8, 4.0, 0),
     "organ": (2, 0.012, 10.0, 0.97, 0.03, 0.05, 0.55, 1.0, 0.0, 0.0, 0.75, 2.0, 0),  # the brief "chiff" of a pipe
@@ -223,7 +229,7 @@ def _voice_spectrum(name: str, harmonics: int) -> np.ndarray:
     if name == "bowed":
         return k**-1.0 * (1.0 + 0.6 * (k % 2))  # a sawtooth, odd partials a little stronger
     if name == "pad":
-        return k**-1.7
+        return k**-1.25 * (1.0 + 0.5 * (k % 2))  # an analog sawtooth-and-square pad; its envelope keeps it soft
     if name == "bell":
         # Partials of a tuned bell relative to the note (hum 0.5, prime 1, tierce 1.2, quint 1.5,
         # nominal 2, ...), on a table at a quarter of the note: harmonic 4 is the note.
@@ -338,7 +344,7 @@ def _build_drum_samples() -> dict[str, np.ndarray]:
 
     t = time_axis(0.45)
     kick_hz = 48 + 110 * np.exp(-t / 0.035)
-    kick = np.sin(2 * np.pi * np.cumsum(kick_hz) / sr) * np.exp(-t / 0.16)
+    kick = np.sin(2 * np.pi * np.cumsum(kick_hz) / sr) * np.exp(-t / 0.12)
     kick += 0.25 * rng.standard_normal(len(t)) * np.exp(-t / 0.002)
 
     t = time_axis(0.3)
@@ -768,7 +774,7 @@ class SynthEngine(Engine):
         if bar_step == 0 or not self._chord_pitch_classes or (hymn and bar_step == 8):
             bars_per_chord = 0.5 if hymn else 2 if density < 0.35 else 1
             if bars_per_chord < 1 or (step // STEPS_PER_BAR) % bars_per_chord == 0 or not self._chord_pitch_classes:
-                self._next_chord(temperature, held_pitches)
+                self._next_chord(temperature, held_pitches, top_k)
                 if improvising:
                     self._play_pad(offset, allowed, held_pitches, attack, register, bars_per_chord, samples_per_step)
         elif improvising and self._chord_pitch_classes:
@@ -782,16 +788,19 @@ class SynthEngine(Engine):
         self._play_melody(bar_step, offset, allowed, held_pitches, strictness, temperature, top_k, density,
                           attack, register, samples_per_step)
 
-    def _pick_voice(self) -> int:
-        """A voice for the next note or chord, drawn from the style's voice weights (one draw)."""
-        cumulative = np.cumsum(self._voice_weights)
-        return int(min(np.searchsorted(cumulative, self._rng.random() * cumulative[-1], side="right"),
+    def _pick_voice(self, temperature: float) -> int:
+        """A voice for the next note or chord, drawn from the style's voice weights (one draw);
+        the temperature divides their logits, as for every other choice."""
+        draw = self._rng.random()
+        if temperature < 0.05:
+            return int(np.argmax(self._voice_weights))
+        cumulative = np.cumsum(self._voice_weights ** (1.0 / temperature) if temperature != 1.0 else self._voice_weights)
+        return int(min(np.searchsorted(cumulative, draw * cumulative[-1], side="right"),
                        len(VOICE_NAMES) - 1))
 
-    def _next_chord(self, temperature: float, held_pitches: np.ndarray) -> None:
+    def _next_chord(self, temperature: float, held_pitches: np.ndarray, top_k: int) -> None:
         d = self._descriptors
-        draws = self._rng.random(3)  # always three draws: sevenths, ninths, open fifths
-        self._chord_voice = self._pick_voice()
+        self._chord_voice = self._pick_voice(temperature)
         if len(held_pitches):
             # Held notes are the harmony: follow them rather than the progression.
             self._chord_pitch_classes = tuple(sorted(set(int(p) % 12 for p in held_pitches)))
@@ -801,21 +810,20 @@ class SynthEngine(Engine):
         transitions = CHORD_TRANSITIONS[self._chord_degree]
         degrees = np.array(list(transitions.keys()))
         scores = np.log(np.array(list(transitions.values())))
-        self._chord_degree = self._choose(degrees, scores, max(temperature, 0.0), len(degrees))
+        self._chord_degree = self._choose(degrees, scores, max(temperature, 0.0), min(top_k, len(degrees)))
         mode = self._mode
         # Open fifths (power chords, drones) drop the third; otherwise a triad, with a seventh and a
         # ninth as likely as the extensions descriptor says (jazz, house), drawn per chord so a
         # blend of two styles alternates between their colours.
-        self._chord_open = bool(draws[2] < min(max((d[_D["open"]] - 0.55) / 0.25, 0.0), 1.0))
-        extensions = d[_D["extensions"]]
-        if self._chord_open:
+        # Always three draws (open fifths, sevenths, ninths), so the stream does not depend on the chord.
+        open_fifths = self._decide(min(max((d[_D["open"]] - 0.55) / 0.25, 0.0), 1.0), temperature)
+        seventh = self._decide(min(max((d[_D["extensions"]] - 0.45) / 0.3, 0.0), 1.0), temperature)
+        ninth = self._decide(min(max((d[_D["extensions"]] - 0.65) / 0.25, 0.0), 1.0), temperature)
+        self._chord_open = open_fifths
+        if open_fifths:
             degrees_up = (0, 4)
         else:
-            degrees_up = (0, 2, 4)
-            if draws[0] < min(max((extensions - 0.45) / 0.3, 0.0), 1.0):
-                degrees_up += (6,)
-                if draws[1] < min(max((extensions - 0.65) / 0.25, 0.0), 1.0):
-                    degrees_up += (8,)
+            degrees_up = (0, 2, 4) + ((6,) if seventh else ()) + ((8,) if seventh and ninth else ())
         self._chord_pitch_classes = tuple(
             (self._key_root + mode[(self._chord_degree + i) % 7]) % 12 for i in degrees_up
         )
@@ -942,7 +950,7 @@ class SynthEngine(Engine):
             envelope = self._envelope_for(max(attack, 0.55) if groove else attack * 0.5, sustained=not groove)
         else:
             envelope = self._envelope_for(attack, sustained=timbre != PLUCK, timbre=timbre)
-        gain = _lerp(0.13, 0.26, bassline) * (1.5 if sub else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
+        gain = _lerp(0.06, 0.26, bassline) * (1.5 if sub else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
         self._note_on(voice, self._jitter(offset, temperature, 0.002), BASS, pitch, gain, envelope, pan=0.0,
                       duration=steps * samples_per_step,
                       brightness_scale=0.3 if sub else 0.6 if timbre == SYNTH else 0.8,
@@ -993,7 +1001,7 @@ class SynthEngine(Engine):
             probability *= 1.0 - 0.7 * halftime
         if not self._decide(probability, temperature):
             return
-        timbre = self._pick_voice()
+        timbre = self._pick_voice(temperature)
         pitch = self._melody_pitch(allowed, held_pitches, strictness, temperature, top_k, register, timbre)
         if pitch is not None:
             self._melody_note(offset, pitch, timbre, temperature, attack, samples_per_step, 0.006)
@@ -1008,7 +1016,7 @@ class SynthEngine(Engine):
         draw, where = self._rng.random(2)
         if draw >= rate * FRAME_SAMPLES / SAMPLE_RATE:
             return
-        timbre = self._pick_voice()
+        timbre = self._pick_voice(temperature)
         # An octave above the style's register: over a low drone, notes close to it would beat.
         register = min(d[_D["register"]] + 0.5, 1.0)
         pitch = self._melody_pitch(allowed, held_pitches, strictness, temperature, top_k, register, timbre)
@@ -1054,6 +1062,9 @@ class SynthEngine(Engine):
             gain = _DRUM_GAIN[drum]
             if drum in ("hat", "open_hat"):
                 sample = self._drum_samples[f"{drum}_bright" if brightness > 0.5 else f"{drum}_dark"]
+            elif drum == "kick" and bar_step % 2 == 1:
+                sample = self._drum_samples["kick_light"]  # a double-kick roll: tight, or it turns to mud
+                gain *= 0.8
             elif drum == "kick":
                 sample = self._drum_samples["kick_heavy" if heavy else "kick_light" if light else "kick"]
                 gain *= 1.2 if heavy else 0.6 if light else 0.85

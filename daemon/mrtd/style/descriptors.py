@@ -48,6 +48,7 @@ DESCRIPTOR_NAMES: tuple[str, ...] = (
     "breaks",  # breakbeats (jungle, breaks)
     "halftime",  # half-time feel: the pattern over two bars (hiphop, hymns, slow pieces)
     "ride",  # jazz ride: spang-a-lang cymbal, hi-hat on 2 and 4, walking bass
+    "double",  # double bass drum: kicks on every sixteenth under a backbeat (metal)
     "piano",  # voices: hammered, decaying, darkening
     "pluck",  # plucked string: bright attack that dulls fast
     "bowed",  # bowed string: slow attack, sawtooth, vibrato
@@ -69,7 +70,7 @@ NUM_DESCRIPTORS = len(DESCRIPTOR_NAMES)
 # a moderate, major, lightly grooving default rather than a neutral 0.5 everywhere.
 DEFAULT_DESCRIPTORS = np.array(
     [0.5, 0.45, 0.45, 0.72, 0.5, 0.4, 0.5, 0.3]
-    + [0.8, 0.5, 0.4, 0.35, 0.35, 0.35]  # pulse, kit, four, breaks, halftime, ride
+    + [0.8, 0.5, 0.4, 0.35, 0.35, 0.35, 0.3]  # pulse, kit, four, breaks, halftime, ride, double
     + [0.45, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4]  # piano .. lead: the plain synth voice leads
     + [0.5, 0.35, 0.3],  # bassline, extensions, open
     dtype=np.float64,
