@@ -102,7 +102,14 @@ def onset_strength(signal: np.ndarray) -> np.ndarray:
     # steady low note's magnitude wobbles with its phase and read as a stream of onsets (the
     # "drone with 7 onsets/s" of docs/synth.md). A kick still shows by its attack above it.
     magnitude = magnitude[:, int(ONSET_LOW_HZ * ONSET_FRAME / SAMPLE_RATE) :]
-    return np.concatenate([[0.0], np.maximum(np.diff(magnitude, axis=0), 0.0).sum(axis=1)])
+    # Each frame is compared with the previous one widened by two bins either side (a maximum
+    # filter across frequency, as in Böck and Widmer's "SuperFlux"): a vibrato's partials wobble
+    # within a bin and are no onset, a new note's partials rise where nothing was.
+    previous = magnitude[:-1].copy()
+    for shift in (1, 2):
+        previous[:, shift:] = np.maximum(previous[:, shift:], magnitude[:-1, :-shift])
+        previous[:, :-shift] = np.maximum(previous[:, :-shift], magnitude[:-1, shift:])
+    return np.concatenate([[0.0], np.maximum(magnitude[1:] - previous, 0.0).sum(axis=1)])
 
 
 def onset_times(signal: np.ndarray, min_gap_s: float = 0.05) -> np.ndarray:

@@ -213,9 +213,9 @@ _VOICE_SHAPES: dict[str, tuple[float, ...]] = {
     "pluck": (1, 0.0015, 0.28, 0.0, 0.12, 0.12, 0.15, 1.0, 0.0, 0.0, 1.1, 1.5, 0),
     "bowed": (1, 0.09, 3.0, 0.85, 0.3, 0.0, 1.0, 1.0, 0.006, 5.5, 0.9, 2.5, 0),
     "bell": (4, 0.001, 1.4, 0.0, 1.0, 0.9, 0.4, 1.0, 0.0, 0.0, 0.8, 3.0, 12),
-    "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.6, 0.003, 0.4, 0.8, 4.0, 0),
+    "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.6, 0.003, 0.4, 0.55, 2.0, 0),
     "organ": (2, 0.012, 10.0, 0.97, 0.03, 0.05, 0.55, 1.0, 0.0, 0.0, 0.75, 2.0, 0),  # the brief "chiff" of a pipe
-    "lead": (1, 0.004, 2.0, 0.8, 0.08, 0.0, 1.0, 1.0, 0.004, 5.0, 0.8, 1.2, 0),
+    "lead": (1, 0.004, 2.0, 0.8, 0.08, 0.0, 1.0, 1.25, 0.004, 5.0, 1.35, 1.2, 0),
 }
 
 
@@ -229,7 +229,7 @@ def _voice_spectrum(name: str, harmonics: int) -> np.ndarray:
     if name == "bowed":
         return k**-1.0 * (1.0 + 0.6 * (k % 2))  # a sawtooth, odd partials a little stronger
     if name == "pad":
-        return k**-1.25 * (1.0 + 0.5 * (k % 2))  # an analog sawtooth-and-square pad; its envelope keeps it soft
+        return k**-1.6 * (1.0 + 0.5 * (k % 2))  # a soft, hollow pad: odd partials a little stronger
     if name == "bell":
         # Partials of a tuned bell relative to the note (hum 0.5, prime 1, tierce 1.2, quint 1.5,
         # nominal 2, ...), on a table at a quarter of the note: harmonic 4 is the note.
@@ -366,6 +366,7 @@ def _build_drum_samples() -> dict[str, np.ndarray]:
     # Light kick: short and higher, a feathered jazz kick.
     t = time_axis(0.2)
     light = np.sin(2 * np.pi * np.cumsum(70 + 60 * np.exp(-t / 0.02)) / sr) * np.exp(-t / 0.06)
+    light += 0.35 * np.diff(rng.standard_normal(len(t) + 1)) * np.exp(-t / 0.0015)  # the beater's click
 
     # Brush: a soft-edged swish of noise, no tone.
     t = time_axis(0.25)
@@ -715,6 +716,10 @@ class SynthEngine(Engine):
             gain *= shape[10]
         self._role[voice] = role
         self._note[voice] = pitch
+        if self._level[voice] < 1e-4 and not self._events[voice][:-1]:
+            # A silent voice starts at its gain: the envelope rises from zero anyway, and a gain
+            # ramped across the frame would blunt every attack to 40 ms (a pluck to a swell).
+            self._gain[voice] = gain * (self._improv_gain if role != HELD else 1.0)
         self._velocity[voice] = gain
         self._pan[voice] = pan
         self._brightness_scale[voice] = brightness_scale
@@ -873,8 +878,8 @@ class SynthEngine(Engine):
         elif voice == ORGAN and weights[_FAMILY_NAMES.index("four")] > 0.4:
             probability, length = (0.9 if bar_step % 4 == 2 else 0.0), 1.2 / STEPS_PER_BAR
         elif voice == PLUCK:
-            probability = 0.9 if bar_step % 4 == 0 else 0.35 if bar_step % 4 == 2 else 0.0
-            length = 4.0 / STEPS_PER_BAR
+            probability = 0.9 if bar_step % 4 == 0 else 0.6 if bar_step % 4 == 2 else 0.0  # down, up
+            length = 2.0 / STEPS_PER_BAR
         elif voice == PIANO and weights[_FAMILY_NAMES.index("ride")] > 0.4:
             probability, length = (0.35 if bar_step in (6, 10, 14) else 0.0), 3.0 / STEPS_PER_BAR
         elif voice in _DECAYING:
@@ -909,6 +914,7 @@ class SynthEngine(Engine):
             probability = 1.0 if bar_step == 0 and (step // STEPS_PER_BAR) % 2 == 0 else 0.0
         if probability <= 0.0 or not self._decide(min(probability, 1.0), temperature):
             return
+        groove = groove or walking or funk or four  # lines with a rhythm of their own: short notes
         root = min(held_pitches) % 12 if len(held_pitches) else self._chord_pitch_classes[0]
         low = 33 + int(round((register - 0.5) * 10))  # bass octave: MIDI 28..38
         pitch = low + (root - low) % 12
@@ -926,6 +932,12 @@ class SynthEngine(Engine):
         voice = self._allocate(offset)
         if voice is None:
             return
+        # A bass line is one string: the last note stops where the next begins (long notes of a
+        # slow style would otherwise pile up at the same pitch into a loud, buzzing unison).
+        for other in np.flatnonzero((self._role == BASS) & self._gate):
+            if other != voice:
+                self._off_time[other] = min(self._off_time[other], self._clock + offset)
+                self._release_tau[other] = min(self._release_tau[other], 0.06 * SAMPLE_RATE)  # used from that off
         weights = self._voice_weights
         if funk and attack > 0.55:
             timbre = PLUCK  # slap: a bright pluck that dies fast
@@ -1025,7 +1037,7 @@ class SynthEngine(Engine):
         offset = int(where * (FRAME_SAMPLES - 1))
         # Long, soft notes: lengths in seconds, not steps (there is no grid to count).
         self._melody_note(offset, pitch, timbre, temperature, min(d[_D["attack"]], 0.3),
-                          SAMPLE_RATE * 0.5, 0.0)
+                          SAMPLE_RATE * 0.25, 0.0)
 
     def _play_drums(self, step, offset, temperature, brightness) -> None:
         amount = self._drum_amount

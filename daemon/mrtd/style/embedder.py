@@ -46,12 +46,12 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "shimmering": {"brightness": 0.8, "register": 0.6, "attack": -0.3, "bell": 0.4},
     "sparkling": {"brightness": 0.8, "register": 0.6, "attack": 0.4, "bell": 0.4, "density": 0.5},
     "glitter": {"brightness": 0.8, "register": 0.6, "bell": 0.6, "density": 0.6, "drums": -0.6},
-    "mellow": {"brightness": -0.7, "attack": -0.3},
+    "mellow": {"brightness": -0.7, "attack": -0.3, "density": -0.3},
     "harsh": {"brightness": 1.0, "attack": 0.5},
     "distorted": {"brightness": 0.9, "attack": 0.4, "lead": 0.8},
     "industrial": {"brightness": 0.6, "harmony": -0.6, "kit": 1.0, "lead": 0.4, "four": 0.4},
     "lofi": {"brightness": -0.8, "tempo": -0.5, "drums": 0.5, "swing": 0.5, "halftime": 0.8, "piano": 0.6,
-             "extensions": 0.6, "kit": 0.6},
+             "extensions": 0.6, "kit": 0.6, "density": -0.4},
     # tempo and energy
     "fast": {"tempo": 1.0, "density": 0.4, "halftime": -0.6},
     "slow": {"tempo": -1.0, "density": -0.3, "halftime": 0.6},
@@ -110,7 +110,8 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "chime": {"attack": 0.9, "brightness": 0.6, "register": 0.6, "bell": 1.0},
     "organ": {"organ": 1.0, "attack": 0.3},
     "church": {"organ": 0.8, "drums": -1.0, "brightness": 0.3, "halftime": 0.6, "harmony": 0.4, "extensions": -0.6},
-    "hymn": {"organ": 0.5, "drums": -1.0, "halftime": 1.0, "density": -0.4, "harmony": 0.5, "tempo": -0.5},
+    "hymn": {"organ": 0.5, "drums": -1.0, "halftime": 1.0, "density": -0.4, "harmony": 0.5, "tempo": -0.5,
+             "register": 0.5, "bassline": -0.5},
     "lead": {"lead": 1.0},
     "orchestral": {"attack": -0.4, "drums": -0.4, "density": 0.2, "bowed": 0.6},
     "cinematic": {"attack": -0.4, "drums": -0.8, "density": -0.2, "pad": 0.8, "pulse": -0.7, "extensions": 0.6,
@@ -130,7 +131,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "techno": {"drums": 1.0, "tempo": 0.6, "attack": 0.5, "harmony": -0.4, "density": -0.3, "four": 1.0,
                "lead": 0.4, "swing": -0.6},
     "house": {"drums": 1.0, "harmony": 0.4, "density": 0.3, "four": 1.0, "organ": 0.6, "extensions": 0.8,
-              "swing": 0.35, "kit": -0.4},  # the light shuffle sixteenths of a drum machine's swing
+              "swing": 0.35},  # the light shuffle sixteenths of a drum machine's swing
     "disco": {"drums": 1.0, "tempo": 0.5, "harmony": 0.6, "four": 1.0, "bassline": 0.8},
     "funk": {"drums": 0.8, "density": 1.0, "tempo": 0.5, "attack": 0.6, "harmony": 0.2, "bassline": 1.0, "breaks": -0.4,
              "four": -0.4, "extensions": 0.4, "pluck": 0.3, "swing": 0.35},  # sixteenths a little late
@@ -143,7 +144,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "amen": {"breaks": 1.0, "drums": 0.8, "kit": -0.3},
     "jungle": {"breaks": 1.0, "drums": 1.0, "tempo": 1.0, "register": -0.3, "four": -0.6,
                "density": -0.4},
-    "metal": {"lead": 1.0, "double": 1.0, "drums": 1.0, "open": 0.9, "harmony": -1.0, "density": 0.6,
+    "metal": {"lead": 1.0, "double": 1.0, "register": 0.3, "brightness": 0.5, "drums": 1.0, "open": 0.9, "harmony": -1.0, "density": 0.6,
               "tempo": 0.6, "attack": 0.6},
     "rock": {"lead": 0.6, "drums": 0.8, "open": 0.5, "kit": 0.4},
     "folk": {"pluck": 0.6, "drums": -0.8, "harmony": 0.6, "open": 0.3, "attack": 0.4},
