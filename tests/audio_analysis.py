@@ -139,6 +139,9 @@ def tempo_bpm(signal: np.ndarray, min_bpm: float = 40.0, max_bpm: float = 200.0,
     strength = onset_strength(signal)
     if strength.max() <= ONSET_FLOOR:
         return 0.0, 0.0  # nothing starts: no beat to hear
+    # Smoothed over three hops first: a beat of 0.5 s is 46.875 hops, so its onsets fall 46 or 47
+    # hops apart and a bare autocorrelation would split the pulse between two lags.
+    strength = np.convolve(strength, np.ones(3) / 3.0, mode="same")
     strength = strength - strength.mean()
     energy = float(strength @ strength)
     if energy <= 0:

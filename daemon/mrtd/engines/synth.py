@@ -154,7 +154,7 @@ _FAMILIES: dict[str, np.ndarray] = {
     "four": _two_bars({
         "kick": [1, 0, 0, 0] * 4,
         "clap": [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
-        "hat": [0, 0.6, 0, 0.6] * 4,
+        "hat": [0, 0.9, 0, 0.9] * 4,
         "open_hat": [0, 0, 1, 0] * 4,
     }),
     # The amen: syncopated kicks, snare on 2 and 4 with ghost notes, ride-like eighths.
@@ -211,9 +211,9 @@ SYNTH, PIANO, PLUCK, BOWED, BELL, PAD_VOICE, ORGAN, LEAD = range(len(VOICE_NAMES
 _VOICE_SHAPES: dict[str, tuple[float, ...]] = {
     "piano": (1, 0.002, 0.8, 0.0, 0.3, 0.5, 0.35, 1.0, 0.0, 0.0, 1.1, 2.0, 0),
     "pluck": (1, 0.0015, 0.28, 0.0, 0.12, 0.12, 0.15, 1.0, 0.0, 0.0, 1.1, 1.5, 0),
-    "bowed": (1, 0.09, 3.0, 0.85, 0.3, 0.0, 1.0, 1.0, 0.006, 5.5, 0.9, 2.5, 0),
+    "bowed": (1, 0.09, 3.0, 0.85, 0.3, 0.0, 1.0, 1.3, 0.006, 5.5, 0.9, 2.5, 0),
     "bell": (4, 0.001, 1.4, 0.0, 1.0, 0.9, 0.4, 1.0, 0.0, 0.0, 0.8, 3.0, 12),
-    "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.6, 0.003, 0.4, 0.55, 2.0, 0),
+    "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.9, 0.003, 0.4, 0.55, 2.0, 0),
     "organ": (2, 0.012, 10.0, 0.97, 0.03, 0.05, 0.55, 1.0, 0.0, 0.0, 0.75, 2.0, 0),  # the brief "chiff" of a pipe
     "lead": (1, 0.004, 2.0, 0.8, 0.08, 0.0, 1.0, 1.25, 0.004, 5.0, 1.35, 1.2, 0),
 }
@@ -416,7 +416,7 @@ _VOICE_DESCRIPTORS = np.array([_D[name] for name in VOICE_NAMES[1:]])
 _FAMILY_DESCRIPTORS = np.array([_D[name] for name in _FAMILY_NAMES[1:]])
 _DECAYING = (PIANO, PLUCK, BELL)
 # Chords in the voices that carry a style (organ stabs, power chords, strums) sit forward in the mix.
-_CHORD_GAIN = {SYNTH: 1.0, PIANO: 1.5, PLUCK: 1.6, BOWED: 1.2, BELL: 1.3, PAD_VOICE: 1.0, ORGAN: 1.9, LEAD: 2.4}  # voices that die away by themselves: chords in them are re-struck
+_CHORD_GAIN = {SYNTH: 1.0, PIANO: 1.5, PLUCK: 1.6, BOWED: 1.2, BELL: 1.3, PAD_VOICE: 1.0, ORGAN: 2.4, LEAD: 2.4}  # voices that die away by themselves: chords in them are re-struck
 # Funk bass: sixteenth syncopations around the one (probabilities per step).
 _FUNK_BASS = np.array([1, 0, 0.5, 0.4, 0, 0.6, 0, 0.7, 0.8, 0, 0.5, 0.5, 0, 0.7, 0.4, 0])
 
@@ -894,11 +894,15 @@ class SynthEngine(Engine):
         d = self._descriptors
         bassline = d[_D["bassline"]]
         walking = self._family_weights[_FAMILY_NAMES.index("ride")] > 0.5 and self._free_amount < 0.5
-        funk = bassline > 0.7 and not walking and self._free_amount < 0.5
+        funk = bassline > 0.88 and not walking and self._free_amount < 0.5  # a clear push: funk, slap
         groove = self._drum_amount > 0.25 or density > 0.55
         four = self._family_weights[_FAMILY_NAMES.index("four")] > 0.5 and not funk
         sub = self._family_weights[_FAMILY_NAMES.index("breaks")] > 0.5 and not funk
-        if walking:
+        halftime = self._family_weights[_FAMILY_NAMES.index("halftime")] > 0.5 and not (walking or funk)
+        if halftime:
+            # Boom-bap: the bass doubles the half-time kick.
+            probability = float(_FAMILIES["halftime"][_DRUMS.index("kick"), step % (2 * STEPS_PER_BAR)])
+        elif walking:
             probability = 1.0 if bar_step % 4 == 0 else 0.0  # quarter notes
         elif four:
             probability = 0.95 if bar_step % 4 == 2 else 0.0  # the off-beat bass of house and techno
@@ -924,8 +928,9 @@ class SynthEngine(Engine):
             scores = -np.abs(candidates - self._bass_previous) / 2.0 - 3.0 * (candidates == self._bass_previous)
             scores += 1.0 * np.isin(candidates % 12, self._chord_pitch_classes)
             pitch = self._choose(candidates, scores, max(temperature, 0.3), 4)
-        elif funk and bar_step % 4 != 0 and self._rng.random() < 0.35:
-            pitch += 12  # the octave pop of a slap line
+        elif funk:
+            pitch += 12 if bar_step % 4 != 0 and self._rng.random() < 0.35 else 0  # the octave pop of a slap line
+            pitch += 12  # slapped high on the neck: the line's bite, not its weight
         self._bass_previous = pitch
         if not 0 <= pitch < NOTE_SLOTS or not allowed[pitch]:
             return
@@ -962,7 +967,7 @@ class SynthEngine(Engine):
             envelope = self._envelope_for(max(attack, 0.55) if groove else attack * 0.5, sustained=not groove)
         else:
             envelope = self._envelope_for(attack, sustained=timbre != PLUCK, timbre=timbre)
-        gain = _lerp(0.06, 0.26, bassline) * (1.5 if sub else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
+        gain = _lerp(0.06, 0.26, bassline) * (1.3 if sub else 0.6 if four else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
         self._note_on(voice, self._jitter(offset, temperature, 0.002), BASS, pitch, gain, envelope, pan=0.0,
                       duration=steps * samples_per_step,
                       brightness_scale=0.3 if sub else 0.6 if timbre == SYNTH else 0.8,
@@ -1009,7 +1014,7 @@ class SynthEngine(Engine):
             probability *= density * self._sixteenths  # sparse and slow styles leave the off-sixteenths alone
         # Half time: the melody breathes at the slower pulse too (eighths become the off-beats).
         halftime = self._family_weights[_FAMILY_NAMES.index("halftime")]
-        if bar_step % 4 != 0:
+        if bar_step % 8 != 0:
             probability *= 1.0 - 0.7 * halftime
         if not self._decide(probability, temperature):
             return
@@ -1086,6 +1091,8 @@ class SynthEngine(Engine):
             else:
                 sample = self._drum_samples[drum]
             accent = 1.0 if bar_step % 4 == 0 else 0.8
+            if drum in ("hat", "open_hat", "clap") and heavy:
+                accent *= 1.6  # a heavy kit hits everything hard, cymbals too
             gain *= velocity * accent
             left, right = _pan_gains(_DRUM_PAN[drum])
             start = self._jitter(offset, temperature, 0.0015)
