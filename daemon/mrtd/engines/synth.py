@@ -213,8 +213,8 @@ _VOICE_SHAPES: dict[str, tuple[float, ...]] = {
     "pluck": (1, 0.0015, 0.28, 0.0, 0.12, 0.12, 0.15, 1.0, 0.0, 0.0, 1.1, 1.5, 0),
     "bowed": (1, 0.09, 3.0, 0.85, 0.3, 0.0, 1.0, 1.3, 0.006, 5.5, 0.9, 2.5, 0),
     "bell": (4, 0.001, 1.4, 0.0, 1.0, 0.9, 0.4, 1.0, 0.0, 0.0, 0.8, 3.0, 12),
-    "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.9, 0.003, 0.4, 0.55, 2.0, 0),
-    "organ": (2, 0.012, 10.0, 0.97, 0.03, 0.05, 0.55, 1.0, 0.0, 0.0, 0.75, 2.0, 0),  # the brief "chiff" of a pipe
+    "pad": (1, 0.7, 4.0, 0.9, 1.2, 0.0, 1.0, 0.75, 0.003, 0.4, 0.55, 2.0, 0),
+    "organ": (2, 0.012, 10.0, 0.97, 0.03, 0.05, 0.8, 1.0, 0.0, 0.0, 0.75, 2.0, 0),  # the brief "chiff" of a pipe
     "lead": (1, 0.004, 2.0, 0.8, 0.08, 0.0, 1.0, 1.25, 0.004, 5.0, 1.35, 1.2, 0),
 }
 
@@ -243,7 +243,7 @@ def _voice_spectrum(name: str, harmonics: int) -> np.ndarray:
         # Drawbars on a table at half the note: 16', 8', 5 1/3', 4', 2 2/3', 2', 1 3/5', 1 1/3', 1'.
         amplitude = np.zeros(harmonics)
         for harmonic, a in ((1, 0.3), (2, 1.0), (3, 0.6), (4, 0.7), (6, 0.45), (8, 0.5), (10, 0.2), (12, 0.3),
-                            (16, 0.3), (20, 0.2), (24, 0.25), (32, 0.2)):  # the top three: a mixture stop
+                            (16, 0.3), (20, 0.35), (24, 0.4), (32, 0.35)):  # the top three: a mixture stop
             if harmonic <= harmonics:
                 amplitude[harmonic - 1] = a
         return amplitude
@@ -967,7 +967,7 @@ class SynthEngine(Engine):
             envelope = self._envelope_for(max(attack, 0.55) if groove else attack * 0.5, sustained=not groove)
         else:
             envelope = self._envelope_for(attack, sustained=timbre != PLUCK, timbre=timbre)
-        gain = _lerp(0.06, 0.26, bassline) * (1.3 if sub else 0.6 if four else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
+        gain = _lerp(0.06, 0.26, bassline) * (1.2 if sub else 0.6 if four else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
         self._note_on(voice, self._jitter(offset, temperature, 0.002), BASS, pitch, gain, envelope, pan=0.0,
                       duration=steps * samples_per_step,
                       brightness_scale=0.3 if sub else 0.6 if timbre == SYNTH else 0.8,
@@ -1081,7 +1081,7 @@ class SynthEngine(Engine):
                 sample = self._drum_samples[f"{drum}_bright" if brightness > 0.5 else f"{drum}_dark"]
             elif drum == "kick" and bar_step % 2 == 1:
                 sample = self._drum_samples["kick_light"]  # a double-kick roll: tight, or it turns to mud
-                gain *= 0.8
+                gain *= 1.2
             elif drum == "kick":
                 sample = self._drum_samples["kick_heavy" if heavy else "kick_light" if light else "kick"]
                 gain *= 1.2 if heavy else 0.6 if light else 0.85
@@ -1093,6 +1093,8 @@ class SynthEngine(Engine):
             accent = 1.0 if bar_step % 4 == 0 else 0.8
             if drum in ("hat", "open_hat", "clap") and heavy:
                 accent *= 1.6  # a heavy kit hits everything hard, cymbals too
+            elif drum == "ride" and weights[_FAMILY_NAMES.index("double")] > 0.5:
+                accent *= 2.0  # a metal drummer bashes the ride
             gain *= velocity * accent
             left, right = _pan_gains(_DRUM_PAN[drum])
             start = self._jitter(offset, temperature, 0.0015)
