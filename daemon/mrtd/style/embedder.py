@@ -142,7 +142,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "breakbeat": {"breaks": 1.0, "drums": 1.0},
     "breaks": {"breaks": 1.0, "drums": 1.0},
     "amen": {"breaks": 1.0, "drums": 0.8},
-    "jungle": {"breaks": 1.0, "drums": 1.0, "brightness": 0.5, "tempo": 1.0, "register": -0.6, "four": -0.6,
+    "jungle": {"breaks": 1.0, "drums": 1.0, "brightness": -0.4, "tempo": 1.0, "register": -0.6, "four": -0.6,
                "density": -0.4},
     "metal": {"lead": 1.0, "double": 1.0, "register": 0.3, "brightness": 1.0, "bassline": -0.6, "drums": 1.0, "open": 0.9, "harmony": -1.0, "density": 0.6,
               "tempo": 0.6, "attack": 0.6},
