@@ -519,7 +519,7 @@ class SynthEngine(Engine):
         self._vibrato_rate = np.zeros(v)  # cycles per sample
         self._started = np.zeros(v, dtype=np.int64)
         self._events: list[list[tuple]] = [[] for _ in range(v)]
-        # Drums: active one-shots as [sample, read position, start offset, gain L, gain R].
+        # Drums: active one-shots as [sample, read position, start offset, gain L, gain R, chokable].
         self._hits: list[list] = []
         # Effects and output stages.
         self._delay_ring = np.zeros((2, DELAY_RING), dtype=np.float32)
@@ -1109,19 +1109,19 @@ class SynthEngine(Engine):
             start = self._jitter(offset, temperature, 0.0015)
             if drum in ("hat", "kick"):
                 self._choke_open_hats(start)
-            self._hits.append([sample, 0, start, gain * left, gain * right])
+            self._hits.append([sample, 0, start, gain * left, gain * right, drum == "open_hat"])
 
     def _choke_open_hats(self, at: int) -> None:
         """A closed hat (or the kick) cuts a ringing open hat, as the pedal does: 5 ms fade from `at`."""
         for hit in self._hits:
-            sample, position, start = hit[0], hit[1], hit[2]
-            if len(sample) != len(self._drum_samples["open_hat_dark"]) or at < start:
+            sample, position, start, chokable = hit[0], hit[1], hit[2], hit[5]
+            if not chokable or at < start:
                 continue
             cut = position + at - start
             if cut < len(sample) - _CHOKE_SAMPLES:
                 choked = sample[: cut + _CHOKE_SAMPLES].copy()
                 choked[cut:] *= self._choke_ramp
-                hit[0] = choked
+                hit[0], hit[5] = choked, False
 
     # ------------------------------------------------------------------ rendering
 
@@ -1295,7 +1295,7 @@ class SynthEngine(Engine):
         out = np.zeros((2, FRAME_SAMPLES), dtype=np.float32)
         still_ringing = []
         for hit in self._hits:
-            sample, position, start, left, right = hit
+            sample, position, start, left, right, _chokable = hit
             length = min(FRAME_SAMPLES - start, len(sample) - position)
             segment = sample[position : position + length]
             out[0, start : start + length] += left * segment
