@@ -30,21 +30,9 @@ from mrtd.engines.synth import SynthEngine  # noqa: E402
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE  # noqa: E402
 from mrtd.style.embedder import BuiltinEmbedder  # noqa: E402
 
-PROMPTS = (
-    "distorted industrial techno, heavy kick",
-    "deep house groove, warm chords",
-    "solo jazz piano trio, brushed drums",
-    "deep dark ambient drone",
-    "breakbeat jungle, fast amen breaks",
-    "lofi hiphop beats, mellow",
-    "bright glitter bells, high sparkling synth",
-    "slow sad cello, bowed strings",
-    "plucked acoustic guitar folk",
-    "church organ hymn",
-    "funky slap bass groove",
-    "distorted lead guitar metal",
-    "warm analog pad, cinematic",
-)
+from test_synth_prompts import PROMPT_SET  # noqa: E402  (the published set lives with its test)
+
+PROMPTS = tuple(PROMPT_SET)
 
 
 def render(prompt: str, seconds: float, bpm: float = 120.0, seed: int = 0) -> np.ndarray:
@@ -68,7 +56,7 @@ def figures(prompt: str, seconds: float, bpm: float = 120.0, seed: int = 0) -> d
     }
 
 
-def spectrogram_rows(audio: np.ndarray, height: int = 160, hop: int = 480) -> np.ndarray:
+def spectrogram_rows(audio: np.ndarray, height: int = 120, hop: int = 960) -> np.ndarray:
     """uint8 [height, frames]: log-frequency (40 Hz .. 16 kHz, low at the bottom), 60 dB range."""
     x = audio.mean(axis=1).astype(np.float64)
     size = 4096

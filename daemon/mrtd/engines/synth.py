@@ -1194,20 +1194,22 @@ class SynthEngine(Engine):
 
         # Phase: the old frequency up to the note change, the new one after it (phase-continuous).
         n = self._sample_index
-        if np.all(vibrato == 1.0):
-            before = np.minimum(n[None, :], switch_at[:, None].astype(np.float32))
-            after = n[None, :] - before
-            phase = self._phase[active].astype(np.float32)[:, None] + (
-                old_increment.astype(np.float32)[:, None] * before + new_increment.astype(np.float32)[:, None] * after
-            )
-            end_phase = self._phase[active] + old_increment * switch_at + new_increment * (FRAME_SAMPLES - switch_at)
-        else:
-            # Vibrato: the frequency ratio ramps across the frame, so the phase is a running sum.
-            ratio = vibrato[:, :1] + (vibrato[:, 1:] - vibrato[:, :1]) * self._frame_ramp[None, :]
-            increment = np.where(n[None, :] < switch_at[:, None], old_increment[:, None], new_increment[:, None]) * ratio
+        before = np.minimum(n[None, :], switch_at[:, None].astype(np.float32))
+        after = n[None, :] - before
+        phase = self._phase[active].astype(np.float32)[:, None] + (
+            old_increment.astype(np.float32)[:, None] * before + new_increment.astype(np.float32)[:, None] * after
+        )
+        end_phase = self._phase[active] + old_increment * switch_at + new_increment * (FRAME_SAMPLES - switch_at)
+        wobbling = np.flatnonzero(np.any(vibrato != 1.0, axis=1))
+        if len(wobbling):
+            # Vibrato: the frequency ratio ramps across the frame, so those rows' phase is a running sum.
+            w = wobbling
+            ratio = vibrato[w, :1] + (vibrato[w, 1:] - vibrato[w, :1]) * self._frame_ramp[None, :]
+            increment = np.where(n[None, :] < switch_at[w, None], old_increment[w, None], new_increment[w, None]) * ratio
             running = np.cumsum(increment, axis=1)
-            phase = (self._phase[active][:, None] + running - increment).astype(np.float32)
-            end_phase = self._phase[active] + running[:, -1]
+            start = self._phase[active][w]
+            phase[w] = (start[:, None] + running - increment).astype(np.float32)
+            end_phase[w] = start + running[:, -1]
         self._phase[active] = end_phase % 1.0
         index = (phase * TABLE_SIZE).astype(np.int32) & (TABLE_SIZE - 1)
 
