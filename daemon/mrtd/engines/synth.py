@@ -455,6 +455,7 @@ class SynthEngine(Engine):
         self._sample_index = np.arange(FRAME_SAMPLES, dtype=np.float32)
         self._frame_ramp = self._sample_index / FRAME_SAMPLES  # 0 .. 1 across a frame
         self._choke_ramp = np.linspace(1.0, 0.0, _CHOKE_SAMPLES, dtype=np.float32)
+        self._ramp_sum = (self._sample_index * (self._sample_index - 1) / (2.0 * FRAME_SAMPLES)).astype(np.float32)
         # DC blocker in closed form: y[n] = R^(n+1) y[-1] + R^n * cumsum(R^-k d[k]).
         n = np.arange(FRAME_SAMPLES, dtype=np.float64)
         self._dc_pow = DC_BLOCKER_POLE**n
@@ -1200,10 +1201,22 @@ class SynthEngine(Engine):
             old_increment.astype(np.float32)[:, None] * before + new_increment.astype(np.float32)[:, None] * after
         )
         end_phase = self._phase[active] + old_increment * switch_at + new_increment * (FRAME_SAMPLES - switch_at)
-        wobbling = np.flatnonzero(np.any(vibrato != 1.0, axis=1))
-        if len(wobbling):
-            # Vibrato: the frequency ratio ramps across the frame, so those rows' phase is a running sum.
-            w = wobbling
+        wobbling = np.any(vibrato != 1.0, axis=1)
+        steady = np.flatnonzero(wobbling & (switch_at >= FRAME_SAMPLES))
+        if len(steady):
+            # Vibrato: the frequency ratio ramps linearly across the frame, so the phase is the
+            # increment times the ramp's running sum, r0 n + (r1 - r0) n (n - 1) / 2N, in closed form.
+            w = steady
+            r0, slope = vibrato[w, 0], vibrato[w, 1] - vibrato[w, 0]
+            start = self._phase[active][w]
+            phase[w] = start.astype(np.float32)[:, None] + old_increment.astype(np.float32)[w, None] * (
+                r0.astype(np.float32)[:, None] * n[None, :] + slope.astype(np.float32)[:, None] * self._ramp_sum[None, :]
+            )
+            end_phase[w] = start + old_increment[w] * (r0 * FRAME_SAMPLES + slope * (FRAME_SAMPLES - 1) / 2.0)
+        switching = np.flatnonzero(wobbling & (switch_at < FRAME_SAMPLES))
+        if len(switching):
+            # A vibrato voice that changes note in this frame: a running sum over both increments.
+            w = switching
             ratio = vibrato[w, :1] + (vibrato[w, 1:] - vibrato[w, :1]) * self._frame_ramp[None, :]
             increment = np.where(n[None, :] < switch_at[w, None], old_increment[w, None], new_increment[w, None]) * ratio
             running = np.cumsum(increment, axis=1)
