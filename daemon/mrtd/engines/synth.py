@@ -311,7 +311,8 @@ def _build_wavetables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = level / (TABLE_LEVELS - 1)
         partials = int(round(2 + 46 * x**1.5))
         k = np.arange(1, partials + 1)
-        tables[SYNTH, level] = _table_from_spectrum(k ** -(2.4 - 1.5 * x) * 0.5 * (1 + np.cos(np.pi * k / (partials + 1))))
+        taper = 0.5 * (1 + np.cos(np.pi * k / (partials + 1)))
+        tables[SYNTH, level] = _table_from_spectrum(k ** -(2.4 - 1.5 * x) * taper)
         top_partials[SYNTH, level] = partials
     for voice, name in enumerate(VOICE_NAMES[1:], start=1):
         ratio = _VOICE_SHAPES[name][0]
@@ -422,10 +423,10 @@ def _pan_gains(pan: float) -> tuple[float, float]:
 _D = style_descriptors.DESCRIPTOR_INDEX
 _VOICE_DESCRIPTORS = np.array([_D[name] for name in VOICE_NAMES[1:]])
 _FAMILY_DESCRIPTORS = np.array([_D[name] for name in _FAMILY_NAMES[1:]])
-_DECAYING = (PIANO, PLUCK, BELL)
-_CHOKE_SAMPLES = int(0.005 * SAMPLE_RATE)
+_DECAYING = (PIANO, PLUCK, BELL)  # voices that die away by themselves: chords in them are re-struck
+_CHOKE_SAMPLES = int(0.005 * SAMPLE_RATE)  # a choked open hat fades out over 5 ms
 # Chords in the voices that carry a style (organ stabs, power chords, strums) sit forward in the mix.
-_CHORD_GAIN = {SYNTH: 1.0, PIANO: 1.5, PLUCK: 1.6, BOWED: 1.2, BELL: 1.3, PAD_VOICE: 1.0, ORGAN: 2.4, LEAD: 2.4}  # voices that die away by themselves: chords in them are re-struck
+_CHORD_GAIN = {SYNTH: 1.0, PIANO: 1.5, PLUCK: 1.6, BOWED: 1.2, BELL: 1.3, PAD_VOICE: 1.0, ORGAN: 2.4, LEAD: 2.4}
 # Funk bass: sixteenth syncopations around the one (probabilities per step).
 _FUNK_BASS = np.array([1, 0, 0.5, 0.4, 0, 0.6, 0, 0.7, 0.8, 0, 0.5, 0.5, 0, 0.7, 0.4, 0])
 
@@ -683,7 +684,8 @@ class SynthEngine(Engine):
             voice = self._find_voice(HELD, pitch)
             if voice is not None and self._gate[voice] and self._off_time[voice] == _NEVER:
                 timbre_now = int(self._timbre[voice])
-                self._velocity[voice] = gain * (_VOICE_SHAPES[VOICE_NAMES[timbre_now]][10] if timbre_now != SYNTH else 1.0)
+                level = _VOICE_SHAPES[VOICE_NAMES[timbre_now]][10] if timbre_now != SYNTH else 1.0
+                self._velocity[voice] = gain * level
                 if notes[pitch] == NOTE_ONSET:  # re-trigger this frame
                     self._note_on(voice, 0, HELD, pitch, gain, envelope, pan=self._pan[voice], timbre=timbre)
                 continue
@@ -817,7 +819,8 @@ class SynthEngine(Engine):
         draw = self._rng.random()
         if temperature < 0.05:
             return int(np.argmax(self._voice_weights))
-        cumulative = np.cumsum(self._voice_weights ** (1.0 / temperature) if temperature != 1.0 else self._voice_weights)
+        weights = self._voice_weights ** (1.0 / temperature) if temperature != 1.0 else self._voice_weights
+        cumulative = np.cumsum(weights)
         return int(min(np.searchsorted(cumulative, draw * cumulative[-1], side="right"),
                        len(VOICE_NAMES) - 1))
 
@@ -985,7 +988,8 @@ class SynthEngine(Engine):
             envelope = self._envelope_for(max(attack, 0.55) if groove else attack * 0.5, sustained=not groove)
         else:
             envelope = self._envelope_for(attack, sustained=timbre != PLUCK, timbre=timbre)
-        gain = _lerp(0.06, 0.26, bassline) * (1.2 if sub else 0.6 if four else 1.0) * (0.85 + 0.3 * self._rng.random() * min(temperature, 1.0))
+        gain = _lerp(0.06, 0.26, bassline) * (1.2 if sub else 0.6 if four else 1.0)
+        gain *= 0.85 + 0.3 * self._rng.random() * min(temperature, 1.0)
         self._note_on(voice, self._jitter(offset, temperature, 0.002), BASS, pitch, gain, envelope, pan=0.0,
                       duration=steps * samples_per_step,
                       brightness_scale=0.3 if sub else 0.6 if timbre == SYNTH else 0.8,
@@ -1217,16 +1221,16 @@ class SynthEngine(Engine):
             w = steady
             r0, slope = vibrato[w, 0], vibrato[w, 1] - vibrato[w, 0]
             start = self._phase[active][w]
-            phase[w] = start.astype(np.float32)[:, None] + old_increment.astype(np.float32)[w, None] * (
-                r0.astype(np.float32)[:, None] * n[None, :] + slope.astype(np.float32)[:, None] * self._ramp_sum[None, :]
-            )
+            ramped = r0.astype(np.float32)[:, None] * n[None, :] + slope.astype(np.float32)[:, None] * self._ramp_sum
+            phase[w] = start.astype(np.float32)[:, None] + old_increment.astype(np.float32)[w, None] * ramped
             end_phase[w] = start + old_increment[w] * (r0 * FRAME_SAMPLES + slope * (FRAME_SAMPLES - 1) / 2.0)
         switching = np.flatnonzero(wobbling & (switch_at < FRAME_SAMPLES))
         if len(switching):
             # A vibrato voice that changes note in this frame: a running sum over both increments.
             w = switching
             ratio = vibrato[w, :1] + (vibrato[w, 1:] - vibrato[w, :1]) * self._frame_ramp[None, :]
-            increment = np.where(n[None, :] < switch_at[w, None], old_increment[w, None], new_increment[w, None]) * ratio
+            increment = np.where(n[None, :] < switch_at[w, None], old_increment[w, None], new_increment[w, None])
+            increment *= ratio
             running = np.cumsum(increment, axis=1)
             start = self._phase[active][w]
             phase[w] = (start[:, None] + running - increment).astype(np.float32)
