@@ -82,6 +82,11 @@ def dominant_notes(signal: np.ndarray, window: int = 4800, low_hz: float = 60.0,
 
 ONSET_FRAME = 1024
 ONSET_HOP = 512  # ~10.7 ms
+ONSET_LOW_HZ = 100.0
+# Onset strength below this is no onset at all, whatever the adaptive threshold says: a steady
+# pad or drone wobbles at 1-5 (beating partials), a soft plucked note starts at 50 or more, a
+# drum hit at hundreds. Without it the threshold sinks into that wobble and counts it.
+ONSET_FLOOR = 10.0
 
 
 def onset_strength(signal: np.ndarray) -> np.ndarray:
@@ -93,15 +98,27 @@ def onset_strength(signal: np.ndarray) -> np.ndarray:
     # Scaled so a partial below about -60 dBFS adds next to nothing: the quiet tail of a drone
     # must not read as a stream of onsets.
     magnitude = np.log1p(np.abs(np.fft.rfft(frames, axis=1)) / (0.001 * ONSET_FRAME / 4))
-    return np.concatenate([[0.0], np.maximum(np.diff(magnitude, axis=0), 0.0).sum(axis=1)])
+    # Bins below ONSET_LOW_HZ are left out: a 21 ms frame is shorter than one period there, so a
+    # steady low note's magnitude wobbles with its phase and read as a stream of onsets (the
+    # "drone with 7 onsets/s" of docs/synth.md). A kick still shows by its attack above it.
+    magnitude = magnitude[:, int(ONSET_LOW_HZ * ONSET_FRAME / SAMPLE_RATE) :]
+    # Each frame is compared with the previous one widened by two bins either side (a maximum
+    # filter across frequency, as in Böck and Widmer's "SuperFlux"): a vibrato's partials wobble
+    # within a bin and are no onset, a new note's partials rise where nothing was.
+    previous = magnitude[:-1].copy()
+    for shift in (1, 2):
+        previous[:, shift:] = np.maximum(previous[:, shift:], magnitude[:-1, :-shift])
+        previous[:, :-shift] = np.maximum(previous[:, :-shift], magnitude[:-1, shift:])
+    return np.concatenate([[0.0], np.maximum(magnitude[1:] - previous, 0.0).sum(axis=1)])
 
 
 def onset_times(signal: np.ndarray, min_gap_s: float = 0.05) -> np.ndarray:
     """Onset times in seconds: local peaks of the onset strength above an adaptive threshold."""
     strength = onset_strength(signal)
-    if strength.max() <= 0:
+    if strength.max() <= ONSET_FLOOR:
         return np.zeros(0)
     threshold = np.median(strength) + 1.5 * np.median(np.abs(strength - np.median(strength))) + 0.1 * strength.max()
+    threshold = max(threshold, ONSET_FLOOR)
     hop_s = ONSET_HOP / SAMPLE_RATE
     found: list[float] = []
     for i in range(1, len(strength) - 1):
@@ -120,6 +137,11 @@ def tempo_bpm(signal: np.ndarray, min_bpm: float = 40.0, max_bpm: float = 200.0,
     period also correlates; the beat is the shortest). Tempo 0.0 means no pulse.
     """
     strength = onset_strength(signal)
+    if strength.max() <= ONSET_FLOOR:
+        return 0.0, 0.0  # nothing starts: no beat to hear
+    # Smoothed over three hops first: a beat of 0.5 s is 46.875 hops, so its onsets fall 46 or 47
+    # hops apart and a bare autocorrelation would split the pulse between two lags.
+    strength = np.convolve(strength, np.ones(3) / 3.0, mode="same")
     strength = strength - strength.mean()
     energy = float(strength @ strength)
     if energy <= 0:
@@ -128,7 +150,8 @@ def tempo_bpm(signal: np.ndarray, min_bpm: float = 40.0, max_bpm: float = 200.0,
     lags = np.arange(int(60.0 / max_bpm / hop_s), int(60.0 / min_bpm / hop_s) + 1)
     ac = np.array([strength[:-lag] @ strength[lag:] for lag in lags]) / energy
     pulse = float(ac.max())
-    if pulse < min_pulse:
+    # A beat needs onsets to hear it by: fewer than one in two seconds is no pulse.
+    if pulse < min_pulse or onset_density(signal) < 0.5:
         return 0.0, pulse
     best = lags[int(np.flatnonzero(ac >= 0.9 * ac.max())[0])]
     return 60.0 / (best * hop_s), pulse

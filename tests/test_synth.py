@@ -289,7 +289,7 @@ def test_builtin_embedder_gives_unit_vectors():
         vector = EMBEDDER.embed_text(text)
         assert vector.shape == (768,) and vector.dtype == np.float32
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
-    assert EMBEDDER.identity == "builtin-v1"
+    assert EMBEDDER.identity == "builtin-v2"
     # No words at all means no style: the all-zero vector, which the synth plays as its default.
     assert not np.any(EMBEDDER.embed_text("  ,. "))
 

@@ -39,6 +39,26 @@ DESCRIPTOR_NAMES: tuple[str, ...] = (
     "drums",  # 0 beatless .. 1 a full beat
     "register",  # 0 low .. 1 high
     "swing",  # 0 straight .. 1 triplet swing (the off-beat eighth at 2/3 of the beat)
+    # Issue 17: rhythm families, instrument voices and harmony colours. Each reads as "how much
+    # of this": the synth turns the family and voice ones into softmax weights, so only a
+    # strong push (a lexicon word) wins over its plain default; random embeddings mix.
+    "pulse",  # 0 free time (no grid: ambient, drones) .. 1 locked to the beat grid
+    "kit",  # 0 light kit (brushes, soft kick) .. 1 heavy kit (distorted kick, claps)
+    "four",  # four-on-the-floor (house, techno)
+    "breaks",  # breakbeats (jungle, breaks)
+    "halftime",  # half-time feel: the pattern over two bars (hiphop, hymns, slow pieces)
+    "ride",  # jazz ride: spang-a-lang cymbal, hi-hat on 2 and 4, walking bass
+    "double",  # double bass drum: kicks on every sixteenth under a backbeat (metal)
+    "piano",  # voices: hammered, decaying, darkening
+    "pluck",  # plucked string: bright attack that dulls fast
+    "bowed",  # bowed string: slow attack, sawtooth, vibrato
+    "bell",  # bell: inharmonic partials, long ring
+    "pad",  # soft pad: slow swell, mellow, wide
+    "organ",  # organ: drawbar partials, instant and steady
+    "lead",  # distorted lead: clipped sawtooth, sustained
+    "bassline",  # 0 a sparse, quiet bass .. 1 a busy, prominent bass line (funk, slap, walking)
+    "extensions",  # 0 triads .. 1 seventh and ninth chords
+    "open",  # 0 full triads .. 1 open fifths and tonic drones
 )
 # The first seven descriptors (and the key plane after them) were fixed before "swing" came;
 # later descriptors take basis rows after the key plane, so the older mappings stay put.
@@ -48,7 +68,13 @@ NUM_DESCRIPTORS = len(DESCRIPTOR_NAMES)
 
 # What the synth plays when no style is set at all (an all-zero embedding):
 # a moderate, major, lightly grooving default rather than a neutral 0.5 everywhere.
-DEFAULT_DESCRIPTORS = np.array([0.5, 0.45, 0.45, 0.72, 0.5, 0.4, 0.5, 0.3], dtype=np.float64)
+DEFAULT_DESCRIPTORS = np.array(
+    [0.5, 0.45, 0.45, 0.72, 0.5, 0.4, 0.5, 0.3]
+    + [0.8, 0.5, 0.4, 0.35, 0.35, 0.35, 0.3]  # pulse, kit, four, breaks, halftime, ride, double
+    + [0.45, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4]  # piano .. lead: the plain synth voice leads
+    + [0.5, 0.35, 0.3],  # bassline, extensions, open
+    dtype=np.float64,
+)
 
 # z per unit of projection: turns the typical projection of a random unit
 # vector (1/sqrt(768)) into z = 1.5.
