@@ -197,7 +197,7 @@ CALLS = [
     ("drums", (-1,), None), ("volume", (-3.0,), None), ("mute", (False,), None), ("bypass", (False,), None),
     ("reset", (), None), ("scene_load", ("nothing-here",), "no scene"), ("cue", ("verse", "bar"), "no scene"),
     ("cue_next", (), "no scene"), ("tempo", (110.0, 4), None), ("meter", (3,), None),
-    ("on_grid", ("bar", "/mrt/temperature", 1.1), None), ("learn", ("temperature",), "MIDI is off"),
+    ("on_grid", ("bar", "/mrt/temperature", 1.1), None), ("learn", ("temperature",), "MIDI is off when off"),
     ("event", (), None), ("prompt_clear", ("b",), None),
 ]
 
@@ -208,7 +208,10 @@ def test_every_command_the_client_builds_is_one_the_daemon_accepts(rig):
     client = _Checking(rig.port)
     try:
         wrong = []
+        midi_off = rig.daemon.midi.input is None  # MIDI opens where there is a sequencer or a JACK server
         for method, args, state_error in CALLS:
+            if state_error == "MIDI is off when off":
+                state_error = "MIDI is off" if midi_off else None
             try:
                 getattr(client, method)(*args)
             except MrtdError as exc:
