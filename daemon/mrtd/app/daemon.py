@@ -48,7 +48,7 @@ from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
-from mrtd.lifecycle import short_gil_turns
+from mrtd.lifecycle import freeze_heap, short_gil_turns
 from mrtd.control.changes import Change
 
 if TYPE_CHECKING:
@@ -244,6 +244,7 @@ class Daemon:
                             lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0)
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
+        freeze_heap()  # last: what start built stays, and the collector need not walk it again
 
     def services(self) -> Services:
         """What the inputs (OSC, the web page) may reach: handed to them, never the daemon itself."""
