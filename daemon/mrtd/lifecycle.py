@@ -62,6 +62,12 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
+def thaw_heap() -> None:
+    """Undo `freeze_heap` at stop, so what start built is collected as the process ends
+    (native objects left frozen are reported as leaks at exit, e.g. by nanobind)."""
+    gc.unfreeze()
+
+
 def short_gil_turns() -> None:
     """Hand the GIL over every 1 ms instead of CPython's 5 ms.
 

@@ -48,7 +48,7 @@ from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
-from mrtd.lifecycle import freeze_heap, short_gil_turns
+from mrtd.lifecycle import freeze_heap, short_gil_turns, thaw_heap
 from mrtd.control.changes import Change
 
 if TYPE_CHECKING:
@@ -430,6 +430,7 @@ class Daemon:
         engine = self.generator.engine if self.generator else self.engine  # the live one, after any swap
         if engine is not None:
             engine.close()
+        thaw_heap()  # the audio has stopped: the collector may walk everything again
         self.stopped.set()
 
     def status(self) -> dict[str, Any]:
