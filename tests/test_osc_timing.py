@@ -131,7 +131,8 @@ def test_fuzzing_leaves_the_daemon_playing_and_its_state_unchanged(rig):
 def test_a_big_heap_of_libraries_does_not_let_the_collector_starve_the_generator(tmp_path):
     """Loaded libraries leave hundreds of thousands of objects behind (magenta-rt's: 240,000);
     a full collection over them holds the GIL for over 100 ms. The started daemon's heap is
-    frozen, so the collections a flood of messages sets off stay short."""
+    frozen, so full collections while it plays (here one every half second, among a flood of
+    messages) stay short."""
     import gc
 
     libraries = [{"module": i, "names": [i]} for i in range(300_000)]  # what big imports leave behind
@@ -141,19 +142,20 @@ def test_a_big_heap_of_libraries_does_not_let_the_collector_starve_the_generator
     probe = OscProbe(daemon.osc.port)
     try:
         wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
-        collections = gc.get_stats()[2]["collections"]
         packets = [message("/mrt/cfg/style", float(v)) for v in np.linspace(-1, 7, 97)]
-        deadline = time.monotonic() + 4.0
-        churn = []
-        while time.monotonic() < deadline:  # the sender's garbage and the daemon's drive the collector
+        longest = 0.0
+        for _ in range(8):
             for packet in packets:
                 probe.send_raw(packet)
-            churn = [[i] for i in range(2000)]
-            time.sleep(0.002)
+            started = time.perf_counter()
+            gc.collect()
+            longest = max(longest, time.perf_counter() - started)
+            frames = daemon.generator.frames
+            wait_for(lambda: daemon.generator.frames >= frames + 12, 5, "half a second of music")
         wait_for(lambda: daemon.control.pending() == 0, 5, "the schedule to drain")
-        assert gc.get_stats()[2]["collections"] > collections, "full collections ran meanwhile"
+        print(f"longest full collection while playing: {longest * 1000:.1f} ms")
         assert daemon.status()["underruns"] == 0
     finally:
         probe.close()
         daemon.stop()
-        del libraries, churn
+        del libraries
