@@ -92,11 +92,12 @@ def test_soak_on_the_jack_device(jack_server, tmp_path):
         elapsed = time.monotonic() - started
         wait_for(lambda: daemon.control.pending() == 0, 10, "the schedule to drain")
         status = daemon.status()
+        where = f"playout {daemon.playout.underruns}, device {daemon.output.device_underruns}"
         rss_growth, fd_growth = _rss() - rss_before, _fds() - fds_before
     finally:
         daemon.stop()
     print(f"soak: {elapsed:.0f} s, {daemon.osc.counters.messages} OSC messages, {reloads} scene saves "
-          f"({daemon.scenes.reloads} reloads), underruns {status['underruns']}, "
+          f"({daemon.scenes.reloads} reloads), underruns {status['underruns']} ({where}), "
           f"RSS growth {rss_growth / 2**20:.1f} MiB, fd growth {fd_growth}")
     assert status["underruns"] == 0
     assert rss_growth < RSS_GROWTH_BOUND

@@ -48,7 +48,7 @@ from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
-from mrtd.lifecycle import freeze_heap, short_gil_turns, thaw_heap
+from mrtd.lifecycle import freeze_heap, raise_priority, short_gil_turns, thaw_heap
 from mrtd.control.changes import Change
 
 if TYPE_CHECKING:
@@ -157,6 +157,7 @@ class Daemon:
     def start(self) -> None:
         config = self.config
         short_gil_turns()
+        raise_priority()  # before any thread starts: they inherit it
         try:
             if self.engine is None:
                 self.engine = self._warm_engine(config.engine, config.model)

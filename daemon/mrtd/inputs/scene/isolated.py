@@ -135,6 +135,10 @@ def _package_root() -> str:
 
 def serve() -> None:
     """The child: one JSON request per line on stdin, one JSON reply per line on stdout."""
+    try:  # background work: never ahead of the audio for a core (the daemon may run raised)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+    except (OSError, AttributeError):
+        pass
     try:
         import resource
 
