@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import time
 
 import rtmidi
 
+from conftest import wait_for
 from mrtd.inputs.midi import MidiInput
 
 REGISTRATION = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
@@ -49,9 +49,8 @@ def test_each_scan_reuses_one_jack_client(jack_server):
             midi.scan()
         fence = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="fence-2")
         fence.delete()
-        deadline = time.monotonic() + 5
-        while not any(name.startswith("fence-2") and not up for name, up in watch.events) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: any(name.startswith("fence-2") and not up for name, up in watch.events), 5,
+                 "the second fence client to come and go")
         during = [name for name, up in watch.events[before:] if not name.startswith("fence")]
         assert during == [], f"scans made JACK clients come and go: {during}"
     finally:

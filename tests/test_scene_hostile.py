@@ -142,7 +142,7 @@ def test_a_cue_after_a_load_in_one_bundle_is_checked_against_the_new_scene(tmp_p
         probe.send("/mrt/scene/load", "old")  # plain, one after the other
         probe.send("/mrt/cue", "first")
         wait_for(lambda: daemon.control.scene == "old" and daemon.control.cue == "first", 5, "first, in old")
-        time.sleep(0.1)
+        probe.request("/mrt/ping", "/mrt/pong", "fence")  # every answer to what came before is in
         assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == []
         wall = time.time() + 0.3  # timetagged, both at once
         probe.send_raw(bundle(wall, message("/mrt/scene/load", "new"), message("/mrt/cue", "intro")))

@@ -44,6 +44,8 @@ class StallingDevice(DeviceOutput):
         self.gone = False
         self._halt = threading.Event()
         self._fills = 0
+        self._drain_to: int | None = None
+        self._drained = threading.Event()
         self.ident = 0
         self._detached = False
         self._in_fill = False
@@ -59,16 +61,17 @@ class StallingDevice(DeviceOutput):
         while not self._halt.is_set():
             self._fill_unless_detached(self.playout.fill, block, 0.0)  # as the real callback does
             self._fills += 1
-            time.sleep(0.002)  # the device period
+            if self._drain_to is not None and self._fills >= self._drain_to:
+                self._drained.set()
+            time.sleep(0.002)  # the device period: this thread is the stand-in device's clock
 
     @property
     def active(self) -> bool:
         return not self.gone
 
     def stop(self) -> None:
-        drained = self._fills + self.DRAIN_BLOCKS
-        while self._fills < drained:
-            time.sleep(0.001)
+        self._drain_to = self._fills + self.DRAIN_BLOCKS
+        assert self._drained.wait(5), "the stand-in device stopped calling back"
         self._halt.set()
         self._thread.join()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,7 +31,7 @@ def shoot(scene: str, names: tuple[str, str], setup=None) -> None:
                 setup(daemon)
             for viewport, name in zip((TABLET, PHONE), names):
                 page = open_page(browser, daemon.web.url(), viewport)
-                time.sleep(1.0)  # let the meter and the status line fill in
+                page.wait_for_function("window.mrtd.frames > 25")  # a second of pushes: meter and status filled in
                 page.screenshot(path=str(DOCS / name), full_page=name.endswith("phone.png"))
                 print(DOCS / name)
 
@@ -44,7 +43,8 @@ def tablet_setup(daemon) -> None:
     daemon.control.submit(c.NoteOn.checked(60, 100))
     daemon.control.submit(c.NoteOn.checked(64, 100))
     daemon.control.submit(c.NoteOn.checked(67, 100))
-    time.sleep(0.5)
+    wait_for(lambda: set(daemon.control.notes.held) == {60, 64, 67} and daemon.control.xy == (0.3, 0.35), 5,
+             "the chord and the XY point")
 
 
 if __name__ == "__main__":

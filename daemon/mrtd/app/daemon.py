@@ -340,8 +340,8 @@ class Daemon:
     def _scene_position_s(self) -> float:
         """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two
         ints the generation thread writes; a value one frame old is fine for a status line."""
-        player = self.scenes.player
-        return round(player.position(self.control.frame) * FRAME_SECONDS, 2) if player is not None else 0.0
+        frames = self.scenes.position(self.control)
+        return round(frames * FRAME_SECONDS, 2) if frames is not None else 0.0
 
     def _engine_faulted(self, consecutive: int) -> None:
         """Generation thread: after `fault_limit` failed frames in a row, fall back (once)."""

@@ -243,7 +243,8 @@ class SceneHost:
             self.player.stand_on(state, cue)
 
     def position(self, state: ControlState) -> int | None:
-        """Generation thread: frames into the playing scene's timeline, None without a scene."""
+        """Frames into the playing scene's timeline at `state`'s frame, None without a scene
+        (exact on the generation thread; from another, at most a frame old)."""
         return None if self.player is None else self.player.position(state.frame)
 
     def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:

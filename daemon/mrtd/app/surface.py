@@ -117,16 +117,18 @@ class Surface:
             known = self._prompt_names()
             pairs = tuple((self._resolve(n, known) or n, w) for n, w in command.weights)
             return command if pairs == command.weights else c.SetMix(pairs, command.length, command.unit, command.curve)
-        if isinstance(command, c.SetAxis):
-            style = self._services.control.style
-            if not style.has_axis(command.axis) and time.monotonic() >= self._scene_pending_until:
-                if isinstance(command.axis, int):
-                    raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
-                raise ValueError(f"no axis {command.axis!r}")
-        if isinstance(command, c.SetXY):
-            if not self._services.control.style.has_surface and time.monotonic() >= self._scene_pending_until:
-                raise ValueError("no surface: no prompt has a position (a scene's prompts `position: [x, y]`)")
+        style = self._services.control.style
+        if isinstance(command, c.SetAxis) and not style.has_axis(command.axis) and not self._scene_coming():
+            if isinstance(command.axis, int):
+                raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
+            raise ValueError(f"no axis {command.axis!r}")
+        if isinstance(command, c.SetXY) and not style.has_surface and not self._scene_coming():
+            raise ValueError("no surface: no prompt has a position (a scene's prompts `position: [x, y]`)")
         return command
+
+    def _scene_coming(self) -> bool:
+        """A scene this input asked for may not have installed yet (its axes and surface with it)."""
+        return time.monotonic() < self._scene_pending_until
 
     def _clamped(self, command: c.Command) -> list[Reply] | None:
         limits = self._services.control.limits
@@ -188,15 +190,14 @@ class Surface:
 
     # -- scenes ------------------------------------------------------------------
     def scene_load(self, name: str, due: float | None, answer: Answer | None = None) -> None:
-        before, self._scene_pending_until = self._scene_pending_until, time.monotonic() + PENDING_S
         try:
             self._services.scenes.load_named(name, due, answer)
-        except (SceneError, ValueError) as exc:
-            self._scene_pending_until = before  # refused at once: no scene is on its way
-            if not isinstance(exc, SceneError):
-                raise
+        except SceneError as exc:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None
+        # Only once it is on its way (a load refused at once brings no scene): this input's
+        # next message comes after this returns, so it is covered.
+        self._scene_pending_until = time.monotonic() + PENDING_S
 
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
         self._services.scenes.cue(name, due, when)
