@@ -61,7 +61,8 @@ def raise_priority() -> None:
     Every daemon thread takes turns on the GIL with the audio callback. A thread that holds
     the GIL when the scheduler hands its core to another process keeps the callback waiting
     until it runs again: with the built-in synth and a 1,000 msgs/s OSC sender on 2 cores,
-    3 device underruns in 96 s on JACK (tests/test_soak.py) at normal priority, none raised.
+    1 and 3 device underruns in two 96 s runs on JACK (tests/test_soak.py) at normal
+    priority, 0 and 0 raised.
     """
     try:
         current = os.getpriority(os.PRIO_PROCESS, 0)  # on Linux: this thread
