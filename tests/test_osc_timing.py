@@ -116,16 +116,19 @@ def test_fuzzing_leaves_the_daemon_playing_and_its_state_unchanged(rig):
     daemon, engine, sink, probe = rig
     packets = _mutations(seed=1234, count=20_000)
     before = control_state(daemon)
-    for start in range(0, len(packets), 200):
-        for packet in packets[start : start + 200]:
+    counters = daemon.osc.counters
+    for start in range(0, len(packets), 100):  # 100 at a time: well within the kernel's socket buffer
+        for packet in packets[start : start + 100]:
             probe.send_raw(packet)
-        target = start + 200
-        wait_for(lambda: daemon.osc.counters.packets >= target * 0.9, 10, "the server to keep up")
+        target = start + 100
+        # Every packet taken (parsed, or shed on purpose) before the next batch: a ping sent
+        # into a full queue would be shed like any other packet, which is not what this asks.
+        wait_for(lambda: counters.packets + counters.dropped >= target, 10, "the server to keep up")
     assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1], "still answering"
     assert control_state(daemon) == before
     assert daemon.status()["underruns"] == 0
-    assert daemon.osc.counters.errors >= len(packets) * 0.9
-    assert daemon.osc.counters.errors_suppressed > 0, "error replies are rate-limited"
+    assert counters.errors >= len(packets) * 0.9
+    assert counters.errors_suppressed > 0, "error replies are rate-limited"
 
 
 def test_a_big_heap_of_libraries_does_not_let_the_collector_starve_the_generator(tmp_path):

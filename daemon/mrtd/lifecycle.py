@@ -54,9 +54,10 @@ class Worker:
 AUDIO_NICE = -10  # what the systemd unit may also grant (Nice=); JACK's own threads run real-time
 
 
-def raise_priority() -> None:
+def raise_priority() -> int | None:
     """Run this thread, and every thread started from it afterwards, at a raised priority
     where the system allows it (root, CAP_SYS_NICE, or RLIMIT_NICE); otherwise as it is.
+    Returns the nice value to hand to `restore_priority` at stop (None: nothing changed).
 
     Every daemon thread takes turns on the GIL with the audio callback. A thread that holds
     the GIL when the scheduler hands its core to another process keeps the callback waiting
@@ -69,8 +70,26 @@ def raise_priority() -> None:
         if current > AUDIO_NICE:
             os.setpriority(os.PRIO_PROCESS, 0, AUDIO_NICE)
             log.debug("priority raised to nice %d", AUDIO_NICE)
+            return current
     except (OSError, AttributeError):  # not permitted here, or no such call on this platform
         log.debug("priority not raised: not permitted here")
+    return None
+
+
+def restore_priority(previous: int | None) -> None:
+    """Give the calling thread back the nice value `raise_priority` found.
+
+    `mrtd run` owns its process, but a daemon embedded in a host program (a test run, a
+    notebook) borrows the host's thread: what the host starts after stop (other programs,
+    a sender competing with the next daemon) must not inherit the raised priority.
+    Lowering one's own priority is always permitted.
+    """
+    if previous is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, previous)
+    except (OSError, AttributeError):
+        log.debug("priority not restored")
 
 
 def freeze_heap() -> None:

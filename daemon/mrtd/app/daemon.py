@@ -48,7 +48,7 @@ from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
-from mrtd.lifecycle import freeze_heap, raise_priority, short_gil_turns, thaw_heap
+from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, thaw_heap
 from mrtd.control.changes import Change
 
 if TYPE_CHECKING:
@@ -153,11 +153,14 @@ class Daemon:
         self._style_warned = False  # the mrt2-without-MusicCoCa warning is logged once per run
         self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
         self.link: "LinkFollower | None" = None
+        self._caller_nice: int | None = None  # the starting thread's nice before start raised it
+        self._caller_thread = 0
 
     def start(self) -> None:
         config = self.config
         short_gil_turns()
-        raise_priority()  # before any thread starts: they inherit it
+        self._caller_nice = raise_priority()  # before any thread starts: they inherit it
+        self._caller_thread = threading.get_ident()
         try:
             if self.engine is None:
                 self.engine = self._warm_engine(config.engine, config.model)
@@ -432,6 +435,9 @@ class Daemon:
         if engine is not None:
             engine.close()
         thaw_heap()  # the audio has stopped: the collector may walk everything again
+        if threading.get_ident() == self._caller_thread:  # nice is per thread on Linux
+            restore_priority(self._caller_nice)
+        self._caller_nice = None
         self.stopped.set()
 
     def status(self) -> dict[str, Any]:
