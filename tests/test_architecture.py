@@ -10,11 +10,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "daemon" / "mrtd"
 
 # What each part may import, besides the shared vocabulary every part may use
-# (frame, conditioning, yamlcheck, jack, lifecycle). Read top to bottom, this is the data flow:
+# (frame, conditioning, yamlcheck, jack, lifecycle, helper_process). Read top to bottom, this is the data flow:
 # inputs turn what people send into commands; control holds the state; style makes the
 # conditioning; engines step; runtime drives them into the ring; audio plays it out;
 # feedback tells clients what changed; app composes it all (and alone may import app).
-SHARED = {"frame", "conditioning", "yamlcheck", "jack", "lifecycle", "mrtd"}
+SHARED = {"frame", "conditioning", "yamlcheck", "jack", "lifecycle", "helper_process", "mrtd"}
 MAY_IMPORT = {
     "style": set(),
     "control": {"style"},

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import pytest
 
 from conftest import CaptureOutput, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.inputs.osc.server import OscConfig
+from osc_probe import OscProbe, bundle, message
 from mrtd.runtime.generator import Generator
 from style_fakes import builtin_control
 
@@ -88,3 +93,59 @@ def test_a_reset_ducks_and_fades_in_without_a_click():
     assert engine.resets == 1 and engine.seen[31].reset, "the engine hears the reset in that frame"
     assert np.abs(np.diff(audio)).max() <= engine.steady_jump() * 1.05, "a reset never clicks"
     assert np.abs(frames[32][:, 0]).max() > 0.45, "the new context plays at full level from the next frame"
+
+
+class HeardByPosition(CaptureOutput):
+    """A paced sink that keeps what the listener hears, placed by the ring position it came from."""
+
+    def __init__(self) -> None:
+        super().__init__(wanted_samples=1 << 62)
+        self.placed: list[tuple[int, np.ndarray]] = []
+
+    def _consume(self, block: np.ndarray) -> None:
+        if self.playout.started:
+            self.placed.append((self.playout.clock[0], block[:, 0].copy()))
+
+    def by_position(self) -> np.ndarray:
+        """Sample i: what was heard from ring sample i (blocks read in order, no underrun)."""
+        last, samples = self.placed[-1]
+        heard = np.zeros(last + len(samples), np.float32)
+        for position, samples in self.placed:
+            heard[position : position + len(samples)] = samples
+        return heard
+
+
+@pytest.mark.parametrize("timetagged", [False, True])
+def test_a_reset_asked_for_now_is_heard_at_once_and_a_timetagged_one_on_its_frame(tmp_path, timetagged):
+    """A plain /mrt/reset ducks what is already buffered (the lead) at once, silent up to the
+    reset frame, which fades in: the performer hears the reset now, not 120 ms later. A
+    timetagged one lands on its frame, and the frames before it play as made."""
+    engine = FlakyEngine()
+    sink = HeardByPosition()
+    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path)), engine=engine, output=sink)
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        wait_for(lambda: daemon.generator.frames > 20, 5, "the music to start")
+        if timetagged:
+            probe.send_raw(bundle(time.time() + 0.3, message("/mrt/reset")))
+        else:
+            probe.send("/mrt/reset")
+        wait_for(lambda: any(c.reset for c in engine.seen), 5, "the reset to reach the engine")
+        k = next(i for i, c in enumerate(engine.seen) if c.reset)
+        wait_for(lambda: sink.placed and sink.placed[-1][0] > daemon.playout.frame_start(k + 3), 5, "the reset to be heard")
+        underruns = daemon.status()["underruns"]
+    finally:
+        probe.close()
+        daemon.stop()
+    heard = sink.by_position()
+    level = lambda j: np.abs(heard[j * 1920 : (j + 1) * 1920]).max()  # noqa: E731
+    assert underruns == 0
+    assert np.abs(np.diff(heard[1920 * (k - 6) :])).max() <= engine.steady_jump() * 1.05, "a reset never clicks"
+    assert level(k + 1) > 0.45, "the new context plays at full level from the next frame"
+    if timetagged:
+        assert min(level(k - 2), level(k - 1)) > 0.45, "the frames before a timetagged reset play"
+    else:
+        # Frame k is made when the ring holds at most lead - 1 frames: the callback is inside
+        # frame k - 2, and frame k - 1 is buffered whole.
+        assert level(k - 1) == 0.0, "the buffered frames made before the reset are not heard"

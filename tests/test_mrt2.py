@@ -384,6 +384,34 @@ def test_prefill_silence_feeds_the_encoded_silence_and_becomes_the_checkpoint(en
     np.testing.assert_array_equal(_run(engine, 3), after)
 
 
+def test_the_prefill_encode_leaves_the_mlx_lock_to_the_playing_engine(engine, home):
+    """The encoder is one MLX call over 28 s of audio. Run under the lock the playing engine
+    steps with, it would stall the music for its whole length; here the test holds that lock
+    throughout, and the encode still finishes (it runs in its own process)."""
+    import threading
+
+    from mrtd.engines.mrt2 import _MLX_LOCK
+
+    tiny.export_tiny_encoder(home)
+    audio = _test_audio(4.0)
+    result: list = []
+    with _MLX_LOCK:  # as a step on the generation thread holds it
+        worker = threading.Thread(target=lambda: result.append(engine._encode(audio)))
+        worker.start()
+        worker.join(60)
+        finished = not worker.is_alive()
+    worker.join()
+    assert finished, "the encode waited for the MLX lock"
+    np.testing.assert_array_equal(result[0], tiny.tiny_encoder_tokens(home, audio)[:, :, :12])
+
+
+def test_an_encoder_that_cannot_be_imported_is_one_clear_error(engine, home):
+    path = tiny.export_tiny_encoder(home)
+    path.write_bytes(b"not an mlx function")
+    with pytest.raises(ModelError, match="cannot import the SpectroStream encoder"):
+        engine.prefill_silence()
+
+
 def test_prefill_without_the_encoder_names_the_missing_file(engine):
     with pytest.raises(ModelError, match="missing file .*spectrostream_encoder.mlxfn"):
         engine.prefill_silence()

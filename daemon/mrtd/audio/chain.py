@@ -53,7 +53,7 @@ class AudioChain:
         for sink in self.sinks:
             sink.start()
             generator.taps.append(sink.offer)
-        self.runner = Runner(generator, self.ring, self.lead_frames, self.converter)
+        self.runner = Runner(generator, self.ring, self.lead_frames, self.converter, duck=self.playout.duck)
         self.playout.reachable_fill = self.runner.reachable_fill
         return self.runner
 

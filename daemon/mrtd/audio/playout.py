@@ -6,11 +6,14 @@ Real-time contract (what runs inside `Playout.fill`):
 - no array is allocated (every scratch buffer is made in `__init__`), no lock
   is taken, nothing is logged, no file or socket is touched;
 - other threads talk to it only through plain attribute assignments
-  (`draining`), which CPython publishes atomically;
+  (`draining`, `duck`'s position), which CPython publishes atomically;
 - a gap in the ring (underrun) is concealed: the callback always leaves
   `FADE_SAMPLES` in the ring while playing, so when the producer falls behind
   it still has audio to fade out over, then plays silence and fades back in
   once a cushion has built up again. Each gap counts as one underrun.
+- a reset asked for now ducks what is buffered: from the next block the
+  output fades to silence over `FADE_SAMPLES` and stays silent up to the
+  reset frame, which the generator made to fade in (not an underrun).
 
 The ring runs at the device's rate (`sample_rate`); when that is not 48 kHz
 the generation side resamples before writing, so the callback still only
@@ -49,6 +52,9 @@ class Playout:
         self._playing = False  # envelope heading up (True) or down to silence (False)
         self.started = False  # the music has begun (before, the output is the first cushion's silence)
         self._level = 0.0  # concealment envelope, 0..1
+        self._duck_envelope = np.zeros(max_block, dtype=np.float32)
+        self._duck_level = 1.0  # reset duck envelope, 0..1
+        self._duck_until = 0  # ring position: what comes before it is not heard
         # Written by the control side:
         self.draining = False  # set when the producer has stopped for good: play out the reserve
         # Read by everyone:
@@ -60,7 +66,8 @@ class Playout:
         """Fill `out` [n, >=2] (float32). `output_time` is when out[0] reaches the listener."""
         n = len(out)
         ring = self._ring
-        self.clock = (ring.read_position, output_time)
+        start = ring.read_position
+        self.clock = (start, output_time)
         available = ring.fill()
         reserve = 0 if self.draining else FADE_SAMPLES
         stereo = out[:, :CHANNELS]
@@ -96,10 +103,30 @@ class Playout:
         self._level = float(envelope[n - 1])
 
         np.multiply(stereo, envelope[:, None], out=stereo)
+        if self._duck_until > start:  # a reset asked for now: what is buffered goes quiet
+            self._duck(stereo, n, self._duck_until - start)
+        else:
+            self._duck_level = 1.0  # past the reset frame (which may start on a block edge)
         np.clip(stereo, -1.0, 1.0, out=stereo)
         if out.shape[1] > CHANNELS:
             out[:, CHANNELS:] = 0.0
         self.samples_out += n
+
+    def _duck(self, stereo: np.ndarray, n: int, until: int) -> None:
+        """Fade down to silence from the duck level, silent up to `until` samples into this block
+        and full from there (the reset frame fades itself in)."""
+        envelope = self._duck_envelope[:n]
+        quiet = min(n, until)
+        np.multiply(self._steps[:quiet], -1.0, out=envelope[:quiet])
+        envelope[:quiet] += self._duck_level
+        np.clip(envelope[:quiet], 0.0, 1.0, out=envelope[:quiet])
+        envelope[quiet:] = 1.0
+        self._duck_level = float(envelope[n - 1])
+        np.multiply(stereo, envelope[:, None], out=stereo)
+
+    def duck(self, until: int) -> None:
+        """Silence what the ring holds before ring position `until` (from the control side)."""
+        self._duck_until = until
 
     def frame_start(self, frame: int) -> int:
         """The ring sample where model frame `frame` starts: round(frame * 1920 * rate / 48000), exactly."""

@@ -83,6 +83,8 @@ class ControlState:
         self._schedule: list[tuple[int, int, Command]] = []
         self._order = itertools.count()
         self._reset_pending = False
+        self._reset_at_once = False
+        self.reset_at_once = False  # the latest frame's reset was asked for now: buffered audio ducks
         self.limits: Limits | None = None  # safety limits that hold whatever the input
         self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
         self.clock = MusicalClock()
@@ -216,8 +218,9 @@ class ControlState:
         self.xy = (x, y)
         self.changed.update((Change.XY, Change.MIX))
 
-    def request_reset(self) -> None:
+    def request_reset(self, at_once: bool = False) -> None:
         self._reset_pending = True  # the engine hears it in the next frame's conditioning
+        self._reset_at_once = self._reset_at_once or at_once
 
     def take_changes(self) -> set[Change]:
         changed, self.changed = self.changed, set()
@@ -242,7 +245,8 @@ class ControlState:
             bpm=self.clock.bpm,
             beat=self.clock.beat,
         )
-        self._reset_pending = False
+        self.reset_at_once = self._reset_pending and self._reset_at_once  # for this frame (the generator reads it)
+        self._reset_pending = self._reset_at_once = False
         return conditioning
 
     def pending(self) -> int:

@@ -33,6 +33,7 @@ import numpy as np
 
 from mrtd.conditioning import DRUMS_AUTO, DRUMS_OFF, NOTE_SLOTS, STYLE_TOKENS, Conditioning
 from mrtd.engines.base import Engine
+from mrtd.engines.encoder_process import EncodeError, EncoderProcess
 from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 
@@ -576,24 +577,19 @@ class Mrt2Engine(Engine):
         return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), live)
 
     def _encode(self, audio: np.ndarray) -> np.ndarray:
-        """SpectroStream tokens, raw codes [1, T, 12], for up to 28 s of stereo (zero padded)."""
+        """SpectroStream tokens, raw codes [1, T, 12], for up to 28 s of stereo (zero padded).
+
+        In a helper process (engines/encoder_process.py): the MLX lock stays free for the
+        playing engine through the whole 28 s call."""
         path = encoder_path(self.home)
         if not path.is_file():
             raise ModelError(f"prefill needs the SpectroStream encoder: missing file {path}")
-        waveform = np.zeros((1, ENCODER_INPUT_SAMPLES, CHANNELS), dtype=np.float32)
-        waveform[0, : len(audio)] = audio
-        with mlx_session() as mx:
-            if getattr(self, "_encoder", None) is None:
-                try:
-                    self._encoder = mx.import_function(str(path))
-                except Exception as exc:
-                    raise ModelError(f"cannot import the SpectroStream encoder {path}: {exc}") from exc
-            try:
-                (tokens,) = self._encoder(mx.array(waveform))[:1]
-                tokens = np.array(tokens.astype(mx.int32))
-            except ValueError as exc:
-                raise ModelError(f"SpectroStream encoder {path.name} refused [1,{ENCODER_INPUT_SAMPLES},2] float32: "
-                                 f"{str(exc).splitlines()[0]}") from exc
+        if getattr(self, "_encoder_process", None) is None:
+            self._encoder_process = EncoderProcess()
+        try:
+            tokens = self._encoder_process.encode(path, audio, ENCODER_INPUT_SAMPLES)
+        except EncodeError as exc:
+            raise ModelError(str(exc)) from exc
         if tokens.ndim != 3 or tokens.shape[2] < RVQ_LEVELS:
             raise ModelError(f"SpectroStream encoder {path.name} returned {_fmt_shape(tokens.shape)}, "
                              f"expected [1,T,>={RVQ_LEVELS}]")
@@ -656,6 +652,9 @@ class Mrt2Engine(Engine):
             return
         self._closed = True
         self.stop_keep_warm()
+        encoder = getattr(self, "_encoder_process", None)
+        if encoder is not None:
+            encoder.close()
         with _MLX_LOCK:  # never drop arrays under a step running on another engine's behalf
             self._state = []
             self._checkpoint = []

@@ -37,6 +37,10 @@ class Generator:
         self.last_conditioning: Conditioning | None = None  # the latest frame's (a prefill follows it)
         self.lateness = LatenessMonitor()  # steps slower than the frame, logged when sustained
         self.on_fault: Callable[[int], None] | None = None  # called with the run of consecutive faults
+        # Set by the runner when a playout downstream can duck what it has buffered; then
+        # `ducked` says the latest frame is a reset asked for now, made to fade in from silence.
+        self.ducks_ahead = False
+        self.ducked = False
         self._last_good = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._concealment = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._gain = 0.0  # output gain at the end of the previous frame: start with a fade-in
@@ -85,6 +89,7 @@ class Generator:
 
     def _step_engine(self) -> tuple[np.ndarray, bool]:
         """The engine's frame, or a concealment of it; and whether it was concealed."""
+        self.ducked = False
         try:
             if self._swaps and self._outgoing is None:
                 self._begin_swap()
@@ -97,7 +102,10 @@ class Generator:
             if not np.isfinite(frame).all():
                 raise FloatingPointError("the engine made NaN or infinite samples")
             if conditioning.reset and self._outgoing is None:
-                frame = self._across_reset(frame)
+                if self.ducks_ahead and self.control.reset_at_once:
+                    frame = self._after_duck(frame)
+                else:
+                    frame = self._across_reset(frame)
         except Exception as exc:  # an engine fault must not stop the music
             return self._conceal(exc), True
         self.consecutive_faults = 0
@@ -110,14 +118,22 @@ class Generator:
         The new context cannot continue the old waveform, so the old one ends without a
         step: the last good frame played backwards (it starts exactly where the music
         stopped) fades to zero while the engine's first new frame fades in from silence,
-        as the official engine ducks and fades in over one frame. The frames already in
-        the ring (the lead) still play first: the ring has one reader, the audio callback,
-        and is not emptied from this side.
+        as the official engine ducks and fades in over one frame. For a timetagged reset
+        (the frames buffered before it are meant to be heard) and offline, where nothing
+        is buffered ahead of it.
         """
         out, incoming = self._mix, self._mix_old  # the swap's buffers: no swap runs now
         np.multiply(self._last_good[::-1], self._fade_out, out=out)
         np.multiply(frame, self._ramp, out=incoming)
         out += incoming
+        return out
+
+    def _after_duck(self, frame: np.ndarray) -> np.ndarray:
+        """The frame of a reset asked for now: the playout ducks the buffered old context at
+        once (`Playout.duck`) and is silent until this frame, which fades in over its length."""
+        self.ducked = True
+        out = self._mix
+        np.multiply(frame, self._ramp, out=out)
         return out
 
     def _conceal(self, exc: Exception) -> np.ndarray:

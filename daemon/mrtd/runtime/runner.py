@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Callable
 
 from mrtd.runtime.resample import RateConverter
 from mrtd.frame import FRAME_SECONDS, FRAME_SAMPLES, SAMPLE_RATE
@@ -38,9 +39,16 @@ def ring_for(lead_frames: int, sample_rate: int = SAMPLE_RATE) -> Ring:
 
 class Runner:
     def __init__(
-        self, generator: Generator, ring: Ring, lead_frames: int = 3, converter: RateConverter | None = None
+        self,
+        generator: Generator,
+        ring: Ring,
+        lead_frames: int = 3,
+        converter: RateConverter | None = None,
+        duck: Callable[[int], None] | None = None,
     ) -> None:
-        """`converter`: resamples each frame to the ring's (device) rate; None when that is 48 kHz."""
+        """`converter`: resamples each frame to the ring's (device) rate; None when that is 48 kHz.
+        `duck`: silences what the ring holds before a ring position (`Playout.duck`), for a reset
+        asked for now; None leaves the generator to fade a reset in over its own frame."""
         if lead_frames < 1:
             raise ValueError("lead_frames must be at least 1")
         if converter is not None and lead_frames < 2:
@@ -60,6 +68,8 @@ class Runner:
         # The playout must not wait for more than this before it starts (or it never would).
         self.reachable_fill = lead_frames * self.frame_samples - (converter.look_ahead if converter else 0)
         self.errors = 0
+        self.duck = duck
+        generator.ducks_ahead = duck is not None
         self._worker = Worker("mrtd-generator", self._run)
         self._stop = self._worker.stopping
 
@@ -76,7 +86,7 @@ class Runner:
     def _run(self) -> None:
         frame_samples = self.frame_samples
         target_fill = self.lead_frames * frame_samples
-        ring, converter, rate = self.ring, self.converter, self.sample_rate
+        ring, converter, rate, generator = self.ring, self.converter, self.sample_rate, self.generator
         while not self._stop.is_set():
             # Sleep exactly as long as the callback needs to drain the excess: no spinning,
             # and no lock shared with the callback.
@@ -85,10 +95,12 @@ class Runner:
                 self._stop.wait(max(excess / rate, MIN_WAIT_S))
                 continue
             try:
-                frame = self.generator.next_frame()
+                frame = generator.next_frame()
             except Exception:  # a bug outside the engine: the playout conceals the gap, we go on
                 self.errors += 1
-                log.exception("frame %d failed; skipped", self.generator.frames)
+                log.exception("frame %d failed; skipped", generator.frames)
                 self._stop.wait(FRAME_SECONDS)  # never spin on a frame that keeps failing
                 continue
+            if generator.ducked and self.duck is not None:  # before the write: the callback ducks up to it
+                self.duck(ring.written + (converter.look_ahead if converter is not None else 0))
             ring.write(converter.convert(frame) if converter is not None else frame)

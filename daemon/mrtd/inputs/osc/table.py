@@ -218,7 +218,7 @@ def notes_clear(host: Host, req: Request) -> None:
 
 def reset(host: Host, req: Request) -> None:
     arity(req.args, 0, 1)
-    host.submit(c.Reset(), req.due)
+    host.submit(c.Reset(at_once=req.due is None), req.due)
 
 
 def drumless(host: Host, req: Request) -> None:
@@ -435,7 +435,7 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/volume", "dB -60..12", "output volume (smoothed)", param("volume"), ("/volume",)),
     Address(f"{ROOT}/mute", "[0|1]", "silence the output, keep generating", switch("mute"), ("/mute",)),
     Address(f"{ROOT}/bypass", "[0|1]", "stop generating and fade to silence", switch("bypass"), ("/bypass",)),
-    Address(f"{ROOT}/reset", "", "return the engine to its checkpoint state", reset, ("/reset",)),
+    Address(f"{ROOT}/reset", "", "return the engine to its checkpoint state: sent plain, what is buffered ducks at once and the new context fades in over one frame; timetagged, it lands on its frame", reset, ("/reset",)),
     Address(f"{ROOT}/scene/load", "name", "load a scene from the scene directory", scene_load),
     Address(f"{ROOT}/cue", "name-or-number [when]", "go to a cue; when: beat, bar, 'N bars' (on the grid)", cue),
     Address(f"{ROOT}/cue/next", "[when]", "go to the next cue, optionally on the grid", cue_next),
