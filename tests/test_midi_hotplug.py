@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 
 import rtmidi
 
@@ -37,7 +38,7 @@ class ClientWatch:
 
 def test_each_scan_reuses_one_jack_client(jack_server):
     watch = ClientWatch()
-    midi = MidiInput(lambda message: None, ports=["a controller nobody plugged in"], virtual=False, api="jack")
+    midi = MidiInput(lambda message, at: None, ports=["a controller nobody plugged in"], virtual=False, api="jack")
     try:
         assert midi.start()
         midi.scan()  # the first scan opens the probing client
@@ -56,3 +57,33 @@ def test_each_scan_reuses_one_jack_client(jack_server):
     finally:
         midi.stop()
         watch.close()
+
+
+def test_a_stuck_handler_holds_up_no_jack_cycle_and_loses_no_midi(jack_server):
+    """MIDI waits in rtmidi's queue, not in JACK's real-time thread: while the handler is stuck
+    (the interpreter busy elsewhere, here a handler that blocks for a second), JACK goes on
+    taking the controller's messages, and every one of them arrives, in order."""
+    got: list[list[int]] = []
+    stuck = threading.Event()
+
+    def handler(message: list[int], at: float) -> None:
+        if not got:
+            stuck.set()
+            threading.Event().wait(1.0)  # the stand-in for a handler held up for a second
+        got.append(message)
+
+    midi = MidiInput(handler, virtual=True, api="jack")
+    assert midi.start()
+    sender = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="test-keys")
+    try:
+        wait_for(lambda: any(p.startswith("mrtd:in") for p in sender.get_ports()), 5, "mrtd's virtual port")
+        sender.open_port(next(i for i, p in enumerate(sender.get_ports()) if p.startswith("mrtd:in")))
+        sender.send_message([0x90, 0, 100])
+        assert stuck.wait(5), "the first message reached the handler"
+        for n in range(1, 200):  # a fast run of notes while the handler is stuck
+            sender.send_message([0x90, n % 128, 1 + n % 127])
+        wait_for(lambda: len(got) >= 200, 10, "every message")
+    finally:
+        sender.delete()
+        midi.stop()
+    assert got == [[0x90, n % 128, 100 if n == 0 else 1 + n % 127] for n in range(200)]

@@ -52,12 +52,15 @@ class MidiHost:
         """The open ports, for status ("off" when MIDI is off)."""
         return ",".join(self.input.open_ports) if self.input is not None else "off"
 
-    def on_midi(self, message: list[int]) -> None:
+    def on_midi(self, message: list[int], at: float | None = None) -> None:
+        """One MIDI message; `at`: time.monotonic() when it arrived (None: now)."""
         if not message:
             return
         if message[0] in MIDI_CLOCK_STATUSES:  # transport and clock: the tempo source's, if it is MIDI
             if self._clock is not None:
-                for command in self._clock.feed(message, time.monotonic(), time.time()):
+                now = time.monotonic()
+                at = now if at is None else at
+                for command in self._clock.feed(message, at, time.time() - (now - at)):
                     self._control.submit(command)
             return
         status = message[0] & 0xF0
