@@ -332,3 +332,20 @@ def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
             assert m["a"] ** 2 + m["b"] ** 2 == pytest.approx(1.0, abs=1e-5), m
     finally:
         listener.close()
+
+
+def test_after_a_burst_the_freed_memory_is_handed_back_once_it_is_quiet(rig, monkeypatch):
+    """A flood leaves the C heap holding what it freed (RSS 10 MB up after the abuse benchmark);
+    once the burst is over the server hands it back, once per burst."""
+    from mrtd.inputs.osc import server
+
+    daemon, _engine, probe = rig
+    trims: list[float] = []
+    monkeypatch.setattr(server, "release_free_memory", lambda: trims.append(time.monotonic()))
+    for start in range(0, server.TRIM_AFTER_PACKETS, 100):  # pings, 100 at a time
+        for i in range(start, start + 100):
+            probe.send("/mrt/ping", i)
+        probe.wait_for_message(("/mrt/pong", [start + 99]))
+    quiet_from = time.monotonic()
+    wait_for(lambda: daemon.osc.counters.memory_trims == 1, server.TRIM_IDLE_S * 3, "the trim after the burst")
+    assert len(trims) == 1 and trims[0] - quiet_from >= server.TRIM_IDLE_S * 0.9, "only once it was quiet"

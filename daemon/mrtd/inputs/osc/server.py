@@ -29,7 +29,7 @@ from typing import Callable
 from mrtd.inputs.osc.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
 from mrtd.inputs.osc.guard import ReplyGuard
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
-from mrtd.lifecycle import STOP_TIMEOUT_S
+from mrtd.lifecycle import STOP_TIMEOUT_S, release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ MAX_TCP_CONNECTIONS = 32  # open at once; more are closed at once (and counted)
 TCP_IDLE_S = 120.0  # a connection that sends nothing for this long is closed
 MAX_UDP_REPLY = 60000  # bytes; a reply message larger than one datagram is refused with an error naming TCP
 REFUSALS_LOGGED_PER_S = 1.0  # per refused address
+TRIM_AFTER_PACKETS = 1000  # a burst this big, then TRIM_IDLE_S of quiet: hand freed memory back
+TRIM_IDLE_S = 2.0
 ANSWERED_ONCE_PER_PACKET = frozenset({f"{ROOT}/sync", f"{ROOT}/status"})  # large replies: one per packet
 
 
@@ -94,6 +96,7 @@ class OscCounters:
     refused: int = 0  # senders outside the allow-list
     errors_suppressed: int = 0
     dropped: int = 0  # packets shed under load (queue full or over the parse rate)
+    memory_trims: int = 0  # freed memory handed back after a burst
     repeats_ignored: int = 0  # a second /mrt/sync or /mrt/status in one packet
     tcp_refused: int = 0  # connections over the bound, closed at once
     tcp_idle_closed: int = 0
@@ -131,6 +134,7 @@ class OscServer:
         self._refusal_log = _ErrorBudget(REFUSALS_LOGGED_PER_S)
         self._work: queue.Queue[tuple[bytes, tuple[str, int], Callable[[list[bytes], str], None]] | None] = queue.Queue(QUEUE_PACKETS)
         self._parse_tokens, self._parse_stamp = float(PARSE_PER_SECOND), time.monotonic()
+        self._since_trim = 0  # packets and connections since freed memory was last handed back
         self._tcp_open = 0
         self._tcp_lock = threading.Lock()
         self._stop = threading.Event()
@@ -215,9 +219,17 @@ class OscServer:
     def _work_loop(self) -> None:
         """The one thread that parses and dispatches: a flood costs one thread's share, not more."""
         while not self._stop.is_set():
-            item = self._work.get()
+            try:
+                item = self._work.get(timeout=TRIM_IDLE_S)
+            except queue.Empty:  # quiet now: after a burst, RSS returns to where it was
+                if self._since_trim >= TRIM_AFTER_PACKETS:
+                    self._since_trim = 0
+                    release_free_memory()
+                    self.counters.memory_trims += 1
+                continue
             if item is None:
                 return
+            self._since_trim += 1
             now = time.monotonic()
             self._parse_tokens = min(float(PARSE_PER_SECOND), self._parse_tokens + (now - self._parse_stamp) * PARSE_PER_SECOND)
             self._parse_stamp = now
@@ -274,6 +286,7 @@ class OscServer:
                 conn.close()
                 continue
             self.guard.prove(sender[0])  # a completed handshake: the address is really the sender's
+            self._since_trim += 1  # each connection's thread leaves memory behind too
             thread = threading.Thread(target=self._tcp_connection, args=(conn, sender), name="mrtd-osc-tcp-client", daemon=True)
             thread.start()  # not kept in _threads: bounded by MAX_TCP_CONNECTIONS, ended by stop's shutdown
 
