@@ -12,6 +12,9 @@ a reply is waited for. `at=` is a wall-clock time (`time.time()`): the message
 travels in a bundle with that timetag and the daemon applies it at the frame
 heard at that time. Without `at=`, it applies at the next frame.
 
+Replies are the daemon's own typed responses (`mrtd.inputs.osc.responses`):
+the daemon builds them, the clients decode them with the same classes.
+
 Replies come back to the socket that sent the request. Because the daemon
 handles one socket's datagrams in order, a request can be fenced with a ping:
 everything the daemon answered before the pong belongs to the request. That is
@@ -28,6 +31,7 @@ import struct
 import time
 from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 
+from mrtd.inputs.osc import responses as r
 from mrtd.inputs.osc.codec import PacketError, encode, timed_messages
 
 DEFAULT_HOST = "127.0.0.1"
@@ -96,9 +100,17 @@ def parse_arg(text: str) -> int | float | str:
     return text
 
 
-def status_dict(args: list[Any]) -> dict[str, Any]:
-    """`/mrt/status key value key value ...` as a dict."""
-    return {str(k): v for k, v in zip(args[::2], args[1::2])}
+def _address_of(reply: str | type[r.Response]) -> str:
+    return reply if isinstance(reply, str) else reply.address
+
+
+def _answer(reply: str | type[r.Response], args: list[Any]) -> Any:
+    return args if isinstance(reply, str) else reply.from_args(args)
+
+
+def _refusal(address: str, args: list[Any]) -> MrtdError:
+    error = r.Error.from_args(args) if args else r.Error(address, "")
+    return MrtdError(address, error.reason)
 
 
 def _decode(data: bytes) -> list[Message]:
@@ -287,16 +299,18 @@ class Client(Commands[None]):
             raise NoReply(f"no reply from mrtd at {self.target[0]}:{self.target[1]}") from None
         return _decode(data)
 
-    def request(self, address: str, *args: Any, reply: str, timeout: float | None = None) -> list[Any]:
-        """Send and wait for the `reply` address; an /mrt/error about `address` raises MrtdError."""
+    def request(self, address: str, *args: Any, reply: str | type[r.Response], timeout: float | None = None) -> Any:
+        """Send and wait for the reply (an address: its arguments; a response class: the decoded
+        response); an /mrt/error about `address` raises MrtdError."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        wanted = _address_of(reply)
         self.send(address, *args)
         while True:
             for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
-                if got == reply:
-                    return got_args
-                if got == "/mrt/error" and got_args[:1] == [address]:
-                    raise MrtdError(address, str(got_args[1]) if len(got_args) > 1 else "")
+                if got == wanted:
+                    return _answer(reply, got_args)
+                if got == r.Error.address and got_args[:1] == [address]:
+                    raise _refusal(address, got_args)
                 if self.on_message is not None:
                     self.on_message(got, got_args)
 
@@ -317,19 +331,20 @@ class Client(Commands[None]):
         """Send and return the daemon's replies; raise MrtdError if it refused the message."""
         answered = self.fenced(address, *args, timeout=timeout)
         for got, got_args in answered:
-            if got == "/mrt/error":
-                raise MrtdError(str(got_args[0]) if got_args else address, str(got_args[1]) if len(got_args) > 1 else "")
+            if got == r.Error.address:
+                error = r.Error.from_args(got_args) if got_args else r.Error(address, "")
+                raise MrtdError(error.about, error.reason)
         return answered
 
     # replies
     def status(self, timeout: float | None = None) -> dict[str, Any]:
-        return status_dict(self.request("/mrt/status", reply="/mrt/status", timeout=timeout))
+        return self.request("/mrt/status", reply=r.Status, timeout=timeout).values
 
     def ping(self, timeout: float | None = None) -> float:
         """Round-trip time in seconds."""
         start = time.perf_counter()
         token = f"ping-{next(self._fences)}"
-        while self.request("/mrt/ping", token, reply="/mrt/pong", timeout=timeout) != [token]:
+        while self.request("/mrt/ping", token, reply=r.Pong, timeout=timeout) != r.Pong((token,)):
             pass  # a stale pong from an earlier, timed-out ping
         return time.perf_counter() - start
 
@@ -340,8 +355,8 @@ class Client(Commands[None]):
         cannot turn the daemon into an amplifier); a proven one gets the full one.
         `sync()` and `subscribe()` call this first, once.
         """
-        cookie = self.request("/mrt/hello", reply="/mrt/hello", timeout=timeout)[0]
-        self.request("/mrt/hello", int(cookie), reply="/mrt/hello/ok", timeout=timeout)
+        cookie = self.request("/mrt/hello", reply=r.Hello, timeout=timeout).cookie
+        self.request("/mrt/hello", cookie, reply=r.HelloOk, timeout=timeout)
         self.proven = True
 
     def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
@@ -354,25 +369,25 @@ class Client(Commands[None]):
         """Ask for state pushes (to this socket, or to `port` on this host); returns the port."""
         if not self.proven:
             self.hello(timeout)
-        return int(self.request("/mrt/subscribe", *([] if port is None else [port]), reply="/mrt/subscribed", timeout=timeout)[0])
+        return self.request("/mrt/subscribe", *([] if port is None else [port]), reply=r.Subscribed, timeout=timeout).port
 
     def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
-        return int(self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply="/mrt/unsubscribed", timeout=timeout)[0])
+        return self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply=r.Unsubscribed, timeout=timeout).port
 
     def record_start(self, name: str | None = None, timeout: float | None = None) -> str:
         """Start recording; returns the WAV file's name in the daemon's recording folder."""
-        return str(self.request("/mrt/record/start", *([] if name is None else [name]), reply="/mrt/record/started", timeout=timeout)[0])
+        return self.request("/mrt/record/start", *([] if name is None else [name]), reply=r.RecordStarted, timeout=timeout).name
 
     def record_stop(self, timeout: float | None = None) -> str:
-        return str(self.request("/mrt/record/stop", reply="/mrt/record/stopped", timeout=timeout)[0])
+        return self.request("/mrt/record/stop", reply=r.RecordStopped, timeout=timeout).name
 
     def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
         """mrt2: fill the model's context from an audio file in the daemon's audio folder (or silence)."""
-        return str(self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply="/mrt/prefilling", timeout=timeout)[0])
+        return self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply=r.Prefilling, timeout=timeout).name
 
     def model(self, name: str, timeout: float | None = None) -> str:
         """mrt2: load another model beside the running one and crossfade to it."""
-        return str(self.request("/mrt/model", name, reply="/mrt/loading", timeout=timeout)[0])
+        return self.request("/mrt/model", name, reply=r.Loading, timeout=timeout).name
 
 
 # -- asyncio --------------------------------------------------------------------------
@@ -453,36 +468,37 @@ class AsyncClient(Commands[Awaitable[None]]):
         finally:
             self._listeners.remove(listener)
 
-    async def request(self, address: str, *args: Any, reply: str, timeout: float | None = None) -> list[Any]:
-        """Send and wait for `reply`; an /mrt/error about `address` raises MrtdError."""
+    async def request(self, address: str, *args: Any, reply: str | type[r.Response], timeout: float | None = None) -> Any:
+        """As `Client.request`: the reply's arguments, or the decoded response; MrtdError if refused."""
+        wanted = _address_of(reply)
 
         def take(message: Message, done: asyncio.Future[Message]) -> bool:
             got, got_args = message
-            if got == reply or (got == "/mrt/error" and got_args[:1] == [address]):
+            if got == wanted or (got == r.Error.address and got_args[:1] == [address]):
                 done.set_result(message)
                 return True
             return False
 
-        got, got_args = await self._until(lambda: self._sendto(packet(address, args)), take, reply, timeout)
-        if got == "/mrt/error":
-            raise MrtdError(address, str(got_args[1]) if len(got_args) > 1 else "")
-        return got_args
+        got, got_args = await self._until(lambda: self._sendto(packet(address, args)), take, wanted, timeout)
+        if got == r.Error.address:
+            raise _refusal(address, got_args)
+        return _answer(reply, got_args)
 
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
-        return status_dict(await self.request("/mrt/status", reply="/mrt/status", timeout=timeout))
+        return (await self.request("/mrt/status", reply=r.Status, timeout=timeout)).values
 
     async def ping(self, timeout: float | None = None) -> float:
         """Round-trip time in seconds."""
         start = time.perf_counter()
         token = f"ping-{next(self._tokens)}"
-        while await self.request("/mrt/ping", token, reply="/mrt/pong", timeout=timeout) != [token]:
+        while await self.request("/mrt/ping", token, reply=r.Pong, timeout=timeout) != r.Pong((token,)):
             pass  # a stale pong from an earlier, timed-out ping
         return time.perf_counter() - start
 
     async def hello(self, timeout: float | None = None) -> None:
         """As `Client.hello`: prove this socket's address, for the full reply budget."""
-        cookie = (await self.request("/mrt/hello", reply="/mrt/hello", timeout=timeout))[0]
-        await self.request("/mrt/hello", int(cookie), reply="/mrt/hello/ok", timeout=timeout)
+        cookie = (await self.request("/mrt/hello", reply=r.Hello, timeout=timeout)).cookie
+        await self.request("/mrt/hello", cookie, reply=r.HelloOk, timeout=timeout)
         self.proven = True
 
     async def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
@@ -509,22 +525,22 @@ class AsyncClient(Commands[Awaitable[None]]):
     async def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         if not self.proven:
             await self.hello(timeout)
-        return int((await self.request("/mrt/subscribe", *([] if port is None else [port]), reply="/mrt/subscribed", timeout=timeout))[0])
+        return (await self.request("/mrt/subscribe", *([] if port is None else [port]), reply=r.Subscribed, timeout=timeout)).port
 
     async def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
-        return int((await self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply="/mrt/unsubscribed", timeout=timeout))[0])
+        return (await self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply=r.Unsubscribed, timeout=timeout)).port
 
     async def record_start(self, name: str | None = None, timeout: float | None = None) -> str:
-        return str((await self.request("/mrt/record/start", *([] if name is None else [name]), reply="/mrt/record/started", timeout=timeout))[0])
+        return (await self.request("/mrt/record/start", *([] if name is None else [name]), reply=r.RecordStarted, timeout=timeout)).name
 
     async def record_stop(self, timeout: float | None = None) -> str:
-        return str((await self.request("/mrt/record/stop", reply="/mrt/record/stopped", timeout=timeout))[0])
+        return (await self.request("/mrt/record/stop", reply=r.RecordStopped, timeout=timeout)).name
 
     async def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
-        return str((await self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply="/mrt/prefilling", timeout=timeout))[0])
+        return (await self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply=r.Prefilling, timeout=timeout)).name
 
     async def model(self, name: str, timeout: float | None = None) -> str:
-        return str((await self.request("/mrt/model", name, reply="/mrt/loading", timeout=timeout))[0])
+        return (await self.request("/mrt/model", name, reply=r.Loading, timeout=timeout)).name
 
 
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------
@@ -551,7 +567,7 @@ def command_send(args: Any) -> int:
             return 2
     for address, reply_args in answered:
         print(address, _format(reply_args))
-    return 1 if any(address == "/mrt/error" for address, _ in answered) else 0
+    return 1 if any(address == r.Error.address for address, _ in answered) else 0
 
 
 def command_status(args: Any) -> int:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from mrtd.app.paths import inside
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
+from mrtd.inputs.osc.responses import Error
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
@@ -160,9 +161,10 @@ class SceneHost:
             shown = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
             log.error("%s refused: %s", address, shown)
             answer = job[3] if kind == "load" else None
+            refused = Error(address, shown).message()
             if answer is not None:
-                answer([("/mrt/error", [address, shown])])
-            self._publish({"/mrt/error": [address, shown]})
+                answer([refused])
+            self._publish(dict([refused]))
 
     def load(self, path: Path, due: float | None = None, reload: bool = False, root: Path | None = None,
              position: int | None = None) -> None:

@@ -19,6 +19,7 @@ from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
+from mrtd.inputs.osc import responses as r
 from mrtd.inputs.osc.codec import encode
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
@@ -137,7 +138,7 @@ class Surface:
         applied = limits.clamp(command.name, command.value)
         if applied == command.value:
             return None
-        return [(f"{ROOT}/clamped", [command.name, applied, "safety limit"])]
+        return [r.Clamped(command.name, applied, "safety limit").message()]
 
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None:
         """Register the prompt now (still encoding); it joins the mix when the encoder is done."""
@@ -151,16 +152,7 @@ class Surface:
 
     # -- replies -----------------------------------------------------------------
     def status(self) -> list[Reply]:
-        pairs: list[Any] = []
-        for key, value in self._services.status().items():
-            if isinstance(value, dict):
-                value = " ".join(f"{k}:{v:.3g}" if isinstance(v, float) else f"{k}:{v}" for k, v in value.items())
-            if value is None or value == "":
-                value = "-"  # never an empty string: Pd's oscparse drops those, and pairs would shift
-            elif isinstance(value, float):
-                value = round(value, 3)
-            pairs += [key, value]
-        return [(f"{ROOT}/status", pairs)]
+        return [r.Status.of(self._services.status()).message()]
 
     def sync(self) -> list[Reply]:
         state: list[Reply] = []
@@ -169,18 +161,18 @@ class Surface:
                 state += _prompt_parts(args)  # each part fits a datagram; nothing is left out
             else:
                 state.append((address, args))
-        return state + [(f"{ROOT}/synced", [len(state)])]  # so a client knows it has everything
+        return state + [r.Synced(len(state)).message()]  # so a client knows it has everything
 
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]:
         guard = self._services.guard()
         if guard is None:
             return []
         if cookie is None:
-            return [(f"{ROOT}/hello", [guard.cookie(sender[0])])]
+            return [r.Hello(guard.cookie(sender[0])).message()]
         if cookie != guard.cookie(sender[0]):
             raise ValueError("wrong cookie: send /mrt/hello with no argument to get yours")
         guard.prove(sender[0])
-        return [(f"{ROOT}/hello/ok", [])]
+        return [r.HelloOk().message()]
 
     def subscribe(self, host: str, port: int) -> None:
         self._services.pusher.subscribe(host, port)
@@ -255,4 +247,4 @@ def _prompt_parts(pairs: list[Any]) -> list[Reply]:
             size = 0
         parts[-1] += [name, text]
         size += item
-    return [(f"{ROOT}/prompts/part", [i + 1, len(parts), *part]) for i, part in enumerate(parts)]
+    return [r.PromptsPart(i + 1, len(parts), tuple(zip(part[::2], part[1::2]))).message() for i, part in enumerate(parts)]

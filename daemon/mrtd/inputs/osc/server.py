@@ -28,6 +28,7 @@ from typing import Callable
 
 from mrtd.inputs.osc.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
 from mrtd.inputs.osc.guard import ReplyGuard
+from mrtd.inputs.osc.responses import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
 from mrtd.lifecycle import STOP_TIMEOUT_S, release_free_memory
 
@@ -254,8 +255,8 @@ class OscServer:
             reason = "reply held back: this address is over its reply budget (send /mrt/hello, or use TCP)"
         if reason is not None:
             self.counters.replies_held += 1
-            error = encode(f"{ROOT}/error", [address, reason])
-            if address == f"{ROOT}/error" or not self.guard.allow_reply(ip, len(error)):
+            error = encode(*Error(address, reason).message())
+            if address == Error.address or not self.guard.allow_reply(ip, len(error)):
                 return
             packets = [error]
         for packet in packets:
@@ -456,4 +457,4 @@ class OscServer:
             return
         shown = "" if args is None else " " + repr(args)[:120]
         log.warning("OSC from %s:%d: %s%s: %s", sender[0], sender[1], address or "(packet)", shown, reason)
-        reply([encode(f"{ROOT}/error", [address, reason])], f"{ROOT}/error")
+        reply([encode(*Error(address, reason).message())], Error.address)

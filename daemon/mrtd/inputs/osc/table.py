@@ -19,6 +19,7 @@ from mrtd.control import commands as c
 from mrtd.control.params import PARAMS, finite_number, type_name
 from mrtd.control.tempo import parse_length, parse_when
 from mrtd.inputs.osc import dirt, orca
+from mrtd.inputs.osc import responses as r
 from mrtd.inputs.osc.dialect import Dialects
 
 ROOT = "/mrt"
@@ -248,7 +249,7 @@ def learn(host: Host, req: Request) -> list[Reply]:
     words = [text(a, "learn target") for a in req.args]
     kind, name = (words if len(words) == 2 else ["param", words[0]])
     host.learn(kind, name)
-    return [(f"{ROOT}/learning", [kind, name])]
+    return [r.Learning(kind, name).message()]
 
 
 def tempo(host: Host, req: Request) -> None:
@@ -302,7 +303,7 @@ def hello(host: Host, req: Request) -> list[Reply]:
 
 
 def ping(host: Host, req: Request) -> list[Reply]:
-    return [(f"{ROOT}/pong", list(req.args))]
+    return [r.Pong(tuple(req.args)).message()]
 
 
 def _port(req: Request) -> int:
@@ -318,20 +319,20 @@ def _port(req: Request) -> int:
 def subscribe(host: Host, req: Request) -> list[Reply]:
     port = _port(req)
     host.subscribe(req.sender[0], port)
-    return [(f"{ROOT}/subscribed", [port])]
+    return [r.Subscribed(port).message()]
 
 
 def unsubscribe(host: Host, req: Request) -> list[Reply]:
     port = _port(req)
     host.unsubscribe(req.sender[0], port)
-    return [(f"{ROOT}/unsubscribed", [port])]
+    return [r.Unsubscribed(port).message()]
 
 
 def prefill(host: Host, req: Request) -> list[Reply]:
     arity(req.args, 0, 1)
     name = text(req.args[0], "audio file name") if req.args else None
     host.prefill(name)
-    return [(f"{ROOT}/prefilling", [name or "silence"])]
+    return [r.Prefilling(name or "silence").message()]
 
 
 def model(host: Host, req: Request) -> list[Reply]:
@@ -340,19 +341,19 @@ def model(host: Host, req: Request) -> list[Reply]:
     if not all(ch.isalnum() or ch in "_-." for ch in name) or name.startswith("."):
         raise ValueError(f"a model name is letters, digits, '_', '-' and '.', got {name!r}")
     host.model(name)
-    return [(f"{ROOT}/loading", [name])]
+    return [r.Loading(name).message()]
 
 
 def record_start(host: Host, req: Request) -> list[Reply]:
     arity(req.args, 0, 1)
     path = host.record_start(text(req.args[0], "recording name") if req.args else None)
-    return [(f"{ROOT}/record/started", [path])]
+    return [r.RecordStarted(path).message()]
 
 
 def record_stop(host: Host, req: Request) -> list[Reply]:
     arity(req.args, 0)
     path = host.record_stop()
-    return [(f"{ROOT}/record/stopped", [path or ""])]
+    return [r.RecordStopped(path or "").message()]
 
 
 # Named-argument events (TidalCycles): these names go with time, not state.

@@ -19,6 +19,7 @@ import logging
 import math
 from typing import Any
 
+from mrtd.inputs.osc.responses import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class BadMessage(ValueError):
 
 
 def error(address: str, reason: str, request_id: Any = None) -> dict[str, Any]:
-    return reply(f"{ROOT}/error", [address, reason], request_id)
+    return reply(*Error(address, reason).message(), request_id)
 
 
 def reply(address: str, args: list[Any], request_id: Any = None) -> dict[str, Any]:
