@@ -58,8 +58,19 @@ def test_commands_reach_the_engine(session):
     assert snapshot["/mrt/prompts"] == ["bright", "bright fast techno", "dark", "dark ambient drone"]
 
 
+def test_pd_proves_its_address_by_itself(session):
+    """[hello( is all a patch sends: the abstraction echoes the daemon's cookie (a 32-bit float in
+    Pd, which the 24-bit cookie survives) and the address is proven."""
+    rig, replies, _ = session
+    shown = next(r for r in replies if r.startswith("hello ") and r != "hello ok").split()[1]
+    assert float(shown) == pytest.approx(rig.daemon.osc.guard.cookie("127.0.0.1"), rel=1e-5)  # Pd prints 6 digits
+    assert "hello ok" in replies, "the cookie went back exactly"
+    assert rig.daemon.osc.guard.counters.proofs == 1
+
+
 def test_pd_received_the_replies(session):
     _, replies, _ = session
+    replies = [r for r in replies if not r.startswith("hello ")]
     assert replies[0] == "pong 7 x"
     status = re.split(r"(?<!\\) ", replies[1])  # Pd prints a space inside one atom as "\ "
     assert status[0] == "status"

@@ -9,6 +9,7 @@ import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import control_state, probed_daemon, wait_for
@@ -227,6 +228,33 @@ def test_an_unproven_address_gets_at_most_the_ratio_back_until_it_proves_itself(
         count = probe.wait_for("/mrt/synced", start=start)[0]
         assert count > 10
         assert daemon.status()["osc_replies_held"] > 0
+
+
+def test_a_cookie_echoed_as_a_float_proves_the_address_as_pd_and_max_send_it(tmp_path):
+    """Pd and Max numbers are 32-bit floats: the cookie fits one exactly."""
+    osc = OscConfig(port=0, trust_loopback=False)
+    with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
+        [cookie] = probe.request("/mrt/hello", "/mrt/hello")
+        assert cookie == float(np.float32(cookie)), "exact in a 32-bit float"
+        assert probe.request("/mrt/hello", "/mrt/hello/ok", float(cookie)) == []
+        assert daemon.osc.guard.proven("127.0.0.1")
+
+
+def test_guessing_a_cookie_blind_is_bounded():
+    from mrtd.inputs.osc.guard import WRONG_COOKIE_S, WRONG_COOKIES
+
+    now = [0.0]
+    guard = ReplyGuard(clock=lambda: now[0], trust_loopback=False)
+    victim, right = "192.0.2.9", guard.cookie("192.0.2.9")
+    for guess in range(WRONG_COOKIES):
+        with pytest.raises(ValueError, match="wrong cookie"):
+            guard.check_cookie(victim, right ^ (guess + 1))
+    with pytest.raises(ValueError, match="too many wrong cookies"):
+        guard.check_cookie(victim, right)  # even the right one, until the window has passed
+    assert not guard.proven(victim)
+    now[0] = WRONG_COOKIE_S + 1
+    guard.check_cookie(victim, right)
+    assert guard.proven(victim)
 
 
 def test_any_one_address_draws_a_bounded_rate():

@@ -412,7 +412,8 @@ def test_off_loopback_at_a_terminal_mrtd_run_prints_a_code_that_scans_to_the_tok
     os.close(terminal)
     seen, deadline = b"", time.monotonic() + 60
     try:
-        while b"ready" not in seen and time.monotonic() < deadline and process.poll() is None:
+        # The log line that ends with "ready" (not a word like "already" inside another line).
+        while not re.search(rb"\bready\r?$", seen, re.M) and time.monotonic() < deadline and process.poll() is None:
             if select.select([controller], [], [], 0.5)[0]:
                 try:
                     seen += os.read(controller, 65536)

@@ -169,9 +169,7 @@ class Surface:
             return []
         if cookie is None:
             return [r.Hello(guard.cookie(sender[0])).message()]
-        if cookie != guard.cookie(sender[0]):
-            raise ValueError("wrong cookie: send /mrt/hello with no argument to get yours")
-        guard.prove(sender[0])
+        guard.check_cookie(sender[0], cookie)
         return [r.HelloOk().message()]
 
     def subscribe(self, host: str, port: int) -> None:

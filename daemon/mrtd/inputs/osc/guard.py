@@ -12,7 +12,11 @@ errors, state pushes) is charged to the destination address:
 
 An address proves itself by completing a TCP handshake (a spoofer cannot) or by
 echoing a cookie: `/mrt/hello` answers `/mrt/hello <cookie>` (no larger than the
-request allows) and `/mrt/hello <cookie>` from the same address proves it.
+request allows) and `/mrt/hello <cookie>` from the same address proves it. The
+cookie has 24 bits, so that Pd and Max, whose numbers are 32-bit floats, echo
+it exactly; guessing it blind is bounded instead: an address that sent
+`WRONG_COOKIES` wrong ones is refused, right cookie or not, for `WRONG_COOKIE_S`
+(16.7 million cookies at 5 a minute is over six years).
 Loopback is trusted by default: packets from 127/8 cannot arrive from another
 host, and local tools (`mrtd send`, `mrtd status`) need the whole reply.
 """
@@ -33,6 +37,9 @@ UNPROVEN_RATIO = 4.0  # reply bytes per request byte for an address that has not
 UNPROVEN_CREDIT_MAX = 4096  # bytes of credit an unproven address may bank
 PROOF_S = 600.0  # how long a proof lasts (a DHCP lease can move an address to someone else)
 MAX_ADDRESSES = 4096  # addresses tracked; beyond this the oldest state is forgotten (it only restarts buckets)
+COOKIE_BITS = 24  # exact in a 32-bit float (Pd, Max)
+WRONG_COOKIES = 5  # wrong cookies an address may send per WRONG_COOKIE_S
+WRONG_COOKIE_S = 60.0
 
 
 @dataclass
@@ -43,13 +50,15 @@ class GuardCounters:
 
 
 class _Account:
-    __slots__ = ("tokens", "stamp", "credit", "proven_until")
+    __slots__ = ("tokens", "stamp", "credit", "proven_until", "wrong", "wrong_since")
 
     def __init__(self, now: float, rate: float) -> None:
         self.tokens = rate
         self.stamp = now
         self.credit = 0.0
         self.proven_until = 0.0
+        self.wrong = 0  # wrong cookies since wrong_since
+        self.wrong_since = now
 
 
 class ReplyGuard:
@@ -80,7 +89,21 @@ class ReplyGuard:
 
     def cookie(self, ip: str) -> int:
         digest = hmac.new(self._secret, ip.encode(), hashlib.sha256).digest()
-        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+        return int.from_bytes(digest[:4], "big") & ((1 << COOKIE_BITS) - 1)
+
+    def check_cookie(self, ip: str, cookie: int) -> None:
+        """Prove `ip` if `cookie` is its own; ValueError (saying why) if not, or if it guessed too often."""
+        now = self._clock()
+        with self._lock:
+            account = self._account(ip, now)
+            if now - account.wrong_since > WRONG_COOKIE_S:
+                account.wrong, account.wrong_since = 0, now
+            if account.wrong >= WRONG_COOKIES:
+                raise ValueError(f"too many wrong cookies from this address: wait {WRONG_COOKIE_S:g} s")
+            if cookie != self.cookie(ip):
+                account.wrong += 1
+                raise ValueError("wrong cookie: send /mrt/hello with no argument to get yours")
+        self.prove(ip)
 
     def prove(self, ip: str) -> None:
         """The sender at `ip` showed it receives what we send there (TCP, or the cookie)."""
