@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -230,13 +231,20 @@ def test_off_loopback_the_page_needs_the_allow_list_and_the_token(tmp_path):
 
 def test_a_flood_from_one_page_is_bounded_and_the_music_goes_on(tmp_path):
     with web_daemon(tmp_path, web=WebConfig(port=0, messages_per_second=100, burst=50)) as (daemon, engine, probe, url):
+        now = [0.0]
+        daemon.web.clock = lambda: now[0]  # the page's rate limits count this time: frozen until moved
+
         async def flood() -> list[dict]:
             async with aiohttp.ClientSession() as session:
                 async with session.ws_connect(f"http://127.0.0.1:{daemon.web.port}/ws") as ws:
                     for i in range(2000):
                         await ws.send_str(json.dumps({"address": "/mrt/temperature", "args": [1.0 + (i % 10) / 100]}))
                     await ws.send_str("x" * (protocol.MAX_MESSAGE + 1))
-                    await asyncio.sleep(0.1)  # the bucket refills at 100/s: room for one more
+                    deadline = time.monotonic() + 10
+                    while daemon.web.rate_limited < 2001 - 50:  # the server has taken every one of them
+                        assert time.monotonic() < deadline, f"only {daemon.web.rate_limited} refused: time leaked into the limit"
+                        await asyncio.sleep(0.01)
+                    now[0] += 0.1  # at 100/s: room for ten more
                     await ws.send_str(json.dumps({"address": "/mrt/ping", "args": ["end"]}))
                     replies = []
                     while True:  # until the pong that follows everything (if rate limiting let it through)
@@ -244,7 +252,7 @@ def test_a_flood_from_one_page_is_bounded_and_the_music_goes_on(tmp_path):
                         if message.type != aiohttp.WSMsgType.TEXT:
                             break
                         replies.append(json.loads(message.data))
-                        if replies[-1].get("reply", {}).get("address") == "/mrt/pong":
+                        if replies[-1].get("reply", {}) == {"address": "/mrt/pong", "args": ["end"]}:
                             break
                     return replies
 
@@ -252,8 +260,8 @@ def test_a_flood_from_one_page_is_bounded_and_the_music_goes_on(tmp_path):
         replies = off_loop(flood())
         errors = [r["reply"]["args"][1] for r in replies if r.get("reply", {}).get("address") == "/mrt/error"]
         assert "too many messages: slow down" in errors
-        assert daemon.web.rate_limited > 1500, "most of a 2000-message burst is refused at 100/s"
-        assert len(errors) <= 60, "error replies are rate-limited too"
+        assert daemon.web.rate_limited == 2001 - 50, "past the burst of 50, nothing passes until time passes"
+        assert len(errors) <= 20, "error replies are rate-limited too (20 a second, no time passed)"
         wait_for(lambda: daemon.generator.frames > frames_before + 25, 5, "the music to go on")
         assert daemon.status()["underruns"] == 0
 

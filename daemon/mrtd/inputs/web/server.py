@@ -28,7 +28,7 @@ import secrets
 import threading
 import time
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -53,12 +53,12 @@ class WebHost(Host, Protocol):
 
 
 class _Bucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens, self.stamp = float(burst), time.monotonic()
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
+        self.tokens, self.stamp = float(burst), clock()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens < 1.0:
@@ -70,12 +70,13 @@ class _Bucket:
 class _Page:
     """One connected page: its socket and the state not yet sent to it."""
 
-    def __init__(self, ws: web.WebSocketResponse, peer: tuple[str, int], config: WebConfig) -> None:
+    def __init__(self, ws: web.WebSocketResponse, peer: tuple[str, int], config: WebConfig,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ws, self.peer = ws, peer
         self.pending: dict[str, list[Any]] = {}
         self.wake = asyncio.Event()
-        self.bucket = _Bucket(config.messages_per_second, config.burst)
-        self.errors = _Bucket(20.0, 20)  # error replies, so a flood cannot flood back
+        self.bucket = _Bucket(config.messages_per_second, config.burst, clock)
+        self.errors = _Bucket(20.0, 20, clock)  # error replies, so a flood cannot flood back
         self.refused = 0
 
 
@@ -92,6 +93,7 @@ class WebServer:
         self.pages: set[_Page] = set()
         self.refused_origins = 0
         self.rate_limited = 0
+        self.clock: Callable[[], float] = time.monotonic  # what a page's rate limits count time by (tests set their own)
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -225,7 +227,7 @@ class WebServer:
         ws = web.WebSocketResponse(max_msg_size=protocol.MAX_MESSAGE * 4, heartbeat=20.0)
         await ws.prepare(request)
         peer = (request.remote or "?", 0)
-        page = _Page(ws, peer, self.config)
+        page = _Page(ws, peer, self.config, self.clock)
         page.pending.update(self.host.full_state())
         page.pending[f"{ROOT}/web/scene"] = [json.dumps(self.host.page_scene())]
         page.wake.set()
