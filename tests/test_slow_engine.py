@@ -5,6 +5,7 @@ clocks (an engine whose every step advances its clock by seconds), never by slee
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,7 +66,8 @@ def installed(monkeypatch):
 
 
 def _daemon(tmp_path, **config) -> Daemon:
-    return Daemon(DaemonConfig(output="null", osc=None, midi=False, cache_dir=str(tmp_path / "cache"),
+    config.setdefault("osc", None)
+    return Daemon(DaemonConfig(output="null", midi=False, cache_dir=str(tmp_path / "cache"),
                                record_dir=str(tmp_path / "rec"), **config))
 
 
@@ -119,11 +121,14 @@ def test_explicit_mrt2_refuses_live_playback_and_points_to_render(tmp_path, inst
 
 
 def test_the_cli_refuses_with_that_message(tmp_path, installed, capsys, monkeypatch):
-    from mrtd.app.cli import main
+    from mrtd.app.cli import EXIT_TOO_SLOW, main
 
     monkeypatch.chdir(tmp_path)
     code = main(["run", "--engine", "mrt2", "--output", "null", "--no-osc", "--no-midi", "--seconds", "0"])
-    assert code == 2
+    assert code == EXIT_TOO_SLOW
+    for unit in ("mrtd.service", "mrtd-user.service"):  # systemd must not warm it up again and again
+        text = (Path(__file__).parent.parent / "systemd" / unit).read_text()
+        assert f"RestartPreventExitStatus={code}" in text.splitlines(), unit
     stop_logging()  # what exit does (atexit): the queued log lines are written out
     assert "refusing live playback" in capsys.readouterr().err
 
@@ -177,3 +182,36 @@ def test_the_watchdog_does_not_restart_a_daemon_that_is_only_slow():
     assert healthy(), "no frame in 5 s is within three 2.2 s steps"
     now[0] += 5.0
     assert not healthy(), "no frame for 10 s: wedged, even for a slow engine"
+
+
+def test_a_model_too_slow_for_live_play_is_not_swapped_in_and_the_sender_hears_why(tmp_path, installed, monkeypatch):
+    from mrtd.engines import mrt2
+    from mrtd.inputs.osc.server import OscConfig
+    from osc_probe import OscProbe
+
+    made, _ = installed
+    monkeypatch.setattr(mrt2, "assets_present", lambda name, *rest: name == "mrt2_slow")
+    daemon = _daemon(tmp_path, engine="synth", osc=OscConfig(port=0))
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        assert probe.request("/mrt/model", "/mrt/loading", "mrt2_slow") == ["mrt2_slow"]
+        about, reason = probe.wait_for("/mrt/error", timeout=20)
+        assert about == "/mrt/model" and "cannot keep up" in reason and "--allow-slow" in reason, reason
+        assert made[-1].closed, "the refused model is closed"
+        assert daemon.generator.engine.name == "synth" and daemon.status()["engine_note"] == ""
+    finally:
+        probe.close()
+        daemon.stop()
+
+
+def test_with_allow_slow_a_slow_model_is_swapped_in_and_status_says_so(tmp_path, installed):
+    made, _ = installed
+    daemon = _daemon(tmp_path, engine="synth", allow_slow=True)
+    daemon.start()
+    try:
+        assert daemon.swap_engine("mrt2", "mrt2_slow").result(timeout=20) is made[-1]
+        assert daemon.generator.engine is made[-1] and not made[-1].closed
+        assert "--allow-slow" in daemon.status()["engine_note"]
+    finally:
+        daemon.stop()

@@ -14,6 +14,8 @@ from mrtd.engines import ENGINE_NAMES
 
 log = logging.getLogger("mrtd")
 
+EXIT_TOO_SLOW = 78  # sysexits' EX_CONFIG: the model cannot play live on this machine (see _run)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrtd", description="Play a real-time music model live.")
@@ -205,6 +207,7 @@ def _render(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from mrtd.app.config import ConfigError, load_settings
     from mrtd.app.daemon import Daemon
+    from mrtd.app.engine_choice import TooSlowError
     from mrtd.audio.outputs import OutputError
 
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config", "seconds", "output_list")}
@@ -228,6 +231,12 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         daemon.start()
+    except TooSlowError as exc:
+        # Not a failure a restart mends: the units name this code in RestartPreventExitStatus, so
+        # systemd does not warm a too-slow model again and again (each warm-up takes seconds).
+        log.error("%s", exc)
+        daemon.stop()
+        return EXIT_TOO_SLOW
     except (OutputError, ValueError, OSError) as exc:  # SceneError is a ValueError: all its lines show
         log.error("%s", exc)
         daemon.stop()

@@ -388,6 +388,9 @@ class Daemon:
         def load() -> None:
             try:
                 engine = self._warm_engine(name, model)
+                # Judged as at start: a model too slow for live play is refused (and closed)
+                # unless allow_slow; no synth stands in, since the one playing already does.
+                engine, note = choose_live_engine(engine, "swap", self.config.allow_slow, make_synth=None)
                 if prepare is not None:
                     prepare(engine)
             except Exception as exc:
@@ -399,6 +402,7 @@ class Daemon:
             done = self.generator.swap_engine(engine, crossfade_frames)
             done.wait()
             self.engine = engine
+            self.engine_note = note
             self._warn_style_once()  # a swap to mrt2 without MusicCoCa: say so, once per run
             result.set_result(engine)
 

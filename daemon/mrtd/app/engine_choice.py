@@ -31,8 +31,12 @@ def too_slow_message(engine: Engine) -> str | None:
 
 
 def choose_live_engine(engine: Engine, requested: str, allow_slow: bool,
-                       make_synth: Callable[[], Engine]) -> tuple[Engine, str]:
-    """The engine to play live, and a note for the log and /status ("" when there is nothing to say)."""
+                       make_synth: Callable[[], Engine] | None) -> tuple[Engine, str]:
+    """The engine to play live, and a note for the log and /status ("" when there is nothing to say).
+
+    `requested` is the engine the user asked for ("auto" lets the synth stand in through
+    `make_synth`); anything else, a swap included, is refused with TooSlowError.
+    """
     reason = too_slow_message(engine)
     if reason is None:
         return engine, ""
@@ -40,7 +44,7 @@ def choose_live_engine(engine: Engine, requested: str, allow_slow: bool,
         note = f"{reason}; playing it live anyway (--allow-slow): expect gaps"
         log.warning("%s", note)
         return engine, note
-    if requested == "auto":
+    if requested == "auto" and make_synth is not None:
         engine.close()
         note = f"engine auto: {reason}, so the synth plays instead; {RENDER_HINT}"
         log.warning("%s", note)

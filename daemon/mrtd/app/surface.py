@@ -208,14 +208,23 @@ class Surface:
             raise ValueError(f"no audio file {name!r} in {self._services.audio_dir}")
         self._services.prefill(path)
 
-    def model(self, name: str) -> None:
-        """Load `name` beside the running engine; a model that will not load leaves the music as it is."""
+    def model(self, name: str, answer: Answer | None = None) -> None:
+        """Load `name` beside the running engine; a model that will not load (or cannot keep up)
+        leaves the music as it is, and `answer` tells the sender why once loading has failed."""
         from mrtd.engines import mrt2
 
         if not mrt2.assets_present(name):
             function_path, _ = mrt2.model_paths(name)
             raise ValueError(f"no model {name!r}: {function_path} is missing")
-        self._services.swap_engine("mrt2", name)
+        loading = self._services.swap_engine("mrt2", name)
+        if answer is None:
+            return
+
+        def refused(done: Future) -> None:
+            if done.exception() is not None:
+                answer([r.Error(f"{ROOT}/model", str(done.exception())).message()])
+
+        loading.add_done_callback(refused)
 
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:
