@@ -108,7 +108,8 @@ def mlx_core() -> Any:
     """`mlx.core`, with mrtd's shared streams claimed; ModelError if MLX cannot be imported."""
     _claim_mlx()
     if _mx is None:
-        raise ModelError(f"MLX is not importable ({_mlx_import_error}); install mlx (on Linux: mlx[cpu])")
+        raise ModelError(f"MLX is not importable ({_mlx_import_error}); install mrtd's MLX backend: pip install -e '.[cpu]' "
+                         "(or '.[cuda12]'/'.[cuda13]' on NVIDIA, in a venv without cpu)")
     return _mx
 
 

@@ -1,0 +1,40 @@
+"""What `pip install` brings: on Linux exactly one MLX backend per extra, never two in one venv."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+PYPROJECT = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+BACKENDS = {"cpu", "cuda", "cuda12", "cuda13"}  # mlx's extras; each installs mlx/lib/libmlx.so
+
+
+def _mlx_backends(requirements: list[str], extra: str = "") -> set[str]:
+    """The MLX backends these requirements pull on Linux (with `extra` asked for)."""
+    found: set[str] = set()
+    for line in requirements:
+        req = Requirement(line)
+        env = {"sys_platform": "linux", "platform_system": "Linux", "extra": extra}
+        if req.name == "mlx" and (req.marker is None or req.marker.evaluate(env)):
+            found |= req.extras & BACKENDS
+    return found
+
+
+def test_a_plain_install_brings_no_mlx_backend_on_linux():
+    assert _mlx_backends(PYPROJECT["project"]["dependencies"]) == set(), \
+        "a backend in the base dependencies lands beside cuda12/cuda13 and one libmlx.so overwrites the other"
+
+
+def test_each_backend_extra_brings_exactly_its_own_backend():
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    for extra in ("cpu", "cuda12", "cuda13"):
+        assert _mlx_backends(extras[extra], extra) == {extra}, extra
+
+
+def test_mlx_is_new_enough_for_the_thread_unsafe_stream_mrt2_uses():
+    for line in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["cpu"]:
+        req = Requirement(line)
+        if req.name == "mlx":
+            assert req.specifier.contains("0.32.0") and not req.specifier.contains("0.31.9"), line
