@@ -71,3 +71,26 @@ def test_ctrl_c_leaves_a_valid_wav_of_what_was_rendered(tmp_path):
     assert len(data) == frames * 4, "the header matches the data"
     assert frames > 0 and frames % 1920 == 0 and frames < 3600 * 48000, "whole frames, stopped early"
     assert out.stat().st_size == 44 + frames * 4
+
+
+def test_the_cli_renders_a_named_model_and_says_which_style_it_uses(tmp_path):
+    tiny.export_tiny_model(tmp_path, "mrt2_other", weights_seed=3)
+    env = {**os.environ, "MAGENTA_HOME": str(tmp_path)}
+    scene = tmp_path / "plain.yaml"
+    scene.write_text("name: plain\ntempo: 100\n")
+    out = tmp_path / "other.wav"
+    done = subprocess.run([sys.executable, "-m", "mrtd", "render", str(scene), "-o", str(out), "--seconds", "0.2",
+                           "--engine", "mrt2", "--model", "mrt2_other", "--musiccoca-dir", str(tmp_path / "mc")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "with mrt2 mrt2_other" in done.stdout
+    assert "style built-in" in done.stderr and "prompts will not steer the mrt2 model" in done.stderr
+    assert str(tmp_path / "mc") in done.stderr, "the MusicCoCa folder the user named is where files are looked for"
+
+
+def test_a_missing_model_is_one_line_not_a_traceback(tmp_path):
+    env = {**os.environ, "MAGENTA_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "mrtd", "render", str(SCENE), "-o", str(tmp_path / "x.wav"),
+                           "--engine", "mrt2", "--model", "mrt2_nope"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and "mrt2_nope" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "x.wav").exists()

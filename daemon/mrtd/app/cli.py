@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=0)
     render.add_argument("--engine", default="synth", choices=ENGINE_NAMES,
                         help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed)")
+    render.add_argument("--model", default=None, help="mrt2 model name under $MAGENTA_HOME (default mrt2_small)")
+    render.add_argument("--musiccoca-dir", default=None, help="MusicCoCa files (default: under $MAGENTA_HOME)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
     commands.add_parser("devices", help="list audio output devices")
@@ -190,12 +192,17 @@ def _render(args: argparse.Namespace) -> int:
     from mrtd.app.render import render_scene
     from mrtd.inputs.scene.loader import SceneError
 
+    setup_logging("info")  # which engine and style render, and the MusicCoCa warning, on stderr
     started = time.perf_counter()
     try:
-        result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine)
+        result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine,
+                              model=args.model, musiccoca_folder=args.musiccoca_dir)
     except SceneError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
+    except ValueError as exc:  # a missing or broken model (ModelError), a bad engine: one line, no traceback
+        log.error("%s", exc)
+        return 2
     elapsed = time.perf_counter() - started
     audio_s = result.frames / 25
     print(f"{args.output}: {audio_s:.1f} s of audio in {elapsed:.1f} s ({audio_s / elapsed:.2f}x real time) "

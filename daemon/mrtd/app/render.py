@@ -53,18 +53,22 @@ def default_seconds(player: ScenePlayer, state: ControlState) -> float:
 
 
 def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | None = None, seed: int = 0,
-                 engine_name: str = "synth", cache_dir: str | None = None, progress: bool | None = None) -> Rendered:
+                 engine_name: str = "synth", cache_dir: str | None = None, progress: bool | None = None,
+                 model: str | None = None, musiccoca_folder: str | None = None) -> Rendered:
     """Render to a WAV. `progress`: draw a bar on stderr (None: only when it is a terminal).
     SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made."""
     scene_path = Path(scene_path)
-    style = choose_style()  # the same pair a live run picks: MusicCoCa where installed
+    style = choose_style(musiccoca_folder)  # the same pair a live run picks: MusicCoCa where installed
     embedder = CachedEmbedder(style.embedder, EmbeddingCache(cache_dir))
     state = ControlState(style.new_space())
     state.set("seed", seed)
     scenes = SceneHost(state, embedder, scene_dir=str(scene_path.parent), audio_dir=str(scene_path.parent),
                        publish=lambda messages: log.error("%s", messages))
     scenes.load(scene_path)  # SceneError when invalid; installs on frame 0, as live
-    engine = create_engine(engine_name, seed=seed)
+    engine = create_engine(engine_name, seed=seed, model=model)
+    log.info("render: %s, style %s", engine.describe(), style.describe())
+    if engine.name == "mrt2" and style.mrt2_warning():
+        log.warning("%s", style.mrt2_warning())
     engine.reset()  # the seed takes effect at reset (mrt2 rotates its RNG key then); live, warm-up does this
     generator = Generator(engine, state)
     generator.after_commands = scenes.tick  # what the daemon's per-frame hook does for the music
