@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-magenta_rt = pytest.importorskip("magenta_rt", reason="the official library (test extra: magenta-rt)")
+import magenta_rt  # noqa: E402,F401  (the test extra; a failed install fails here instead of skipping)
 
 from mrtd.conditioning import NOTE_HELD, NOTE_OFF, NOTE_ONSET, Conditioning  # noqa: E402
 from mrtd.engines.mrt2 import Mrt2Engine, mlx_session  # noqa: E402
