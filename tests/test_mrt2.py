@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import threading
 import time
 
@@ -209,6 +211,9 @@ def test_a_fast_model_has_no_warning_and_reports_metrics(engine):
     assert metrics.realtime_factor > 1.0
     assert engine.frames_late == 0
     assert MODEL in engine.describe()
+    # Where it steps, for /mrt/status and the verdict: MLX's device and this machine's CPU.
+    assert engine.hardware().startswith("MLX cpu (") and engine.hardware().endswith(f", {os.cpu_count()} cores)")
+    assert engine.verdict.hardware == engine.hardware()
 
 
 def test_keep_warm_runs_between_frames_without_changing_the_music(home):

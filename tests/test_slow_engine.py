@@ -93,7 +93,7 @@ def test_auto_plays_the_synth_and_says_why(tmp_path, installed, caplog):
         assert status["engine"].startswith("synth")
         note = status["engine_note"]
         for fragment in ("mrt2 clocked_model cannot keep up", "synth plays instead", "p99 step 2200.0 ms", "0.018x real time", "CPU",
-                         "mrtd render"):
+                         "Apple Silicon or an NVIDIA GPU", "mrtd render"):
             assert fragment in note, note
         assert made[0].closed
         startup = [r.getMessage() for r in caplog.records if r.getMessage().startswith("engine: synth")]

@@ -13,7 +13,7 @@ import logging
 from typing import Callable
 
 from mrtd.engines.base import Engine
-from mrtd.engines.realtime import RENDER_HINT
+from mrtd.engines.realtime import REALTIME_HARDWARE, RENDER_HINT
 
 log = logging.getLogger("mrtd")
 
@@ -27,7 +27,7 @@ def too_slow_message(engine: Engine) -> str | None:
     verdict = engine.verdict
     if verdict is None or verdict.keeps_up or engine.name == "synth":
         return None
-    return f"{engine.describe()} cannot keep up: {verdict.describe()}"
+    return f"{engine.describe()} cannot keep up: {verdict.describe()} ({REALTIME_HARDWARE})"
 
 
 def choose_live_engine(engine: Engine, requested: str, allow_slow: bool,

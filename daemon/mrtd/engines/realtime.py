@@ -19,6 +19,7 @@ from mrtd.frame import FRAME_SECONDS
 
 FRAME_BUDGET_MS = FRAME_SECONDS * 1000.0
 RENDER_HINT = "render it offline instead: mrtd render SCENE -o out.wav --engine mrt2"
+REALTIME_HARDWARE = "real time needs Apple Silicon or an NVIDIA GPU (the cuda12/cuda13 extra)"
 
 
 @dataclass(frozen=True)
