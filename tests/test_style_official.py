@@ -194,3 +194,21 @@ def test_damaged_musiccoca_files_fall_back_to_the_builtin_pair_and_say_why(folde
         choose_style(folder, want="musiccoca")
     (folder / "text_encoder.tflite").unlink()
     assert "text_encoder.tflite" in choose_style(folder).reason
+
+
+def test_a_48k_stereo_file_embeds_close_to_the_official_class(folders, tmp_path):
+    """The usual case: a 48 kHz stereo take. The official class resamples to 16 kHz with resampy
+    (numba; too heavy for the daemon), mrtd with a band-limited FFT resampler: the two differ
+    only near 8 kHz, so the embeddings agree closely and the sent tokens (levels 0-5) exactly."""
+    folder = folders["mapped"]
+    choice = choose_style(folder)
+    mono = _music(23.0, 48_000)
+    stereo = np.stack([mono, 0.5 * mono[::-1]], axis=1)  # two different channels: the down-mix matters
+    path = tmp_path / "take48.wav"
+    soundfile.write(str(path), stereo, 48_000, subtype="FLOAT")
+    ours = CachedEmbedder(choice.embedder, EmbeddingCache(tmp_path / "cache")).embed_audio_file(path)
+    samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    theirs = official_musiccoca.MusicCoCa(folder).embed(Waveform(samples, rate))
+    cosine = float(np.dot(ours, theirs) / (np.linalg.norm(ours) * np.linalg.norm(theirs)))
+    assert cosine > 0.999, cosine
+    assert list(choice.quantizer.quantize(ours)) == list(official_musiccoca.MusicCoCa(folder).tokenize(theirs)[:6]) + MASKED_TAIL
