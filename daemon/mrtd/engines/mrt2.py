@@ -466,7 +466,7 @@ class Mrt2Engine(Engine):
         verdict = self.verdict
         self.warmup_p99_ms = verdict.p99_ms
         if not verdict.keeps_up:
-            if self.model == SMALLEST_MODEL:
+            if self.model.startswith(SMALLEST_MODEL):  # mrt2_small and its exports (mrt2_small_8bit, ...)
                 advice = f"{SMALLEST_MODEL} is already the smallest model; {RENDER_HINT}"
             else:
                 advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL}), or {RENDER_HINT}"
