@@ -339,11 +339,14 @@ def test_prompts_are_added_edited_and_removed_from_the_page_and_the_status_line_
         page.wait_for_selector('.prompt[data-prompt="bells"]')
         assert page.text_content('.prompt[data-prompt="bells"] .text') == "tubular bells in a cathedral"
         wait_for(lambda: daemon.control.prompt_texts.get("bells") == "tubular bells in a cathedral", 5, "the prompt")
+        probe.send("/mrt/weight", "bells", 0.3)
+        wait_for(lambda: weights(sync_state(probe)["/mrt/mix"]).get("bells") == pytest.approx(0.3), 5, "the weight")
         page.click('.prompt[data-prompt="bells"] button >> text=Edit')
         assert page.input_value("#new-name") == "bells"
         page.fill("#new-text", "tubular bells, dry")
         page.click("#add-prompt button")
         page.wait_for_function("document.querySelector('.prompt[data-prompt=\"bells\"] .text').textContent === 'tubular bells, dry'")
+        assert weights(sync_state(probe)["/mrt/mix"])["bells"] == pytest.approx(0.3), "editing the text keeps the weight"
         page.click('.prompt[data-prompt="bells"] button[title="remove bells"]')
         page.wait_for_selector('.prompt[data-prompt="bells"]', state="detached")
         wait_for(lambda: "bells" not in daemon.control.prompt_texts, 5, "the prompt to go")
@@ -440,3 +443,18 @@ def test_off_loopback_at_a_terminal_mrtd_run_prints_a_code_that_scans_to_the_tok
     _qr_image(code, tmp_path / "code.pgm")
     scanned = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "code.pgm")], capture_output=True, text=True)
     assert scanned.stdout.strip() == url.group(1), scanned.stderr
+
+
+def test_the_page_shows_the_daemons_warnings_such_as_prompts_that_cannot_steer_mrt2(tmp_path, browser, monkeypatch):
+    from engines_for_tests import RecordingEngine
+
+    class Mrt2StandIn(RecordingEngine):
+        name = "mrt2"  # the built-in embedder's tokens mean nothing to a trained model
+
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path / "magenta"))  # no MusicCoCa files there
+    with web_daemon(tmp_path, engine=Mrt2StandIn()) as (daemon, engine, probe, url):
+        assert daemon.status()["style_warning"]
+        page = open_page(browser, url, PHONE)
+        page.wait_for_function("document.getElementById('warnings').textContent.includes('prompts will not steer the mrt2 model')")
+        assert str(tmp_path / "magenta") in page.text_content("#warnings"), "it says where the files go"
+        assert page.is_visible("#warnings"), "on a phone too"

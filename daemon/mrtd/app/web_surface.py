@@ -38,6 +38,9 @@ class LevelMeter:
         self.peak = (float(np.abs(frame[:, 0]).max()), float(np.abs(frame[:, -1]).max()))
 
 
+WARNING_KEYS = ("realtime_warning", "engine_note", "behind", "style_warning", "engine_error")
+
+
 class WebSurface(Surface):
     def __init__(self, services: Services, meter: LevelMeter, frames_made: Callable[[], bool]) -> None:
         """`frames_made`: whether the generator runs (a cue's fade is drawn only then)."""
@@ -50,12 +53,9 @@ class WebSurface(Surface):
 
     def page_status(self) -> dict[str, Any]:
         status = self._services.status()
-        warnings = [w for w in (status["realtime_warning"], status["engine_error"]) if w]
-        extra = status.get("warnings")  # other parts may report their own (e.g. MusicCoCa missing)
-        if isinstance(extra, (list, tuple)):
-            warnings += [str(w) for w in extra if w and w != "-"]
-        elif extra and extra != "-":
-            warnings.append(str(extra))
+        # Everything the daemon warns of: a model too slow (and what auto did instead), lateness
+        # while playing, prompts that cannot steer mrt2 (MusicCoCa missing), an engine fault.
+        warnings = [str(status[key]) for key in WARNING_KEYS if status.get(key)]
         return {
             "engine": status["engine"],
             "embedder": str(status.get("embedder") or "builtin"),

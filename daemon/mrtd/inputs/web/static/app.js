@@ -123,7 +123,8 @@
   }
   $("add-prompt").onsubmit = (e) => {
     e.preventDefault();
-    send("/mrt/prompt", $("new-name").value.trim(), $("new-text").value, 1);
+    // No weight: a new prompt comes in at 1, an edited one keeps the weight its fader has.
+    send("/mrt/prompt", $("new-name").value.trim(), $("new-text").value);
     $("new-name").value = ""; $("new-text").value = "";
   };
 
