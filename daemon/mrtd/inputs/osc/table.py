@@ -503,5 +503,9 @@ def dialects_markdown() -> list[str]:
               "| ORCA | sends | does |", "|---|---|---|"]
     for path, row in ((p, ROUTES[p]) for p in ("/n", "/p", "/w", "/c", "/t", "/x")):
         lines.append(f"| `={path[1:]}` | `{path}` {row.args} | {' '.join((row.handler.__doc__ or '').split())} |")
-    lines += ["", "`=p` indexes: " + ", ".join(f"{i} {n}" for i, n in enumerate(orca.PARAM_ORDER)) + "."]
+    lines += ["", "`=p` indexes: " + ", ".join(f"{i} {n}" for i, n in enumerate(orca.PARAM_ORDER)) + ".",
+              "", "### Sonic Pi: `osc`", "",
+              "Sonic Pi needs no dialect: `use_osc \"localhost\", 7400` then `osc \"/mrt/note/on\", 62, 100`",
+              "sends this page's addresses as they are (ints as `i`, floats as `f`, text as `s`), each applied at",
+              "the next frame after it arrives (clients/sonicpi/mrtd.rb)."]
     return lines
