@@ -231,10 +231,16 @@ def stress_sequences() -> list[list[Conditioning]]:
         steady(Conditioning(style_embedding=embed("lofi hiphop beats"), notes=chord, cfg_notes=1.0), 250),
         steady(Conditioning(notes=everything_held, drums=1, cfg_notes=7.0), 100),
         crossfade_conditionings(embed("calm sparse piano"), embed("aggressive dense funk"), 20, 60),
+        # the voices and kits that came with following the prompt: bells ring long, the organ
+        # sustains a mixture, the metal lead is distorted, jungle's break is dense
+        steady(Conditioning(style_embedding=embed("bright glitter bells, high sparkling synth"), drums=1), 250),
+        steady(Conditioning(style_embedding=embed("church organ hymn"), notes=chord, cfg_notes=1.0), 250),
+        steady(Conditioning(style_embedding=embed("distorted lead guitar metal"), drums=1, temperature=2.0), 250),
+        steady(Conditioning(style_embedding=embed("breakbeat jungle, fast amen breaks"), drums=1), 250),
     ]
 
 
-@pytest.mark.parametrize("case", range(6))
+@pytest.mark.parametrize("case", range(10))
 def test_output_is_clean(case):
     audio = render(SynthEngine(seed=case), stress_sequences()[case])
     assert np.all(np.isfinite(audio))
@@ -264,11 +270,20 @@ def test_higher_temperature_gives_more_variation():
 
 
 def test_top_k_one_narrows_note_choice():
-    def distinct_notes(top_k: int) -> int:
+    """top_k 1 takes the likeliest note each time: fewer distinct notes, and four seeds play far more
+    alike than with top_k 50. (Over four seeds: one seed's count also moves with the comping and
+    bass, which top_k steers less directly; 19 vs 20 on one seed passed by luck.)"""
+    def lines(top_k: int) -> list[np.ndarray]:
         conditioning = Conditioning(style_embedding=embed("dense pluck melody"), top_k=top_k, drums=0)
-        return len(set(dominant_notes(render(SynthEngine(), steady(conditioning, 500)))))
+        return [dominant_notes(render(SynthEngine(seed=seed), steady(conditioning, 300))) for seed in range(4)]
 
-    assert distinct_notes(50) > distinct_notes(1)
+    def agreement(played: list[np.ndarray]) -> float:
+        n = min(map(len, played))
+        return float(np.mean([np.mean(played[i][:n] == played[j][:n]) for i in range(4) for j in range(i + 1, 4)]))
+
+    narrow, wide = lines(1), lines(50)
+    assert sum(len(set(p)) for p in narrow) < sum(len(set(p)) for p in wide)
+    assert agreement(narrow) > 2 * agreement(wide), (agreement(narrow), agreement(wide))
 
 
 def test_cfg_style_scales_how_far_the_style_goes():
@@ -289,7 +304,7 @@ def test_builtin_embedder_gives_unit_vectors():
         vector = EMBEDDER.embed_text(text)
         assert vector.shape == (768,) and vector.dtype == np.float32
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
-    assert EMBEDDER.identity == "builtin-v2"
+    assert EMBEDDER.identity == "builtin-v3"
     # No words at all means no style: the all-zero vector, which the synth plays as its default.
     assert not np.any(EMBEDDER.embed_text("  ,. "))
 

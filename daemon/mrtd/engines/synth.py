@@ -1155,6 +1155,7 @@ class SynthEngine(Engine):
         old_increment = np.empty(count)
         new_increment = np.empty(count)
         switch_at = np.full(count, FRAME_SAMPLES, dtype=np.float64)
+        hold_level = np.empty(count)
         start_level = np.empty(count)
         end_level = np.empty(count)
         old_base = np.empty(count, dtype=np.int64)
@@ -1190,11 +1191,15 @@ class SynthEngine(Engine):
             if old_timbre != timbre or old_hz != self._frequency[v]:  # the old note's tail shares the levels
                 top_hz = self._table_partials[old_timbre] * old_hz / self._table_ratio[old_timbre]
                 cap = min(cap, max(int(np.searchsorted(top_hz, HIGHEST_PARTIAL_HZ)) - 1, 0))
-            wanted = (0.04 + 0.96 * brightness) * self._brightness_scale[v] * (TABLE_LEVELS - 1)
+            struck = (0.04 + 0.96 * brightness) * self._brightness_scale[v] * (TABLE_LEVELS - 1)
+            wanted = struck
             if self._bright_tau[v] > 0.0:
                 floor = self._bright_floor[v]
                 wanted *= floor + (1.0 - floor) * math.exp(-max(age_end, 0) / self._bright_tau[v])
-            start_level[row] = min(self._table_level[v], cap)
+            # Until a note strikes, the voice keeps its level; a struck note starts at its own attack
+            # brightness (a pluck is brightest as it is plucked) and darkens from there.
+            hold_level[row] = min(self._table_level[v], cap)
+            start_level[row] = min(struck, cap) if switch_at[row] < FRAME_SAMPLES else hold_level[row]
             end_level[row] = min(wanted, cap)
             self._table_level[v] = end_level[row]
             if self._vibrato_depth[v] > 0.0:
@@ -1238,20 +1243,26 @@ class SynthEngine(Engine):
         self._phase[active] = end_phase % 1.0
         index = (phase * TABLE_SIZE).astype(np.int32) & (TABLE_SIZE - 1)
 
-        # Crossfade between two adjacent brightness tables, the mix ramping across the frame; the
-        # voice's table set changes with its note (a stolen voice's old note ends in its old tables).
-        base_level = np.floor(np.minimum(start_level, end_level)).astype(np.int32)
-        offsets = base_level * TABLE_SIZE
+        # Brightness ramps from its start level to its end level, across the frame or from the
+        # note struck in it (before that the old note keeps its level); each sample crossfades the
+        # two tables around its own level. (One pair of tables for the whole frame extrapolated
+        # past them when the level moved more than one table in a frame, as a new organ note's
+        # fast darkening does, and the frame's end no longer met the next frame's start: a click.)
+        # The voice's table set changes with its note (a stolen voice's old note ends in its old tables).
+        ramp_from = np.where(switch_at < FRAME_SAMPLES, switch_at, 0.0)
+        ramp = np.clip((n[None, :] - ramp_from[:, None]) / (FRAME_SAMPLES - ramp_from)[:, None], 0.0, 1.0)
+        level = (start_level[:, None] + (end_level - start_level)[:, None] * ramp).astype(np.float32)
+        level = np.where(n[None, :] < ramp_from[:, None], hold_level.astype(np.float32)[:, None], level)
+        level_floor = np.floor(level)
+        mix = level - level_floor
+        index += level_floor.astype(np.int32) * TABLE_SIZE
         if np.array_equal(old_base, new_base):
-            index += (offsets + new_base * self._voice_stride)[:, None].astype(np.int32)
+            index += (new_base * self._voice_stride)[:, None].astype(np.int32)
         else:
-            index += np.where(n[None, :] < switch_at[:, None], (offsets + old_base * self._voice_stride)[:, None],
-                              (offsets + new_base * self._voice_stride)[:, None]).astype(np.int32)
+            index += np.where(n[None, :] < switch_at[:, None], (old_base * self._voice_stride)[:, None],
+                              (new_base * self._voice_stride)[:, None]).astype(np.int32)
         lower = self._tables.take(index)
         upper = self._tables.take(index + TABLE_SIZE)
-        mix_start = (start_level - base_level).astype(np.float32)
-        mix_end = (end_level - base_level).astype(np.float32)
-        mix = mix_start[:, None] + (mix_end - mix_start)[:, None] * self._frame_ramp[None, :]
         wave = lower + mix * (upper - lower)
         wave *= envelopes
 

@@ -80,7 +80,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "melancholic": {"harmony": -0.8, "tempo": -0.3},
     "modal": {"harmony": -0.3, "open": 0.5},
     "chords": {"extensions": 0.3, "pad": 0.3},
-    "jazz": {"density": 0.7, "drums": 0.2, "attack": 0.2, "swing": 1.0, "ride": 1.0, "extensions": 1.0,
+    "jazz": {"density": 0.5, "drums": 0.2, "attack": 0.2, "swing": 1.0, "ride": 1.0, "extensions": 1.0,
              "piano": 0.5, "kit": -0.6, "bassline": 0.5, "four": -0.5},
     "trio": {"ride": 0.4, "bassline": 0.4, "drums": 0.3},
     "swing": {"swing": 1.0, "drums": 0.3, "ride": 0.6},
@@ -111,7 +111,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
     "organ": {"organ": 1.0, "attack": 0.3},
     "church": {"organ": 0.8, "drums": -1.0, "brightness": 0.8, "halftime": 0.6, "harmony": 0.4, "extensions": -0.6},
     "hymn": {"organ": 0.5, "drums": -1.0, "halftime": 1.0, "density": -0.4, "harmony": 0.5, "tempo": -0.5,
-             "register": 0.5},
+             "register": -0.5},  # the pedal's weight: apart from a cello's line
     "lead": {"lead": 1.0},
     "orchestral": {"attack": -0.4, "drums": -0.4, "density": 0.2, "bowed": 0.6},
     "cinematic": {"attack": -0.4, "drums": -0.8, "density": -0.2, "pad": 0.8, "pulse": -1.0, "extensions": 0.6,
@@ -148,7 +148,7 @@ MUSICAL_LEXICON: dict[str, dict[str, float]] = {
               "open": 0.9, "harmony": -1.0, "density": 0.6,
               "tempo": 0.6, "attack": 0.6},
     "rock": {"lead": 0.6, "drums": 0.8, "open": 0.5, "kit": 0.4},
-    "folk": {"pluck": 0.6, "drums": -0.8, "harmony": 0.6, "open": 0.3, "attack": 0.4},
+    "folk": {"pluck": 0.6, "drums": -0.8, "harmony": 0.6, "open": 0.3, "attack": 0.4, "density": 0.2},
     "ambient": {"drums": -1.0, "density": -0.6, "attack": -0.7, "tempo": -0.5, "pulse": -1.0, "pad": 0.8,
                 "open": 0.5},
     "beatless": {"drums": -1.0},
@@ -250,9 +250,10 @@ class BuiltinEmbedder(Embedder):
 
     @property
     def identity(self) -> str:
-        # v2: the lexicon grew rhythm, voice and harmony pushes (issue 17); a v1 vector cached on
-        # disk would miss them, so the identity (the cache key) changes with it.
-        return "builtin-v2"
+        # v2: the lexicon grew rhythm, voice and harmony pushes (issue 17); v3: retuned (jazz, folk,
+        # hymn) after the wavetable fix; a vector cached on disk under an older identity would
+        # miss the change, so the identity (the cache key) changes with it.
+        return "builtin-v3"
 
     def embed_text(self, text: str) -> np.ndarray:
         words = normalise_words(text)
