@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pythonosc.osc_message import OscMessage
 
 from conftest import control_state, probed_daemon, wait_for
 from mrtd.control import commands as c
@@ -187,6 +188,75 @@ def test_sync_sends_long_prompt_lists_in_parts_that_each_fit(rig):
     assert any(address == "/mrt/mix" for address, _ in replies)
 
 
+def whole_prompt_lists(received: list) -> list[dict[str, str]]:
+    """Every prompt list that arrived whole as `/mrt/prompts/part` 1..total in a row: {name: text}."""
+    lists, run = [], []
+    for address, args in received:
+        if address != "/mrt/prompts/part":
+            continue
+        index, total, pairs = args[0], args[1], args[2:]
+        if index == 1:
+            run = [pairs]
+        elif run and index == len(run) + 1:
+            run.append(pairs)
+        else:
+            run = []  # a part lost or out of order: this list is not whole
+        if run and len(run) == total:
+            flat = [x for part in run for x in part]
+            lists.append(dict(zip(flat[::2], flat[1::2])))
+            run = []
+    return lists
+
+
+def test_a_subscriber_gets_a_prompt_list_too_long_for_a_datagram_in_parts_and_stays(rig):
+    """64 prompts of 64-character names and 1,000-character texts are ~68 kB as one /mrt/prompts,
+    over UDP's 65,507 bytes: that push used to fail and drop every subscriber."""
+    daemon, engine, probe = rig
+    listener = OscProbe(daemon.osc.port)
+    try:
+        listener.request("/mrt/subscribe", "/mrt/subscribed")
+        names = [f"{i:02d}".ljust(64, "n") for i in range(c.MAX_PROMPTS)]
+        for i, name in enumerate(names):
+            probe.send("/mrt/prompt", name, f"{i:02d} " + "t" * 997, 0.0)
+        wait_for(lambda: set(mix_of(daemon)) == set(names), 20, "64 long prompts, encoded")
+        guard = daemon.osc.guard
+        # The state is settled; a whole list overdraws this address's bucket, so wait until it
+        # has refilled (a push over budget is skipped, not queued), then change one prompt.
+        wait_for(lambda: not guard.exhausted("127.0.0.1"), 5, "the bucket to refill")
+        start = len(listener.received)
+        probe.send("/mrt/prompt", names[0], "a new text " + "u" * 989, 0.0)
+        wait_for(lambda: any(l.get(names[0], "").startswith("a new text") for l in whole_prompt_lists(listener.received[start:])),
+                 5, "the changed list, every part")
+        [pushed] = [l for l in whole_prompt_lists(listener.received[start:]) if l[names[0]].startswith("a new text")]
+        assert sorted(pushed) == names and len(pushed[names[1]]) == 1000
+        assert max(len(message(a, *args)) for a, args in listener.received[start:]) < 65507
+        assert ("127.0.0.1", listener.port) in daemon.pusher.subscribers()
+        assert daemon.pusher.dropped_subscribers == 0
+        wait_for(lambda: not guard.exhausted("127.0.0.1"), 5, "the bucket to refill")
+        start = len(listener.received)
+        probe.send("/mrt/temperature", 0.5)
+        listener.wait_for_message(("/mrt/temperature", [0.5]), start=start)  # a later change still arrives
+    finally:
+        listener.close()
+
+
+def test_a_push_too_large_for_any_datagram_is_counted_and_the_subscriber_kept():
+    pusher = Pusher()
+    pusher.start()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(5)
+    try:
+        pusher.subscribe("127.0.0.1", listener.getsockname()[1])
+        pusher.publish({"/mrt/mix": ["n" * 70_000, 1.0], "/mrt/temperature": [0.5]})  # no part splits a mix
+        assert OscMessage(listener.recv(65536)).params == [0.5], "the message after it still goes"
+        assert pusher.too_large == 1 and pusher.dropped_subscribers == 0
+        assert pusher.subscribers() == [("127.0.0.1", listener.getsockname()[1])]
+    finally:
+        pusher.stop()
+        listener.close()
+
+
 def test_a_crossfade_pushes_the_mix_not_the_prompt_texts(rig):
     daemon, engine, probe = rig
     with_prompts(daemon, probe, "a", "b")
@@ -228,6 +298,38 @@ def test_an_unproven_address_gets_at_most_the_ratio_back_until_it_proves_itself(
         count = probe.wait_for("/mrt/synced", start=start)[0]
         assert count > 10
         assert daemon.status()["osc_replies_held"] > 0
+
+
+def test_a_bundle_earns_reply_credit_once_not_once_per_message(tmp_path):
+    """Five pings and a sync in one bundle used to earn credit six times, enough to draw the
+    whole sync back to an address that never proved itself."""
+    osc = OscConfig(port=0, trust_loopback=False)  # loopback treated as another machine would be
+    with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
+        for name in ("a", "b"):  # a sync of ~2 kB: more than 4 x the bundle, less than 6 x 4 x it
+            probe.send("/mrt/prompt", name, name + " " + "x" * 600, 0.0)
+        wait_for(lambda: set(mix_of(daemon)) == {"a", "b"}, 5, "the prompts")
+        packet = bundle(None, *[message("/mrt/ping", i) for i in range(5)], message("/mrt/sync"))
+        answered = probe.exchange_raw(packet)  # prompts draw no reply: no credit was banked before this
+        assert sum(len(message(a, *args)) for a, args in answered) <= UNPROVEN_RATIO * len(packet)
+        assert answered[:5] == [("/mrt/pong", [i]) for i in range(5)]
+        assert [a for a, _ in answered[5:]] == ["/mrt/error"] and "/mrt/hello" in answered[5][1][1]
+
+
+def test_subscribing_needs_a_proven_address_and_says_how(tmp_path):
+    """A spoofed /mrt/subscribe would aim the address's whole push rate at a victim for a lease."""
+    osc = OscConfig(port=0, trust_loopback=False)  # loopback treated as another machine would be
+    with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
+        # A fresh address: the refusal has to fit the credit the bare request earns, or nobody reads it.
+        answered = probe.exchange("/mrt/subscribe")
+        assert [(address, args[0]) for address, args in answered] == [("/mrt/error", "/mrt/subscribe")], answered
+        assert "/mrt/hello" in answered[0][1][1]
+        assert daemon.pusher.subscribers() == []
+        cookie = probe.request("/mrt/hello", "/mrt/hello")[0]
+        probe.request("/mrt/hello", "/mrt/hello/ok", cookie)
+        assert probe.exchange("/mrt/subscribe") == [("/mrt/subscribed", [probe.port])]
+        start = len(probe.received)
+        probe.send("/mrt/temperature", 0.5)
+        probe.wait_for_message(("/mrt/temperature", [0.5]), start=start)
 
 
 def test_a_cookie_echoed_as_a_float_proves_the_address_as_pd_and_max_send_it(tmp_path):

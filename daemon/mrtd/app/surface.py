@@ -20,7 +20,6 @@ from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
 from mrtd.inputs.osc import responses as r
-from mrtd.inputs.osc.codec import encode
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING_S = 5.0  # how long a name defined (or a scene loaded) here counts before the state shows it
-PROMPTS_PART_BYTES = 8192  # a /mrt/prompts reply larger than this goes out in parts
 
 
 @dataclass(frozen=True)
@@ -157,10 +155,7 @@ class Surface:
     def sync(self) -> list[Reply]:
         state: list[Reply] = []
         for address, args in self._services.snapshot().items():
-            if address == f"{ROOT}/prompts" and len(encode(address, args)) > PROMPTS_PART_BYTES:
-                state += _prompt_parts(args)  # each part fits a datagram; nothing is left out
-            else:
-                state.append((address, args))
+            state += r.in_datagrams(address, args)  # a long prompt list in parts: each fits a datagram
         return state + [r.Synced(len(state)).message()]  # so a client knows it has everything
 
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]:
@@ -242,16 +237,3 @@ class Surface:
         path = self._services.recorder.stop()
         return None if path is None else path.rsplit("/", 1)[-1]
 
-
-def _prompt_parts(pairs: list[Any]) -> list[Reply]:
-    """`/mrt/prompts/part <index> <count> name text ...`, each under PROMPTS_PART_BYTES."""
-    parts: list[list[Any]] = [[]]
-    size = 0
-    for name, text in zip(pairs[::2], pairs[1::2]):
-        item = len(name) + len(text) + 16
-        if parts[-1] and size + item > PROMPTS_PART_BYTES:
-            parts.append([])
-            size = 0
-        parts[-1] += [name, text]
-        size += item
-    return [r.PromptsPart(i + 1, len(parts), tuple(zip(part[::2], part[1::2]))).message() for i, part in enumerate(parts)]

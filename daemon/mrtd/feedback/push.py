@@ -6,11 +6,16 @@ is dropped when its host refuses the packets (the port closed) or when it has
 not been heard from for `lease_s` (any message from that address renews the
 lease), so a subscription made with a spoofed source lapses on its own.
 Subscribers are bounded in number, in total and per host, and every push is
-charged to the destination address's UDP budget (`ReplyGuard`).
+charged to the destination address's UDP budget (`ReplyGuard`). A new
+subscription needs an address that proved it is the sender (`/mrt/hello`'s
+cookie, or TCP; loopback needs none). A long prompt list goes out in
+`/mrt/prompts/part`s as /mrt/sync sends it, and a message that still does not
+fit a datagram is counted and skipped: it says nothing about the subscriber.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import socket
@@ -19,6 +24,7 @@ import time
 from typing import Any
 
 from mrtd.inputs.osc.codec import encode
+from mrtd.inputs.osc.responses import in_datagrams
 from mrtd.lifecycle import STOP_TIMEOUT_S
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ class Pusher:
         self.sent = 0
         self.held = 0  # pushes not sent: the address was over its budget
         self.dropped_subscribers = 0
+        self.too_large = 0  # messages skipped because no datagram holds them (EMSGSIZE)
         self.guard = None  # a ReplyGuard, set by the daemon when OSC is on
 
     def start(self) -> None:
@@ -56,10 +63,20 @@ class Pusher:
 
     # -- input threads ---------------------------------------------------------
     def subscribe(self, host: str, port: int) -> None:
+        """Push state changes to `host`:`port`; ValueError saying why not (bounds, or no proof)."""
         with self._lock:
             if (host, port) in self._subscribers:
-                sock = self._subscribers[(host, port)][0]
+                sock = self._subscribers[(host, port)][0]  # a renewal: any message would renew it anyway
             else:
+                # Refused rather than rationed: one spoofed /mrt/subscribe would otherwise aim up
+                # to the address's whole rate (64 kB/s) at a victim for a lease that any further
+                # spoofed packet renews. Bounding pushes by the reply ratio instead would starve a
+                # real but unproven subscriber at random; a refusal tells it what to do, once.
+                # The reason is short so that the /mrt/error carrying it fits the credit a bare
+                # /mrt/subscribe earns (4 x 20 bytes): a longer one would be held, and say nothing.
+                guard = self.guard
+                if guard is not None and not guard.proven(host):
+                    raise ValueError("say /mrt/hello first, then echo its cookie")
                 if len(self._subscribers) >= MAX_SUBSCRIBERS:
                     raise ValueError(f"{MAX_SUBSCRIBERS} subscribers already; unsubscribe one first")
                 if sum(1 for h, _ in self._subscribers if h == host) >= MAX_PER_HOST:
@@ -98,7 +115,7 @@ class Pusher:
             messages = self._queue.get()
             if messages is None:
                 return
-            packets = [encode(address, args) for address, args in messages.items()]
+            packets = [encode(a, args) for address, value in messages.items() for a, args in in_datagrams(address, value)]
             now = self._clock()
             with self._lock:
                 targets = list(self._subscribers.items())
@@ -110,12 +127,21 @@ class Pusher:
                 if guard is not None and not guard.allow_push(key[0], sum(map(len, packets))):
                     self.held += 1  # over this address's budget: this frame's push is skipped
                     continue
-                try:
-                    for packet in packets:
+                for packet in packets:
+                    try:
                         sock.send(packet)
                         self.sent += 1
-                except OSError as exc:  # ConnectionRefusedError: nobody listens there any more
-                    self._drop(key, exc.strerror or str(exc))
+                    except OSError as exc:
+                        if exc.errno == errno.EMSGSIZE:  # this message, not the subscriber: skip it
+                            self._too_large(key, len(packet))
+                            continue
+                        self._drop(key, exc.strerror or str(exc))  # ConnectionRefusedError: nobody listens there
+                        break
+
+    def _too_large(self, key: tuple[str, int], size: int) -> None:
+        self.too_large += 1
+        if self.too_large & (self.too_large - 1) == 0:  # the 1st, 2nd, 4th, ...: a crossfade would log every frame
+            log.warning("a %d-byte push to %s:%d does not fit a UDP datagram: skipped (%d so far)", size, key[0], key[1], self.too_large)
 
     def _drop(self, key: tuple[str, int], why: str) -> None:
         with self._lock:

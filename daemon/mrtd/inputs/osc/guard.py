@@ -9,6 +9,10 @@ errors, state pushes) is charged to the destination address:
 - for an address that has not proven it is the sender, replies are also bounded
   by `ratio` times the bytes that address sent us (credit that requests earn and
   replies spend), so a spoofed request returns at most `ratio` times its size.
+  A packet earns its credit once, however many replies it draws (a bundle of
+  five pings and a sync is one request, not six);
+- state pushes go only to subscriptions made from a proven address (`Pusher`
+  refuses the rest), and then are bounded by the bucket alone.
 
 An address proves itself by completing a TCP handshake (a spoofer cannot) or by
 echoing a cookie: `/mrt/hello` answers `/mrt/hello <cookie>` (no larger than the
@@ -143,7 +147,8 @@ class ReplyGuard:
             return tokens <= 0 or (not proven and account.credit <= 0)
 
     def allow_push(self, ip: str, nbytes: int) -> bool:
-        """State pushes to a subscriber: the per-address bucket only (the lease bounds them in time)."""
+        """State pushes to a subscriber: the per-address bucket only (the subscription needed proof,
+        and the lease bounds it in time)."""
         return self._charge(ip, nbytes, reply=False)
 
     def _charge(self, ip: str, nbytes: int, reply: bool) -> bool:

@@ -259,7 +259,8 @@ class Clamped(Response):
 
 @dataclass(frozen=True)
 class PromptsPart(Response):
-    """One datagram-sized part of a long prompt list: part `index` of `total`, name-text pairs."""
+    """One datagram-sized part of a long prompt list: part `index` of `total`, name-text pairs
+    (a /mrt/sync reply or a state push, wherever /mrt/prompts would not fit one datagram)."""
 
     address: ClassVar[str] = f"{ROOT}/prompts/part"
     index: int
@@ -275,6 +276,33 @@ class PromptsPart(Response):
             raise ValueError(f"{cls.address} is index, total, then name-text pairs")
         rest = [str(a) for a in args[2:]]
         return cls(_int(args[0], "the index"), _int(args[1], "the total"), tuple(zip(rest[::2], rest[1::2])))
+
+
+PROMPTS_PART_BYTES = 8192  # a /mrt/prompts message larger than this goes out in parts
+
+
+def in_datagrams(address: str, args: list[Any]) -> list[Message]:
+    """`(address, args)` as it is, or, for a `/mrt/prompts` list too long for one UDP datagram
+    (64 prompts of 1,000 characters are about 68 kB; a datagram holds 65,507 bytes), its
+    `PromptsPart`s, each under PROMPTS_PART_BYTES. One rule for /mrt/sync replies and state
+    pushes alike, so a client that reassembles one reassembles the other."""
+    if address != f"{ROOT}/prompts":
+        return [(address, args)]
+    parts: list[list[Any]] = [[]]
+    size = total = 0
+    for name, text in zip(args[::2], args[1::2]):
+        # UTF-8 bytes, not characters (a text of 1,000 non-ASCII characters is up to 4 kB), plus
+        # what OSC adds to a pair (two type tags, two terminators, padding): over, never under.
+        item = len(str(name).encode()) + len(str(text).encode()) + 16
+        if parts[-1] and size + item > PROMPTS_PART_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1] += [name, text]
+        size += item
+        total += item
+    if total <= PROMPTS_PART_BYTES:
+        return [(address, args)]
+    return [PromptsPart(i + 1, len(parts), tuple(zip(part[::2], part[1::2]))).message() for i, part in enumerate(parts)]
 
 
 RESPONSES: dict[str, type[Response]] = {

@@ -209,7 +209,7 @@ class OscServer:
             if not self._allowed(sender[0]):
                 self._refuse(sender)
                 continue
-            self._enqueue(data, sender, lambda packets, address, to=sender, size=len(data): self._udp_reply(packets, address, to, size))
+            self._enqueue(data, sender, self._udp_replier(sender, len(data)))
 
     def _enqueue(self, data: bytes, sender: tuple[str, int], reply: Callable[[list[bytes], str], None]) -> None:
         try:
@@ -244,10 +244,26 @@ class OscServer:
             except Exception:  # never let one packet stop the worker
                 log.exception("OSC packet from %s:%d failed", sender[0], sender[1])
 
+    def _udp_replier(self, to: tuple[str, int], request_bytes: int) -> Callable[[list[bytes], str], None]:
+        """How one datagram's replies go back to `to`. Its bytes earn reply credit once, with the
+        first reply: a bundle answered message by message (five pings and a sync) must not earn
+        six times its size and so draw six times the ratio back to an unproven address."""
+        unearned = [request_bytes]
+
+        def reply(packets: list[bytes], address: str) -> None:
+            try:
+                earned = unearned.pop()  # atomic: a late answer on another thread cannot earn it twice
+            except IndexError:
+                earned = 0
+            self._udp_reply(packets, address, to, earned)
+
+        return reply
+
     def _udp_reply(self, packets: list[bytes], address: str, to: tuple[str, int], request_bytes: int) -> None:
         """Send one request's replies, or hold them all back with one short error saying why."""
         ip = to[0]
-        self.guard.heard(ip, request_bytes)
+        if request_bytes:
+            self.guard.heard(ip, request_bytes)
         reason = None
         if any(len(p) > MAX_UDP_REPLY for p in packets):
             reason = f"the reply does not fit a UDP datagram ({max(map(len, packets))} bytes): ask over TCP"
