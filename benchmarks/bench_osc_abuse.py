@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from mrtd.app.daemon import Daemon, DaemonConfig  # noqa: E402
 from mrtd.frame import SAMPLE_RATE  # noqa: E402
+from mrtd.inputs.osc.guard import ReplyGuard  # noqa: E402
 from mrtd.inputs.osc.server import OscConfig  # noqa: E402
 from osc_probe import bundle, message  # noqa: E402
 
@@ -127,6 +128,7 @@ REQUESTS = {
     "bad /mrt/temperature": message("/mrt/temperature", 9.0),
     "/mrt/ping 200 B": message("/mrt/ping", "x" * 200),
     "/mrt/hello": message("/mrt/hello"),
+    "/mrt/subscribe": message("/mrt/subscribe"),  # refused unproven; once proven, pushes count as replies here
 }
 
 
@@ -218,8 +220,11 @@ def main() -> None:
     rss_after = rss_mb()
     status = daemon.status()
 
-    guard = daemon.osc.guard
-    guard.trust_loopback = False  # measure loopback as any LAN address is treated
+    # The TCP phase's handshakes proved 127.0.0.1 for PROOF_S, so its "unproven" figures were a
+    # proven address's (a /mrt/sync drew 20x its size). Measure from a guard that has never heard
+    # of loopback, and treats it as any LAN address: what a spoofed source would get.
+    kept = daemon.osc.guard
+    daemon.osc.guard = daemon.pusher.guard = ReplyGuard(trust_loopback=False)
     ratios = {}
     for name, packet in REQUESTS.items():  # each kind alone, from an unproven address
         ratios[name] = draw(port, 1.0, prove=False, requests=[packet])[0]
@@ -228,7 +233,7 @@ def main() -> None:
     ratio_unproven, rate_unproven = draw(port, args.draw_seconds, prove=False, requests=list(REQUESTS.values()))
     time.sleep(1.2)
     ratio_proven, rate_proven = draw(port, args.draw_seconds, prove=True, requests=list(REQUESTS.values()))
-    guard.trust_loopback = True
+    daemon.osc.guard = daemon.pusher.guard = kept
     time.sleep(0.5)
     underruns = daemon.status()["underruns"]
     daemon.stop()
