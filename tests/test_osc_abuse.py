@@ -315,21 +315,25 @@ def test_a_bundle_earns_reply_credit_once_not_once_per_message(tmp_path):
         assert [a for a, _ in answered[5:]] == ["/mrt/error"] and "/mrt/hello" in answered[5][1][1]
 
 
-def test_subscribing_needs_a_proven_address_and_says_how(tmp_path):
-    """A spoofed /mrt/subscribe would aim the address's whole push rate at a victim for a lease."""
+def test_an_unproven_address_may_subscribe_and_what_it_draws_is_bounded_per_address(tmp_path):
+    """TouchOSC cannot answer /mrt/hello and Max cannot read the cookie, yet a tablet's faders need
+    the pushes: an unproven address may subscribe. What a spoofed /mrt/subscribe aims at a victim is
+    bounded by the address's bucket (a fixed number of bytes a second) and a lease."""
     osc = OscConfig(port=0, trust_loopback=False)  # loopback treated as another machine would be
     with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
-        # A fresh address: the refusal has to fit the credit the bare request earns, or nobody reads it.
-        answered = probe.exchange("/mrt/subscribe")
-        assert [(address, args[0]) for address, args in answered] == [("/mrt/error", "/mrt/subscribe")], answered
-        assert "/mrt/hello" in answered[0][1][1]
-        assert daemon.pusher.subscribers() == []
-        cookie = probe.request("/mrt/hello", "/mrt/hello")[0]
-        probe.request("/mrt/hello", "/mrt/hello/ok", cookie)
+        assert not daemon.osc.guard.proven("127.0.0.1")
         assert probe.exchange("/mrt/subscribe") == [("/mrt/subscribed", [probe.port])]
         start = len(probe.received)
         probe.send("/mrt/temperature", 0.5)
         probe.wait_for_message(("/mrt/temperature", [0.5]), start=start)
+    now = [0.0]
+    guard = ReplyGuard(clock=lambda: now[0], trust_loopback=False)
+    push = 10_000
+    drawn = sum(push for _ in range(100) if guard.allow_push("192.0.2.7", push))
+    assert drawn <= guard.rate, "a second's pushes to an unproven address stay within its bucket"
+    now[0] += 1.0
+    again = sum(push for _ in range(100) if guard.allow_push("192.0.2.7", push))
+    assert 0 < again <= guard.rate, "and the next second's too"
 
 
 def test_a_cookie_echoed_as_a_float_proves_the_address_as_pd_and_max_send_it(tmp_path):

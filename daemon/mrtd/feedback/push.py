@@ -68,15 +68,10 @@ class Pusher:
             if (host, port) in self._subscribers:
                 sock = self._subscribers[(host, port)][0]  # a renewal: any message would renew it anyway
             else:
-                # Refused rather than rationed: one spoofed /mrt/subscribe would otherwise aim up
-                # to the address's whole rate (64 kB/s) at a victim for a lease that any further
-                # spoofed packet renews. Bounding pushes by the reply ratio instead would starve a
-                # real but unproven subscriber at random; a refusal tells it what to do, once.
-                # The reason is short so that the /mrt/error carrying it fits the credit a bare
-                # /mrt/subscribe earns (4 x 20 bytes): a longer one would be held, and say nothing.
-                guard = self.guard
-                if guard is not None and not guard.proven(host):
-                    raise ValueError("say /mrt/hello first, then echo its cookie")
+                # An unproven address may subscribe: TouchOSC cannot answer /mrt/hello and Max
+                # cannot read the cookie, and a tablet's faders need the pushes. What a spoofed
+                # /mrt/subscribe can aim at a victim is bounded instead: the address's bucket
+                # (allow_push, 64 kB/s) and a lease that lapses unless that address renews it.
                 if len(self._subscribers) >= MAX_SUBSCRIBERS:
                     raise ValueError(f"{MAX_SUBSCRIBERS} subscribers already; unsubscribe one first")
                 if sum(1 for h, _ in self._subscribers if h == host) >= MAX_PER_HOST:

@@ -11,8 +11,8 @@ errors, state pushes) is charged to the destination address:
   replies spend), so a spoofed request returns at most `ratio` times its size.
   A packet earns its credit once, however many replies it draws (a bundle of
   five pings and a sync is one request, not six);
-- state pushes go only to subscriptions made from a proven address (`Pusher`
-  refuses the rest), and then are bounded by the bucket alone.
+- state pushes are bounded by the bucket alone, and last only as long as the
+  subscription's lease, which only a message from that address renews.
 
 An address proves itself by completing a TCP handshake (a spoofer cannot) or by
 echoing a cookie: `/mrt/hello` answers `/mrt/hello <cookie>` (no larger than the
@@ -147,8 +147,7 @@ class ReplyGuard:
             return tokens <= 0 or (not proven and account.credit <= 0)
 
     def allow_push(self, ip: str, nbytes: int) -> bool:
-        """State pushes to a subscriber: the per-address bucket only (the subscription needed proof,
-        and the lease bounds it in time)."""
+        """State pushes to a subscriber: the per-address bucket only (the lease bounds them in time)."""
         return self._charge(ip, nbytes, reply=False)
 
     def _charge(self, ip: str, nbytes: int, reply: bool) -> bool:

@@ -457,7 +457,7 @@ TABLE: tuple[Address, ...] = (
     Address(f"{ROOT}/sync", "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
     Address(f"{ROOT}/ping", "[anything]", "replies /mrt/pong with the same arguments", ping),
     Address(f"{ROOT}/hello", "[cookie]", "prove a UDP address is yours: replies /mrt/hello <cookie>; send that back and full-size replies flow (TCP needs none)", hello),
-    Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one); off loopback the address must be proven first (/mrt/hello)", subscribe),
+    Address(f"{ROOT}/subscribe", "[port]", "push state changes to the sender (at its port, or this one) for 90 s, renewed by any message from it", subscribe),
     Address(f"{ROOT}/unsubscribe", "[port]", "stop pushing", unsubscribe),
     Address(f"{ROOT}/prefill", "[audio name]", "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
     Address(f"{ROOT}/model", "name", "mrt2: load another model beside the running one and crossfade to it", model),
