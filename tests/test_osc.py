@@ -15,7 +15,7 @@ from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 from mrtd.inputs.osc.codec import slip_encode
 from mrtd.inputs.osc.server import OscConfig
-from osc_probe import OscProbe, message
+from osc_probe import OscProbe, bundle, message
 
 
 @pytest.fixture
@@ -336,3 +336,24 @@ def test_record_start_and_stop_take_the_music_to_a_wav(rig, tmp_path):
         audio = np.frombuffer(take.readframes(take.getnframes()), dtype="<i2").reshape(-1, 2) / 32768
     assert len(audio) >= 25 * 1920
     assert np.abs(np.abs(audio).max() - engine.amp) < 0.01, "the tone, at its level"
+
+
+def test_commands_after_a_load_in_one_bundle_meet_the_new_scene_and_refusals_reach_the_sender(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "old.yaml").write_text("name: old\nprompts: {a: alpha}\n")
+    (folder / "new.yaml").write_text("name: new\nprompts: {b: beta, c: gamma}\n")
+    with probed_daemon(tmp_path, scene=str(folder / "old.yaml"), scene_dir=str(folder)) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.scene == "old", 5, "the old scene")
+        start = len(probe.received)
+        probe.send_raw(bundle(None, message("/mrt/scene/load", "new"), message("/mrt/mix", "b", 0.25, "c", 0.75)))
+        wait_for(lambda: daemon.control.style.weights() == {"b": 0.25, "c": 0.75}, 5, "the mix, in the new scene")
+        probe.request("/mrt/ping", "/mrt/pong", "fence")
+        assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == [], "b and c are the new scene's"
+        # A name neither scene has: refused, and the sender hears it once the load is done.
+        probe.send_raw(bundle(None, message("/mrt/scene/load", "old"), message("/mrt/weight", "nothere", 0.5)))
+        about, reason = probe.wait_for("/mrt/error", start=start, timeout=5)
+        assert (about, reason) == ("/mrt/weight", "no prompt 'nothere'")
+        wait_for(lambda: daemon.control.scene == "old", 5, "the old scene again")
+        # Right after a load, a wrong name is refused at once (it was let through for 5 s).
+        assert probe.exchange("/mrt/mix", "nothere", 1.0) == [("/mrt/error", ["/mrt/mix", "no prompt 'nothere'"])]

@@ -34,12 +34,12 @@ class Host:
         self.state = state
         self.scenes = scenes
 
-    def submit(self, command: c.Command, due: float | None) -> None:
+    def submit(self, command: c.Command, due: float | None, answer=None) -> None:
         self.state.submit(command, due)
 
-    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None, answer=None) -> None:
         assert self.scenes is not None, "this test loads no scene"
-        self.scenes.cue(name, due, when)
+        self.scenes.cue(name, due, when, answer)
 
 
 def scene_host(state: ControlState, scene: Path) -> SceneHost:

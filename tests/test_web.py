@@ -68,7 +68,7 @@ def test_a_web_message_goes_through_the_osc_table_and_gets_its_errors():
     class Host:
         submitted = []
 
-        def submit(self, command, due):
+        def submit(self, command, due, answer=None):
             self.submitted.append(command)
 
         def mapped(self, address, args, due):

@@ -5,12 +5,13 @@ Loading (parse, validate, encode prompts) happens on a worker thread (OSC's
 generation thread, at a frame boundary, so a new scene never stalls the audio
 or the OSC replies, and a broken one never replaces a good one.
 
-Order: `/mrt/scene/load x` then `/mrt/cue y` (one bundle, or one after the
-other) checks y against x. While a load waits in the worker, later cue
-requests queue behind it and are checked against the scene it left (x, or the
-old scene if x was refused); otherwise a cue is checked at once against the
-last scene accepted (which may not have been swapped in yet). A load the
-worker refuses is answered to its sender as `/mrt/error` (a late reply, within
+Order: `/mrt/scene/load x` then `/mrt/cue y` or `/mrt/mix a 1` (one bundle, or
+one after the other) checks y or a against x. While a load waits in the
+worker, later cues and scene-dependent commands (mix, weight, axis, xy) queue
+behind it (`after_loads`) and are checked against the scene it left (x, or the
+old scene if x was refused), then applied after it; otherwise they are checked
+at once against the scene playing or accepted (`incoming`). What is refused
+there is answered to its sender late, like a load. A load the worker refuses is answered to its sender as `/mrt/error` (a late reply, within
 the sender's reply budget), pushed to subscribers, logged, and counted in
 `/mrt/status`.
 """
@@ -150,17 +151,17 @@ class SceneHost:
         try:
             if kind == "load":
                 self.load(job[1], job[2], root=Path(self.scene_dir))
-            else:
-                self._cue_now(*job[1:4])
+            else:  # "call": a request queued behind a load
+                job[1]()
         except (SceneError, ValueError) as exc:
             if raise_errors:
                 raise
             errors = exc.errors if isinstance(exc, SceneError) else [str(exc)]
             self.worker_errors += 1
-            address = "/mrt/scene/load" if kind == "load" else "/mrt/cue"
+            address = "/mrt/scene/load" if kind == "load" else job[2]
             shown = "; ".join(errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
             log.error("%s refused: %s", address, shown)
-            answer = job[3] if kind == "load" else None
+            answer = job[3]
             refused = Error(address, shown).message()
             if answer is not None:
                 answer([refused])
@@ -249,13 +250,34 @@ class SceneHost:
         (exact on the generation thread; from another, at most a frame old)."""
         return None if self.player is None else self.player.position(state.frame)
 
-    def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
+    def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None,
+            answer: "Answer | None" = None) -> None:
+        """Go to a cue, checked against the scene the loads ahead of it leave."""
+        self.after_loads(lambda: self._cue_now(which, due, when), "/mrt/cue", answer)
+
+    def loading(self) -> bool:
+        """Whether a scene load (or a request queued behind one) is still in the worker."""
+        with self._pending_lock:
+            return self._pending > 0
+
+    def after_loads(self, submit: Callable[[], None], address: str, answer: "Answer | None" = None) -> None:
+        """Run `submit` once the loads ahead of it are done (now, when none is), so a command sent
+        after `/mrt/scene/load` is checked against that scene and applies after it installs;
+        a refusal then is answered to `answer` as an `address` error, logged and counted."""
         with self._pending_lock:
             waiting = self._pending > 0
-        if waiting:  # a scene load is ahead of this cue: check it against what that load leaves
-            self._queue(("cue", which, due, when))
+        if waiting:
+            self._queue(("call", submit, address, answer))
         else:
-            self._cue_now(which, due, when)
+            submit()
+
+    def incoming(self) -> Scene | None:
+        """The scene accepted for install that the generation thread has not installed yet (any
+        thread: its prompts, axes and surface are what the next commands will meet)."""
+        accepted, player = self._accepted, self.player
+        if accepted is None or (player is not None and player.prepared.scene is accepted):
+            return None
+        return accepted
 
     def _cue_now(self, which: str | None, due: float | None, when: tuple[str, int] | None) -> None:
         scene = self._accepted

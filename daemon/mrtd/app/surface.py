@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from mrtd.control.state import ControlState
     from mrtd.feedback.push import Pusher
     from mrtd.inputs.osc.dialect import Dialects
+    from mrtd.inputs.scene.schema import Scene
     from mrtd.inputs.osc.guard import ReplyGuard
     from mrtd.style.encoder import EncoderWorker
 
 log = logging.getLogger(__name__)
 
-PENDING_S = 5.0  # how long a name defined (or a scene loaded) here counts before the state shows it
+PENDING_S = 5.0  # how long a name defined here counts before the state shows it
+# What a refused command queued behind a scene load is answered about.
+SCENE_DEPENDENT = {c.SetMix: f"{ROOT}/mix", c.SetWeight: f"{ROOT}/weight", c.SetAxis: f"{ROOT}/axis", c.SetXY: f"{ROOT}/xy"}
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,23 @@ class Surface:
     def __init__(self, services: Services) -> None:
         self._services = services
         # Names this input defined that the generation thread may not have applied yet
-        # (`/mrt/prompt a ...` then `/mrt/mix a 1` in one bundle), and when a scene load
-        # was asked for (its prompts are unknown until it installs).
+        # (`/mrt/prompt a ...` then `/mrt/mix a 1` in one bundle).
         self._pending_names: dict[str, float] = {}
-        self._scene_pending_until = 0.0
 
     # -- commands ----------------------------------------------------------------
-    def submit(self, command: c.Command, due: float | None) -> list[Reply] | None:
-        """Check `command` against the state the sender sees, queue it, and say if a limit clamped it."""
+    def submit(self, command: c.Command, due: float | None, answer: Answer | None = None) -> list[Reply] | None:
+        """Check `command` against the state the sender sees, queue it, and say if a limit clamped it.
+
+        A command that names the scene's prompts, axes or surface waits behind a scene load in
+        progress, so it meets that scene (its refusal then goes to `answer`)."""
         control = self._services.control
         control.admit(due)
+        inner = command.inner if isinstance(command, c.Quantized) else command
+        address = SCENE_DEPENDENT.get(type(inner))
+        scenes = self._services.scenes
+        if address is not None and scenes.loading():
+            scenes.after_loads(lambda: control.submit(self._checked(command), due), address, answer)
+            return None
         command = self._checked(command)
         control.submit(command, due)
         return self._clamped(command)
@@ -93,16 +103,10 @@ class Surface:
                 del self._pending_names[name]
             else:
                 names.append(name)
+        incoming = self._services.scenes.incoming()
+        if incoming is not None:  # accepted, installing at the next frame: its prompts are met, in its order
+            names = list(incoming.prompts) + [name for name in names if name not in incoming.prompts]
         return names
-
-    def _resolve(self, name: str, known: list[str]) -> str | None:
-        """The prompt `name` refers to; None when it cannot be told yet (a scene is loading)."""
-        try:
-            return c.resolve_prompt(name, known)
-        except ValueError:
-            if time.monotonic() < self._scene_pending_until:
-                return None  # checked when it applies, against the new scene
-            raise
 
     def _checked(self, command: c.Command) -> c.Command:
         """Refuse what would change nothing or the wrong thing; turn slot numbers into names."""
@@ -110,24 +114,22 @@ class Surface:
             inner = self._checked(command.inner)
             return command if inner is command.inner else c.Quantized(inner, command.unit, command.count)
         if isinstance(command, c.SetWeight):
-            name = self._resolve(command.name, self._prompt_names())
-            return command if name in (None, command.name) else c.SetWeight(name, command.weight)
+            name = c.resolve_prompt(command.name, self._prompt_names())
+            return command if name == command.name else c.SetWeight(name, command.weight)
         if isinstance(command, c.SetMix):
             known = self._prompt_names()
-            pairs = tuple((self._resolve(n, known) or n, w) for n, w in command.weights)
+            pairs = tuple((c.resolve_prompt(n, known), w) for n, w in command.weights)
             return command if pairs == command.weights else c.SetMix(pairs, command.length, command.unit, command.curve)
         style = self._services.control.style
-        if isinstance(command, c.SetAxis) and not style.has_axis(command.axis) and not self._scene_coming():
+        incoming = self._services.scenes.incoming()  # installs at the next frame: what the command meets
+        if isinstance(command, c.SetAxis) and not style.has_axis(command.axis) and not _scene_has_axis(incoming, command.axis):
             if isinstance(command.axis, int):
                 raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
             raise ValueError(f"no axis {command.axis!r}")
-        if isinstance(command, c.SetXY) and not style.has_surface and not self._scene_coming():
+        if isinstance(command, c.SetXY) and not style.has_surface and not (
+                incoming is not None and any(p.position is not None for p in incoming.prompts.values())):
             raise ValueError("no surface: no prompt has a position (a scene's prompts `position: [x, y]`)")
         return command
-
-    def _scene_coming(self) -> bool:
-        """A scene this input asked for may not have installed yet (its axes and surface with it)."""
-        return time.monotonic() < self._scene_pending_until
 
     def _clamped(self, command: c.Command) -> list[Reply] | None:
         limits = self._services.control.limits
@@ -180,12 +182,10 @@ class Surface:
         except SceneError as exc:
             shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
             raise ValueError(shown) from None
-        # Only once it is on its way (a load refused at once brings no scene): this input's
-        # next message comes after this returns, so it is covered.
-        self._scene_pending_until = time.monotonic() + PENDING_S
 
-    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
-        self._services.scenes.cue(name, due, when)
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None,
+            answer: Answer | None = None) -> None:
+        self._services.scenes.cue(name, due, when, answer)
 
     def learn(self, kind: str, name: str) -> None:
         self._services.learn(kind, name)
@@ -237,3 +237,11 @@ class Surface:
         path = self._services.recorder.stop()
         return None if path is None else path.rsplit("/", 1)[-1]
 
+
+def _scene_has_axis(scene: "Scene | None", axis: int | str) -> bool:
+    """Whether a scene about to install brings `axis` (a numbered one needs its PCA file)."""
+    if scene is None:
+        return False
+    if isinstance(axis, str) and axis.isdigit():
+        axis = int(axis)
+    return scene.pca is not None if isinstance(axis, int) else axis in scene.axes

@@ -29,14 +29,14 @@ Reply = tuple[str, list[Any]]
 class Host(Protocol):
     """What OSC handlers may ask of the daemon. They never touch engines or audio."""
 
-    def submit(self, command: c.Command, due: float | None) -> list[Reply] | None: ...  # replies: e.g. a clamp
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None) -> list[Reply] | None: ...  # replies: e.g. a clamp
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None: ...
     def status(self) -> list[Reply]: ...
     def sync(self) -> list[Reply]: ...
     def subscribe(self, host: str, port: int) -> None: ...
     def unsubscribe(self, host: str, port: int) -> None: ...
     def scene_load(self, name: str, due: float | None, answer: "Answer | None" = None) -> None: ...
-    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None: ...
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None, answer: "Answer | None" = None) -> None: ...
     def learn(self, kind: str, name: str) -> None: ...
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
     def prefill(self, name: str | None) -> None: ...
@@ -149,12 +149,12 @@ def mix(host: Host, req: Request) -> None:
     if args:  # fade: seconds, or text such as "4 bars" or "8 beats"
         length, unit = parse_length(args[0]) if isinstance(args[0], str) else (number(args[0], "fade seconds"), "s")
     curve = text(args[1], "curve") if len(args) > 1 else "linear"
-    host.submit(c.SetMix.checked(weights, length, curve, unit), req.due)
+    host.submit(c.SetMix.checked(weights, length, curve, unit), req.due, req.answer)
 
 
 def weight(host: Host, req: Request) -> None:
     arity(req.args, 2)
-    host.submit(c.SetWeight.checked(req.args[0], req.args[1]), req.due)
+    host.submit(c.SetWeight.checked(req.args[0], req.args[1]), req.due, req.answer)
 
 
 def axis(host: Host, req: Request) -> None:
@@ -170,7 +170,7 @@ def axis(host: Host, req: Request) -> None:
     value = number(req.args[1], "axis value")
     if not -10.0 <= value <= 10.0:
         raise ValueError(f"axis value lies in [-10, 10], got {value}")
-    host.submit(c.SetAxis(key, value), req.due)
+    host.submit(c.SetAxis(key, value), req.due, req.answer)
 
 
 def xy(host: Host, req: Request) -> None:
@@ -178,7 +178,7 @@ def xy(host: Host, req: Request) -> None:
     x, y = number(req.args[0], "x"), number(req.args[1], "y")
     if not (-1e6 < x < 1e6 and -1e6 < y < 1e6):
         raise ValueError("x and y must be reasonable coordinates")
-    host.submit(c.SetXY(x, y), req.due)
+    host.submit(c.SetXY(x, y), req.due, req.answer)
 
 
 def style_tokens(host: Host, req: Request) -> None:
@@ -235,13 +235,13 @@ def cue(host: Host, req: Request) -> None:
     arity(req.args, 1, 2)
     value = req.args[0]
     when = parse_when(text(req.args[1], "when")) if len(req.args) == 2 else None
-    host.cue(str(int(number(value, "cue"))) if not isinstance(value, str) else value, req.due, when)
+    host.cue(str(int(number(value, "cue"))) if not isinstance(value, str) else value, req.due, when, req.answer)
 
 
 def cue_next(host: Host, req: Request) -> None:
     arity(req.args, 0, 1)
     when = parse_when(text(req.args[0], "when")) if req.args else None
-    host.cue(None, req.due, when)
+    host.cue(None, req.due, when, req.answer)
 
 
 def learn(host: Host, req: Request) -> list[Reply]:
@@ -265,11 +265,12 @@ class _Quantizing:
     def __init__(self, host: Host, unit: str, count: int) -> None:
         self._host, self._unit, self._count = host, unit, count
 
-    def submit(self, command: c.Command, due: float | None) -> None:
-        self._host.submit(c.Quantized(command, self._unit, self._count), due)
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None) -> None:
+        self._host.submit(c.Quantized(command, self._unit, self._count), due, answer)
 
-    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None) -> None:
-        self._host.cue(name, due, when or (self._unit, self._count))
+    def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None,
+            answer: "Answer | None" = None) -> None:
+        self._host.cue(name, due, when or (self._unit, self._count), answer)
 
     def __getattr__(self, name: str) -> Any:
         raise ValueError("only commands can be quantized")
@@ -283,7 +284,7 @@ def at(host: Host, req: Request) -> list[Reply] | None:
     route = ROUTES.get(address)
     if route is None or route.handler in (at, status, sync, ping, subscribe, unsubscribe, learn, prompt, scene_load, record_start, record_stop):
         raise ValueError(f"{address} cannot be put on the grid")
-    return route.handler(_Quantizing(host, unit, count), Request(address, req.args[2:], req.due, req.sender))  # type: ignore[arg-type]
+    return route.handler(_Quantizing(host, unit, count), Request(address, req.args[2:], req.due, req.sender, req.answer))  # type: ignore[arg-type]
 
 
 def status(host: Host, req: Request) -> list[Reply]:
