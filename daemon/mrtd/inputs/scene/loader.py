@@ -20,10 +20,25 @@ from mrtd.yamlcheck import YamlError, load_yaml, parse_yaml
 
 MAX_PCA_BYTES = 16 * 1024 * 1024  # six components and a few hundred centroids of 768 float32s
 MAX_AUDIO_BYTES = 512 * 1024 * 1024  # an audio prompt (only its first seconds are used)
+# An error line goes into OSC replies, pushes and logs. The schema's limits keep what the
+# messages quote short; this cut is the backstop for any message that still quotes too much.
+MAX_ERROR_LINE_CHARS = 400
 
 
 class SceneError(YamlError):
-    """A scene file that cannot be played. `errors` holds every problem, one line each."""
+    """A scene file that cannot be played. `errors` holds every problem, one line each,
+    none longer than MAX_ERROR_LINE_CHARS."""
+
+    def __init__(self, path: str, errors: list[str]) -> None:
+        super().__init__(path, [_cut(line) for line in errors])
+
+
+def _cut(line: str) -> str:
+    """`line`, or its start and how much was left out; never over MAX_ERROR_LINE_CHARS (so cutting twice changes nothing)."""
+    if len(line) <= MAX_ERROR_LINE_CHARS:
+        return line
+    tail = f"... ({len(line)} characters in all)"
+    return line[: MAX_ERROR_LINE_CHARS - len(tail)] + tail
 
 
 def _real_inside(folder: Path, path: Path) -> Path | None:

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from mrtd.control.commands import MAX_PROMPTS
 from mrtd.control.state import ControlState, Limits
 from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.inputs.scene.loader import referenced_file
@@ -50,6 +51,7 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
     `mrtd check` says."""
     from mrtd.inputs.scene.audio_refs import audio_prompt_errors
 
+    check_prompt_count(scene)  # before encoding any of them
     errors = audio_prompt_errors(scene, path, audio_folders, takes_audio=embed_audio is not None)
     if errors:
         raise ValueError("; ".join(errors))
@@ -64,6 +66,13 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
             embeddings[name] = embed_audio(str(referenced_file(path, str(prompt.audio), audio_folders)))
     pca = load_pca(referenced_file(path, scene.pca)) if scene.pca else None
     return PreparedScene(scene, path, embeddings, pca)
+
+
+def check_prompt_count(scene: Scene) -> None:
+    """ValueError if the scene has more prompts than OSC allows at once. The schema refuses such
+    a file; this holds for a `Scene` built any other way (model_construct, a future input)."""
+    if len(scene.prompts) > MAX_PROMPTS:
+        raise ValueError(f"a scene has at most {MAX_PROMPTS} prompts (as many as OSC allows at once), not {len(scene.prompts)}")
 
 
 def find_cue(scene: Scene, which: str, scene_name: str) -> int:
@@ -110,6 +119,7 @@ class ScenePlayer:
         `position` (a restart from the journal): start that many frames into the timeline,
         firing nothing; the journal's resume then stands on the cue it names."""
         scene = self.scene
+        check_prompt_count(scene)  # before anything changes: a refused scene leaves the playing one whole
         style = state.style
         for name in list(state.prompt_texts):
             if name not in scene.prompts:

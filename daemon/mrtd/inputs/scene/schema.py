@@ -4,6 +4,13 @@ Every model forbids unknown keys, so a misspelt key is an error with a
 "did you mean" rather than a silently ignored line. Cross-references (a cue
 naming a prompt that does not exist) are checked in `Scene.check_references`,
 which reports every problem at once.
+
+A scene is untrusted (anyone allowed to send OSC can load one), and what it
+says flows into status replies, feedback pushes and logs. The file is bounded
+in bytes, depth and aliases before it is parsed (yamlcheck.py); the limits
+below bound what those bytes may hold, so a 4 MB file cannot carry tens of
+thousands of prompts or a megabyte-long name. Limit errors name the limit and
+never quote the value.
 """
 
 from __future__ import annotations
@@ -11,11 +18,30 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.control.commands import CURVES
+from mrtd.control.commands import CURVES, MAX_PROMPTS
 from mrtd.control.params import PARAMS
+from mrtd.yamlcheck import shown
+
+# What OSC allows for a prompt, so a scene cannot install what /mrt/prompt would refuse.
+# commands.py has no named constants for these two yet (the numbers live in
+# `commands._name` and `osc.table.text`); tests/test_scene_hostile.py checks they agree.
+MAX_PROMPT_NAME_CHARS = 64
+MAX_PROMPT_TEXT_CHARS = 1000  # MusicCoCa reads only 128 tokens of it anyway
+# Sizes no real scene comes near (the examples have under 10 of each), so they refuse only
+# abuse: they bound what a load builds and what a status reply or a log line can quote.
+MAX_NAME_CHARS = 128  # a scene's, a cue's or an axis's name; a parameter name in a mapping
+MAX_CUES = 1000
+MAX_MAPPINGS = 1000  # each is checked against every incoming MIDI and OSC message
+MAX_AXES = 64  # each is a pair of prompts; as many as there can be prompts
+MAX_FILE_NAME_CHARS = 1024  # `pca:` and prompts' `audio:`, relative paths included
+MAX_OSC_ADDRESS_CHARS = 200  # as a web button's address
+# Surface points are the prompts with a `position`: bounded by MAX_PROMPTS.
+
+PromptName = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_NAME_CHARS)]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 
 Curve = Literal["linear", "equal-power", "exponential", "s-curve"]
 assert set(CURVES) == set(Curve.__args__)  # type: ignore[attr-defined]
@@ -28,8 +54,8 @@ class Strict(BaseModel):
 
 
 class Prompt(Strict):
-    text: str | None = None
-    audio: str | None = None  # a file in the scene's folder
+    text: str | None = Field(None, max_length=MAX_PROMPT_TEXT_CHARS)
+    audio: str | None = Field(None, max_length=MAX_FILE_NAME_CHARS)  # a file in the scene's folder
     embedding: list[float] | None = None
     position: tuple[float, float] | None = None  # on the 2-D surface
     weight: float = Field(0.0, ge=0.0, le=100.0)
@@ -58,9 +84,9 @@ class Fade(Strict):
 
 
 class Cue(Strict):
-    name: str | None = None
+    name: Name | None = None
     at: float | str | None = None  # seconds from scene start, or "bar:beat" (1-based) with a tempo
-    mix: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] | None = None
+    mix: Annotated[dict[PromptName, Annotated[float, Field(ge=0.0, le=100.0)]], Field(max_length=MAX_PROMPTS)] | None = None
     fade: Fade = Fade()  # a bare number is seconds
     set: dict[str, float | int | bool] = {}
 
@@ -83,7 +109,7 @@ class Cue(Strict):
     def _params(cls, values: dict[str, float | int | bool]) -> dict[str, float | int | bool]:
         for name, value in values.items():
             if name not in PARAMS:
-                raise ValueError(f"unknown parameter {name!r}{suggest(name, PARAMS)}")
+                raise ValueError(f"unknown parameter {shown(name)}{suggest(name, PARAMS)}")
             PARAMS[name].coerce(value)
         return values
 
@@ -102,7 +128,7 @@ class MidiSource(Strict):
 
 
 class OscSource(Strict):
-    address: str = Field(pattern=r"^/[^\s#*,?\[\]{}]*$")
+    address: str = Field(pattern=r"^/[^\s#*,?\[\]{}]*$", max_length=MAX_OSC_ADDRESS_CHARS)
     arg: int = Field(0, ge=0, le=63)
     range: tuple[float, float] = (0.0, 1.0)  # what the sender's values span
 
@@ -124,11 +150,11 @@ class Mapping(Strict):
     midi: MidiSource | None = None
     osc: OscSource | None = None
     # targets
-    param: str | None = None
-    axis: str | None = None
-    weight: str | None = None  # a prompt's weight
-    cue: str | None = None  # "go", "next", "previous" or a cue name
-    toggle: str | None = None  # a switch parameter (mute, bypass, midigate)
+    param: Name | None = None
+    axis: Name | None = None
+    weight: PromptName | None = None  # a prompt's weight
+    cue: Name | None = None  # "go", "next", "previous" or a cue name
+    toggle: Name | None = None  # a switch parameter (mute, bypass, midigate)
     surface: dict[Literal["x", "y"], Source] | None = None
     # shaping
     range: tuple[float, float] | None = None
@@ -150,10 +176,10 @@ class Mapping(Strict):
             raise ValueError("a mapping has one source: midi or osc")
         if self.param is not None:
             if self.param not in PARAMS:
-                raise ValueError(f"unknown parameter {self.param!r}{suggest(self.param, PARAMS)}")
+                raise ValueError(f"unknown parameter {shown(self.param)}{suggest(self.param, PARAMS)}")
         if self.toggle is not None and (self.toggle not in PARAMS or PARAMS[self.toggle].kind is not bool):
             switches = [n for n, p in PARAMS.items() if p.kind is bool]
-            raise ValueError(f"toggle takes a switch ({', '.join(switches)}), not {self.toggle!r}")
+            raise ValueError(f"toggle takes a switch ({', '.join(switches)}), not {shown(self.toggle)}")
         if self.curve != "lin" and self.range is not None and self.range[0] * self.range[1] <= 0:
             raise ValueError("exp and log curves need a range that does not touch or cross zero")
         return self
@@ -171,7 +197,7 @@ class Limits(Strict):
     def _known(cls, clamps: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
         for name, (low, high) in clamps.items():
             if name not in PARAMS:
-                raise ValueError(f"unknown parameter {name!r}{suggest(name, PARAMS)}")
+                raise ValueError(f"unknown parameter {shown(name)}{suggest(name, PARAMS)}")
             if low > high:
                 raise ValueError(f"{name}: the low limit {low} is above the high limit {high}")
         return clamps
@@ -197,25 +223,36 @@ class WebLayout(Strict):
 
 
 class Axis(Strict):
-    from_: str = Field(alias="from")
-    to: str
+    from_: PromptName = Field(alias="from")
+    to: PromptName
 
 
 class Scene(Strict):
-    name: str | None = None
+    name: Name | None = None
     tempo: float | None = Field(None, ge=20.0, le=400.0)
     meter: int = Field(4, ge=1, le=32)  # beats per bar
     defaults: dict[str, float | int | bool] = {}
     limits: Limits | None = None
-    prompts: dict[str, Prompt] = {}  # a bare string is the prompt's text
-    pca: str | None = None  # a PCA safetensors file in the scene's folder
-    axes: dict[str, Axis] = {}
+    prompts: dict[PromptName, Prompt] = Field({}, max_length=MAX_PROMPTS)  # a bare string is the prompt's text
+    pca: str | None = Field(None, max_length=MAX_FILE_NAME_CHARS)  # a PCA safetensors file in the scene's folder
+    axes: dict[Name, Axis] = Field({}, max_length=MAX_AXES)
     surface_power: float = Field(2.0, gt=0.0, le=16.0)
-    cues: list[Cue] = []
+    cues: list[Cue] = Field([], max_length=MAX_CUES)
     loop: bool = False
     length: float | None = Field(None, gt=0.0)  # seconds per loop; default: the last cue's time plus its fade
-    mappings: list[Mapping] = []
+    mappings: list[Mapping] = Field([], max_length=MAX_MAPPINGS)
     web: WebLayout | None = None  # the web page's layout for this scene
+
+    @field_validator("prompts", "axes", "cues", "mappings", mode="before")
+    @classmethod
+    def _count(cls, items: object, info: ValidationInfo) -> object:
+        # Counted before the items are validated: the message says what the limit is for
+        # (the Field limits above say it too, in the JSON schema, but in pydantic's words).
+        limit = {"prompts": MAX_PROMPTS, "axes": MAX_AXES, "cues": MAX_CUES, "mappings": MAX_MAPPINGS}[str(info.field_name)]
+        if isinstance(items, (dict, list)) and len(items) > limit:
+            why = " (as many as OSC allows at once)" if info.field_name == "prompts" else ""
+            raise ValueError(f"at most {limit} {info.field_name}{why}, not {len(items)}")
+        return items
 
     @field_validator("defaults")
     @classmethod
