@@ -4,7 +4,9 @@
 
 A real daemon (synth engine, real-time paced null output) plays while each
 hostile scene (tests/test_scene_hostile.py makes them) is loaded over UDP;
-then a big valid scene (about 1.5 MB of raw embeddings) is loaded while
+then the biggest valid scene the schema allows in kind (MAX_PROMPTS prompts, most
+as raw embeddings and some as texts of the longest length, MAX_CUES timed cues
+each setting every prompt's weight, MAX_MAPPINGS mappings: about 1.2 MB) is loaded while
 /mrt/ping round trips are timed, to show the load runs off the OSC loop.
 Targets: each refused within 1 s and 50 MB, 0 underruns throughout. The parses run in
 a helper process (inputs/scene/isolated.py): the RSS column is the daemon's, and the
@@ -25,9 +27,24 @@ sys.path[:0] = [str(root / "daemon"), str(root / "tests")]
 from pythonosc.osc_message import OscMessage  # noqa: E402
 
 from mrtd.app.daemon import Daemon, DaemonConfig  # noqa: E402
+from mrtd.control.commands import MAX_PROMPTS  # noqa: E402
 from mrtd.inputs.osc.server import OscConfig  # noqa: E402
+from mrtd.inputs.scene.schema import MAX_CUES, MAX_MAPPINGS, MAX_PROMPT_TEXT_CHARS  # noqa: E402
 from osc_probe import message  # noqa: E402
 from test_scene_hostile import hostile_cases, reset_peak, rss_bytes  # noqa: E402
+
+
+def big_valid_scene() -> str:
+    """A scene at the schema's limits: every prompt, cue and mapping it may have."""
+    vector = "[" + ", ".join(f"{(i % 17) / 17 - 0.5:.6f}" for i in range(768)) + "]"
+    texts = 8  # text prompts are encoded on load: a few, at the longest length, keep the load quick
+    text = ("warm analogue pads, slow evolving strings and a distant choir " * 20)[:MAX_PROMPT_TEXT_CHARS]
+    prompts = [f"  p{i}: {text!r}\n" for i in range(texts)]
+    prompts += [f"  p{i}: {{embedding: {vector}}}\n" for i in range(texts, MAX_PROMPTS)]
+    cues = [f"  - {{name: c{i}, at: {i}, mix: {{" + ", ".join(f"p{k}: 0.{(i + k) % 9 + 1}" for k in range(MAX_PROMPTS)) + "}}\n"
+            for i in range(MAX_CUES)]  # each cue sets every prompt's weight
+    mappings = [f"  - {{osc: {{address: /bench/{i}}}, weight: p{i % MAX_PROMPTS}}}\n" for i in range(MAX_MAPPINGS)]
+    return "name: big\nloop: true\nprompts:\n" + "".join(prompts) + "cues:\n" + "".join(cues) + "mappings:\n" + "".join(mappings)
 
 
 def main() -> int:
@@ -37,8 +54,7 @@ def main() -> int:
     outside.mkdir()
     cases = hostile_cases(folder, outside)
     (folder / "good.yaml").write_text("name: good\nprompts: {a: warm pads}\ncues:\n  - {name: one, at: 0, mix: {a: 1}}\n")
-    vector = "[" + ", ".join(f"{(i % 17) / 17 - 0.5:.6f}" for i in range(768)) + "]"
-    big = "name: big\nprompts:\n" + "".join(f"  p{i}: {{embedding: {vector}}}\n" for i in range(150))
+    big = big_valid_scene()
     (folder / "bigvalid.yaml").write_text(big)
     daemon = Daemon(DaemonConfig(engine="synth", output="null", osc=OscConfig(port=0), scene=str(folder / "good.yaml"),
                                  scene_dir=str(folder), record_dir=str(work / "rec"), cache_dir=str(work / "cache"), midi=False))
@@ -57,12 +73,25 @@ def main() -> int:
             if msg.address == address:
                 return time.perf_counter() - started, list(msg.params)
 
+    def drain() -> None:
+        # Subscribed, this socket hears each refusal twice (the answer and the push): the copy
+        # left over would be read as the next case's answer, timing it at a fraction of a ms.
+        sock.setblocking(False)
+        try:
+            while True:
+                sock.recv(65536)
+        except BlockingIOError:
+            pass
+        finally:
+            sock.setblocking(True)
+
     try:
         print(f"{'case':10s} {'refused ms':>10s} {'RSS +MB':>8s} {'underruns':>9s}")
         for case in cases:
             underruns = daemon.status()["underruns"]
             reset_peak()
             before = rss_bytes()
+            drain()
             sent = time.perf_counter()
             sock.sendto(message("/mrt/scene/load", case), target)
             _, reply = wait_reply("/mrt/error")
