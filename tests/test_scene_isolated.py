@@ -37,7 +37,8 @@ def test_errors_come_back_all_at_once_as_a_load_here_gives_them(tmp_path, parser
 
 def test_a_parse_past_its_time_is_refused_and_the_next_load_starts_a_new_child(tmp_path):
     vector = "[" + ", ".join("0.5" for _ in range(768)) + "]"
-    (tmp_path / "big.yaml").write_text("prompts:\n" + "".join(f"  p{i}: {{embedding: {vector}}}\n" for i in range(100)))
+    # A valid scene (64 prompts, the most a scene may have) that takes longer than 0.05 s to parse.
+    (tmp_path / "big.yaml").write_text("prompts:\n" + "".join(f"  p{i}: {{embedding: {vector}}}\n" for i in range(64)))
     (tmp_path / "good.yaml").write_text(GOOD)
     parser = SceneParser(timeout_s=0.05)
     try:
