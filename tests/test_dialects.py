@@ -54,6 +54,8 @@ def test_a_tidal_event_lands_on_its_frame_and_its_note_ends_by_itself(clocked):
     assert off == sink.frame_heard_at(monotonic + 0.25)  # legato 0.5 * delta 0.5 s
     assert engine.seen[on].temperature == pytest.approx(1.7)
     assert daemon.control.clock.bpm == pytest.approx(120.0)  # cps 0.5 * 240
+    # cycle 12 starts beat 48 at the event's time: the frame it lands on is within one frame of it
+    assert engine.seen[on].beat == pytest.approx(48.0, abs=120.0 / 60.0 * 0.04)
     status = daemon.status()
     assert status["dialect_unknown_keys"] == 0, status  # orbit and _id_ are housekeeping
 
@@ -125,3 +127,23 @@ def test_the_config_file_maps_sounds_and_refuses_a_wrong_meaning(tmp_path):
     with pytest.raises(ConfigError) as refused:
         load_settings(bad, {})
     assert "bad.yaml:1" in str(refused.value) and "nope" in str(refused.value)
+
+
+def test_events_fire_cues_by_number_and_through_a_custom_select_key(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    scene = folder / "set.yaml"
+    scene.write_text("name: set\nprompts: {a: alpha, b: beta}\n"
+                     "cues:\n  - {name: intro, mix: {a: 1}}\n  - {name: verse, mix: {b: 1}}\n  - {name: chorus, mix: {a: 0.5, b: 0.5}}\n")
+    dirt_config = DirtConfig(select="sound", sounds={"drop": "cue:chorus"})
+    with probed_daemon(tmp_path, scene=str(scene), scene_dir=str(folder), dirt=dirt_config) as (daemon, engine, probe):
+        wait_for(lambda: daemon.control.scene == "set", 5, "the scene")
+        probe.send_raw(dirt("sound", "drop"))  # the configured select key and meaning
+        wait_for(lambda: daemon.control.cue == "chorus", 5, "chorus, named by the config")
+        probe.send_raw(dirt("sound", "cue", "n", 2.0))  # a cue by number, as `s "cue" # n 2` with select: sound
+        wait_for(lambda: daemon.control.cue == "verse", 5, "cue 2, verse")
+        probe.send_raw(dirt("s", "drop"))  # `s` is not the select key here: not a cue
+        assert probe.exchange("/mrt/ping", "fence") == [("/mrt/pong", ["fence"])]
+        frames = daemon.generator.frames
+        wait_for(lambda: daemon.generator.frames > frames + 3, 5, "frames after it")  # a cue would have applied
+        assert daemon.control.cue == "verse"
