@@ -458,3 +458,16 @@ def test_the_page_shows_the_daemons_warnings_such_as_prompts_that_cannot_steer_m
         page.wait_for_function("document.getElementById('warnings').textContent.includes('prompts will not steer the mrt2 model')")
         assert str(tmp_path / "magenta") in page.text_content("#warnings"), "it says where the files go"
         assert page.is_visible("#warnings"), "on a phone too"
+
+
+def test_the_scene_timeline_moves_the_page(tmp_path, browser):
+    """A cue the timeline fires by itself reaches the page as any other input's change does."""
+    scene = tmp_path / "timeline.yaml"
+    scene.write_text("name: timeline\nprompts: {a: alpha, b: beta}\n"
+                     "cues:\n  - {name: start, at: 0, mix: {a: 1}}\n  - {name: later, at: 4, mix: {b: 1}}\n")
+    with running_daemon(tmp_path, web=WebConfig(port=0), midi=False, scene=str(scene), scene_dir=str(tmp_path)) as (daemon, _):
+        page = open_page(browser, daemon.web.url())
+        page.wait_for_function("document.querySelector('#cues li.current')?.textContent === 'start'")
+        page.wait_for_function("document.querySelector('#cues li.current')?.textContent === 'later'", timeout=10_000)
+        page.wait_for_function("document.querySelector('.prompt[data-prompt=\"b\"] .fader .value')?.textContent === '1.00'")
+        assert page.text_content('.prompt[data-prompt="a"] .fader .value') == "0.00"
