@@ -16,8 +16,16 @@ import pytest
 from conftest import CaptureOutput
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.app.journal import Journal
 from mrtd.app.logs import JsonFormatter, RepeatLimiter
+from mrtd.app.scenes import SceneHost
 from mrtd.app.systemd import Notifier, Progress
+from mrtd.audio.chain import AudioChain
+from mrtd.audio.recorder import Recorder
+from mrtd.feedback.push import Pusher
+from mrtd.inputs.osc.server import OscConfig, OscServer
+from mrtd.runtime.runner import Runner
+from mrtd.style.encoder import EncoderWorker
 
 ROOT = Path(__file__).parent.parent
 
@@ -194,3 +202,59 @@ def test_an_osc_port_in_use_is_one_clear_line_at_start(tmp_path):
     assert result.returncode == 2
     assert f"cannot listen for OSC on 127.0.0.1:{port}: Address already in use (is another mrtd running?)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _record_calls(monkeypatch, calls: list[str], methods: dict[tuple[type, str], str]) -> None:
+    """Wrap each class's method so that a call appends its label to `calls`, then runs as before."""
+    for (cls, method), label in methods.items():
+        original = getattr(cls, method)
+
+        def wrapped(self, *args, _original=original, _label=label, **kwargs):
+            calls.append(_label)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, method, wrapped)
+
+
+def test_the_parts_stop_in_the_reverse_of_the_order_they_started(tmp_path, monkeypatch):
+    """Each part stops while every part started before it (and so that it may rely on) still
+    runs: the journal's last write while the music flows, the sinks and the recording after
+    the runner's last frame, the engine last of all."""
+    starts: list[str] = []
+    stops: list[str] = []
+    _record_calls(monkeypatch, starts, {
+        (AudioChain, "runner_for"): "sinks", (SceneHost, "start"): "scenes", (Runner, "start"): "runner",
+        (AudioChain, "start_master"): "master", (Journal, "start"): "journal", (Pusher, "start"): "pusher",
+        (EncoderWorker, "start"): "encoder", (OscServer, "start"): "osc", (Notifier, "start_watchdog"): "notifier",
+    })
+    _record_calls(monkeypatch, stops, {
+        (Recorder, "stop"): "recorder", (AudioChain, "stop_sinks"): "sinks", (SceneHost, "stop"): "scenes",
+        (Runner, "stop"): "runner", (AudioChain, "stop_master"): "master", (Journal, "stop"): "journal",
+        (Pusher, "stop"): "pusher", (EncoderWorker, "stop"): "encoder", (OscServer, "stop"): "osc",
+        (Notifier, "stopping"): "notifier", (RecordingEngine, "close"): "engine",
+    })
+    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path), state_dir=str(tmp_path),
+                                 outputs=[f"wav:{tmp_path / 'take.wav'}"]),
+                    engine=RecordingEngine(), output=CaptureOutput(1 << 62))
+    daemon.start()
+    try:
+        assert starts == ["sinks", "scenes", "runner", "master", "journal", "pusher", "encoder", "osc", "notifier"]
+        # The recorder has no start of its own: it joins with its tap on the generator, before the sinks.
+        assert daemon.started_parts == ["recorder"] + starts
+    finally:
+        daemon.stop()
+    assert stops == ["recorder", *starts][::-1] + ["engine"]
+    assert daemon.started_parts == []
+
+
+def test_a_start_that_fails_half_way_stops_only_what_it_started(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        daemon = Daemon(DaemonConfig(osc=OscConfig(port=taken.getsockname()[1]), midi=False, cache_dir=str(tmp_path)),
+                        engine=RecordingEngine(), output=CaptureOutput(1 << 62))
+        with pytest.raises(OSError):
+            daemon.start()
+    assert "osc" not in daemon.started_parts and daemon.started_parts[-1] == "encoder"
+    daemon.stop()  # as the CLI does after a failed start: no part is stopped that never started
+    assert daemon.started_parts == [] and not daemon.runner.running
+    daemon.stop()  # and a second stop finds nothing left to stop

@@ -1,7 +1,11 @@
 """The composition root: the only module that imports every layer.
 
-Layers start in data-flow order (engine, control, generator, runner, output)
-and stop in reverse, so nothing ever runs against a layer that is gone.
+Parts start in the order they depend on each other: the engine, the generator and its
+sinks, what shapes frame 0 (MIDI, scenes, the web page), the runner, the clock master,
+then what needs the music flowing (journal, device watch, Link) and the workers and OSC.
+Each part start() starts leaves its stop on a list and stop() runs the list backwards
+(mopidy style), so nothing runs against a part that is gone, and a start that failed
+half-way stops exactly what it had started. The engine closes last, whatever start reached.
 """
 
 from __future__ import annotations
@@ -155,6 +159,17 @@ class Daemon:
         self.link: "LinkFollower | None" = None
         self._caller_nice: int | None = None  # the starting thread's nice before start raised it
         self._caller_thread = 0
+        # What start() has started, in order, as (name, stop); stop() runs it newest first.
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+
+    def _started(self, name: str, stop: Callable[[], None]) -> None:
+        """Note that a part has started and how to stop it (stop() takes them in reverse)."""
+        self._stops.append((name, stop))
+
+    @property
+    def started_parts(self) -> list[str]:
+        """The parts start() has started and stop() has yet to stop, in the order they started."""
+        return [name for name, _ in self._stops]
 
     def start(self) -> None:
         config = self.config
@@ -191,47 +206,72 @@ class Daemon:
         self.generator = Generator(self.engine, self.control)
         self.generator.after_commands = self._publish_changes
         self.generator.taps.append(self.recorder.tap)
+        # A recording an input starts ends after the runner has stopped: it gets every frame.
+        self._started("recorder", self.recorder.stop)
         self.generator.on_fault = self._engine_faulted
         self.audio = AudioChain(
             [config.output, *config.outputs], config.lead_frames, config.device_options(), self._injected_output
         )
         self.playout = self.audio.playout
-        self.runner = self.audio.runner_for(self.generator)
+        self.runner = self.audio.runner_for(self.generator)  # starts the sinks (wav, flac, pipe)
+        # Started before the runner, so stopped after it: the sinks get every frame it made.
+        self._started("sinks", self.audio.stop_sinks)
         music = self._read_journal()
         same_scene = music is not None and config.scene is not None and music.scene_path is not None \
             and os.path.realpath(music.scene_path) == os.path.realpath(config.scene)
         if config.midi:
             self.midi.start(config.midi_ports)
+            self._started("midi", self.midi.stop)
         self.scenes.start(config.scene, position=music.scene_frames if same_scene else None)  # installs on frame 0
+        self._started("scenes", self.scenes.stop)
         self._resume_from_journal(music)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web
 
-            self.web = start_web(self, config.web)
+            osc_allow = config.osc.allow if config.osc is not None else []
+            self.web = start_web(self.services(), config.web, osc_allow, self.generator.taps,
+                                 frames_made=lambda: self.generator is not None)
+            if self.web is not None:
+                self._started("web", self.web.stop)
         self.runner.start()
+        self._started("runner", self.runner.stop)
 
         self.audio.start_master()
+        self._started("master", self.audio.stop_master)
         # The master can change (a lost device hands over to the null output): always ask the current one.
         self.control.frame_of = FrameClock(self.playout, lambda: self.audio.master.time()).frame_of
+        if self.journal is not None:
+            # Only now that the music flows: the journal asks the generation thread for the music,
+            # which makes frames only while the master drains the ring; its last write, at stop,
+            # needs both still running, so it stops before them.
+            self.journal.start()
+            self._started("journal", self.journal.stop)
         if isinstance(self.audio.master, DeviceOutput):
             self.device_watch = DeviceSupervisor(self.audio, self.audio.reopen_device)
             self.device_watch.start()
+            self._started("device watch", self.device_watch.stop)
         if config.tempo_source == "link":
             from mrtd.inputs.link import LinkFollower  # an optional extra: imported only when asked for
 
             self.link = LinkFollower(self.control)
             self.link.start()
+            self._started("link", self.link.stop)
             log.info("tempo: following Ableton Link")
         self.pusher.start()
+        self._started("pusher", self.pusher.stop)
         self.encoder.start()
+        self._started("encoder", self.encoder.stop)
         if config.osc is not None:
             self.osc = OscServer(Surface(self.services()), config.osc)
             self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
             self.pusher.guard = self.osc.guard  # pushes share each address's UDP budget with replies
             self.osc.start()
+            self._started("osc", self.osc.stop)
             log.info("OSC: udp+tcp %s:%d", config.osc.bind, self.osc.port)
             if config.discovery:
                 self.advertisement = advertise(self.osc.port, config.osc.bind)
+                if self.advertisement is not None:
+                    self._started("advertisement", self.advertisement.close)
         log.info(
             "output: %s (lead %d frames = %.0f ms, output latency %.1f ms)",
             self.audio.describe(),
@@ -248,6 +288,7 @@ class Daemon:
                             lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0)
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
+        self._started("notifier", self._notify_stopping)
         freeze_heap()  # last: what start built stays, and the collector need not walk it again
 
     def services(self) -> Services:
@@ -331,7 +372,6 @@ class Daemon:
             action = resume_action(music, self.embedder.embed_text, self.scenes.stand_on)
             self.control.submit(Call("resume", action))  # after the scene's install, in the same frame
             log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
-        self.journal.start()
 
     def _ask_journal(self) -> None:
         """Journal thread: have the generation thread capture the music at its next frame."""
@@ -410,39 +450,28 @@ class Daemon:
         return result
 
     def stop(self) -> None:
-        if self.link is not None:
-            self.link.stop()
-        self.notifier.stopping()
-        self.notifier.close()
-        if self.advertisement is not None:
-            self.advertisement.close()
-        self.midi.stop()
-        self.scenes.stop()
-        if self.journal is not None:
-            self.journal.stop()
-        if self.osc is not None:
-            self.osc.stop()
-        if self.web is not None:
-            self.web.stop()
-        self.recorder.stop()
-        self.encoder.stop()
-        self.pusher.stop()
-        if self.device_watch is not None:
-            self.device_watch.stop()
-        if self.audio is not None:
-            self.audio.stop_master()
-        if self.runner is not None:
-            self.runner.stop()
-        if self.audio is not None:
-            self.audio.stop_sinks()  # after the runner: they get every frame it made
-        engine = self.generator.engine if self.generator else self.engine  # the live one, after any swap
+        """Stop what start() started, newest first; safe after a start that failed half-way
+        (only what had started is on the list) and when called again (the list is emptied)."""
+        while self._stops:
+            _name, stop = self._stops.pop()
+            stop()
+        # The engine is the daemon's from construction (an injected one too), so it is closed
+        # whatever start reached, and last: every part that steps it has stopped. After a swap
+        # the live one is the generator's.
+        engine = self.generator.engine if self.generator else self.engine
         if engine is not None:
             engine.close()
+        # Process-wide settings start() made before any part started: undone after every part.
         thaw_heap()  # the audio has stopped: the collector may walk everything again
         if threading.get_ident() == self._caller_thread:  # nice is per thread on Linux
             restore_priority(self._caller_nice)
         self._caller_nice = None
         self.stopped.set()
+
+    def _notify_stopping(self) -> None:
+        """Tell systemd the service is stopping, and end the watchdog pings (first of all at stop)."""
+        self.notifier.stopping()
+        self.notifier.close()
 
     def status(self) -> dict[str, Any]:
         engine = self.generator.engine if self.generator else self.engine

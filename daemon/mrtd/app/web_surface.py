@@ -19,7 +19,6 @@ from mrtd.control.params import PARAMS
 from mrtd.frame import FRAMES_PER_SECOND
 
 if TYPE_CHECKING:
-    from mrtd.app.daemon import Daemon
     from mrtd.inputs.web.config import WebConfig
     from mrtd.inputs.web.server import WebServer
 
@@ -106,23 +105,26 @@ class WebSurface(Surface):
         }
 
 
-def start_web(daemon: "Daemon", config: "WebConfig") -> "WebServer | None":
-    """Serve the page if aiohttp is installed; otherwise say so in one line and go on without it."""
+def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
+              taps: list[Callable[[np.ndarray], None]], frames_made: Callable[[], bool]) -> "WebServer | None":
+    """Serve the page if aiohttp is installed; otherwise say so in one line and go on without it.
+
+    `osc_allow`: the OSC allow-list, which the page falls back on without its own; `taps`: the
+    generator's frame taps, where the level meter joins once the page serves; `frames_made`: as
+    for `WebSurface`. Only these, never the daemon: the page reaches what any input reaches."""
     try:
         from mrtd.inputs.web.server import WebServer
     except ImportError:
         log.warning("web surface off: aiohttp is not installed (pip install 'mrtd[web]')")
         return None
     meter = LevelMeter()
-    osc_allow = daemon.config.osc.allow if daemon.config.osc is not None else []
-    server = WebServer(WebSurface(daemon.services(), meter, lambda: daemon.generator is not None), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
+    server = WebServer(WebSurface(services, meter, frames_made), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
     try:
         server.start()
     except OSError as exc:  # e.g. the port is taken: the music matters more than the page
         log.error("web surface off: %s", exc)
         return None
-    if daemon.generator is not None:
-        daemon.generator.taps.append(meter.tap)
+    taps.append(meter.tap)
     url = server.url(_lan_address() if not config.loopback and config.bind in ("0.0.0.0", "::") else None)
     log.info("web: %s", url)
     if server.token:
