@@ -15,10 +15,9 @@ import itertools
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from mrtd.conditioning import Conditioning
-from mrtd.control.commands import Command
 from mrtd.control.notes import NoteTracker
 from mrtd.control.params import PARAMS
 from mrtd.control.tempo import MusicalClock
@@ -40,6 +39,16 @@ class ScheduleFull(ValueError):
 
 if TYPE_CHECKING:
     from mrtd.style.space import StyleSpace
+
+
+class Applicable(Protocol):
+    """What the state needs of a command (`commands.Command` and every kind of it fit). Said
+    here rather than imported, so the only arrow between the two modules runs commands -> state."""
+
+    @property
+    def coalesce_key(self) -> str | None: ...
+
+    def apply(self, state: "ControlState") -> None: ...
 
 
 class Limits:
@@ -79,8 +88,8 @@ class ControlState:
         self.failed = 0  # commands whose apply raised (checked too late, e.g. /mrt/xy with no surface)
         # Maps a wall-clock time to a (fractional) frame position; set by the runtime.
         self.frame_of: Callable[[float], float] | None = None
-        self._inbox: deque[tuple[float | None, Command]] = deque()  # append/popleft are thread-safe
-        self._schedule: list[tuple[int, int, Command]] = []
+        self._inbox: deque[tuple[float | None, Applicable]] = deque()  # append/popleft are thread-safe
+        self._schedule: list[tuple[int, int, Applicable]] = []
         self._order = itertools.count()
         self._reset_pending = False
         self._reset_at_once = False
@@ -91,7 +100,7 @@ class ControlState:
         self._last_beat = -1
 
     # -- any thread --------------------------------------------------------
-    def submit(self, command: Command, due: float | None = None) -> None:
+    def submit(self, command: Applicable, due: float | None = None) -> None:
         """Queue `command` for the frame heard at wall time `due` (None: the next frame)."""
         self._inbox.append((due, command))
 
@@ -130,7 +139,7 @@ class ControlState:
             self.changed.add(Change.BEAT)
 
     def _apply_due(self, frame: int) -> None:
-        due_now: list[Command] = []
+        due_now: list[Applicable] = []
         while self._schedule and self._schedule[0][0] <= frame:
             due_now.append(heapq.heappop(self._schedule)[2])
         # Continuous controls: only the last value in this frame counts.
@@ -151,14 +160,14 @@ class ControlState:
                 continue
             self.applied += 1
 
-    def schedule_in(self, frames: int, command: Command) -> None:
+    def schedule_in(self, frames: int, command: Applicable) -> None:
         """Run `command` `frames` frames from now (generation thread; quantized actions)."""
         if frames <= 0:
             command.apply(self)
         else:
             heapq.heappush(self._schedule, (self.frame + frames, next(self._order), command))
 
-    def apply_now(self, command: Command) -> None:
+    def apply_now(self, command: Applicable) -> None:
         """Apply at once (generation thread or before it starts)."""
         command.apply(self)
 
