@@ -1,4 +1,10 @@
-"""One background thread with a stop flag: how every long-running part of mrtd starts and stops.
+"""One background thread with a stop flag, and the process-wide settings a real-time Python needs.
+
+`Worker` is how the periodic loops start and stop: the runner, the journal, the paced outputs,
+the device supervisor, MIDI, Link and the systemd watchdog. Not every thread is one: other parts
+start and join threads of their own (the scene host's loader and watcher, mrt2's keep-warm, the
+pusher, the sinks' writers, the style encoder, the web and OSC servers). Either way, the daemon
+stops its parts in the reverse of the order it started them (app/daemon.py).
 
 A part hands `Worker` its loop, which runs until the worker's `stopping` is set (and sleeps
 on it with `stopping.wait(s)`, so a stop never waits out a sleep). `stop()` sets the flag and waits for
