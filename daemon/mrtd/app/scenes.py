@@ -11,9 +11,9 @@ worker, later cues and scene-dependent commands (mix, weight, axis, xy) queue
 behind it (`after_loads`) and are checked against the scene it left (x, or the
 old scene if x was refused), then applied after it; otherwise they are checked
 at once against the scene playing or accepted (`incoming`). What is refused
-there is answered to its sender late, like a load. A load the worker refuses is answered to its sender as `/mrt/error` (a late reply, within
-the sender's reply budget), pushed to subscribers, logged, and counted in
-`/mrt/status`.
+there is answered to its sender late, like a load. A load the worker refuses
+is answered to its sender as `/mrt/error` (a late reply, within the sender's
+reply budget), pushed to subscribers, logged, and counted in `/mrt/status`.
 """
 
 from __future__ import annotations
@@ -264,9 +264,7 @@ class SceneHost:
         """Run `submit` once the loads ahead of it are done (now, when none is), so a command sent
         after `/mrt/scene/load` is checked against that scene and applies after it installs;
         a refusal then is answered to `answer` as an `address` error, logged and counted."""
-        with self._pending_lock:
-            waiting = self._pending > 0
-        if waiting:
+        if self.loading():
             self._queue(("call", submit, address, answer))
         else:
             submit()

@@ -79,9 +79,8 @@ class Surface:
         control.admit(due)
         inner = command.inner if isinstance(command, c.Quantized) else command
         address = SCENE_DEPENDENT.get(type(inner))
-        scenes = self._services.scenes
-        if address is not None and scenes.loading():
-            scenes.after_loads(lambda: control.submit(self._checked(command), due), address, answer)
+        if address is not None:  # checked and queued now, or after the loads ahead of it
+            self._services.scenes.after_loads(lambda: control.submit(self._checked(command), due), address, answer)
             return None
         command = self._checked(command)
         control.submit(command, due)
