@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "daemon" / "mrtd"
 
 # What each part may import, besides the shared vocabulary every part may use
-# (frame, conditioning, yamlcheck, jack, lifecycle, helper_process). Read top to bottom, the parts
+# (frame, conditioning, vocabulary, yamlcheck, jack, lifecycle, helper_process). Read top to bottom, the parts
 # are in the data's order: inputs turn what people send into commands; control holds the state;
 # style makes the conditioning; engines step; runtime drives them into the ring; audio plays it
 # out; feedback tells clients what changed; app composes it all (and alone may import app).
@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).parent.parent / "daemon" / "mrtd"
 # goes on to (control, style), while engines, runtime and audio import what it came from (style,
 # control, engines, runtime). Any other import between parts fails; the table having no circle,
 # neither can the parts (the circle test catches one within a part).
-SHARED = {"frame", "conditioning", "yamlcheck", "jack", "lifecycle", "helper_process", "mrtd"}
+SHARED = {"frame", "conditioning", "vocabulary", "yamlcheck", "jack", "lifecycle", "helper_process", "mrtd"}
 MAY_IMPORT = {
     "style": set(),
     "control": {"style"},
@@ -27,8 +27,8 @@ MAY_IMPORT = {
     "engines": {"style"},
     "runtime": {"control", "engines"},
     "audio": {"runtime"},
-    "feedback": {"control", "inputs"},  # it speaks the OSC vocabulary the inputs define
-    "client": {"inputs"},  # the same OSC vocabulary, from the other side
+    "feedback": {"control"},
+    "client": set(),  # it speaks the vocabulary, from the other side
     "app": {"style", "control", "inputs", "engines", "runtime", "audio", "feedback", "client"},
     "__main__": {"app"},
 }
@@ -108,3 +108,13 @@ def test_the_table_names_every_part_of_the_package():
 def test_type_only_imports_are_arrows_too():
     # commands.py names ControlState only under TYPE_CHECKING: the graph must still hold that arrow.
     assert "mrtd.control.state" in _graph()["mrtd.control.commands"]
+
+
+def test_the_shared_vocabulary_imports_no_part():
+    # Every part may import it (and mrtd.client, outside the daemon), so it may import none of them.
+    reaching = sorted(
+        f"{module} imports {dependency}"
+        for module, dependencies in _graph().items() if _part(module) in SHARED
+        for dependency in dependencies if _part(dependency) not in SHARED
+    )
+    assert reaching == [], "\n".join(reaching)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from mrtd.control import commands as c
-from mrtd.control.changes import Change
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.changes import Change
+from mrtd.vocabulary.params import PARAMS
 from mrtd.feedback.snapshot import FEEDBACK, PARAM_ADDRESS, messages
 from mrtd.inputs.osc.table import ROUTES
 from mrtd.style.embedder import BuiltinEmbedder

@@ -13,7 +13,7 @@ from conftest import control_state, probed_daemon, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
-from mrtd.inputs.osc.codec import slip_encode
+from mrtd.vocabulary.codec import slip_encode
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import ClockedCapture, control_state, timetag_misses, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.inputs.osc.codec import PacketError, timed_messages
+from mrtd.vocabulary.codec import PacketError, timed_messages
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.osc.table import ROUTES
 from osc_probe import OscProbe, bundle, message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import probed_daemon
-from mrtd.inputs.osc import responses as r
+from mrtd.vocabulary import replies as r
 
 EXAMPLES = [
     r.Error("/mrt/temperature", "temperature wants a number, got text"),

@@ -9,7 +9,7 @@ properties, values, OSC messages and children. The older TouchOSC Mk1
 `.touchosc` (a zip of index.xml) is not generated.
 
 Every parameter control takes its address, range and integer-ness from the
-daemon's tables (`mrtd.inputs.osc.table`, `mrtd.control.params`), so a renamed
+daemon's tables (`mrtd.inputs.osc.table`, `mrtd.vocabulary.params`), so a renamed
 address or a new range shows up here on the next run, and the test
 (tests/test_clients_touchosc.py) fails while the committed layout is stale.
 Controls both send and receive on their address: the daemon pushes state to
@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 from mrtd.inputs.osc.table import ROOT, ROUTES
 
 OUTPUT = Path(__file__).with_name("mrtd.tosc")

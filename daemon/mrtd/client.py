@@ -12,7 +12,7 @@ a reply is waited for. `at=` is a wall-clock time (`time.time()`): the message
 travels in a bundle with that timetag and the daemon applies it at the frame
 heard at that time. Without `at=`, it applies at the next frame.
 
-Replies are the daemon's own typed responses (`mrtd.inputs.osc.responses`):
+Replies are the daemon's own typed responses (`mrtd.vocabulary.replies`):
 the daemon builds them, the clients decode them with the same classes.
 
 Replies come back to the socket that sent the request. Because the daemon
@@ -31,8 +31,8 @@ import struct
 import time
 from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 
-from mrtd.inputs.osc import responses as r
-from mrtd.inputs.osc.codec import PacketError, encode, timed_messages
+from mrtd.vocabulary import replies as r
+from mrtd.vocabulary.codec import PacketError, encode, timed_messages
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7400

@@ -114,7 +114,7 @@ def config_markdown() -> str:
 def osc_markdown() -> str:
     """docs/osc.md: the address table and dialects (inputs/osc/table.py), then the feedback messages."""
     from mrtd.feedback.snapshot import feedback_markdown
-    from mrtd.inputs.osc.responses import responses_markdown
+    from mrtd.vocabulary.replies import responses_markdown
     from mrtd.inputs.osc.table import reference_markdown
 
     return reference_markdown() + "\n".join(responses_markdown() + feedback_markdown()) + "\n"

@@ -53,7 +53,7 @@ from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, thaw_heap
-from mrtd.control.changes import Change
+from mrtd.vocabulary.changes import Change
 
 if TYPE_CHECKING:
     from mrtd.inputs.link import LinkFollower

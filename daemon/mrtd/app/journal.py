@@ -28,11 +28,11 @@ from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 from mrtd.control.state import ControlState
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 from mrtd.style.curves import CURVES
-from mrtd.control.changes import Change
+from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from mrtd.app.paths import inside
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
-from mrtd.inputs.osc.responses import Error
+from mrtd.vocabulary.replies import Error
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable

@@ -19,7 +19,7 @@ from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
-from mrtd.inputs.osc import responses as r
+from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:

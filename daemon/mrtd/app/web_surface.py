@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from mrtd.app.surface import Services, Surface
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 from mrtd.frame import FRAMES_PER_SECOND
 
 if TYPE_CHECKING:

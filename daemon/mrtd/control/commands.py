@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM, STYLE_TOKENS
-from mrtd.control.params import PARAMS, finite_number
-from mrtd.control.changes import Change
+from mrtd.vocabulary.params import PARAMS, finite_number
+from mrtd.vocabulary.changes import Change
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from mrtd.conditioning import Conditioning
 from mrtd.control.notes import NoteTracker
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 from mrtd.control.tempo import MusicalClock
 from mrtd.frame import FRAME_SECONDS
-from mrtd.control.changes import Change
+from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import threading
 import time
 from typing import Any
 
-from mrtd.inputs.osc.codec import encode
-from mrtd.inputs.osc.responses import in_datagrams
+from mrtd.vocabulary.codec import encode
+from mrtd.vocabulary.replies import in_datagrams
 from mrtd.lifecycle import STOP_TIMEOUT_S
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Built on the generation thread (the state's one writer) and published as an
 immutable dict, so status, sync and pushes read it from any thread. Each kind
-of change (`control/changes.py`) renders as the messages of its row in
+of change (`vocabulary/changes.py`) renders as the messages of its row in
 `FEEDBACK`, which also writes the feedback section of docs/osc.md.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mrtd.control.changes import Change
+from mrtd.vocabulary.changes import Change
 from mrtd.control.state import ControlState
-from mrtd.inputs.osc.table import ROOT
+from mrtd.vocabulary.replies import ROOT
 
 Messages = dict[str, list[Any]]
 

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from mrtd.control.commands import AlignBeat, SetParam
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 from mrtd.frame import FRAME_SECONDS
 from mrtd.lifecycle import Worker
 

@@ -21,7 +21,7 @@ from collections import deque
 from typing import Sequence
 
 from mrtd.control.commands import AlignBeat, Command, SetParam
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 
 PPQN = 24
 TICK, START, CONTINUE, STOP, SONG_POSITION = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2

@@ -27,7 +27,7 @@ class DirtConfig:
     sounds: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from mrtd.control.params import PARAMS
+        from mrtd.vocabulary.params import PARAMS
 
         if not isinstance(self.select, str) or not self.select or len(self.select) > 64:
             raise ValueError("dirt.select is the name of an event key, e.g. s")

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from mrtd.control import commands as c
-from mrtd.control.params import PARAMS, finite_number, type_name
+from mrtd.vocabulary.params import PARAMS, finite_number, type_name
 
 if TYPE_CHECKING:
     from mrtd.inputs.osc.dialect import Dialects

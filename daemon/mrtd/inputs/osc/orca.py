@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from mrtd.control import commands as c
-from mrtd.control.params import PARAMS, finite_number
+from mrtd.vocabulary.params import PARAMS, finite_number
 
 Reply = tuple[str, list[Any]]
 

@@ -26,9 +26,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mrtd.inputs.osc.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
+from mrtd.vocabulary.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
 from mrtd.inputs.osc.guard import ReplyGuard
-from mrtd.inputs.osc.responses import Error
+from mrtd.vocabulary.replies import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
 from mrtd.lifecycle import STOP_TIMEOUT_S, release_free_memory
 

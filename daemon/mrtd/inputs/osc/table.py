@@ -16,10 +16,10 @@ import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control import commands as c
-from mrtd.control.params import PARAMS, finite_number, type_name
+from mrtd.vocabulary.params import PARAMS, finite_number, type_name
 from mrtd.control.tempo import parse_length, parse_when
 from mrtd.inputs.osc import dirt, orca
-from mrtd.inputs.osc import responses as r
+from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.dialect import Dialects
 
 ROOT = "/mrt"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mrtd.control import commands as c
-from mrtd.control.params import PARAMS, finite_number
+from mrtd.vocabulary.params import PARAMS, finite_number
 from mrtd.inputs.scene.schema import Mapping, MidiSource, OscSource
 
 # What the OSC or MIDI input asks of the scene layer for cue and toggle targets.

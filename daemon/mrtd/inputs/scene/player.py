@@ -21,7 +21,7 @@ from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.inputs.scene.loader import referenced_file
 from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
 from mrtd.style.pca import PCAFile, load_pca
-from mrtd.control.changes import Change
+from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.commands import CURVES, MAX_PROMPTS
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 from mrtd.yamlcheck import shown
 
 # What OSC allows for a prompt, so a scene cannot install what /mrt/prompt would refuse.

@@ -19,7 +19,7 @@ import logging
 import math
 from typing import Any
 
-from mrtd.inputs.osc.responses import Error
+from mrtd.vocabulary.replies import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
 
 log = logging.getLogger(__name__)

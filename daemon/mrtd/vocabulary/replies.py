@@ -327,7 +327,7 @@ def decode(address: str, args: list[Any]) -> Response | None:
 def responses_markdown() -> list[str]:
     """The replies section of docs/osc.md, from the classes above."""
     lines = ["", "## Replies", "",
-             "What the daemon answers to the sender (`mrtd.inputs.osc.responses`: the daemon builds these, the Python clients decode them).", "",
+             "What the daemon answers to the sender (`mrtd.vocabulary.replies`: the daemon builds these, the Python clients decode them).", "",
              "| address | arguments | meaning |", "|---|---|---|"]
     for address, kind in RESPONSES.items():
         arguments = " ".join(f.name for f in fields(kind))

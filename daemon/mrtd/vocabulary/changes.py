@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from mrtd.control.params import PARAMS
+from mrtd.vocabulary.params import PARAMS
 
 _EVENTS = {
     "MIX": "mix",  # the prompts' weights (a command, or a crossfade moving them)
