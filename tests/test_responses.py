@@ -23,6 +23,8 @@ EXAMPLES = [
     r.RecordStopped(""),
     r.Clamped("volume", -6.0, "safety limit"),
     r.PromptsPart(1, 2, (("a", "warm pads"), ("b", "bright plucks"))),
+    r.Done("/mrt/temperature"),
+    r.Learned("param", "temperature", "cc=7 channel=1"),
 ]
 
 

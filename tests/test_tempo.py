@@ -21,7 +21,7 @@ from mrtd.control import commands as c
 from mrtd.control.state import ControlState
 from mrtd.control.tempo import ALIGN_TOLERANCE, MusicalClock
 from mrtd.frame import FRAME_SECONDS
-from mrtd.inputs.osc.table import ROUTES, Request
+from mrtd.inputs.osc.table import ROUTES, Envelope
 from mrtd.style.embedder import BuiltinEmbedder
 from osc_probe import bundle, message
 from style_fakes import builtin_control
@@ -50,7 +50,7 @@ def scene_host(state: ControlState, scene: Path) -> SceneHost:
 
 
 def send(host: Host, address: str, *args: Any) -> None:
-    ROUTES[address].handler(host, Request(address, list(args), None, ("127.0.0.1", 9)))  # type: ignore[arg-type]
+    ROUTES[address].handle(host, list(args), Envelope(address, None, ("127.0.0.1", 9)))  # type: ignore[arg-type]
 
 
 def run_frames(state: ControlState, frames: range, watch=None) -> dict[int, Any]:

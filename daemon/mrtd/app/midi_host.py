@@ -20,6 +20,7 @@ from mrtd.inputs.midi import MidiInput
 from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
 from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.scene.schema import Mapping, MidiSource
+from mrtd.vocabulary.replies import Learned
 
 log = logging.getLogger(__name__)
 
@@ -100,4 +101,4 @@ class MidiHost:
         described = source.model_dump(exclude_defaults=True)
         kind, name = next(iter(target.items()))
         log.info("MIDI learn: %s %s <- %s", kind, name, described)
-        self._publish({"/mrt/learned": [kind, name, " ".join(f"{k}={v}" for k, v in described.items())]})
+        self._publish(dict([Learned(kind, name, " ".join(f"{k}={v}" for k, v in described.items())).message()]))

@@ -18,14 +18,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mrtd.conditioning import EMBEDDING_DIM, STYLE_TOKENS
+from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.vocabulary.params import PARAMS, finite_number
 from mrtd.vocabulary.changes import Change
+# The checks a value from outside passes live with the requests that carry it (one message for
+# one mistake, from OSC, the web page, a scene or MIDI); commands check again with the same code.
+from mrtd.vocabulary.values import CURVES  # noqa: F401 (scene schemas import it from here)
+from mrtd.vocabulary.values import pitch as _pitch
+from mrtd.vocabulary.values import prompt_name as _name
+from mrtd.vocabulary.values import style_tokens as check_tokens  # noqa: F401
+from mrtd.vocabulary.values import weight as _weight
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState
 
-CURVES = ("linear", "equal-power", "exponential", "s-curve")
 MAX_PROMPTS = 64  # prompt points at once: bounds the blend's cost and every reply that lists them
 
 
@@ -53,13 +59,6 @@ class SetParam(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.set(self.name, self.value)
-
-
-def _pitch(pitch: object) -> int:
-    pitch = finite_number(pitch, "pitch")
-    if pitch != int(pitch) or not 0 <= pitch <= 127:
-        raise ValueError(f"pitch must be a whole number 0-127, got {pitch}")
-    return int(pitch)
 
 
 @dataclass(frozen=True)
@@ -124,16 +123,6 @@ class Reset(Command):
         state.request_reset(self.at_once)
 
 
-def _name(name: object) -> str:
-    if isinstance(name, bool):
-        raise ValueError(f"a prompt name is text or a slot number, got {name!r}")
-    if isinstance(name, (int, float)) and math.isfinite(name) and name == int(name):
-        return str(int(name))  # official slots 1-6 are names too
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise ValueError(f"a prompt name is 1-64 characters of text or a slot number, got {name!r}")
-    return name.strip()
-
-
 def resolve_prompt(name: str, known: list[str]) -> str:
     """The prompt `name` means: itself if it exists, else slot N = the Nth prompt (1-based).
 
@@ -147,13 +136,6 @@ def resolve_prompt(name: str, known: list[str]) -> str:
     if name.isdigit():
         raise ValueError(f"no prompt in slot {name} ({len(known)} prompt(s))")
     raise ValueError(f"no prompt {name!r}")
-
-
-def _weight(weight: object) -> float:
-    weight = finite_number(weight, "weight")
-    if not 0.0 <= weight <= 100.0:
-        raise ValueError(f"a weight lies in [0, 100], got {weight}")
-    return float(weight)
 
 
 @dataclass(frozen=True)
@@ -293,19 +275,6 @@ class SetStyleEmbedding(Command):
     def apply(self, state: "ControlState") -> None:
         state.style.set_raw_embedding(self.embedding)
         state.changed.add(Change.STYLE)
-
-
-def check_tokens(values: list[object]) -> tuple[int, ...]:
-    if len(values) != STYLE_TOKENS:
-        raise ValueError(f"style tokens are {STYLE_TOKENS} integers, got {len(values)}")
-    tokens = []
-    for v in values:
-        if finite_number(v, "a style token") != int(v):
-            raise ValueError(f"style tokens are integers, got {v!r}")
-        if not -1 <= v <= 1023:
-            raise ValueError(f"a style token lies in [-1, 1023], got {int(v)}")
-        tokens.append(int(v))
-    return tuple(tokens)
 
 
 @dataclass(frozen=True)

@@ -9,36 +9,15 @@ MIDI clock, Tidal's cps and cycle) set the tempo and pull the phase into line.
 from __future__ import annotations
 
 import math
-import re
 
 from mrtd.frame import FRAME_SECONDS
+
+# The grid's grammar ('bar', '2 bars', '4 beats') is the vocabulary's: decoding a request needs it.
+from mrtd.vocabulary.values import UNITS, parse_length, parse_when  # noqa: F401
 
 # An external beat position closer than this (in beats) is reached by nudging the phase; further, by a jump.
 ALIGN_TOLERANCE = 0.25
 NUDGE_RATE = 0.1  # at most 10% faster or slower while absorbing a phase error
-
-UNITS = {"beat": "beat", "beats": "beat", "bar": "bar", "bars": "bar"}
-WHEN = re.compile(r"^\s*(?:(next)\s+)?(\d+(?:\.\d+)?)?\s*(beat|beats|bar|bars)\s*$")
-
-
-def parse_when(text: str) -> tuple[str, int]:
-    """'bar' / 'next bar' -> ('bar', 1); '4 bars' -> ('bar', 4); 'beat' -> ('beat', 1)."""
-    match = WHEN.match(text.lower())
-    if not match or (match.group(2) and float(match.group(2)) != int(float(match.group(2)))):
-        raise ValueError(f"when is 'beat', 'bar', 'next bar' or 'N bars'/'N beats', got {text!r}")
-    count = int(float(match.group(2))) if match.group(2) else 1
-    if not 1 <= count <= 1024:
-        raise ValueError(f"count of {match.group(3)} lies in 1-1024, got {count}")
-    return UNITS[match.group(3)], count
-
-
-def parse_length(text: str) -> tuple[float, str]:
-    """'4 bars' -> (4, 'bar'); '8 beats' -> (8, 'beat'); '2.5' or '2.5 s' -> (2.5, 's')."""
-    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|beats?|bars?)?\s*$", text.lower())
-    if not match:
-        raise ValueError(f"a length is seconds, 'N beats' or 'N bars', got {text!r}")
-    unit = match.group(2) or "s"
-    return float(match.group(1)), "s" if unit.startswith("s") else UNITS[unit]
 
 
 class MusicalClock:

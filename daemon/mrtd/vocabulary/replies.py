@@ -278,6 +278,42 @@ class PromptsPart(Response):
         return cls(_int(args[0], "the index"), _int(args[1], "the total"), tuple(zip(rest[::2], rest[1::2])))
 
 
+@dataclass(frozen=True)
+class Done(Response):
+    """The web page's acknowledgement of a message that carried an `id` and had no other reply:
+    `about` is its address."""
+
+    address: ClassVar[str] = f"{ROOT}/done"
+    about: str
+
+    def args(self) -> list[Any]:
+        return [self.about]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "Done":
+        _count(args, cls.address, 1)
+        return cls(_text(args[0], "the address"))
+
+
+@dataclass(frozen=True)
+class Learned(Response):
+    """MIDI learn mapped a control to `name` as `kind` (pushed to subscribers); `source` describes
+    the control, as `key=value` words (`cc=7 channel=1`)."""
+
+    address: ClassVar[str] = f"{ROOT}/learned"
+    kind: str
+    name: str
+    source: str
+
+    def args(self) -> list[Any]:
+        return [self.kind, self.name, self.source]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "Learned":
+        _count(args, cls.address, 3)
+        return cls(_text(args[0], "the kind"), _text(args[1], "the name"), _text(args[2], "the source"))
+
+
 PROMPTS_PART_BYTES = 8192  # a /mrt/prompts message larger than this goes out in parts
 
 
@@ -308,7 +344,7 @@ def in_datagrams(address: str, args: list[Any]) -> list[Message]:
 RESPONSES: dict[str, type[Response]] = {
     cls.address: cls
     for cls in (Error, Pong, Status, Hello, HelloOk, Synced, Subscribed, Unsubscribed, Learning, Prefilling,
-                Loading, RecordStarted, RecordStopped, Clamped, PromptsPart)
+                Loading, RecordStarted, RecordStopped, Clamped, PromptsPart, Done, Learned)
 }
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mrtd.control import commands as c
 from mrtd.vocabulary.params import PARAMS, finite_number, type_name
+from mrtd.vocabulary.replies import Error
 
 if TYPE_CHECKING:
     from mrtd.inputs.osc.dialect import Dialects
@@ -64,16 +65,18 @@ SOUNDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def play(host: Any, req: Any) -> list[Reply] | None:
-    """The `/dirt/play` and `/play2` handler (an OSC table row)."""
+def play(host: Any, req: Any, env: Any) -> list[Reply] | None:
+    """The `/dirt/play` and `/play2` handler (an OSC table row): a dialect parser, reading the raw
+    name/value pairs of its request (`req.args()`) itself, since what a key means depends on the
+    configuration (`dirt.sounds`); what it submits are the commands every input uses."""
     dialects: Dialects = host.dialects()
-    pairs = _pairs(req.args)
+    pairs = _pairs(req.args())
     dialects.events += 1
     errors: list[tuple[str, str]] = []
     used: set[str] = set()
     commands: list[tuple[c.Command, float | None]] = []
     cues: list[str] = []
-    due = req.due
+    due = env.due
 
     def value(key: str, convert: Callable[[Any], Any] | None = None) -> Any:
         used.add(key)
@@ -145,7 +148,7 @@ def play(host: Any, req: Any) -> list[Reply] | None:
     unknown = [key for key in pairs if key not in used and key != select]
     if unknown:
         dialects.unknown(unknown)
-    return _errors(dialects, req.address, errors)
+    return _errors(dialects, env.address, errors)
 
 
 def _note(pairs, value, used, commands, due, errors) -> None:
@@ -243,7 +246,7 @@ def _errors(dialects: "Dialects", address: str, errors: list[tuple[str, str]]) -
     replies: list[Reply] = []
     for key, reason in errors:
         if dialects.type_error(key) and not replies:
-            replies.append(("/mrt/error", [address, f"{key}: {reason}"]))
+            replies.append(Error(address, f"{key}: {reason}").message())
     return replies or None
 
 

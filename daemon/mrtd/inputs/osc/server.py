@@ -29,7 +29,7 @@ from typing import Callable
 from mrtd.vocabulary.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
 from mrtd.inputs.osc.guard import ReplyGuard
 from mrtd.vocabulary.replies import Error
-from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
+from mrtd.inputs.osc.table import ROOT, ROUTES, Envelope, Host
 from mrtd.lifecycle import STOP_TIMEOUT_S, release_free_memory
 
 log = logging.getLogger(__name__)
@@ -453,7 +453,7 @@ class OscServer:
             return
         try:
             answer = lambda late: reply([encode(a, r) for a, r in late], address)  # noqa: E731
-            replies = route.handler(self.host, Request(address, args, due, sender, answer))
+            replies = route.handle(self.host, args, Envelope(address, due, sender, answer))  # decodes, then handles
         except ValueError as exc:
             self._error(sender, reply, address, str(exc), args)
             return

@@ -1,9 +1,10 @@
 """Browser messages: JSON in, the OSC table's handlers, JSON out.
 
 A page sends `{"address": "/mrt/weight", "args": ["pad", 0.5], "id": 7}`. The
-message goes through the same route table, handlers and validation as an OSC
-packet, so the page speaks exactly the OSC vocabulary and gets the same
-errors: there is no second API. Every reply is `{"address": ..., "args": [...]}`
+message goes through the same route table as an OSC packet: the row's request
+class (mrtd.vocabulary.requests) decodes the args, then the same handler runs,
+so the page speaks exactly the OSC vocabulary and gets the same errors: there
+is no second API. Every reply is `{"address": ..., "args": [...]}`
 (with the request's `id`, when it had one); a bad message gets
 `{"address": "/mrt/error", "args": [address, reason]}` and changes nothing.
 
@@ -19,8 +20,8 @@ import logging
 import math
 from typing import Any
 
-from mrtd.vocabulary.replies import Error
-from mrtd.inputs.osc.table import ROOT, ROUTES, Host, Request
+from mrtd.vocabulary.replies import Done, Error
+from mrtd.inputs.osc.table import ROUTES, Envelope, Host
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def dispatch(host: Host, text: str, sender: tuple[str, int]) -> list[dict[str, A
             if host.mapped(address, args, None):
                 return _done(address, request_id)
             return [error(address, "unknown address", request_id)]
-        replies = route.handler(host, Request(address, args, None, sender))
+        replies = route.handle(host, args, Envelope(address, None, sender))  # the row's request class decodes the JSON's args
     except ValueError as exc:
         return [error(address, str(exc), request_id)]
     except Exception:  # a bug in a handler must not stop the server or the music
@@ -127,4 +128,4 @@ def dispatch(host: Host, text: str, sender: tuple[str, int]) -> list[dict[str, A
 
 def _done(address: str, request_id: Any) -> list[dict[str, Any]]:
     """An acknowledgement, only for a message that asked for one (it carried an id)."""
-    return [] if request_id is None else [reply(f"{ROOT}/done", [address], request_id)]
+    return [] if request_id is None else [reply(*Done(address).message(), request_id)]
