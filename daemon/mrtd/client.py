@@ -8,7 +8,9 @@
 
 Both clients share one set of command methods (`Commands`), one per address of
 the OSC table (docs/osc.md); they differ only in how a packet goes out and how
-a reply is waited for. `at=` is a wall-clock time (`time.time()`): the message
+a reply is waited for. Every method builds the daemon's own typed request
+(`mrtd.vocabulary.requests`) and sends its `message()`, which the daemon
+decodes with the same class: no address or argument list is written twice. `at=` is a wall-clock time (`time.time()`): the message
 travels in a bundle with that timetag and the daemon applies it at the frame
 heard at that time. Without `at=`, it applies at the next frame.
 
@@ -32,7 +34,9 @@ import time
 from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 
 from mrtd.vocabulary import replies as r
+from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.codec import PacketError, encode, timed_messages
+from mrtd.vocabulary.values import parse_length, parse_when
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7400
@@ -123,134 +127,142 @@ def _decode(data: bytes) -> list[Message]:
 # -- the commands, shared by both clients --------------------------------------------
 
 
+def _slot_or_name(name: str | int) -> str:
+    """A prompt's name as the vocabulary carries it: a slot number is named by its digits."""
+    return str(name) if isinstance(name, int) and not isinstance(name, bool) else name
+
+
 class Commands(Generic[R]):
-    """One method per address in the OSC table; each returns whatever `send` returns."""
+    """One method per address in the OSC table; each builds the typed request
+    (mrtd.vocabulary.requests) and returns whatever `send` returns for its message."""
 
     def send(self, address: str, *args: Any, at: float | None = None) -> R:
         raise NotImplementedError
 
+    def send_request(self, request: q.Request, *, at: float | None = None) -> R:
+        """Send a typed request: the message the daemon decodes back into the same request."""
+        address, args = request.message()
+        return self.send(address, *args, at=at)
+
     # prompts and the mix
     def prompt(self, name: str | int, text: str, weight: float | None = None, *, at: float | None = None) -> R:
-        return self.send("/mrt/prompt", name, text, *([] if weight is None else [float(weight)]), at=at)
+        return self.send_request(q.Prompt(_slot_or_name(name), text, None if weight is None else float(weight)), at=at)
 
     def prompt_clear(self, name: str | int, *, at: float | None = None) -> R:
-        return self.send("/mrt/prompt/clear", name, at=at)
+        return self.send_request(q.PromptClear(_slot_or_name(name)), at=at)
 
     def mix(self, weights: dict[str, float], fade: float | str | None = None, curve: str | None = None, *, at: float | None = None) -> R:
         """Target mix {name: weight}, optionally crossfaded over `fade` (seconds, or '4 bars', '8 beats') with `curve`."""
-        args: list[Any] = [x for name, w in weights.items() for x in (name, float(w))]
-        if fade is not None:
-            args.append(fade if isinstance(fade, str) else float(fade))
-            if curve is not None:
-                args.append(curve)
-        return self.send("/mrt/mix", *args, at=at)
+        length, unit = (0.0, "s") if fade is None else parse_length(fade) if isinstance(fade, str) else (float(fade), "s")
+        pairs = tuple((_slot_or_name(name), float(w)) for name, w in weights.items())
+        return self.send_request(q.Mix(pairs, length, unit, curve or "linear"), at=at)
 
     def weight(self, name: str | int, weight: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/weight", name, float(weight), at=at)
+        return self.send_request(q.Weight(_slot_or_name(name), float(weight)), at=at)
 
     def axis(self, axis: int | str, value: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/axis", axis, float(value), at=at)
+        return self.send_request(q.Axis(axis, float(value)), at=at)
 
     def xy(self, x: float, y: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/xy", float(x), float(y), at=at)
+        return self.send_request(q.XY(float(x), float(y)), at=at)
 
     def style_tokens(self, tokens: list[int] | None, *, at: float | None = None) -> R:
         """12 raw style tokens (-1 masked); None returns to the prompt blend."""
-        return self.send("/mrt/style/tokens", *[int(t) for t in tokens or ()], at=at)
+        return self.send_request(q.StyleTokens(tuple(int(t) for t in tokens or ()) or None), at=at)
 
     def style_embedding(self, embedding: bytes | Iterable[float] | None, *, at: float | None = None) -> R:
         """768 floats, or their little-endian float32 bytes as a blob; None returns to the blend."""
-        if embedding is None:
-            return self.send("/mrt/style/embedding", at=at)
-        if not isinstance(embedding, bytes):
-            embedding = struct.pack(f"<{len(list(embedding))}f", *embedding)
-        return self.send("/mrt/style/embedding", embedding, at=at)
+        if embedding is not None and not isinstance(embedding, bytes):
+            values = list(embedding)
+            embedding = struct.pack(f"<{len(values)}f", *values)
+        return self.send_request(q.StyleEmbedding(embedding), at=at)
 
     # sampling and guidance
     def temperature(self, value: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/temperature", float(value), at=at)
+        return self.send_request(q.Temperature(float(value)), at=at)
 
     def topk(self, value: int, *, at: float | None = None) -> R:
-        return self.send("/mrt/topk", int(value), at=at)
+        return self.send_request(q.TopK(int(value)), at=at)
 
     def seed(self, value: int, *, at: float | None = None) -> R:
-        return self.send("/mrt/seed", int(value), at=at)
+        return self.send_request(q.Seed(int(value)), at=at)
 
     def cfg_style(self, value: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/cfg/style", float(value), at=at)
+        return self.send_request(q.CfgStyle(float(value)), at=at)
 
     def cfg_notes(self, value: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/cfg/notes", float(value), at=at)
+        return self.send_request(q.CfgNotes(float(value)), at=at)
 
     def cfg_drums(self, value: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/cfg/drums", float(value), at=at)
+        return self.send_request(q.CfgDrums(float(value)), at=at)
 
     # notes and drums
     def note_on(self, pitch: int, velocity: int = 100, *, at: float | None = None) -> R:
-        return self.send("/mrt/note/on", int(pitch), int(velocity), at=at)
+        return self.send_request(q.NoteOn(int(pitch), int(velocity)), at=at)
 
     def note_off(self, pitch: int, *, at: float | None = None) -> R:
-        return self.send("/mrt/note/off", int(pitch), at=at)
+        return self.send_request(q.NoteOff(int(pitch)), at=at)
 
     def notes_clear(self, *, at: float | None = None) -> R:
-        return self.send("/mrt/notes/clear", at=at)
+        return self.send_request(q.NotesClear(), at=at)
 
     def unmask(self, width: int, *, at: float | None = None) -> R:
-        return self.send("/mrt/unmask", int(width), at=at)
+        return self.send_request(q.Unmask(int(width)), at=at)
 
     def onset_mode(self, mode: int, *, at: float | None = None) -> R:
-        return self.send("/mrt/onset_mode", int(mode), at=at)
+        return self.send_request(q.OnsetMode(int(mode)), at=at)
 
     def midigate(self, on: bool = True, *, at: float | None = None) -> R:
-        return self.send("/mrt/midigate", int(on), at=at)
+        return self.send_request(q.Midigate(bool(on)), at=at)
 
     def drums(self, mode: int, *, at: float | None = None) -> R:
         """-1 the model decides, 0 no drums, 1 drums."""
-        return self.send("/mrt/drums", int(mode), at=at)
+        return self.send_request(q.Drums(int(mode)), at=at)
 
     # output and state
     def volume(self, db: float, *, at: float | None = None) -> R:
-        return self.send("/mrt/volume", float(db), at=at)
+        return self.send_request(q.Volume(float(db)), at=at)
 
     def mute(self, on: bool = True, *, at: float | None = None) -> R:
-        return self.send("/mrt/mute", int(on), at=at)
+        return self.send_request(q.Mute(bool(on)), at=at)
 
     def bypass(self, on: bool = True, *, at: float | None = None) -> R:
-        return self.send("/mrt/bypass", int(on), at=at)
+        return self.send_request(q.Bypass(bool(on)), at=at)
 
     def reset(self, *, at: float | None = None) -> R:
-        return self.send("/mrt/reset", at=at)
+        return self.send_request(q.Reset(), at=at)
 
     # scenes and clock
     def scene_load(self, name: str, *, at: float | None = None) -> R:
-        return self.send("/mrt/scene/load", name, at=at)
+        return self.send_request(q.SceneLoad(name), at=at)
 
     def cue(self, name: str | int, when: str | None = None, *, at: float | None = None) -> R:
         """Go to a cue, now or on the grid (`when`: 'beat', 'bar', '2 bars')."""
-        return self.send("/mrt/cue", name, *([] if when is None else [when]), at=at)
+        return self.send_request(q.Cue(_slot_or_name(name), None if when is None else parse_when(when)), at=at)
 
     def cue_next(self, *, at: float | None = None) -> R:
-        return self.send("/mrt/cue/next", at=at)
+        return self.send_request(q.CueNext(), at=at)
 
     def tempo(self, bpm: float, meter: int | None = None, *, at: float | None = None) -> R:
         """Tempo in BPM, and optionally beats per bar."""
-        return self.send("/mrt/tempo", float(bpm), *([] if meter is None else [int(meter)]), at=at)
+        return self.send_request(q.Tempo(float(bpm), None if meter is None else int(meter)), at=at)
 
     def meter(self, beats: int, *, at: float | None = None) -> R:
         """Beats per bar."""
-        return self.send("/mrt/meter", int(beats), at=at)
+        return self.send_request(q.Meter(int(beats)), at=at)
 
     def on_grid(self, when: str, address: str, *args: Any, at: float | None = None) -> R:
-        """/mrt/at: do `address args` on the grid (`when`: 'beat', 'bar', '4 beats', '2 bars')."""
-        return self.send("/mrt/at", when, address, *args, at=at)
+        """/mrt/at: do `address args` on the grid (`when`: 'beat', 'bar', '4 beats', '2 bars').
+        The inner message is decoded with its own request class, here as in the daemon."""
+        return self.send_request(q.At.from_args([when, address, *args]), at=at)
 
     def learn(self, name: str, kind: str | None = None, *, at: float | None = None) -> R:
         """MIDI learn: the next control moved maps to `name` (kind: param, axis, weight, cue, toggle)."""
-        return self.send("/mrt/learn", *([] if kind is None else [kind]), name, at=at)
+        return self.send_request(q.Learn(name, kind or "param"), at=at)
 
     def event(self, *, at: float | None = None, **named: Any) -> R:
         """A named-argument event, as TidalCycles sends it: `event(note=0, velocity=0.8, delta=0.5)`."""
-        return self.send("/mrt/event", *[x for item in named.items() for x in item], at=at)
+        return self.send_request(q.Event(tuple(x for item in named.items() for x in item)), at=at)
 
 
 # -- blocking -------------------------------------------------------------------------
@@ -314,18 +326,28 @@ class Client(Commands[None]):
                 if self.on_message is not None:
                     self.on_message(got, got_args)
 
+    def ask(self, request: q.Request, reply: type[r.Response], timeout: float | None = None) -> Any:
+        """Send a typed request and wait for its typed response; MrtdError if refused."""
+        address, args = request.message()
+        return self.request(address, *args, reply=reply, timeout=timeout)
+
     def fenced(self, address: str, *args: Any, timeout: float | None = None) -> list[Message]:
         """Send, then a ping; return everything the daemon answered before the pong."""
         fence = f"fence-{next(self._fences)}"
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         self.send(address, *args)
-        self.send("/mrt/ping", fence)
+        self.send_request(q.Ping((fence,)))
         answered: list[Message] = []
         while True:
             for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
-                if got == "/mrt/pong" and got_args == [fence]:
+                if (got, got_args) == r.Pong((fence,)).message():
                     return answered
                 answered.append((got, got_args))
+
+    def fenced_request(self, request: q.Request, timeout: float | None = None) -> list[Message]:
+        """`fenced` for a typed request."""
+        address, args = request.message()
+        return self.fenced(address, *args, timeout=timeout)
 
     def send_checked(self, address: str, *args: Any, timeout: float | None = None) -> list[Message]:
         """Send and return the daemon's replies; raise MrtdError if it refused the message."""
@@ -338,13 +360,13 @@ class Client(Commands[None]):
 
     # replies
     def status(self, timeout: float | None = None) -> dict[str, Any]:
-        return self.request("/mrt/status", reply=r.Status, timeout=timeout).values
+        return self.ask(q.Status(), r.Status, timeout).values
 
     def ping(self, timeout: float | None = None) -> float:
         """Round-trip time in seconds."""
         start = time.perf_counter()
         token = f"ping-{next(self._fences)}"
-        while self.request("/mrt/ping", token, reply=r.Pong, timeout=timeout) != r.Pong((token,)):
+        while self.ask(q.Ping((token,)), r.Pong, timeout) != r.Pong((token,)):
             pass  # a stale pong from an earlier, timed-out ping
         return time.perf_counter() - start
 
@@ -355,39 +377,39 @@ class Client(Commands[None]):
         cannot turn the daemon into an amplifier); a proven one gets the full one.
         `sync()` and `subscribe()` call this first, once.
         """
-        cookie = self.request("/mrt/hello", reply=r.Hello, timeout=timeout).cookie
-        self.request("/mrt/hello", cookie, reply=r.HelloOk, timeout=timeout)
+        cookie = self.ask(q.Hello(), r.Hello, timeout).cookie
+        self.ask(q.Hello(cookie), r.HelloOk, timeout)
         self.proven = True
 
     def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
         """The daemon's full state: {address: args}."""
         if not self.proven:
             self.hello(timeout)
-        return dict(self.fenced("/mrt/sync", timeout=timeout))
+        return dict(self.fenced_request(q.Sync(), timeout))
 
     def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         """Ask for state pushes (to this socket, or to `port` on this host); returns the port."""
         if not self.proven:
             self.hello(timeout)
-        return self.request("/mrt/subscribe", *([] if port is None else [port]), reply=r.Subscribed, timeout=timeout).port
+        return self.ask(q.Subscribe(port), r.Subscribed, timeout).port
 
     def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
-        return self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply=r.Unsubscribed, timeout=timeout).port
+        return self.ask(q.Unsubscribe(port), r.Unsubscribed, timeout).port
 
     def record_start(self, name: str | None = None, timeout: float | None = None) -> str:
         """Start recording; returns the WAV file's name in the daemon's recording folder."""
-        return self.request("/mrt/record/start", *([] if name is None else [name]), reply=r.RecordStarted, timeout=timeout).name
+        return self.ask(q.RecordStart(name), r.RecordStarted, timeout).name
 
     def record_stop(self, timeout: float | None = None) -> str:
-        return self.request("/mrt/record/stop", reply=r.RecordStopped, timeout=timeout).name
+        return self.ask(q.RecordStop(), r.RecordStopped, timeout).name
 
     def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
         """mrt2: fill the model's context from an audio file in the daemon's audio folder (or silence)."""
-        return self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply=r.Prefilling, timeout=timeout).name
+        return self.ask(q.Prefill(audio_name), r.Prefilling, timeout).name
 
     def model(self, name: str, timeout: float | None = None) -> str:
         """mrt2: load another model beside the running one and crossfade to it."""
-        return self.request("/mrt/model", name, reply=r.Loading, timeout=timeout).name
+        return self.ask(q.Model(name), r.Loading, timeout).name
 
 
 # -- asyncio --------------------------------------------------------------------------
@@ -484,21 +506,26 @@ class AsyncClient(Commands[Awaitable[None]]):
             raise _refusal(address, got_args)
         return _answer(reply, got_args)
 
+    async def ask(self, request: q.Request, reply: type[r.Response], timeout: float | None = None) -> Any:
+        """As `Client.ask`: send a typed request, await its typed response."""
+        address, args = request.message()
+        return await self.request(address, *args, reply=reply, timeout=timeout)
+
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
-        return (await self.request("/mrt/status", reply=r.Status, timeout=timeout)).values
+        return (await self.ask(q.Status(), r.Status, timeout)).values
 
     async def ping(self, timeout: float | None = None) -> float:
         """Round-trip time in seconds."""
         start = time.perf_counter()
         token = f"ping-{next(self._tokens)}"
-        while await self.request("/mrt/ping", token, reply=r.Pong, timeout=timeout) != r.Pong((token,)):
+        while await self.ask(q.Ping((token,)), r.Pong, timeout) != r.Pong((token,)):
             pass  # a stale pong from an earlier, timed-out ping
         return time.perf_counter() - start
 
     async def hello(self, timeout: float | None = None) -> None:
         """As `Client.hello`: prove this socket's address, for the full reply budget."""
-        cookie = (await self.request("/mrt/hello", reply=r.Hello, timeout=timeout)).cookie
-        await self.request("/mrt/hello", cookie, reply=r.HelloOk, timeout=timeout)
+        cookie = (await self.ask(q.Hello(), r.Hello, timeout)).cookie
+        await self.ask(q.Hello(cookie), r.HelloOk, timeout)
         self.proven = True
 
     async def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
@@ -509,11 +536,11 @@ class AsyncClient(Commands[Awaitable[None]]):
         state: dict[str, list[Any]] = {}
 
         def send() -> None:
-            self._sendto(packet("/mrt/sync", []))
-            self._sendto(packet("/mrt/ping", [fence]))
+            self._sendto(packet(*q.Sync().message()))
+            self._sendto(packet(*q.Ping((fence,)).message()))
 
         def take(message: Message, done: asyncio.Future[Message]) -> bool:
-            if message == ("/mrt/pong", [fence]):
+            if message == r.Pong((fence,)).message():
                 done.set_result(message)
             else:
                 state[message[0]] = message[1]
@@ -525,22 +552,22 @@ class AsyncClient(Commands[Awaitable[None]]):
     async def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         if not self.proven:
             await self.hello(timeout)
-        return (await self.request("/mrt/subscribe", *([] if port is None else [port]), reply=r.Subscribed, timeout=timeout)).port
+        return (await self.ask(q.Subscribe(port), r.Subscribed, timeout)).port
 
     async def unsubscribe(self, port: int | None = None, timeout: float | None = None) -> int:
-        return (await self.request("/mrt/unsubscribe", *([] if port is None else [port]), reply=r.Unsubscribed, timeout=timeout)).port
+        return (await self.ask(q.Unsubscribe(port), r.Unsubscribed, timeout)).port
 
     async def record_start(self, name: str | None = None, timeout: float | None = None) -> str:
-        return (await self.request("/mrt/record/start", *([] if name is None else [name]), reply=r.RecordStarted, timeout=timeout)).name
+        return (await self.ask(q.RecordStart(name), r.RecordStarted, timeout)).name
 
     async def record_stop(self, timeout: float | None = None) -> str:
-        return (await self.request("/mrt/record/stop", reply=r.RecordStopped, timeout=timeout)).name
+        return (await self.ask(q.RecordStop(), r.RecordStopped, timeout)).name
 
     async def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
-        return (await self.request("/mrt/prefill", *([] if audio_name is None else [audio_name]), reply=r.Prefilling, timeout=timeout)).name
+        return (await self.ask(q.Prefill(audio_name), r.Prefilling, timeout)).name
 
     async def model(self, name: str, timeout: float | None = None) -> str:
-        return (await self.request("/mrt/model", name, reply=r.Loading, timeout=timeout)).name
+        return (await self.ask(q.Model(name), r.Loading, timeout)).name
 
 
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------
