@@ -217,3 +217,19 @@ def test_a_malformed_request_is_refused_with_the_servers_words(address, args):
     server.dispatch(address, args, None, ("127.0.0.1", 9), lambda packets, _about: sent.extend(packets))
     ((_due, got, got_args),) = [m for packet in sent for m in timed_messages(packet)]
     assert r.decode(got, got_args) == r.Error(address, str(refused.value))
+
+
+@pytest.mark.parametrize("address, args", [(a, v) for a, v in MALFORMED if a != "/mrt/subscribe" and all(
+    not isinstance(x, float) or x == x for x in v) and all(not isinstance(x, str) or len(x) <= 1000 for x in v)],
+    ids=lambda v: v if isinstance(v, str) else None)
+def test_the_web_page_decodes_through_the_same_classes(address, args):
+    """JSON from the page goes through the same rows: the same refusal, word for word (what the
+    page's own checks refuse first, over-long texts and the subscription, is left out)."""
+    import json
+
+    from mrtd.inputs.web import protocol
+
+    with pytest.raises(ValueError) as refused:
+        q.decode(address, args)
+    (reply,) = protocol.dispatch(_NoHost(), json.dumps({"address": address, "args": args, "id": 5}), ("page", 0))  # type: ignore[arg-type]
+    assert reply == {"address": r.Error.address, "args": list(r.Error(address, str(refused.value)).args()), "id": 5}

@@ -25,6 +25,8 @@ EXAMPLES = [
     r.PromptsPart(1, 2, (("a", "warm pads"), ("b", "bright plucks"))),
     r.Done("/mrt/temperature"),
     r.Learned("param", "temperature", "cc=7 channel=1"),
+    r.PageStatus('{"frames": 12}'),
+    r.PageScene('{"prompts": []}'),
 ]
 
 

@@ -314,6 +314,35 @@ class Learned(Response):
         return cls(_text(args[0], "the kind"), _text(args[1], "the name"), _text(args[2], "the source"))
 
 
+@dataclass(frozen=True)
+class PageJson(Response):
+    """A reply that carries one JSON text (the web page's own views)."""
+
+    json: str
+
+    def args(self) -> list[Any]:
+        return [self.json]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "PageJson":
+        _count(args, cls.address, 1)
+        return cls(_text(args[0], "the JSON"))
+
+
+@dataclass(frozen=True)
+class PageStatus(PageJson):
+    """Pushed to the web page every few seconds: the daemon's health as a JSON object."""
+
+    address: ClassVar[str] = f"{ROOT}/web/status"
+
+
+@dataclass(frozen=True)
+class PageScene(PageJson):
+    """Pushed to a web page when it connects: the scene's controls (prompts, axes, cues) as JSON."""
+
+    address: ClassVar[str] = f"{ROOT}/web/scene"
+
+
 PROMPTS_PART_BYTES = 8192  # a /mrt/prompts message larger than this goes out in parts
 
 
@@ -344,7 +373,8 @@ def in_datagrams(address: str, args: list[Any]) -> list[Message]:
 RESPONSES: dict[str, type[Response]] = {
     cls.address: cls
     for cls in (Error, Pong, Status, Hello, HelloOk, Synced, Subscribed, Unsubscribed, Learning, Prefilling,
-                Loading, RecordStarted, RecordStopped, Clamped, PromptsPart, Done, Learned)
+                Loading, RecordStarted, RecordStopped, Clamped, PromptsPart, Done, Learned,
+                PageStatus, PageScene)
 }
 
 
@@ -363,7 +393,8 @@ def decode(address: str, args: list[Any]) -> Response | None:
 def responses_markdown() -> list[str]:
     """The replies section of docs/osc.md, from the classes above."""
     lines = ["", "## Replies", "",
-             "What the daemon answers to the sender (`mrtd.vocabulary.replies`: the daemon builds these, the Python clients decode them).", "",
+             "What the daemon answers to the sender, and the pushes that are events rather than state (`/mrt/learned`, the web page's own) "
+             "(`mrtd.vocabulary.replies`: the daemon builds these, the Python clients decode them).", "",
              "| address | arguments | meaning |", "|---|---|---|"]
     for address, kind in RESPONSES.items():
         arguments = " ".join(f.name for f in fields(kind))

@@ -37,6 +37,7 @@ from mrtd.inputs.osc.table import ROOT, Host
 from mrtd.inputs.web import protocol
 from mrtd.inputs.web.config import WebConfig
 from mrtd.lifecycle import STOP_TIMEOUT_S
+from mrtd.vocabulary.replies import Error, PageScene, PageStatus
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class WebServer:
             except Exception:  # a status read must never end the loop
                 log.exception("web status")
                 continue
-            self._merge({f"{ROOT}/web/status": [json.dumps(status)]})
+            self._merge(dict([PageStatus(json.dumps(status)).message()]))
 
     # -- checks ----------------------------------------------------------------------
     def _refusal(self, request: web.Request) -> str | None:
@@ -229,7 +230,7 @@ class WebServer:
         peer = (request.remote or "?", 0)
         page = _Page(ws, peer, self.config, self.clock)
         page.pending.update(self.host.full_state())
-        page.pending[f"{ROOT}/web/scene"] = [json.dumps(self.host.page_scene())]
+        page.pending.update([PageScene(json.dumps(self.host.page_scene())).message()])
         page.wake.set()
         self.pages.add(page)
         writer = asyncio.ensure_future(self._writer(page))
@@ -255,7 +256,7 @@ class WebServer:
 
     async def _answer(self, page: _Page, replies: list[dict[str, Any]]) -> None:
         for reply in replies:
-            if reply["address"] == f"{ROOT}/error" and not page.errors.take():
+            if reply["address"] == Error.address and not page.errors.take():
                 continue  # errors rate-limited per page
             if not page.ws.closed:
                 await page.ws.send_str(json.dumps({"reply": reply}))
@@ -269,7 +270,7 @@ class WebServer:
             state, page.pending = page.pending, {}
             if f"{ROOT}/scene" in state and state[f"{ROOT}/scene"] != scene_shown:
                 scene_shown = state[f"{ROOT}/scene"]
-                state[f"{ROOT}/web/scene"] = [json.dumps(self.host.page_scene())]
+                state.update([PageScene(json.dumps(self.host.page_scene())).message()])
             try:
                 await page.ws.send_str(json.dumps({"state": state, "t": time.time()}))
             except (ConnectionError, RuntimeError):
