@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "daemon"))
 
 from mrtd.audio.playout import Playout  # noqa: E402
 from mrtd.frame import FRAME_SAMPLES  # noqa: E402
-from mrtd.runtime.ring import Ring  # noqa: E402
+from mrtd.audio.ring import Ring  # noqa: E402
 
 
 def time_calls(call, ring: Ring, calls: int) -> list[float]:

@@ -25,7 +25,7 @@ MAY_IMPORT = {
     "control": {"style"},
     "inputs": {"control", "style"},
     "engines": {"style"},
-    "runtime": {"control", "engines"},
+    "runtime": {"control", "engines", "audio"},
     "audio": {"runtime"},
     "feedback": {"control"},
     "client": set(),  # it speaks the vocabulary, from the other side

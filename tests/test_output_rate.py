@@ -14,7 +14,7 @@ from mrtd.runtime.resample import RateConverter
 from mrtd.control.commands import NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.inputs.osc.server import OscConfig
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 from osc_probe import OscProbe
 from output_rig import dominant_frequency, jack_record, private_jack
 

@@ -11,7 +11,7 @@ from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.audio.playout import Playout
 from mrtd.audio.routing import ChannelMap
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 from conftest import wait_for
 from output_rig import jack_connections, jack_record, private_jack
 

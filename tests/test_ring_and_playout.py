@@ -5,7 +5,7 @@ import pytest
 
 from mrtd.audio.playout import FADE_SAMPLES, Playout
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 
 
 def tone(n: int, start: int = 0, freq: float = 220.0, amp: float = 0.8) -> np.ndarray:

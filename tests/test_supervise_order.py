@@ -14,7 +14,7 @@ import numpy as np
 from mrtd.audio.outputs import DeviceOutput, NullOutput, Output
 from mrtd.audio.playout import Playout
 from mrtd.audio.supervise import DeviceSupervisor
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 from conftest import wait_for
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, SAMPLE_RATE
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 
 FADE_SAMPLES = 240  # 5 ms: long enough to avoid a click, short enough to hide
 MAX_BLOCK = 16384

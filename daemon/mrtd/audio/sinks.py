@@ -26,7 +26,7 @@ import numpy as np
 
 from mrtd.frame import CHANNELS, SAMPLE_RATE
 from mrtd.audio.wavfile import GrowingWav, create_unused
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 
 log = logging.getLogger(__name__)
 

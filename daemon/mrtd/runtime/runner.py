@@ -14,7 +14,7 @@ from typing import Callable
 from mrtd.runtime.resample import RateConverter
 from mrtd.frame import FRAME_SECONDS, FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
-from mrtd.runtime.ring import Ring
+from mrtd.audio.ring import Ring
 from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)

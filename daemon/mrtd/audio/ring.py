@@ -4,6 +4,9 @@ The generation thread writes whole frames; the audio callback reads blocks of
 any size. Neither side locks: each index has exactly one writer, and CPython
 publishes an int assignment atomically, after the sample copy that precedes it.
 Positions count samples since the start and never wrap, so fill = written - read.
+
+It lives in audio because it is what the audio callback reads: the runtime writes
+into it, so the import goes runtime -> audio, the way the samples go.
 """
 
 from __future__ import annotations
