@@ -26,7 +26,7 @@ MAY_IMPORT = {
     "inputs": {"control", "style"},
     "engines": {"style"},
     "runtime": {"control", "engines", "audio"},
-    "audio": {"runtime"},
+    "audio": set(),
     "feedback": {"control"},
     "client": set(),  # it speaks the vocabulary, from the other side
     "app": {"style", "control", "inputs", "engines", "runtime", "audio", "feedback", "client"},

@@ -20,7 +20,7 @@ from mrtd.app.journal import Journal
 from mrtd.app.logs import JsonFormatter, RepeatLimiter
 from mrtd.app.scenes import SceneHost
 from mrtd.app.systemd import Notifier, Progress
-from mrtd.audio.chain import AudioChain
+from mrtd.app.chain import AudioChain
 from mrtd.audio.recorder import Recorder
 from mrtd.feedback.push import Pusher
 from mrtd.inputs.osc.server import OscConfig, OscServer

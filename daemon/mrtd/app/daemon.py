@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from mrtd.audio.chain import AudioChain
+from mrtd.app.chain import AudioChain
 from mrtd.audio.supervise import DeviceSupervisor
 from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, DeviceOutput, Output
 from mrtd.audio.routing import ChannelMap

@@ -21,13 +21,22 @@ import atexit
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
-from mrtd.audio.chain import AudioChain
 from mrtd.audio.outputs import DeviceOutput, NullOutput, Output, OutputError, import_sounddevice
+from mrtd.audio.playout import Playout
 from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
+
+
+class Chain(Protocol):
+    """What the supervisor needs of the audio chain: the clock master, which it swaps for a
+    standby and back, and the playout that master drives. The chain itself is assembled in
+    app/ (it joins the runner to the playout), so audio names only this much of it."""
+
+    master: Output
+    playout: Playout
 
 
 def finishes(action: Callable[[], object], timeout_s: float, name: str) -> bool:
@@ -54,7 +63,7 @@ def rescan_portaudio() -> None:
 
 
 class DeviceSupervisor:
-    def __init__(self, chain: AudioChain, reopen: Callable[[], Output], check_s: float = 0.5, retry_s: float = 2.0) -> None:
+    def __init__(self, chain: Chain, reopen: Callable[[], Output], check_s: float = 0.5, retry_s: float = 2.0) -> None:
         self.chain = chain
         self._reopen = reopen
         self.check_s, self.retry_s = check_s, retry_s

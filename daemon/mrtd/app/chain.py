@@ -7,6 +7,10 @@ resampler in front of that ring, and the extra sinks that take a copy of each fr
 The master (the sound card if there is one, else the first output) drives the
 playout and so the frame clock. Sinks see the generated 48 kHz frames, not
 the device's resampled stream, and never wait on anything.
+
+It lives in app/ because it joins two parts: the runtime's runner and generator to the
+audio playout, ring and outputs. Joining parts is the composition root's job; audio
+itself imports nothing of the runtime that feeds it.
 """
 
 from __future__ import annotations
