@@ -13,7 +13,7 @@ import numpy as np
 from conftest import probed_daemon, wait_for
 from mrtd.style.audio_prompt import read_audio_file
 from mrtd.style.builtin_audio import BuiltinAudioEmbedder
-from mrtd.style.descriptors import DESCRIPTOR_INDEX, descriptors
+from mrtd.engines.descriptors import DESCRIPTOR_INDEX, descriptors
 
 RATE = 48_000
 

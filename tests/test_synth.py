@@ -23,7 +23,7 @@ from mrtd.conditioning import NOTE_HELD, NOTE_OFF, NOTE_ONSET, NOTE_SLOTS, Condi
 from mrtd.engines import create_engine
 from mrtd.engines.synth import OUTPUT_CEILING, SynthEngine
 from mrtd.frame import FRAME_SAMPLES
-from mrtd.style.descriptors import DESCRIPTOR_INDEX, descriptors, key_root
+from mrtd.engines.descriptors import DESCRIPTOR_INDEX, descriptors, key_root
 from mrtd.style.embedder import BuiltinEmbedder
 
 DARK = "dark ambient drone"

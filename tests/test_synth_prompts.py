@@ -17,7 +17,7 @@ from audio_analysis import harmonicity, low_band_fraction, onset_density, spectr
 from mrtd.conditioning import Conditioning
 from mrtd.engines.synth import OUTPUT_CEILING, SynthEngine
 from mrtd.frame import FRAME_SAMPLES
-from mrtd.style.descriptors import descriptors
+from mrtd.engines.descriptors import descriptors
 from mrtd.style.embedder import BuiltinEmbedder
 
 BPM = 120.0

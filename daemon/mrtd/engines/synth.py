@@ -2,7 +2,7 @@
 
 It honours the same conditioning as the real model, in its own simple way:
 
-- Style: the embedding is read as musical descriptors (`mrtd.style.descriptors`):
+- Style: the embedding is read as musical descriptors (`mrtd.engines.descriptors`):
   brightness picks the harmonic content of band-limited wavetables, density
   how often the improviser plays, tempo the feel of its pulse, harmony the
   mode, attack the envelopes, drums the beat, register the octave, swing the
@@ -53,7 +53,7 @@ from mrtd.conditioning import (
 )
 from mrtd.engines.base import Engine
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
-from mrtd.style import descriptors as style_descriptors
+import mrtd.engines.descriptors as style_descriptors
 
 OUTPUT_CEILING = 0.891  # -1 dBFS, never exceeded
 LIMITER_KNEE = 0.6  # below this the limiter is exactly linear

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.style.descriptors import DESCRIPTOR_DIRECTIONS, DESCRIPTOR_INDEX
+from mrtd.engines.descriptors import DESCRIPTOR_DIRECTIONS, DESCRIPTOR_INDEX
 from mrtd.style.embedder import BuiltinEmbedder, Embedder
 
 ANALYSIS_RATE_HOP = 1024  # samples per analysis block

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.style.descriptors import DESCRIPTOR_DIRECTIONS, DESCRIPTOR_INDEX
+from mrtd.engines.descriptors import DESCRIPTOR_DIRECTIONS, DESCRIPTOR_INDEX
 
 
 class Embedder(ABC):

@@ -20,6 +20,14 @@ directions are rows of a fixed-seed orthonormal basis, so:
 The built-in text embedder pushes its words along these same directions
 (see `mrtd.style.embedder`), which is how "dark ambient drone" comes to sound
 dark, soft and drumless.
+
+Why this lives in engines/: it is how the synth reads a style, so the synth
+owns it. The built-in embedders (`style/embedder.py`, `style/builtin_audio.py`)
+write their words and sounds along the directions the synth will read, so they
+import it from here: style -> engines is the way the data goes (a style is made,
+then an engine plays it), while the synth importing it from style would be an
+arrow against it. It is not shared vocabulary because only these two parts, in
+this order, use it.
 """
 
 from __future__ import annotations
