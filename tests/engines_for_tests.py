@@ -7,11 +7,11 @@ import time
 import numpy as np
 
 from mrtd.conditioning import Conditioning
-from mrtd.engines.base import Engine
+from mrtd.engines.base import BaseEngine
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 
 
-class ToneEngine(Engine):
+class ToneEngine(BaseEngine):
     """A phase-continuous sine; `step_seconds` makes it deliberately slow."""
 
     name = "tone"

@@ -16,14 +16,14 @@ from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.app.engine_choice import TooSlowError
 from mrtd.app.logs import stop_logging
 from mrtd.app.systemd import Progress
-from mrtd.engines.base import Engine
+from mrtd.engines.base import BaseEngine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
 from mrtd.runtime.lateness import LatenessMonitor
 
 CPU_STEP_S = 2.2  # what a 1-layer mrt2_small export steps in on the 2-core CI CPU
 
 
-class ClockedEngine(Engine):
+class ClockedEngine(BaseEngine):
     """An `mrt2` stand-in whose clock advances `step_s` per step: as slow as we say, at full speed."""
 
     name = "mrt2"

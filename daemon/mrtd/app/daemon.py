@@ -45,7 +45,7 @@ from mrtd.control.state import ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.style.encoder import EncoderWorker
-from mrtd.engines import Engine, create_engine
+from mrtd.engines import BaseEngine, create_engine
 from mrtd.engines.mrt2 import ModelError
 from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
 from mrtd.style.audio_prompt import read_audio_file
@@ -121,11 +121,11 @@ class DaemonConfig:
 
 
 class Daemon:
-    def __init__(self, config: DaemonConfig, engine: Engine | None = None, output: Output | None = None,
+    def __init__(self, config: DaemonConfig, engine: BaseEngine | None = None, output: Output | None = None,
                  style: StyleChoice | None = None) -> None:
         """`engine`, `output` and `style` inject ready-made parts instead of building them from `config`."""
         self.config = config
-        self.engine: Engine | None = engine
+        self.engine: BaseEngine | None = engine
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
         self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
@@ -345,7 +345,7 @@ class Daemon:
         if self.web is not None:
             self.web.publish(pushed)
 
-    def _warm_engine(self, name: str, model: str | None) -> Engine:
+    def _warm_engine(self, name: str, model: str | None) -> BaseEngine:
         engine = create_engine(name, model=model, seed=self.config.seed, keep_warm=self.config.keep_warm)
         try:
             engine.warm_up()
@@ -409,7 +409,7 @@ class Daemon:
             samples, rate = read_audio_file(audio_path)
             audio = samples if rate == SAMPLE_RATE else resample_file(samples, rate, SAMPLE_RATE)
 
-        def fill(engine: Engine) -> None:
+        def fill(engine: BaseEngine) -> None:
             live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
@@ -417,7 +417,7 @@ class Daemon:
         return self.swap_engine("mrt2", model, prepare=fill)
 
     def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4,
-                    prepare: Callable[[Engine], None] | None = None) -> Future:
+                    prepare: Callable[[BaseEngine], None] | None = None) -> Future:
         """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
 
         The future resolves to the new engine once the old one is closed, or to the

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from mrtd.engines.base import Engine
+from mrtd.engines.base import BaseEngine
 from mrtd.engines.realtime import REALTIME_HARDWARE, RENDER_HINT
 
 log = logging.getLogger("mrtd")
@@ -22,7 +22,7 @@ class TooSlowError(ValueError):
     """The chosen model cannot play live here; the message says how fast it is and what to do."""
 
 
-def too_slow_message(engine: Engine) -> str | None:
+def too_slow_message(engine: BaseEngine) -> str | None:
     """Why `engine` cannot play live on this machine, or None when it keeps up (or was never measured)."""
     verdict = engine.verdict
     if verdict is None or verdict.keeps_up or engine.name == "synth":
@@ -30,8 +30,8 @@ def too_slow_message(engine: Engine) -> str | None:
     return f"{engine.describe()} cannot keep up: {verdict.describe()} ({REALTIME_HARDWARE})"
 
 
-def choose_live_engine(engine: Engine, requested: str, allow_slow: bool,
-                       make_synth: Callable[[], Engine] | None) -> tuple[Engine, str]:
+def choose_live_engine(engine: BaseEngine, requested: str, allow_slow: bool,
+                       make_synth: Callable[[], BaseEngine] | None) -> tuple[BaseEngine, str]:
     """The engine to play live, and a note for the log and /status ("" when there is nothing to say).
 
     `requested` is the engine the user asked for ("auto" lets the synth stand in through

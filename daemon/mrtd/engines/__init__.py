@@ -5,35 +5,35 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from mrtd.engines.base import Engine, StepMetrics
+from mrtd.engines.base import BaseEngine, StepMetrics
 
 log = logging.getLogger(__name__)
 
 ENGINE_NAMES = ("auto", "synth", "mrt2")
 
 
-def _make_synth(**options) -> Engine:
+def _make_synth(**options) -> BaseEngine:
     from mrtd.engines.synth import SynthEngine
 
     return SynthEngine(seed=options.get("seed", 0))
 
 
-def _make_mrt2(**options) -> Engine:
+def _make_mrt2(**options) -> BaseEngine:
     # Imported on first use: it imports MLX, which a synth-only install need not load.
     from mrtd.engines.mrt2 import create
 
     return create(**options)
 
 
-_FACTORIES: dict[str, Callable[..., Engine]] = {"synth": _make_synth, "mrt2": _make_mrt2}
+_FACTORIES: dict[str, Callable[..., BaseEngine]] = {"synth": _make_synth, "mrt2": _make_mrt2}
 
 
-def register(name: str, factory: Callable[..., Engine]) -> None:
+def register(name: str, factory: Callable[..., BaseEngine]) -> None:
     """Add (or replace) an engine by name: a test's stand-in, or an engine from outside the package."""
     _FACTORIES[name] = factory
 
 
-def create_engine(name: str = "auto", **options) -> Engine:
+def create_engine(name: str = "auto", **options) -> BaseEngine:
     """Build an engine by name. `auto` picks mrt2 when its assets are present, else synth."""
     if name not in ENGINE_NAMES:
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
@@ -51,4 +51,4 @@ def _mrt2_available(**options) -> bool:
     return mrt2.assets_present(options.get("model"), options.get("magenta_home"))
 
 
-__all__ = ["Engine", "StepMetrics", "create_engine", "register", "ENGINE_NAMES"]
+__all__ = ["BaseEngine", "StepMetrics", "create_engine", "register", "ENGINE_NAMES"]

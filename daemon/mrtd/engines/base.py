@@ -1,8 +1,10 @@
-"""The engine contract: warm-up, step, reset, close, metrics.
+"""The base of every built-in engine: warm-up, a timed step, reset, close, metrics.
 
-An engine turns one frame's `Conditioning` into 40 ms of 48 kHz stereo,
-float32 `[1920, 2]` in [-1, 1]. It is called from the generation thread only,
-so it needs no locks. `step` is timed here, once, for every engine.
+`BaseEngine` implements the engine contract (`mrtd.engine.Engine`, the shared vocabulary
+the runtime drives): an engine turns one frame's `Conditioning` into 40 ms of 48 kHz
+stereo, float32 `[1920, 2]` in [-1, 1], called from the generation thread only, so it
+needs no locks. `step` is timed here, once, for every engine; warm-up judges whether it
+keeps up with real time, which the composition root asks before it plays live.
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ class StepTimer:
         return StepMetrics(self._count, float(last), float(recent.mean()), float(np.percentile(recent, 99)))
 
 
-class Engine(ABC):
-    """One warm model behind the frame-by-frame contract."""
+class BaseEngine(ABC):
+    """One warm model behind the frame-by-frame contract (`mrtd.engine.Engine`), timed and judged."""
 
     name: str = "engine"
     warmup_steps: int = 4

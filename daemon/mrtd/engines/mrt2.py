@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from mrtd.conditioning import DRUMS_AUTO, DRUMS_OFF, NOTE_SLOTS, STYLE_TOKENS, Conditioning
-from mrtd.engines.base import Engine
+from mrtd.engines.base import BaseEngine
 from mrtd.engines.encoder_process import EncodeError, EncoderProcess
 from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
@@ -214,7 +214,7 @@ def _fmt_shape(shape: Sequence[int]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-class Mrt2Engine(Engine):
+class Mrt2Engine(BaseEngine):
     """The exported MRT2 step function with its state threaded frame to frame."""
 
     name = "mrt2"

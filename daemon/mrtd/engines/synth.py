@@ -51,7 +51,7 @@ from mrtd.conditioning import (
     NOTE_SLOTS,
     Conditioning,
 )
-from mrtd.engines.base import Engine
+from mrtd.engines.base import BaseEngine
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 import mrtd.engines.descriptors as style_descriptors
 
@@ -450,7 +450,7 @@ def _free_time(pulse: float) -> float:
     return min(max((-z - 1.0) / 9.0, 0.0), 1.0)
 
 
-class SynthEngine(Engine):
+class SynthEngine(BaseEngine):
     """A small generative synthesiser that follows MRT2 conditioning; see the module docstring."""
 
     name = "synth"

@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 
 from mrtd.conditioning import Conditioning
+from mrtd.engine import Engine
 from mrtd.control.state import ControlState
-from mrtd.engines.base import Engine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
 from mrtd.runtime.lateness import LatenessMonitor
 
