@@ -27,7 +27,7 @@ MAY_IMPORT = {
     "engines": set(),
     "runtime": {"control", "audio"},
     "audio": set(),
-    "feedback": {"control"},
+    "feedback": set(),
     "client": set(),  # it speaks the vocabulary, from the other side
     "app": {"style", "control", "inputs", "engines", "runtime", "audio", "feedback", "client"},
     "__main__": {"app"},
@@ -127,3 +127,18 @@ def test_the_built_in_engines_keep_the_shared_engine_contract():
     from mrtd.engines.synth import SynthEngine
 
     assert isinstance(SynthEngine(), Engine)
+
+
+def test_the_control_state_has_what_runtime_and_feedback_read_of_it():
+    # Runtime and feedback name what they read of the state in Protocols of their own instead of
+    # importing control; the one ControlState must keep having all of it, nested parts included.
+    from style_fakes import builtin_control
+
+    from mrtd.feedback.snapshot import ShownClock, ShownNotes, ShownState, ShownStyle
+    from mrtd.runtime.generator import FrameControl, Notes
+
+    state = builtin_control()
+    assert isinstance(state, FrameControl) and isinstance(state.notes, Notes)
+    assert isinstance(state, ShownState)
+    assert isinstance(state.style, ShownStyle) and isinstance(state.clock, ShownClock)
+    assert isinstance(state.notes, ShownNotes)

@@ -9,13 +9,83 @@ of change (`vocabulary/changes.py`) renders as the messages of its row in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 from mrtd.vocabulary.changes import Change
-from mrtd.control.state import ControlState
 from mrtd.vocabulary.replies import ROOT
 
 Messages = dict[str, list[Any]]
+
+
+# What a snapshot reads of the state, named here so feedback imports nothing of control:
+# the state's changes flow on to feedback (runtime hands them over once per frame), and an
+# import of control from here would be an arrow against that flow. `ControlState` has all of it.
+@runtime_checkable
+class ShownStyle(Protocol):
+    def weights(self) -> dict[str, float]:
+        """The prompts' weights now."""
+        ...
+
+    @property
+    def source(self) -> str:
+        """Where the style comes from: prompts, tokens or embedding."""
+        ...
+
+
+@runtime_checkable
+class ShownClock(Protocol):
+    @property
+    def bar(self) -> int: ...
+
+    @property
+    def beat_in_bar(self) -> int: ...
+
+    @property
+    def phase(self) -> float: ...
+
+    @property
+    def bpm(self) -> float: ...
+
+
+@runtime_checkable
+class ShownNotes(Protocol):
+    @property
+    def held(self) -> Mapping[int, int]:
+        """Pitch -> velocity of the notes held."""
+        ...
+
+
+@runtime_checkable
+class ShownState(Protocol):
+    """The control state as a snapshot reads it, on the generation thread."""
+
+    @property
+    def values(self) -> Mapping[str, float | int | bool]: ...
+
+    @property
+    def style(self) -> ShownStyle: ...
+
+    @property
+    def prompt_texts(self) -> Mapping[str, str]: ...
+
+    @property
+    def axes(self) -> Mapping[str, float]: ...
+
+    @property
+    def xy(self) -> tuple[float, float] | None: ...
+
+    @property
+    def clock(self) -> ShownClock: ...
+
+    @property
+    def notes(self) -> ShownNotes: ...
+
+    @property
+    def scene(self) -> str | None: ...
+
+    @property
+    def cue(self) -> str | None: ...
+
 
 # parameter name -> the canonical address that sets it (and shows it)
 PARAM_ADDRESS = {
@@ -41,30 +111,30 @@ def _value(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
-def _mix(state: ControlState, out: Messages) -> None:
+def _mix(state: ShownState, out: Messages) -> None:
     out[f"{ROOT}/mix"] = [item for name, w in sorted(state.style.weights().items()) for item in (name, float(w))]
 
 
-def _prompts(state: ControlState, out: Messages) -> None:
+def _prompts(state: ShownState, out: Messages) -> None:
     out[f"{ROOT}/prompts"] = [item for name, t in sorted(state.prompt_texts.items()) for item in (name, t)]
 
 
-def _axes(state: ControlState, out: Messages) -> None:
+def _axes(state: ShownState, out: Messages) -> None:
     for axis, value in sorted(state.axes.items()):
         out[f"{ROOT}/axis/{axis}"] = [float(value)]
 
 
-def _xy(state: ControlState, out: Messages) -> None:
+def _xy(state: ShownState, out: Messages) -> None:
     if state.xy is not None:
         out[f"{ROOT}/xy"] = [float(state.xy[0]), float(state.xy[1])]
 
 
-def _beat(state: ControlState, out: Messages) -> None:
+def _beat(state: ShownState, out: Messages) -> None:
     clock = state.clock
     out[f"{ROOT}/beat"] = [clock.bar, clock.beat_in_bar, round(clock.phase, 3), float(clock.bpm)]
 
 
-def _scene(state: ControlState, out: Messages) -> None:
+def _scene(state: ShownState, out: Messages) -> None:
     out[f"{ROOT}/scene"] = [state.scene or ""]
     _prompts(state, out)  # a scene installs its own prompts
 
@@ -75,7 +145,7 @@ class Feedback:
     address: str  # as the reference page shows it
     args: str
     doc: str
-    render: Callable[[ControlState, Messages], None]
+    render: Callable[[ShownState, Messages], None]
 
 
 FEEDBACK: tuple[Feedback, ...] = tuple(
@@ -98,7 +168,7 @@ FEEDBACK: tuple[Feedback, ...] = tuple(
              lambda state, out: out.__setitem__(f"{ROOT}/style/source", [state.style.source])),
 )
 
-def messages(state: ControlState, changes: set[Change] | None = None) -> Messages:
+def messages(state: ShownState, changes: set[Change] | None = None) -> Messages:
     """Messages for `changes` (None: everything), in the order of FEEDBACK."""
     out: Messages = {}
     for row in FEEDBACK:

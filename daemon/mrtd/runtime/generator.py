@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Callable
+from typing import Callable, Generic, Mapping, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from mrtd.conditioning import Conditioning
 from mrtd.engine import Engine
-from mrtd.control.state import ControlState
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
 from mrtd.runtime.lateness import LatenessMonitor
 
@@ -26,8 +25,52 @@ def db_to_gain(db: float) -> float:
     return 0.0 if db <= -60.0 else float(10.0 ** (db / 20.0))
 
 
-class Generator:
-    def __init__(self, engine: Engine, control: ControlState) -> None:
+@runtime_checkable
+class Notes(Protocol):
+    @property
+    def sounding(self) -> bool:
+        """Whether a note is held or has just started (the MIDI gate opens for it)."""
+        ...
+
+
+@runtime_checkable
+class FrameControl(Protocol):
+    """What the generator needs of the control state, once per frame.
+
+    The control state (`control/state.py`'s `ControlState`) has all of it; it is named
+    here, in the runtime, so the runtime does not import control: commands flow from
+    control to the runtime, and an import the other way would be an arrow against them.
+    """
+
+    @property
+    def values(self) -> Mapping[str, float | int | bool]:
+        """The parameters by name; the generator reads volume, mute, bypass and midigate."""
+        ...
+
+    @property
+    def notes(self) -> Notes: ...
+
+    @property
+    def reset_at_once(self) -> bool:
+        """The latest frame's reset was asked for now (not timetagged): buffered audio ducks."""
+        ...
+
+    def begin_frame(self, frame: int) -> None:
+        """Apply the commands due by frame `frame` (on the generation thread, the state's one writer)."""
+        ...
+
+    def frame_conditioning(self) -> Conditioning:
+        """This frame's conditioning: a fresh object each frame."""
+        ...
+
+
+Control = TypeVar("Control", bound=FrameControl)
+
+
+class Generator(Generic[Control]):
+    """Generic in the control it drives, so the `after_commands` hook gets that same control back."""
+
+    def __init__(self, engine: Engine, control: Control) -> None:
         self.engine = engine
         self.control = control
         self.frames = 0  # frames made so far; frame k starts at ring sample k * FRAME_SAMPLES
@@ -48,7 +91,7 @@ class Generator:
         self._out = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._fade_out = (1.0 - self._ramp).astype(np.float32)
         # Hooks for the layers above: run on this thread, so they must be quick.
-        self.after_commands: Callable[[ControlState], None] | None = None  # e.g. feedback pushes
+        self.after_commands: Callable[[Control], None] | None = None  # e.g. feedback pushes
         self.taps: list[Callable[[np.ndarray], None]] = []  # e.g. a recorder; they must copy
         # Model swap: requests queue here (any thread); the crossfade runs on this thread.
         self._swaps: deque[tuple[Engine, np.ndarray, np.ndarray, threading.Event]] = deque()
