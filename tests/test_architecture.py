@@ -1,7 +1,8 @@
-"""The structure docs/architecture.md draws is the one the imports make: no circles, and no
-import between parts that the layering below does not allow. Every import counts: function-level ones (a lazy import is still a
-dependency) and `if TYPE_CHECKING:` ones (they never run, but a reader drawing the structure
-from the imports draws them, and a circle of types is still two modules that each need the other)."""
+"""The structure docs/architecture.md draws is the one the imports make: no circles, and every
+import between parts points the way the data goes. Every import counts: function-level ones (a
+lazy import is still a dependency) and `if TYPE_CHECKING:` ones (they never run, but a reader
+drawing the structure from the imports draws them, and a circle of types is still two modules
+that each need the other)."""
 
 from __future__ import annotations
 
@@ -10,26 +11,29 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "daemon" / "mrtd"
 
-# What each part may import, besides the shared vocabulary every part may use
-# (frame, conditioning, vocabulary, yamlcheck, jack, lifecycle, helper_process). Read top to bottom, the parts
-# are in the data's order: inputs turn what people send into commands; control holds the state;
-# style makes the conditioning; engines step; runtime drives them into the ring; audio plays it
-# out; feedback tells clients what changed; app composes it all (and alone may import app).
-# The arrows are a layering, not the data's direction: inputs and control import what the data
-# goes on to (control, style), while engines, runtime and audio import what it came from (style,
-# control, engines, runtime). Any other import between parts fails; the table having no circle,
-# neither can the parts (the circle test catches one within a part).
+# The parts in the data's order: inputs turn what people send into commands; control holds the
+# state; style makes the conditioning; engines step it into frames; runtime drives them into the
+# ring; audio plays it out; feedback tells clients what changed (runtime hands it each frame's
+# changes). A part imports only parts after it: what flows back (the engine a runtime drives, the
+# state a generator or a snapshot reads) is named by a contract in the shared vocabulary or by a
+# Protocol in the part that reads it, never by an import against the flow.
+ORDER = ("inputs", "control", "style", "engines", "runtime", "audio", "feedback")
+# Besides the parts: the composition root (app builds and joins every part; only it and
+# __main__ import it) and the Python client (outside the daemon: it speaks only the vocabulary).
+OUTSIDE_THE_FLOW = {"app", "__main__", "client"}
+# The shared vocabulary every part may import, and which imports no part.
 SHARED = {"frame", "conditioning", "engine", "vocabulary", "yamlcheck", "jack", "lifecycle", "helper_process", "mrtd"}
+# What each part may import besides the shared vocabulary: the picture's arrows, written out.
 MAY_IMPORT = {
-    "style": {"engines"},
-    "control": {"style"},
     "inputs": {"control", "style"},
+    "control": {"style"},
+    "style": {"engines"},  # the built-in embedders write along the synth's descriptor directions
     "engines": set(),
-    "runtime": {"control", "audio"},
+    "runtime": {"audio"},  # the generation thread writes the ring the audio callback reads
     "audio": set(),
     "feedback": set(),
     "client": set(),  # it speaks the vocabulary, from the other side
-    "app": {"style", "control", "inputs", "engines", "runtime", "audio", "feedback", "client"},
+    "app": set(ORDER) | {"client"},
     "__main__": {"app"},
 }
 
@@ -103,6 +107,21 @@ def test_every_import_between_parts_is_one_the_table_allows():
 def test_the_table_names_every_part_of_the_package():
     parts = {_part(m) for m in _graph()} - SHARED
     assert parts == set(MAY_IMPORT), parts ^ set(MAY_IMPORT)
+
+
+def test_the_table_has_no_arrow_against_the_data():
+    # Each part may import only parts after it in ORDER; app and __main__ are the only ones
+    # that import against it (they build everything), and the client imports no part at all.
+    assert set(MAY_IMPORT) == set(ORDER) | OUTSIDE_THE_FLOW
+    against = sorted(
+        f"{part} may import {other}"
+        for part in ORDER for other in MAY_IMPORT[part]
+        if other not in ORDER or ORDER.index(other) <= ORDER.index(part)
+    )
+    assert against == [], "\n".join(against)
+    assert MAY_IMPORT["client"] == set()
+    assert MAY_IMPORT["__main__"] == {"app"}
+    assert not any("app" in MAY_IMPORT[part] for part in MAY_IMPORT if part not in {"app", "__main__"})
 
 
 def test_type_only_imports_are_arrows_too():
