@@ -180,22 +180,22 @@ def test_status_ping_sync_and_subscriptions(rig):
     listener = OscProbe(daemon.osc.port)
     try:
         listener.request("/mrt/subscribe", "/mrt/subscribed")
-        start = len(listener.received)
+        heard = listener.transcript
+        start = heard.mark()
         from osc_probe import bundle
 
         # Three moves in one packet apply in one frame: they coalesce into one push of the last.
         probe.send_raw(bundle(None, *(message("/mrt/temperature", v) for v in (0.3, 0.4, 0.5))))
-        assert listener.wait_for("/mrt/temperature", start=start) == [pytest.approx(0.5)]
+        assert heard.wait_for_first("/mrt/temperature", since=start).args == [pytest.approx(0.5)]
         probe.send("/mrt/topk", 9)  # a later change: once its push is here, any temperature push is too
-        listener.wait_for("/mrt/topk", start=start)
-        pushes = [args for addr, args in listener.received[start:] if addr == "/mrt/temperature"]
-        assert pushes == [[pytest.approx(0.5)]]
-        sync_start = len(listener.received)
+        heard.wait_for_first("/mrt/topk", since=start)
+        assert heard.since(start).args_of("/mrt/temperature") == [[pytest.approx(0.5)]], heard.since(start)
+        sync_start = heard.mark()
         listener.send("/mrt/sync")
-        count = listener.wait_for("/mrt/synced", start=sync_start)[0]
-        synced = {addr for addr, _ in listener.received[sync_start:]}
-        assert {"/mrt/temperature", "/mrt/topk", "/mrt/mix", "/mrt/notes", "/mrt/tempo"} <= synced
-        assert len(listener.received) - sync_start == count + 1
+        count = heard.wait_for_first("/mrt/synced", since=sync_start).args[0]
+        synced = heard.since(sync_start)
+        assert {"/mrt/temperature", "/mrt/topk", "/mrt/mix", "/mrt/notes", "/mrt/tempo"} <= set(synced.addresses()), synced
+        assert len(heard.since(sync_start).received()) == count + 1, heard.since(sync_start)
     finally:
         listener.close()
     # The listener's port is closed now: pushes are refused (reported by the kernel on the
@@ -274,7 +274,7 @@ def test_senders_outside_the_allow_list_are_ignored(tmp_path):
         probe.send("/mrt/ping")
         wait_for(lambda: daemon.osc.counters.refused >= 2, 5, "refusals to be counted")
         settle(daemon, 2)
-        assert engine.seen[-1].temperature != 2.0 and probe.received == []
+        assert engine.seen[-1].temperature != 2.0 and probe.transcript.received() == [], probe.transcript
     finally:
         probe.close()
         daemon.stop()
@@ -345,14 +345,14 @@ def test_commands_after_a_load_in_one_bundle_meet_the_new_scene_and_refusals_rea
     (folder / "new.yaml").write_text("name: new\nprompts: {b: beta, c: gamma}\n")
     with probed_daemon(tmp_path, scene=str(folder / "old.yaml"), scene_dir=str(folder)) as (daemon, engine, probe):
         wait_for(lambda: daemon.control.scene == "old", 5, "the old scene")
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send_raw(bundle(None, message("/mrt/scene/load", "new"), message("/mrt/mix", "b", 0.25, "c", 0.75)))
         wait_for(lambda: daemon.control.style.weights() == {"b": 0.25, "c": 0.75}, 5, "the mix, in the new scene")
         probe.request("/mrt/ping", "/mrt/pong", "fence")
-        assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == [], "b and c are the new scene's"
+        assert probe.transcript.since(start).count("/mrt/error") == 0, f"b and c are the new scene's\n{probe.transcript.since(start)}"
         # A name neither scene has: refused, and the sender hears it once the load is done.
         probe.send_raw(bundle(None, message("/mrt/scene/load", "old"), message("/mrt/weight", "nothere", 0.5)))
-        about, reason = probe.wait_for("/mrt/error", start=start, timeout=5)
+        about, reason = probe.transcript.wait_for_first("/mrt/error", since=start, timeout=5).args
         assert (about, reason) == ("/mrt/weight", "no prompt 'nothere'")
         wait_for(lambda: daemon.control.scene == "old", 5, "the old scene again")
         # Right after a load, a wrong name is refused at once (it was let through for 5 s).
