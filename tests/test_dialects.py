@@ -79,8 +79,8 @@ def test_unknown_keys_are_counted_and_a_wrong_type_gets_one_error(tmp_path):
         status = dict(zip(*[iter(probe.request("/mrt/status", "/mrt/status"))] * 2))
         assert status["dialect_unknown_keys"] == 10 and set(status["dialect_unknown"].split(",")) == {"room", "speed"}
         assert status["dialect_type_errors"] == 5
-        errors = [args for address, args in probe.received if address == "/mrt/error"]
-        assert len(errors) == 1 and errors[0][0] == "/dirt/play" and "temperature" in errors[0][1], errors
+        errors = probe.transcript.args_of("/mrt/error")
+        assert len(errors) == 1 and errors[0][0] == "/dirt/play" and "temperature" in errors[0][1], probe.transcript
 
 
 def test_orca_packets_as_its_osc_operator_sends_them(tmp_path):

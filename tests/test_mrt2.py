@@ -515,9 +515,9 @@ def test_model_swap_and_prefill_over_osc(tmp_path, monkeypatch):
         for address, args, reason in [("/mrt/model", ["nope"], "no model 'nope'"),
                                       ("/mrt/prefill", ["../../etc/passwd"], "outside"),
                                       ("/mrt/prefill", ["missing.wav"], "no audio file")]:
-            start = len(probe.received)
+            start = probe.transcript.mark()
             probe.send(address, *args)
-            assert reason in probe.wait_for("/mrt/error", start=start)[1]
+            assert reason in probe.transcript.wait_for_first("/mrt/error", since=start).args[1]
         assert daemon.status()["underruns"] == 0
     finally:
         probe.close()

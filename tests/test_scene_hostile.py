@@ -92,10 +92,10 @@ def test_hostile_scenes_are_refused_fast_small_and_silent_about_files_while_musi
             frames, underruns = len(engine.seen), daemon.status()["underruns"]
             reset_peak()
             before = rss_bytes()
-            start = len(probe.received)
+            start = probe.transcript.mark()
             sent = time.perf_counter()
             probe.send("/mrt/scene/load", name)
-            reason = probe.wait_for("/mrt/error", 5.0, start)
+            reason = probe.transcript.wait_for_first("/mrt/error", since=start, timeout=5.0).args
             seconds = time.perf_counter() - sent
             grown = rss_bytes() - before
             figures.append((case, seconds, grown, reason[1]))
@@ -109,8 +109,8 @@ def test_hostile_scenes_are_refused_fast_small_and_silent_about_files_while_musi
             wait_for(lambda: len(engine.seen) > frames + 5, 5, f"music after {case}")
             assert daemon.control.scene == "good", f"{case} replaced the scene"
             assert daemon.status()["underruns"] == underruns, f"{case} caused an underrun"
-        assert len([a for a, _ in probe.received if a == "/mrt/error"]) == len(cases), "one error per refused load"
-        pushed = [args for a, args in watcher.received if a == "/mrt/error"]
+        assert probe.transcript.count("/mrt/error") == len(cases), f"one error per refused load\n{probe.transcript}"
+        pushed = watcher.transcript.args_of("/mrt/error")
         watcher.close()
         assert len(pushed) >= 7 and all(args[0] == "/mrt/scene/load" for args in pushed), "worker-side refusals are pushed"
         for case, seconds, grown, reason in figures:
@@ -258,7 +258,7 @@ def test_a_cue_after_a_load_in_one_bundle_is_checked_against_the_new_scene(tmp_p
     (folder / "new.yaml").write_text("name: new\nprompts: {b: beta}\ncues:\n  - {name: intro, mix: {b: 1}}\n  - {name: finale, mix: {b: 0.5}}\n")
     with probed_daemon(tmp_path, scene=str(folder / "old.yaml"), scene_dir=str(folder)) as (daemon, engine, probe):
         wait_for(lambda: daemon.control.scene == "old", 5, "the old scene")
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send_raw(bundle(None, message("/mrt/scene/load", "new"), message("/mrt/cue", "finale")))
         wait_for(lambda: daemon.control.cue == "finale", 5, "finale, a cue only the new scene has")
         assert daemon.control.scene == "new"
@@ -266,11 +266,11 @@ def test_a_cue_after_a_load_in_one_bundle_is_checked_against_the_new_scene(tmp_p
         probe.send("/mrt/cue", "first")
         wait_for(lambda: daemon.control.scene == "old" and daemon.control.cue == "first", 5, "first, in old")
         probe.request("/mrt/ping", "/mrt/pong", "fence")  # every answer to what came before is in
-        assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == []
+        assert probe.transcript.since(start).count("/mrt/error") == 0, probe.transcript.since(start)
         wall = time.time() + 0.3  # timetagged, both at once
         probe.send_raw(bundle(wall, message("/mrt/scene/load", "new"), message("/mrt/cue", "intro")))
         wait_for(lambda: daemon.control.scene == "new" and daemon.control.cue == "intro", 5, "intro, in new")
-        assert [a for a, _ in probe.received[start:] if a == "/mrt/error"] == []
+        assert probe.transcript.since(start).count("/mrt/error") == 0, probe.transcript.since(start)
 
 
 def test_saving_the_playing_scene_keeps_its_cue_and_place(tmp_path):

@@ -130,9 +130,9 @@ def test_osc_mapped_buttons_and_surface(tmp_path):
         wait_for(lambda: daemon.control.style.weights().get("synth", 0) > 0.99, 5, "the pad to move the mix")
         probe.send("/fader/style", 1.0)
         wait_for(lambda: engine.seen[-1].cfg_style == pytest.approx(4.0), 5, "the fader to set cfg_style")
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send("/pad", "left")
-        assert "wants a number" in probe.wait_for("/mrt/error", start=start)[1]
+        assert "wants a number" in probe.transcript.wait_for_first("/mrt/error", since=start).args[1]
 
 
 def test_therapy_limits_hold_whatever_the_input(tmp_path):
@@ -198,12 +198,12 @@ def test_scene_load_and_cues_over_osc(tmp_path):
         probe.send("/mrt/cue/next")  # at the end, without loop: stays
         probe.send("/mrt/cue", 1)
         wait_for(lambda: daemon.control.cue == "one", 5, "cue 1 by number")
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send("/mrt/cue", "three")
-        assert "no cue 'three'" in probe.wait_for("/mrt/error", start=start)[1]
-        start = len(probe.received)
+        assert "no cue 'three'" in probe.transcript.wait_for_first("/mrt/error", since=start).args[1]
+        start = probe.transcript.mark()
         probe.send("/mrt/scene/load", "missing")
-        assert "no scene missing.yaml" in probe.wait_for("/mrt/error", start=start)[1]
+        assert "no scene missing.yaml" in probe.transcript.wait_for_first("/mrt/error", since=start).args[1]
 
 
 # -- MIDI (JACK MIDI: there is no ALSA sequencer in a container) --------------------------------
@@ -257,6 +257,6 @@ def test_midi_learn_over_osc(tmp_path, keyboard):
         wait_for(lambda: engine.seen[-1].cfg_drums == pytest.approx(-1.0), 5, "the learned control at its bottom")
         keyboard.send_message([0xB0, 30, 127])
         wait_for(lambda: engine.seen[-1].cfg_drums == pytest.approx(7.0), 5, "the learned control at its top")
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send("/mrt/learn", "temprature")
-        assert "unknown parameter 'temprature' (did you mean 'temperature'?)" in probe.wait_for("/mrt/error", start=start)[1]
+        assert "unknown parameter 'temprature' (did you mean 'temperature'?)" in probe.transcript.wait_for_first("/mrt/error", since=start).args[1]

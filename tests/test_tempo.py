@@ -194,7 +194,7 @@ def test_status_reports_the_musical_clock(rig):
     assert 0.0 <= fields["phase"] < 1.0
     assert fields["tempo_source"] == "internal"
     # ...and as a subscription: /mrt/beat bar beat phase bpm on every new beat.
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send("/mrt/subscribe")
-    first = probe.wait_for("/mrt/beat", start=start)
+    first = probe.transcript.wait_for_first("/mrt/beat", since=start).args
     assert first[3] == pytest.approx(90.0) and 1 <= first[1] <= 4
