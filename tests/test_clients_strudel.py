@@ -73,8 +73,8 @@ def test_a_strudel_pattern_lands_on_the_frames_its_timetags_say(tmp_path):
         probe = OscProbe(daemon.osc.port)
         try:
             probe.send("/mrt/sync")
-            probe.wait_for("/mrt/synced")
-            state = dict(probe.received)
+            probe.transcript.wait_for_first("/mrt/synced")
+            state = dict(probe.transcript.messages())
         finally:
             probe.close()
         assert state["/mrt/temperature"] == [pytest.approx(2.1)]  # the last change, cycle 1

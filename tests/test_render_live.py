@@ -48,9 +48,8 @@ def test_a_scene_played_live_and_rendered_offline_match_sample_for_sample(tmp_pa
         wait_for(lambda: "ready" in log.read_text() or process.poll() is not None, 30, "mrtd to start")
         assert process.poll() is None, log.read_text()
         probe.request("/mrt/subscribe", "/mrt/subscribed")
-        wait_for(lambda: ("/mrt/cue", ["pulse"]) in probe.received, 20, "the last timed cue")
-        fired = probe.received.index(("/mrt/cue", ["pulse"]))
-        wait_for(lambda: sum(a == "/mrt/beat" for a, _ in probe.received[fired:]) >= 3, 20, "the pulse's fade to end")
+        fired = probe.transcript.wait_for_first("/mrt/cue", ["pulse"], timeout=20, what="the last timed cue")
+        probe.transcript.wait_for(lambda heard: heard.after(fired).count("/mrt/beat") >= 3, 20, "the pulse's fade to end")
     finally:
         probe.close()
         process.send_signal(signal.SIGTERM)

@@ -36,10 +36,10 @@ def _start(state: Path, port: int, *extra: str) -> subprocess.Popen:
 
 
 def _state(probe: OscProbe) -> dict[str, list]:
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send("/mrt/sync")
-    probe.wait_for("/mrt/synced", start=start)
-    return {address: args for address, args in probe.received[start:]}
+    probe.transcript.wait_for_first("/mrt/synced", since=start)
+    return dict(probe.transcript.since(start).messages())
 
 
 def test_kill_dash_nine_then_restart_restores_the_journal(tmp_path):
@@ -101,10 +101,9 @@ def test_fresh_ignores_the_journal(tmp_path):
 
 
 def _status(probe: OscProbe) -> dict:
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send("/mrt/status")
-    probe.wait_for("/mrt/status", start=start)
-    args = next(args for address, args in probe.received[start:] if address == "/mrt/status")
+    args = probe.transcript.wait_for_first("/mrt/status", since=start).args
     return dict(zip(args[::2], args[1::2]))
 
 
@@ -129,7 +128,7 @@ def test_a_scene_comes_back_on_its_cue_and_place_in_the_cue_list(tmp_path, loade
         probe.request("/mrt/subscribe", "/mrt/subscribed")
         if loaded_by == "osc":
             probe.send("/mrt/scene/load", "set")
-        wait_for(lambda: ("/mrt/cue", ["verse"]) in probe.received, 20, "the verse cue")
+        probe.transcript.wait_for_first("/mrt/cue", ["verse"], timeout=20, what="the verse cue")
         probe.send("/mrt/temperature", 1.3)  # a change the journal writes at once, with the position
         journal = state / "journal.json"
 

@@ -51,10 +51,10 @@ def off_loop(coroutine):
 
 
 def sync_state(probe: OscProbe) -> dict:
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send("/mrt/sync")
-    probe.wait_for("/mrt/synced", start=start)
-    return {a: v for a, v in probe.received[start:]}
+    probe.transcript.wait_for_first("/mrt/synced", since=start)
+    return dict(probe.transcript.since(start).messages())
 
 
 def weights(args: list) -> dict[str, float]:
