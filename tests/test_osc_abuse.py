@@ -46,10 +46,10 @@ def frames(daemon, count: int = 2) -> None:
 
 
 def error_for(probe: OscProbe, address: str, *args) -> str:
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send(address, *args)
-    reply = probe.wait_for("/mrt/error", start=start)
-    assert reply[0] == address, reply
+    reply = probe.transcript.wait_for_first("/mrt/error", since=start).args
+    assert reply[0] == address, probe.transcript.since(start)
     return reply[1]
 
 
@@ -112,10 +112,10 @@ def test_touchosc_weight_slots_move_a_scene_s_named_prompts_with_feedback(tmp_pa
         listener = OscProbe(daemon.osc.port)
         try:
             listener.request("/mrt/subscribe", "/mrt/subscribed")
-            start = len(listener.received)
+            start = listener.transcript.mark()
             listener.send("/mrt/weight", 2, 0.6)  # TouchOSC fader 2: the scene's second prompt
             wait_for(lambda: mix_of(daemon).get("beta") == pytest.approx(0.6), 5, "beta at 0.6")
-            pushed = listener.wait_for("/mrt/mix", start=start)
+            pushed = listener.transcript.wait_for_first("/mrt/mix", since=start).args
             assert dict(zip(pushed[::2], pushed[1::2]))["beta"] == pytest.approx(0.6)
             assert "slot 4" in error_for(listener, "/mrt/weight", 4, 0.5)
         finally:
@@ -151,19 +151,19 @@ def test_the_schedule_is_bounded_in_count_and_moved_in_bounded_steps():
 
 def test_a_timetag_beyond_the_horizon_is_refused(rig):
     daemon, engine, probe = rig
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send_raw(bundle(time.time() + 3600, message("/mrt/temperature", 0.5)))
-    reply = probe.wait_for("/mrt/error", start=start)
+    reply = probe.transcript.wait_for_first("/mrt/error", since=start).args
     assert reply[0] == "/mrt/temperature" and "schedule reaches" in reply[1]
     assert daemon.control.pending() == 0
 
 
 def test_prompts_are_bounded_in_number(rig):
     daemon, engine, probe = rig
-    start = len(probe.received)
+    start = probe.transcript.mark()
     for i in range(c.MAX_PROMPTS + 1):
         probe.send("/mrt/prompt", f"p{i}", f"prompt number {i}", 0.0)
-    reply = probe.wait_for("/mrt/error", start=start)
+    reply = probe.transcript.wait_for_first("/mrt/error", since=start).args
     assert reply == ["/mrt/prompt", f"{c.MAX_PROMPTS} prompts already; clear one first"]
     wait_for(lambda: len(daemon.control.prompt_texts) == c.MAX_PROMPTS, 10, "the bounded prompts")
     frames(daemon, 3)
@@ -177,15 +177,15 @@ def test_sync_sends_long_prompt_lists_in_parts_that_each_fit(rig):
         probe.send("/mrt/prompt", name, name + " " + "x" * 900, 0.0)
     wait_for(lambda: len(daemon.control.prompt_texts) == 20, 10, "20 long prompts")
     frames(daemon, 2)
-    start = len(probe.received)
+    start = probe.transcript.mark()
     probe.send("/mrt/sync")
-    count = probe.wait_for("/mrt/synced", start=start)[0]
-    replies = probe.received[start:]
-    assert len(replies) == count + 1, "nothing left out"
-    parts = [args for address, args in replies if address == "/mrt/prompts/part"]
-    assert len(parts) >= 3 and all(p[1] == len(parts) for p in parts)
+    count = probe.transcript.wait_for_first("/mrt/synced", since=start).args[0]
+    replies = probe.transcript.since(start)
+    assert len(replies.received()) == count + 1, f"nothing left out\n{replies}"
+    parts = replies.args_of("/mrt/prompts/part")
+    assert len(parts) >= 3 and all(p[1] == len(parts) for p in parts), replies
     assert sorted(n for p in parts for n in p[2::2]) == sorted(names)
-    assert any(address == "/mrt/mix" for address, _ in replies)
+    assert replies.first("/mrt/mix") is not None, replies
 
 
 def whole_prompt_lists(received: list) -> list[dict[str, str]]:
@@ -223,19 +223,20 @@ def test_a_subscriber_gets_a_prompt_list_too_long_for_a_datagram_in_parts_and_st
         # The state is settled; a whole list overdraws this address's bucket, so wait until it
         # has refilled (a push over budget is skipped, not queued), then change one prompt.
         wait_for(lambda: not guard.exhausted("127.0.0.1"), 5, "the bucket to refill")
-        start = len(listener.received)
+        heard = listener.transcript
+        start = heard.mark()
         probe.send("/mrt/prompt", names[0], "a new text " + "u" * 989, 0.0)
-        wait_for(lambda: any(l.get(names[0], "").startswith("a new text") for l in whole_prompt_lists(listener.received[start:])),
-                 5, "the changed list, every part")
-        [pushed] = [l for l in whole_prompt_lists(listener.received[start:]) if l[names[0]].startswith("a new text")]
+        heard.wait_for(lambda seen: any(l.get(names[0], "").startswith("a new text") for l in whole_prompt_lists(seen.messages())),
+                       5, "the changed list, every part", since=start)
+        [pushed] = [l for l in whole_prompt_lists(heard.since(start).messages()) if l[names[0]].startswith("a new text")]
         assert sorted(pushed) == names and len(pushed[names[1]]) == 1000
-        assert max(len(message(a, *args)) for a, args in listener.received[start:]) < 65507
+        assert max(len(message(a, *args)) for a, args in heard.since(start).messages()) < 65507
         assert ("127.0.0.1", listener.port) in daemon.pusher.subscribers()
         assert daemon.pusher.dropped_subscribers == 0
         wait_for(lambda: not guard.exhausted("127.0.0.1"), 5, "the bucket to refill")
-        start = len(listener.received)
+        start = heard.mark()
         probe.send("/mrt/temperature", 0.5)
-        listener.wait_for_message(("/mrt/temperature", [0.5]), start=start)  # a later change still arrives
+        heard.wait_for_first("/mrt/temperature", [0.5], since=start)  # a later change still arrives
     finally:
         listener.close()
 
@@ -264,12 +265,12 @@ def test_a_crossfade_pushes_the_mix_not_the_prompt_texts(rig):
     try:
         listener.request("/mrt/subscribe", "/mrt/subscribed")
         frames(daemon, 2)
-        start = len(listener.received)
+        start = listener.transcript.mark()
         probe.send("/mrt/mix", "a", 1.0, "b", 0.0, 0.4)  # ten frames of crossfade
         wait_for(lambda: mix_of(daemon) == {"a": 1.0, "b": 0.0}, 5, "the fade to land")
         frames(daemon, 2)
-        pushed = [address for address, _ in listener.received[start:]]
-        assert pushed.count("/mrt/mix") >= 5 and "/mrt/prompts" not in pushed
+        pushed = listener.transcript.since(start)
+        assert pushed.count("/mrt/mix") >= 5 and pushed.count("/mrt/prompts") == 0, pushed
     finally:
         listener.close()
 
@@ -288,14 +289,14 @@ def test_an_unproven_address_gets_at_most_the_ratio_back_until_it_proves_itself(
             probe.send_raw(packet)
             sent += len(packet)
         frames(daemon, 5)
-        received = sum(len(message(a, *args)) for a, args in probe.received)
-        assert received <= UNPROVEN_RATIO * sent
-        assert "/mrt/synced" not in [a for a, _ in probe.received], "a full sync needs proof"
+        received = sum(len(message(a, *args)) for a, args in probe.transcript.messages())
+        assert received <= UNPROVEN_RATIO * sent, probe.transcript
+        assert probe.transcript.count("/mrt/synced") == 0, f"a full sync needs proof\n{probe.transcript}"
         cookie = probe.request("/mrt/hello", "/mrt/hello")[0]
         probe.request("/mrt/hello", "/mrt/hello/ok", cookie)
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send("/mrt/sync")
-        count = probe.wait_for("/mrt/synced", start=start)[0]
+        count = probe.transcript.wait_for_first("/mrt/synced", since=start).args[0]
         assert count > 10
         assert daemon.status()["osc_replies_held"] > 0
 
@@ -323,9 +324,9 @@ def test_an_unproven_address_may_subscribe_and_what_it_draws_is_bounded_per_addr
     with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
         assert not daemon.osc.guard.proven("127.0.0.1")
         assert probe.exchange("/mrt/subscribe") == [("/mrt/subscribed", [probe.port])]
-        start = len(probe.received)
+        start = probe.transcript.mark()
         probe.send("/mrt/temperature", 0.5)
-        probe.wait_for_message(("/mrt/temperature", [0.5]), start=start)
+        probe.transcript.wait_for_first("/mrt/temperature", [0.5], since=start)
     now = [0.0]
     guard = ReplyGuard(clock=lambda: now[0], trust_loopback=False)
     push = 10_000
@@ -455,11 +456,11 @@ def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
     listener = OscProbe(daemon.osc.port)
     try:
         listener.request("/mrt/subscribe", "/mrt/subscribed")
-        start = len(listener.received)
+        start = listener.transcript.mark()
         probe.send("/mrt/mix", "a", 0.0, "b", 1.0, 0.8, "equal-power")  # 20 frames
         wait_for(lambda: mix_of(daemon) == {"a": 0.0, "b": 1.0}, 5, "the fade to land")
         frames(daemon, 2)
-        mixes = [dict(zip(args[::2], args[1::2])) for address, args in listener.received[start:] if address == "/mrt/mix"]
+        mixes = [dict(zip(args[::2], args[1::2])) for args in listener.transcript.since(start).args_of("/mrt/mix")]
         inside = [m for m in mixes if 0.05 < m["a"] < 0.95]
         assert len(inside) >= 10, mixes
         for m in inside:  # constant power: a linear fade dips to 0.5 at its middle
