@@ -79,6 +79,8 @@ def _show(args: Iterable[Any]) -> str:
     def one(value: Any) -> str:
         if isinstance(value, bytes):
             return f"<{len(value)} bytes>" if len(value) > 16 else repr(value)
+        if isinstance(value, float):
+            return format(value, ".7g")  # OSC floats are 32-bit: 1.1, not 1.100000023841858
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..." + text[-1]
 

@@ -63,6 +63,7 @@ def test_sent_and_received_entries_are_in_the_order_they_happened(echo):
         assert t.count("/done") == 2 and t.args_of("/echo") == [["/a", 1], ["/b", "two", 2.5]]
         assert t.first("/done", ["/b"]).index == 5 and t.first("/done", ["/c"]) is None
         assert [e.address for e in t.sent()] == ["/a", "/b"]
+        assert t.first("/echo").line().endswith("<- /echo '/a' 1")
         assert str(t).splitlines() == [
             "    1.000s -> /a 1",
             "    2.000s <- /echo '/a' 1",
@@ -124,6 +125,12 @@ def test_wait_for_wakes_on_a_new_entry_and_a_timeout_shows_the_conversation():
     assert t.wait_for(lambda seen: seen.first("/pong"), since=mark).args == [2]
     with pytest.raises(AssertionError, match="-> /ping 1"):
         t.wait_for_first("/nothing", timeout=0.01)
+
+
+def test_osc_floats_are_shown_as_32_bit_numbers():
+    t = Transcript(clock=lambda: 0.0)
+    t.record("received", "/mrt/temperature", [1.100000023841858, 3, "x" * 100])
+    assert str(t) == f"    0.000s <- /mrt/temperature 1.1 3 '{'x' * 56}...'"
 
 
 def test_a_long_transcript_shows_its_last_lines():
