@@ -35,7 +35,7 @@ from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
-from mrtd.vocabulary.codec import PacketError, encode, timed_messages
+from mrtd.vocabulary.codec import Message, PacketError, encode, timed_messages
 from mrtd.vocabulary.values import parse_length, parse_when
 
 DEFAULT_HOST = "127.0.0.1"
@@ -44,7 +44,6 @@ DEFAULT_TIMEOUT = 2.0  # seconds; loopback replies take well under a millisecond
 
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (OSC timetags) to 1970-01-01 (time.time())
 
-Message = tuple[str, list[Any]]
 R = TypeVar("R")  # what a command method returns: None (Client) or an awaitable (AsyncClient)
 
 

@@ -13,6 +13,9 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.parsing import osc_types
 
+ROOT = "/mrt"  # the daemon's own addresses; official and dialect aliases live outside it
+Message = tuple[str, list[Any]]  # one OSC message: address and arguments, as every part passes it
+
 SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-ROOT = "/mrt"
-Message = tuple[str, list[Any]]
+from mrtd.vocabulary.codec import ROOT, Message
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,7 @@ from mrtd.vocabulary.values import (
     when_text,
 )
 
-ROOT = "/mrt"
-Message = tuple[str, list[Any]]
+from mrtd.vocabulary.codec import ROOT, Message
 When = tuple[str, int]  # ("beat" or "bar", count): the count-th next boundary
 R = TypeVar("R", bound="Request")
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from mrtd.vocabulary.codec import Message as Reply
 from mrtd.control import commands as c
 from mrtd.vocabulary.params import PARAMS, finite_number, type_name
 from mrtd.vocabulary.replies import Error
 
 if TYPE_CHECKING:
     from mrtd.inputs.osc.dialect import Dialects
-
-Reply = tuple[str, list[Any]]
 
 # SuperDirt's and Tidal's housekeeping: neither meaning nor mistake, so neither used nor counted.
 HOUSEKEEPING = ("orbit", "latency", "lock", "unit", "clip")  # clip: Strudel has applied it to delta already

@@ -15,10 +15,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from mrtd.vocabulary.codec import Message as Reply
 from mrtd.control import commands as c
 from mrtd.vocabulary.params import PARAMS, finite_number
-
-Reply = tuple[str, list[Any]]
 
 BASE = 36
 TOP = BASE - 1  # the largest glyph value, z

@@ -23,8 +23,7 @@ from mrtd.vocabulary.values import number, text  # noqa: F401 (text: the scene s
 from mrtd.inputs.osc import dirt, orca
 from mrtd.inputs.osc.dialect import Dialects
 
-ROOT = "/mrt"
-Reply = tuple[str, list[Any]]
+from mrtd.vocabulary.codec import ROOT, Message as Reply
 
 
 class Host(Protocol):
