@@ -51,8 +51,7 @@ def _playing(tmp_path: Path) -> tuple[ControlState, ScenePlayer]:
     state.set("cfg_notes", 5.0)
     state.set("volume", -9.0)
     state.set("tempo", 132.0)
-    state.style.set_prompt("sea", EMBEDDER.embed_text("waves on shingle"), weight=0.0)
-    state.prompt_texts["sea"] = "waves on shingle"
+    state.define_prompt("sea", "waves on shingle", EMBEDDER.embed_text("waves on shingle"), weight=0.0)
     state.style.set_axis("weather", 0.25)
     state.axes["weather"] = 0.25
     state.xy = (0.2, 0.7)

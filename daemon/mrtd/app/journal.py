@@ -269,9 +269,11 @@ def resume_action(music: MusicState, embed_text: Callable[[str], Any], stand_on:
             except (KeyError, ValueError) as exc:
                 log.warning("journal: %s not restored: %s", name, exc)
         for name, text in music.prompts.items():
-            if name not in state.prompt_texts:
-                state.style.set_prompt(name, embeddings[name], weight=0.0)
-                state.prompt_texts[name] = text
+            if not state.has_prompt(name):  # the same path an OSC definition takes, limit included
+                try:
+                    state.define_prompt(name, text, embeddings[name], weight=0.0)
+                except ValueError as exc:
+                    log.warning("journal: prompt %s not restored: %s", name, exc)
         known = state.prompt_texts
         state.style.crossfade_to({n: w for n, w in music.mix.items() if n in known and 0.0 <= w <= 100.0}, 0)
         if music.fade is not None:

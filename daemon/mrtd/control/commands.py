@@ -21,6 +21,8 @@ import numpy as np
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.vocabulary.params import PARAMS, finite_number
 from mrtd.vocabulary.changes import Change
+# The limit lives with the prompt registry (control/state.py); scene schemas import it from here.
+from mrtd.control.state import MAX_PROMPTS  # noqa: F401
 # The checks a value from outside passes live with the requests that carry it (one message for
 # one mistake, from OSC, the web page, a scene or MIDI); commands check again with the same code.
 from mrtd.vocabulary.values import CURVES  # noqa: F401 (scene schemas import it from here)
@@ -31,8 +33,6 @@ from mrtd.vocabulary.values import weight as _weight
 
 if TYPE_CHECKING:
     from mrtd.control.state import ControlState
-
-MAX_PROMPTS = 64  # prompt points at once: bounds the blend's cost and every reply that lists them
 
 
 class Command:
@@ -148,11 +148,7 @@ class DefinePrompt(Command):
     weight: float | None = None
 
     def apply(self, state: "ControlState") -> None:
-        if self.name not in state.prompt_texts and len(state.prompt_texts) >= MAX_PROMPTS:
-            raise ValueError(f"{MAX_PROMPTS} prompts already; clear one first")
-        state.style.set_prompt(self.name, self.embedding, weight=self.weight)
-        state.prompt_texts[self.name] = self.text
-        state.changed.update((Change.MIX, Change.PROMPTS))
+        state.define_prompt(self.name, self.text, self.embedding, weight=self.weight)
 
 
 @dataclass(frozen=True)
@@ -165,9 +161,7 @@ class PromptReady(Command):
     def apply(self, state: "ControlState") -> None:
         # The prompt may have been cleared while it was encoding (the encoder drops
         # results superseded by a newer text for the same name).
-        if self.name in state.prompt_texts:
-            state.style.set_embedding(self.name, self.embedding)
-            state.changed.add(Change.MIX)
+        state.prompt_ready(self.name, self.embedding)
 
 
 @dataclass(frozen=True)
@@ -175,10 +169,7 @@ class ClearPrompt(Command):
     name: str
 
     def apply(self, state: "ControlState") -> None:
-        if self.name in state.prompt_texts:
-            state.style.remove_prompt(self.name)
-            del state.prompt_texts[self.name]
-            state.changed.update((Change.MIX, Change.PROMPTS))
+        state.clear_prompt(self.name)
 
 
 @dataclass(frozen=True)
@@ -195,7 +186,7 @@ class SetWeight(Command):
         return f"weight:{self.name}"
 
     def apply(self, state: "ControlState") -> None:
-        if self.name not in state.prompt_texts:  # refused at the input when it could tell; here it can
+        if not state.has_prompt(self.name):  # refused at the input when it could tell; here it can
             raise ValueError(f"no prompt {self.name!r}")
         state.set_weight(self.name, self.weight)
 
@@ -221,7 +212,7 @@ class SetMix(Command):
         return cls(pairs, float(length), unit, str(curve))
 
     def apply(self, state: "ControlState") -> None:
-        known = {n: w for n, w in self.weights if n in state.prompt_texts}
+        known = {n: w for n, w in self.weights if state.has_prompt(n)}
         if not known:  # a mix of nothing but unknown names would silence the blend: change nothing
             raise ValueError(f"no prompt named {', '.join(n for n, _ in self.weights)}")
         state.crossfade(known, state.clock.frames_for(self.length, self.unit), self.curve)

@@ -15,7 +15,8 @@ import itertools
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol
 
 from mrtd.conditioning import Conditioning
 from mrtd.control.notes import NoteTracker
@@ -32,13 +33,25 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 4096  # commands submitted but not yet applied
 HORIZON_S = 120.0  # how far ahead a timetag may be
 MOVED_PER_FRAME = 1024  # inbox entries moved into the schedule per frame
+MAX_PROMPTS = 64  # prompt points at once: bounds the blend's cost and every reply that lists them
 
 
 class ScheduleFull(ValueError):
     """Refused: the schedule is at its bound, or the due time is beyond the horizon."""
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mrtd.style.space import StyleSpace
+
+
+def check_prompt_room(name: str, names: Collection[str]) -> None:
+    """The one prompt limit: refuse a new `name` when `names` already holds MAX_PROMPTS.
+
+    The registry checks it on every definition; an input checks it early against the names
+    it sees (its own still pending among them), so the sender hears why at once."""
+    if name not in names and len(names) >= MAX_PROMPTS:
+        raise ValueError(f"{MAX_PROMPTS} prompts already; clear one first")
 
 
 class Applicable(Protocol):
@@ -75,7 +88,10 @@ class ControlState:
         self.values: dict[str, float | int | bool] = {name: p.default for name, p in PARAMS.items()}
         self.style = style
         self.notes = NoteTracker()
-        self.prompt_texts: dict[str, str] = {}
+        # The one registry of prompt names (name -> text): written only by define_prompt and
+        # clear_prompt, which change the style space's prompts in the same call, so the names
+        # a client is shown and the names in the blend cannot drift apart.
+        self._prompt_texts: dict[str, str] = {}
         self.axes: dict[str, float] = {}
         self.xy: tuple[float, float] | None = None
         self.scene: str | None = None
@@ -98,6 +114,41 @@ class ControlState:
         self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
         self.clock = MusicalClock()
         self._last_beat = -1
+
+    # -- prompts: the one registry ------------------------------------------
+    @property
+    def prompt_texts(self) -> Mapping[str, str]:
+        """The prompts defined, name -> text: a read-only live view (define_prompt writes it)."""
+        return MappingProxyType(self._prompt_texts)
+
+    def has_prompt(self, name: str) -> bool:
+        return name in self._prompt_texts
+
+    def define_prompt(self, name: str, text: str, embedding: "np.ndarray | None", *, weight: float | None = None,
+                      position: tuple[float, float] | None = None, shown_with: Change = Change.PROMPTS) -> None:
+        """Define or re-define prompt `name` (generation thread): its text here, its embedding (None:
+        still encoding), weight and place in the style space, in one step. ValueError past MAX_PROMPTS.
+
+        `shown_with`: the feedback that shows the new list (a scene's prompts go out after its name)."""
+        check_prompt_room(name, self._prompt_texts)
+        self.style.set_prompt(name, embedding, weight=weight, position=position)
+        self._prompt_texts[name] = text
+        self.changed.update((Change.MIX, shown_with))
+
+    def prompt_ready(self, name: str, embedding: "np.ndarray") -> None:
+        """An encoder finished `name`: its embedding joins the blend, unless it was cleared meanwhile."""
+        if name in self._prompt_texts:
+            self.style.set_embedding(name, embedding)
+            self.changed.add(Change.MIX)
+
+    def clear_prompt(self, name: str, *, shown_with: Change = Change.PROMPTS) -> bool:
+        """Remove prompt `name` from the registry and the blend together; False if there was none."""
+        if name not in self._prompt_texts:
+            return False
+        self.style.remove_prompt(name)
+        del self._prompt_texts[name]
+        self.changed.update((Change.MIX, shown_with))
+        return True
 
     # -- any thread --------------------------------------------------------
     def submit(self, command: Applicable, due: float | None = None) -> None:

@@ -15,8 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from mrtd.control.commands import MAX_PROMPTS
-from mrtd.control.state import ControlState, Limits
+from mrtd.control.state import MAX_PROMPTS, ControlState, Limits
 from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.inputs.scene.loader import referenced_file
 from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
@@ -121,15 +120,16 @@ class ScenePlayer:
         scene = self.scene
         check_prompt_count(scene)  # before anything changes: a refused scene leaves the playing one whole
         style = state.style
+        # Through the state's prompt registry, which changes the blend in the same step; the
+        # scene's push shows its prompts after its name (Change.SCENE).
         for name in list(state.prompt_texts):
             if name not in scene.prompts:
-                style.remove_prompt(name)
-                del state.prompt_texts[name]
+                state.clear_prompt(name, shown_with=Change.SCENE)
         weights_now = style.weights() if keep_mix else {}
         for name, prompt in scene.prompts.items():
             weight = weights_now.get(name, prompt.weight if not keep_mix else 0.0)
-            style.set_prompt(name, self.prepared.embeddings[name], weight=weight, position=prompt.position)
-            state.prompt_texts[name] = prompt.text or prompt.audio or "(embedding)"
+            state.define_prompt(name, prompt.text or prompt.audio or "(embedding)", self.prepared.embeddings[name],
+                                weight=weight, position=prompt.position, shown_with=Change.SCENE)
         if self.prepared.pca is not None:
             style.apply_pca(self.prepared.pca)
         for name, axis in scene.axes.items():
