@@ -115,7 +115,7 @@ def test_hostile_scenes_are_refused_fast_small_and_silent_about_files_while_musi
         assert len(pushed) >= 7 and all(args[0] == "/mrt/scene/load" for args in pushed), "worker-side refusals are pushed"
         for case, seconds, grown, reason in figures:
             print(f"hostile scene {case:8s} refused in {seconds * 1000:6.1f} ms, RSS +{grown / 1e6:5.1f} MB: {reason[:90]}")
-        assert daemon.scenes._watcher.is_alive() and daemon.scenes._worker.is_alive()
+        assert daemon.scenes._watcher.running and daemon.scenes._worker.running
 
 
 @pytest.mark.parametrize("case", ["laughs", "deep", "big", "fifo", "zero", "secret", "pca", "pca_abs", "audio", "dupes", *LIMIT_CASES])

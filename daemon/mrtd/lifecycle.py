@@ -1,15 +1,22 @@
-"""One background thread with a stop flag, and the process-wide settings a real-time Python needs.
+"""Every thread mrtd starts, and the process-wide settings a real-time Python needs.
 
-`Worker` is how the periodic loops start and stop: the runner, the journal, the paced outputs,
-the device supervisor, MIDI, Link and the systemd watchdog. Not every thread is one: other parts
-start and join threads of their own (the scene host's loader and watcher, mrt2's keep-warm, the
-pusher, the sinks' writers, the style encoder, the web and OSC servers). Either way, the daemon
-stops its parts in the reverse of the order it started them (app/daemon.py).
+Threads are started here and nowhere else (tests/test_lifecycle.py holds that), in two shapes:
 
-A part hands `Worker` its loop, which runs until the worker's `stopping` is set (and sleeps
-on it with `stopping.wait(s)`, so a stop never waits out a sleep). `stop()` sets the flag and waits for
-the loop to finish its current step, at most `STOP_TIMEOUT_S`; a thread still running after
-that is named in the log (it is a daemon thread: it cannot keep the process alive).
+- `Worker`: a thread that runs until it is asked to stop: the runner, the journal, the paced
+  outputs, the device supervisor, MIDI, Link, the systemd watchdog, the scene host's loader and
+  watcher, mrt2's keep-warm, the pusher, the sinks' writers, the style encoder, the web and OSC
+  servers. A part hands it its loop, which runs until the worker's `stopping` is set (and sleeps
+  on it with `stopping.wait(s)`, so a stop never waits out a sleep). A loop that blocks on
+  something else (a queue, a socket, an event loop) is also handed a `wake`, which `stop()`
+  calls after setting the flag: it puts the queue's sentinel, sets the event, stops the loop.
+  `stop()` then waits for the loop to finish its current step, at most `STOP_TIMEOUT_S`; a
+  thread still running after that is named in the log (it is a daemon thread: it cannot keep
+  the process alive).
+- `spawn`: a one-shot thread nobody joins (closing or loading an engine, one TCP connection,
+  a device call that may hang).
+
+Either way, what the thread raises is logged with its name, not lost, and the daemon stops its
+parts in the reverse of the order it started them (app/daemon.py).
 """
 
 from __future__ import annotations
@@ -23,38 +30,69 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-# Long enough for the slowest step a loop takes before it looks at the flag again: a model
-# step on a slow CPU (2.5 s for mrt2_small here), a sink draining its buffer, a device probe.
+# The one bound on a stop, for every thread (no part picks its own): long enough for the
+# slowest step a loop takes before it looks at the flag again: a model step on a slow CPU
+# (2.5 s for mrt2_small here), a sink draining its buffer (audio/sinks.py's
+# STOP_DRAIN_SECONDS, less than this), a scene load or a prompt being encoded, a device probe.
 STOP_TIMEOUT_S = 5.0
 
 
 class Worker:
-    def __init__(self, name: str, loop: Callable[[], None]) -> None:
+    """One thread running `loop` until `stop()`; see the module's docstring."""
+
+    def __init__(self, name: str, loop: Callable[[], None], wake: Callable[[], None] | None = None) -> None:
+        """`wake`: called by `stop()` after the flag is set, to unblock a loop that is not
+        waiting on `stopping` (a queue's `get`, a socket, an event loop); None: it is."""
         self.name = name
         self.stopping = threading.Event()
         self._loop = loop
+        self._wake = wake
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-        self._thread.start()
+        self._thread = spawn(self.name, self._loop)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
         """Ask the loop to finish and wait for it; False (and a log line) when it did not in `timeout`."""
         self.stopping.set()
         thread, self._thread = self._thread, None
-        if thread is None or thread is threading.current_thread():
-            return True
+        if thread is None:
+            return True  # never started (or stopped already): nothing to wake
+        if self._wake is not None:
+            self._wake()
+        if thread is threading.current_thread():
+            return True  # the loop stopping itself: it ends when it returns
         thread.join(timeout)
         if thread.is_alive():
-            log.warning("%s did not stop within %.1f s", self.name, timeout)
+            log.warning("%s did not stop within %.1f s; left running", self.name, timeout)
             return False
         return True
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def spawn(name: str, fn: Callable[..., object], *args: object) -> threading.Thread:
+    """Run `fn(*args)` once on a daemon thread named `name`, and return at once.
+
+    For work nobody waits on through a `Worker` (the caller keeps the returned thread, or an
+    event `fn` sets, if it does wait). A daemon thread: one still running at exit does not
+    keep the process alive.
+    """
+    thread = threading.Thread(target=_logged, args=(name, fn, args), name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _logged(name: str, fn: Callable[..., object], args: tuple[object, ...]) -> None:
+    # Uncaught, an exception ends the thread with a traceback on stderr (threading.excepthook),
+    # which under systemd or a test run is easily lost; the log is where everything else goes.
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("thread %s failed", name)
 
 
 AUDIO_NICE = -10  # what the systemd unit may also grant (Nice=); JACK's own threads run real-time

@@ -41,7 +41,7 @@ from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
-from mrtd.control.state import ControlState
+from mrtd.control.state import Controls, ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.style.encoder import EncoderWorker
@@ -52,7 +52,7 @@ from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
-from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, thaw_heap
+from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, spawn, thaw_heap
 from mrtd.vocabulary.changes import Change
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ class Daemon:
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
         self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
         self.control = ControlState(self.style.new_space())
+        self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
         self.notifier = Notifier()
         self.advertisement: Advertisement | None = None
@@ -147,7 +148,7 @@ class Daemon:
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
                                 publish=self.pusher.publish, parser=SceneParser())
-        self.midi = MidiHost(self.control, self.scenes, self.pusher.publish, self.midi_clock)
+        self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock)
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
@@ -253,7 +254,7 @@ class Daemon:
         if config.tempo_source == "link":
             from mrtd.inputs.link import LinkFollower  # an optional extra: imported only when asked for
 
-            self.link = LinkFollower(self.control)
+            self.link = LinkFollower(self.controls)
             self.link.start()
             self._started("link", self.link.stop)
             log.info("tempo: following Ableton Link")
@@ -294,7 +295,7 @@ class Daemon:
     def services(self) -> Services:
         """What the inputs (OSC, the web page) may reach: handed to them, never the daemon itself."""
         return Services(
-            control=self.control, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
+            controls=self.controls, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
             learn=self.midi.learn, recorder=self.recorder, dialects=self.dialects, status=self.status,
             snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
             prefill=self.prefill, swap_engine=self.swap_engine,
@@ -446,7 +447,7 @@ class Daemon:
             self._warn_style_once()  # a swap to mrt2 without MusicCoCa: say so, once per run
             result.set_result(engine)
 
-        threading.Thread(target=load, name="mrtd-engine-load", daemon=True).start()
+        spawn("mrtd-engine-load", load)
         return result
 
     def stop(self) -> None:

@@ -35,6 +35,7 @@ from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
 from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, find_cue, prepare_scene
 from mrtd.inputs.scene.schema import Mapping, Scene
+from mrtd.lifecycle import Worker
 from mrtd.yamlcheck import MAX_BYTES
 
 if TYPE_CHECKING:
@@ -66,8 +67,7 @@ class SceneHost:
         self.path: Path | None = None
         self.last_errors: list[str] = []
         self.reloads = 0
-        self._watch_stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._watcher = Worker("mrtd-scene-watch", self._watch)
         self._mtime: tuple[int, int] | None = None
         self._load_lock = threading.Lock()  # one load at a time (OSC, watcher)
         self._accepted: Scene | None = None  # the last scene handed to the generation thread
@@ -75,7 +75,7 @@ class SceneHost:
         self._jobs: queue.Queue = queue.Queue(MAX_QUEUED_LOADS)
         self._pending = 0  # jobs queued or running; cues wait behind them
         self._pending_lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._worker: Worker | None = None  # the loader; None until started (tests, render: loads run inline)
         self.worker_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------
@@ -84,22 +84,23 @@ class SceneHost:
         names), start the watcher and the loader."""
         if scene:
             self.load(Path(scene), position=position)
-        self._watcher = threading.Thread(target=self._watch, name="mrtd-scene-watch", daemon=True)
         self._watcher.start()
-        self._worker = threading.Thread(target=self._work, name="mrtd-scene-load", daemon=True)
+        self._worker = Worker("mrtd-scene-load", self._work, wake=self._wake_worker)
         self._worker.start()
 
     def stop(self) -> None:
-        self._watch_stop.set()
+        """Stop the watcher and the loader (each finishes the load it is in), then the parser."""
+        self._watcher.stop()
         if self._worker is not None:
-            try:
-                self._jobs.put_nowait(None)
-            except queue.Full:
-                pass  # a daemon thread: it ends with the process
-        if self._watcher is not None:
-            self._watcher.join(2.0)
+            self._worker.stop()
         if self._parser is not None:
             self._parser.close()
+
+    def _wake_worker(self) -> None:
+        try:
+            self._jobs.put_nowait(None)
+        except queue.Full:
+            pass  # jobs are waiting, so the loader is not blocked: it sees the flag after this one
 
     @property
     def parser_pid(self) -> int | None:
@@ -134,7 +135,9 @@ class SceneHost:
             self._pending += 1
 
     def _work(self) -> None:
-        while True:
+        assert self._worker is not None
+        stopping = self._worker.stopping
+        while not stopping.is_set():
             job = self._jobs.get()
             if job is None:
                 return
@@ -207,7 +210,7 @@ class SceneHost:
 
     def _watch(self) -> None:
         """Hot reload: poll the scene file's mtime (cheap, and works on every filesystem)."""
-        while not self._watch_stop.wait(0.25):
+        while not self._watcher.stopping.wait(0.25):
             path, known = self.path, self._mtime
             if path is None:
                 continue

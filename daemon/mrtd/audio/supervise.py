@@ -25,7 +25,7 @@ from typing import Callable, Protocol
 
 from mrtd.audio.outputs import DeviceOutput, NullOutput, Output, OutputError, import_sounddevice
 from mrtd.audio.playout import Playout
-from mrtd.lifecycle import Worker
+from mrtd.lifecycle import Worker, spawn
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def finishes(action: Callable[[], object], timeout_s: float, name: str) -> bool:
         finally:
             finished.set()
 
-    threading.Thread(target=run, name=name, daemon=True).start()
+    spawn(name, run)
     return finished.wait(timeout_s)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from mrtd.conditioning import Conditioning
 from mrtd.engine import Engine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
+from mrtd.lifecycle import spawn
 from mrtd.runtime.lateness import LatenessMonitor
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ class Generator(Generic[Control]):
         if len(fade_in) == 0:
             old, self.engine = self.engine, engine
             log.info("engine replaced: %s -> %s", old.describe(), engine.describe())
-            threading.Thread(target=_close_engine, args=(old, done), name="mrtd-engine-close", daemon=True).start()
+            spawn("mrtd-engine-close", _close_engine, old, done)
             return
         self._outgoing, self.engine = self.engine, engine
         self._fade = (fade_in, fade_out, done)
@@ -250,7 +251,7 @@ class Generator(Generic[Control]):
         if self._fade_frame == len(fade_in):
             old, self._outgoing, self._fade = self._outgoing, None, None
             # Closing may free a lot of memory: not on this thread.
-            threading.Thread(target=_close_engine, args=(old, done), name="mrtd-engine-close", daemon=True).start()
+            spawn("mrtd-engine-close", _close_engine, old, done)
         return self._mix
 
 
