@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from mrtd.app.scenes import SceneHost
 from mrtd.control import commands as c
-from mrtd.control.state import ControlState
+from mrtd.control.state import Controls
 from mrtd.inputs.midi import MidiInput
 from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
 from mrtd.inputs.midi_clock import MidiClock
@@ -28,7 +28,7 @@ LEARN_KINDS = ("param", "axis", "weight", "cue", "toggle")
 
 
 class MidiHost:
-    def __init__(self, control: ControlState, scenes: SceneHost,
+    def __init__(self, control: Controls, scenes: SceneHost,
                  publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
                  clock: MidiClock | None = None) -> None:
         """`clock`: the MIDI clock follower when the tempo source is MIDI, else None."""

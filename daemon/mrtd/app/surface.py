@@ -19,13 +19,14 @@ from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
+from mrtd.control.state import check_prompt_room
 from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:
     from mrtd.app.scenes import SceneHost
     from mrtd.audio.recorder import Recorder
-    from mrtd.control.state import ControlState
+    from mrtd.control.state import Controls
     from mrtd.feedback.push import Pusher
     from mrtd.inputs.osc.dialect import Dialects
     from mrtd.inputs.scene.schema import Scene
@@ -46,7 +47,7 @@ class Services:
     Callables stand for what changes while the daemon runs: the published snapshot is
     replaced every frame, the OSC guard exists only once OSC has started."""
 
-    control: "ControlState"  # submit commands, read limits and the style space
+    controls: "Controls"  # submit commands; read the prompt names, axes, surface and limits they meet
     encoder: "EncoderWorker"  # prompts are embedded off every input thread
     pusher: "Pusher"
     scenes: "SceneHost"
@@ -75,7 +76,7 @@ class Surface:
 
         A command that names the scene's prompts, axes or surface waits behind a scene load in
         progress, so it meets that scene (its refusal then goes to `answer`)."""
-        control = self._services.control
+        control = self._services.controls
         control.admit(due)
         inner = command.inner if isinstance(command, c.Quantized) else command
         address = SCENE_DEPENDENT.get(type(inner))
@@ -87,18 +88,11 @@ class Surface:
         return self._clamped(command)
 
     def _prompt_names(self) -> list[str]:
-        prompts = self._services.control.prompt_texts
-        for _ in range(3):
-            try:
-                names = list(prompts)  # written by the generation thread: retry if it moved under us
-                break
-            except RuntimeError:
-                continue
-        else:
-            names = []
+        names = self._services.controls.prompt_names()
+        defined = set(names)
         now = time.monotonic()
         for name, stamp in list(self._pending_names.items()):
-            if name in prompts or now - stamp > PENDING_S:
+            if name in defined or now - stamp > PENDING_S:
                 del self._pending_names[name]
             else:
                 names.append(name)
@@ -119,31 +113,28 @@ class Surface:
             known = self._prompt_names()
             pairs = tuple((c.resolve_prompt(n, known), w) for n, w in command.weights)
             return command if pairs == command.weights else c.SetMix(pairs, command.length, command.unit, command.curve)
-        style = self._services.control.style
+        controls = self._services.controls
         incoming = self._services.scenes.incoming()  # installs at the next frame: what the command meets
-        if isinstance(command, c.SetAxis) and not style.has_axis(command.axis) and not _scene_has_axis(incoming, command.axis):
+        if isinstance(command, c.SetAxis) and not controls.has_axis(command.axis) and not _scene_has_axis(incoming, command.axis):
             if isinstance(command.axis, int):
                 raise ValueError(f"no PCA axis {command.axis}: load a PCA file (scene `pca:`) first")
             raise ValueError(f"no axis {command.axis!r}")
-        if isinstance(command, c.SetXY) and not style.has_surface and not (
+        if isinstance(command, c.SetXY) and not controls.has_surface and not (
                 incoming is not None and any(p.position is not None for p in incoming.prompts.values())):
             raise ValueError("no surface: no prompt has a position (a scene's prompts `position: [x, y]`)")
         return command
 
     def _clamped(self, command: c.Command) -> list[Reply] | None:
-        limits = self._services.control.limits
-        if limits is None or not isinstance(command, c.SetParam):
+        if not isinstance(command, c.SetParam):
             return None
-        applied = limits.clamp(command.name, command.value)
+        applied = self._services.controls.clamp(command.name, command.value)
         if applied == command.value:
             return None
         return [r.Clamped(command.name, applied, "safety limit").message()]
 
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None:
         """Register the prompt now (still encoding); it joins the mix when the encoder is done."""
-        known = self._prompt_names()
-        if name not in known and len(known) >= c.MAX_PROMPTS:
-            raise ValueError(f"{c.MAX_PROMPTS} prompts already; clear one first")
+        check_prompt_room(name, self._prompt_names())  # the registry's own limit, told the sender now
         self.submit(c.DefinePrompt(name, text, None, weight), due)
         if len(self._pending_names) < c.MAX_PROMPTS:
             self._pending_names[name] = time.monotonic()

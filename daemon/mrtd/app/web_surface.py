@@ -76,10 +76,10 @@ class WebSurface(Surface):
             return None
         fired_frame, label = player.fired[-1]
         cue = player.scene.cues[player.current]
-        seconds = player.fade_seconds(cue, self._services.control)
+        seconds = player.fade_seconds(cue, self._services.controls)
         if seconds <= 0:
             return {"cue": label, "progress": 1.0, "seconds": 0.0}
-        progress = (self._services.control.frame - fired_frame) / (seconds * FRAMES_PER_SECOND)
+        progress = (self._services.controls.frame - fired_frame) / (seconds * FRAMES_PER_SECOND)
         return {"cue": label, "progress": round(min(1.0, max(0.0, progress)), 3), "seconds": seconds}
 
     def page_scene(self) -> dict[str, Any]:

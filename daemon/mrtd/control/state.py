@@ -311,3 +311,60 @@ class ControlState:
 
     def pending(self) -> int:
         return len(self._inbox) + len(self._schedule)
+
+
+class Controls:
+    """What an input may do with the control state from its own thread, and nothing more.
+
+    It queues commands (once the schedule's bounds admit them) and reads what a command is
+    checked against: the prompt names, the style space's axes and surface, the safety limits,
+    the parameters' values, the frame. Every read is a value the generation thread replaces
+    whole, or a read-only view; nothing here writes the state, so an input holding this cannot
+    change the music except by a command the generation thread applies at a frame boundary.
+    The composition root builds it around the one ControlState and hands it to the inputs."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: ControlState) -> None:
+        self._state = state
+
+    def admit(self, due: float | None) -> None:
+        """Raise ScheduleFull when one more command from an untrusted input would pass a bound."""
+        self._state.admit(due)
+
+    def submit(self, command: Applicable, due: float | None = None) -> None:
+        """Queue `command` for the frame heard at wall time `due` (None: the next frame)."""
+        self._state.submit(command, due)
+
+    def prompt_names(self) -> list[str]:
+        """The prompts defined now, in the order they were defined."""
+        prompts = self._state.prompt_texts
+        for _ in range(3):
+            try:
+                return list(prompts)  # written by the generation thread: retry if it moved under us
+            except RuntimeError:
+                continue
+        return []
+
+    def has_axis(self, axis: int | str) -> bool:
+        return self._state.style.has_axis(axis)
+
+    @property
+    def has_surface(self) -> bool:
+        """Whether a prompt has a position on the 2-D surface (/mrt/xy has something to move over)."""
+        return self._state.style.has_surface
+
+    def clamp(self, name: str, value: float | int | bool) -> float | int | bool:
+        """`value` as the safety limits in force would apply it (unchanged without limits)."""
+        limits = self._state.limits  # a scene replaces the Limits whole: one read sees one of them
+        return value if limits is None else limits.clamp(name, value)
+
+    @property
+    def values(self) -> Mapping[str, float | int | bool]:
+        """The parameters now (a read-only view: tempo for a cue's fade, tempo and meter for Link)."""
+        return MappingProxyType(self._state.values)
+
+    @property
+    def frame(self) -> int:
+        """The frame being built."""
+        return self._state.frame

@@ -28,7 +28,7 @@ from mrtd.frame import FRAME_SECONDS
 from mrtd.lifecycle import Worker
 
 if TYPE_CHECKING:
-    from mrtd.control.state import ControlState
+    from mrtd.control.state import Controls
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def import_link() -> ModuleType:
 
 
 class LinkFollower:
-    def __init__(self, control: "ControlState", poll_s: float = FRAME_SECONDS / 4) -> None:
+    def __init__(self, control: "Controls", poll_s: float = FRAME_SECONDS / 4) -> None:
         link = import_link()
         self._control = control
         self._poll_s = poll_s

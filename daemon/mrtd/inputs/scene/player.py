@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -85,7 +85,14 @@ def find_cue(scene: Scene, which: str, scene_name: str) -> int:
     raise ValueError(f"no cue {shown!r} in scene {scene_name!r}")
 
 
-def seconds_per_beat(state: ControlState) -> float:
+class Timing(Protocol):
+    """What a cue's time needs: the parameters now (the state, or an input's read-only Controls)."""
+
+    @property
+    def values(self) -> Mapping[str, float | int | bool]: ...
+
+
+def seconds_per_beat(state: Timing) -> float:
     return 60.0 / float(state.values["tempo"])
 
 
@@ -224,7 +231,7 @@ class ScenePlayer:
         else:
             self._loop_frames = None
 
-    def cue_seconds(self, cue: Cue, state: ControlState) -> float | None:
+    def cue_seconds(self, cue: Cue, state: Timing) -> float | None:
         if cue.at is None:
             return None
         if isinstance(cue.at, str):
@@ -233,7 +240,7 @@ class ScenePlayer:
             return beats * seconds_per_beat(state)
         return float(cue.at)
 
-    def fade_seconds(self, cue: Cue, state: ControlState) -> float:
+    def fade_seconds(self, cue: Cue, state: Timing) -> float:
         fade = cue.fade
         if fade.beats is not None:
             return fade.beats * seconds_per_beat(state)
