@@ -55,3 +55,15 @@ def test_nothing_an_input_holds_writes_the_state():
     with pytest.raises(AttributeError):
         controls.limits = None  # type: ignore[attr-defined]
     assert not any(name.startswith(("set", "define", "clear", "apply", "begin")) for name in dir(controls))
+
+
+def test_control_never_builds_a_style_pair_itself():
+    # The built-in quantizer once came from a default inside control/, which is how MusicCoCa's was
+    # left out: the style space (and its quantizer) is always handed in by the composition root.
+    import inspect
+
+    from mrtd.control.state import ControlState
+
+    assert inspect.signature(ControlState).parameters["style"].default is inspect.Parameter.empty
+    for path in sorted((PACKAGE / "control").glob("*.py")):
+        assert not re.search(r"Quantizer\(|StyleSpace\(|import_module", path.read_text()), path.name
