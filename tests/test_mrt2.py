@@ -227,7 +227,7 @@ def test_keep_warm_runs_between_frames_without_changing_the_music(home):
     wait_for(lambda: warm.keep_warm_ticks >= 5, 5.0, "keep-warm ticks")
     np.testing.assert_array_equal(_run(warm, 10), expected)
     warm.close()
-    assert warm._keep_warm_thread is None
+    assert not warm._keep_warm.running
 
 
 # -- errors ------------------------------------------------------------------------------

@@ -27,12 +27,13 @@ import numpy as np
 from mrtd.frame import CHANNELS, SAMPLE_RATE
 from mrtd.audio.wavfile import GrowingWav, create_unused
 from mrtd.audio.ring import Ring
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
 BUFFER_SECONDS = 2.0  # how long a sink may fall behind before it drops
 CHUNK_SAMPLES = 2048  # what the writer thread takes from the ring at a time
-STOP_DRAIN_SECONDS = 2.0  # on stop, how long a sink may take to write what it has buffered
+STOP_DRAIN_SECONDS = 2.0  # on stop, how long a sink may take to write what it has buffered (< STOP_TIMEOUT_S)
 PIPE_FORMATS = {"s16le": 2, "f32le": 4}  # bytes per sample
 
 
@@ -216,8 +217,8 @@ class SinkWriter:
         self._ring = Ring(int(buffer_seconds * SAMPLE_RATE))
         self._chunk = np.zeros((CHUNK_SAMPLES, CHANNELS), dtype=np.float32)
         self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._writer = Worker(f"mrtd-sink-{name}", self._run, wake=self._wake.set)
+        self._stopping = self._writer.stopping  # also what the destination's waits end on
         self._accepting = False
         # Counters, read by status() from any thread.
         self.written_samples = 0
@@ -229,10 +230,8 @@ class SinkWriter:
         return self.name
 
     def start(self) -> None:
-        self._stopping.clear()
         self._accepting = True
-        self._thread = threading.Thread(target=self._run, name=f"mrtd-sink-{self.name}", daemon=True)
-        self._thread.start()
+        self._writer.start()
 
     def offer(self, block: np.ndarray) -> None:
         """Producer thread: copy `block` [n, 2] in, or drop it whole and count it. Never waits."""
@@ -247,15 +246,10 @@ class SinkWriter:
         self._wake.set()
 
     def stop(self) -> None:
-        """Write out what is buffered (for at most STOP_DRAIN_SECONDS), then close."""
+        """Write out what is buffered (for at most STOP_DRAIN_SECONDS), then close; a writer
+        stuck past the stop bound is left behind, and named in the log."""
         self._accepting = False
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(STOP_DRAIN_SECONDS + 1.0)
-            if self._thread.is_alive():
-                log.warning("sink %s did not finish writing; left it behind", self.name)
-            self._thread = None
+        self._writer.stop()
 
     def _run(self) -> None:
         destination, ring, chunk = self.destination, self._ring, self._chunk

@@ -36,6 +36,7 @@ from mrtd.engines.base import BaseEngine
 from mrtd.engines.encoder_process import EncodeError, EncoderProcess
 from mrtd.engines.realtime import RENDER_HINT, cpu_description
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
@@ -254,8 +255,7 @@ class Mrt2Engine(BaseEngine):
         self._cond_seen = np.full(COND_LEN, -1000, dtype=np.int32)  # forces the first upload
         self._scalars_seen: tuple[float, int, float, float, float] | None = None
 
-        self._keep_warm_stop = threading.Event()
-        self._keep_warm_thread: threading.Thread | None = None
+        self._keep_warm = Worker(f"mrtd-keepwarm-{self.model}", self._keep_warm_loop)
         self._closed = False
 
         self._load()
@@ -482,23 +482,17 @@ class Mrt2Engine(BaseEngine):
 
     def start_keep_warm(self) -> None:
         """Keep the device busy between frames so an Apple GPU does not down-clock."""
-        if self._keep_warm_thread is not None:
+        if self._keep_warm.running:
             return
-        self._keep_warm_stop.clear()
-        self._keep_warm_thread = threading.Thread(target=self._keep_warm_loop, name=f"mrtd-keepwarm-{self.model}",
-                                                  daemon=True)
-        self._keep_warm_thread.start()
+        self._keep_warm.start()
 
     def stop_keep_warm(self) -> None:
-        self._keep_warm_stop.set()
-        if self._keep_warm_thread is not None:
-            self._keep_warm_thread.join(1.0)
-            self._keep_warm_thread = None
+        self._keep_warm.stop()
 
     def _keep_warm_loop(self) -> None:
         mx = mlx_core()
         stream = shared_stream()
-        while not self._keep_warm_stop.wait(self.keep_warm_interval):
+        while not self._keep_warm.stopping.wait(self.keep_warm_interval):
             # Only between frames: if a step (or anything else on the shared stream) is
             # running, the device is busy anyway, so skip this tick instead of waiting.
             if not _MLX_LOCK.acquire(blocking=False):

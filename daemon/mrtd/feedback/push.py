@@ -25,7 +25,7 @@ from typing import Any
 
 from mrtd.vocabulary.codec import encode
 from mrtd.vocabulary.replies import in_datagrams
-from mrtd.lifecycle import STOP_TIMEOUT_S
+from mrtd.lifecycle import Worker
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ class Pusher:
         self._subscribers: dict[tuple[str, int], tuple[socket.socket, float]] = {}
         self._lock = threading.Lock()  # subscribers change from input threads; never held by the generator
         self._queue: queue.SimpleQueue[dict[str, list[Any]] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        # Ends on the queue's None, which stop's wake puts behind what is queued.
+        self._pusher = Worker("mrtd-feedback", self._run, wake=lambda: self._queue.put(None))
         self.sent = 0
         self.held = 0  # pushes not sent: the address was over its budget
         self.dropped_subscribers = 0
@@ -49,13 +50,10 @@ class Pusher:
         self.guard = None  # a ReplyGuard, set by the daemon when OSC is on
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mrtd-feedback", daemon=True)
-        self._thread.start()
+        self._pusher.start()
 
     def stop(self) -> None:
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_S)
+        self._pusher.stop()
         with self._lock:
             for sock, _ in self._subscribers.values():
                 sock.close()

@@ -26,7 +26,7 @@ import numpy as np
 
 from mrtd.style.audio_prompt import AudioEmbedder, read_audio_file
 from mrtd.style.embedder import Embedder
-from mrtd.lifecycle import STOP_TIMEOUT_S
+from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,14 @@ class EncoderWorker:
         self._sequence = 0
         self._idle = threading.Condition(self._lock)
         self._outstanding = 0
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        # Ends on _STOP, which stop's wake puts behind what is queued.
+        self._worker = Worker(thread_name, self._run, wake=lambda: self._queue.put(_STOP))
         self._started = False
 
     def start(self) -> "EncoderWorker":
         if not self._started:
             self._started = True
-            self._thread.start()
+            self._worker.start()
         return self
 
     def submit(self, name: str, *, text: str | None = None, audio_path: str | os.PathLike | None = None) -> None:
@@ -95,12 +96,9 @@ class EncoderWorker:
         with self._idle:
             return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
 
-    def stop(self, timeout: float | None = STOP_TIMEOUT_S) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Finish the request in progress, drop the rest, and end the thread."""
-        if not self._started:
-            return
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        self._worker.stop(timeout)
 
     def __enter__(self) -> "EncoderWorker":
         return self.start()
@@ -119,7 +117,8 @@ class EncoderWorker:
                 return
             assert isinstance(request, EncodeRequest)
             try:
-                if self._is_current(request):
+                # Once stopping, what is still queued is dropped (counted done, never reported).
+                if self._is_current(request) and not self._worker.stopping.is_set():
                     self._encode(request)
             finally:
                 with self._idle:
