@@ -30,7 +30,7 @@ from mrtd.vocabulary.codec import SLIP_END, PacketError, encode, size_prefix, sl
 from mrtd.inputs.osc.guard import ReplyGuard
 from mrtd.vocabulary.replies import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Envelope, Host
-from mrtd.lifecycle import STOP_TIMEOUT_S, release_free_memory
+from mrtd.lifecycle import Worker, release_free_memory, spawn
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class OscServer:
         self._tcp_open = 0
         self._tcp_lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers: list[Worker] = []
         self.udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self.on_message: Callable[[str, tuple[str, int]], None] | None = None  # e.g. subscription leases
@@ -160,26 +160,27 @@ class OscServer:
         except OSError as exc:
             self.stop()
             raise OSError(f"cannot listen for OSC on {cfg.bind}:{cfg.port}: {exc.strerror or exc} (is another mrtd running?)") from None
-        self._spawn(self._work_loop, "mrtd-osc-parse")
-        self._spawn(self._udp_loop, "mrtd-osc-udp")
+        # Each loop watches the server's one `_stop`; stop() sets it and closes the sockets
+        # (which ends the receive and accept loops) before it stops these.
+        self._workers = [Worker("mrtd-osc-parse", self._work_loop, wake=self._wake_parser),
+                         Worker("mrtd-osc-udp", self._udp_loop)]
         if self._tcp is not None:
-            self._spawn(self._tcp_accept, "mrtd-osc-tcp")
+            self._workers.append(Worker("mrtd-osc-tcp", self._tcp_accept))
+        for worker in self._workers:
+            worker.start()
 
     @property
     def port(self) -> int:
         return self.udp.getsockname()[1] if self.udp else self.config.port
 
-    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def _wake_parser(self) -> None:
+        try:
+            self._work.put_nowait(None)
+        except queue.Full:
+            pass  # packets are waiting, so the parser is not blocked: it sees `_stop` after this one
 
     def stop(self) -> None:
         self._stop.set()
-        try:
-            self._work.put_nowait(None)  # wakes the worker
-        except queue.Full:
-            pass
         for sock in (self.udp, self._tcp):
             if sock is not None:
                 try:
@@ -187,9 +188,9 @@ class OscServer:
                 except OSError:
                     pass
                 sock.close()
-        for thread in self._threads:
-            thread.join(STOP_TIMEOUT_S)
-        self._threads.clear()
+        for worker in self._workers:
+            worker.stop()
+        self._workers.clear()
 
     # -- transports ----------------------------------------------------------
     def _udp_loop(self) -> None:
@@ -304,8 +305,9 @@ class OscServer:
                 continue
             self.guard.prove(sender[0])  # a completed handshake: the address is really the sender's
             self._since_trim += 1  # each connection's thread leaves memory behind too
-            thread = threading.Thread(target=self._tcp_connection, args=(conn, sender), name="mrtd-osc-tcp-client", daemon=True)
-            thread.start()  # not kept in _threads: bounded by MAX_TCP_CONNECTIONS, ended by stop's shutdown
+            # Not a Worker, never joined: bounded by MAX_TCP_CONNECTIONS, each ends when its client
+            # closes, after TCP_IDLE_S of silence, or at its next packet once `_stop` is set.
+            spawn("mrtd-osc-tcp-client", self._tcp_connection, conn, sender)
 
     def _tcp_connection(self, conn: socket.socket, sender: tuple[str, int]) -> None:
         try:

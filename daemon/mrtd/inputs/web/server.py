@@ -36,7 +36,7 @@ from aiohttp import WSMsgType, web
 from mrtd.inputs.osc.table import ROOT, Host
 from mrtd.inputs.web import protocol
 from mrtd.inputs.web.config import WebConfig
-from mrtd.lifecycle import STOP_TIMEOUT_S
+from mrtd.lifecycle import Worker
 from mrtd.vocabulary.replies import Error, PageScene, PageStatus
 
 log = logging.getLogger(__name__)
@@ -98,15 +98,14 @@ class WebServer:
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._server = Worker("mrtd-web", self._run, wake=self._end_loop)
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._stopping: asyncio.Event | None = None
 
     # -- lifecycle (daemon thread) ---------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mrtd-web", daemon=True)
-        self._thread.start()
+        self._server.start()
         self._ready.wait(10.0)
         if self._start_error is not None:
             raise OSError(f"web surface on {self.config.bind}:{self.config.port}: {self._start_error}")
@@ -118,12 +117,14 @@ class WebServer:
         return f"http://{where}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
     def stop(self) -> None:
+        """Close the pages and the listening socket (the web loop does), and end its thread."""
+        self._server.stop()
+
+    def _end_loop(self) -> None:
         loop = self._loop
         if loop is not None and self._stopping is not None:
             with contextlib.suppress(RuntimeError):  # the loop already ended (it failed to start)
                 loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_S)
 
     # -- generation thread ---------------------------------------------------------
     def publish(self, messages: dict[str, list[Any]]) -> None:
