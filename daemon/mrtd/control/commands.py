@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.vocabulary.params import PARAMS, finite_number
+from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.changes import Change
 # The limit lives with the prompt registry (control/state.py); scene schemas import it from here.
 from mrtd.control.state import MAX_PROMPTS  # noqa: F401
@@ -193,23 +193,14 @@ class SetWeight(Command):
 
 @dataclass(frozen=True)
 class SetMix(Command):
-    """A target mix, reached over `seconds` along `curve` (0 s jumps)."""
+    """A target mix, reached over `length` `unit`s along `curve` (0 jumps). Its checks are the
+    request's (vocabulary.requests.Mix): every input that sends a mix decodes one."""
 
     weights: tuple[tuple[str, float], ...]
     length: float = 0.0
     unit: str = "s"  # "s", "beat" or "bar": beats and bars follow the tempo when the fade starts
     curve: str = "linear"
     coalesce_key = "mix"
-
-    @classmethod
-    def checked(cls, weights: dict[object, object], length: object = 0.0, curve: object = "linear", unit: str = "s") -> "SetMix":
-        pairs = tuple((_name(n), _weight(w)) for n, w in weights.items())
-        length = finite_number(length, "fade length")
-        if not 0.0 <= length <= 3600.0:
-            raise ValueError(f"fade length lies in [0, 3600], got {length}")
-        if curve not in CURVES:
-            raise ValueError(f"unknown curve {curve!r}; use one of {', '.join(CURVES)}")
-        return cls(pairs, float(length), unit, str(curve))
 
     def apply(self, state: "ControlState") -> None:
         known = {n: w for n, w in self.weights if state.has_prompt(n)}
