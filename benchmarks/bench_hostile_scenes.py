@@ -27,7 +27,7 @@ sys.path[:0] = [str(root / "daemon"), str(root / "tests")]
 from pythonosc.osc_message import OscMessage  # noqa: E402
 
 from mrtd.app.daemon import Daemon, DaemonConfig  # noqa: E402
-from mrtd.control.commands import MAX_PROMPTS  # noqa: E402
+from mrtd.control.state import MAX_PROMPTS  # noqa: E402
 from mrtd.inputs.osc.server import OscConfig  # noqa: E402
 from mrtd.inputs.scene.schema import MAX_CUES, MAX_MAPPINGS, MAX_PROMPT_TEXT_CHARS  # noqa: E402
 from osc_probe import message  # noqa: E402

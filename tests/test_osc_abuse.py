@@ -15,7 +15,7 @@ from pythonosc.osc_message import OscMessage
 
 from conftest import control_state, probed_daemon, wait_for
 from mrtd.control import commands as c
-from mrtd.control.state import MAX_PENDING, MOVED_PER_FRAME, ScheduleFull
+from mrtd.control.state import MAX_PENDING, MAX_PROMPTS, MOVED_PER_FRAME, ScheduleFull
 from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
 from mrtd.inputs.osc import server as osc_server
 from mrtd.inputs.osc.guard import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
@@ -161,13 +161,13 @@ def test_a_timetag_beyond_the_horizon_is_refused(rig):
 def test_prompts_are_bounded_in_number(rig):
     daemon, engine, probe = rig
     start = probe.transcript.mark()
-    for i in range(c.MAX_PROMPTS + 1):
+    for i in range(MAX_PROMPTS + 1):
         probe.send("/mrt/prompt", f"p{i}", f"prompt number {i}", 0.0)
     reply = probe.transcript.wait_for_first("/mrt/error", since=start).args
-    assert reply == ["/mrt/prompt", f"{c.MAX_PROMPTS} prompts already; clear one first"]
-    wait_for(lambda: len(daemon.control.prompt_texts) == c.MAX_PROMPTS, 10, "the bounded prompts")
+    assert reply == ["/mrt/prompt", f"{MAX_PROMPTS} prompts already; clear one first"]
+    wait_for(lambda: len(daemon.control.prompt_texts) == MAX_PROMPTS, 10, "the bounded prompts")
     frames(daemon, 3)
-    assert len(daemon.control.prompt_texts) == c.MAX_PROMPTS
+    assert len(daemon.control.prompt_texts) == MAX_PROMPTS
 
 
 def test_sync_sends_long_prompt_lists_in_parts_that_each_fit(rig):
@@ -215,7 +215,7 @@ def test_a_subscriber_gets_a_prompt_list_too_long_for_a_datagram_in_parts_and_st
     listener = OscProbe(daemon.osc.port)
     try:
         listener.request("/mrt/subscribe", "/mrt/subscribed")
-        names = [f"{i:02d}".ljust(64, "n") for i in range(c.MAX_PROMPTS)]
+        names = [f"{i:02d}".ljust(64, "n") for i in range(MAX_PROMPTS)]
         for i, name in enumerate(names):
             probe.send("/mrt/prompt", name, f"{i:02d} " + "t" * 997, 0.0)
         wait_for(lambda: set(mix_of(daemon)) == set(names), 20, "64 long prompts, encoded")

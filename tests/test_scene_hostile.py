@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import probed_daemon, wait_for
-from mrtd.control.commands import MAX_PROMPTS
+from mrtd.control.state import MAX_PROMPTS
 from mrtd.inputs.scene.schema import MAX_NAME_CHARS, MAX_PROMPT_NAME_CHARS, MAX_PROMPT_TEXT_CHARS
 from osc_probe import OscProbe, bundle, message
 
@@ -208,8 +208,8 @@ def test_a_scene_built_past_the_schema_still_cannot_install_more_prompts_than_os
 
 
 def test_a_prompt_text_longer_than_osc_takes_is_refused(tmp_path):
-    from mrtd.inputs.osc.table import text
-    from mrtd.control.commands import _name
+    from mrtd.vocabulary.values import prompt_name as _name
+    from mrtd.vocabulary.values import text
 
     scene = tmp_path / "longtext.yaml"
     scene.write_text("name: t\nprompts:\n  a: " + "t" * MAX_PROMPT_TEXT_CHARS + "\n  b: {text: " + "t" * (MAX_PROMPT_TEXT_CHARS + 1) + "}\n")

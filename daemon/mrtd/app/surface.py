@@ -19,7 +19,7 @@ from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control import commands as c
-from mrtd.control.state import check_prompt_room
+from mrtd.control.state import MAX_PROMPTS, check_prompt_room
 from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
@@ -136,7 +136,7 @@ class Surface:
         """Register the prompt now (still encoding); it joins the mix when the encoder is done."""
         check_prompt_room(name, self._prompt_names())  # the registry's own limit, told the sender now
         self.submit(c.DefinePrompt(name, text, None, weight), due)
-        if len(self._pending_names) < c.MAX_PROMPTS:
+        if len(self._pending_names) < MAX_PROMPTS:
             self._pending_names[name] = time.monotonic()
         self._services.encoder.submit(name, text=text)
 

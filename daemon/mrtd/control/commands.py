@@ -21,14 +21,10 @@ import numpy as np
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.changes import Change
-# The limit lives with the prompt registry (control/state.py); scene schemas import it from here.
-from mrtd.control.state import MAX_PROMPTS  # noqa: F401
 # The checks a value from outside passes live with the requests that carry it (one message for
 # one mistake, from OSC, the web page, a scene or MIDI); commands check again with the same code.
-from mrtd.vocabulary.values import CURVES  # noqa: F401 (scene schemas import it from here)
 from mrtd.vocabulary.values import pitch as _pitch
 from mrtd.vocabulary.values import prompt_name as _name
-from mrtd.vocabulary.values import style_tokens as check_tokens  # noqa: F401
 from mrtd.vocabulary.values import weight as _weight
 
 if TYPE_CHECKING:

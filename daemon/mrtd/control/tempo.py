@@ -12,9 +12,6 @@ import math
 
 from mrtd.frame import FRAME_SECONDS
 
-# The grid's grammar ('bar', '2 bars', '4 beats') is the vocabulary's: decoding a request needs it.
-from mrtd.vocabulary.values import UNITS, parse_length, parse_when  # noqa: F401
-
 # An external beat position closer than this (in beats) is reached by nudging the phase; further, by a jump.
 ALIGN_TOLERANCE = 0.25
 NUDGE_RATE = 0.1  # at most 10% faster or slower while absorbing a phase error

@@ -17,7 +17,8 @@ from mrtd.conditioning import STYLE_TOKENS
 from mrtd.vocabulary.params import PARAMS, finite_number, type_name
 
 CURVES = ("linear", "equal-power", "exponential", "s-curve")
-MAX_TEXT = 1000  # characters in a prompt text, a scene name, any text argument
+MAX_TEXT = 1000  # characters in a prompt text, a scene name, any text argument (MusicCoCa reads 128 tokens of a prompt)
+MAX_PROMPT_NAME = 64  # characters in a prompt's name: every reply that lists the prompts quotes them
 
 
 def arity(args: list[Any], low: int, high: int | None = None) -> None:
@@ -53,8 +54,8 @@ def prompt_name(name: object) -> str:
         raise ValueError(f"a prompt name is text or a slot number, got {name!r}")
     if isinstance(name, (int, float)) and math.isfinite(name) and name == int(name):
         return str(int(name))  # official slots 1-6 are names too
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise ValueError(f"a prompt name is 1-64 characters of text or a slot number, got {name!r}")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_PROMPT_NAME:
+        raise ValueError(f"a prompt name is 1-{MAX_PROMPT_NAME} characters of text or a slot number, got {name!r}")
     return name.strip()
 
 

@@ -19,7 +19,7 @@ from mrtd.control import commands as c
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.params import PARAMS, type_name
-from mrtd.vocabulary.values import number, text  # noqa: F401 (text: the scene schema's tests compare limits with it)
+from mrtd.vocabulary.values import CURVES, number
 from mrtd.inputs.osc import dirt, orca
 from mrtd.inputs.osc.dialect import Dialects
 
@@ -304,7 +304,7 @@ def event(host: Host, req: q.Event, env: Envelope) -> None:
 TABLE: tuple[Address, ...] = (
     Address(q.Prompt, "name-or-slot text [weight]", "define or replace a prompt point", prompt),
     Address(q.PromptClear, "name-or-slot", "remove a prompt", prompt_clear),
-    Address(q.Mix, "name w [name w ...] [fade [curve]]", "target mix, optionally crossfaded; fade is seconds or '4 bars', '8 beats' (curves: " + ", ".join(c.CURVES) + ")", mix),
+    Address(q.Mix, "name w [name w ...] [fade [curve]]", "target mix, optionally crossfaded; fade is seconds or '4 bars', '8 beats' (curves: " + ", ".join(CURVES) + ")", mix),
     Address(q.Weight, "name-or-slot w", "one prompt's weight", weight),
     Address(q.Axis, "index-or-name value", "signed offset along a PCA axis (0-5) or a named axis", axis),
     Address(q.XY, "x y", "position on the scene's surface (inverse-distance weights)", xy),

@@ -21,15 +21,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.control.commands import CURVES, MAX_PROMPTS
+from mrtd.control.state import MAX_PROMPTS
 from mrtd.vocabulary.params import PARAMS
+from mrtd.vocabulary.values import CURVES, MAX_PROMPT_NAME, MAX_TEXT
 from mrtd.yamlcheck import shown
 
-# What OSC allows for a prompt, so a scene cannot install what /mrt/prompt would refuse.
-# commands.py has no named constants for these two yet (the numbers live in
-# `commands._name` and `osc.table.text`); tests/test_scene_hostile.py checks they agree.
-MAX_PROMPT_NAME_CHARS = 64
-MAX_PROMPT_TEXT_CHARS = 1000  # MusicCoCa reads only 128 tokens of it anyway
+# What OSC allows for a prompt (vocabulary/values.py), so a scene cannot install what
+# /mrt/prompt would refuse.
+MAX_PROMPT_NAME_CHARS = MAX_PROMPT_NAME
+MAX_PROMPT_TEXT_CHARS = MAX_TEXT
 # Sizes no real scene comes near (the examples have under 10 of each), so they refuse only
 # abuse: they bound what a load builds and what a status reply or a log line can quote.
 MAX_NAME_CHARS = 128  # a scene's, a cue's or an axis's name; a parameter name in a mapping
