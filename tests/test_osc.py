@@ -295,6 +295,33 @@ def test_a_port_in_use_is_a_clear_error(rig):
         OscServer(host=None, config=OscConfig(port=daemon.osc.port)).start()
 
 
+def test_port_zero_picks_again_when_tcp_cannot_have_the_udp_port(monkeypatch):
+    """With port 0 the system picks a free UDP port; some other TCP socket may hold that number
+    (CI saw it). The server tries fresh ports instead of refusing to start."""
+    import errno
+
+    import mrtd.inputs.osc.server as server_module
+
+    refused: list[int] = []
+
+    class TakenOnce(socket.socket):
+        def bind(self, address):
+            if self.type == socket.SOCK_STREAM and not refused:
+                refused.append(address[1])
+                raise OSError(errno.EADDRINUSE, "Address already in use")
+            return super().bind(address)
+
+    monkeypatch.setattr(server_module.socket, "socket", TakenOnce)
+    server = server_module.OscServer(host=None, config=OscConfig(port=0))
+    server.start()
+    try:
+        assert refused and server.port != 0
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+            pass  # TCP listens on the UDP socket's port
+    finally:
+        server.stop()
+
+
 def test_the_reference_page_is_up_to_date():
     from pathlib import Path
 

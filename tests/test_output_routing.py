@@ -87,10 +87,14 @@ def test_the_routed_callback_allocates_no_array():
             fill(out, output_time)
         return call
 
-    baseline = _peak_bytes(topped_up(plain.fill), np.zeros((BLOCK, 2), np.float32))
+    # An array made per call raises every measurement by its size; the interpreter's own
+    # objects (a dict growing, a frame) raise some. So the quietest of several runs counts.
+    runs = 5
+    baseline = min(_peak_bytes(topped_up(plain.fill), np.zeros((BLOCK, 2), np.float32)) for _ in range(runs))
     for channel_map in (ChannelMap.stereo(3, 4, device_channels=8), ChannelMap.mono(3, device_channels=8)):
         routed = topped_up(channel_map.callback_fill(plain.fill, 4096))
-        extra = _peak_bytes(routed, np.zeros((BLOCK, channel_map.device_channels), np.float32)) - baseline
+        out = np.zeros((BLOCK, channel_map.device_channels), np.float32)
+        extra = min(_peak_bytes(routed, out) for _ in range(runs)) - baseline
         assert extra < BLOCK * 4, f"{channel_map.describe()}: {extra} bytes more than the plain fill"
 
 

@@ -19,8 +19,11 @@ from output_rig import PlayedTap, private_jack, read_wav
 
 
 def _config(tmp_path, *outputs: str) -> DaemonConfig:
+    # The "safe" preset's lead (240 ms): these tests compare what was played with what was written,
+    # and a shared 2-core CI box can stall the generator for longer than the default 120 ms.
     return DaemonConfig(
-        engine="synth", prompt="warm analog pads", osc=None, midi=False, cache_dir=str(tmp_path), outputs=list(outputs)
+        engine="synth", prompt="warm analog pads", osc=None, midi=False, cache_dir=str(tmp_path), outputs=list(outputs),
+        lead_frames=6,
     )
 
 

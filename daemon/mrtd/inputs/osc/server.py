@@ -16,6 +16,7 @@ by `ReplyGuard`, so a spoofed request cannot turn us into an amplifier.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import queue
@@ -54,6 +55,7 @@ MAX_UDP_REPLY = 60000  # bytes; a reply message larger than one datagram is refu
 REFUSALS_LOGGED_PER_S = 1.0  # per refused address
 TRIM_AFTER_PACKETS = 1000  # a burst this big, then TRIM_IDLE_S of quiet: hand freed memory back
 TRIM_IDLE_S = 2.0
+PORT_ZERO_TRIES = 20  # port 0: fresh UDP ports tried until TCP may have the same number
 ANSWERED_ONCE_PER_PACKET = frozenset({f"{ROOT}/sync", f"{ROOT}/status"})  # large replies: one per packet
 
 
@@ -147,19 +149,19 @@ class OscServer:
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
-        try:
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            # Room for bursts (a fader flood, a Tidal cycle's worth of events) while we parse.
-            self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            self.udp.bind((cfg.bind, cfg.port))
-            if cfg.tcp:
-                self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                self._tcp.bind((cfg.bind, self.udp.getsockname()[1]))
-                self._tcp.listen(16)
-        except OSError as exc:
-            self.stop()
-            raise OSError(f"cannot listen for OSC on {cfg.bind}:{cfg.port}: {exc.strerror or exc} (is another mrtd running?)") from None
+        # Port 0 asks the system for a free UDP port; TCP then wants the same number, which some
+        # other TCP socket (an outgoing connection's local port, say) may hold: pick again.
+        tries = PORT_ZERO_TRIES if cfg.port == 0 else 1
+        for attempt in range(tries):
+            try:
+                self.udp, self._tcp = self._bind(cfg)
+                break
+            except OSError as exc:
+                self._close_sockets()
+                if exc.errno == errno.EADDRINUSE and attempt + 1 < tries:
+                    continue
+                self.stop()
+                raise OSError(f"cannot listen for OSC on {cfg.bind}:{cfg.port}: {exc.strerror or exc} (is another mrtd running?)") from None
         # Each loop watches the server's one `_stop`; stop() sets it and closes the sockets
         # (which ends the receive and accept loops) before it stops these.
         self._workers = [Worker("mrtd-osc-parse", self._work_loop, wake=self._wake_parser),
@@ -168,6 +170,28 @@ class OscServer:
             self._workers.append(Worker("mrtd-osc-tcp", self._tcp_accept))
         for worker in self._workers:
             worker.start()
+
+    def _bind(self, cfg: OscConfig) -> tuple[socket.socket, socket.socket | None]:
+        """The UDP socket and, when TCP is on, a listener on the same port number."""
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp = udp  # held at once, so a failure below still closes it
+        # Room for bursts (a fader flood, a Tidal cycle's worth of events) while we parse.
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        udp.bind((cfg.bind, cfg.port))
+        if not cfg.tcp:
+            return udp, None
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._tcp = tcp
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind((cfg.bind, udp.getsockname()[1]))
+        tcp.listen(16)
+        return udp, tcp
+
+    def _close_sockets(self) -> None:
+        for sock in (self.udp, self._tcp):
+            if sock is not None:
+                sock.close()
+        self.udp = self._tcp = None
 
     @property
     def port(self) -> int:
