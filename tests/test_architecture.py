@@ -161,3 +161,31 @@ def test_the_control_state_has_what_runtime_and_feedback_read_of_it():
     assert isinstance(state, ShownState)
     assert isinstance(state.style, ShownStyle) and isinstance(state.clock, ShownClock)
     assert isinstance(state.notes, ShownNotes)
+
+
+def _reached_through(path: Path, field: str) -> set[str]:
+    """The attributes `path` reads on `<anything>._services.<field>` or `services.<field>`."""
+    reached = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == field:
+            owner = node.value.value
+            if (isinstance(owner, ast.Attribute) and owner.attr == "_services") or (
+                    isinstance(owner, ast.Name) and owner.id == "services"):
+                reached.add(node.attr)
+    return reached
+
+
+def test_the_surfaces_reach_the_scenes_only_through_their_narrow_protocol():
+    # Inputs run on their own threads: the player is the generation thread's, the mapping table
+    # and the command queue are the host's. What an input may do is `Scenes`, and the one host
+    # there is must keep having all of it.
+    from style_fakes import builtin_control
+
+    from mrtd.app.scenes import SceneHost
+    from mrtd.app.surface import Scenes
+
+    allowed = {name for name in vars(Scenes) if not name.startswith("_")}
+    for surface in ("surface.py", "web_surface.py"):
+        reached = _reached_through(PACKAGE / "app" / surface, "scenes")
+        assert reached and reached <= allowed, f"app/{surface} reaches {sorted(reached - allowed)} of the scene host"
+    assert isinstance(SceneHost(builtin_control(), embedder=None), Scenes)

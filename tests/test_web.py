@@ -36,7 +36,7 @@ def web_daemon(tmp_path, scene: str | None = None, engine=None, web: WebConfig |
     with running_daemon(tmp_path, engine=engine, web=web or WebConfig(port=0), midi=False,
                         scene=str(SCENES / f"{scene}.yaml") if scene else None, **config) as (daemon, eng):
         if scene:
-            wait_for(lambda: daemon.scenes.player is not None, 10, "the scene")
+            wait_for(lambda: daemon.scenes.shown() is not None, 10, "the scene")
         probe = OscProbe(daemon.osc.port)
         try:
             yield daemon, eng, probe, daemon.web.url()
@@ -99,7 +99,7 @@ def test_dragging_the_xy_point_moves_sync_weights_and_the_spectrum(tmp_path, bro
                      "  techno: {text: bright fast techno, position: [1, 1]}\n")
     frames: list[np.ndarray] = []
     with running_daemon(tmp_path, engine=SynthEngine(seed=0), web=WebConfig(port=0), midi=False, scene=str(scene)) as (daemon, _):
-        wait_for(lambda: daemon.scenes.player is not None, 10, "the scene")
+        wait_for(lambda: daemon.scenes.shown() is not None, 10, "the scene")
         daemon.generator.taps.append(lambda frame: frames.append(frame.copy()))
         probe = OscProbe(daemon.osc.port)
         page = open_page(browser, daemon.web.url())
@@ -471,3 +471,22 @@ def test_the_scene_timeline_moves_the_page(tmp_path, browser):
         page.wait_for_function("document.querySelector('#cues li.current')?.textContent === 'later'", timeout=10_000)
         page.wait_for_function("document.querySelector('.prompt[data-prompt=\"b\"] .fader .value')?.textContent === '1.00'")
         assert page.text_content('.prompt[data-prompt="a"] .fader .value') == "0.00"
+
+
+def test_the_fade_bar_follows_a_cues_crossfade_to_the_end(tmp_path, browser):
+    """The page's fade bar comes from what the generation thread published when the cue fired:
+    part way while the 3 s crossfade runs, full once it is over, empty before any cue."""
+    scene = tmp_path / "fades.yaml"
+    scene.write_text("name: fades\nprompts: {a: alpha, b: beta}\n"
+                     "cues:\n  - {name: slow, mix: {b: 1}, fade: 3}\n")
+    with running_daemon(tmp_path, web=WebConfig(port=0), midi=False, scene=str(scene), scene_dir=str(tmp_path)) as (daemon, _):
+        page = open_page(browser, daemon.web.url())
+        page.wait_for_function("window.mrtd.status.fade === null")
+        page.click("#go")
+        page.wait_for_function("window.mrtd.status.fade?.cue === 'slow' && window.mrtd.status.fade.progress > 0"
+                               " && window.mrtd.status.fade.progress < 1")
+        assert page.evaluate("window.mrtd.status.fade.seconds") == 3.0
+        width = page.evaluate("parseFloat(document.querySelector('#fade').firstElementChild.style.width)")
+        assert 0 < width < 100, "the bar shows a crossfade in progress"
+        page.wait_for_function("window.mrtd.status.fade.progress === 1", timeout=10_000)
+        page.wait_for_function("document.querySelector('#fade').firstElementChild.style.width === '100%'")

@@ -23,6 +23,7 @@ import os
 import queue
 import stat
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -47,6 +48,17 @@ log = logging.getLogger(__name__)
 MAX_QUEUED_LOADS = 8  # scene requests waiting for the worker; more are refused at once
 
 
+@dataclass(frozen=True)
+class SceneShown:
+    """The scene playing, as an input may read it. The generation thread publishes a new one
+    when a scene installs or a cue fires, so no input reads the player it is changing."""
+
+    name: str
+    scene: Scene  # as validated; nothing changes it once loaded
+    cues: tuple[str, ...]
+    fired: tuple[int, str, float] | None  # the cue last fired: (frame, label, fade seconds)
+
+
 class SceneHost:
     """Scenes for one control state. Its collaborators, and nothing else, are handed in: the
     command queue (`control`), the embedder, the folders, where worker-side errors are
@@ -63,6 +75,8 @@ class SceneHost:
         self.scene_dir, self.audio_dir = scene_dir, audio_dir
         self._publish = publish
         self.player: ScenePlayer | None = None  # generation thread only
+        self._shown: SceneShown | None = None  # what inputs read: published by `tick`
+        self._shown_of: tuple[ScenePlayer, int] | None = None  # the player and its fires it shows
         self.mappings = MappingTable([], self._cue_command)  # replaced whole, read by input threads
         self.path: Path | None = None
         self.last_errors: list[str] = []
@@ -232,8 +246,26 @@ class SceneHost:
 
     # -- every frame (generation thread) ---------------------------------------------
     def tick(self, state: ControlState) -> None:
-        if self.player is not None:
-            self.player.tick(state, state.frame)
+        """After the frame's commands: fire the due timed cues, then publish what changed."""
+        player = self.player
+        if player is None:
+            return
+        player.tick(state, state.frame)
+        if self._shown_of != (player, player.fires):
+            self._shown_of = (player, player.fires)
+            self._shown = self._show(player, state)
+
+    @staticmethod
+    def _show(player: ScenePlayer, state: ControlState) -> SceneShown:
+        fired = None
+        if player.fired and player.current is not None:
+            frame, label = player.fired[-1]
+            fired = (frame, label, player.fade_seconds(player.scene.cues[player.current], state))
+        return SceneShown(player.prepared.name, player.scene, tuple(player.cue_names()), fired)
+
+    def shown(self) -> SceneShown | None:
+        """Any thread: the scene playing and its last cue, as of the last frame made."""
+        return self._shown
 
     # -- cues ----------------------------------------------------------------------------
     def _cue_command(self, which: str) -> c.Command:

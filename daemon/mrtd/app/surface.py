@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from mrtd.app.paths import inside
 from mrtd.audio.sinks import SinkError
@@ -24,7 +24,7 @@ from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:
-    from mrtd.app.scenes import SceneHost
+    from mrtd.app.scenes import SceneShown
     from mrtd.audio.recorder import Recorder
     from mrtd.control.state import Controls
     from mrtd.feedback.push import Pusher
@@ -40,6 +40,20 @@ PENDING_S = 5.0  # how long a name defined here counts before the state shows it
 SCENE_DEPENDENT = {c.SetMix: f"{ROOT}/mix", c.SetWeight: f"{ROOT}/weight", c.SetAxis: f"{ROOT}/axis", c.SetXY: f"{ROOT}/xy"}
 
 
+@runtime_checkable
+class Scenes(Protocol):
+    """What an input may ask of the scenes (`SceneHost` is the one there is): loads and cues go
+    to its worker or the command queue; what it reads is published by the generation thread."""
+
+    def load_named(self, name: str, due: float | None = None, answer: Answer | None = None) -> None: ...
+    def cue(self, which: str | None, due: float | None, when: tuple[str, int] | None = None,
+            answer: Answer | None = None) -> None: ...
+    def after_loads(self, submit: Callable[[], None], address: str, answer: Answer | None = None) -> None: ...
+    def incoming(self) -> "Scene | None": ...
+    def from_osc(self, address: str, args: list[Any], due: float | None) -> bool: ...
+    def shown(self) -> "SceneShown | None": ...
+
+
 @dataclass(frozen=True)
 class Services:
     """The parts of the daemon an input may reach, and nothing else (the composition root fills it).
@@ -50,7 +64,7 @@ class Services:
     controls: "Controls"  # submit commands; read the prompt names, axes, surface and limits they meet
     encoder: "EncoderWorker"  # prompts are embedded off every input thread
     pusher: "Pusher"
-    scenes: "SceneHost"
+    scenes: Scenes
     learn: Callable[[str, str], None]  # MIDI learn: the next control moved maps to (kind, name)
     recorder: "Recorder"
     dialects: "Dialects"

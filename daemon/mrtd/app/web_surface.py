@@ -71,12 +71,10 @@ class WebSurface(Surface):
 
     def _fade_progress(self) -> dict[str, Any] | None:
         """The current cue's fade: how far along (0-1), from the frame it fired and its length."""
-        player = self._services.scenes.player
-        if player is None or not self._frames_made() or not player.fired or player.current is None:
+        shown = self._services.scenes.shown()
+        if shown is None or shown.fired is None or not self._frames_made():
             return None
-        fired_frame, label = player.fired[-1]
-        cue = player.scene.cues[player.current]
-        seconds = player.fade_seconds(cue, self._services.controls)
+        fired_frame, label, seconds = shown.fired
         if seconds <= 0:
             return {"cue": label, "progress": 1.0, "seconds": 0.0}
         progress = (self._services.controls.frame - fired_frame) / (seconds * FRAMES_PER_SECOND)
@@ -85,10 +83,10 @@ class WebSurface(Surface):
     def page_scene(self) -> dict[str, Any]:
         """The scene's shape for drawing: prompt positions, cues, axes, the reduced layout, limits."""
         params = {name: {"low": p.low, "high": p.high, "default": p.default} for name, p in PARAMS.items()}
-        player = self._services.scenes.player
-        if player is None:
+        shown = self._services.scenes.shown()
+        if shown is None:
             return {"name": "", "positions": {}, "cues": [], "axes": [], "layout": None, "params": params}
-        scene = player.scene
+        scene = shown.scene
         limits = scene.limits
         if limits is not None:
             for name, (low, high) in limits.params.items():
@@ -96,9 +94,9 @@ class WebSurface(Surface):
             params["volume"] = params["volume"] | {"high": min(limits.volume_max, params["volume"]["high"])}
         web = getattr(scene, "web", None)
         return {
-            "name": player.prepared.name,
+            "name": shown.name,
             "positions": {n: list(p.position) for n, p in scene.prompts.items() if p.position is not None},
-            "cues": player.cue_names(),
+            "cues": list(shown.cues),
             "axes": list(scene.axes),
             "layout": web.model_dump() if web is not None else None,
             "params": params,

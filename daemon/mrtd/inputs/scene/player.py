@@ -111,6 +111,7 @@ class ScenePlayer:
         self._loop_frames: int | None = None
         self._loop_count = 0
         self.fired: deque[tuple[int, str]] = deque(maxlen=10_000)  # (frame, cue): what played when
+        self.fires = 0  # cues fired so far (`fired` keeps the last 10,000)
 
     # -- installing ------------------------------------------------------------
     def install(self, state: ControlState, frame: int, keep_mix: bool = False, previous: "ScenePlayer | None" = None,
@@ -294,6 +295,7 @@ class ScenePlayer:
         state.cue = cue_label(cue, index)
         state.changed.add(Change.CUE)
         self.fired.append((state.frame, state.cue))
+        self.fires += 1
         if cue.mix is not None:
             frames = round(self.fade_seconds(cue, state) * FRAMES_PER_SECOND)
             state.crossfade(dict(cue.mix), frames, cue.fade.curve)
