@@ -340,8 +340,7 @@ class Daemon:
             changed.add(Change.MIX)
         if not changed:
             return
-        self.snapshot = snapshot.messages(control)
-        pushed = snapshot.messages(control, changed)
+        self.snapshot, pushed = snapshot.update(self.snapshot, control, changed)
         self.pusher.publish(pushed)
         if self.web is not None:
             self.web.publish(pushed)

@@ -2,17 +2,22 @@
 
 Built on the generation thread (the state's one writer) and published as an
 immutable dict, so status, sync and pushes read it from any thread. Each kind
-of change (`vocabulary/changes.py`) renders as the messages of its row in
-`FEEDBACK`, which also writes the feedback section of docs/osc.md.
+of change (`vocabulary/changes.py`) shows as the typed messages of its row in
+`FEEDBACK` (`vocabulary/shown.py`, which a client decodes them with); the
+table also writes the feedback section of docs/osc.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 from mrtd.vocabulary.changes import Change
-from mrtd.vocabulary.replies import ROOT
+from mrtd.vocabulary.requests import XY, Request
+from mrtd.vocabulary.shown import (
+    PARAMETER_REQUESTS, AxisNow, Beat, CueFired, MixNow, NotesHeld, PromptsDefined, ScenePlaying, Shown, StyleSource,
+    parameter,
+)
 
 Messages = dict[str, list[Any]]
 
@@ -88,55 +93,38 @@ class ShownState(Protocol):
 
 
 # parameter name -> the canonical address that sets it (and shows it)
-PARAM_ADDRESS = {
-    "temperature": f"{ROOT}/temperature",
-    "top_k": f"{ROOT}/topk",
-    "seed": f"{ROOT}/seed",
-    "cfg_style": f"{ROOT}/cfg/style",
-    "cfg_notes": f"{ROOT}/cfg/notes",
-    "cfg_drums": f"{ROOT}/cfg/drums",
-    "drums": f"{ROOT}/drums",
-    "volume": f"{ROOT}/volume",
-    "mute": f"{ROOT}/mute",
-    "bypass": f"{ROOT}/bypass",
-    "unmask": f"{ROOT}/unmask",
-    "onset_mode": f"{ROOT}/onset_mode",
-    "midigate": f"{ROOT}/midigate",
-    "tempo": f"{ROOT}/tempo",
-    "meter": f"{ROOT}/meter",
-}
+PARAM_ADDRESS = {name: kind.address for name, kind in PARAMETER_REQUESTS.items()}
+
+Shows = Callable[[ShownState], Iterable["Shown | Request"]]
 
 
-def _value(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
+def _parameter(name: str) -> Shows:
+    return lambda state: (parameter(name, state.values[name]),)
 
 
-def _mix(state: ShownState, out: Messages) -> None:
-    out[f"{ROOT}/mix"] = [item for name, w in sorted(state.style.weights().items()) for item in (name, float(w))]
+def _mix(state: ShownState) -> Iterable[Shown]:
+    return (MixNow(tuple(sorted(state.style.weights().items()))),)
 
 
-def _prompts(state: ShownState, out: Messages) -> None:
-    out[f"{ROOT}/prompts"] = [item for name, t in sorted(state.prompt_texts.items()) for item in (name, t)]
+def _prompts(state: ShownState) -> Iterable[Shown]:
+    return (PromptsDefined(tuple(sorted(state.prompt_texts.items()))),)
 
 
-def _axes(state: ShownState, out: Messages) -> None:
-    for axis, value in sorted(state.axes.items()):
-        out[f"{ROOT}/axis/{axis}"] = [float(value)]
+def _axes(state: ShownState) -> Iterable[Shown]:
+    return tuple(AxisNow(axis, float(value)) for axis, value in sorted(state.axes.items()))
 
 
-def _xy(state: ShownState, out: Messages) -> None:
-    if state.xy is not None:
-        out[f"{ROOT}/xy"] = [float(state.xy[0]), float(state.xy[1])]
+def _xy(state: ShownState) -> Iterable[Request]:
+    return () if state.xy is None else (XY(float(state.xy[0]), float(state.xy[1])),)
 
 
-def _beat(state: ShownState, out: Messages) -> None:
+def _beat(state: ShownState) -> Iterable[Shown]:
     clock = state.clock
-    out[f"{ROOT}/beat"] = [clock.bar, clock.beat_in_bar, round(clock.phase, 3), float(clock.bpm)]
+    return (Beat(clock.bar, clock.beat_in_bar, clock.phase, clock.bpm),)
 
 
-def _scene(state: ShownState, out: Messages) -> None:
-    out[f"{ROOT}/scene"] = [state.scene or ""]
-    _prompts(state, out)  # a scene installs its own prompts
+def _scene(state: ShownState) -> Iterable[Shown]:
+    return (ScenePlaying(state.scene or ""), *_prompts(state))  # a scene installs its own prompts
 
 
 @dataclass(frozen=True)
@@ -145,36 +133,52 @@ class Feedback:
     address: str  # as the reference page shows it
     args: str
     doc: str
-    render: Callable[[ShownState, Messages], None]
+    shows: Shows  # the typed messages (vocabulary/shown.py) for this kind of change
 
 
 FEEDBACK: tuple[Feedback, ...] = tuple(
-    Feedback(Change(name), address, "value", f"parameter {name}",
-             lambda state, out, name=name, address=address: out.__setitem__(address, [_value(state.values[name])]))
+    Feedback(Change(name), address, "value", f"parameter {name}", _parameter(name))
     for name, address in PARAM_ADDRESS.items()
 ) + (
-    Feedback(Change.MIX, f"{ROOT}/mix", "name w [name w ...]", "the prompts' weights now (pushed every frame of a crossfade)", _mix),
-    Feedback(Change.PROMPTS, f"{ROOT}/prompts", "name text [name text ...]", "the prompts defined", _prompts),
-    Feedback(Change.AXES, f"{ROOT}/axis/<axis>", "f", "an axis value", _axes),
-    Feedback(Change.XY, f"{ROOT}/xy", "x y", "the position on the 2-D surface", _xy),
-    Feedback(Change.NOTES, f"{ROOT}/notes", "pitch [pitch ...]", "the notes held",
-             lambda state, out: out.__setitem__(f"{ROOT}/notes", sorted(state.notes.held))),
-    Feedback(Change.BEAT, f"{ROOT}/beat", "bar beat phase bpm", "a beat starts (bar and beat from 1)", _beat),
-    Feedback(Change.SCENE, f"{ROOT}/scene", "name", "the scene playing ('' for none), then its prompts", _scene),
-    Feedback(Change.CUE, f"{ROOT}/cue", "name", "the cue last fired ('' for none)",
-             lambda state, out: out.__setitem__(f"{ROOT}/cue", [state.cue or ""])),
-    Feedback(Change.STYLE, f"{ROOT}/style/source", "prompts|tokens|embedding",
+    Feedback(Change.MIX, MixNow.address, "name w [name w ...]", "the prompts' weights now (pushed every frame of a crossfade)", _mix),
+    Feedback(Change.PROMPTS, PromptsDefined.address, "name text [name text ...]", "the prompts defined", _prompts),
+    Feedback(Change.AXES, AxisNow.address, "f", "an axis value", _axes),
+    Feedback(Change.XY, XY.address, "x y", "the position on the 2-D surface", _xy),
+    Feedback(Change.NOTES, NotesHeld.address, "pitch [pitch ...]", "the notes held",
+             lambda state: (NotesHeld(tuple(sorted(state.notes.held))),)),
+    Feedback(Change.BEAT, Beat.address, "bar beat phase bpm", "a beat starts (bar and beat from 1)", _beat),
+    Feedback(Change.SCENE, ScenePlaying.address, "name", "the scene playing ('' for none), then its prompts", _scene),
+    Feedback(Change.CUE, CueFired.address, "name", "the cue last fired ('' for none)",
+             lambda state: (CueFired(state.cue or ""),)),
+    Feedback(Change.STYLE, StyleSource.address, "prompts|tokens|embedding",
              "where the style comes from: the prompt blend, or raw tokens or a raw embedding sent over OSC",
-             lambda state, out: out.__setitem__(f"{ROOT}/style/source", [state.style.source])),
+             lambda state: (StyleSource(state.style.source),)),
 )
+
 
 def messages(state: ShownState, changes: set[Change] | None = None) -> Messages:
     """Messages for `changes` (None: everything), in the order of FEEDBACK."""
     out: Messages = {}
     for row in FEEDBACK:
         if changes is None or row.change in changes:
-            row.render(state, out)
+            for shown in row.shows(state):
+                address, args = shown.message()
+                out[address] = args
     return out
+
+
+# A change of these can take addresses away (an axis the new scene lacks, the 2-D point) or
+# reorder them, so the whole state is shown again; any other change replaces its own rows.
+RESHOWN_WHOLE = frozenset({Change.AXES, Change.XY, Change.SCENE})
+
+
+def update(shown: Messages, state: ShownState, changes: set[Change]) -> tuple[Messages, Messages]:
+    """(the new snapshot, the messages to push) after `changes`: a crossfade's frames show the
+    mix again, not the whole state."""
+    pushed = messages(state, changes)
+    if changes & RESHOWN_WHOLE:
+        return messages(state), pushed
+    return {**shown, **pushed}, pushed
 
 
 def feedback_markdown() -> list[str]:
