@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 from mrtd.vocabulary.changes import Change
+from mrtd.vocabulary.replies import Response
 from mrtd.vocabulary.requests import XY, Request
 from mrtd.vocabulary.shown import (
-    PARAMETER_REQUESTS, AxisNow, Beat, CueFired, MixNow, NotesHeld, PromptsDefined, ScenePlaying, Shown, StyleSource,
+    PARAMETER_REQUESTS, AxisNow, Beat, CueFired, MixNow, NotesHeld, PromptsDefined, ScenePlaying, StyleSource,
     parameter,
 )
 
@@ -95,22 +96,22 @@ class ShownState(Protocol):
 # parameter name -> the canonical address that sets it (and shows it)
 PARAM_ADDRESS = {name: kind.address for name, kind in PARAMETER_REQUESTS.items()}
 
-Shows = Callable[[ShownState], Iterable["Shown | Request"]]
+Shows = Callable[[ShownState], Iterable["Response | Request"]]
 
 
 def _parameter(name: str) -> Shows:
     return lambda state: (parameter(name, state.values[name]),)
 
 
-def _mix(state: ShownState) -> Iterable[Shown]:
+def _mix(state: ShownState) -> Iterable[Response]:
     return (MixNow(tuple(sorted(state.style.weights().items()))),)
 
 
-def _prompts(state: ShownState) -> Iterable[Shown]:
+def _prompts(state: ShownState) -> Iterable[Response]:
     return (PromptsDefined(tuple(sorted(state.prompt_texts.items()))),)
 
 
-def _axes(state: ShownState) -> Iterable[Shown]:
+def _axes(state: ShownState) -> Iterable[Response]:
     return tuple(AxisNow(axis, float(value)) for axis, value in sorted(state.axes.items()))
 
 
@@ -118,12 +119,12 @@ def _xy(state: ShownState) -> Iterable[Request]:
     return () if state.xy is None else (XY(float(state.xy[0]), float(state.xy[1])),)
 
 
-def _beat(state: ShownState) -> Iterable[Shown]:
+def _beat(state: ShownState) -> Iterable[Response]:
     clock = state.clock
     return (Beat(clock.bar, clock.beat_in_bar, clock.phase, clock.bpm),)
 
 
-def _scene(state: ShownState) -> Iterable[Shown]:
+def _scene(state: ShownState) -> Iterable[Response]:
     return (ScenePlaying(state.scene or ""), *_prompts(state))  # a scene installs its own prompts
 
 

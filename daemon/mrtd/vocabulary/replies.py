@@ -197,7 +197,7 @@ class Learning(Response):
 
 @dataclass(frozen=True)
 class Named(Response):
-    """A reply that names one thing (a model, an audio file, a recording's path)."""
+    """A message that names one thing (a model, an audio file, a recording's path; the scene or cue playing)."""
 
     name: str
 

@@ -9,7 +9,7 @@ A parameter shows as the very request that sets it, and so does the 2-D
 point: a fader shows the message it would send, so a surface that sends back
 what it was shown changes nothing. What only the daemon knows (the mix a
 crossfade has reached, the notes held, the beat, the scene and cue playing,
-where the style comes from) has a class here.
+where the style comes from) has a class here, a `Response` as the replies are.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from mrtd.vocabulary.codec import ROOT, Message
+from mrtd.vocabulary.replies import Named, Response
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.requests import REQUESTS, XY, ParamSwitch, Request, Tempo
 from mrtd.vocabulary.values import MAX_TEXT, arity, number, pitch
@@ -50,23 +51,6 @@ def parameter(name: str, value: float | int | bool) -> Request:
     return _MAKERS[name](value)
 
 
-@dataclass(frozen=True)
-class Shown:
-    """A state message that is no request: the daemon says it, nobody sends it."""
-
-    address: ClassVar[str]
-
-    def args(self) -> list[Any]:
-        raise NotImplementedError
-
-    def message(self) -> Message:
-        return (self.address, self.args())
-
-    @classmethod
-    def from_args(cls, args: list[Any]) -> "Shown":
-        raise NotImplementedError
-
-
 def _string(value: Any, what: str) -> str:
     """Text the daemon wrote ('' where it means none), no longer than any text it keeps."""
     if not isinstance(value, str) or len(value) > MAX_TEXT:
@@ -81,7 +65,7 @@ def _pairs(args: list[Any], what: str) -> list[tuple[Any, Any]]:
 
 
 @dataclass(frozen=True)
-class MixNow(Shown):
+class MixNow(Response):
     """The prompts' weights now, by name (every frame of a crossfade)."""
 
     address: ClassVar[str] = f"{ROOT}/mix"
@@ -96,7 +80,7 @@ class MixNow(Shown):
 
 
 @dataclass(frozen=True)
-class PromptsDefined(Shown):
+class PromptsDefined(Response):
     """The prompts defined and their texts, by name."""
 
     address: ClassVar[str] = f"{ROOT}/prompts"
@@ -111,7 +95,7 @@ class PromptsDefined(Shown):
 
 
 @dataclass(frozen=True)
-class AxisNow(Shown):
+class AxisNow(Response):
     """One axis of the scene's style space; each has its own address."""
 
     address: ClassVar[str] = f"{ROOT}/axis/<axis>"
@@ -132,7 +116,7 @@ class AxisNow(Shown):
 
 
 @dataclass(frozen=True)
-class NotesHeld(Shown):
+class NotesHeld(Response):
     """The pitches held, lowest first."""
 
     address: ClassVar[str] = f"{ROOT}/notes"
@@ -147,7 +131,7 @@ class NotesHeld(Shown):
 
 
 @dataclass(frozen=True)
-class Beat(Shown):
+class Beat(Response):
     """A beat starts: bar and beat count from 1; phase 0-1 within the beat."""
 
     address: ClassVar[str] = f"{ROOT}/beat"
@@ -169,21 +153,6 @@ class Beat(Shown):
 
 
 @dataclass(frozen=True)
-class Named(Shown):
-    """A state that is one name ('' for none)."""
-
-    name: str
-
-    def args(self) -> list[Any]:
-        return [self.name]
-
-    @classmethod
-    def from_args(cls, args: list[Any]) -> "Named":
-        arity(args, 1)
-        return cls(_string(args[0], "the name"))
-
-
-@dataclass(frozen=True)
 class ScenePlaying(Named):
     address: ClassVar[str] = f"{ROOT}/scene"
 
@@ -200,12 +169,12 @@ class StyleSource(Named):
     address: ClassVar[str] = f"{ROOT}/style/source"
 
 
-SHOWN: dict[str, type[Shown]] = {kind.address: kind for kind in (MixNow, PromptsDefined, NotesHeld, Beat, ScenePlaying,
+SHOWN: dict[str, type[Response]] = {kind.address: kind for kind in (MixNow, PromptsDefined, NotesHeld, Beat, ScenePlaying,
                                                                   CueFired, StyleSource)}
 SHOWN_AS_REQUESTS = {kind.address for kind in (*PARAMETER_REQUESTS.values(), XY)}
 
 
-def decode(address: str, args: list[Any]) -> Shown | Request | None:
+def decode(address: str, args: list[Any]) -> Response | Request | None:
     """The typed state message for a push or a `/mrt/sync` answer; None for an address that is
     no state (a reply: see `replies.decode`) or arguments that do not fit."""
     try:
