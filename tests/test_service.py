@@ -173,6 +173,29 @@ def test_the_osc_service_is_advertised_over_mdns_on_loopback():
     assert found is not None and found.port == 7499 and found.properties[b"root"] == b"/mrt"
 
 
+def test_bound_to_every_interface_the_service_is_advertised_on_all_of_them(monkeypatch):
+    """`--osc-bind 0.0.0.0 --discovery` (a tablet on the LAN) once handed zeroconf `None` for its
+    interfaces, which it refuses with a TypeError the daemon did not expect. Zeroconf itself is
+    replaced here, so no packet leaves loopback; its own check judges the choice."""
+    import zeroconf
+    from zeroconf._utils.net import normalize_interface_choice
+
+    chosen = []
+
+    class Recording:
+        def __init__(self, interfaces, ip_version):
+            chosen.append(normalize_interface_choice(interfaces, ip_version))
+
+        def register_service(self, info):
+            pass
+
+    monkeypatch.setattr(zeroconf, "Zeroconf", Recording)
+    from mrtd.app.discovery import advertise
+
+    assert advertise(7499, bind="0.0.0.0", name="mrtd lan") is not None
+    assert chosen and chosen[0], "every IPv4 interface this machine has"
+
+
 def test_the_example_config_loads_and_flags_override_it():
     from mrtd.app.config import load_settings
 

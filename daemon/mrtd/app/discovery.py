@@ -30,7 +30,7 @@ class Advertisement:
 
 def advertise(port: int, bind: str = "127.0.0.1", name: str | None = None) -> Advertisement | None:
     try:
-        from zeroconf import IPVersion, ServiceInfo, Zeroconf
+        from zeroconf import InterfaceChoice, IPVersion, ServiceInfo, Zeroconf
     except ImportError:
         log.warning("mDNS discovery off: install the zeroconf extra (pip install 'mrtd[zeroconf]')")
         return None
@@ -47,7 +47,7 @@ def advertise(port: int, bind: str = "127.0.0.1", name: str | None = None) -> Ad
         server=f"{host}.local.",
     )
     try:
-        zeroconf = Zeroconf(interfaces=None if all_interfaces else [bind], ip_version=IPVersion.V4Only)
+        zeroconf = Zeroconf(interfaces=InterfaceChoice.All if all_interfaces else [bind], ip_version=IPVersion.V4Only)
         zeroconf.register_service(info)
     except OSError as exc:
         log.warning("mDNS discovery off: %s", exc)
