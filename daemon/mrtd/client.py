@@ -128,7 +128,9 @@ def _decode(data: bytes) -> list[Message]:
 
 def _slot_or_name(name: str | int) -> str:
     """A prompt's name as the vocabulary carries it: a slot number is named by its digits."""
-    return str(name) if isinstance(name, int) and not isinstance(name, bool) else name
+    if isinstance(name, int) and not isinstance(name, bool):
+        return str(name)
+    return name  # type: ignore[return-value]  # a bool goes as it is, and the daemon refuses it as from any client
 
 
 class Commands(Generic[R]):

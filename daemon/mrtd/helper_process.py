@@ -58,7 +58,7 @@ class HelperProcess:
                     self._kill()
                     self._child = self._start()
                 child = self._child
-                assert child.stdin is not None and child.stdout is not None
+                assert child is not None and child.stdin is not None and child.stdout is not None
                 try:
                     child.stdin.write(line)
                     child.stdin.flush()

@@ -203,13 +203,13 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
         instance = TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
         seen: set[Path_] = set()
-        for problem in exc.errors():
-            where = _data_path(data, problem["loc"])
+        for detail in exc.errors():
+            where = _data_path(data, detail["loc"])
             if where in seen:  # one message per spot (unions report once per member)
                 continue
             seen.add(where)
-            message = problem["msg"].removeprefix("Value error, ")
-            if problem["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            message = detail["msg"].removeprefix("Value error, ")
+            if detail["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
                 key = where[-1]
                 message = f"unknown key {shown(key)}" + _did_you_mean(str(key), _allowed_keys(model, where[:-1]))
             errors.append((_line_of(lines, where), f"{_dotted(where)}: {message}"))

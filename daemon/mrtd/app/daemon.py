@@ -46,7 +46,7 @@ from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.style.encoder import EncoderWorker
 from mrtd.engines import BaseEngine, create_engine
-from mrtd.engines.mrt2 import ModelError
+from mrtd.engines.mrt2 import ModelError, Mrt2Engine
 from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
 from mrtd.style.audio_prompt import read_audio_file
 from mrtd.runtime.resample import resample_file
@@ -57,6 +57,7 @@ from mrtd.vocabulary.changes import Change
 
 if TYPE_CHECKING:
     from mrtd.inputs.link import LinkFollower
+    from mrtd.inputs.web.server import WebServer
 
 log = logging.getLogger("mrtd")
 
@@ -134,13 +135,13 @@ class Daemon:
         self.journal: Journal | None = None
         self.notifier = Notifier()
         self.advertisement: Advertisement | None = None
-        self.generator: Generator | None = None
+        self.generator: Generator[ControlState, BaseEngine] | None = None
         self.playout: Playout | None = None
         self.runner: Runner | None = None
         self.device_watch: DeviceSupervisor | None = None
         self.audio: AudioChain | None = None
         self.osc: OscServer | None = None
-        self.web = None  # a WebServer, when serving the page
+        self.web: WebServer | None = None  # when serving the page
         self.pusher = Pusher()
         self.recorder = Recorder()
         self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
@@ -161,9 +162,9 @@ class Daemon:
         self._caller_nice: int | None = None  # the starting thread's nice before start raised it
         self._caller_thread = 0
         # What start() has started, in order, as (name, stop); stop() runs it newest first.
-        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self._stops: list[tuple[str, Callable[[], object]]] = []
 
-    def _started(self, name: str, stop: Callable[[], None]) -> None:
+    def _started(self, name: str, stop: Callable[[], object]) -> None:
         """Note that a part has started and how to stop it (stop() takes them in reverse)."""
         self._stops.append((name, stop))
 
@@ -223,7 +224,7 @@ class Daemon:
         if config.midi:
             self.midi.start(config.midi_ports)
             self._started("midi", self.midi.stop)
-        self.scenes.start(config.scene, position=music.scene_frames if same_scene else None)  # installs on frame 0
+        self.scenes.start(config.scene, position=music.scene_frames if music is not None and same_scene else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
         self._resume_from_journal(music)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
@@ -240,7 +241,8 @@ class Daemon:
         self.audio.start_master()
         self._started("master", self.audio.stop_master)
         # The master can change (a lost device hands over to the null output): always ask the current one.
-        self.control.frame_of = FrameClock(self.playout, lambda: self.audio.master.time()).frame_of
+        audio = self.audio
+        self.control.frame_of = FrameClock(self.playout, lambda: audio.master.time()).frame_of
         if self.journal is not None:
             # Only now that the music flows: the journal asks the generation thread for the music,
             # which makes frames only while the master drains the ring; its last write, at stop,
@@ -278,14 +280,15 @@ class Daemon:
             self.audio.describe(),
             config.lead_frames,
             config.lead_frames * FRAME_SECONDS * 1000,
-            self.output.latency * 1000,
+            audio.master.latency * 1000,
         )
         log.info("folders: scenes %s, recordings %s%s", self.folder("scene_dir"), self.folder("record_dir"),
                  " (relative to the working directory)" if not all(
                      os.path.isabs(os.path.expanduser(d)) for d in (config.scene_dir, config.record_dir)) else "")
         self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
-        lateness = self.generator.lateness
-        progress = Progress(lambda: self.generator.frames, lambda: self.status()["underruns"],
+        generator = self.generator
+        lateness = generator.lateness
+        progress = Progress(lambda: generator.frames, lambda: self.status()["underruns"],
                             lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0)
         device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
         self.notifier.start_watchdog(lambda: progress() and device_ok())
@@ -401,7 +404,7 @@ class Daemon:
         """Warm a second copy of the playing mrt2 model, fill its context with `audio_path`
         (or silence), then crossfade to it. Everything heavy happens off the generation thread."""
         playing = self.generator.engine if self.generator else None
-        if playing is None or playing.name != "mrt2":
+        if not isinstance(playing, Mrt2Engine):
             raise ValueError("prefill needs the mrt2 engine (the synth engine has no context to fill)")
         model = playing.model
         audio = None
@@ -410,6 +413,7 @@ class Daemon:
             audio = samples if rate == SAMPLE_RATE else resample_file(samples, rate, SAMPLE_RATE)
 
         def fill(engine: BaseEngine) -> None:
+            assert isinstance(engine, Mrt2Engine), "swap_engine('mrt2') makes one"
             live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)

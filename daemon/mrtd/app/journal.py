@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Final, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,7 +36,7 @@ from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 
-VERSION = 2
+VERSION: Final = 2
 MAX_JOURNAL_BYTES = 1 << 20  # a real journal is a few KB; a bigger file is not ours
 POSITION_INTERVAL_S = 10.0  # a cue list's position alone is written this often (SD cards wear)
 _NAME = Field(min_length=1, max_length=200)

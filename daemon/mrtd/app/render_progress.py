@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from mrtd.frame import FRAMES_PER_SECOND
 
@@ -61,7 +61,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # what signal.signal gave back: a handler or a constant
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():

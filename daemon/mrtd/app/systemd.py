@@ -28,7 +28,7 @@ class Notifier:
         usec = env.get("WATCHDOG_USEC")
         pid = env.get("WATCHDOG_PID")
         watched = usec is not None and (pid is None or pid == str(os.getpid()))
-        self.watchdog_s = int(usec) / 1e6 if watched and usec.isdigit() else None
+        self.watchdog_s = int(usec) / 1e6 if watched and usec is not None and usec.isdigit() else None
         self._sock: socket.socket | None = None
         self._worker: Worker | None = None
         self.pings = 0
@@ -58,11 +58,12 @@ class Notifier:
 
     def start_watchdog(self, healthy: Callable[[], bool]) -> None:
         """Ping at half the watchdog interval, only while `healthy()` says the audio is fine."""
-        if self.watchdog_s is None or self.address is None:
+        interval = self.watchdog_s
+        if interval is None or self.address is None:
             return
 
         def run() -> None:
-            while not worker.stopping.wait(self.watchdog_s / 2):
+            while not worker.stopping.wait(interval / 2):
                 if healthy():
                     if self.send("WATCHDOG=1"):
                         self.pings += 1

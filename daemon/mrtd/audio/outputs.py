@@ -17,7 +17,7 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -218,7 +218,7 @@ class DeviceOutput(Output):
         self._latency = options.latency
         self._jack_ports = list(options.jack_ports)
         self.jack_client: str | None = None
-        self._stream = None
+        self._stream: Any = None  # a sounddevice.OutputStream once opened
         self._detached = False
         self._in_fill = False
         self._xruns = 0

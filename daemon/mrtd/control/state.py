@@ -9,6 +9,8 @@ controls to the last value), and builds the frame's conditioning.
 
 from __future__ import annotations
 
+import builtins
+
 import heapq
 import logging
 import itertools
@@ -223,12 +225,12 @@ class ControlState:
         command.apply(self)
 
     def set(self, name: str, value: object) -> None:
-        value = PARAMS[name].coerce(value)
+        checked = PARAMS[name].coerce(value)
         if self.limits is not None:
-            value = self.limits.clamp(name, value)
+            checked = self.limits.clamp(name, checked)
         self._glides.pop(name, None)
-        if self.values[name] != value:
-            self.values[name] = value
+        if self.values[name] != checked:
+            self.values[name] = checked
             self.changed.add(Change(name))
 
     def glide(self, name: str, target: float, milliseconds: float) -> None:
@@ -282,7 +284,7 @@ class ControlState:
         self._reset_pending = True  # the engine hears it in the next frame's conditioning
         self._reset_at_once = self._reset_at_once or at_once
 
-    def take_changes(self) -> set[Change]:
+    def take_changes(self) -> "builtins.set[Change]":  # `set` alone is the method above, here
         changed, self.changed = self.changed, set()
         return changed
 

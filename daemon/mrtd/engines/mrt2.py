@@ -464,6 +464,7 @@ class Mrt2Engine(BaseEngine):
         """Timed throw-away steps, then reset; warn plainly when the model cannot keep up."""
         super().warm_up(steps or self.warmup_steps)
         verdict = self.verdict
+        assert verdict is not None, "warm_up times its steps"
         self.warmup_p99_ms = verdict.p99_ms
         if not verdict.keeps_up:
             if self.model.startswith(SMALLEST_MODEL):  # mrt2_small and its exports (mrt2_small_8bit, ...)

@@ -478,10 +478,12 @@ class SynthEngine(BaseEngine):
     # ------------------------------------------------------------------ state
 
     def reset(self) -> None:
-        self._rng: np.random.Generator | None = None
+        # Both made by the first step: from its seed, and from its style (the first jumps, the rest glide).
+        self._rng = np.random.default_rng(0)  # never drawn from: the first step reseeds (None != its seed)
         self._conditioning_seed: int | None = None
         self._clock = 0  # samples rendered since reset
-        self._descriptors: np.ndarray | None = None  # smoothed
+        self._descriptors = np.empty(0)  # smoothed
+        self._style_started = False
         self._drum_amount = 0.0
         self._improv_gain = 1.0
         self._key_root = 0
@@ -547,7 +549,7 @@ class SynthEngine(BaseEngine):
     # ------------------------------------------------------------------ frame
 
     def _step(self, conditioning: Conditioning) -> np.ndarray:
-        if self._rng is None or conditioning.seed != self._conditioning_seed:
+        if conditioning.seed != self._conditioning_seed:
             self._reseed(int(conditioning.seed))
         temperature = float(max(conditioning.temperature, 0.0))
         top_k = int(max(conditioning.top_k, 1))
@@ -632,7 +634,8 @@ class SynthEngine(BaseEngine):
             strength = min(max(conditioning.cfg_style / DEFAULT_CFG_STYLE, -1.0), 2.5)
             target = style_descriptors.descriptors(embedding, strength)
             key = style_descriptors.key_root(embedding)
-        if self._descriptors is None:
+        if not self._style_started:
+            self._style_started = True
             self._descriptors = target.copy()
             self._key_root = key
             self._mode = MODES[min(int(target[3] * len(MODES)), len(MODES) - 1)][1]
@@ -846,6 +849,7 @@ class SynthEngine(BaseEngine):
         seventh = self._decide(min(max((d[_D["extensions"]] - 0.45) / 0.3, 0.0), 1.0), temperature)
         ninth = self._decide(min(max((d[_D["extensions"]] - 0.65) / 0.25, 0.0), 1.0), temperature)
         self._chord_open = open_fifths
+        degrees_up: tuple[int, ...]
         if open_fifths:
             degrees_up = (0, 4)
         else:
@@ -857,9 +861,9 @@ class SynthEngine(BaseEngine):
     def _play_pad(self, offset, allowed, held_pitches, attack, register, bars, samples_per_step) -> None:
         if len(held_pitches):
             return  # the held notes already sound the harmony
-        for voice in self._pad_voices:
-            if self._role[voice] == PAD and self._gate[voice]:
-                self._off_time[voice] = min(self._off_time[voice], self._clock + offset)
+        for pad in self._pad_voices:
+            if self._role[pad] == PAD and self._gate[pad]:
+                self._off_time[pad] = min(self._off_time[pad], self._clock + offset)
         self._pad_voices = []
         timbre = self._chord_voice
         centre = 55 + int(round((register - 0.5) * 12))
@@ -869,7 +873,7 @@ class SynthEngine(BaseEngine):
                         max(envelope[3], 0.4 * SAMPLE_RATE))
         else:
             envelope = self._envelope_for(attack, sustained=timbre not in _DECAYING, timbre=timbre)
-            centre += _VOICE_SHAPES[VOICE_NAMES[timbre]][12] // 2
+            centre += int(_VOICE_SHAPES[VOICE_NAMES[timbre]][12]) // 2
         gain = _lerp(0.13, 0.06, attack) * _CHORD_GAIN[timbre]
         pitches = [centre - 6 + (pc - (centre - 6)) % 12 for pc in self._chord_pitch_classes]
         if self._chord_open:
@@ -998,7 +1002,7 @@ class SynthEngine(BaseEngine):
     def _melody_pitch(self, allowed, held_pitches, strictness, temperature, top_k, register, timbre) -> int | None:
         centre = 62 + int(round((register - 0.5) * 24))
         if timbre != SYNTH:
-            centre += _VOICE_SHAPES[VOICE_NAMES[timbre]][12]
+            centre += int(_VOICE_SHAPES[VOICE_NAMES[timbre]][12])
         candidates = self._scale_pitches(centre - 10, centre + 12)
         candidates = candidates[allowed[candidates]]
         if len(candidates) == 0:

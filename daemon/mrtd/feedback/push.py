@@ -21,7 +21,7 @@ import queue
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from mrtd.vocabulary.codec import encode
 from mrtd.vocabulary.replies import in_datagrams
@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 LEASE_S = 90.0  # clients renew by sending anything; TouchOSC's script renews every minute
 MAX_SUBSCRIBERS = 64
 MAX_PER_HOST = 8
+
+
+class PushBudget(Protocol):
+    """What the pusher asks of OSC's reply guard (named here: feedback imports no input)."""
+
+    def allow_push(self, ip: str, nbytes: int) -> bool: ...
 
 
 class Pusher:
@@ -47,7 +53,7 @@ class Pusher:
         self.held = 0  # pushes not sent: the address was over its budget
         self.dropped_subscribers = 0
         self.too_large = 0  # messages skipped because no datagram holds them (EMSGSIZE)
-        self.guard = None  # a ReplyGuard, set by the daemon when OSC is on
+        self.guard: PushBudget | None = None  # OSC's ReplyGuard, set by the daemon when OSC is on
 
     def start(self) -> None:
         self._pusher.start()

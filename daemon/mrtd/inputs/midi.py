@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 from typing import Callable
 
 from mrtd.lifecycle import Worker
@@ -74,11 +75,12 @@ class MidiInput:
         self.api_name = api
         self.poll_s = poll_s
         self._api: int | None = None
-        self._inputs: dict[str, object] = {}  # port name -> rtmidi.MidiIn
-        self._virtual_in = None
+        # rtmidi has no type hints: its objects are Any here.
+        self._inputs: dict[str, Any] = {}  # port name -> rtmidi.MidiIn
+        self._virtual_in: Any = None
         # One client lists the ports for every scan: making and deleting one each second
         # added and removed a JACK client each time, a graph change every client saw.
-        self._lister = None
+        self._lister: Any = None
         self._worker = Worker("mrtd-midi-hotplug", self._watch)
         self._stop = self._worker.stopping
         self._reader = Worker("mrtd-midi-in", self._read)

@@ -66,12 +66,14 @@ class FrameControl(Protocol):
 
 
 Control = TypeVar("Control", bound=FrameControl)
+EngineT = TypeVar("EngineT", bound=Engine)
 
 
-class Generator(Generic[Control]):
-    """Generic in the control it drives, so the `after_commands` hook gets that same control back."""
+class Generator(Generic[Control, EngineT]):
+    """Generic in the control it drives, so the `after_commands` hook gets that same control back,
+    and in the engine, so whoever built it keeps that engine's whole type."""
 
-    def __init__(self, engine: Engine, control: Control) -> None:
+    def __init__(self, engine: EngineT, control: Control) -> None:
         self.engine = engine
         self.control = control
         self.frames = 0  # frames made so far; frame k starts at ring sample k * FRAME_SAMPLES
@@ -95,8 +97,8 @@ class Generator(Generic[Control]):
         self.after_commands: Callable[[Control], None] | None = None  # e.g. feedback pushes
         self.taps: list[Callable[[np.ndarray], None]] = []  # e.g. a recorder; they must copy
         # Model swap: requests queue here (any thread); the crossfade runs on this thread.
-        self._swaps: deque[tuple[Engine, np.ndarray, np.ndarray, threading.Event]] = deque()
-        self._outgoing: Engine | None = None
+        self._swaps: deque[tuple[EngineT, np.ndarray, np.ndarray, threading.Event]] = deque()
+        self._outgoing: EngineT | None = None
         self._fade: tuple[np.ndarray, np.ndarray, threading.Event] | None = None
         self._fade_frame = 0
         self._mix = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
@@ -206,7 +208,7 @@ class Generator(Generic[Control]):
         return out
 
     # -- model swap ----------------------------------------------------------
-    def swap_engine(self, engine: Engine, crossfade_frames: int = 4) -> threading.Event:
+    def swap_engine(self, engine: EngineT, crossfade_frames: int = 4) -> threading.Event:
         """Any thread: switch to `engine` (already loaded and warm) at the next frame boundary.
 
         For `crossfade_frames` frames both engines step on the same conditioning and

@@ -238,7 +238,7 @@ class StyleSpace:
 
     # -- axes -----------------------------------------------------------------
 
-    def load_pca(self, path: "str | os.PathLike | PCAFile") -> list[str]:
+    def load_pca(self, path: "str | os.PathLike") -> list[str]:
         """Load a PCA file: its components become axes 0..n-1, its centroids prompts.
 
         Returns the axis names ("0".."5", usable with `set_axis`) followed by

@@ -11,19 +11,34 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from mrtd.vocabulary.params import PARAMS
 
-_EVENTS = {
-    "MIX": "mix",  # the prompts' weights (a command, or a crossfade moving them)
-    "PROMPTS": "prompts",  # a prompt defined, renamed or cleared
-    "AXES": "axes",  # an axis value
-    "XY": "xy",  # the position on the 2-D surface
-    "NOTES": "notes",  # the held notes
-    "BEAT": "beat",  # a beat starts in this frame
-    "SCENE": "scene",  # a scene installed
-    "CUE": "cue",  # a cue fired (or stood on again after a restart)
-    "STYLE": "style",  # raw style tokens or a raw embedding took over from the blend, or let go
-}
+class Change(StrEnum):
+    """A kind of change; str-valued, so `Change.MIX == 'mix'` and `Change('tempo')` is the tempo's.
+    Written out (not made from PARAMS) so a type checker sees every member; feedback/snapshot.py's
+    table looks each parameter's member up by name when it loads, so a missing one stops the import."""
 
-Change = StrEnum("Change", {**_EVENTS, **{name.upper(): name for name in PARAMS}})  # type: ignore[misc]
-Change.__doc__ = "A kind of change; str-valued, so `Change.MIX == 'mix'` and `Change('tempo')` is the tempo's."
+    MIX = "mix"  # the prompts' weights (a command, or a crossfade moving them)
+    PROMPTS = "prompts"  # a prompt defined, renamed or cleared
+    AXES = "axes"  # an axis value
+    XY = "xy"  # the position on the 2-D surface
+    NOTES = "notes"  # the held notes
+    BEAT = "beat"  # a beat starts in this frame
+    SCENE = "scene"  # a scene installed
+    CUE = "cue"  # a cue fired (or stood on again after a restart)
+    STYLE = "style"  # raw style tokens or a raw embedding took over from the blend, or let go
+    # one per parameter of vocabulary/params.py, named after it
+    TEMPERATURE = "temperature"
+    TOP_K = "top_k"
+    SEED = "seed"
+    CFG_STYLE = "cfg_style"
+    CFG_NOTES = "cfg_notes"
+    CFG_DRUMS = "cfg_drums"
+    DRUMS = "drums"
+    VOLUME = "volume"
+    MUTE = "mute"
+    BYPASS = "bypass"
+    UNMASK = "unmask"
+    ONSET_MODE = "onset_mode"
+    MIDIGATE = "midigate"
+    TEMPO = "tempo"
+    METER = "meter"

@@ -15,12 +15,12 @@ where the style comes from) has a class here, a `Response` as the replies are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from mrtd.vocabulary.codec import ROOT, Message
 from mrtd.vocabulary.replies import Named, Response
 from mrtd.vocabulary import requests as q
-from mrtd.vocabulary.requests import REQUESTS, XY, ParamSwitch, Request, Tempo
+from mrtd.vocabulary.requests import REQUESTS, XY, ParamSwitch, Request, SetParam, Tempo
 from mrtd.vocabulary.values import MAX_TEXT, arity, number, pitch
 
 
@@ -35,20 +35,14 @@ PARAMETER_REQUESTS: dict[str, type[Request]] = {
 }
 
 
-def _maker(kind: type[Request]) -> Callable[[float | int | bool], Request]:
-    if issubclass(kind, ParamSwitch):
-        return lambda value: kind(bool(value))
-    if kind is Tempo:
-        return lambda value: Tempo(float(value))
-    return lambda value: kind(int(value) if isinstance(value, bool) else value)
-
-
-_MAKERS = {name: _maker(kind) for name, kind in PARAMETER_REQUESTS.items()}  # once: a snapshot makes 15 a frame
-
-
 def parameter(name: str, value: float | int | bool) -> Request:
     """Parameter `name` at `value`, as the request that sets it."""
-    return _MAKERS[name](value)
+    kind = PARAMETER_REQUESTS[name]
+    if issubclass(kind, ParamSwitch):
+        return kind(bool(value))
+    if issubclass(kind, SetParam):
+        return kind(int(value) if isinstance(value, bool) else value)
+    return Tempo(float(value))
 
 
 def _string(value: Any, what: str) -> str:
@@ -171,7 +165,8 @@ class StyleSource(Named):
 
 SHOWN: dict[str, type[Response]] = {kind.address: kind for kind in (MixNow, PromptsDefined, NotesHeld, Beat, ScenePlaying,
                                                                   CueFired, StyleSource)}
-SHOWN_AS_REQUESTS = {kind.address for kind in (*PARAMETER_REQUESTS.values(), XY)}
+_REQUESTS_SHOWN: tuple[type[Request], ...] = (*PARAMETER_REQUESTS.values(), XY)
+SHOWN_AS_REQUESTS = {kind.address for kind in _REQUESTS_SHOWN}
 
 
 def decode(address: str, args: list[Any]) -> Response | Request | None:

@@ -17,6 +17,7 @@ pitch here as it would there.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from mrtd.vocabulary.codec import Message as Reply
@@ -113,8 +114,8 @@ def play(host: Any, req: Any, env: Any) -> list[Reply] | None:
     used.update(("delta", "sustain", "legato"))
     for key in pairs:
         if key in PARAMS and key != select:
-            if (number := value(key, lambda v, k=key: _number(v, k))) is not None:
-                attempt(key, lambda k=key, v=number: c.SetParam.checked(k, v))
+            if (number := value(key, partial(_number, name=key))) is not None:
+                attempt(key, partial(c.SetParam.checked, key, number))
     if "cue" in pairs and kind != "cue" and (name := value("cue", _sound)) is not None:
         cues.append(name)
     if "prompt" in pairs and "weight" in pairs:

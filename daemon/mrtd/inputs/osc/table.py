@@ -194,7 +194,7 @@ def at(host: Host, req: q.At, env: Envelope) -> list[Reply] | None:
     # what cannot wait for the grid; its handler runs against a host that quantizes.
     unit, count = req.when
     inner = replace(env, address=req.request.address)
-    return BY_REQUEST[type(req.request)].handler(_Quantizing(host, unit, count), req.request, inner)  # type: ignore[arg-type]
+    return BY_REQUEST[type(req.request)].handler(_Quantizing(host, unit, count), req.request, inner)
 
 
 def status(host: Host, req: q.Status, env: Envelope) -> list[Reply]:
