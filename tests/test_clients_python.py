@@ -66,6 +66,27 @@ def test_replies_status_ping_sync_and_errors(rig, client):
     assert client.send_checked("/mrt/reset") == []
 
 
+def test_the_state_comes_back_typed_and_a_parameter_as_the_request_that_sets_it(rig, client):
+    from mrtd.vocabulary import requests as q
+    from mrtd.vocabulary import shown
+
+    client.temperature(1.3)
+    client.mute(True)
+    rig.wait_snapshot("/mrt/mute", lambda v: v == [1], "mute")
+    state = client.state()
+    # OSC carries float32: 1.3 comes back as 1.2999999523
+    assert type(state["/mrt/temperature"]) is q.Temperature and state["/mrt/temperature"].value == pytest.approx(1.3)
+    assert state["/mrt/mute"] == q.Mute(True)
+    assert isinstance(state["/mrt/beat"], shown.Beat) and state["/mrt/beat"].bpm > 0
+    assert state["/mrt/scene"] == shown.ScenePlaying("")
+    client.mute(False)
+    rig.wait_snapshot("/mrt/mute", lambda v: v == [0], "unmute")
+    client.send_request(state["/mrt/mute"])  # what the surface showed, sent back: muted again
+    rig.wait_snapshot("/mrt/mute", lambda v: v == [1], "mute sent back")
+    client.mute(False)
+    rig.wait_snapshot("/mrt/mute", lambda v: v == [0], "unmuted for the next test")
+
+
 def test_timetagged_bundle_is_applied_at_its_time(rig, client):
     start = time.time()
     due = start + 0.6
@@ -98,6 +119,7 @@ def test_async_client(rig):
                 pass  # other pushes (mix, notes) may come first
             state = await mrt.sync()
             assert state["/mrt/temperature"] == [pytest.approx(2.2)]
+            assert (await mrt.state())["/mrt/temperature"].value == pytest.approx(2.2)
             with pytest.raises(MrtdError):
                 await mrt.request("/mrt/scene/load", "nowhere", reply="/mrt/scene")
             await mrt.unsubscribe()

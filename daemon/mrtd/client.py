@@ -35,6 +35,7 @@ from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
+from mrtd.vocabulary import shown
 from mrtd.vocabulary.codec import Message, PacketError, encode, timed_messages
 from mrtd.vocabulary.values import parse_length, parse_when
 
@@ -124,6 +125,13 @@ def _decode(data: bytes) -> list[Message]:
 
 
 # -- the commands, shared by both clients --------------------------------------------
+
+
+def typed_state(state: dict[str, list[Any]]) -> dict[str, r.Response | q.Request]:
+    """`sync()`'s answer as typed state messages (`vocabulary/shown.py`), by address: a parameter
+    as the request that sets it, the rest as what the daemon built. Anything else is left out."""
+    typed = {address: shown.decode(address, args) for address, args in state.items()}
+    return {address: message for address, message in typed.items() if message is not None}
 
 
 def _slot_or_name(name: str | int) -> str:
@@ -388,6 +396,10 @@ class Client(Commands[None]):
             self.hello(timeout)
         return dict(self.fenced_request(q.Sync(), timeout))
 
+    def state(self, timeout: float | None = None) -> dict[str, r.Response | q.Request]:
+        """The daemon's full state, typed: `typed_state(sync())`."""
+        return typed_state(self.sync(timeout))
+
     def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         """Ask for state pushes (to this socket, or to `port` on this host); returns the port."""
         if not self.proven:
@@ -549,6 +561,10 @@ class AsyncClient(Commands[Awaitable[None]]):
 
         await self._until(send, take, "sync", timeout)
         return state
+
+    async def state(self, timeout: float | None = None) -> dict[str, r.Response | q.Request]:
+        """The daemon's full state, typed: `typed_state(await sync())`."""
+        return typed_state(await self.sync(timeout))
 
     async def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         if not self.proven:

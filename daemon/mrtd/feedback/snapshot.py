@@ -185,7 +185,9 @@ def update(shown: Messages, state: ShownState, changes: set[Change]) -> tuple[Me
 def feedback_markdown() -> list[str]:
     """The feedback section of docs/osc.md."""
     lines = ["", "## Feedback", "",
-             "Pushed to subscribers (`/mrt/subscribe`) and the web page when it changes, and sent in full by `/mrt/sync`.", "",
+             "Pushed to subscribers (`/mrt/subscribe`) and the web page when it changes, and sent in full by `/mrt/sync` "
+             "(`mrtd.vocabulary.shown`: the daemon builds these, the Python clients decode them; a parameter shows as "
+             "the request that sets it, and `Client.state()` gives the whole state typed).", "",
              "| address | arguments | when |", "|---|---|---|"]
     for row in FEEDBACK:
         lines.append(f"| `{row.address}` | {row.args.replace('|', chr(92) + '|')} | {row.doc} |")
