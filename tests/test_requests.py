@@ -157,7 +157,7 @@ CLIENT_CALLS: list[tuple[str, tuple, dict]] = [
     ("tempo", (110.0, 4), {}), ("tempo", (90,), {}), ("meter", (3,), {}),
     ("on_grid", ("bar", "/mrt/temperature", 1.5), {}), ("on_grid", ("2 beats", "/noteon", 62), {}),
     ("learn", ("temperature",), {}), ("learn", ("warmth", "axis"), {}), ("event", (), {"note": 2, "velocity": 0.5}),
-    ("status", (), {}), ("ping", (), {}), ("hello", (), {}), ("sync", (), {}), ("subscribe", (), {}),
+    ("status", (), {}), ("ping", (), {}), ("hello", (), {}), ("sync", (), {}), ("state", (), {}), ("subscribe", (), {}),
     ("subscribe", (9000,), {}), ("unsubscribe", (), {}), ("record_start", ("take",), {}), ("record_start", (), {}),
     ("record_stop", (), {}), ("prefill", ("intro.wav",), {}), ("prefill", (), {}), ("model", ("mrt2_small",), {}),
 ]
