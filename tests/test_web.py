@@ -31,10 +31,12 @@ def browser():
 
 
 @contextlib.contextmanager
-def web_daemon(tmp_path, scene: str | None = None, engine=None, web: WebConfig | None = None, **config):
-    """A running daemon with the web page on a free loopback port: yields (daemon, engine, probe, url)."""
+def web_daemon(tmp_path, scene: str | Path | None = None, engine=None, web: WebConfig | None = None, **config):
+    """A running daemon with the web page on a free loopback port: yields (daemon, engine, probe, url).
+    `scene`: an example's name, or a scene file's path."""
+    path = scene if isinstance(scene, Path) else SCENES / f"{scene}.yaml"
     with running_daemon(tmp_path, engine=engine, web=web or WebConfig(port=0), midi=False,
-                        scene=str(SCENES / f"{scene}.yaml") if scene else None, **config) as (daemon, eng):
+                        scene=str(path) if scene else None, **config) as (daemon, eng):
         if scene:
             wait_for(lambda: daemon.scenes.shown() is not None, 10, "the scene")
         probe = OscProbe(daemon.osc.port)
@@ -465,8 +467,8 @@ def test_the_scene_timeline_moves_the_page(tmp_path, browser):
     scene = tmp_path / "timeline.yaml"
     scene.write_text("name: timeline\nprompts: {a: alpha, b: beta}\n"
                      "cues:\n  - {name: start, at: 0, mix: {a: 1}}\n  - {name: later, at: 4, mix: {b: 1}}\n")
-    with running_daemon(tmp_path, web=WebConfig(port=0), midi=False, scene=str(scene), scene_dir=str(tmp_path)) as (daemon, _):
-        page = open_page(browser, daemon.web.url())
+    with web_daemon(tmp_path, scene, scene_dir=str(tmp_path)) as (_, _, _, url):
+        page = open_page(browser, url)
         page.wait_for_function("document.querySelector('#cues li.current')?.textContent === 'start'")
         page.wait_for_function("document.querySelector('#cues li.current')?.textContent === 'later'", timeout=10_000)
         page.wait_for_function("document.querySelector('.prompt[data-prompt=\"b\"] .fader .value')?.textContent === '1.00'")
@@ -479,8 +481,8 @@ def test_the_fade_bar_follows_a_cues_crossfade_to_the_end(tmp_path, browser):
     scene = tmp_path / "fades.yaml"
     scene.write_text("name: fades\nprompts: {a: alpha, b: beta}\n"
                      "cues:\n  - {name: slow, mix: {b: 1}, fade: 3}\n")
-    with running_daemon(tmp_path, web=WebConfig(port=0), midi=False, scene=str(scene), scene_dir=str(tmp_path)) as (daemon, _):
-        page = open_page(browser, daemon.web.url())
+    with web_daemon(tmp_path, scene, scene_dir=str(tmp_path)) as (_, _, _, url):
+        page = open_page(browser, url)
         page.wait_for_function("window.mrtd.status.fade === null")
         page.click("#go")
         page.wait_for_function("window.mrtd.status.fade?.cue === 'slow' && window.mrtd.status.fade.progress > 0"

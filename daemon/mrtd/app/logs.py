@@ -16,7 +16,6 @@ them; when the queue is full a record is dropped and counted, not waited for.
 from __future__ import annotations
 
 import atexit
-from typing import Any
 import json
 import logging
 import logging.handlers
@@ -106,13 +105,10 @@ class DroppingQueueHandler(logging.handlers.QueueHandler):
 
 
 class Listener(logging.handlers.QueueListener):
-    def __init__(self, records: "queue.Queue[Any]", *handlers: logging.Handler, respect_handler_level: bool = False) -> None:
-        super().__init__(records, *handlers, respect_handler_level=respect_handler_level)
-        self._records = records
-
     def enqueue_sentinel(self) -> None:
         # At shutdown only, wait for room: a full queue must still be written out, then stop.
-        self._records.put(self._sentinel, timeout=10)  # type: ignore[attr-defined]  # the stdlib's own marker
+        # (typeshed's QueueListener knows neither the queue's put nor the stdlib's own sentinel.)
+        self.queue.put(self._sentinel, timeout=10)  # type: ignore[attr-defined]
 
 
 _listener: Listener | None = None
@@ -132,8 +128,7 @@ def setup_logging(level: str = "info", as_json: bool = False, window_s: float = 
     stop_logging()
     writer = logging.StreamHandler(stream or sys.stderr)
     writer.setFormatter(JsonFormatter() if as_json else logging.Formatter(PLAIN))
-    records: queue.Queue[Any] = queue.Queue(QUEUE_RECORDS)
-    handler = DroppingQueueHandler(records)
+    handler = DroppingQueueHandler(queue.Queue(QUEUE_RECORDS))
     handler.addFilter(RepeatLimiter(window_s))  # before the queue: held-back repeats cost nothing more
     handler.addFilter(MessageCutter())
     root = logging.getLogger()
@@ -141,7 +136,7 @@ def setup_logging(level: str = "info", as_json: bool = False, window_s: float = 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
-    _listener = Listener(records, writer, respect_handler_level=False)
+    _listener = Listener(handler.queue, writer, respect_handler_level=False)
     _listener.start()
     return handler
 

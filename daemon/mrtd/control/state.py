@@ -10,7 +10,6 @@ controls to the last value), and builds the frame's conditioning.
 from __future__ import annotations
 
 import builtins
-
 import heapq
 import logging
 import itertools

@@ -168,8 +168,9 @@ def messages(state: ShownState, changes: set[Change] | None = None) -> Messages:
     return out
 
 
-# A change of these can take addresses away (an axis the new scene lacks, the 2-D point) or
-# reorder them, so the whole state is shown again; any other change replaces its own rows.
+# AXES and XY can add an address (a first value on an axis, the first 2-D point), which only a
+# whole snapshot puts in FEEDBACK's order; a scene changes much at once. After these the whole
+# state is shown again; any other change replaces its own rows, which are already there.
 RESHOWN_WHOLE = frozenset({Change.AXES, Change.XY, Change.SCENE})
 
 

@@ -21,8 +21,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any
-from typing import Callable
+from typing import Any, Callable
 
 from mrtd.lifecycle import Worker
 

@@ -154,7 +154,7 @@ class OscServer:
         tries = PORT_ZERO_TRIES if cfg.port == 0 else 1
         for attempt in range(tries):
             try:
-                self.udp, self._tcp = self._bind(cfg)
+                self._bind(cfg)
                 break
             except OSError as exc:
                 self._close_sockets()
@@ -171,21 +171,18 @@ class OscServer:
         for worker in self._workers:
             worker.start()
 
-    def _bind(self, cfg: OscConfig) -> tuple[socket.socket, socket.socket | None]:
-        """The UDP socket and, when TCP is on, a listener on the same port number."""
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp = udp  # held at once, so a failure below still closes it
+    def _bind(self, cfg: OscConfig) -> None:
+        """The UDP socket and, when TCP is on, a listener on the same port number. Each is held
+        as soon as it exists, so a failure part way leaves `_close_sockets` something to close."""
+        udp = self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Room for bursts (a fader flood, a Tidal cycle's worth of events) while we parse.
         udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         udp.bind((cfg.bind, cfg.port))
-        if not cfg.tcp:
-            return udp, None
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._tcp = tcp
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((cfg.bind, udp.getsockname()[1]))
-        tcp.listen(16)
-        return udp, tcp
+        if cfg.tcp:
+            tcp = self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((cfg.bind, udp.getsockname()[1]))
+            tcp.listen(16)
 
     def _close_sockets(self) -> None:
         for sock in (self.udp, self._tcp):
