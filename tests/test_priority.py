@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import threading
 
-import pytest
-
 from conftest import ClockedCapture, wait_for
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
@@ -37,8 +35,9 @@ def _may_raise() -> bool:
 
 
 def test_the_daemon_threads_run_raised_and_the_starting_thread_gets_its_nice_back(tmp_path):
-    if not _may_raise():
-        pytest.skip("this user may not raise priority (needs root, CAP_SYS_NICE or RLIMIT_NICE)")
+    # Raising needs root, CAP_SYS_NICE or RLIMIT_NICE (CI runs as root). Where it is not
+    # allowed the daemon plays at the nice it was started with, and says so only at debug level.
+    raised = AUDIO_NICE if _may_raise() else 3
     seen: dict[str, int] = {}
 
     def host_program() -> None:  # e.g. a notebook or a test run: a thread that goes on after stop
@@ -58,4 +57,4 @@ def test_the_daemon_threads_run_raised_and_the_starting_thread_gets_its_nice_bac
     host = threading.Thread(target=host_program)
     host.start()
     host.join(30)
-    assert seen == {"workers": AUDIO_NICE, "during": AUDIO_NICE, "after": 3}
+    assert seen == {"workers": raised, "during": raised, "after": 3}
