@@ -3,18 +3,20 @@ unusable ones are refused with one line (the process that restarts from it is in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from mrtd.app.journal import (MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, capture, read,
+from mrtd.app.journal import (MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, capture, fit_to_scene, read,
                               resume_action)
 from mrtd.control.state import ControlState
 from mrtd.inputs.scene.loader import load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
 from mrtd.style.embedder import BuiltinEmbedder
+from conftest import running_daemon, wait_for
 from style_fakes import builtin_control
 
 SCENE = (
@@ -131,11 +133,12 @@ def test_a_version_1_journal_is_read(tmp_path):
 
 @pytest.mark.parametrize("text, reason", [
     ("{half a json", "not JSON"),
-    ('{"version": 3, "params": {}}', "version 3; this mrtd reads versions 1 and 2 (written by a newer mrtd?)"),
+    ('{"version": 4, "params": {}}', "version 4; this mrtd reads versions 1 to 3 (written by a newer mrtd?)"),
     ('["a", "list"]', "not a journal"),
-    ('{"version": 2, "mix": {"a": "loud"}}', "mix.a:"),
-    ('{"version": 2, "fade": {"target": {}, "frames_left": 5, "curve": "wobbly"}}', "unknown curve"),
-    ('{"version": 2, "secret": "x"}', "secret: Extra inputs are not permitted"),
+    ('{"version": 3, "mix": {"a": "loud"}}', "mix.a:"),
+    ('{"version": 3, "fade": {"target": {}, "frames_left": 5, "curve": "wobbly"}}', "unknown curve"),
+    ('{"version": 3, "secret": "x"}', "secret: Extra inputs are not permitted"),
+    ('{"version": 3, "scene_digest": "not a digest"}', "scene_digest:"),
 ])
 def test_an_unusable_journal_is_refused_with_one_clear_line(tmp_path, caplog, text, reason):
     path = tmp_path / "journal.json"
@@ -151,7 +154,7 @@ def test_an_unusable_journal_is_refused_with_one_clear_line(tmp_path, caplog, te
 
 def test_an_oversized_journal_is_not_read(tmp_path):
     path = tmp_path / "journal.json"
-    path.write_text('{"version": 2, "prompts": {"a": "' + "x" * MAX_JOURNAL_BYTES + '"}}')
+    path.write_text('{"version": 3, "prompts": {"a": "' + "x" * MAX_JOURNAL_BYTES + '"}}')
     with pytest.raises(JournalError, match="over"):
         read(path)
 
@@ -163,3 +166,83 @@ def test_a_value_this_version_refuses_is_skipped_and_the_rest_restored(tmp_path,
         resume_action(music, EMBEDDER.embed_text, lambda *_: None)(state)
     assert state.values["temperature"] == pytest.approx(1.2)
     assert {r.getMessage().split(":")[1].strip().split()[0] for r in caplog.records} == {"top_k", "no_such_param"}
+
+
+def test_a_version_2_journal_is_read_and_its_cue_then_found_by_name(tmp_path):
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps({"version": 2, "scene_path": "/srv/set.yaml", "cue": "verse", "scene_frames": 80}))
+    music = read(path)
+    assert music.version == 3 and music.scene_digest is None and music.cue == "verse"
+    fit = fit_to_scene(music, "/srv/set.yaml", lambda _: "0" * 64, lambda _: ["intro", "verse"])
+    assert fit.music == music and not fit.same_file, "no digest to compare: treated as edited, resumed by name"
+
+
+# -- the journal belongs to its scene: restarts of a real daemon -----------------------------
+
+ROOM = (
+    "prompts: {rain: soft rain, bells: distant bells, drone: low drone}\n"
+    "cues:\n"
+    "  - {name: intro, at: 0, mix: {rain: 1}}\n"
+    "  - {name: verse, at: 1, mix: {bells: 1}, fade: 2}\n"
+    "  - {name: outro, at: 600, mix: {drone: 1}}\n"
+)
+
+
+def _first_run(tmp_path: Path) -> Path:
+    """A daemon playing the room scene, stopped on its verse (the journal written at stop)."""
+    scene = tmp_path / "room.yaml"
+    scene.write_text(ROOM)
+    with running_daemon(tmp_path, scene=str(scene), state_dir=str(tmp_path / "state"), midi=False) as (daemon, _):
+        wait_for(lambda: daemon.control.cue == "verse", 10, "the verse")
+    music = read(tmp_path / "state" / "journal.json")
+    assert music.cue == "verse" and music.scene_digest is not None
+    return scene
+
+
+@contextlib.contextmanager
+def _restarted(tmp_path: Path, scene: Path):
+    with running_daemon(tmp_path, scene=str(scene), state_dir=str(tmp_path / "state"), midi=False) as (daemon, engine):
+        wait_for(lambda: daemon.scenes.shown() is not None and daemon.control.cue, 10, "the scene")
+        yield daemon
+
+
+def _lines(caplog, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+
+def test_the_same_scene_resumes_on_its_cue(tmp_path, caplog):
+    scene = _first_run(tmp_path)
+    with caplog.at_level(logging.INFO), _restarted(tmp_path, scene) as daemon:
+        assert daemon.control.cue == "verse"
+        assert [cue for _, cue in daemon.scenes.player.fired] == [], "nothing fired again: it stands on its cue"
+        wait_for(lambda: daemon.control.style.weights()["bells"] > 0.999, 10, "the verse's fade to go on to the bells")
+    assert _lines(caplog, "journal not applied") == [] and _lines(caplog, "edited") == []
+
+
+def test_the_same_scene_edited_keeps_its_cue_by_name(tmp_path, caplog):
+    scene = _first_run(tmp_path)
+    scene.write_text("# edited on the gallery PC\n" + ROOM.replace("at: 1,", "at: 4,"))  # the verse moved later
+    with caplog.at_level(logging.INFO), _restarted(tmp_path, scene) as daemon:
+        assert daemon.control.cue == "verse"
+        assert [cue for _, cue in daemon.scenes.player.fired] == [], "the intro is not replayed"
+        position = daemon.scenes.position(daemon.control)
+        assert position >= 4 * 25, "the place moved into the verse's span of the edited timeline"
+    assert len(_lines(caplog, "was edited since it was written; resuming on its cue 'verse' by name")) == 1
+
+
+def test_an_edited_scene_without_the_journaled_cue_starts_as_written(tmp_path, caplog):
+    scene = _first_run(tmp_path)
+    scene.write_text(ROOM.replace("name: verse", "name: chorus"))
+    with caplog.at_level(logging.INFO), _restarted(tmp_path, scene) as daemon:
+        assert [cue for _, cue in daemon.scenes.player.fired][:1] == ["intro"], "its first cue fires"
+        assert daemon.control.style.weights()["bells"] == 0.0
+    assert len(_lines(caplog, "has no cue 'verse' any more, so it starts as written")) == 1
+
+
+def test_a_journal_from_another_scene_is_not_applied(tmp_path, caplog):
+    _first_run(tmp_path)
+    other = tmp_path / "other.yaml"
+    other.write_text(ROOM)  # the same text, another file
+    with caplog.at_level(logging.INFO), _restarted(tmp_path, other) as daemon:
+        assert [cue for _, cue in daemon.scenes.player.fired][:1] == ["intro"]
+    assert len(_lines(caplog, f"journal not applied: it is from the scene {tmp_path / 'room.yaml'}")) == 1

@@ -159,3 +159,47 @@ def test_a_scene_comes_back_on_its_cue_and_place_in_the_cue_list(tmp_path, loade
     assert status["scene"] == "set" and status["cue"] == "verse"
     assert status["scene_position_s"] >= position >= 2.0, "the cue list goes on from where it was, not from 0"
     assert log.count("cue intro") == 1, "the cue passed before the restart is not played again"
+
+
+def _mix(state: dict[str, list]) -> dict[str, float]:
+    args = state.get("/mrt/mix", [])
+    return dict(zip(args[::2], args[1::2]))
+
+
+def test_a_journal_from_a_run_without_a_scene_does_not_silence_the_scene(tmp_path):
+    """Issue 24 (2): the recipe's first start has no scene; the technician then adds one. The
+    journal of the first run is not the scene's: the scene starts as written, its first cue
+    fading its prompt in from 0 (before the fix the mix stayed at 0 for every prompt)."""
+    scenes, state, port = tmp_path / "scenes", tmp_path / "state", _free_port()
+    scenes.mkdir()
+    scene = scenes / "rooms.yaml"
+    scene.write_text(
+        "prompts: {night: deep dark drone, dawn: morning birdsong}\n"
+        "cues:\n"
+        "  - {name: night, at: 0, mix: {night: 1}, fade: 6}\n"
+        "  - {name: dawn, at: 3600, mix: {dawn: 1}, fade: 60}\n"
+    )
+    process = _start(state, port)  # the first start: no scene
+    try:
+        wait_for(lambda: (state / "journal.json").exists(), 10, "the journal")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    assert json.loads((state / "journal.json").read_text())["scene_path"] is None
+
+    process = _start(state, port, "--scene", str(scene))
+    probe = OscProbe(port)
+    try:
+        first = _mix(_state(probe))
+        wait_for(lambda: _mix(_state(probe)).get("night", 0.0) > 0.999, 20, "the night prompt to fade in")
+        last = _mix(_state(probe))
+    finally:
+        probe.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    log = sorted(tmp_path.glob("mrtd-*.log"))[-1].read_text()
+    assert first.get("night", 0.0) < 0.5, f"the fade starts from silence: {first}"
+    assert last["night"] == pytest.approx(1.0, abs=1e-3) and last.get("dawn", 0.0) == 0.0
+    why = [line for line in log.splitlines() if "journal not applied" in line]
+    assert len(why) == 1 and "without a scene" in why[0] and str(scene) in why[0], log[-3000:]
+    assert "cue night" in log

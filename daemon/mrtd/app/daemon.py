@@ -33,7 +33,7 @@ from mrtd.inputs.web.config import WebConfig
 from mrtd.audio.clock import FrameClock
 from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
-from mrtd.app.journal import Journal, MusicState, capture, resume_action
+from mrtd.app.journal import Fit, Journal, MusicState, capture, file_digest, fit_to_scene, resume_action
 from mrtd.app.midi_host import MidiHost
 from mrtd.app.scenes import SceneHost
 from mrtd.inputs.scene.isolated import SceneParser
@@ -218,15 +218,14 @@ class Daemon:
         self.runner = self.audio.runner_for(self.generator)  # starts the sinks (wav, flac, pipe)
         # Started before the runner, so stopped after it: the sinks get every frame it made.
         self._started("sinks", self.audio.stop_sinks)
-        music = self._read_journal()
-        same_scene = music is not None and config.scene is not None and music.scene_path is not None \
-            and os.path.realpath(music.scene_path) == os.path.realpath(config.scene)
+        fit = self._fit_journal(self._read_journal())
         if config.midi:
             self.midi.start(config.midi_ports)
             self._started("midi", self.midi.stop)
-        self.scenes.start(config.scene, position=music.scene_frames if music is not None and same_scene else None)  # installs on frame 0
+        resumes_scene = fit.music is not None and config.scene is not None
+        self.scenes.start(config.scene, position=fit.music.scene_frames if resumes_scene and fit.music else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
-        self._resume_from_journal(music)
+        self._resume_from_journal(fit)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web
 
@@ -363,16 +362,26 @@ class Daemon:
         self.journal = Journal(Path(self.config.state_dir) / "journal.json", self._ask_journal)
         return self.journal.load() if self.config.resume else None
 
-    def _resume_from_journal(self, music: MusicState | None) -> None:
+    def _fit_journal(self, music: MusicState | None) -> Fit:
+        """What of the journal belongs to the scene being started (journal.fit_to_scene), logged."""
+        fit = fit_to_scene(music, self.config.scene, file_digest, self.scenes.cue_labels)
+        if fit.why:
+            log.info("%s", fit.why)
+        return fit
+
+    def _resume_from_journal(self, fit: Fit) -> None:
         if self.journal is None:
             return
+        music = fit.music
         if music is not None:
             if music.scene_path and not self.config.scene:
                 try:
                     self.scenes.load(Path(music.scene_path), position=music.scene_frames)
                 except (SceneError, OSError) as exc:
                     log.warning("journal: scene %s not restored: %s", music.scene_path, exc)
-            action = resume_action(music, self.embedder.embed_text, self.scenes.stand_on)
+            same_file = fit.same_file
+            action = resume_action(music, self.embedder.embed_text,
+                                   lambda state, cue: self.scenes.stand_on(state, cue, keep_place=same_file))
             self.control.submit(Call("resume", action))  # after the scene's install, in the same frame
             log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
 
@@ -381,7 +390,7 @@ class Daemon:
         journal = self.journal
         if journal is not None:
             self.control.submit(Call("journal", lambda state: journal.offer(
-                capture(state, self.scenes.path, self.scenes.position(state)))))
+                capture(state, self.scenes.path, self.scenes.position(state), self.scenes.digest))))
 
     def _scene_position_s(self) -> float:
         """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two

@@ -13,16 +13,23 @@ version. A journal is untrusted on the way back in (hand-edited, from another
 version, truncated by a full disk): it is read with a size bound and checked
 field by field; anything it cannot use is refused with one clear line and
 the daemon starts fresh.
+
+A journal belongs to the scene it was written with (`scene_path`, and the
+file's `scene_digest`): `fit_to_scene` decides what of it a start may use, so
+a journal from another scene, or from a run without one, never silences the
+scene being started.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Final, Literal, Optional
 
@@ -36,7 +43,7 @@ from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 
-VERSION: Final = 2
+VERSION: Final = 3  # 3: the scene file's digest, so a restart knows whether the scene was edited
 MAX_JOURNAL_BYTES = 1 << 20  # a real journal is a few KB; a bigger file is not ours
 POSITION_INTERVAL_S = 10.0  # a cue list's position alone is written this often (SD cards wear)
 _NAME = Field(min_length=1, max_length=200)
@@ -60,11 +67,13 @@ class Fade(BaseModel):
 
 
 class MusicState(BaseModel):
-    """Everything a restart needs to sound like it did (version 2 of the journal)."""
+    """Everything a restart needs to sound like it did (version 3 of the journal)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    version: Literal[2] = VERSION
+    version: Literal[3] = VERSION
     scene_path: Optional[str] = Field(default=None, max_length=4096)
+    # sha256 of the scene file as it was loaded; None: no scene, or a journal older than version 3
+    scene_digest: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     cue: Optional[str] = Field(default=None, max_length=200)
     scene_frames: Optional[int] = Field(default=None, ge=0)  # frames into the scene's timeline (its lap)
     prompts: dict[str, str] = Field(default_factory=dict, max_length=256)  # name -> text
@@ -82,11 +91,14 @@ class MusicState(BaseModel):
         return self.model_copy(update={"scene_frames": None, "mix": {}, "fade": self.fade.model_copy(update={"frames_left": 1})})
 
 
-def capture(state: ControlState, scene_path: Path | None, scene_frames: int | None) -> MusicState:
-    """Generation thread: the music as it is at this frame."""
+def capture(state: ControlState, scene_path: Path | None, scene_frames: int | None,
+            scene_digest: str | None = None) -> MusicState:
+    """Generation thread: the music as it is at this frame (`scene_digest`: as `file_digest` gave it
+    when the scene loaded; never computed here, which is no place for file I/O)."""
     fade = state.style.fade_in_flight()
     return MusicState(
         scene_path=str(scene_path) if scene_path is not None else None,
+        scene_digest=scene_digest if scene_path is not None else None,
         cue=state.cue or None,
         scene_frames=scene_frames,
         prompts=dict(state.prompt_texts),
@@ -118,8 +130,10 @@ def read(path: Path) -> MusicState | None:
     version = entry.get("version")
     if version == 1:
         entry = _from_version_1(entry)
+    elif version == 2:  # the same fields less the scene's digest: its cue is then found by name
+        entry = {**entry, "version": VERSION}
     elif version != VERSION:
-        raise JournalError(f"version {version!r}; this mrtd reads versions 1 and {VERSION}"
+        raise JournalError(f"version {version!r}; this mrtd reads versions 1 to {VERSION}"
                            + (" (written by a newer mrtd?)" if isinstance(version, int) and version > VERSION else ""))
     try:
         return MusicState.model_validate(entry)
@@ -153,6 +167,62 @@ def _from_version_1(entry: dict[str, Any]) -> dict[str, Any]:
         "axes": axes,
         "xy": (messages.get("/mrt/xy") or None),
     }
+
+
+def file_digest(path: str | Path, limit: int = MAX_JOURNAL_BYTES) -> str | None:
+    """sha256 of a scene file (its first `limit` bytes: a scene is bounded far below), None when
+    it cannot be read (the load that follows says why)."""
+    try:
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read(limit)).hexdigest()
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What of a journal a start may use: `music` (None: start as written) and, when it resumes a
+    scene, whether that scene is the very file journaled (`same_file`: its place in the timeline
+    holds) or an edited one (its cue is found by name, its place moved into that cue)."""
+
+    music: MusicState | None
+    scene: str | None  # the scene file to resume (the configured one, or the journal's own)
+    same_file: bool
+    why: str  # the one log line; empty when there is nothing to say
+
+
+def fit_to_scene(music: MusicState | None, configured: str | None, digest_now: Callable[[str], str | None],
+                 cue_labels: Callable[[str], list[str] | None]) -> Fit:
+    """Whether `music` belongs to the scene being started (`configured`, or without one the
+    journal's own scene): the same file by real path, unedited (`digest_now`), or edited with the
+    journal's cue still among `cue_labels` (None: the file cannot be read; its load will say
+    why). A journal from no scene or another scene is not applied to a configured scene: the
+    scene starts as written (first cue, its fade). Without a configured scene, as before: the
+    journal resumes, its own scene included."""
+    if music is None:
+        return Fit(None, configured, False, "")
+    if configured is None and music.scene_path is None:
+        return Fit(music, None, False, "")
+    if configured is not None and music.scene_path is None:
+        return Fit(None, configured, False, f"journal not applied: it is from a run without a scene, so {configured} "
+                                            "starts as written")
+    assert music.scene_path is not None
+    scene = configured if configured is not None else music.scene_path
+    if os.path.realpath(scene) != os.path.realpath(music.scene_path):
+        return Fit(None, scene, False, f"journal not applied: it is from the scene {music.scene_path}, so {scene} "
+                                       "starts as written")
+    digest = digest_now(scene)
+    if digest is not None and digest == music.scene_digest:
+        return Fit(music, scene, True, "")
+    if not music.cue:
+        return Fit(None, scene, False, f"journal not applied: {scene} was edited since it was written, and no cue "
+                                       "was playing, so the scene starts as written")
+    labels = cue_labels(scene)
+    if labels is not None and music.cue not in labels:
+        return Fit(None, scene, False, f"journal not applied: {scene} was edited since and has no cue "
+                                       f"{music.cue[:60]!r} any more, so it starts as written")
+    return Fit(music, scene, False, f"journal: {scene} was edited since it was written; resuming on its cue "
+                                    f"{music.cue[:60]!r} by name")
 
 
 def write_atomically(path: Path, text: str) -> None:

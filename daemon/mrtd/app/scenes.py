@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from mrtd.app.journal import file_digest
 from mrtd.app.paths import inside
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState
@@ -34,7 +35,7 @@ from mrtd.vocabulary.replies import Error
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
-from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, find_cue, prepare_scene
+from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, cue_label, find_cue, prepare_scene
 from mrtd.inputs.scene.schema import Mapping, Scene
 from mrtd.lifecycle import Worker
 from mrtd.yamlcheck import MAX_BYTES
@@ -79,6 +80,7 @@ class SceneHost:
         self._shown_of: tuple[ScenePlayer, int] | None = None  # the player and its fires it shows
         self.mappings = MappingTable([], self._cue_command)  # replaced whole, read by input threads
         self.path: Path | None = None
+        self.digest: str | None = None  # the loaded file's sha256, for the journal (read with `path`)
         self.last_errors: list[str] = []
         self.reloads = 0
         self._watcher = Worker("mrtd-scene-watch", self._watch)
@@ -194,7 +196,8 @@ class SceneHost:
             try:
                 info = path.stat()
                 mtime = (info.st_mtime_ns, info.st_size)
-                scene = (self._parser.load if self._parser is not None else load_scene)(path, root, audio)
+                digest = file_digest(path, MAX_BYTES)
+                scene = self._parse(path, root)
                 embedder = self._embedder
                 prepared = prepare_scene(scene, path, embedder.embed_text,
                                          embedder.embed_audio_file if embedder.supports_audio else None, audio)
@@ -204,9 +207,21 @@ class SceneHost:
             except (OSError, ValueError) as exc:
                 self.last_errors = [f"{path}: {exc}"]
                 raise SceneError(str(path), self.last_errors) from None
-            self.path, self._mtime, self.last_errors = path, mtime, []
+            self.path, self.digest, self._mtime, self.last_errors = path, digest, mtime, []
             self._accepted, self._accepted_name = scene, prepared.name
             self._control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload, position)), due)
+
+    def _parse(self, path: Path, root: Path | None = None) -> Scene:
+        return (self._parser.load if self._parser is not None else load_scene)(path, root, (self.audio_dir,))
+
+    def cue_labels(self, path: str | Path) -> list[str] | None:
+        """The cues of the scene at `path` as the journal names them, None when it does not load
+        (the load that follows reports why). A restart onto an edited scene asks this first."""
+        try:
+            scene = self._parse(Path(path))
+        except (SceneError, OSError, ValueError):
+            return None
+        return [cue_label(cue, index) for index, cue in enumerate(scene.cues)]
 
     def _install(self, prepared: PreparedScene, state: ControlState, reload: bool, position: int | None = None) -> None:
         previous = self.player
@@ -275,10 +290,11 @@ class SceneHost:
         if self.player is not None:
             self.player.go(state, which)
 
-    def stand_on(self, state: ControlState, cue: str) -> None:
-        """Generation thread (a restart): see `ScenePlayer.stand_on`."""
+    def stand_on(self, state: ControlState, cue: str, keep_place: bool = True) -> None:
+        """Generation thread (a restart): see `ScenePlayer.stand_on`; `keep_place=False` (the
+        scene was edited since the journal) moves the place in the timeline into that cue's span."""
         if self.player is not None:
-            self.player.stand_on(state, cue)
+            self.player.stand_on(state, cue, keep_place)
 
     def position(self, state: ControlState) -> int | None:
         """Frames into the playing scene's timeline at `state`'s frame, None without a scene

@@ -175,16 +175,32 @@ class ScenePlayer:
         self.start_frame = frame - position
         self._place(frame)
 
-    def stand_on(self, state: ControlState, cue: str) -> None:
+    def stand_on(self, state: ControlState, cue: str, keep_place: bool = True) -> None:
         """A restart: stand on `cue` again without replaying its fade (the place in the timeline
-        came with `install(position=...)`)."""
+        came with `install(position=...)`). `keep_place=False`: the scene was edited since, so
+        that place is moved into the cue's own span of the timeline (a timed cue's next cue fires
+        when the edited scene says, and a cue passed is not fired again)."""
         try:
             self.current = self.find(cue)
         except ValueError:
             log.warning("journal: cue %s is not in %s any more", cue, self.prepared.name)
             return
+        if not keep_place:
+            self._into_span(state.frame, self.current)
         state.cue = cue
         state.changed.add(Change.CUE)
+
+    def _into_span(self, frame: int, index: int) -> None:
+        """Move the place at `frame` between cue `index`'s time and the next timed cue's."""
+        offsets = [offset for offset, i in self._timeline if i == index]
+        if not offsets:
+            return  # an untimed cue: any place on the timeline may stand on it
+        start = offsets[0]
+        later = [offset for offset, _ in self._timeline if offset > start]
+        position = max(start, self.position(frame))
+        if later:
+            position = min(position, later[0] - 1)
+        self.place(frame, position)
 
     def _place(self, frame: int) -> None:
         elapsed = frame - self.start_frame
