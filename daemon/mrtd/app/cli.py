@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -84,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--musiccoca-dir", default=None, help="MusicCoCa files (default: under $MAGENTA_HOME)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
+    token = commands.add_parser("web-token", help="print the web page's URL with the token kept in the state folder",
+                                description="The token a daemon with this state folder serves the page with "
+                                "(kept across restarts). --rotate makes a new one: a running mrtd takes it at its next start.")
+    where = token.add_mutually_exclusive_group()
+    where.add_argument("--config", help="the config file `mrtd run` reads (its state_dir and web settings)")
+    where.add_argument("--state-dir", help="the state folder (default: the config's)")
+    token.add_argument("--rotate", action="store_true", help="make a new token (the old URL stops working at the next start)")
     commands.add_parser("devices", help="list audio output devices")
     commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
     commands.add_parser("config-reference", help="print the config file reference (docs/config.md)")
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return max(config_failed, _check(args.scenes, args.audio_dir) if args.scenes else 0)
     if args.command == "render":
         return _render(args)
+    if args.command == "web-token":
+        return _web_token(args)
     if args.command == "scene-schema":
         import json
 
@@ -159,6 +169,46 @@ def _check_config(path: str) -> int:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     print(f"{path}: ok")
+    return 0
+
+
+def _web_token(args: argparse.Namespace) -> int:
+    """Print the page's URL with the kept token (a new one with --rotate); the address as `mrtd run` picks it."""
+    from mrtd.app.config import ConfigError, load_settings
+    from mrtd.app.web_surface import machine_addresses, url_host
+    from mrtd.app.web_token import kept_token, token_path, write_token
+    from mrtd.inputs.web.config import WebConfig
+
+    try:
+        settings = load_settings(args.config, {} if args.state_dir is None else {"state_dir": args.state_dir})
+    except (ConfigError, ValueError, TypeError) as exc:
+        log.error("%s", "\n".join(exc.errors) if isinstance(exc, ConfigError) else exc)
+        return 2
+    web = settings.web or WebConfig()
+    if settings.state_dir is None:
+        log.error("no state folder to keep the token in: name one with --state-dir or the config's state_dir")
+        return 2
+    if web.token is not None:
+        log.warning("the config sets the token, which wins over the kept one: that is the one printed")
+        token = web.token
+    else:
+        try:
+            token = write_token(settings.state_dir) if args.rotate else kept_token(settings.state_dir)
+        except OSError as exc:
+            log.error("cannot write %s: %s", token_path(settings.state_dir), exc.strerror or exc)
+            return 1
+    osc_allow = settings.osc.allow if settings.osc is not None else []
+    networks = [ipaddress.ip_network(n, strict=False) for n in (web.allow or osc_allow)]
+    host, warning = url_host(web.bind, networks, machine_addresses())
+    if warning:
+        log.warning("%s", warning)
+    where = host or web.bind
+    print(f"http://{f'[{where}]' if ':' in where else where}:{web.port}/?token={token}")
+    if web.loopback:
+        log.info("the page listens on %s, where it asks for no token; the token is for web.bind off loopback", web.bind)
+    if args.rotate and web.token is None:
+        log.info("new token kept in %s; a running mrtd serves it from its next start (systemctl restart mrtd)",
+                 token_path(settings.state_dir))
     return 0
 
 

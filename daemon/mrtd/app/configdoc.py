@@ -14,11 +14,13 @@ from typing import Any
 
 from mrtd.app.config import Settings
 from mrtd.inputs.osc.server import OscConfig
+from mrtd.inputs.web.config import WebConfig
 
 INTRO = """# Config file keys
 
 Generated from `DaemonConfig` (daemon/mrtd/app/daemon.py), `Settings` (daemon/mrtd/app/config.py)
-and `OscConfig` (daemon/mrtd/inputs/osc/server.py) by `mrtd config-reference`; a test fails when it is stale.
+`OscConfig` (daemon/mrtd/inputs/osc/server.py) and `WebConfig` (daemon/mrtd/inputs/web/config.py) by
+`mrtd config-reference`; a test fails when it is stale.
 
 `mrtd run --config FILE` reads a YAML mapping of these keys; command-line flags override it.
 Relative folders (`scene_dir`, `record_dir`, `audio_dir`) are taken from the working directory
@@ -101,13 +103,14 @@ def _table(cls: type, prefix: str = "") -> list[str]:
 
 def undocumented() -> list[str]:
     """Keys with neither a source comment nor an entry in MEANINGS."""
-    return [f.name for cls in (Settings, OscConfig) for f in dataclasses.fields(cls)
+    return [f.name for cls in (Settings, OscConfig, WebConfig) for f in dataclasses.fields(cls)
             if not (field_comments(cls).get(f.name) or MEANINGS.get(f.name))]
 
 
 def config_markdown() -> str:
     lines = [INTRO, "## Top level", "", *_table(Settings), "", "## `osc:`", "",
-             "`osc: null` turns OSC off.", "", *_table(OscConfig, "osc."), ""]
+             "`osc: null` turns OSC off.", "", *_table(OscConfig, "osc."), "", "## `web:`", "",
+             "`web: null` turns the page off.", "", *_table(WebConfig, "web."), ""]
     return "\n".join(lines)
 
 

@@ -231,7 +231,7 @@ class Daemon:
 
             osc_allow = config.osc.allow if config.osc is not None else []
             self.web = start_web(self.services(), config.web, osc_allow, self.generator.taps,
-                                 frames_made=lambda: self.generator is not None)
+                                 frames_made=lambda: self.generator is not None, state_dir=config.state_dir)
             if self.web is not None:
                 self._started("web", self.web.stop)
         self.runner.start()

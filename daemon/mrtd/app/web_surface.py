@@ -8,13 +8,16 @@ never writes the control state except through the OSC table's commands.
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from mrtd.app.surface import Services, Surface
+from mrtd.app.web_token import kept_token, token_path
 from mrtd.vocabulary.params import PARAMS
 from mrtd.frame import FRAMES_PER_SECOND
 
@@ -104,17 +107,23 @@ class WebSurface(Surface):
 
 
 def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
-              taps: list[Callable[[np.ndarray], None]], frames_made: Callable[[], bool]) -> "WebServer | None":
+              taps: list[Callable[[np.ndarray], None]], frames_made: Callable[[], bool],
+              state_dir: str | None = None) -> "WebServer | None":
     """Serve the page if aiohttp is installed; otherwise say so in one line and go on without it.
 
     `osc_allow`: the OSC allow-list, which the page falls back on without its own; `taps`: the
     generator's frame taps, where the level meter joins once the page serves; `frames_made`: as
-    for `WebSurface`. Only these, never the daemon: the page reaches what any input reaches."""
+    for `WebSurface`; `state_dir`: where the token is kept across restarts (None: fresh each start).
+    Only these, never the daemon: the page reaches what any input reaches."""
     try:
         from mrtd.inputs.web.server import WebServer
     except ImportError:
         log.warning("web surface off: aiohttp is not installed (pip install 'mrtd[web]')")
         return None
+    kept = not config.loopback and config.token is None and state_dir is not None
+    if kept:
+        assert state_dir is not None
+        config = replace(config, token=kept_token(state_dir))
     meter = LevelMeter()
     server = WebServer(WebSurface(services, meter, frames_made), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
     try:
@@ -123,10 +132,16 @@ def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
         log.error("web surface off: %s", exc)
         return None
     taps.append(meter.tap)
-    url = server.url(_lan_address() if not config.loopback and config.bind in ("0.0.0.0", "::") else None)
+    host, warning = url_host(config.bind, server.networks, machine_addresses())
+    if warning:
+        log.warning("web: %s", warning)
+    url = server.url(host)
     log.info("web: %s", url)
     if server.token:
-        log.info("web: open that URL on the tablet (the token in it is the passphrase; it changes at every start)")
+        log.info("web: open that URL on the tablet (the token in it is the passphrase; %s)",
+                 f"kept in {token_path(state_dir)} across restarts; `mrtd web-token --rotate` makes a new one"
+                 if kept and state_dir is not None else "set in the config" if config.token and not kept
+                 else "it changes at every start: give mrtd a state_dir to keep it")
         code = scan_code(url) if sys.stderr.isatty() else None
         if code is not None:  # a person at a terminal: a code the tablet's camera can scan
             sys.stderr.write(code)
@@ -149,13 +164,88 @@ def scan_code(url: str) -> str | None:
     return text.getvalue()
 
 
-def _lan_address() -> str:
-    """This machine's address on the network a tablet would use (no packet is sent)."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def url_host(bind: str, networks: Sequence[Network], addresses: Sequence[str]) -> tuple[str | None, str]:
+    """The host for the printed URL and a warning ("" if none).
+
+    A loopback bind: the bind address (None: the server's own). A specific address: that address.
+    Any address (0.0.0.0, ::): this machine's address (from `addresses`) that the allow-list
+    `networks` admits, IPv4 first, since a tablet on that network is one the page lets in. When
+    none is admitted the URL cannot work from any tablet the allow-list admits, which the
+    warning says, naming both."""
+    def admitted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(ip in network for network in networks)
+
+    try:
+        bound = ipaddress.ip_address(bind)
+    except ValueError:
+        return None, ""  # a name (localhost): the server's own
+    if bound.is_loopback:
+        return None, ""
+    allow = ",".join(map(str, networks))
+    if not bound.is_unspecified:
+        return bind, "" if admitted(bound) else (
+            f"this machine's address {bind}, which the page is bound to, is not in the allow-list {allow}: "
+            "check that the tablet's network is in it")
+    ips = []
+    for text in addresses:
+        try:
+            ip = ipaddress.ip_address(text.split("%")[0])
+        except ValueError:
+            continue
+        if ip.is_loopback or ip.is_link_local or (bound.version == 4 and ip.version == 6):
+            continue  # a link-local IPv6 address needs a zone in a URL, which tablets do not take
+        ips.append(ip)
+    ips.sort(key=lambda ip: ip.version)  # stable: IPv4 first, then in the order the kernel lists them
+    for ip in ips:
+        if admitted(ip):
+            return str(ip), ""
+    mine = ", ".join(map(str, ips)) or "none found"
+    return (str(ips[0]) if ips else None), (
+        f"no address of this machine ({mine}) is in the allow-list {allow}, so the URL below cannot work "
+        "from a tablet: put this machine's network in web.allow (or --osc-allow)")
+
+
+SIOCGIFADDR = 0x8915  # Linux: an interface's IPv4 address
+
+
+def machine_addresses() -> list[str]:
+    """This machine's interface addresses, read from the kernel: no packet, no DNS lookup.
+
+    Linux: each interface's IPv4 address (ioctl SIOCGIFADDR; an interface's secondary
+    addresses are not listed) and /proc/net/if_inet6. Elsewhere: psutil when it is installed,
+    else none (the URL then names the bind address and the warning says it found none)."""
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    addresses: list[str] = []
+    try:
+        import fcntl
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # never sends: the ioctl reads the kernel
+            for _index, name in socket.if_nameindex():
+                try:
+                    reply = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+                except OSError:  # no IPv4 address on it (or not up)
+                    continue
+                addresses.append(socket.inet_ntoa(reply[20:24]))
+    except (ImportError, OSError, AttributeError):
+        addresses = []
+    try:
+        with open("/proc/net/if_inet6", "rb") as file:
+            for line in file.read(1 << 16).decode("ascii", "replace").splitlines():
+                digits = line.split()[0] if line.split() else ""
+                if len(digits) == 32:
+                    addresses.append(str(ipaddress.IPv6Address(bytes.fromhex(digits))))
+    except (OSError, ValueError):
+        pass
+    if not addresses:
         try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET: connect() on UDP only picks a route
-            return probe.getsockname()[0]
-        except OSError:
-            return "127.0.0.1"
+            import psutil
+        except ImportError:
+            return []
+        addresses = [a.address for nics in psutil.net_if_addrs().values() for a in nics
+                     if a.family in (socket.AF_INET, socket.AF_INET6)]
+    return addresses

@@ -29,6 +29,7 @@ from typing import Callable
 
 from mrtd.vocabulary.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
 from mrtd.inputs.osc.guard import ReplyGuard
+from mrtd.inputs.refusals import RefusalLog
 from mrtd.vocabulary.replies import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Envelope, Host
 from mrtd.lifecycle import Worker, release_free_memory, spawn
@@ -52,7 +53,6 @@ PARSE_PER_SECOND = 20000  # packets parsed per second, all senders together; abo
 MAX_TCP_CONNECTIONS = 32  # open at once; more are closed at once (and counted)
 TCP_IDLE_S = 120.0  # a connection that sends nothing for this long is closed
 MAX_UDP_REPLY = 60000  # bytes; a reply message larger than one datagram is refused with an error naming TCP
-REFUSALS_LOGGED_PER_S = 1.0  # per refused address
 TRIM_AFTER_PACKETS = 1000  # a burst this big, then TRIM_IDLE_S of quiet: hand freed memory back
 TRIM_IDLE_S = 2.0
 PORT_ZERO_TRIES = 20  # port 0: fresh UDP ports tried until TCP may have the same number
@@ -134,7 +134,7 @@ class OscServer:
         self._budget = _ErrorBudget()
         self._budget_lock = threading.Lock()
         self.guard = ReplyGuard(trust_loopback=self.config.trust_loopback)
-        self._refusal_log = _ErrorBudget(REFUSALS_LOGGED_PER_S)
+        self.refusals = RefusalLog("OSC", log)  # who was refused and why, at most a line per address a minute
         self._work: queue.Queue[tuple[bytes, tuple[str, int], Callable[[list[bytes], str], None]] | None] = queue.Queue(QUEUE_PACKETS)
         self._parse_tokens, self._parse_stamp = float(PARSE_PER_SECOND), time.monotonic()
         self._since_trim = 0  # packets and connections since freed memory was last handed back
@@ -212,6 +212,7 @@ class OscServer:
         for worker in self._workers:
             worker.stop()
         self._workers.clear()
+        self.refusals.flush(final=True)
 
     # -- transports ----------------------------------------------------------
     def _udp_loop(self) -> None:
@@ -412,10 +413,7 @@ class OscServer:
 
     def _refuse(self, sender: tuple[str, int]) -> None:
         self.counters.refused += 1
-        with self._budget_lock:
-            shown = self._refusal_log.allow(sender[0], time.monotonic())
-        if shown:
-            log.warning("OSC from %s refused: not in the allow-list %s (%d refused so far)", sender[0], ",".join(self.config.allow), self.counters.refused)
+        self.refusals.refused(sender[0], f"not in the OSC allow-list {','.join(self.config.allow)}")
 
     def status(self) -> dict[str, int]:
         """Counters a user sees in `/mrt/status`."""

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
+
+
+def new_token() -> str:
+    """A fresh web token: 96 random bits, URL-safe (16 characters)."""
+    return secrets.token_urlsafe(12)
 
 
 @dataclass
 class WebConfig:
-    bind: str = "127.0.0.1"
-    port: int = 7401
+    bind: str = "127.0.0.1"  # address the page listens on; off loopback it needs an allow-list and prints a token URL
+    port: int = 7401  # HTTP and WebSocket port (0: any free port)
     allow: list[str] = field(default_factory=list)  # CIDR networks; off loopback: this or OSC's allow-list
-    token: str | None = None  # None: a fresh one at each start when off loopback
-    max_connections: int = 16
+    token: str | None = None  # None: kept in state_dir across restarts (`mrtd web-token --rotate`), else fresh at each start
+    max_connections: int = 16  # pages connected at once
     messages_per_second: float = 200.0  # per connection; a finger drags at 60-120 Hz
-    burst: int = 400
+    burst: int = 400  # messages a page may send at once before the rate applies
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

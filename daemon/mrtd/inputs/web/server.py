@@ -24,7 +24,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import secrets
 import threading
 import time
 from importlib import resources
@@ -34,14 +33,16 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from mrtd.inputs.osc.table import ROOT, Host
+from mrtd.inputs.refusals import RefusalLog
 from mrtd.inputs.web import protocol
-from mrtd.inputs.web.config import WebConfig
+from mrtd.inputs.web.config import WebConfig, new_token
 from mrtd.lifecycle import Worker
 from mrtd.vocabulary.replies import Error, PageScene, PageStatus
 
 log = logging.getLogger(__name__)
 
 STATUS_PERIOD_S = 0.2  # status (meter, step time, cue fade) goes to pages 5 times a second
+NOT_ALLOWED = "client not in the allow-list"
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 
 
@@ -90,7 +91,9 @@ class WebServer:
         if not self.config.loopback and not self._networks:
             raise ValueError(f"binding the web surface to {self.config.bind} needs an allow-list of client networks "
                              "(web: {allow: [...]} or the OSC allow-list, e.g. --osc-allow 192.168.1.0/24)")
-        self.token = None if self.config.loopback else (self.config.token or secrets.token_urlsafe(12))
+        # The config's token (the daemon puts the one kept in its state folder there); else a fresh one.
+        self.token = None if self.config.loopback else (self.config.token or new_token())
+        self.refusals = RefusalLog("web", log)  # who was refused and why, at most a line per address a minute
         self.pages: set[_Page] = set()
         self.refused_origins = 0
         self.rate_limited = 0
@@ -119,6 +122,7 @@ class WebServer:
     def stop(self) -> None:
         """Close the pages and the listening socket (the web loop does), and end its thread."""
         self._server.stop()
+        self.refusals.flush(final=True)
 
     def _end_loop(self) -> None:
         loop = self._loop
@@ -172,6 +176,7 @@ class WebServer:
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(STATUS_PERIOD_S)
+            self.refusals.flush()  # the "N more refused" line, when one is due
             if not self.pages:
                 continue
             try:
@@ -191,7 +196,7 @@ class WebServer:
             except ValueError:
                 return "unknown client address"
             if not ip.is_loopback and not any(ip in n for n in self._networks):
-                return "client not in the allow-list"
+                return NOT_ALLOWED
         if self.token is not None:
             given = request.query.get("token", "")
             if not hmac.compare_digest(given.encode(), self.token.encode()):
@@ -201,10 +206,21 @@ class WebServer:
         return None
 
     # -- handlers ----------------------------------------------------------------------
+    @property
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The client networks admitted off loopback (empty: any, on a loopback bind)."""
+        return list(self._networks)
+
+    def _refused(self, request: web.Request, why: str) -> web.Response:
+        """403, and a line in the log (rate-limited) that names the allow-list too: the client is not told it."""
+        shown = f"{why} {','.join(map(str, self._networks))}" if why == NOT_ALLOWED else why
+        self.refusals.refused(request.remote or "unknown address", shown)
+        return web.Response(status=403, text=f"mrtd: {why}\n")
+
     async def _index(self, request: web.Request) -> web.StreamResponse:
         why = self._refusal(request)
         if why:
-            return web.Response(status=403, text=f"mrtd: {why}\n")
+            return self._refused(request, why)
         return web.Response(body=_asset_bytes("index.html"), content_type="text/html",
                             headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                      "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'"})
@@ -224,8 +240,7 @@ class WebServer:
         if why is None and len(self.pages) >= self.config.max_connections:
             why = f"too many pages connected (at most {self.config.max_connections})"
         if why:
-            log.warning("web: refused %s: %s", request.remote, why)
-            return web.Response(status=403, text=f"mrtd: {why}\n")
+            return self._refused(request, why)
         ws = web.WebSocketResponse(max_msg_size=protocol.MAX_MESSAGE * 4, heartbeat=20.0)
         await ws.prepare(request)
         peer = (request.remote or "?", 0)
