@@ -51,6 +51,10 @@ def test_a_scan_from_many_addresses_is_bounded_in_lines_and_memory(caplog):
     assert len(lines) == 101, "100 addresses named, then one summary"
     assert lines[-1] == "web: 4900 more refused from at least 100 addresses in the last 0 s"
     assert len(refusals._named) <= 100 and len(refusals._held_from) <= 100
+    now[0] = 61.0  # a minute on, the addresses named are forgotten: a new one is named again
+    with caplog.at_level(logging.WARNING, logger="test.refusals"):
+        refusals.refused("192.0.2.200", "wrong or missing token")
+    assert _lines(caplog, "web: refused 192.0.2.200")
 
 
 def test_a_refused_osc_sender_is_logged_once_with_its_address_and_the_allow_list(tmp_path, caplog):

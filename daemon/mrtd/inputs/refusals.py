@@ -32,6 +32,7 @@ class RefusalLog:
         self._held = 0  # refusals not named since the last summary
         self._held_from: set[str] = set()  # their addresses (bounded like _named)
         self._summed_at = clock()
+        self._next_forget = -float("inf")  # when the oldest named address may be forgotten
         self._lock = threading.Lock()
         self.total = 0
 
@@ -60,9 +61,13 @@ class RefusalLog:
             self._held_from.add(address)
 
     def _forget(self, now: float) -> bool:
-        """Drop the addresses named longer than an interval ago; True if room was made."""
+        """Drop the addresses named longer than an interval ago; True if room was made. Scans at
+        most once per expiry of the oldest (a flood of new addresses must not scan every packet)."""
+        if now < self._next_forget:
+            return False
         for address in [a for a, at in self._named.items() if now - at >= self.interval_s]:
             del self._named[address]
+        self._next_forget = min(self._named.values(), default=now) + self.interval_s
         return len(self._named) < self.max_addresses
 
     def _sum_up(self, now: float, force: bool = False) -> None:
