@@ -276,7 +276,7 @@ def test_the_therapy_scene_shows_only_two_big_buttons_and_a_limited_volume(tmp_p
             assert page.is_hidden("#full")
             assert page.locator("#big-buttons button").all_text_contents() == ["Next", "Back"]
             visible = page.evaluate("[...document.querySelectorAll('#reduced .fader, #reduced button')].filter(e => e.offsetParent).length")
-            assert visible == 3, "two buttons and a volume, nothing else"
+            assert visible == 4, "two buttons, Stop and a volume, nothing else"
             assert page.is_hidden("#rec") and page.is_hidden("#engine")
         volume = page.locator("#reduced-volume .fader")
         box = volume.bounding_box()
@@ -492,3 +492,182 @@ def test_the_fade_bar_follows_a_cues_crossfade_to_the_end(tmp_path, browser):
         assert 0 < width < 100, "the bar shows a crossfade in progress"
         page.wait_for_function("window.mrtd.status.fade.progress === 1", timeout=10_000)
         page.wait_for_function("document.querySelector('#fade').firstElementChild.style.width === '100%'")
+
+
+# -- the page says what plays ------------------------------------------------------------------
+
+
+def open_page_sending(browser, url: str, viewport: dict | None = None):
+    """open_page, also yielding the list of every message the page sends on its WebSocket."""
+    context = browser.new_context(viewport=viewport or TABLET, bypass_csp=True)
+    page = context.new_page()
+    sent: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    page.goto(url)
+    page.wait_for_function("window.mrtd && window.mrtd.frames > 0 && document.getElementById('conn').classList.contains('on')")
+    return page, sent
+
+
+def influence_status(daemon, **extra) -> None:
+    """The page's status push as the daemon's status dict plus `extra` (what another part of the
+    daemon would add); everything else stays the real daemon's."""
+    import dataclasses
+
+    surface = daemon.web.host
+    real = surface._services.status
+    surface._services = dataclasses.replace(surface._services, status=lambda: {**real(), **extra})
+
+
+def test_after_a_cue_the_xy_point_shows_where_the_mix_is_or_that_it_is_off_the_surface(tmp_path, browser):
+    with web_daemon(tmp_path, "tablet-xy") as (daemon, _, probe, url):
+        page = open_page(browser, url)
+        box = page.locator("#xy-canvas").bounding_box()
+        # The synth corner, (1, 0): the surface draws the prompts' box with 8 % to spare each side.
+        corner = (1 + 0.08) / 1.16
+        page.mouse.click(box["x"] + box["width"] * corner, box["y"] + box["height"] * corner)
+        wait_for(lambda: weights(sync_state(probe)["/mrt/mix"]).get("synth", 0) > 0.95, 5, "the synth corner")
+        page.wait_for_function("window.mrtd.xyShown?.from === 'xy' && window.mrtd.xyShown.point[0] > 0.95"
+                               " && window.mrtd.xyShown.point[1] < 0.05")
+        probe.send("/mrt/cue", "start")  # strings 100 % over 2 s
+        wait_for(lambda: weights(sync_state(probe)["/mrt/mix"]) == {"strings": 1.0, "synth": 0.0, "drums": 0.0, "voice": 0.0},
+                 10, "the cue's mix")
+        page.wait_for_function("document.getElementById('xy-read').textContent === 'x 0.00 · y 0.00 (where the mix is)'",
+                               timeout=10_000)
+        point = page.evaluate("window.mrtd.xyShown.point")
+        assert point == [0, 0], "the point sits on the strings corner, where the mix is"
+        assert page.text_content('.xy-label[data-prompt="strings"]') == "strings 100%"
+        probe.send("/mrt/mix", "strings", 0.5, "synth", 0.5, "drums", 0, "voice", 0)  # no point of the surface gives this
+        page.wait_for_function("window.mrtd.xyShown.point === null", timeout=10_000)
+        assert page.text_content("#xy-read") == "off the surface: touch to place"
+        assert "off" in page.get_attribute("#xy", "class")
+
+
+def test_a_prompts_fader_and_the_surface_show_the_same_share_of_the_mix(tmp_path, browser):
+    """The mix's raw weights do not sum to 1: each fader shows its weight, and the share heard
+    (weight / sum) is the one number both the fader and the surface give as a percentage."""
+    with web_daemon(tmp_path, "tablet-xy") as (daemon, _, probe, url):
+        page = open_page(browser, url)
+        probe.send("/mrt/mix", "strings", 0.94, "synth", 0.25, "drums", 0, "voice", 0)
+        page.wait_for_function("document.querySelector('.prompt[data-prompt=\"strings\"] .fader .value')?.textContent === '0.94'"
+                               " && document.querySelector('.xy-label[data-prompt=\"synth\"]')?.textContent === 'synth 21%'")
+        mix = weights(sync_state(probe)["/mrt/mix"])
+        total = sum(mix.values())
+        for name, weight in mix.items():
+            share = f"{100 * weight / total:.0f}%"
+            assert page.text_content(f'.prompt[data-prompt="{name}"] .fader .value') == f"{weight:.2f}"
+            assert page.text_content(f'.prompt[data-prompt="{name}"] .fader .share') == share, name
+            assert page.text_content(f'.xy-label[data-prompt="{name}"]') == f"{name} {share}", name
+        assert page.text_content('.prompt[data-prompt="strings"] .fader .share') == "79%"
+
+
+UNCLIPPED = """(selector) => [...document.querySelectorAll(selector)].map((e) => {
+  // Whole within the viewport and within every ancestor that clips, and on top at its centre.
+  const r = e.getBoundingClientRect();
+  let inside = r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight;
+  for (let a = e.parentElement; a && inside; a = a.parentElement) {
+    if (getComputedStyle(a).overflow === 'visible') continue;
+    const c = a.getBoundingClientRect();
+    inside = r.left >= c.left - 0.5 && r.right <= c.right + 0.5 && r.top >= c.top - 0.5 && r.bottom <= c.bottom + 0.5;
+  }
+  const top = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+  return [e.id || e.textContent.trim(), inside && !!top && (top === e || e.contains(top))];
+})"""
+
+
+def test_at_1024x768_every_cue_and_the_add_prompt_form_are_in_sight(tmp_path, browser):
+    with web_daemon(tmp_path, "live-coding") as (daemon, _, probe, url):
+        page = open_page(browser, url, TABLET)
+        page.wait_for_function("document.querySelectorAll('#cues li').length === 5")
+        shown = page.evaluate(UNCLIPPED, "#cues li, #add-prompt input, #add-prompt button, #go, #next")
+        assert len(shown) == 10  # five cues, GO, Next, the two inputs and Add
+        assert [name for name, ok in shown if not ok] == [], "cut off at 1024x768"
+        # Every prompt is there too, in a list that scrolls (the form stays put below it).
+        assert page.evaluate("getComputedStyle(document.getElementById('prompts')).overflowY") == "auto"
+        for name in ("acid", "ambient", "break", "dub"):
+            page.evaluate("(n) => document.querySelector(`.prompt[data-prompt='${n}'] .fader`).scrollIntoView({block: 'nearest'})", name)
+            assert page.evaluate(UNCLIPPED, f'.prompt[data-prompt="{name}"] .fader')[0][1], name
+        assert all(ok for _, ok in page.evaluate(UNCLIPPED, "#add-prompt input, #add-prompt button"))
+
+
+def test_an_underrun_is_red_while_recent_and_its_count_stays(tmp_path, browser):
+    """The count comes from the daemon's status; red lasts 10 s of the daemon's audio clock."""
+    with web_daemon(tmp_path) as (daemon, _, probe, url):
+        page = open_page(browser, url)
+        page.wait_for_function("window.mrtd.status.frames > 0")
+        assert page.text_content("#underruns") == "0 underruns"
+        daemon.playout.underruns += 1  # what the audio callback counts when the ring runs dry
+        page.wait_for_function("document.getElementById('underruns').textContent === '1 underrun'"
+                               " && document.getElementById('underruns').classList.contains('bad')")
+        rose_at = page.evaluate("window.mrtd.status.frames")
+        page.wait_for_function("!document.getElementById('underruns').classList.contains('bad')", timeout=30_000)
+        assert page.evaluate("window.mrtd.status.frames") >= rose_at + 10 * 25 - 5, "red for 10 s of audio"
+        assert page.text_content("#underruns") == "1 underrun", "the total stays in sight"
+        later = open_page(browser, url, PHONE)  # a page opened long after: an old underrun is not news
+        later.wait_for_function("document.getElementById('underruns').textContent === '1 underrun'")
+        assert "bad" not in later.get_attribute("#underruns", "class")
+
+
+def test_the_therapy_page_names_the_cue_and_its_stop_button_sends_mrt_stop(tmp_path, browser):
+    with web_daemon(tmp_path, "therapy-two-buttons") as (daemon, _, probe, url):
+        page, sent = open_page_sending(browser, url)
+        assert page.text_content("#now-cue") == "the opening mix", "no cue has fired yet"
+        page.click("#big-buttons button >> text=Next")
+        wait_for(lambda: daemon.control.cue is not None, 5, "the big button to fire a cue")
+        page.wait_for_function("(c) => document.getElementById('now-cue').textContent === c", arg=daemon.control.cue)
+        assert page.is_visible("#now-cue")
+        assert page.text_content("#stop-play") == "■ Stop"
+        page.click("#stop-play")
+        page.wait_for_function("() => true")  # one round through the page's event loop
+        wait_for(lambda: {"address": "/mrt/stop", "args": []} in sent, 5, "the page to send /mrt/stop")
+
+
+def test_the_page_shows_resting_and_opening_hours_from_the_daemons_status(tmp_path, browser):
+    """What the clock adds to the status (resting, hours) reaches both layouts."""
+    with web_daemon(tmp_path, "therapy-two-buttons") as (daemon, _, probe, url):
+        influence_status(daemon, resting=True, hours="closed until 10:00")
+        page, sent = open_page_sending(browser, url, PHONE)
+        page.wait_for_function("document.getElementById('stop-play').textContent === '▶ Play'")
+        assert page.text_content("#now-cue") == "nothing: resting"
+        assert page.is_visible("#hours") and page.text_content("#hours") == "closed until 10:00"
+        page.click("#stop-play")
+        wait_for(lambda: {"address": "/mrt/start", "args": []} in sent, 5, "the page to send /mrt/start")
+        influence_status(daemon, resting=False, hours="")
+        page.wait_for_function("document.getElementById('stop-play').textContent === '■ Stop'")
+        assert page.is_hidden("#hours")
+
+
+def test_the_therapy_page_stops_to_silence_and_plays_again(tmp_path, browser):
+    """Needs the daemon's /mrt/stop and /mrt/start and status['resting'] (the clock's part)."""
+    with web_daemon(tmp_path, "therapy-two-buttons") as (daemon, _, probe, url):
+        page, sent = open_page_sending(browser, url)
+        page.click("#stop-play")
+        wait_for(lambda: daemon.status().get("resting") is True, 15, "the fade to silence and the rest")
+        page.wait_for_function("document.getElementById('stop-play').textContent === '▶ Play'")
+        assert page.text_content("#now-cue") == "nothing: resting"
+        assert not page.text_content("#errors"), "the daemon knows the address"
+        page.click("#stop-play")
+        wait_for(lambda: daemon.status().get("resting") is False, 15, "the music back")
+        page.wait_for_function("document.getElementById('stop-play').textContent === '■ Stop'")
+        assert [m["address"] for m in sent if m["address"] in ("/mrt/stop", "/mrt/start")] == ["/mrt/stop", "/mrt/start"]
+
+
+def test_the_page_says_where_a_recording_goes_and_where_it_went(tmp_path, browser):
+    with web_daemon(tmp_path) as (daemon, _, probe, url):
+        page = open_page(browser, url)
+        page.click("#rec")
+        wait_for(lambda: daemon.recorder.path, 5, "the recording to start")
+        path = daemon.recorder.path
+        page.wait_for_function("(n) => document.getElementById('rec-file').textContent === n", arg=Path(path).name)
+        assert page.is_visible("#rec-file") and page.get_attribute("#rec-file", "title") == path
+        page.click("#rec")
+        wait_for(lambda: not daemon.recorder.path, 5, "the recording to stop")
+        page.wait_for_function("(p) => document.querySelector('#notices code')?.textContent === p", arg=path)
+        assert Path(path).exists() and Path(path).stat().st_size > 44, "the file the page names is there"
+        page.wait_for_selector("#rec-file", state="hidden")  # once the status says no take is running
+        # A take started and stopped elsewhere (OSC) is named too: the page reads the status.
+        probe.send("/mrt/record/start", "from-osc")
+        wait_for(lambda: (daemon.recorder.path or "").endswith("from-osc.wav"), 5, "the OSC take")
+        other = daemon.recorder.path
+        page.wait_for_function("document.getElementById('rec-file').textContent === 'from-osc.wav'")
+        probe.send("/mrt/record/stop")
+        page.wait_for_function("(p) => document.querySelector('#notices code')?.textContent === p", arg=other)

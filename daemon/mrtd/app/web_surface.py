@@ -68,8 +68,13 @@ class WebSurface(Surface):
             "frames": status["frames"],
             "peak": [round(p, 4) for p in self._meter.peak],
             "warnings": warnings,
-            "recording": status["recording"],
+            "recording": status["recording"],  # the take's path while one is written
+            "record_dir": status["record_dir"],  # where takes go (the page names a finished one)
             "fade": self._fade_progress(),
+            # Opening hours and a stop (/mrt/stop): whether the engine rests in silence, and the
+            # sentence the header shows ("closed until 10:00"; "" when the scene has no hours).
+            "resting": bool(status.get("resting", False)),
+            "hours": str(status.get("hours") or ""),
         }
 
     def _fade_progress(self) -> dict[str, Any] | None:
@@ -88,7 +93,7 @@ class WebSurface(Surface):
         params = {name: {"low": p.low, "high": p.high, "default": p.default} for name, p in PARAMS.items()}
         shown = self._services.scenes.shown()
         if shown is None:
-            return {"name": "", "positions": {}, "cues": [], "axes": [], "layout": None, "params": params}
+            return {"name": "", "positions": {}, "surface_power": 2.0, "cues": [], "axes": [], "layout": None, "params": params}
         scene = shown.scene
         limits = scene.limits
         if limits is not None:
@@ -99,6 +104,7 @@ class WebSurface(Surface):
         return {
             "name": shown.name,
             "positions": {n: list(p.position) for n, p in scene.prompts.items() if p.position is not None},
+            "surface_power": scene.surface_power,  # the page finds where a mix lies on the surface with it
             "cues": list(shown.cues),
             "axes": list(scene.axes),
             "layout": web.model_dump() if web is not None else None,

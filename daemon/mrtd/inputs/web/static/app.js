@@ -17,7 +17,7 @@
   function connect() {
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${token ? "?token=" + encodeURIComponent(token) : ""}`;
     ws = new WebSocket(url);
-    ws.onopen = () => $("conn").className = "dot on";
+    ws.onopen = () => { $("conn").className = "dot on"; underrunsSeen = null; };  // a restarted daemon counts afresh
     ws.onclose = () => { $("conn").className = "dot off"; setTimeout(connect, 1000); };
     ws.onmessage = (event) => {
       const message = JSON.parse(event.data);
@@ -29,6 +29,7 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ address, args }));
   }
   function replied(reply) {
+    if (reply.address === "/mrt/record/stopped" && reply.args[0]) recordingSaved(fullPath(reply.args[0]));
     if (reply.address !== "/mrt/error") return;
     const [address, reason] = reply.args;
     showError(`${address || "message"}: ${reason}`);
@@ -90,10 +91,18 @@
 
   // -- prompts --------------------------------------------------------------------------
   const promptRows = {};
+  // /mrt/mix carries the raw weights (what a fader sets); the engine hears them normalised over
+  // the prompts above zero. A fader shows both, the surface the share: one number, one meaning.
+  function mixShares(weights) {
+    const total = Object.values(weights).reduce((a, b) => a + Math.max(0, b), 0);
+    return Object.fromEntries(Object.entries(weights).map(([n, w]) => [n, total > 1e-9 ? Math.max(0, w) / total : 0]));
+  }
+  const percent = (share) => `${(100 * share).toFixed(0)}%`;
   function pairs(args) { const out = []; for (let i = 0; i + 1 < args.length; i += 2) out.push([args[i], args[i + 1]]); return out; }
   function drawPrompts() {
     const texts = Object.fromEntries(pairs(state["/mrt/prompts"] || []));
     const weights = Object.fromEntries(pairs(state["/mrt/mix"] || []));
+    const shares = mixShares(weights);
     const names = Object.keys(texts).sort();
     for (const name of Object.keys(promptRows)) if (!(name in texts)) { promptRows[name].root.remove(); delete promptRows[name]; }
     names.forEach((name, i) => {
@@ -106,18 +115,21 @@
         remove.onclick = () => send("/mrt/prompt/clear", name);
         acts.append(edit, remove);
         const weight = fader(name, 0, 1, fmt(2), (v) => send("/mrt/weight", name, Number(v.toFixed(3))));
+        const share = el("span", "share");
+        share.title = "its share of the mix heard";
+        weight.root.append(share);
         root.dataset.prompt = name;
         root.append(weight.root, acts, text);
         $("prompts").append(root);
-        row = promptRows[name] = { root, text, weight };
+        row = promptRows[name] = { root, text, weight, share };
       }
       row.text.textContent = texts[name];
       row.weight.set(weights[name] || 0);
+      row.share.textContent = percent(shares[name] || 0);
       row.root.style.borderLeft = `4px solid ${COLOURS[i % COLOURS.length]}`;
     });
-    const total = Object.values(weights).reduce((a, b) => a + b, 0) || 1;
-    $("mixbar").replaceChildren(...names.filter((n) => weights[n] > 0).map((n) => {
-      const bar = el("i"); bar.style.width = `${(100 * weights[n]) / total}%`; bar.style.background = COLOURS[names.indexOf(n) % COLOURS.length]; bar.title = n; return bar;
+    $("mixbar").replaceChildren(...names.filter((n) => shares[n] > 0).map((n) => {
+      const bar = el("i"); bar.style.width = `${100 * shares[n]}%`; bar.style.background = COLOURS[names.indexOf(n) % COLOURS.length]; bar.title = `${n} ${percent(shares[n])}`; return bar;
     }));
     redraw(drawXY);
   }
@@ -148,9 +160,56 @@
     if (!redraws.size) requestAnimationFrame(() => { const due = [...redraws]; redraws.clear(); for (const d of due) d(); });
     redraws.add(draw);
   }
+  // Where the mix is on the surface. A cue, a fader or OSC may set a mix after the point was
+  // dragged; then the point last sent no longer says what plays. The daemon blends a point by
+  // inverse-distance weighting (style/space.py's set_xy: w_i = d_i^-p / sum d_j^-p), so the page
+  // looks for the point whose weights are the mix: the last point sent if it still matches, else
+  // a search of the surface. A mix no point gives (a prompt off the surface sounds, or an even
+  // blend of two corners) is shown as off the surface until a finger places the point again.
+  const XY_TOLERANCE = 0.02;  // largest difference in any prompt's share that still counts as the same mix
+  function idwShares([x, y], names, power) {
+    const squared = names.map((n) => (x - scene.positions[n][0]) ** 2 + (y - scene.positions[n][1]) ** 2);
+    const at = squared.findIndex((d) => d < 1e-18);
+    if (at >= 0) return squared.map((_, i) => (i === at ? 1 : 0));
+    const w = squared.map((d) => d ** (-0.5 * power)), sum = w.reduce((a, b) => a + b, 0);
+    return w.map((v) => v / sum);
+  }
+  let xyFound = { key: null, shown: { point: null, from: null } };
+  function mixPoint() {
+    const names = Object.keys(scene.positions);
+    const weights = Object.fromEntries(pairs(state["/mrt/mix"] || []));
+    const sent = state["/mrt/xy"] || null;
+    const key = JSON.stringify([weights, sent, scene.positions, scene.surface_power]);
+    if (xyFound.key === key) return xyFound.shown;
+    const off = Object.entries(weights).some(([n, w]) => w > 0 && !(n in scene.positions));
+    const total = names.reduce((a, n) => a + Math.max(0, weights[n] || 0), 0);
+    let shown = { point: null, from: null };
+    if (!off && total > 1e-9) {
+      const target = names.map((n) => Math.max(0, weights[n] || 0) / total), power = scene.surface_power || 2;
+      const miss = (p) => Math.max(...idwShares(p, names, power).map((v, i) => Math.abs(v - target[i])));
+      if (sent && miss(sent) <= XY_TOLERANCE) shown = { point: [sent[0], sent[1]], from: "xy" };
+      else {
+        const [x0, x1, y0, y1] = bounds();
+        let best = null, bestMiss = Infinity;
+        const consider = (p) => { const m = miss(p); if (m < bestMiss) { best = p; bestMiss = m; } };
+        for (const n of names) consider(scene.positions[n]);
+        const cells = 32;
+        for (let i = 0; i <= cells; i++) for (let j = 0; j <= cells; j++) consider([x0 + ((x1 - x0) * i) / cells, y0 + ((y1 - y0) * j) / cells]);
+        for (let step = (x1 - x0) / cells; step > 1e-5; ) {  // a pattern search down from the best cell
+          const [bx, by] = best, before = bestMiss;
+          for (const [dx, dy] of [[step, 0], [-step, 0], [0, step], [0, -step]]) consider([bx + dx, by + dy]);
+          if (bestMiss >= before) step /= 2;
+        }
+        if (bestMiss <= XY_TOLERANCE) shown = { point: best, from: "mix" };
+      }
+    }
+    xyFound = { key, shown };
+    return shown;
+  }
   function drawXY() {
     const has = Object.keys(scene.positions).length > 0;
     $("xy-none").hidden = has;
+    if (!has) { $("xy-labels").replaceChildren(); $("xy-read").textContent = ""; mrtd.xyShown = { point: null, from: null }; }
     const ratio = window.devicePixelRatio || 1, w = canvas.clientWidth, h = canvas.clientHeight;
     if (!w || !h) return;
     canvas.width = w * ratio; canvas.height = h * ratio;
@@ -158,25 +217,32 @@
     if (!has) return;
     g.strokeStyle = "#2a2f37"; g.lineWidth = 1;
     for (let i = 1; i < 4; i++) { g.beginPath(); g.moveTo((w * i) / 4, 0); g.lineTo((w * i) / 4, h); g.moveTo(0, (h * i) / 4); g.lineTo(w, (h * i) / 4); g.stroke(); }
-    const weights = Object.fromEntries(pairs(state["/mrt/mix"] || []));
-    const total = Object.values(weights).reduce((a, b) => a + b, 0) || 1;
+    const shares = mixShares(Object.fromEntries(pairs(state["/mrt/mix"] || [])));
     const names = Object.keys(Object.fromEntries(pairs(state["/mrt/prompts"] || []))).sort();
+    const labels = [];
     for (const [name, pos] of Object.entries(scene.positions)) {
-      const [sx, sy] = toScreen(pos, w, h), share = (weights[name] || 0) / total;
+      const [sx, sy] = toScreen(pos, w, h), share = shares[name] || 0;
       const colour = COLOURS[Math.max(0, names.indexOf(name)) % COLOURS.length];
       g.fillStyle = colour + "33"; g.beginPath(); g.arc(sx, sy, 14 + 46 * share, 0, 7); g.fill();
       g.fillStyle = colour; g.beginPath(); g.arc(sx, sy, 8, 0, 7); g.fill();
-      g.font = "600 14px system-ui, sans-serif"; g.textAlign = sx > w / 2 ? "right" : "left";
-      const tx = sx + (sx > w / 2 ? -14 : 14), ty = sy + (sy > h / 2 ? -12 : 22);
-      g.fillText(`${name} ${(100 * share).toFixed(0)}%`, tx, ty);
+      // The label is text on the page (not pixels), the same share the prompt's fader shows.
+      const label = el("span", "xy-label", `${name} ${percent(share)}`);
+      label.dataset.prompt = name; label.style.color = colour;
+      if (sx > w / 2) label.style.right = `${w - sx + 14}px`; else label.style.left = `${sx + 14}px`;
+      if (sy > h / 2) label.style.bottom = `${h - sy + 8}px`; else label.style.top = `${sy + 8}px`;
+      labels.push(label);
     }
-    const point = xyLocal || state["/mrt/xy"];
+    $("xy-labels").replaceChildren(...labels);
+    const shown = xyLocal ? { point: xyLocal, from: "finger" } : mixPoint();
+    mrtd.xyShown = shown;
+    const point = shown.point;
+    $("xy").classList.toggle("off", !point);
     if (point) {
       const [px, py] = toScreen(point, w, h);
       g.strokeStyle = "#fff"; g.lineWidth = 3; g.beginPath(); g.arc(px, py, 18, 0, 7); g.stroke();
       g.fillStyle = "#ffffffcc"; g.beginPath(); g.arc(px, py, 6, 0, 7); g.fill();
-      $("xy-read").textContent = `x ${point[0].toFixed(2)} · y ${point[1].toFixed(2)}`;
-    }
+      $("xy-read").textContent = `x ${point[0].toFixed(2)} · y ${point[1].toFixed(2)}` + (shown.from === "mix" ? " (where the mix is)" : "");
+    } else $("xy-read").textContent = "off the surface: touch to place";
   }
   function xyMove(e) {
     const r = canvas.getBoundingClientRect();
@@ -229,7 +295,9 @@
     const index = scene.cues.indexOf(current);
     if (standby == null || standby === current || !scene.cues.includes(standby)) standby = scene.cues[(index + 1) % Math.max(1, scene.cues.length)] || null;
     $("cues").replaceChildren(...scene.cues.map((name) => {
-      const li = el("li", (name === current ? "current " : "") + (name === standby ? "standby" : ""), name + (name === standby && name !== current ? "  ← standby" : ""));
+      const li = el("li", (name === current ? "current " : "") + (name === standby ? "standby" : ""), name);
+      li.title = name;
+      if (name === standby && name !== current) li.append(el("small", "", " ← next"));
       li.onclick = () => { standby = name; drawCues(); };
       return li;
     }));
@@ -238,8 +306,47 @@
   $("go").onclick = () => { if (standby) send("/mrt/cue", standby); };
   $("next").onclick = () => send("/mrt/cue/next");
 
-  // -- record ----------------------------------------------------------------------------------
+  // -- record: where the take goes, and where it went ---------------------------------------------
   $("rec").onclick = () => send(status.recording ? "/mrt/record/stop" : "/mrt/record/start");
+  const baseName = (path) => path.split(/[\\/]/).pop();
+  let recordingShown = "", recordingLast = "";
+  function fullPath(name) {  // the reply names the file; status knows the folder
+    if (recordingLast && baseName(recordingLast) === name) return recordingLast;
+    return status.record_dir ? `${status.record_dir.replace(/[\\/]$/, "")}/${name}` : name;
+  }
+  function showRecording(path) {  // from each status: the take being written, and the one just ended
+    if (path) { recordingLast = path; $("rec-file").textContent = baseName(path); $("rec-file").title = path; $("notices").replaceChildren(); }
+    else if (recordingShown) recordingSaved(recordingShown);  // stopped from here, elsewhere or by OSC
+    $("rec-file").hidden = !path;
+    recordingShown = path;
+  }
+  function recordingSaved(path) {
+    if ($("notices").dataset.saved === path) return;
+    $("notices").dataset.saved = path;
+    const note = el("div", "saved", "Recording saved: "), where = el("code", "", path), close = el("button", "small", "✕");
+    close.title = "dismiss"; close.onclick = () => $("notices").replaceChildren();
+    note.append(where, close);
+    $("notices").replaceChildren(note);
+  }
+
+  // -- underruns: red while recent, the total always there ------------------------------------------
+  // Counted on the daemon's audio clock (status.frames, 25 a second), so a tab left in the background
+  // or a slow tablet does not stretch "recent". One underrun at start is news for a while, not forever.
+  const UNDERRUN_RECENT_FRAMES = 10 * 25;
+  let underrunsSeen = null;  // {count, frame}: the count as last seen, and the frame it last rose at
+  function showUnderruns(s) {
+    if (underrunsSeen == null || s.underruns < underrunsSeen.count || s.frames < underrunsSeen.at) {
+      // First status from this daemon: underruns it already had are recent only while it is young.
+      underrunsSeen = { count: s.underruns, frame: s.underruns > 0 && s.frames < UNDERRUN_RECENT_FRAMES ? s.frames : -Infinity, at: s.frames };
+    } else if (s.underruns > underrunsSeen.count) underrunsSeen = { count: s.underruns, frame: s.frames, at: s.frames };
+    else underrunsSeen.at = s.frames;
+    const ago = (s.frames - underrunsSeen.frame) / 25, recent = ago < UNDERRUN_RECENT_FRAMES / 25;
+    const box = $("underruns");
+    box.textContent = `${s.underruns} underrun${s.underruns === 1 ? "" : "s"}`;
+    box.classList.toggle("bad", recent);
+    box.classList.toggle("muted", s.underruns === 0);
+    box.title = s.underruns === 0 ? "no underrun since start" : Number.isFinite(ago) ? `the last one ${ago.toFixed(0)} s ago` : "none lately";
+  }
 
   // -- the reduced layout a scene may ask for ----------------------------------------------------
   let reducedVolume = null;
@@ -248,6 +355,17 @@
     button.addEventListener("pointerdown", (e) => { e.preventDefault(); down = true; button.classList.add("on"); send(address, 1); });
     const up = () => { if (!down) return; down = false; button.classList.remove("on"); send(address, 0); };
     button.addEventListener("pointerup", up); button.addEventListener("pointerleave", up); button.addEventListener("pointercancel", up);
+  }
+  // Stop fades the music out to silence and the engine rests (/mrt/stop); Play fades it back
+  // in (/mrt/start). Which one the button offers comes from the daemon's status (`resting`), so a
+  // page that opens while the music rests says so.
+  let resting = false;
+  $("stop-play").onclick = () => send(resting ? "/mrt/start" : "/mrt/stop");
+  function drawNowPlaying() {
+    const cue = (state["/mrt/cue"] || [""])[0];
+    $("now-cue").textContent = resting ? "nothing: resting" : cue || "the opening mix";
+    $("stop-play").textContent = resting ? "▶ Play" : "■ Stop";
+    $("stop-play").classList.toggle("resting", resting);
   }
   function drawLayout() {
     const layout = scene.layout;
@@ -276,7 +394,7 @@
     if (address === "/mrt/mix" || address === "/mrt/prompts") redraw(drawPrompts);
     else if (address === "/mrt/xy") redraw(drawXY);
     else if (address.startsWith("/mrt/axis/")) axisFader(address.slice(10)).set(args[0]);
-    else if (address === "/mrt/cue") drawCues();
+    else if (address === "/mrt/cue") { drawCues(); drawNowPlaying(); }
     else if (address === "/mrt/mute") $("mute").classList.toggle("on", !!args[0]);
     else if (address === "/mrt/drums") for (const b of $("drums").children) b.classList.toggle("on", Number(b.dataset.v) === args[0]);
     else if (address === "/mrt/notes") for (const [pitch, key] of Object.entries(keys)) key.classList.toggle("held", args.includes(Number(pitch)));
@@ -296,11 +414,15 @@
     $("step-ms").textContent = `${s.step_ms.toFixed(1)} / ${s.budget_ms.toFixed(0)} ms`;
     $("step-bar").firstElementChild.style.width = `${Math.min(100, (100 * s.step_ms) / s.budget_ms)}%`;
     $("step").classList.toggle("slow", s.step_ms > s.budget_ms);
-    $("underruns").textContent = `${s.underruns} underrun${s.underruns === 1 ? "" : "s"}`;
-    $("underruns").classList.toggle("bad", s.underruns > 0);
+    showUnderruns(s);
+    $("hours").textContent = s.hours || "";  // opening hours: "closed until 10:00", "" when none
+    $("hours").hidden = !s.hours;
+    resting = !!s.resting;
+    drawNowPlaying();
     $("warnings").replaceChildren(...s.warnings.map((w) => el("div", "", "⚠ " + w)));
     $("rec").classList.toggle("on", !!s.recording);
     $("rec").textContent = s.recording ? "■ Stop" : "● Rec";
+    showRecording(s.recording || "");
     $("fade").firstElementChild.style.width = `${s.fade ? 100 * s.fade.progress : 0}%`;
   }
 
