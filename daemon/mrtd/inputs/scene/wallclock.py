@@ -179,6 +179,6 @@ class OpeningHours:
             return state
         when = datetime.fromtimestamp(change, tz)
         clock = when.strftime("%H:%M")
-        if when.date() != local_date(instant, tz):
+        if change - instant >= DAY_SECONDS:  # not within the next day: say which day
             clock = f"{DAYS[when.weekday()].capitalize()} {clock}"
         return f"{state} until {clock}"
