@@ -115,6 +115,15 @@ def test_check_names_bad_times_days_and_zones_with_file_and_line(tmp_path):
     assert f"{bad}:6: cues[1].days: unknown day 'tues' (did you mean 'tue'?)" in lines
 
 
+@pytest.mark.parametrize("name", ["Europe", "../../etc/passwd", "/etc/localtime", "Mars/Olympus_Mons"])
+def test_a_zone_name_is_looked_up_only_as_a_zone(name):
+    from mrtd.inputs.scene.loader import SceneError, parse_scene
+
+    with pytest.raises(SceneError) as refused:
+        parse_scene(f"timezone: {name}\nprompts: {{a: alpha}}\n", "z.yaml")
+    assert refused.value.errors == [f"z.yaml:1: timezone: unknown time zone {name!r} (an IANA name such as Europe/Berlin)"]
+
+
 def test_check_refuses_a_scene_that_mixes_the_clock_with_seconds(tmp_path):
     mixed = tmp_path / "mixed.yaml"
     mixed.write_text('prompts: {a: alpha}\ncues:\n  - {at: "05:30", mix: {a: 1}}\n  - {at: 30, mix: {a: 0.5}}\nloop: true\n')

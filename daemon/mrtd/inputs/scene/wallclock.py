@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time as day_time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mrtd.yamlcheck import shown
+
 CLOCK_TIME = re.compile(r"^([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?$")  # "05:30" or "05:30:15"
+# What an IANA zone name looks like; checked before zoneinfo looks for the file, so a scene (which
+# anyone allowed to send OSC may load) cannot make it open a path of its choosing.
+ZONE_NAME = re.compile(r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+){0,3}$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 DAY_SECONDS = 86_400
 _LOOKAHEAD_DAYS = 8  # a cue allowed on one weekday only happens again within a week
@@ -43,9 +48,11 @@ def zone(name: str | None) -> tzinfo:
     if name is None:
         return machine_zone()
     try:
+        if not ZONE_NAME.match(name):
+            raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones ("Europe")
+        raise ValueError(f"unknown time zone {shown(name)} (an IANA name such as Europe/Berlin)") from None
 
 
 def machine_zone() -> tzinfo:
@@ -57,7 +64,7 @@ def machine_zone() -> tzinfo:
     if name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
     try:
         with open("/etc/localtime", "rb") as file:
