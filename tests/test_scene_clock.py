@@ -251,3 +251,14 @@ def test_stop_fades_out_to_a_resting_engine_and_start_fades_back_in(tmp_path):
     back = levels[stopped_at:]
     assert out[0] > 0.9 * loud and [x for x in out if 0.1 * loud < x < 0.9 * loud], "stop fades out over 0.5 s"
     assert [x for x in back if 0.1 * loud < x < 0.9 * loud] and back[-1] > 0.9 * loud, "start fades in over 0.5 s"
+
+
+def test_a_scene_without_hours_ends_the_rest_of_one_that_closed(tmp_path):
+    closed = tmp_path / "hours.yaml"
+    closed.write_text(HOURS)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("prompts: {a: alpha}\ncues:\n  - {at: 0, mix: {a: 1}}\n")
+    with running_daemon(tmp_path, scene=str(closed), wall_clock=_shifted_clock(_at(2026, 6, 10, 20, 0))) as (daemon, engine):
+        wait_for(lambda: daemon.status()["resting"], 5, "the closed scene to rest")
+        daemon.scenes.load(plain)
+        wait_for(lambda: not daemon.status()["resting"] and daemon.status()["hours"] == "", 5, "the plain scene to play")

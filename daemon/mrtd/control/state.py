@@ -119,6 +119,7 @@ class ControlState:
         # `rest_fade_frames` and stops stepping the engine; it fades back in when this turns False.
         self.rest_wanted = False
         self.rest_fade_frames = 1
+        self.rest_by_hours = False  # the rest is a scene's closed hours (a scene without hours ends it)
 
     # -- prompts: the one registry ------------------------------------------
     @property
@@ -284,10 +285,12 @@ class ControlState:
         self.xy = (x, y)
         self.changed.update((Change.XY, Change.MIX))
 
-    def rest(self, resting: bool, fade_frames: int) -> None:
-        """Fade the output out and let the engine rest (True), or wake and fade in (False)."""
+    def rest(self, resting: bool, fade_frames: int, by_hours: bool = False) -> None:
+        """Fade the output out and let the engine rest (True), or wake and fade in (False);
+        `by_hours`: asked for by a scene's opening hours, not by hand (/mrt/stop)."""
         self.rest_wanted = resting
         self.rest_fade_frames = max(1, fade_frames)
+        self.rest_by_hours = resting and by_hours
 
     def request_reset(self, at_once: bool = False) -> None:
         self._reset_pending = True  # the engine hears it in the next frame's conditioning

@@ -224,6 +224,8 @@ class ScenePlayer:
         state.changed.update((Change.SCENE, Change.MIX))
         self.start_frame = previous.start_frame if previous is not None else frame
         self._build_timeline(state)
+        if self.clock is None and state.rest_by_hours:  # the scene that closed is gone: wake up
+            state.rest(False, round(3.0 * FRAMES_PER_SECOND))
         if self.clock is not None:
             self._start_on_clock(state, frame, previous)
         elif previous is not None:
@@ -245,8 +247,11 @@ class ScenePlayer:
         clock = self.clock
         assert clock is not None
         last, now = clock.start(frame)
-        if clock.hours is not None:
-            state.rest(not clock.hours.is_open(now, clock.tz), 1)  # closed at start: silent from the first frame
+        if clock.hours is not None:  # closed at start: silent from the first frame; a reload fades
+            fade = 1 if previous is None else round(clock.hours_fade_s * FRAMES_PER_SECOND)
+            state.rest(not clock.hours.is_open(now, clock.tz), fade, by_hours=True)
+        elif state.rest_by_hours:
+            state.rest(False, round(3.0 * FRAMES_PER_SECOND))
         if previous is not None and previous.current is not None and last is not None \
                 and clock.cues[last.index] == previous.current and self.scene.cues[previous.current] == previous.scene.cues[previous.current]:
             self.current = previous.current  # a reload that left the playing cue as it was: no jump
@@ -260,6 +265,9 @@ class ScenePlayer:
             if before is None or self.scene.cues[clock.cues[before.index]].mix is not None:
                 break
             before = clock.schedule.previous(before)
+        if previous is not None:  # a reload that changed the cue: fade there from what plays now
+            self.fire(state, clock.cues[last.index])
+            return
         if before is not None:
             mix = self.scene.cues[clock.cues[before.index]].mix
             state.style.crossfade_to(dict(mix or {}), 0)
@@ -360,7 +368,7 @@ class ScenePlayer:
         if self.clock is not None:
             occurrence, closing = self.clock.due(frame)
             if closing is not None:  # an opening or a closing: it overrides a manual stop or start
-                state.rest(closing, round(self.clock.hours_fade_s * FRAMES_PER_SECOND))
+                state.rest(closing, round(self.clock.hours_fade_s * FRAMES_PER_SECOND), by_hours=True)
                 log.info("%s (%s)", "closing: fading out" if closing else "opening: fading in", self.prepared.name)
             if occurrence is not None:
                 self.fire(state, self.clock.cues[occurrence.index])
