@@ -143,10 +143,11 @@ class ClockedCapture(CaptureOutput):
 
 
 @contextlib.contextmanager
-def running_daemon(folder, engine=None, **config):
+def running_daemon(folder, engine=None, wall_clock=None, **config):
     """A daemon on a RecordingEngine, the null output and OSC on a free loopback port.
 
-    Yields (daemon, engine); `config` overrides DaemonConfig fields.
+    Yields (daemon, engine); `config` overrides DaemonConfig fields; `wall_clock` (epoch seconds)
+    is the clock scenes on the clock play by.
     """
     from engines_for_tests import RecordingEngine
     from mrtd.app.daemon import Daemon, DaemonConfig
@@ -155,7 +156,7 @@ def running_daemon(folder, engine=None, **config):
     engine = engine or RecordingEngine()
     settings = dict(output="null", osc=OscConfig(port=0), scene_dir=str(folder / "scenes"),
                     record_dir=str(folder / "recordings"), cache_dir=str(folder / "cache"))
-    daemon = Daemon(DaemonConfig(**(settings | config)), engine=engine)
+    daemon = Daemon(DaemonConfig(**(settings | config)), engine=engine, wall_clock=wall_clock)
     daemon.start()
     try:
         yield daemon, engine

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import wave
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from conftest import probed_daemon, wait_for
 from mrtd.app.render import render_scene
 from mrtd.inputs.scene.loader import SceneError, json_schema, parse_scene
+from mrtd.inputs.scene.wallclock import machine_zone
 
 SCENES = sorted((Path(__file__).parent.parent / "scenes").glob("*.yaml"))
 
@@ -28,8 +30,11 @@ def test_every_example_scene_checks_and_renders_deterministically(scene, tmp_pat
     check = subprocess.run([sys.executable, "-m", "mrtd", "check", str(scene)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and "ok" in check.stdout, check.stderr
     first, second = tmp_path / "a.wav", tmp_path / "b.wav"
-    result = render_scene(scene, first, seconds=12, seed=3, cache_dir=str(tmp_path / "cache"))
-    render_scene(scene, second, seconds=12, seed=3, cache_dir=str(tmp_path / "cache"))
+    # From a fixed wall-clock time (a Wednesday afternoon, open hours): a scene on the clock
+    # renders what that time says; the others ignore it.
+    start = datetime(2026, 6, 10, 14, 30, tzinfo=machine_zone()).timestamp()
+    result = render_scene(scene, first, seconds=12, seed=3, cache_dir=str(tmp_path / "cache"), start=start)
+    render_scene(scene, second, seconds=12, seed=3, cache_dir=str(tmp_path / "cache"), start=start)
     assert first.read_bytes() == second.read_bytes(), "a render is deterministic"
     with wave.open(str(first)) as wav:
         assert wav.getnframes() == 12 * 48000

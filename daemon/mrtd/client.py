@@ -241,6 +241,14 @@ class Commands(Generic[R]):
     def reset(self, *, at: float | None = None) -> R:
         return self.send_request(q.Reset(), at=at)
 
+    def stop(self, seconds: float = 3.0, *, at: float | None = None) -> R:
+        """Fade out to silence over `seconds` and let the engine rest."""
+        return self.send_request(q.Stop(float(seconds)), at=at)
+
+    def start(self, seconds: float = 3.0, *, at: float | None = None) -> R:
+        """Wake the engine and fade back in over `seconds`."""
+        return self.send_request(q.Start(float(seconds)), at=at)
+
     # scenes and clock
     def scene_load(self, name: str, *, at: float | None = None) -> R:
         return self.send_request(q.SceneLoad(name), at=at)

@@ -77,7 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
     render.add_argument("scene")
     render.add_argument("-o", "--output", required=True, help="WAV file to write")
-    render.add_argument("--seconds", type=float, default=None, help="length (default: to the last cue's end)")
+    render.add_argument("--seconds", type=float, default=None,
+                        help="length (default: to the last cue's end; a day for a scene on the clock; "
+                             "over an hour only when asked for here)")
+    render.add_argument("--start", default=None,
+                        help='wall-clock time the render starts at, for a scene on the clock: "13:59:55" '
+                             "(today, in the scene's zone) or an ISO date and time (default: now)")
     render.add_argument("--seed", type=int, default=0)
     render.add_argument("--engine", default="synth", choices=ENGINE_NAMES,
                         help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed)")
@@ -239,17 +244,21 @@ def _check(paths: list[str], audio_dir: str | None = None) -> int:
 def _render(args: argparse.Namespace) -> int:
     import time
 
-    from mrtd.app.render import render_scene
+    from mrtd.app.render import TooLong, render_scene, start_time
     from mrtd.inputs.scene.loader import SceneError
 
     setup_logging("info")  # which engine and style render, and the MusicCoCa warning, on stderr
     started = time.perf_counter()
     try:
+        start = start_time(args.start, args.scene) if args.start is not None else None
         result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine,
-                              model=args.model, musiccoca_folder=args.musiccoca_dir)
+                              model=args.model, musiccoca_folder=args.musiccoca_dir, start=start)
     except SceneError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
+    except TooLong as exc:
+        print(f"{args.output}: not written: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:  # a missing or broken model (ModelError), a bad engine: one line, no traceback
         log.error("%s", exc)
         return 2

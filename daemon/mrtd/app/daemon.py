@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from mrtd.app.engine_choice import choose_live_engine
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Fit, Journal, MusicState, capture, file_digest, fit_to_scene, resume_action
 from mrtd.app.midi_host import MidiHost
-from mrtd.app.scenes import SceneHost
+from mrtd.app.scenes import SceneHost, WallFrames
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
@@ -123,9 +124,12 @@ class DaemonConfig:
 
 class Daemon:
     def __init__(self, config: DaemonConfig, engine: BaseEngine | None = None, output: Output | None = None,
-                 style: StyleChoice | None = None) -> None:
-        """`engine`, `output` and `style` inject ready-made parts instead of building them from `config`."""
+                 style: StyleChoice | None = None, wall_clock: Callable[[], float] | None = None) -> None:
+        """`engine`, `output` and `style` inject ready-made parts instead of building them from `config`;
+        `wall_clock` (epoch seconds, default `time.time`) is the clock scenes on the clock play by."""
         self.config = config
+        self.wall_clock: Callable[[], float] = wall_clock or time.time
+        self.wall_frames = WallFrames(self.wall_clock)
         self.engine: BaseEngine | None = engine
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
@@ -148,7 +152,7 @@ class Daemon:
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
-                                publish=self.pusher.publish, parser=SceneParser())
+                                publish=self.pusher.publish, parser=SceneParser(), wall_at=self.wall_frames)
         self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock)
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
@@ -242,6 +246,8 @@ class Daemon:
         # The master can change (a lost device hands over to the null output): always ask the current one.
         audio = self.audio
         self.control.frame_of = FrameClock(self.playout, lambda: audio.master.time()).frame_of
+        # Scenes on the clock map their wall clock (injected in tests) to frames the same way.
+        self.wall_frames.heard_frame = FrameClock(self.playout, lambda: audio.master.time(), self.wall_clock).frame_of
         if self.journal is not None:
             # Only now that the music flows: the journal asks the generation thread for the music,
             # which makes frames only while the master drains the ring; its last write, at stop,
@@ -379,6 +385,12 @@ class Daemon:
                     self.scenes.load(Path(music.scene_path), position=music.scene_frames)
                 except (SceneError, OSError) as exc:
                     log.warning("journal: scene %s not restored: %s", music.scene_path, exc)
+            if self.scenes.on_the_clock():
+                # A scene on the clock has started where the wall clock says (its last cue, its
+                # fade as far along as the time says: ScenePlayer._start_on_clock); the journal's
+                # mix, fade and cue, from before the stop, would put back a moment that has passed.
+                log.info("scene on the clock: it starts where the clock says, not where %s left it", self.journal.path)
+                return
             same_file = fit.same_file
             action = resume_action(music, self.embedder.embed_text,
                                    lambda state, cue: self.scenes.stand_on(state, cue, keep_place=same_file))
@@ -522,6 +534,7 @@ class Daemon:
             "midi": self.midi.ports(),
             "cue": self.control.cue,
             "scene_position_s": self._scene_position_s(),
+            "resting": self.generator.resting if self.generator else False,  # /mrt/stop or closed hours
             "recording": self.recorder.path or "",
             "scene_dir": self.folder("scene_dir"),
             "record_dir": self.folder("record_dir"),
@@ -532,4 +545,5 @@ class Daemon:
             "embedder": self.style.name,  # musiccoca | builtin
             "embedder_detail": self.style.describe(),
             "style_warning": self.style_warning,
+            "hours": self.scenes.hours_text(self.wall_clock()),  # "" without opening hours, else "open until 18:00"
         }

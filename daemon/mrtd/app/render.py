@@ -14,6 +14,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import date
 
 from mrtd.app.render_progress import ProgressBar, StopRequest
 from mrtd.app.scenes import SceneHost
@@ -21,7 +25,7 @@ from mrtd.app.style_choice import choose_style
 from mrtd.audio.sinks import open_wav, write_pcm16
 from mrtd.control.state import ControlState
 from mrtd.engines import create_engine
-from mrtd.frame import FRAMES_PER_SECOND
+from mrtd.frame import CHANNELS, FRAME_SECONDS, FRAMES_PER_SECOND
 from mrtd.inputs.scene.player import ScenePlayer
 from mrtd.runtime.generator import Generator
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
@@ -29,6 +33,27 @@ from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 log = logging.getLogger(__name__)
 
 TAIL_S = 4.0  # after the last cue's fade, so it is heard to the end
+# A render longer than this is made only when asked for with --seconds: a scene's own length can
+# be a day (a scene on the clock, a gallery loop), and a day of 48 kHz stereo is 16.6 GB.
+UNASKED_LIMIT_S = 3600.0
+WAV_HEADER_BYTES = 44
+
+
+class TooLong(ValueError):
+    """A render that would be longer than an hour without --seconds: nothing has been written."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.bytes = wav_bytes(seconds)
+        super().__init__(
+            f"this scene runs {seconds:.0f} s ({seconds / 3600:.1f} h): the WAV would be {self.bytes:,} bytes "
+            f"({self.bytes / 1e9:.1f} GB). Nothing was written; ask for it with --seconds {seconds:.0f} "
+            f"(or a shorter --seconds N)")
+
+
+def wav_bytes(seconds: float) -> int:
+    """The size of a 16-bit stereo 48 kHz WAV of `seconds`, as `render_scene` writes it."""
+    return WAV_HEADER_BYTES + max(1, round(seconds * FRAMES_PER_SECOND)) * round(FRAME_SECONDS * 48_000) * CHANNELS * 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,8 @@ class Rendered:
 
 def default_seconds(player: ScenePlayer, state: ControlState) -> float:
     scene = player.scene
+    if scene.on_the_clock or scene.hours is not None:
+        return 86_400.0  # a day: every cue once
     if scene.loop and scene.length:
         return scene.length
     ends = [
@@ -54,16 +81,25 @@ def default_seconds(player: ScenePlayer, state: ControlState) -> float:
 
 def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | None = None, seed: int = 0,
                  engine_name: str = "synth", cache_dir: str | None = None, progress: bool | None = None,
-                 model: str | None = None, musiccoca_folder: str | None = None) -> Rendered:
+                 model: str | None = None, musiccoca_folder: str | None = None, start: float | None = None) -> Rendered:
     """Render to a WAV. `progress`: draw a bar on stderr (None: only when it is a terminal).
-    SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made."""
+    SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made.
+
+    `start`: the wall-clock time (epoch seconds) the render's first frame is heard at, for a
+    scene on the clock (default: now); frame k is heard at start + k * 40 ms, so a render from
+    a given start is deterministic. Without `seconds`, a scene longer than UNASKED_LIMIT_S is
+    refused (TooLong) before anything is written."""
+    import time
+
+    begin = time.time() if start is None else start
     scene_path = Path(scene_path)
     style = choose_style(musiccoca_folder)  # the same pair a live run picks: MusicCoCa where installed
     embedder = CachedEmbedder(style.embedder, EmbeddingCache(cache_dir))
     state = ControlState(style.new_space())
     state.set("seed", seed)
     scenes = SceneHost(state, embedder, scene_dir=str(scene_path.parent), audio_dir=str(scene_path.parent),
-                       publish=lambda messages: log.error("%s", messages))
+                       publish=lambda messages: log.error("%s", messages),
+                       wall_at=lambda frame: begin + frame * FRAME_SECONDS)
     scenes.load(scene_path)  # SceneError when invalid; installs on frame 0, as live
     engine = create_engine(engine_name, seed=seed, model=model)
     log.info("render: %s, style %s", engine.describe(), style.describe())
@@ -74,12 +110,15 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     generator.after_commands = scenes.tick  # what the daemon's per-frame hook does for the music
     peak = 0.0
     made = 0
+    frame = generator.next_frame()  # frame 0 installs the scene (and its tempo)
+    player = scenes.player
+    assert player is not None, "the scene installs on frame 0"
+    length = seconds if seconds is not None else default_seconds(player, state)
+    if seconds is None and length > UNASKED_LIMIT_S:
+        engine.close()
+        raise TooLong(length)
+    total = max(1, round(length * FRAMES_PER_SECOND))
     with StopRequest() as stop, open_wav(str(out_path)) as wav:
-        frame = generator.next_frame()  # frame 0 installs the scene (and its tempo)
-        player = scenes.player
-        assert player is not None, "the scene installs on frame 0"
-        length = seconds if seconds is not None else default_seconds(player, state)
-        total = max(1, round(length * FRAMES_PER_SECOND))
         bar = ProgressBar(total, enabled=progress)
         for index in range(total):
             if index:
@@ -93,3 +132,23 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
         bar.finish()
     engine.close()
     return Rendered(made, list(player.fired), peak, made < total, engine.describe())
+
+
+def start_time(text: str, scene_path: str | Path, today: "date | None" = None) -> float:
+    """`--start`: "13:59:55" (that time today in the scene's zone) or an ISO date and time (one
+    without an offset is in the scene's zone), as epoch seconds; ValueError otherwise."""
+    from datetime import date, datetime
+
+    from mrtd.inputs.scene.loader import load_scene
+    from mrtd.inputs.scene.wallclock import instant_of, parse_clock_time, zone
+
+    tz = zone(load_scene(scene_path).timezone)
+    seconds = parse_clock_time(text.strip())
+    if seconds is not None:
+        day = today or datetime.now(tz).date()
+        return instant_of(day, seconds, tz)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f'--start wants "HH:MM[:SS]" or an ISO date and time such as 2026-03-29T01:59:00, not {text[:40]!r}') from None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=tz)).timestamp()

@@ -19,10 +19,12 @@ reply budget), pushed to subscribers, logged, and counted in `/mrt/status`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import stat
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -35,7 +37,8 @@ from mrtd.vocabulary.replies import Error
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
 from mrtd.inputs.scene.mappings import MappingTable
-from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, cue_label, find_cue, prepare_scene
+from mrtd.frame import FRAME_SECONDS
+from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, WallAt, cue_label, find_cue, prepare_scene
 from mrtd.inputs.scene.schema import Mapping, Scene
 from mrtd.lifecycle import Worker
 from mrtd.yamlcheck import MAX_BYTES
@@ -47,6 +50,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUEUED_LOADS = 8  # scene requests waiting for the worker; more are refused at once
+# How often a scene on the clock reads the wall clock again (10 s): between reads a frame is
+# 40 ms of wall time, so a read costs nothing per frame, and an NTP step or the drift between the
+# sound card's crystal and the wall clock (seconds a week) never adds up past one interval.
+RESYNC_FRAMES = 250
+
+
+class WallFrames:
+    """Frame -> the wall-clock time (epoch seconds) it is heard at, for scenes on the clock.
+
+    `heard_frame(wall)` is the output's `FrameClock.frame_of` (built on the same `wall_clock`),
+    set once audio flows; until then a frame counts as heard when it is made, and the mapping is
+    read again every frame until the output clock answers, so the lead is never missed."""
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self.wall_clock = wall_clock
+        self.heard_frame: Callable[[float], float] | None = None
+        self._anchor: tuple[int, float, bool] | None = None  # (frame, its wall time, from the output clock)
+
+    def __call__(self, frame: int) -> float:
+        anchor = self._anchor
+        if anchor is None or not anchor[2] or not 0 <= frame - anchor[0] < RESYNC_FRAMES:
+            now = self.wall_clock()
+            heard = self.heard_frame(now) if self.heard_frame is not None else math.nan
+            exact = math.isfinite(heard)
+            anchor = self._anchor = (frame, now + ((frame - heard) if exact else 0.0) * FRAME_SECONDS, exact)
+        return anchor[1] + (frame - anchor[0]) * FRAME_SECONDS
 
 
 @dataclass(frozen=True)
@@ -68,8 +97,11 @@ class SceneHost:
 
     def __init__(self, control: ControlState, embedder: "CachedEmbedder", *, scene_dir: str = ".", audio_dir: str = ".",
                  publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
-                 parser: SceneParser | None = None) -> None:
-        """`parser`: parse in that helper process (the daemon: the audio plays on); None: here."""
+                 parser: SceneParser | None = None, wall_at: WallAt | None = None) -> None:
+        """`parser`: parse in that helper process (the daemon: the audio plays on); None: here.
+        `wall_at`: the wall time each frame is heard at, for scenes on the clock (default:
+        `WallFrames` on the machine's clock)."""
+        self.wall_at: WallAt = wall_at if wall_at is not None else WallFrames()
         self._control = control
         self._parser = parser
         self._embedder = embedder
@@ -225,7 +257,7 @@ class SceneHost:
 
     def _install(self, prepared: PreparedScene, state: ControlState, reload: bool, position: int | None = None) -> None:
         previous = self.player
-        player = ScenePlayer(prepared)
+        player = ScenePlayer(prepared, self.wall_at)
         if reload and previous is not None and previous.prepared.path == prepared.path:
             player.install(state, state.frame, keep_mix=True, previous=previous)
         else:
@@ -277,6 +309,16 @@ class SceneHost:
             frame, label = player.fired[-1]
             fired = (frame, label, player.fade_seconds(player.scene.cues[player.current], state))
         return SceneShown(player.prepared.name, player.scene, tuple(player.cue_names()), fired)
+
+    def on_the_clock(self) -> bool:
+        """Whether the scene accepted last plays on the wall clock (times of day or opening hours)."""
+        scene = self._accepted
+        return scene is not None and (scene.on_the_clock or scene.hours is not None)
+
+    def hours_text(self, now: float) -> str:
+        """Any thread: "open until 18:00", "closed until Mon 10:00", "" for a scene without hours."""
+        player = self.player
+        return player.hours_text(now) if player is not None else ""
 
     def shown(self) -> SceneShown | None:
         """Any thread: the scene playing and its last cue, as of the last frame made."""

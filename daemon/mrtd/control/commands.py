@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
+from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.changes import Change
 # The checks a value from outside passes live with the requests that carry it (one message for
@@ -117,6 +118,18 @@ class Reset(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.request_reset(self.at_once)
+
+
+@dataclass(frozen=True)
+class Rest(Command):
+    """/mrt/stop and /mrt/start (and a scene's opening hours): fade the output to silence over
+    `seconds` and let the engine rest, or wake it and fade back in."""
+
+    resting: bool
+    seconds: float = 3.0
+
+    def apply(self, state: "ControlState") -> None:
+        state.rest(self.resting, round(self.seconds * FRAMES_PER_SECOND))
 
 
 def resolve_prompt(name: str, known: list[str]) -> str:

@@ -115,6 +115,11 @@ class ControlState:
         self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
         self.clock = MusicalClock()
         self._last_beat = -1
+        # Resting (/mrt/stop, a scene's closed hours): the generator fades the output out over
+        # `rest_fade_frames` and stops stepping the engine; it fades back in when this turns False.
+        self.rest_wanted = False
+        self.rest_fade_frames = 1
+        self.rest_by_hours = False  # the rest is a scene's closed hours (a scene without hours ends it)
 
     # -- prompts: the one registry ------------------------------------------
     @property
@@ -253,11 +258,12 @@ class ControlState:
             if value != target:
                 self._glides[name] = (target, fraction)  # ...unless it has further to go
 
-    def crossfade(self, target: dict[str, float], frames: int, curve: str = "linear") -> None:
-        """The one way a mix changes over time; the limits' minimum fade applies."""
+    def crossfade(self, target: dict[str, float], frames: int, curve: str = "linear", elapsed: int = 0) -> None:
+        """The one way a mix changes over time; the limits' minimum fade applies. `elapsed`:
+        frames of it already gone (a scene on the clock starting mid-fade)."""
         if self.limits is not None:
             frames = max(frames, self.limits.fade_frames)
-        self.style.crossfade_to(target, frames, curve)
+        self.style.crossfade_to(target, frames, curve, elapsed)
         self.changed.add(Change.MIX)
 
     def set_weight(self, name: str, weight: float) -> None:
@@ -278,6 +284,13 @@ class ControlState:
             self.crossfade(after, 0)
         self.xy = (x, y)
         self.changed.update((Change.XY, Change.MIX))
+
+    def rest(self, resting: bool, fade_frames: int, by_hours: bool = False) -> None:
+        """Fade the output out and let the engine rest (True), or wake and fade in (False);
+        `by_hours`: asked for by a scene's opening hours, not by hand (/mrt/stop)."""
+        self.rest_wanted = resting
+        self.rest_fade_frames = max(1, fade_frames)
+        self.rest_by_hours = resting and by_hours
 
     def request_reset(self, at_once: bool = False) -> None:
         self._reset_pending = True  # the engine hears it in the next frame's conditioning

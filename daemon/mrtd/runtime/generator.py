@@ -56,6 +56,16 @@ class FrameControl(Protocol):
         """The latest frame's reset was asked for now (not timetagged): buffered audio ducks."""
         ...
 
+    @property
+    def rest_wanted(self) -> bool:
+        """The output should fade to silence and the engine rest (/mrt/stop, closed hours)."""
+        ...
+
+    @property
+    def rest_fade_frames(self) -> int:
+        """Over how many frames the output fades out (or back in) when `rest_wanted` changes."""
+        ...
+
     def begin_frame(self, frame: int) -> None:
         """Apply the commands due by frame `frame` (on the generation thread, the state's one writer)."""
         ...
@@ -90,6 +100,12 @@ class Generator(Generic[Control, EngineT]):
         self._last_good = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._concealment = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._gain = 0.0  # output gain at the end of the previous frame: start with a fade-in
+        # The rest fade (/mrt/stop, /mrt/start, opening hours): a level from 1 (playing) to 0
+        # (resting) moved a step per frame, so a fade of minutes is as smooth as volume's one-frame
+        # ramp (the gain still ramps within each frame) and allocates nothing. At 0 the engine rests.
+        self._level = 1.0
+        self._level_target = 1.0
+        self._level_step = 0.0
         self._ramp = (np.arange(1, FRAME_SAMPLES + 1, dtype=np.float32) / FRAME_SAMPLES)[:, None]
         self._out = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._fade_out = (1.0 - self._ramp).astype(np.float32)
@@ -109,17 +125,33 @@ class Generator(Generic[Control, EngineT]):
         values = control.values
         if values["mute"] or values["bypass"] or (values["midigate"] and not control.notes.sounding):
             return 0.0
-        return db_to_gain(float(values["volume"]))
+        return db_to_gain(float(values["volume"])) * self._level
+
+    @property
+    def resting(self) -> bool:
+        """Faded out by a rest (/mrt/stop, closed hours): the engine is not stepped."""
+        return self._level_target == 0.0 and self._level == 0.0 and self._gain == 0.0
+
+    def _move_level(self) -> None:
+        """Once per frame: follow the control's rest request along its fade."""
+        wanted = 0.0 if self.control.rest_wanted else 1.0
+        if wanted != self._level_target:
+            self._level_target = wanted
+            self._level_step = (wanted - self._level) / max(1, self.control.rest_fade_frames)
+        if self._level != wanted:
+            level = self._level + self._level_step
+            self._level = min(level, wanted) if self._level_step > 0 else max(level, wanted)
 
     def next_frame(self) -> np.ndarray:
         """Make the next frame. The returned array is reused: copy it before the next call."""
         self.control.begin_frame(self.frames)
         if self.after_commands is not None:
             self.after_commands(self.control)
+        self._move_level()
         target = self.target_gain()
         out = self._out
         concealed = False
-        if self.control.values["bypass"] and self._gain == 0.0:
+        if (self.control.values["bypass"] or self._level == 0.0) and self._gain == 0.0:
             out.fill(0.0)  # faded out: the engine rests
         else:
             frame, concealed = self._step_engine()

@@ -210,13 +210,14 @@ class StyleSpace:
         target = {name: float(fade.target[slot]) for name, slot in self._slot_of.items()}
         return target, fade.frames - fade.frame, fade.curve
 
-    def crossfade_to(self, target: dict[str, float], frames: int, curve: str = "linear") -> None:
+    def crossfade_to(self, target: dict[str, float], frames: int, curve: str = "linear", elapsed: int = 0) -> None:
         """Fade from the current weights to `target` over `frames` frames (0 jumps).
 
         Prompts absent from `target` fade to 0. The fade starts from the
         weights as they are now, including mid-way through another fade, so
         there is no jump. After `frames` calls to `advance()` the weights equal
-        the target exactly.
+        the target exactly. `elapsed`: frames of the fade already gone, so the weights start
+        that far along it (a fade that began before a restart).
         """
         curve = curve_name(curve)
         if frames < 0:
@@ -229,11 +230,14 @@ class StyleSpace:
         target_weights = np.zeros_like(self._weights)
         for name, weight in target.items():
             target_weights[self._slot_of[name]] = weight
-        if frames == 0:
+        if frames <= elapsed:
             self._crossfade = None
             self._weights[:] = target_weights
         else:
             self._crossfade = Crossfade(self._weights, target_weights, frames, curve)
+            if elapsed > 0:
+                self._crossfade.frame = elapsed
+                self._crossfade.weights_at(elapsed, self._weights)
         self._dirty = True
 
     # -- axes -----------------------------------------------------------------

@@ -466,6 +466,48 @@ class Reset(Request):
         return cls()
 
 
+@dataclass(frozen=True)
+class Stop(Request):
+    """Fade the output to silence over `seconds` and let the engine rest (a therapist's stop)."""
+
+    address: ClassVar[str] = f"{ROOT}/stop"
+    seconds: float = 3.0
+
+    def args(self) -> list[Any]:
+        return [self.seconds]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "Stop":
+        arity(args, 0, 1)
+        return cls(rest_seconds(args[0]) if args else 3.0)
+
+
+@dataclass(frozen=True)
+class Start(Request):
+    """Wake the engine and fade the output back in over `seconds`."""
+
+    address: ClassVar[str] = f"{ROOT}/start"
+    seconds: float = 3.0
+
+    def args(self) -> list[Any]:
+        return [self.seconds]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "Start":
+        arity(args, 0, 1)
+        return cls(rest_seconds(args[0]) if args else 3.0)
+
+
+MAX_REST_FADE_S = 3600.0  # as long as a scene's longest fade
+
+
+def rest_seconds(value: Any) -> float:
+    seconds = number(value, "seconds")
+    if not 0.0 <= seconds <= MAX_REST_FADE_S:
+        raise ValueError(f"seconds is 0 to {MAX_REST_FADE_S:.0f}")
+    return float(seconds)
+
+
 # -- scenes, cues, learning ----------------------------------------------------------------
 
 

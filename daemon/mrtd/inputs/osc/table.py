@@ -141,6 +141,14 @@ def notes_clear(host: Host, req: q.NotesClear, env: Envelope) -> None:
     host.submit(c.NotesClear(), env.due)
 
 
+def stop(host: Host, req: q.Stop, env: Envelope) -> None:
+    host.submit(c.Rest(True, req.seconds), env.due)
+
+
+def start(host: Host, req: q.Start, env: Envelope) -> None:
+    host.submit(c.Rest(False, req.seconds), env.due)
+
+
 def reset(host: Host, req: q.Reset, env: Envelope) -> None:
     host.submit(c.Reset(at_once=env.due is None), env.due)
 
@@ -329,6 +337,8 @@ TABLE: tuple[Address, ...] = (
     Address(q.Mute, "[0|1]", "silence the output, keep generating", switch),
     Address(q.Bypass, "[0|1]", "stop generating and fade to silence", switch),
     Address(q.Reset, "", "return the engine to its checkpoint state: sent plain, what is buffered ducks at once and the new context fades in over one frame; timetagged, it lands on its frame", reset),
+    Address(q.Stop, "[seconds 0..3600, default 3]", "fade the output to silence over seconds and let the engine rest (status: resting); a scene's opening or closing time overrides it", stop),
+    Address(q.Start, "[seconds 0..3600, default 3]", "wake the engine and fade back in over seconds; in a scene's closed hours it plays until the next opening or closing", start),
     Address(q.SceneLoad, "name", "load a scene from the scene directory", scene_load),
     Address(q.Cue, "name-or-number [when]", "go to a cue; when: beat, bar, 'N bars' (on the grid)", cue),
     Address(q.CueNext, "[when]", "go to the next cue, optionally on the grid", cue_next),

@@ -16,15 +16,19 @@ from typing import Callable, Mapping, Protocol
 import numpy as np
 
 from mrtd.control.state import MAX_PROMPTS, ControlState, Limits
-from mrtd.frame import FRAMES_PER_SECOND
+from mrtd.frame import FRAME_SECONDS, FRAMES_PER_SECOND
 from mrtd.inputs.scene.loader import referenced_file
-from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene
+from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene, is_clock_time
+from mrtd.inputs.scene.wallclock import DAYS, Daily, DailySchedule, OpeningHours, Occurrence, parse_clock_time, zone
 from mrtd.style.pca import PCAFile, load_pca
 from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 
 Embed = Callable[[str], np.ndarray]  # text -> embedding
+# Frame -> the wall-clock time (epoch seconds) at which that frame starts to be heard: live, through
+# the output's clock (app/scenes.py's WallFrames); offline, a start time plus 40 ms a frame.
+WallAt = Callable[[int], float]
 EmbedAudio = Callable[[str], np.ndarray]  # audio file path -> embedding
 
 
@@ -100,10 +104,76 @@ def cue_label(cue: Cue, index: int) -> str:
     return cue.name or str(index + 1)
 
 
+def hours_of(scene: Scene) -> OpeningHours | None:
+    if scene.hours is None:
+        return None
+    days = frozenset(DAYS.index(d) for d in scene.hours.days or [])
+    return OpeningHours(parse_clock_time(scene.hours.open) or 0, parse_clock_time(scene.hours.close) or 0, days)
+
+
+class SceneClock:
+    """A scene's cues and opening hours on the wall clock: which cue is due in which frame.
+
+    A cue fires in the frame whose audio is heard at its time: frame F is heard over
+    [wall_at(F), wall_at(F) + 40 ms), so a cue at T fires in the first frame whose end is past T.
+    The next occurrence is kept, so a frame costs one comparison; a cue is fired only past the
+    last instant already handled, so a clock stepped back (NTP) never fires one twice, and a clock
+    stepped forward fires the last cue passed (as a timeline jump does)."""
+
+    def __init__(self, scene: Scene, wall_at: WallAt) -> None:
+        self.tz = zone(scene.timezone)
+        self.wall_at = wall_at
+        self.cues = [i for i, cue in enumerate(scene.cues) if is_clock_time(cue.at)]
+        self.schedule = DailySchedule(
+            [Daily(parse_clock_time(str(scene.cues[i].at)) or 0, frozenset(DAYS.index(d) for d in scene.cues[i].days or []))
+             for i in self.cues], self.tz)
+        self.hours = hours_of(scene)
+        self.hours_fade_s = scene.hours.fade if scene.hours is not None else 0.0
+        self._handled = float("-inf")  # occurrences up to here are done
+        self._next: Occurrence | None = None
+        self._next_hours: float | None = None
+
+    def start(self, frame: int) -> tuple[Occurrence | None, float]:
+        """Stand at `frame`: the occurrence that should have fired last (None: none in the week
+        before) and the wall time now. Nothing up to now fires again."""
+        now = self.wall_at(frame)
+        self._handled = now
+        self._next = self.schedule.next_after(now)
+        self._next_hours = self.hours.next_change(now, self.tz) if self.hours is not None else None
+        return self.schedule.last_at_or_before(now), now
+
+    def due(self, frame: int) -> tuple[Occurrence | None, bool | None]:
+        """(the cue occurrence to fire in `frame`, or None; True/False when the hours close/open
+        in it, else None)."""
+        end = self.wall_at(frame) + FRAME_SECONDS
+        fire, hours = None, None
+        next_cue, next_hours = self._next, self._next_hours
+        if next_cue is not None and next_cue.at < end:
+            last = self.schedule.last_at_or_before(end - 1e-6)
+            if last is not None and last.at > self._handled:
+                fire = last
+            self._next = self.schedule.next_after(max(end - 1e-6, self._handled))
+        if next_hours is not None and next_hours < end and self.hours is not None:
+            hours = not self.hours.is_open(end - 1e-6, self.tz)
+            self._next_hours = self.hours.next_change(end - 1e-6, self.tz)
+        if end > self._handled:
+            self._handled = end - 1e-6
+        return fire, hours
+
+    def describe_hours(self, now: float) -> str:
+        return self.hours.describe(now, self.tz) if self.hours is not None else ""
+
+
 class ScenePlayer:
-    def __init__(self, prepared: PreparedScene) -> None:
+    def __init__(self, prepared: PreparedScene, wall_at: WallAt | None = None) -> None:
+        """`wall_at`: the wall time each frame is heard at, for a scene on the clock (default:
+        the machine's clock now, for whichever frame: good enough where nothing is buffered)."""
+        import time
+
         self.prepared = prepared
         self.scene = prepared.scene
+        on_clock = self.scene.on_the_clock or self.scene.hours is not None
+        self.clock = SceneClock(self.scene, wall_at or (lambda _frame: time.time())) if on_clock else None
         self.start_frame = 0
         self.current: int | None = None  # index of the cue last fired
         self._timeline: list[tuple[int, int]] = []  # (frame offset, cue index), timed cues only
@@ -154,7 +224,11 @@ class ScenePlayer:
         state.changed.update((Change.SCENE, Change.MIX))
         self.start_frame = previous.start_frame if previous is not None else frame
         self._build_timeline(state)
-        if previous is not None:
+        if self.clock is None and state.rest_by_hours:  # the scene that closed is gone: wake up
+            state.rest(False, round(3.0 * FRAMES_PER_SECOND))
+        if self.clock is not None:
+            self._start_on_clock(state, frame, previous)
+        elif previous is not None:
             self._resume(state, frame, previous)
         elif position is not None:
             self.current = None
@@ -164,6 +238,44 @@ class ScenePlayer:
         else:
             self.current = None
             self.tick(state, frame)
+
+    def _start_on_clock(self, state: ControlState, frame: int, previous: "ScenePlayer | None") -> None:
+        """A scene on the clock starts where the clock says, whatever started it (a boot, a
+        restart, a reload, a load over OSC): the last cue that should have fired, with its fade
+        as far along as the time says, from the mix of the cue before it. A journal's position
+        counts for nothing here: the wall clock is the timeline."""
+        clock = self.clock
+        assert clock is not None
+        last, now = clock.start(frame)
+        if clock.hours is not None:  # closed at start: silent from the first frame; a reload fades
+            fade = 1 if previous is None else round(clock.hours_fade_s * FRAMES_PER_SECOND)
+            state.rest(not clock.hours.is_open(now, clock.tz), fade, by_hours=True)
+        elif state.rest_by_hours:
+            state.rest(False, round(3.0 * FRAMES_PER_SECOND))
+        if previous is not None and previous.current is not None and last is not None \
+                and clock.cues[last.index] == previous.current and self.scene.cues[previous.current] == previous.scene.cues[previous.current]:
+            self.current = previous.current  # a reload that left the playing cue as it was: no jump
+            state.cue = cue_label(self.scene.cues[self.current], self.current)
+            return
+        self.current = None
+        if last is None:
+            return
+        before = clock.schedule.previous(last)
+        for _ in range(len(clock.cues)):  # the latest cue before it with a mix: where its fade began
+            if before is None or self.scene.cues[clock.cues[before.index]].mix is not None:
+                break
+            before = clock.schedule.previous(before)
+        if previous is not None:  # a reload that changed the cue: fade there from what plays now
+            self.fire(state, clock.cues[last.index])
+            return
+        if before is not None:
+            mix = self.scene.cues[clock.cues[before.index]].mix
+            state.style.crossfade_to(dict(mix or {}), 0)
+        self.fire(state, clock.cues[last.index], elapsed_s=now - last.at)
+
+    def hours_text(self, now: float) -> str:
+        """"open until 18:00", "closed until Mon 10:00", or "" without opening hours."""
+        return self.clock.describe_hours(now) if self.clock is not None else ""
 
     def position(self, frame: int) -> int:
         """Frames into the timeline's current lap at `frame`: where the cue list stands."""
@@ -249,7 +361,8 @@ class ScenePlayer:
             self._loop_frames = None
 
     def cue_seconds(self, cue: Cue, state: Timing) -> float | None:
-        if cue.at is None:
+        """Seconds into the timeline; None for a manual cue or one on the clock (SceneClock's)."""
+        if cue.at is None or is_clock_time(cue.at):
             return None
         if isinstance(cue.at, str):
             bar, beat = BARS_BEATS.match(cue.at).groups()  # type: ignore[union-attr]
@@ -268,6 +381,14 @@ class ScenePlayer:
     # -- every frame -----------------------------------------------------------
     def tick(self, state: ControlState, frame: int) -> None:
         """Fire the timed cues due at `frame`."""
+        if self.clock is not None:
+            occurrence, closing = self.clock.due(frame)
+            if closing is not None:  # an opening or a closing: it overrides a manual stop or start
+                state.rest(closing, round(self.clock.hours_fade_s * FRAMES_PER_SECOND), by_hours=True)
+                log.info("%s (%s)", "closing: fading out" if closing else "opening: fading in", self.prepared.name)
+            if occurrence is not None:
+                self.fire(state, self.clock.cues[occurrence.index])
+            return
         if not self._timeline:
             return
         elapsed = frame - self.start_frame
@@ -305,7 +426,8 @@ class ScenePlayer:
     def find(self, which: str) -> int:
         return find_cue(self.scene, which, self.prepared.name)
 
-    def fire(self, state: ControlState, index: int) -> None:
+    def fire(self, state: ControlState, index: int, elapsed_s: float = 0.0) -> None:
+        """Fire cue `index`; `elapsed_s`: its fade began that long ago (a clocked scene's start)."""
         cue = self.scene.cues[index]
         self.current = index
         state.cue = cue_label(cue, index)
@@ -314,7 +436,7 @@ class ScenePlayer:
         self.fires += 1
         if cue.mix is not None:
             frames = round(self.fade_seconds(cue, state) * FRAMES_PER_SECOND)
-            state.crossfade(dict(cue.mix), frames, cue.fade.curve)
+            state.crossfade(dict(cue.mix), frames, cue.fade.curve, elapsed=round(elapsed_s * FRAMES_PER_SECOND))
         for name, value in cue.set.items():
             state.set(name, value)
         log.info("cue %s (%s)", state.cue, self.prepared.name)

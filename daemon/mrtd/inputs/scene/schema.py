@@ -24,6 +24,7 @@ from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.state import MAX_PROMPTS
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.values import CURVES, MAX_PROMPT_NAME, MAX_TEXT
+from mrtd.inputs.scene.wallclock import CLOCK_TIME, DAYS, parse_clock_time, zone
 from mrtd.yamlcheck import shown
 
 # What OSC allows for a prompt (vocabulary/values.py), so a scene cannot install what
@@ -83,9 +84,36 @@ class Fade(Strict):
         return self
 
 
+def _days(days: list[str] | None) -> list[str] | None:
+    """Weekdays as three lower-case letters (mon ... sun), each named once."""
+    for day in days or []:
+        if day not in DAYS:
+            raise ValueError(f"unknown day {shown(day)}{suggest(day.lower()[:3], DAYS)}; days are {', '.join(DAYS)}")
+    if days is not None and len(set(days)) != len(days):
+        raise ValueError("a day is named twice")
+    return days
+
+
+def _time_of_day(value: str) -> str:
+    if parse_clock_time(value) is None:
+        raise ValueError('a time of day is "HH:MM" or "HH:MM:SS", such as "05:30"')
+    return value
+
+
+Days = Annotated[list[str], Field(max_length=len(DAYS))]
+
+
+def is_clock_time(at: float | str | None) -> bool:
+    """Whether a cue's `at` is a time of day ("05:30"), not seconds or "bar:beat"."""
+    return isinstance(at, str) and CLOCK_TIME.match(at) is not None
+
+
 class Cue(Strict):
     name: Name | None = None
-    at: float | str | None = None  # seconds from scene start, or "bar:beat" (1-based) with a tempo
+    # Seconds from the scene's start; "bar:beat" (1-based) with a tempo; or a time of day,
+    # "HH:MM" or "HH:MM:SS" (two digits each: "10:10" is ten past ten, bar 10 beat 10 is "10:10.0").
+    at: float | str | None = None
+    days: Days | None = None  # with a time of day: only on these weekdays (mon ... sun)
     mix: Annotated[dict[PromptName, Annotated[float, Field(ge=0.0, le=100.0)]], Field(max_length=MAX_PROMPTS)] | None = None
     fade: Fade = Fade()  # a bare number is seconds
     set: dict[str, float | int | bool] = {}
@@ -98,11 +126,18 @@ class Cue(Strict):
     @field_validator("at")
     @classmethod
     def _at(cls, value: float | str | None) -> float | str | None:
-        if isinstance(value, str) and not BARS_BEATS.match(value):
-            raise ValueError('at is seconds, or "bar:beat" such as "5:1"')
+        if isinstance(value, str) and CLOCK_TIME.match(value):
+            parse_clock_time(value)  # ValueError for "25:00"
+        elif isinstance(value, str) and not BARS_BEATS.match(value):
+            raise ValueError('at is seconds, "bar:beat" such as "5:1", or a time of day such as "05:30"')
         if isinstance(value, (int, float)) and value < 0:
             raise ValueError("at must not be negative")
         return value
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, days: list[str] | None) -> list[str] | None:
+        return _days(days)
 
     @field_validator("set")
     @classmethod
@@ -222,6 +257,32 @@ class WebLayout(Strict):
         return self
 
 
+class Hours(Strict):
+    """Opening hours: outside them the output fades out over `fade` seconds and the engine rests;
+    it fades in at opening. A close at or before the open is the next day (20:00 to 02:00)."""
+
+    open: str
+    close: str
+    days: Days | None = None  # the days it opens on (a night opening closes the day after)
+    fade: float = Field(30.0, ge=0.0, le=3600.0)  # seconds
+
+    @field_validator("open", "close")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _time_of_day(value)
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, days: list[str] | None) -> list[str] | None:
+        return _days(days)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Hours":
+        if self.open == self.close:
+            raise ValueError("open and close are the same time")
+        return self
+
+
 class Axis(Strict):
     from_: PromptName = Field(alias="from")
     to: PromptName
@@ -242,6 +303,20 @@ class Scene(Strict):
     length: float | None = Field(None, gt=0.0)  # seconds per loop; default: the last cue's time plus its fade
     mappings: list[Mapping] = Field([], max_length=MAX_MAPPINGS)
     web: WebLayout | None = None  # the web page's layout for this scene
+    timezone: str | None = Field(None, max_length=64)  # IANA name for the clock cues and hours; default: the machine's
+    hours: Hours | None = None  # opening hours on the wall clock
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            zone(name)  # ValueError: unknown zone
+        return name
+
+    @property
+    def on_the_clock(self) -> bool:
+        """Whether its cues are times of day (the scene then plays where the wall clock says)."""
+        return any(is_clock_time(cue.at) for cue in self.cues)
 
     @field_validator("prompts", "axes", "cues", "mappings", mode="before")
     @classmethod
@@ -277,9 +352,26 @@ class Scene(Strict):
             for name in cue.mix or {}:
                 if name not in prompts:
                     problems.append((("cues", i, "mix", name), f"no prompt named {name!r}{suggest(name, prompts)}"))
-            uses_beats = isinstance(cue.at, str) or cue.fade.beats is not None or cue.fade.bars is not None
+            if cue.days is not None and not is_clock_time(cue.at):
+                problems.append((("cues", i, "days"), 'days go with a time of day: at: "HH:MM"'))
+            uses_beats = (isinstance(cue.at, str) and not is_clock_time(cue.at)) or cue.fade.beats is not None or cue.fade.bars is not None
             if uses_beats and self.tempo is None:
                 problems.append((("cues", i), "bars and beats need a tempo: add tempo: BPM to the scene"))
+        clocked = [i for i, cue in enumerate(self.cues) if is_clock_time(cue.at)]
+        if clocked:
+            # One timeline per scene: a time of day and "30 s after the start" cannot both say
+            # where a restarted scene stands, so a scene is on the clock or on its own timeline.
+            for i, cue in enumerate(self.cues):
+                if cue.at is not None and not is_clock_time(cue.at):
+                    problems.append((("cues", i, "at"), "this scene's cues are on the clock (times of day); "
+                                     'give this one a time of day too, such as "05:30", or none (a manual cue)'))
+            for key in ("loop", "length"):
+                if key in self.model_fields_set:
+                    problems.append(((key,), f"{key} is for cues in seconds or bars; cues on the clock repeat every day"))
+        return problems + self._more_references(prompts, cue_names)
+
+    def _more_references(self, prompts: set[str], cue_names: list[str]) -> list[tuple[tuple, str]]:
+        problems: list[tuple[tuple, str]] = []
         for name, axis in self.axes.items():
             for end in (axis.from_, axis.to):
                 if end not in prompts:
