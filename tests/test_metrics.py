@@ -199,3 +199,31 @@ def test_the_health_judge_answers_looks_within_a_second_with_the_last_answer_and
     frames[0], device[0] = 90, "audio device lost, retrying"
     now[0] += 1.0
     assert judge.why() == "audio device lost, retrying"
+
+
+def test_scrapes_within_a_tenth_of_a_second_share_one_render_and_open_pages_count(tmp_path):
+    """However often /metrics is asked, the status is read at most 10 times a second."""
+    import asyncio
+
+    import aiohttp
+
+    with running_daemon(tmp_path, web=WebConfig(port=0), midi=False) as (daemon, _):
+        now = [time.monotonic()]
+        daemon.web.host.clock = lambda: now[0]  # the render cache's clock, frozen until moved
+        port = daemon.web.port
+        wait_for(lambda: daemon.generator.frames > 5, 5, "the music")
+        first = scrape(port)
+        made = daemon.generator.frames
+        wait_for(lambda: daemon.generator.frames > made + 5, 5, "more frames")
+        assert value(scrape(port), "mrtd_frames_total") == value(first, "mrtd_frames_total"), "the same render"
+
+        async def with_a_page_open() -> dict:
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(f"http://127.0.0.1:{port}/ws"):
+                    wait_for(lambda: len(daemon.web.pages) == 1, 5, "the page")
+                    now[0] += 0.2
+                    return await asyncio.get_running_loop().run_in_executor(None, scrape, port)
+
+        second = asyncio.run(with_a_page_open())
+        assert value(second, "mrtd_frames_total") > made + 5, "later than a tenth of a second: a fresh render"
+        assert value(second, "mrtd_clients", kind="web") == 1.0
