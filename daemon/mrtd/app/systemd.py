@@ -132,6 +132,6 @@ class Progress:
         elif now[1] != self._last[1]:
             count = now[1] - self._last[1]
             why = f"{count} underrun{'s' if count != 1 else ''} in the last {since:.1f} s"
-        why = why or self._device_problem()
+        why = self._device_problem() or why  # a lost card first: the underruns and stalls follow from it
         self._last, self._looked_at, self._why = now, now_s, why
         return why
