@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from conftest import wait_for
 
@@ -39,8 +40,11 @@ def main() -> None:
         wait_for(lambda: daemon.generator.frames > frames + 50, 10, "two seconds of music without the device")
         result["frames_without_device"] = daemon.generator.frames - frames
         result["healthy"] = daemon.device_watch.healthy
+        looked = time.monotonic() + 2.0  # /health's judge: a fresh look, not the last second's answer
+        daemon.health.clock = lambda: looked
+        result["health"] = daemon.audio_health()
         status = daemon.status()
-        result.update({k: status[k] for k in ("device", "device_losses", "engine_faults")})
+        result.update({k: status[k] for k in ("device", "device_losses", "engine_faults", "last_error_age_s")})
         daemon.runner.stop()
     finally:
         print(json.dumps(result), flush=True)

@@ -26,4 +26,6 @@ def test_a_lost_device_keeps_the_music_going(tmp_path):
     assert seen["after"] == "null" and seen["device"].startswith("lost"), seen
     assert seen["frames_without_device"] > 50, "the music went on"
     assert seen["healthy"] is False, "so the watchdog stops pinging and systemd restarts mrtd"
+    assert seen["health"].startswith("audio device lost"), "and /health answers 503 saying why"
+    assert 0 < seen["last_error_age_s"] < 10, "/metrics' last error age counts from the loss"
     assert seen["device_losses"] == 1 and seen["engine_faults"] == 0

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mrtd")
 
 TEMPO_SOURCES = ("internal", "midi", "link")
+HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer together get that answer
 
 
 @dataclass
@@ -160,6 +161,8 @@ class Daemon:
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.engine_error = ""
+        self._last_error_at: float | None = None  # monotonic time of the last engine fault (device losses: device_watch)
+        self.health: Progress | None = None  # /health's judge, once the music flows
         self._style_warned = False  # the mrt2-without-MusicCoCa warning is logged once per run
         self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
         self.link: "LinkFollower | None" = None
@@ -192,6 +195,7 @@ class Daemon:
                 raise
             log.error("engine %s unavailable: %s; falling back to %s", config.engine, exc, config.fallback_engine)
             self.engine_error = str(exc)
+            self._last_error_at = time.monotonic()
             self.engine = self._warm_engine(config.fallback_engine, None)
         self.engine, self.engine_note = choose_live_engine(self.engine, config.engine, config.allow_slow,
                                                            lambda: self._warm_engine("synth", None))
@@ -235,7 +239,8 @@ class Daemon:
 
             osc_allow = config.osc.allow if config.osc is not None else []
             self.web = start_web(self.services(), config.web, osc_allow, self.generator.taps,
-                                 frames_made=lambda: self.generator is not None, state_dir=config.state_dir)
+                                 frames_made=lambda: self.generator is not None, state_dir=config.state_dir,
+                                 audio_health=self.audio_health)
             if self.web is not None:
                 self._started("web", self.web.stop)
         self.runner.start()
@@ -291,14 +296,33 @@ class Daemon:
                  " (relative to the working directory)" if not all(
                      os.path.isabs(os.path.expanduser(d)) for d in (config.scene_dir, config.record_dir)) else "")
         self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
-        generator = self.generator
-        lateness = generator.lateness
-        progress = Progress(lambda: generator.frames, lambda: self.status()["underruns"],
-                            lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0)
-        device_ok = lambda: self.device_watch is None or self.device_watch.healthy  # noqa: E731
-        self.notifier.start_watchdog(lambda: progress() and device_ok())
+        self.notifier.start_watchdog(self._audio_judge())
+        self.health = self._audio_judge(min_look_s=HEALTH_LOOK_S)
         self._started("notifier", self._notify_stopping)
         freeze_heap()  # last: what start built stays, and the collector need not walk it again
+
+    def _audio_judge(self, min_look_s: float = 0.0) -> Progress:
+        """A judge of whether the audio flows (systemd.Progress, the one definition), for one looker."""
+        generator = self.generator
+        assert generator is not None
+        lateness = generator.lateness
+        return Progress(lambda: generator.frames, self._underruns,
+                        lambda: lateness.last_step_ms / 1000.0 if lateness.sustained else 0.0,
+                        device_problem=lambda: "" if self.device_watch is None or self.device_watch.healthy
+                        else f"audio device {self.device_watch.state}", min_look_s=min_look_s)
+
+    def audio_health(self) -> str:
+        """Any thread: why the audio does not flow ("" while it does), as /health says it."""
+        health = self.health
+        return "starting" if health is None else health.why()
+
+    def _underruns(self) -> int:
+        return (self.playout.underruns if self.playout else 0) + (self.output.device_underruns if self.output else 0)
+
+    def last_error_age_s(self) -> float | None:
+        """Seconds since the last engine fault or lost sound card; None if neither happened."""
+        times = [t for t in (self._last_error_at, self.device_watch.lost_at if self.device_watch else None) if t is not None]
+        return round(time.monotonic() - max(times), 3) if times else None
 
     def services(self) -> Services:
         """What the inputs (OSC, the web page) may reach: handed to them, never the daemon itself."""
@@ -412,6 +436,7 @@ class Daemon:
 
     def _engine_faulted(self, consecutive: int) -> None:
         """Generation thread: after `fault_limit` failed frames in a row, fall back (once)."""
+        self._last_error_at = time.monotonic()  # a fault's path, never a good frame's: one float per failed frame
         fallback = self.config.fallback_engine
         if consecutive != self.config.fault_limit or not fallback or self.generator is None:
             return
@@ -515,13 +540,13 @@ class Daemon:
             "device": self.device_watch.state if self.device_watch else "",
             "device_losses": self.device_watch.losses if self.device_watch else 0,
             "frames": self.generator.frames if self.generator else 0,
-            "underruns": (self.playout.underruns if self.playout else 0)
-            + (self.output.device_underruns if self.output else 0),
+            "underruns": self._underruns(),
             "step_ms": metrics.mean_ms if metrics else 0.0,
             "step_p99_ms": metrics.p99_ms if metrics else 0.0,
             "lead_frames": self.config.lead_frames,
             "engine_faults": self.generator.faults if self.generator else 0,
             "last_fault": self.generator.last_fault if self.generator else "",
+            "last_error_age_s": self.last_error_age_s(),  # engine fault or lost device; None: none yet
             "late": self.control.late,
             "mix": dict(self._last_weights),
             "bpm": self.control.clock.bpm,

@@ -11,6 +11,7 @@ import io
 import ipaddress
 import logging
 import sys
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -43,12 +44,45 @@ class LevelMeter:
 WARNING_KEYS = ("realtime_warning", "engine_note", "behind", "style_warning", "engine_error")
 
 
+MIN_RENDER_S = 0.1  # /metrics renders at most 10 times a second; scrapes closer together get the same bytes
+
+
 class WebSurface(Surface):
-    def __init__(self, services: Services, meter: LevelMeter, frames_made: Callable[[], bool]) -> None:
-        """`frames_made`: whether the generator runs (a cue's fade is drawn only then)."""
+    def __init__(self, services: Services, meter: LevelMeter, frames_made: Callable[[], bool],
+                 audio_health: Callable[[], str] = lambda: "") -> None:
+        """`frames_made`: whether the generator runs (a cue's fade is drawn only then);
+        `audio_health`: why the audio does not flow, "" while it does (the daemon's judge)."""
         super().__init__(services)
         self._meter = meter
         self._frames_made = frames_made
+        self.health = audio_health
+        self.pages = lambda: 0  # open web pages; the server sets it once it serves
+        self.clock: Callable[[], float] = time.monotonic  # what the metrics cache counts time by (tests set their own)
+        self._metrics: tuple[Any, Callable[[Any], bytes]] | None = None  # registry and render, once asked
+        self._rendered: tuple[float, bytes] | None = None
+        self.metrics_type = "text/plain"
+        try:
+            from mrtd.app import metrics
+        except ImportError:
+            log.warning("metrics off: prometheus-client is not installed (pip install 'mrtd[web]')")
+            return
+        collector = metrics.StatusCollector(services.status, audio_health, self._clients)
+        self._metrics = (metrics.registry(collector), metrics.render)
+        self.metrics_type = metrics.CONTENT_TYPE
+
+    def metrics(self) -> bytes | None:
+        """The Prometheus text for /metrics (None without prometheus-client). Bounded: however
+        often it is asked, it renders at most once per MIN_RENDER_S (web loop only: no lock)."""
+        if self._metrics is None:
+            return None
+        now = self.clock()
+        if self._rendered is None or now - self._rendered[0] >= MIN_RENDER_S:
+            own, render = self._metrics
+            self._rendered = (now, render(own))
+        return self._rendered[1]
+
+    def _clients(self) -> dict[str, int]:
+        return {"osc": len(self._services.pusher.subscribers()), "web": self.pages()}
 
     def full_state(self) -> dict[str, list[Any]]:
         return dict(self._services.snapshot())
@@ -114,12 +148,13 @@ class WebSurface(Surface):
 
 def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
               taps: list[Callable[[np.ndarray], None]], frames_made: Callable[[], bool],
-              state_dir: str | None = None) -> "WebServer | None":
+              state_dir: str | None = None, audio_health: Callable[[], str] = lambda: "") -> "WebServer | None":
     """Serve the page if aiohttp is installed; otherwise say so in one line and go on without it.
 
     `osc_allow`: the OSC allow-list, which the page falls back on without its own; `taps`: the
     generator's frame taps, where the level meter joins once the page serves; `frames_made`: as
-    for `WebSurface`; `state_dir`: where the token is kept across restarts (None: fresh each start).
+    for `WebSurface`; `state_dir`: where the token is kept across restarts (None: fresh each start);
+    `audio_health`: why the audio does not flow, for /health and /metrics.
     Only these, never the daemon: the page reaches what any input reaches."""
     try:
         from mrtd.inputs.web.server import WebServer
@@ -131,13 +166,15 @@ def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
         assert state_dir is not None
         config = replace(config, token=kept_token(state_dir))
     meter = LevelMeter()
-    server = WebServer(WebSurface(services, meter, frames_made), config, osc_allow)  # a bad allow-list stops the start, as OSC's does
+    surface = WebSurface(services, meter, frames_made, audio_health)
+    server = WebServer(surface, config, osc_allow)  # a bad allow-list stops the start, as OSC's does
     try:
         server.start()
     except OSError as exc:  # e.g. the port is taken: the music matters more than the page
         log.error("web surface off: %s", exc)
         return None
     taps.append(meter.tap)
+    surface.pages = lambda: len(server.pages)
     host, warning = url_host(config.bind, server.networks, machine_addresses())
     if warning:
         log.warning("web: %s", warning)

@@ -70,6 +70,7 @@ class DeviceSupervisor:
         self.losses = 0
         self.recoveries = 0
         self.lost: DeviceOutput | None = None
+        self.lost_at: float | None = None  # monotonic time of the last loss (its age goes to /metrics)
         self.recoverable = True  # False once a lost stream could not be closed
         self._abandoned: list[Output] = []  # never closed again, never finalised
         self._last_samples = -1
@@ -129,6 +130,7 @@ class DeviceSupervisor:
         self.chain.master = standby
         self.lost = device
         self.losses += 1
+        self.lost_at = time.monotonic()
         if finishes(device.stop, 2.0, "mrtd-close-lost-device"):
             log.error("audio device %s lost; the music goes on, retrying every %g s", device.device_name, self.retry_s)
             return

@@ -52,6 +52,10 @@ class WebHost(Host, Protocol):
     def full_state(self) -> dict[str, list[Any]]: ...
     def page_status(self) -> dict[str, Any]: ...
     def page_scene(self) -> dict[str, Any]: ...
+    def health(self) -> str: ...
+    def metrics(self) -> bytes | None: ...
+    @property
+    def metrics_type(self) -> str: ...
 
 
 class _Bucket:
@@ -155,6 +159,8 @@ class WebServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/static/{name}", self._asset)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.bind, self.config.port)
@@ -187,8 +193,12 @@ class WebServer:
             self._merge(dict([PageStatus(json.dumps(status)).message()]))
 
     # -- checks ----------------------------------------------------------------------
-    def _refusal(self, request: web.Request) -> str | None:
-        """Why this request may not have the page or the socket, or None."""
+    def _refusal(self, request: web.Request, needs_token: bool = True) -> str | None:
+        """Why this request may not have the page or the socket, or None. `needs_token=False`:
+        /health and /metrics, which change nothing and show only health figures, so the allow-list
+        (and on loopback the Host check) guards them but not the token: health checkers and most
+        Prometheus setups cannot send one, and a token in a scrape config would be one more secret
+        to keep in step with the tablet's."""
         peer = request.remote or ""
         if self._networks:
             try:
@@ -199,7 +209,7 @@ class WebServer:
                 return NOT_ALLOWED
         if self.token is not None:
             given = request.query.get("token", "")
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
+            if needs_token and not hmac.compare_digest(given.encode(), self.token.encode()):
                 return "wrong or missing token (open the URL mrtd printed at start)"
         elif not _is_local_host(request.host):
             return f"Host {request.host[:60]!r} is not this machine"  # DNS rebinding onto loopback
@@ -224,6 +234,25 @@ class WebServer:
         return web.Response(body=_asset_bytes("index.html"), content_type="text/html",
                             headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                      "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'"})
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        """200 while the audio flows, else 503; the body says why in one line (for a health check)."""
+        why = self._refusal(request, needs_token=False)
+        if why:
+            return web.Response(status=403, text=f"mrtd: {why}\n")
+        why = self.host.health()
+        return web.Response(status=503 if why else 200, text=f"mrtd: {why or 'playing'}\n",
+                            headers={"Cache-Control": "no-store"})
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        """Prometheus' text format (the host renders it, at most 10 times a second)."""
+        why = self._refusal(request, needs_token=False)
+        if why:
+            return web.Response(status=403, text=f"mrtd: {why}\n")
+        body = self.host.metrics()
+        if body is None:
+            return web.Response(status=501, text="mrtd: /metrics needs prometheus-client (pip install 'mrtd[web]')\n")
+        return web.Response(body=body, headers={"Content-Type": self.host.metrics_type, "Cache-Control": "no-store"})
 
     async def _asset(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
