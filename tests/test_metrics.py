@@ -75,6 +75,7 @@ def test_a_scrape_counts_frames_and_names_the_engine_the_scene_and_the_cue(tmp_p
         assert info.labels["scene"] == long_name[: MAX_LABEL - 1] + "…", "the scene's name, cut to the label limit"
         assert info.labels["cue"] == ""
         assert value(first, "mrtd_audio_flowing") == 1.0
+        assert value(first, "mrtd_resting") == 0.0
         assert value(first, "mrtd_underruns_total") == 0.0
         assert value(first, "mrtd_clients", kind="web") == 0.0
         assert "mrtd_last_error_age_seconds" not in first, "nothing has failed yet"
@@ -86,6 +87,9 @@ def test_a_scrape_counts_frames_and_names_the_engine_the_scene_and_the_cue(tmp_p
             wait_for(lambda: daemon.control.cue == "dusk", 5, "the cue")
             wait_for(lambda: daemon.generator.frames > frames + 10, 5, "more frames")  # the audio clock: 0.4 s
             second = scrape(port)
+            probe.send("/mrt/stop", 0.0)  # silence on purpose: a room at rest, not an outage
+            # Scrapes within 0.1 s share one render: wait on what a scraper sees.
+            wait_for(lambda: value(scrape(port), "mrtd_resting") == 1.0, 5, "/mrt/stop to show as a room at rest")
         finally:
             probe.close()
         assert value(second, "mrtd_frames_total") > frames + 10, "the frames counter advances between scrapes"

@@ -66,6 +66,10 @@ class StatusCollector(Collector):
         step.add_metric(["mean"], status["step_ms"] / 1000.0)
         step.add_metric(["p99"], status["step_p99_ms"] / 1000.0)
         yield step
+        # Silence on purpose (closed hours, /mrt/stop) is not an outage: an alert on a quiet room
+        # can leave these rooms out.
+        yield GaugeMetricFamily("mrtd_resting", "1 while the output rests on purpose (outside the scene's opening "
+                                "hours, or after /mrt/stop), else 0", value=1.0 if status.get("resting") else 0.0)
         yield GaugeMetricFamily("mrtd_realtime_factor", "Audio seconds the engine makes per second of compute "
                                 "(above 1: faster than real time)", value=float(status["rtf"]))
         yield GaugeMetricFamily("mrtd_lead_seconds", "How far ahead of the listener the generator works",
