@@ -60,34 +60,46 @@ def _user() -> str:
 
 
 def _can_write(folder: Path) -> bool:
-    """This process's real user can write in `folder`, or create it (its nearest existing parent)."""
+    """This process's real user can write in `folder`, or create it (its nearest existing parent).
+    A folder it cannot even look at (a relative one in a working directory it may not enter) is no."""
     path = folder
-    while not path.exists():
-        if path.parent == path:
-            return False
-        path = path.parent
-    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    try:
+        while not path.exists():
+            if path.parent == path:
+                return False
+            path = path.parent
+        return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    except OSError:
+        return False
+
+
+def _cannot_read(path: Path, kind: str) -> bool:
+    """`path` is a `kind` ("dir" or "file") this user cannot read (False where there is none)."""
+    try:
+        there = path.is_dir() if kind == "dir" else path.is_file()
+    except OSError:
+        return True
+    return there and not os.access(path, os.R_OK | (os.X_OK if kind == "dir" else 0))
 
 
 def folder_problems(settings: Any) -> tuple[list[str], list[str]]:
     """(errors, notes) about the folders `settings` names, for the user this process runs as.
 
     Errors stop the start: a state folder the journal cannot write (the music would not come
-    back after a power cut), a scene folder or scene file it cannot read. Notes are logged and
-    the daemon plays on: an unwritable cache keeps embeddings in memory, an unwritable
-    recordings folder fails each /mrt/record/start with its reason."""
+    back after a power cut), a scene file it cannot read. Notes are logged and the daemon plays
+    on: an unwritable cache keeps embeddings in memory, an unwritable recordings folder or an
+    unreadable scene folder fails each /mrt/record/start or /mrt/scene/load with its reason."""
     user = _user()
     errors: list[str] = []
     notes: list[str] = []
     state = settings.state_dir
     if state is not None and not _can_write(Path(state).expanduser()):
         errors.append(f"state_dir: user {user} cannot write {state} (the state journal lives there)")
-    scene_dir = Path(settings.scene_dir).expanduser()
-    if scene_dir.is_dir() and not os.access(scene_dir, os.R_OK | os.X_OK):
-        errors.append(f"scene_dir: user {user} cannot read {settings.scene_dir}")
     scene = settings.scene
-    if scene is not None and Path(scene).expanduser().is_file() and not os.access(Path(scene).expanduser(), os.R_OK):
+    if scene is not None and _cannot_read(Path(scene).expanduser(), "file"):
         errors.append(f"scene: user {user} cannot read {scene}")
+    if _cannot_read(Path(settings.scene_dir).expanduser(), "dir"):
+        notes.append(f"scene_dir: user {user} cannot read {settings.scene_dir}: /mrt/scene/load will fail")
     cache = Path(settings.cache_dir).expanduser() if settings.cache_dir is not None else default_cache_dir()
     if not _can_write(cache):
         notes.append(f"cache_dir: user {user} cannot write {cache}: embeddings are kept in memory, "
