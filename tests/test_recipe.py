@@ -31,14 +31,23 @@ from unit_rig import ROOT, can_switch_users
 pytestmark = pytest.mark.skipif(not can_switch_users(), reason="the recipe makes a system user: needs root (CI runs as root)")
 
 
+START = "START_THE_SERVICE"  # where the recipe starts (or restarts) the service
+
+
 def recipe_lines(readme: str) -> list[str]:
-    """The commands of the "Running for weeks" recipe: its first two sh blocks, without what needs
-    systemd as PID 1 (systemctl, journalctl), which the test replaces by starting ExecStart itself."""
+    """The commands of the "Running for weeks" recipe: its first two sh blocks. What needs systemd
+    as PID 1 is left out, and where the recipe starts or restarts the service, START stands: the
+    test then runs ExecStart itself (as a first start without a scene, then with the scene)."""
     section = readme.split("## Running for weeks", 1)[1]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)[:2]
     lines = []
     for line in "\n".join(blocks).splitlines():
-        kept = [part for part in line.split(" && ") if "systemctl" not in part and "journalctl" not in part]
+        kept = []
+        for part in line.split(" && "):
+            if re.search(r"systemctl (enable --now|restart) mrtd", part):
+                kept.append(START)
+            elif "systemctl" not in part and "journalctl" not in part:
+                kept.append(part)
         if kept and line.strip():
             lines.append(" && ".join(kept))
     return lines
@@ -50,6 +59,7 @@ def test_the_recipe_lines_are_the_ones_a_technician_types():
     assert any("pip install '.[cpu]'" in line for line in lines), lines
     assert any("/etc/mrtd/scenes/" in line and "scene:" in line for line in lines), "the recipe adds a scene"
     assert not any("systemctl" in line for line in lines)
+    assert sum(line.count(START) for line in lines) == 2, "a first start, then a restart with the scene"
 
 
 def _free_port() -> int:
@@ -75,7 +85,7 @@ def test_the_readme_recipe_installs_a_service_that_plays_the_scene():
                 (clone / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(ROOT / name, clone / name)
         (work / "var").mkdir(mode=0o755)
-        result, port = work / "result.json", _free_port()
+        port = _free_port()
         if _isolated():
             # A private /etc (the user, /etc/mrtd, the unit) and /opt/mrtd (the venv): gone afterwards.
             (work / "opt-mrtd").mkdir()
@@ -91,16 +101,17 @@ def test_the_readme_recipe_installs_a_service_that_plays_the_scene():
             prelude, wrap = "", []
         # Each line as typed, stopping at the first that fails (`S=$(command -v sudo)` is an assignment
         # that "fails" where there is no sudo, by design: a shell only carries on).
+        start = f"{sys.executable} {ROOT / 'tests' / 'unit_rig.py'} {work / 'var'} {port} {work}/result-$((++starts)).json"
         checked = [line if re.match(r"^\w+=\$\(", line) else f"{line} || {{ echo 'recipe line failed:' {shlex.quote(line)} >&2; exit 1; }}"
                    for line in recipe_lines((ROOT / "README.md").read_text())]
-        script = "\n".join(["set -uo pipefail", prelude, f"cd {clone} || exit 1", *checked,
-                            f"{sys.executable} {ROOT / 'tests' / 'unit_rig.py'} {work / 'var'} {port} {result}"])
+        script = "\n".join(["set -uo pipefail", "starts=0", prelude, f"cd {clone} || exit 1",
+                             *(line.replace(START, start) for line in checked)])
         started = time.monotonic()
         run = subprocess.run([*wrap, "bash", "-c", script], capture_output=True, text=True, timeout=900,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "daemon"), str(ROOT / "tests")])})
         elapsed = time.monotonic() - started
         assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
-        outcome = json.loads(result.read_text())
+        first, outcome = (json.loads((work / f"result-{n}.json").read_text()) for n in (1, 2))
     finally:
         if not _isolated():
             subprocess.run(["userdel", "mrtd"], capture_output=True)
@@ -120,3 +131,4 @@ def test_the_readme_recipe_installs_a_service_that_plays_the_scene():
     assert not outcome["home_exists"], f"{outcome['home']}: the unit's user has no home, as useradd --system makes it"
     assert all(outcome["documentation"].values()), outcome["documentation"]
     assert "journal.json" in outcome["state"]
+    assert first["status"]["scene"] == "-" and int(first["status"]["frames"]) > 25, "the first start, before the scene"
