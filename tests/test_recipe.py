@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,11 +61,6 @@ def test_the_recipe_lines_are_the_ones_a_technician_types():
     assert sum(line.count(START) for line in lines) == 2, "a first start, then a restart with the scene"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _isolated() -> bool:
     return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
@@ -85,7 +79,6 @@ def test_the_readme_recipe_installs_a_service_that_plays_the_scene():
                 (clone / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(ROOT / name, clone / name)
         (work / "var").mkdir(mode=0o755)
-        port = _free_port()
         if _isolated():
             # A private /etc (the user, /etc/mrtd, the unit) and /opt/mrtd (the venv): gone afterwards.
             (work / "opt-mrtd").mkdir()
@@ -101,7 +94,7 @@ def test_the_readme_recipe_installs_a_service_that_plays_the_scene():
             prelude, wrap = "", []
         # Each line as typed, stopping at the first that fails (`S=$(command -v sudo)` is an assignment
         # that "fails" where there is no sudo, by design: a shell only carries on).
-        start = f"{sys.executable} {ROOT / 'tests' / 'unit_rig.py'} {work / 'var'} {port} {work}/result-$((++starts)).json"
+        start = f"{sys.executable} {ROOT / 'tests' / 'unit_rig.py'} {work / 'var'} {work}/result-$((++starts)).json"
         checked = [line if re.match(r"^\w+=\$\(", line) else f"{line} || {{ echo 'recipe line failed:' {shlex.quote(line)} >&2; exit 1; }}"
                    for line in recipe_lines((ROOT / "README.md").read_text())]
         script = "\n".join(["set -uo pipefail", "starts=0", prelude, f"cd {clone} || exit 1",

@@ -8,7 +8,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ from conftest import wait_for
 from mrtd.app.config import ConfigError, load_settings, settings_for_start
 from mrtd.client import Client
 from mrtd.style.cache import EmbeddingCache
-from unit_rig import ROOT, ServiceRun, can_switch_users, parse_unit, python_for
+from unit_rig import ROOT, ServiceRun, can_switch_users, frames_flow, osc_port, parse_unit, python_for
 
 USER = "nobody"  # an unprivileged user every Debian has; its passwd home, /nonexistent, does not exist
 SCENE = "therapy-two-buttons.yaml"
@@ -41,24 +40,19 @@ def python(open_folder):
     return python_for(USER, open_folder / "python")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
-
-def _example_config(scene: str, port: int, **keys: str) -> str:
-    """systemd/mrtd.yaml as shipped, but silent (null output, no MIDI), on a free loopback port, no web page."""
+def _example_config(scene: str, **keys: str) -> str:
+    """systemd/mrtd.yaml as shipped, but silent (null output, no MIDI), OSC on any free port, no web page."""
     text = (ROOT / "systemd" / "mrtd.yaml").read_text()
     replaced = {"output: default": 'output: "null"', "midi: true": "midi: false", "scene: null": f"scene: {scene}",
-                "  port: 7400": f"  port: {port}"}
+                "  port: 7400": "  port: 0"}
     for old, new in replaced.items():
         assert old in text, f"the example config no longer says {old!r}"
         text = text.replace(old, new, 1)
     return text + "web: null\n" + "".join(f"{key}: {value}\n" for key, value in keys.items())
 
 
-def _service(root: Path, python: Path, port: int, **keys: str) -> ServiceRun:
+def _service(root: Path, python: Path, **keys: str) -> ServiceRun:
     """The unit's run with its folders under `root`; the example config and a scene in its config folder."""
     service = ServiceRun(var_root=root / "var", etc_root=root / "etc", user=USER, home="/nonexistent",
                          program=[str(python), "-m", "mrtd"])
@@ -66,7 +60,7 @@ def _service(root: Path, python: Path, port: int, **keys: str) -> ServiceRun:
     (config_dir / "scenes").mkdir()
     shutil.copy(ROOT / "scenes" / SCENE, config_dir / "scenes" / SCENE)
     config = service.place(config_path(service))
-    Path(config).write_text(_example_config(str(config_dir / "scenes" / SCENE), port, **keys))
+    Path(config).write_text(_example_config(str(config_dir / "scenes" / SCENE), **keys))
     for path in [root, root / "var", root / "etc", *(root / "etc").rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return service
@@ -85,17 +79,15 @@ def test_the_daemon_plays_a_scene_as_the_unit_runs_it(open_folder, python):
     On main it died at the scene: `[Errno 13] Permission denied: '/home/mrtd'` (the cache under ~)."""
     root = open_folder / "plays"
     root.mkdir(mode=0o755)
-    port = _free_port()
-    service = _service(root, python, port)
+    service = _service(root, python)
     log = root / "mrtd.log"
     process = service.run(log=log)
     try:
-        wait_for(lambda: "ready" in log.read_text() or process.poll() is not None, 60, "the service to start")
+        wait_for(lambda: "mrtd: ready" in log.read_text() or process.poll() is not None, 60, "the service to start")
         assert process.poll() is None, log.read_text()
-        with Client("127.0.0.1", port, timeout=5) as client:
-            first = client.status()
-            wait_for(lambda: int(client.status()["frames"]) > int(first["frames"]) + 25, 10, "a second of frames")
-            status = client.status()
+        with Client("127.0.0.1", osc_port(log), timeout=5) as client:
+            client.hello()  # a proven address: the full reply budget for the status polls
+            status = frames_flow(client, 25)  # a second of music
         assert status["scene"] == "two big buttons" and status["cue"], status
         assert status["scene_dir"] == service.place("/etc/mrtd/scenes")
         assert status["record_dir"] == service.place("/var/lib/mrtd/recordings")
@@ -116,22 +108,23 @@ def test_with_no_home_and_no_systemd_folders_a_scene_still_plays(open_folder, py
     The cache cannot be made under ~: one log line, and the embeddings stay in memory."""
     work = open_folder / "nohome"
     work.mkdir(mode=0o755)
-    port = _free_port()
     log = work / "mrtd.log"
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
     command = ["setpriv", "--reuid", USER, "--regid", "nogroup", "--clear-groups", str(python), "-m", "mrtd", "run",
                "--scene", str(ROOT / "scenes" / SCENE), "--engine", "synth", "--output", "null", "--no-midi", "--no-web",
-               "--osc-port", str(port)]
+               "--osc-port", "0"]
     with open(log, "w") as stderr:
         process = subprocess.Popen(command, env=env, cwd=work, stderr=stderr)
     try:
-        wait_for(lambda: "ready" in log.read_text() or process.poll() is not None, 60, "mrtd to start")
+        wait_for(lambda: "mrtd: ready" in log.read_text() or process.poll() is not None, 60, "mrtd to start")
         assert process.poll() is None, log.read_text()
-        with Client("127.0.0.1", port, timeout=5) as client:
-            assert client.status()["scene"] == "two big buttons"
+        with Client("127.0.0.1", osc_port(log), timeout=5) as client:
+            client.hello()  # a proven address: the full reply budget for the status polls
+            status = client.status()
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+    assert status["scene"] == "two big buttons", log.read_text()
     lines = [line for line in log.read_text().splitlines() if "embedding cache" in line]
     assert len(lines) == 1 and "/nonexistent/.cache/mrtd/embeddings" in lines[0] and "in memory" in lines[0], lines
 
@@ -144,8 +137,7 @@ def test_check_config_refuses_as_the_user_what_the_start_refuses(open_folder, py
     root.mkdir(mode=0o755)
     locked = root / "locked"
     locked.mkdir(mode=0o700)  # root's: the service's user cannot write the journal here
-    port = _free_port()
-    service = _service(root, python, port, state_dir=str(locked))
+    service = _service(root, python, state_dir=str(locked))
     config = service.place(config_path(service))
     check = subprocess.run(service.as_user(str(python), "-m", "mrtd", "check", "--config", config), env=service.env,
                            cwd=service.working_directory, capture_output=True, text=True, timeout=60)
@@ -158,7 +150,7 @@ def test_check_config_refuses_as_the_user_what_the_start_refuses(open_folder, py
 
     # And with the folders the unit makes, the check says ok, having read the scene too.
     (root / "fine").mkdir(mode=0o755)
-    fine = _service(root / "fine", python, port)
+    fine = _service(root / "fine", python)
     ok = subprocess.run(fine.as_user(str(python), "-m", "mrtd", "check", "--config", fine.place(config_path(fine))),
                         env=fine.env, cwd=fine.working_directory, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "cannot" not in ok.stderr, ok.stderr

@@ -17,7 +17,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,31 +119,58 @@ class ServiceRun:
                                     stdout=subprocess.DEVNULL, stderr=stderr, **kwargs)
 
 
-def python_for(user: str, folder: Path) -> Path:
-    """A Python the `user` can run that imports this checkout's mrtd and this venv's packages.
+def _dependencies() -> list:
+    """The installed distributions a plain `pip install .` of this checkout brings (its base
+    dependencies from pyproject.toml, and theirs), as importlib.metadata has them here."""
+    import tomllib
+    from importlib import metadata
 
-    A venv made from a pyenv under /root cannot be run by anyone else (its interpreter is behind
-    /root's 0700: exit 203 under systemd, the issue's very failure), so this is a venv of Debian's
-    /usr/bin/python3 whose .pth names this checkout and this venv's site-packages (readable where
-    the checkout is). Same minor version, so the compiled packages fit."""
+    from packaging.requirements import Requirement
+
+    wanted = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    found: dict[str, metadata.Distribution] = {}
+    while wanted:
+        req = wanted.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        dist = metadata.distribution(req.name)
+        key = dist.metadata["Name"].lower()
+        if key not in found:
+            found[key] = dist
+            wanted += [Requirement(r) for r in dist.requires or []]
+    return list(found.values())
+
+
+def python_for(user: str, folder: Path) -> Path:
+    """A Python the `user` can run, with this checkout's mrtd and what it depends on.
+
+    The test's own venv may be one nobody else can run: one made from a pyenv under /root has its
+    interpreter behind /root's 0700 (exit 203 under systemd, the issue's very failure), and a
+    checkout under /root is unreadable too. So this is a venv of Debian's /usr/bin/python3 with a
+    copy of this checkout's package and of the installed distributions it needs (the same minor
+    version, so the compiled ones fit), all readable by everyone."""
     debian = "/usr/bin/python3"
     version = subprocess.run([debian, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True)
     if version.stdout.split() != [str(v) for v in sys.version_info[:2]]:
         raise AssertionError(f"{debian} is {version.stdout.strip()}, this venv {sys.version_info[:2]}: the test needs the same minor version")
     venv = folder / "venv"
     subprocess.run([debian, "-m", "venv", "--without-pip", str(venv)], check=True)
-    paths = sysconfig.get_paths()
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
-    (site / "mrtd-checkout.pth").write_text("\n".join([str(ROOT / "daemon"), paths["purelib"], paths["platlib"]]) + "\n")
-    for path in [folder, *venv.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o555 if path.is_dir() else path.stat().st_mode | 0o444)
+    shutil.copytree(ROOT / "daemon" / "mrtd", site / "mrtd", ignore=shutil.ignore_patterns("__pycache__"))
+    for dist in _dependencies():
+        for name in dist.files or []:
+            if name.parts[0] == ".." or "__pycache__" in name.parts:
+                continue  # console scripts beside the interpreter; byte code is made again
+            source = Path(str(dist.locate_file(name)))
+            if source.is_file():
+                (site / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, site / name)
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
     python = venv / "bin" / "python"
     probe = subprocess.run(["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups", str(python), "-c",
                             "import numpy, aiohttp, mrtd.app.cli"], capture_output=True, text=True, cwd="/", env={"PATH": SYSTEMD_PATH})
-    if probe.returncode != 0:
-        raise AssertionError(f"user {user} cannot import this checkout's mrtd (make the checkout and its .venv "
-                             f"readable by others: chmod o+rX): {probe.stderr[-500:]}")
+    assert probe.returncode == 0, f"user {user} cannot run the copied mrtd: {probe.stderr[-800:]}"
     return python
 
 
@@ -152,8 +178,33 @@ def can_switch_users() -> bool:
     return os.geteuid() == 0 and shutil.which("setpriv") is not None
 
 
-def play(service: ServiceRun, port: int, log: Path, frames: int = 25, timeout: float = 120) -> dict:
-    """Start the unit's ExecStart (on OSC `port`, the page on any free port), wait until `frames`
+def osc_port(log: Path) -> int:
+    """The OSC port a daemon started with port 0 says it took (other tests on this machine take ports too)."""
+    import re
+
+    found = re.search(r"OSC: udp\+tcp [\d.]+:(\d+)", log.read_text())
+    assert found, log.read_text()
+    return int(found.group(1))
+
+
+def frames_flow(client, more: int, timeout: float = 30) -> dict:
+    """The status once the daemon has made `more` frames since the first ask (its audio clock),
+    asked five times a second: a status reply is 1-2 kB, and faster asking runs a UDP client over
+    the daemon's reply budget for its address."""
+    import time
+
+    first = int(client.status()["frames"])
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.status()
+        if int(status["frames"]) > first + more:
+            return status
+        assert time.monotonic() < deadline, f"frames stopped at {status['frames']} (from {first})"
+        time.sleep(0.2)
+
+
+def play(service: ServiceRun, log: Path, frames: int = 25, timeout: float = 120) -> dict:
+    """Start the unit's ExecStart (OSC and the page on free ports), wait until `frames`
     more frames have played with a scene, stop it with SIGTERM as systemctl stop does; what it showed."""
     import signal
     import time
@@ -162,15 +213,14 @@ def play(service: ServiceRun, port: int, log: Path, frames: int = 25, timeout: f
     from mrtd.client import Client
 
     started = time.monotonic()
-    process = service.run("--osc-port", str(port), "--web-port", "0", log=log)
+    process = service.run("--osc-port", "0", "--web-port", "0", log=log)
     try:
-        wait_for(lambda: "ready" in log.read_text() or process.poll() is not None, timeout, "the service to start")
+        wait_for(lambda: "mrtd: ready" in log.read_text() or process.poll() is not None, timeout, "the service to start")
         assert process.poll() is None, log.read_text()
         ready_s = time.monotonic() - started
-        with Client("127.0.0.1", port, timeout=5) as client:
-            first = int(client.status()["frames"])
-            wait_for(lambda: int(client.status()["frames"]) > first + frames, 30, "frames to flow")
-            status = client.status()
+        with Client("127.0.0.1", osc_port(log), timeout=5) as client:
+            client.hello()  # a proven address: the full reply budget for the status polls
+            status = frames_flow(client, frames)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
@@ -178,13 +228,13 @@ def play(service: ServiceRun, port: int, log: Path, frames: int = 25, timeout: f
 
 
 if __name__ == "__main__":
-    # `python unit_rig.py VAR_ROOT PORT RESULT`: the unit as installed (its own ExecStart, User=,
+    # `python unit_rig.py VAR_ROOT RESULT`: the unit as installed (its own ExecStart, User=,
     # /etc/mrtd), its State/Cache folders under VAR_ROOT; tests/test_recipe.py runs this after the recipe.
     import json
 
-    var_root, port, result = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    var_root, result = Path(sys.argv[1]), Path(sys.argv[2])
     service = ServiceRun(var_root=var_root, etc_root=None, user="mrtd", home=pwd.getpwnam("mrtd").pw_dir)
-    outcome = play(service, port, var_root / "mrtd.log")
+    outcome = play(service, var_root / f"{result.stem}.log")
     program = shlex.split(service.service["ExecStart"][0])[0]
     outcome["interpreter"] = os.path.realpath(Path(program).with_name("python"))
     outcome["home"] = service.env["HOME"]
