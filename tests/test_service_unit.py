@@ -88,7 +88,8 @@ def test_the_daemon_plays_a_scene_as_the_unit_runs_it(open_folder, python):
         with Client("127.0.0.1", osc_port(log), timeout=5) as client:
             client.hello()  # a proven address: the full reply budget for the status polls
             status = frames_flow(client, 25)  # a second of music
-        assert status["scene"] == "two big buttons" and status["cue"], status
+        # The scene plays its opening mix (its cues wait for the tablet's buttons).
+        assert status["scene"] == "two big buttons" and status["mix"] == "calm:1 bright:0 rest:0", status
         assert status["scene_dir"] == service.place("/etc/mrtd/scenes")
         assert status["record_dir"] == service.place("/var/lib/mrtd/recordings")
     finally:
