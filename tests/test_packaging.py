@@ -38,3 +38,11 @@ def test_mlx_is_new_enough_for_the_thread_unsafe_stream_mrt2_uses():
         req = Requirement(line)
         if req.name == "mlx":
             assert req.specifier.contains("0.32.0") and not req.specifier.contains("0.31.9"), line
+
+
+def test_a_plain_install_brings_the_web_page():
+    """The README's first command (`pip install -e '.[cpu]'`) and the service recipe (`'.[cpu]'`) name
+    no `web` extra, yet both advertise the page: aiohttp serves it, qrcode prints its URL as a code."""
+    names = {Requirement(line).name for line in PYPROJECT["project"]["dependencies"]}
+    assert {"aiohttp", "qrcode"} <= names
+    assert "web" in PYPROJECT["project"]["optional-dependencies"], "`pip install '.[web]'` in old notes still works"

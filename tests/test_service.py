@@ -199,7 +199,8 @@ def test_bound_to_every_interface_the_service_is_advertised_on_all_of_them(monke
 def test_the_example_config_loads_and_flags_override_it():
     from mrtd.app.config import load_settings
 
-    settings = load_settings(ROOT / "systemd" / "mrtd.yaml", {"osc_port": 7500, "engine": "synth"})
+    settings = load_settings(ROOT / "systemd" / "mrtd.yaml", {"osc_port": 7500, "engine": "synth"},
+                             environ={"STATE_DIRECTORY": "/var/lib/mrtd"})  # as the unit's StateDirectory=mrtd sets it
     config = settings.daemon_config()
     assert config.engine == "synth" and config.osc.port == 7500 and config.osc.bind == "127.0.0.1"
     assert config.state_dir == "/var/lib/mrtd" and config.lead_frames == 3  # the balanced preset

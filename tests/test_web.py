@@ -312,7 +312,7 @@ def test_without_aiohttp_the_daemon_plays_on_and_says_so_in_one_line(tmp_path, m
         assert daemon.web is None
         wait_for(lambda: daemon.generator.frames > 5, 5, "the music")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("web surface")]
-    assert lines == ["web surface off: aiohttp is not installed (pip install 'mrtd[web]')"]
+    assert lines == ["web surface off: aiohttp is not installed (a dependency of mrtd: pip install aiohttp)"]
 
 
 def test_the_config_file_and_the_flags_set_the_web_surface(tmp_path):

@@ -165,13 +165,18 @@ def _devices() -> int:
 
 
 def _check_config(path: str) -> int:
-    """The checks `mrtd run --config PATH` makes before it starts, folders on this machine included."""
-    from mrtd.app.config import ConfigError, load_settings
+    """The checks `mrtd run --config PATH` makes before it starts (the same call), as this user:
+    folders on this machine included, and the scene it names as `mrtd check SCENE` checks it."""
+    from mrtd.app.config import ConfigError, settings_for_start
 
     try:
-        load_settings(path, {}, require_folders=True)
+        settings, notes = settings_for_start(path, {})
     except ConfigError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"{path}: {note}", file=sys.stderr)
+    if settings.scene is not None and _check([settings.scene], settings.audio_dir):
         return 1
     print(f"{path}: ok")
     return 0
@@ -271,7 +276,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mrtd.app.config import ConfigError, load_settings
+    from mrtd.app.config import ConfigError, settings_for_start
     from mrtd.app.daemon import Daemon
     from mrtd.app.engine_choice import TooSlowError
     from mrtd.audio.outputs import OutputError
@@ -280,12 +285,14 @@ def _run(args: argparse.Namespace) -> int:
     if "output_list" in vars(args):
         overrides["output"], overrides["outputs"] = args.output_list[0], args.output_list[1:]
     try:
-        settings = load_settings(args.config, overrides, require_folders=True)
+        settings, notes = settings_for_start(args.config, overrides)
     except (ConfigError, ValueError, TypeError) as exc:
         setup_logging("info")
         log.error("%s", exc)
         return 2
     setup_logging(settings.log_level, settings.log_json)
+    for note in notes:
+        log.warning("%s", note)
     daemon = Daemon(settings.daemon_config())
     done = threading.Event()
 

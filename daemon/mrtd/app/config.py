@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 
 from mrtd.app.daemon import DaemonConfig
+from mrtd.app.folders import folder_problems, systemd_defaults
 from mrtd.inputs.osc.dialect import DirtConfig
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.web.config import WebConfig
@@ -114,17 +116,25 @@ class Settings(DaemonConfig):
         return DaemonConfig(**{k: v for k, v in vars(self).items() if k in own})
 
 
-def load_settings(path: str | Path | None, overrides: dict[str, Any], require_folders: bool = False) -> Settings:
-    """The file's settings (or the defaults), with command-line `overrides` on top.
+def load_settings(path: str | Path | None, overrides: dict[str, Any], require_folders: bool = False,
+                  environ: Mapping[str, str] = os.environ) -> Settings:
+    """The file's settings (or the defaults), with command-line `overrides` on top; folders
+    neither names come from systemd's variables in `environ` where it sets them (app/folders.py).
 
     `require_folders` (what `mrtd run` asks): the scene folder must exist now, on this machine;
-    without it the file can be checked elsewhere (the packaged example names /etc/mrtd/scenes)."""
-    check = lambda values: path_problems(values, require_folders)  # noqa: E731
+    without it the file can be checked elsewhere (the packaged example names no folder)."""
+    in_file: set[str] = set()
+
+    def check(values: dict[str, Any]) -> list[tuple[tuple, str]]:
+        in_file.update(values)  # the raw file's keys: what it names, even as null, beats systemd's folders
+        return path_problems(values, require_folders)
+
     settings = load_yaml(path, Settings, error=ConfigError, raw_check=check) if path is not None else Settings()
-    flagged = check({k: v for k, v in overrides.items() if v is not None and k != "osc"})
+    flags = {k: v for k, v in overrides.items() if v is not None and k != "osc"}
+    flagged = path_problems(flags, require_folders)
     if flagged:
         raise ConfigError("command line", [f"--{where[0].replace('_', '-')}: {message}" for where, message in flagged])
-    values = {**vars(settings), **overrides}
+    values = {**vars(settings), **systemd_defaults(environ, in_file | set(overrides)), **overrides}
     osc_overrides = {k: values.pop(k) for k in list(values) if k.startswith("osc_")}
     if values.get("osc") is not None and osc_overrides:
         osc = vars(values["osc"]) | {k[len("osc_"):]: v for k, v in osc_overrides.items()}
@@ -140,3 +150,16 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any], require_fo
     if merged.magenta_home is not None:
         os.environ["MAGENTA_HOME"] = merged.magenta_home  # the engines and embedders read it there
     return merged
+
+
+def settings_for_start(path: str | Path | None, overrides: dict[str, Any],
+                       environ: Mapping[str, str] = os.environ) -> tuple[Settings, list[str]]:
+    """What `mrtd run` starts with and `mrtd check --config` checks, by one path: the settings,
+    and the notes to log about them; ConfigError for a config the start would refuse, folders
+    this user cannot use included (app/folders.py)."""
+    settings = load_settings(path, overrides, require_folders=True, environ=environ)
+    errors, notes = folder_problems(settings)
+    if errors:
+        name = str(path) if path is not None else "command line"
+        raise ConfigError(name, [f"{name}: {error}" for error in errors])
+    return settings, notes

@@ -25,6 +25,15 @@ Generated from `DaemonConfig` (daemon/mrtd/app/daemon.py), `Settings` (daemon/mr
 `mrtd run --config FILE` reads a YAML mapping of these keys; command-line flags override it.
 Relative folders (`scene_dir`, `record_dir`, `audio_dir`) are taken from the working directory
 the daemon starts in: the start-up log and `/mrt/status` (`scene_dir`, `record_dir`) say where they are.
+
+Under systemd the folders the unit makes are the defaults, before the ones below (daemon/mrtd/app/folders.py):
+`state_dir` is `$STATE_DIRECTORY` (`StateDirectory=`), `record_dir` and `audio_dir` are `recordings` and
+`audio` in it, `cache_dir` is `$CACHE_DIRECTORY/embeddings` and `scene_dir` is
+`$CONFIGURATION_DIRECTORY/scenes`; where a unit lists several folders, the first. A key the file or a
+flag sets wins (`state_dir: null` turns the journal off). `mrtd run` and `mrtd check --config` check,
+as the user they run as, that the state folder can be written and the scene folder and scene read
+(else they stop with the reason); a cache or recordings folder it cannot write is logged, and the
+cache then keeps embeddings in memory.
 """
 
 

@@ -292,7 +292,8 @@ class Daemon:
             config.lead_frames * FRAME_SECONDS * 1000,
             audio.master.latency * 1000,
         )
-        log.info("folders: scenes %s, recordings %s%s", self.folder("scene_dir"), self.folder("record_dir"),
+        log.info("folders: scenes %s, recordings %s, state %s, cache %s%s", self.folder("scene_dir"), self.folder("record_dir"),
+                 os.path.abspath(config.state_dir) if config.state_dir else "none (no journal)", self.embedder.cache.directory,
                  " (relative to the working directory)" if not all(
                      os.path.isabs(os.path.expanduser(d)) for d in (config.scene_dir, config.record_dir)) else "")
         self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")

@@ -159,7 +159,7 @@ def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
     try:
         from mrtd.inputs.web.server import WebServer
     except ImportError:
-        log.warning("web surface off: aiohttp is not installed (pip install 'mrtd[web]')")
+        log.warning("web surface off: aiohttp is not installed (a dependency of mrtd: pip install aiohttp)")
         return None
     kept = not config.loopback and config.token is None and state_dir is not None
     if kept:
@@ -194,7 +194,7 @@ def start_web(services: Services, config: "WebConfig", osc_allow: list[str],
 
 def scan_code(url: str) -> str | None:
     """`url` as a QR code in text (half-block characters, light on a dark terminal), or None
-    without the `qrcode` package (the web extra brings it)."""
+    without the `qrcode` package (a dependency of mrtd)."""
     try:
         import qrcode
     except ImportError:

@@ -7,7 +7,10 @@ key's hash, written to a temporary file in the same folder and renamed into
 place, so a crash or a second daemon never leaves a half-written entry.
 
 Default folder: `$XDG_CACHE_HOME/mrtd/embeddings` (XDG_CACHE_HOME defaults to
-~/.cache).
+~/.cache; under systemd the daemon passes CacheDirectory='s folder, see app/folders.py).
+A folder that cannot be written (a service user whose HOME does not exist, a
+read-only one) is no reason to stop the music: the cache says so in one log line
+and keeps its entries in memory for the rest of the run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from mrtd.style.embedder import Embedder
 
 log = logging.getLogger(__name__)
 
+MEMORY_ENTRIES = 4096  # 4096 x 768 float32 = 12 MiB at most, when the folder cannot be written
+
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -39,6 +44,7 @@ class EmbeddingCache:
         self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
         self.hits = 0
         self.misses = 0
+        self.memory: dict[str, np.ndarray] | None = None  # set once the folder turned out unwritable
 
     @staticmethod
     def text_key(identity: str, text: str) -> str:
@@ -49,6 +55,9 @@ class EmbeddingCache:
         return _key(identity, "audio", content_digest)
 
     def get(self, key: str) -> np.ndarray | None:
+        if self.memory is not None and key in self.memory:
+            self.hits += 1
+            return self.memory[key]
         path = self._path(key)
         try:
             embedding = np.load(path, allow_pickle=False)
@@ -71,8 +80,18 @@ class EmbeddingCache:
         embedding = np.asarray(embedding, dtype=np.float32)
         if embedding.shape != (EMBEDDING_DIM,):
             raise ValueError(f"embedding must have shape ({EMBEDDING_DIM},), got {embedding.shape}")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".npy")
+        if self.memory is not None:
+            self._remember(key, embedding)
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".npy")
+        except OSError as error:
+            log.warning("embedding cache: cannot write %s (%s): keeping embeddings in memory for this run",
+                        self.directory, error.strerror or type(error).__name__)
+            self.memory = {}
+            self._remember(key, embedding)
+            return
         try:
             with os.fdopen(descriptor, "wb") as file:
                 np.save(file, embedding, allow_pickle=False)
@@ -82,6 +101,12 @@ class EmbeddingCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    def _remember(self, key: str, embedding: np.ndarray) -> None:
+        assert self.memory is not None
+        if len(self.memory) >= MEMORY_ENTRIES:  # bounded: a client sending endless new prompts cannot grow it
+            del self.memory[next(iter(self.memory))]
+        self.memory[key] = embedding
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.npy"

@@ -251,7 +251,7 @@ class WebServer:
             return web.Response(status=403, text=f"mrtd: {why}\n")
         body = self.host.metrics()
         if body is None:
-            return web.Response(status=501, text="mrtd: /metrics needs prometheus-client (pip install 'mrtd[web]')\n")
+            return web.Response(status=501, text="mrtd: /metrics needs prometheus-client (pip install prometheus-client)\n")
         return web.Response(body=body, headers={"Content-Type": self.host.metrics_type, "Cache-Control": "no-store"})
 
     async def _asset(self, request: web.Request) -> web.StreamResponse:
