@@ -64,7 +64,7 @@ class WebSurface(Surface):
         try:
             from mrtd.app import metrics
         except ImportError:
-            log.warning("metrics off: prometheus-client is not installed (pip install 'mrtd[web]')")
+            log.warning("metrics off: prometheus-client is not installed (pip install prometheus-client)")
             return
         collector = metrics.StatusCollector(services.status, audio_health, self._clients)
         self._metrics = (metrics.registry(collector), metrics.render)
