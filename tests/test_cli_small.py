@@ -67,3 +67,30 @@ def test_no_raw_jack_library_noise_when_there_is_no_server():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0 and "api None" in done.stdout, done.stdout + done.stderr
     assert "Cannot connect to server" not in done.stderr and "jack server is not running" not in done.stderr, done.stderr
+
+
+def test_a_sigterm_that_lands_on_another_thread_still_stops_the_daemon():
+    """The kernel may deliver a process's SIGTERM to any thread; Python runs the handler only on
+    the main thread, which `mrtd run` keeps asleep waiting for the stop. Delivered to a worker
+    thread here on purpose (pthread_kill), the stop must still come, within a second, not after
+    the 5 s the wait would otherwise last (or never, for a service with no --seconds)."""
+    import signal
+    import threading
+    import time
+
+    from mrtd.app.cli import wait_for_stop
+
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        # Sent from the timer's own thread, to itself, while the main thread waits.
+        sender = threading.Timer(0.3, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGTERM))
+        started = time.monotonic()
+        sender.start()
+        wait_for_stop(done, 5.0)
+        took = time.monotonic() - started
+        sender.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert done.is_set(), "the handler ran on the main thread"
+    assert took < 1.5, f"the stop came {took:.1f} s after the signal"

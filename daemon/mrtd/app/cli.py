@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from mrtd import __version__
 from mrtd.app.logs import setup_logging
@@ -316,12 +317,29 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     log.info("ready")
     try:
-        done.wait(args.seconds)
+        wait_for_stop(done, args.seconds)
     finally:
         status = daemon.status()
         daemon.stop()
         log.info("stopped after %d frames, %d underruns", status["frames"], status["underruns"])
     return 0
+
+
+SIGNAL_CHECK_S = 0.5
+
+
+def wait_for_stop(done: threading.Event, seconds: float | None) -> None:
+    """Wait until a signal handler sets `done`, or `seconds` pass (None: forever).
+
+    In short waits, not one long one: the kernel may hand SIGTERM to any thread that does not
+    block it, and then the main thread, asleep on a lock, would never run the Python handler
+    (seen once in a full test run: a daemon that outlived its SIGTERM). Each wake runs any
+    handler a signal left pending, so a stop is never more than half a second late."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while True:
+        left = SIGNAL_CHECK_S if deadline is None else min(SIGNAL_CHECK_S, deadline - time.monotonic())
+        if left <= 0 or done.wait(left):
+            return
 
 
 if __name__ == "__main__":

@@ -113,12 +113,11 @@ def capture(state: ControlState, scene_path: Path | None, scene_frames: int | No
 def read(path: Path) -> MusicState | None:
     """The journal at `path`: None when there is none; JournalError when it cannot be used."""
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_JOURNAL_BYTES + 1)
-    except FileNotFoundError:
-        return None
+        data = read_at_most(path, MAX_JOURNAL_BYTES)
     except OSError as exc:
         raise JournalError(f"unreadable ({exc.strerror or exc})") from None
+    if data is None:
+        return None
     if len(data) > MAX_JOURNAL_BYTES:
         raise JournalError(f"over {MAX_JOURNAL_BYTES} bytes, so not a journal mrtd wrote")
     try:
@@ -223,6 +222,17 @@ def fit_to_scene(music: MusicState | None, configured: str | None, digest_now: C
                                        f"{music.cue[:60]!r} any more, so it starts as written")
     return Fit(music, scene, False, f"journal: {scene} was edited since it was written; resuming on its cue "
                                     f"{music.cue[:60]!r} by name")
+
+
+def read_at_most(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` + 1 bytes of `path` (one more than allowed, so the caller can tell a file that
+    is too big), None when there is no such file; OSError when it cannot be read. The files mrtd
+    keeps in its state folder are untrusted on the way back in: never read whole."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(limit + 1)
+    except FileNotFoundError:
+        return None
 
 
 def write_atomically(path: Path, text: str) -> None:

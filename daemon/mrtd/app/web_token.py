@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from mrtd.app.journal import write_atomically
+from mrtd.app.journal import read_at_most, write_atomically
 from mrtd.inputs.web.config import new_token
 
 log = logging.getLogger("mrtd")
@@ -33,12 +33,11 @@ def read_token(state_dir: str | Path) -> str | None:
     """The kept token; None when there is none or it is not a token (logged once, without its content)."""
     path = token_path(state_dir)
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        return None
+        data = read_at_most(path, MAX_BYTES)
     except OSError as exc:
         log.warning("web token %s unreadable (%s); making a new one", path, exc.strerror or exc)
+        return None
+    if data is None:
         return None
     text = data.decode("ascii", "replace").strip()
     if len(data) > MAX_BYTES or not TOKEN.fullmatch(text):

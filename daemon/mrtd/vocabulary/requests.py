@@ -467,35 +467,32 @@ class Reset(Request):
 
 
 @dataclass(frozen=True)
-class Stop(Request):
-    """Fade the output to silence over `seconds` and let the engine rest (a therapist's stop)."""
+class RestFade(Request):
+    """A fade of the whole output over `seconds` (0-3600, default 3): to rest, or back from it."""
 
-    address: ClassVar[str] = f"{ROOT}/stop"
     seconds: float = 3.0
 
     def args(self) -> list[Any]:
         return [self.seconds]
 
     @classmethod
-    def from_args(cls, args: list[Any]) -> "Stop":
+    def from_args(cls, args: list[Any]) -> "RestFade":
         arity(args, 0, 1)
         return cls(rest_seconds(args[0]) if args else 3.0)
 
 
 @dataclass(frozen=True)
-class Start(Request):
+class Stop(RestFade):
+    """Fade the output to silence over `seconds` and let the engine rest (a therapist's stop)."""
+
+    address: ClassVar[str] = f"{ROOT}/stop"
+
+
+@dataclass(frozen=True)
+class Start(RestFade):
     """Wake the engine and fade the output back in over `seconds`."""
 
     address: ClassVar[str] = f"{ROOT}/start"
-    seconds: float = 3.0
-
-    def args(self) -> list[Any]:
-        return [self.seconds]
-
-    @classmethod
-    def from_args(cls, args: list[Any]) -> "Start":
-        arity(args, 0, 1)
-        return cls(rest_seconds(args[0]) if args else 3.0)
 
 
 MAX_REST_FADE_S = 3600.0  # as long as a scene's longest fade
