@@ -1525,6 +1525,42 @@
      ],
      "text": "/mrt/hello"
     }
+   },
+   {
+    "box": {
+     "id": "obj-stop",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      632,
+      310,
+      76,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/stop 5"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-start",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      712,
+      310,
+      76,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/start 5"
+    }
    }
   ],
   "lines": [
@@ -2372,6 +2408,30 @@
     "patchline": {
      "source": [
       "obj-hello",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-stop",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-start",
       0
      ],
      "destination": [
