@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--config", help="the config file `mrtd run` reads (its state_dir and web settings)")
     where.add_argument("--state-dir", help="the state folder (default: the config's)")
     token.add_argument("--rotate", action="store_true", help="make a new token (the old URL stops working at the next start)")
+    _models_parser(commands)
     commands.add_parser("devices", help="list audio output devices")
     commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
     commands.add_parser("config-reference", help="print the config file reference (docs/config.md)")
@@ -111,6 +112,34 @@ def _parser() -> argparse.ArgumentParser:
         client_command.add_argument("--port", type=int, default=7400)
         client_command.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the daemon")
     return parser
+
+
+def _models_parser(commands: argparse._SubParsersAction) -> None:
+    models = commands.add_parser("models", help="the MRT2 models and resources here, and installing them",
+                                 description="Assets live under $MAGENTA_HOME/magenta-rt-v2/ (MAGENTA_HOME defaults to "
+                                 "~/Documents/Magenta, or the config's magenta_home).")
+    what = models.add_subparsers(dest="models_command", required=True)
+    listing = what.add_parser("list", help="every known model and resource set: installed or not, where, size, "
+                              "whether it loads here")
+    listing.add_argument("--hub", action="store_true", help="also ask the hub which models it offers (needs internet)")
+    install = what.add_parser("install", help="install a model (or `resources`: MusicCoCa and SpectroStream)",
+                              description="Downloads from the hub the official tool uses (google/magenta-realtime-2; "
+                              "HF_TOKEN, HF_ENDPOINT and the hub's cache honoured), or copies from --from DIR, or makes "
+                              "random weights with the official exporter; checks it on this machine, then puts it in place.")
+    install.add_argument("name", help="mrt2_small, mrt2_base, another model the hub lists, or `resources`")
+    source = install.add_mutually_exclusive_group()
+    source.add_argument("--from", dest="from_dir", metavar="DIR",
+                        help="install from a folder (a USB stick): the model's own folder or a whole magenta-rt-v2 tree")
+    source.add_argument("--random-weights", action="store_true",
+                        help="the real architecture with random weights, from the official exporter (needs magenta-rt)")
+    install.add_argument("--revision", default=None, help="the hub revision (branch, tag or commit; default main)")
+    install.add_argument("--small", action="store_true", help="--random-weights: one layer each (exports in a minute)")
+    install.add_argument("--num-layers", type=int, default=None, help="--random-weights: the exporter's --num-layers")
+    install.add_argument("--depth-num-layers", type=int, default=None,
+                         help="--random-weights: the exporter's --depth-num-layers")
+    for command in (listing, install):
+        command.add_argument("--config", default=None, help="the config file `mrtd run` reads (its magenta_home)")
+        command.add_argument("--magenta-home", default=None, help="the asset root (default $MAGENTA_HOME)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(json.dumps(json_schema(), indent=2))
         return 0
+    if args.command == "models":
+        return _models(args)
     if args.command in ("send", "status"):
         from mrtd.client import command_send, command_status
 
@@ -162,6 +193,55 @@ def _devices() -> int:
     except OutputError as exc:
         print(f"mrtd: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    """`mrtd models list|install`; every failure one line on stderr, never a traceback."""
+    from mrtd.app import hub
+    from mrtd.app.config import ConfigError, load_settings
+    from mrtd.app.models import (RESOURCES, InstallError, format_list, human_size, install_model_from_folder,
+                                 install_model_from_hub, install_random_weights, install_resources_from_folder,
+                                 install_resources_from_hub, list_assets)
+
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # the hub client's HTTP library: a line per request
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        # The config's magenta_home (else $MAGENTA_HOME) becomes $MAGENTA_HOME, as for `mrtd run`.
+        load_settings(args.config, {"magenta_home": args.magenta_home} if args.magenta_home else {})
+    except (ConfigError, ValueError, TypeError) as exc:
+        print("\n".join(exc.errors) if isinstance(exc, ConfigError) else f"mrtd: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.models_command == "list":
+            print(format_list(list_assets()))
+            if args.hub:
+                print(f"on the hub ({hub.REPO_ID}): {', '.join(hub.list_models()) or 'no models'}")
+            return 0
+        if args.name == RESOURCES:
+            if args.random_weights:
+                print("mrtd: --random-weights makes models, not resources", file=sys.stderr)
+                return 2
+            done = install_resources_from_folder(args.from_dir) if args.from_dir else install_resources_from_hub(
+                revision=args.revision)
+        elif args.from_dir:
+            done = [install_model_from_folder(args.name, args.from_dir)]
+        elif args.random_weights:
+            layers = 1 if args.small else None
+            print(f"exporting {args.name} with random weights through the official exporter "
+                  "(a minute or more)...", file=sys.stderr)
+            done = [install_random_weights(args.name, num_layers=args.num_layers or layers,
+                                           depth_num_layers=args.depth_num_layers or layers)]
+        else:
+            done = [install_model_from_hub(args.name, revision=args.revision)]
+    except (InstallError, hub.HubError) as exc:
+        print(f"mrtd: {exc}", file=sys.stderr)
+        return 1
+    for installed in done:
+        print(f"{installed.name}: installed at {installed.folder} ({human_size(installed.size)}, "
+              f"{installed.source})")
+        for line in installed.checks:
+            print(f"  {line}")
     return 0
 
 

@@ -157,15 +157,32 @@ def resolve_magenta_home(explicit: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-def model_paths(model: str | None = None, home: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """(`<name>.mlxfn`, `<name>_state.safetensors`) for a model name."""
-    name = model or DEFAULT_MODEL
-    folder = resolve_magenta_home(home) / ASSETS_DIR / "models" / name
+def models_dir(home: str | os.PathLike | None = None) -> Path:
+    """`$MAGENTA_HOME/magenta-rt-v2/models`: one folder per model, named as the model."""
+    return resolve_magenta_home(home) / ASSETS_DIR / "models"
+
+
+def resources_dir(home: str | os.PathLike | None = None) -> Path:
+    """`$MAGENTA_HOME/magenta-rt-v2/resources`: MusicCoCa's and SpectroStream's folders."""
+    return resolve_magenta_home(home) / ASSETS_DIR / "resources"
+
+
+def model_files(folder: Path, name: str) -> tuple[Path, Path]:
+    """(`<name>.mlxfn`, `<name>_state.safetensors`) inside a model's folder."""
     return folder / f"{name}.mlxfn", folder / f"{name}_state.safetensors"
 
 
+def model_paths(model: str | None = None, home: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """(`<name>.mlxfn`, `<name>_state.safetensors`) for a model name."""
+    name = model or DEFAULT_MODEL
+    return model_files(models_dir(home) / name, name)
+
+
+ENCODER_FILE = "spectrostream_encoder.mlxfn"
+
+
 def encoder_path(home: str | os.PathLike | None = None) -> Path:
-    return resolve_magenta_home(home) / ASSETS_DIR / "resources" / "spectrostream" / "spectrostream_encoder.mlxfn"
+    return resources_dir(home) / "spectrostream" / ENCODER_FILE
 
 
 def assets_present(model: str | None = None, magenta_home: str | os.PathLike | None = None) -> bool:
