@@ -274,8 +274,6 @@ def would_change(check: ModelCheck, mlx: dict[str, Any]) -> list[str]:
     else:
         # On a GPU the 8-bit export steps faster; on a CPU it is slower (DESIGN: ~11 s against ~2.5 s).
         changes.append("the 8-bit export of the model (mrtd models list names it)")
-    if check.verdict == OFFLINE_ONLY and check.source == "random-weights":
-        changes.append("(random weights time like the real model of the same size)")
     return changes
 
 
@@ -305,7 +303,10 @@ def next_commands(report_models: list[ModelCheck], resources: dict[str, Any], ml
     else:
         play.append("mrtd run  # the built-in synth: no model here plays live")
     if usable:
-        render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav --engine mrt2 --model {usable[0].name} --seconds 1")
+        # A second of audio is 25 steps: say what it costs here, so a slow machine is no surprise.
+        per_second = 25 * usable[0].p50_ms / 1000.0
+        render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav --engine mrt2 --model {usable[0].name} --seconds 1"
+                      f"  # about {max(per_second, 0.1):.1f} s here per second of audio")
     else:
         render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav  # the synth until a model is installed")
     return {"install": install, "play": play, "render": render}
