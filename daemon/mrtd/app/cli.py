@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--state-dir", help="the state folder (default: the config's)")
     token.add_argument("--rotate", action="store_true", help="make a new token (the old URL stops working at the next start)")
     _models_parser(commands)
+    doctor = commands.add_parser("doctor", help="what this machine can do: models timed, and the commands to run next",
+                                 description="Looks at MLX, audio, MIDI, the web page's packages, the installed models "
+                                 "and resources; times each model on this device against the 40 ms budget "
+                                 "(live, live at a larger latency preset, or offline only); ends with the commands to run.")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object (its shape: docs/doctor.md)")
+    doctor.add_argument("--seconds", type=float, default=None,
+                        help="timed steps per model, in seconds (default 20; a slow model still gets 2 steps)")
     commands.add_parser("devices", help="list audio output devices")
     commands.add_parser("osc-reference", help="print the OSC reference page (docs/osc.md)")
     commands.add_parser("config-reference", help="print the config file reference (docs/config.md)")
@@ -150,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(getattr(args, "log_level", "info"))
     if args.command == "devices":
         return _devices()
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command == "config-reference":
         from mrtd.app.configdoc import config_markdown
 
@@ -242,6 +251,18 @@ def _models(args: argparse.Namespace) -> int:
               f"{installed.source})")
         for line in installed.checks:
             print(f"  {line}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from mrtd.app.doctor import SECONDS_PER_MODEL, diagnose, format_report
+
+    seconds = SECONDS_PER_MODEL if args.seconds is None else max(0.0, args.seconds)
+    # Progress (what is timed, and for how long) goes to stderr, so --json's stdout stays one object.
+    report = diagnose(seconds, say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(report.as_json(), indent=2) if args.json else format_report(report))
     return 0
 
 

@@ -32,7 +32,7 @@ from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
 from mrtd.audio.clock import FrameClock
-from mrtd.app.engine_choice import choose_live_engine
+from mrtd.app.engine_choice import choose_live_engine, model_source_of, source_words, verdict_word
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Fit, Journal, MusicState, capture, file_digest, fit_to_scene, resume_action
 from mrtd.app.midi_host import MidiHost
@@ -198,10 +198,13 @@ class Daemon:
             self._last_error_at = time.monotonic()
             self.engine = self._warm_engine(config.fallback_engine, None)
         self.engine, self.engine_note = choose_live_engine(self.engine, config.engine, config.allow_slow,
-                                                           lambda: self._warm_engine("synth", None))
+                                                           lambda: self._warm_engine("synth", None),
+                                                           config.lead_frames)
         verdict = self.engine.verdict
-        log.info("engine: %s (warm: %d steps, median %.2f ms, p99 %.2f ms per 40 ms frame, on %s)",
-                 self.engine.describe(), verdict.steps if verdict else 0, verdict.p50_ms if verdict else 0.0,
+        # The model, where it came from (random weights say so) and what the doctor would say of it.
+        log.info("engine: %s, %s, %s (warm: %d steps, median %.2f ms, p99 %.2f ms per 40 ms frame, on %s)",
+                 self.engine.describe(), source_words(self.engine), verdict_word(verdict) or "not measured",
+                 verdict.steps if verdict else 0, verdict.p50_ms if verdict else 0.0,
                  verdict.p99_ms if verdict else 0.0, self.engine.hardware())
         log.info("style embedder: %s", self.style.describe())
         self._warn_style_once()
@@ -481,7 +484,8 @@ class Daemon:
                 engine = self._warm_engine(name, model)
                 # Judged as at start: a model too slow for live play is refused (and closed)
                 # unless allow_slow; no synth stands in, since the one playing already does.
-                engine, note = choose_live_engine(engine, "swap", self.config.allow_slow, make_synth=None)
+                engine, note = choose_live_engine(engine, "swap", self.config.allow_slow, make_synth=None,
+                                                  lead_frames=self.config.lead_frames)
                 if prepare is not None:
                     prepare(engine)
             except Exception as exc:
@@ -527,10 +531,16 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         engine = self.generator.engine if self.generator else self.engine
         metrics = engine.metrics() if engine else None
+        verdict = engine.verdict if engine else None
         return {
             "engine": engine.describe() if engine else "none",
             "engine_error": self.engine_error,  # why the configured engine is not the one playing
-            "realtime_warning": getattr(engine, "realtime_warning", None) or "",
+            # The engine warns of any step over the frame; a longer lead that carries it (--latency
+            # safe, Verdict.fits_lead) plays it without gaps, so there is nothing to warn of.
+            "realtime_warning": "" if verdict is not None and verdict.fits_lead(self.config.lead_frames)
+            else getattr(engine, "realtime_warning", None) or "",
+            "model_source": model_source_of(engine),  # hub | folder | random-weights | unknown | built-in
+            "model_verdict": verdict_word(verdict),  # live | live-at-PRESET | offline-only ("" unmeasured)
             "rtf": metrics.realtime_factor if metrics and metrics.steps else 0.0,
             "frames_late": getattr(engine, "frames_late", 0),
             "engine_note": self.engine_note,

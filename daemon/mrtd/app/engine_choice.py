@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
+from mrtd.audio.outputs import LATENCY_PRESETS
 from mrtd.engines.base import BaseEngine
-from mrtd.engines.realtime import REALTIME_HARDWARE, RENDER_HINT
+from mrtd.engines.mrt2 import SOURCE_WORDS
+from mrtd.engines.realtime import REALTIME_HARDWARE, RENDER_HINT, Verdict
 
 log = logging.getLogger("mrtd")
 
@@ -22,22 +24,82 @@ class TooSlowError(ValueError):
     """The chosen model cannot play live here; the message says how fast it is and what to do."""
 
 
-def too_slow_message(engine: BaseEngine) -> str | None:
-    """Why `engine` cannot play live on this machine, or None when it keeps up (or was never measured)."""
+DEFAULT_PRESET = "balanced"
+LIVE, LIVE_AT, OFFLINE_ONLY = "live", "live-at", "offline-only"
+
+
+def live_verdict(verdict: Verdict) -> tuple[str, str | None]:
+    """What a measured model can do here, as the doctor, the start log and /status say it:
+    (LIVE, None) at the default latency; (LIVE_AT, preset) at the first latency preset with a
+    longer lead that carries it (`--latency PRESET`); or (OFFLINE_ONLY, None): `mrtd render`."""
+    if verdict.keeps_up:
+        return LIVE, None
+    default_lead = LATENCY_PRESETS[DEFAULT_PRESET].lead_frames
+    for name, preset in sorted(LATENCY_PRESETS.items(), key=lambda item: item[1].lead_frames):
+        if preset.lead_frames > default_lead and verdict.fits_lead(preset.lead_frames):
+            return LIVE_AT, name
+    return OFFLINE_ONLY, None
+
+
+def verdict_word(verdict: Verdict | None) -> str:
+    """The verdict as one token for /status (no spaces: Pd splits on them): live, live-at-safe,
+    offline-only, or "" when nothing was measured."""
+    if verdict is None:
+        return ""
+    word, preset = live_verdict(verdict)
+    return f"{word}-{preset}" if preset else word
+
+
+BUILT_IN = "built-in"
+
+
+def model_source_of(engine: BaseEngine | None) -> str:
+    """Where the engine's model came from: the mrt2 folder's marker, or "built-in" (the synth)."""
+    return str(getattr(engine, "source", BUILT_IN)) if engine is not None else ""
+
+
+def source_words(engine: BaseEngine | None) -> str:
+    """The source in words for the log: "random weights", "downloaded", "built-in"."""
+    source = model_source_of(engine)
+    return SOURCE_WORDS.get(source, source)
+
+
+def model_line(status: dict) -> str:
+    """The model's source and verdict in words, from /status's tokens, for the page's header:
+    "random weights · offline only"; "" for the built-in synth, which needs neither."""
+    source, verdict = str(status.get("model_source") or ""), str(status.get("model_verdict") or "")
+    if source in ("", BUILT_IN):
+        return ""
+    if verdict.startswith(LIVE_AT + "-"):
+        verdict_text = f"live at --latency {verdict[len(LIVE_AT) + 1:]}"
+    else:
+        verdict_text = verdict.replace("-", " ")
+    return " · ".join(part for part in (SOURCE_WORDS.get(source, source), verdict_text) if part)
+
+
+def too_slow_message(engine: BaseEngine, lead_frames: int | None = None) -> str | None:
+    """Why `engine` cannot play live on this machine `lead_frames` ahead, or None when it keeps up
+    (or was never measured). A longer lead (--latency safe) carries a model whose p99 step overruns
+    the frame but whose median keeps up (Verdict.fits_lead)."""
     verdict = engine.verdict
-    if verdict is None or verdict.keeps_up or engine.name == "synth":
+    lead = LATENCY_PRESETS[DEFAULT_PRESET].lead_frames if lead_frames is None else lead_frames
+    if verdict is None or verdict.fits_lead(lead) or engine.name == "synth":
         return None
-    return f"{engine.describe()} cannot keep up: {verdict.describe()} ({REALTIME_HARDWARE})"
+    word, preset = live_verdict(verdict)
+    hint = f"; it plays live at --latency {preset}" if word == LIVE_AT else ""
+    return f"{engine.describe()} cannot keep up: {verdict.describe()} ({REALTIME_HARDWARE}){hint}"
 
 
 def choose_live_engine(engine: BaseEngine, requested: str, allow_slow: bool,
-                       make_synth: Callable[[], BaseEngine] | None) -> tuple[BaseEngine, str]:
+                       make_synth: Callable[[], BaseEngine] | None,
+                       lead_frames: int | None = None) -> tuple[BaseEngine, str]:
     """The engine to play live, and a note for the log and /status ("" when there is nothing to say).
 
     `requested` is the engine the user asked for ("auto" lets the synth stand in through
-    `make_synth`); anything else, a swap included, is refused with TooSlowError.
+    `make_synth`); anything else, a swap included, is refused with TooSlowError. `lead_frames`:
+    the run's lead (None: the default preset's).
     """
-    reason = too_slow_message(engine)
+    reason = too_slow_message(engine, lead_frames)
     if reason is None:
         return engine, ""
     if allow_slow:

@@ -39,7 +39,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from mrtd.engines.mrt2 import ENCODER_FILE, model_files, models_dir, resources_dir
+from mrtd.engines.mrt2 import (ENCODER_FILE, SOURCE_FILE, SOURCE_WORDS, installed_models, model_files, model_source,
+                               models_dir, resources_dir)
 from mrtd.style.musiccoca_assets import EMBEDDER_FILES, MAPPER_FILE, QUANTIZER_FILE
 
 # The two models the official repository publishes (models/<name>/ on the hub); any other
@@ -51,11 +52,8 @@ RESOURCE_SETS: dict[str, tuple[str, ...]] = {
     "musiccoca": MUSICCOCA_FILES,  # mapper.tflite is optional
     "spectrostream": (ENCODER_FILE,),  # the encoder mrtd's prefill runs; the hub's folder holds more
 }
-MARKER_FILE = "mrtd-source.json"
-SOURCES = ("hub", "folder", "random-weights")
-SOURCE_LABELS = {"hub": "downloaded", "folder": "from folder", "random-weights": "random weights"}
+MARKER_FILE = SOURCE_FILE  # the marker the engine, status and `mrtd doctor` read (engines/mrt2.py)
 STAGING_TAG = ".installing-"
-MARKER_MAX_BYTES = 4096
 SAFETENSORS_HEADER_MAX = 100 << 20  # a state file's JSON header is a few kB; refuse anything absurd
 CHECK_TEXT = "warm analog synth pads"
 EXPORT_TIMEOUT_S = 3600
@@ -76,16 +74,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def read_marker(folder: Path) -> dict[str, Any] | None:
-    """The folder's `mrtd-source.json`, or None when it has none (or an unreadable one)."""
-    try:
-        with open(folder / MARKER_FILE, "rb") as file:
-            data = json.loads(file.read(MARKER_MAX_BYTES + 1)[:MARKER_MAX_BYTES])
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("source") in SOURCES else None
-
-
 def write_marker(folder: Path, source: str, repo: str | None, revision: str | None, **extra: Any) -> None:
     marker = {"source": source, "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "repo": repo, "revision": revision, **extra}
@@ -93,9 +81,8 @@ def write_marker(folder: Path, source: str, repo: str | None, revision: str | No
 
 
 def source_label(folder: Path) -> str:
-    """How the folder's files got here, in words: downloaded, from folder, random weights (or not recorded)."""
-    marker = read_marker(folder)
-    return SOURCE_LABELS[marker["source"]] if marker else "not recorded"
+    """How the folder's files got here, in words: downloaded, from a folder, random weights (or source unknown)."""
+    return SOURCE_WORDS[model_source(folder)]
 
 
 def folder_size(folder: Path) -> int:
@@ -123,18 +110,15 @@ class AssetStatus:
     folder: Path
     installed: bool
     size: int
-    source: str  # downloaded, from folder, random weights, not recorded, or "" when not installed
+    source: str  # downloaded, from a folder, random weights, source unknown, or "" when not installed
     loads: str  # whether it loads here, in words ("not checked" when it was not)
     missing: tuple[str, ...] = ()
 
 
 def installed_model_names(home: str | os.PathLike | None = None) -> list[str]:
     """Model folders under models/ with both files (what `engine: auto` would accept), staging folders never."""
-    root = models_dir(home)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir()
-                  if not p.name.startswith(".") and all(f.is_file() for f in model_files(p, p.name)))
+    return [name for name in installed_models(home)
+            if not name.startswith(".") and all(f.is_file() for f in model_files(models_dir(home) / name, name))]
 
 
 def _mlx_check(path: Path) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from mrtd.app.engine_choice import model_line
 from mrtd.app.surface import Services, Surface
 from mrtd.app.web_token import kept_token, token_path
 from mrtd.vocabulary.params import PARAMS
@@ -95,6 +96,10 @@ class WebSurface(Surface):
         return {
             "engine": status["engine"],
             "embedder": str(status.get("embedder") or "builtin"),
+            # Where the model came from and what it can do here ("random weights · offline only").
+            "model_source": str(status.get("model_source") or ""),
+            "model_verdict": str(status.get("model_verdict") or ""),
+            "model": model_line(status),
             "step_ms": round(status["step_ms"], 2),
             "step_p99_ms": round(status["step_p99_ms"], 2),
             "budget_ms": FRAME_BUDGET_MS,

@@ -181,6 +181,44 @@ def model_paths(model: str | None = None, home: str | os.PathLike | None = None)
 ENCODER_FILE = "spectrostream_encoder.mlxfn"
 
 
+# What installed a model: `mrtd models install` leaves this marker in the model's folder.
+# Untrusted (a folder copied from anywhere): read at most SOURCE_MAX_BYTES, and anything
+# but a known word is "unknown" (installed by hand or by the official tool, which writes none).
+SOURCE_FILE = "mrtd-source.json"
+SOURCE_MAX_BYTES = 4096
+SOURCES = ("hub", "folder", "random-weights")
+SOURCE_UNKNOWN = "unknown"
+SOURCE_WORDS = {"hub": "downloaded", "folder": "from a folder", "random-weights": "random weights",
+                SOURCE_UNKNOWN: "source unknown"}
+MAX_LISTED_MODELS = 64  # folders looked at under models/: a stray tree cannot make a listing endless
+
+
+def model_source(folder: Path) -> str:
+    """The model folder's source ("hub", "folder", "random-weights"), or "unknown" without a readable marker."""
+    import json
+
+    try:
+        with open(folder / SOURCE_FILE, "rb") as file:
+            raw = file.read(SOURCE_MAX_BYTES + 1)
+        if len(raw) > SOURCE_MAX_BYTES:
+            return SOURCE_UNKNOWN
+        source = json.loads(raw.decode("utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        return SOURCE_UNKNOWN
+    return source if source in SOURCES else SOURCE_UNKNOWN
+
+
+def installed_models(home: str | os.PathLike | None = None) -> list[str]:
+    """Names of the model folders under `models/` holding either of a model's two files (sorted;
+    a folder with one of them is listed, so a half-installed model is reported, not hidden)."""
+    root = models_dir(home)
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir())[:MAX_LISTED_MODELS]
+    except OSError:
+        return []
+    return [f.name for f in folders if any(p.is_file() for p in model_paths(f.name, home))]
+
+
 def encoder_path(home: str | os.PathLike | None = None) -> Path:
     return resources_dir(home) / "spectrostream" / ENCODER_FILE
 
@@ -250,6 +288,7 @@ class Mrt2Engine(BaseEngine):
         self.model = model or DEFAULT_MODEL
         self.home = resolve_magenta_home(magenta_home)
         self.function_path, self.state_path = model_paths(self.model, self.home)
+        self.source = model_source(self.function_path.parent)  # what installed it (random weights are marked)
         self.warmup_steps = max(1, warmup_steps)
         self.keep_warm = keep_warm
         self.keep_warm_interval = keep_warm_interval
@@ -676,6 +715,7 @@ class Mrt2Engine(BaseEngine):
 
     def describe(self) -> str:
         text = f"mrt2 {self.model} ({self.function_path.parent})"
+        text += " [random weights]" if self.source == "random-weights" else ""
         return text + (" [not real-time]" if self.realtime_warning else "")
 
 

@@ -409,6 +409,12 @@
   function showStatus(s) {
     status = s;
     $("engine").textContent = `${s.engine} · ${s.embedder}`;
+    $("engine").title = $("engine").textContent;  // the header cuts it short; the whole line on hover
+    // The model's source and verdict ("random weights · offline only"), never cut off: a rehearsal
+    // with random weights must not pass for the real model.
+    $("model").textContent = s.model || "";
+    $("model").hidden = !s.model;
+    $("model").classList.toggle("warn", s.model_source === "random-weights" || s.model_verdict === "offline-only");
     const [l, r] = s.peak;
     $("meter-l").style.width = `${Math.min(100, l * 100)}%`; $("meter-r").style.width = `${Math.min(100, r * 100)}%`;
     $("step-ms").textContent = `${s.step_ms.toFixed(1)} / ${s.budget_ms.toFixed(0)} ms`;

@@ -1,0 +1,394 @@
+"""`mrtd doctor`: what this machine can do, measured, and the next command to run.
+
+It looks (platform, Python, MLX and its device, audio, MIDI, the web page's packages, the
+installed models and resources), times each installed model on this device the way the
+daemon's warm-up does (`realtime.judge`, `engine_choice.live_verdict`), and ends with the
+commands for this machine: what to install, how to play, how to render.
+
+Bounded in time: each model gets one first step (it compiles), then as many timed steps as fit
+`seconds_per_model` (at least MIN_STEPS, at most MAX_STEPS), and the doctor says how long that
+will take before it starts them. A broken model is named with its file, never a traceback.
+
+`--json` prints `DoctorReport.as_json()`: the shape is documented in docs/doctor.md and holds
+`"doctor": JSON_VERSION`; keys are only ever added.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mrtd.app.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict
+from mrtd.conditioning import Conditioning
+from mrtd.engines.mrt2 import (
+    ASSETS_DIR,
+    SMALLEST_MODEL,
+    SOURCE_WORDS,
+    ModelError,
+    Mrt2Engine,
+    device_description,
+    encoder_path,
+    installed_models,
+    mlx_core,
+    model_paths,
+    model_source,
+    resolve_magenta_home,
+)
+from mrtd.engines.realtime import FRAME_BUDGET_MS, judge
+from mrtd.style.musiccoca_assets import EMBEDDER_FILES, QUANTIZER_FILE, musiccoca_dir
+
+JSON_VERSION = 1
+SECONDS_PER_MODEL = 20.0  # timed steps after the first, per model (a fast model stops at MAX_STEPS)
+MIN_STEPS = 2  # a model that takes seconds per step still gets this many timed steps
+MAX_STEPS = 50  # enough for a p99 worth the name at 40 ms a step (2 s)
+BROKEN = "broken"
+NOT_TIMED = "not-timed"  # MLX does not import here: the files are listed, not stepped
+EXAMPLE_SCENE = "scenes/live-coding.yaml"
+NVIDIA_SMI_TIMEOUT_S = 5.0
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class ModelCheck:
+    """One installed model, measured (or why it could not be)."""
+
+    name: str
+    folder: str
+    source: str  # hub | folder | random-weights | unknown
+    size_mb: float
+    verdict: str = BROKEN  # live | live-at | offline-only | broken
+    preset: str | None = None  # the latency preset for live-at
+    error: str = ""  # a broken model: what is wrong, naming the file
+    load_s: float = 0.0
+    first_step_s: float = 0.0  # compiles the function: not judged
+    steps: int = 0  # timed steps the figures come from
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    device: str = ""
+    would_change_it: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DoctorReport:
+    platform: dict[str, str]
+    mlx: dict[str, Any]
+    audio: dict[str, Any]
+    midi: dict[str, Any]
+    web: dict[str, Any]
+    magenta_home: str
+    resources: dict[str, Any]
+    models: list[ModelCheck]
+    next: dict[str, list[str]]  # install, play, render: commands to run, in order
+
+    def as_json(self) -> dict[str, Any]:
+        return {"doctor": JSON_VERSION, **asdict(self)}
+
+
+# -- looking -------------------------------------------------------------------------------
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def check_platform() -> dict[str, str]:
+    return {"system": platform.system(), "machine": platform.machine(), "release": platform.release(),
+            "python": platform.python_version(), "executable": sys.executable}
+
+
+def nvidia_gpu() -> dict[str, str]:
+    """The NVIDIA driver and GPU name from nvidia-smi, or {} when there is none (bounded in time)."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return {}
+    try:
+        done = subprocess.run([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    first = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
+    name, _, driver = first.partition(",")
+    return {"gpu": name.strip(), "driver": driver.strip()} if name else {}
+
+
+def check_mlx() -> dict[str, Any]:
+    """MLX's version and backend (metal, cuda, cpu) and the device mrt2 steps on."""
+    found: dict[str, Any] = {"version": _version("mlx"), "backend": "", "device": "", "error": "",
+                             "cuda_package": _version("mlx-cuda-12") or _version("mlx-cuda-13") or _version("mlx-cuda"),
+                             "nvidia": nvidia_gpu()}
+    try:
+        mx = mlx_core()
+    except ModelError as exc:
+        found["error"] = str(exc)
+        return found
+    found["device"] = device_description()
+    if mx.default_device() == mx.gpu:
+        found["backend"] = "cuda" if "(cuda" in found["device"] else "metal"
+    else:
+        found["backend"] = "cpu"
+    return found
+
+
+def check_audio() -> dict[str, Any]:
+    """PortAudio's output devices (as `mrtd devices` lists them) and whether a JACK server runs."""
+    from mrtd.audio.outputs import OutputError, import_sounddevice
+
+    found: dict[str, Any] = {"portaudio": "", "outputs": [], "default_output": "", "jack_running": False, "error": ""}
+    try:
+        sd = import_sounddevice()
+        found["portaudio"] = str(sd.get_portaudio_version()[1])
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+    except (OutputError, OSError, Exception) as exc:  # PortAudio missing or failing: say so, go on
+        found["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return found
+    found["outputs"] = [f"{d['name']} ({hostapis[d['hostapi']]['name']}, {d['max_output_channels']} ch)"
+                        for d in devices if d["max_output_channels"] > 0]
+    # PortAudio's JACK host API lists devices only while a server runs.
+    found["jack_running"] = any("JACK" in api["name"] and api["devices"] for api in hostapis)
+    try:
+        default = sd.query_devices(kind="output")
+        found["default_output"] = str(default["name"])
+    except Exception:  # no default device: PortAudio's "Error querying device -1"
+        found["default_output"] = ""
+    return found
+
+
+def check_midi(jack_running: bool) -> dict[str, Any]:
+    """Which MIDI system mrtd would use (ALSA's sequencer, JACK, CoreMIDI), as inputs/midi.py picks it."""
+    found: dict[str, Any] = {"rtmidi": _version("python-rtmidi"), "api": "", "note": ""}
+    if not found["rtmidi"]:
+        found["note"] = "python-rtmidi is not installed: no MIDI input"
+        return found
+    import rtmidi
+
+    if os.path.exists("/dev/snd/seq"):
+        found["api"] = "alsa"
+    elif jack_running and rtmidi.API_UNIX_JACK in rtmidi.get_compiled_api():
+        found["api"] = "jack"
+    elif rtmidi.API_MACOSX_CORE in rtmidi.get_compiled_api():
+        found["api"] = "coremidi"
+    else:
+        found["note"] = "no ALSA sequencer (/dev/snd/seq) and no JACK server: MIDI is off, the rest plays"
+    return found
+
+
+def check_web() -> dict[str, Any]:
+    found = {"aiohttp": _version("aiohttp"), "prometheus_client": _version("prometheus-client")}
+    missing = [name for name, version in found.items() if not version]
+    return {**found, "note": f"the web page needs {', '.join(missing)}: pip install {' '.join(missing)}" if missing else ""}
+
+
+def check_resources(home: Path) -> dict[str, Any]:
+    """MusicCoCa's files and SpectroStream's encoder, where the engines look for them."""
+    folder = musiccoca_dir()
+    wanted = (*EMBEDDER_FILES, QUANTIZER_FILE)
+    missing = [name for name in wanted if not (folder / name).is_file()]
+    encoder = encoder_path(home)
+    return {"musiccoca": {"folder": str(folder), "present": not missing, "missing": missing},
+            "spectrostream": {"file": str(encoder), "present": encoder.is_file()}}
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+
+def _size_mb(paths: tuple[Path, ...]) -> float:
+    return round(sum(p.stat().st_size for p in paths if p.is_file()) / 1e6, 1)
+
+
+def time_model(name: str, home: Path, seconds: float, say: Say) -> ModelCheck:
+    """Load one model, step it once (compiling), then time as many steps as fit `seconds`."""
+    paths = model_paths(name, home)
+    check = ModelCheck(name=name, folder=str(paths[0].parent), source=model_source(paths[0].parent),
+                       size_mb=_size_mb(paths))
+    say(f"timing {name} ({check.size_mb:.0f} MB): loading, one first step, then up to {seconds:.0f} s of timed steps")
+    started = time.perf_counter()
+    try:
+        engine = Mrt2Engine(model=name, magenta_home=home)
+    except ModelError as exc:  # the message names the file
+        check.error = str(exc)
+        return check
+    except Exception as exc:  # whatever else MLX says of a damaged file: one line, the file named
+        check.error = f"mrt2 model {name!r} ({paths[0]}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return check
+    try:
+        check.load_s = round(time.perf_counter() - started, 2)
+        check.device = engine.hardware()
+        # As BaseEngine.warm_up does: timed throw-away steps on empty conditioning, the first
+        # (compiling) one left out by `judge`; here the first one also sets how many follow.
+        durations = [_timed_step(engine)]
+        check.first_step_s = round(durations[0], 3)
+        count = max(MIN_STEPS, min(MAX_STEPS, int(seconds / max(durations[0], 1e-3))))
+        say(f"  first step {durations[0]:.2f} s; {count} timed steps follow, about {count * durations[0]:.0f} s")
+        durations += [_timed_step(engine) for _ in range(count)]
+        engine.reset()
+    except Exception as exc:
+        check.error = f"mrt2 model {name!r} ({paths[0]}) failed a step: {type(exc).__name__}: {exc}".splitlines()[0]
+        return check
+    finally:
+        engine.close()
+    verdict = judge(durations, check.device)
+    check.steps, check.p50_ms, check.p99_ms = verdict.steps, round(verdict.p50_ms, 2), round(verdict.p99_ms, 2)
+    check.verdict, check.preset = live_verdict(verdict)
+    return check
+
+
+def _timed_step(engine: Mrt2Engine) -> float:
+    started = time.perf_counter()
+    engine.step(Conditioning())
+    return time.perf_counter() - started
+
+
+# -- advising ------------------------------------------------------------------------------
+
+
+def _install_extra(mlx: dict[str, Any]) -> str:
+    return "pip install -e '.[cuda12]'" if mlx["nvidia"] else "pip install -e '.[cpu]'"
+
+
+def would_change(check: ModelCheck, mlx: dict[str, Any]) -> list[str]:
+    """What would make this model play live (or at the default latency) here."""
+    if check.verdict in (LIVE, BROKEN, NOT_TIMED):
+        return []
+    changes = []
+    if not check.name.startswith(SMALLEST_MODEL):
+        changes.append(f"the smaller model: mrtd models install {SMALLEST_MODEL}")
+    if mlx["backend"] == "cpu" and mlx["nvidia"]:
+        changes.append(f"the CUDA extra, for the {mlx['nvidia']['gpu']} here (driver {mlx['nvidia']['driver']}): "
+                       "pip install -e '.[cuda12]' in a venv without the cpu extra")
+    elif mlx["backend"] == "cpu":
+        changes.append("a GPU: Apple Silicon (Metal), or an NVIDIA GPU with the cuda12 extra; "
+                       f"a CPU steps it {check.p50_ms / FRAME_BUDGET_MS:.0f}x slower than real time")
+    else:
+        # On a GPU the 8-bit export steps faster; on a CPU it is slower (DESIGN: ~11 s against ~2.5 s).
+        changes.append("the 8-bit export of the model (mrtd models list names it)")
+    return changes
+
+
+def next_commands(report_models: list[ModelCheck], resources: dict[str, Any], mlx: dict[str, Any]) -> dict[str, list[str]]:
+    """The commands to run next on this machine: install, play, render."""
+    install: list[str] = []
+    if mlx["error"]:
+        install.append(_install_extra(mlx))
+    elif mlx["backend"] == "cpu" and mlx["nvidia"]:
+        install.append("pip install -e '.[cuda12]'  # in a venv without the cpu extra: MLX on the GPU")
+    usable = [m for m in report_models if m.verdict not in (BROKEN, NOT_TIMED)]
+    for broken in (m for m in report_models if m.verdict == BROKEN):
+        install.append(f"mrtd models install {broken.name}  # again: {broken.name} is broken")
+    if not usable:
+        install.append(f"mrtd models install {SMALLEST_MODEL}  # from the hub; offline: --from DIR; "
+                       "a rehearsal: --random-weights")
+    if not resources["musiccoca"]["present"]:
+        install.append("mrtd models install resources  # MusicCoCa (text prompts) and SpectroStream")
+    play: list[str] = []
+    render: list[str] = []
+    live = [m for m in usable if m.verdict == LIVE]
+    at_preset = [m for m in usable if m.verdict == LIVE_AT]
+    if live:
+        play.append(f"mrtd run --engine mrt2 --model {live[0].name}")
+    elif at_preset:
+        play.append(f"mrtd run --engine mrt2 --model {at_preset[0].name} --latency {at_preset[0].preset}")
+    else:
+        play.append("mrtd run  # the built-in synth: no model here plays live")
+    if usable:
+        # A second of audio is 25 steps: say what it costs here, so a slow machine is no surprise.
+        per_second = 25 * usable[0].p50_ms / 1000.0
+        render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav --engine mrt2 --model {usable[0].name} --seconds 1"
+                      f"  # about {max(per_second, 0.1):.1f} s here per second of audio")
+    else:
+        render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav  # the synth until a model is installed")
+    return {"install": install, "play": play, "render": render}
+
+
+def diagnose(seconds_per_model: float = SECONDS_PER_MODEL, say: Say = lambda line: None) -> DoctorReport:
+    """Look, measure every installed model, advise. `say` hears progress as it happens."""
+    home = resolve_magenta_home()
+    plat = check_platform()
+    mlx = check_mlx()
+    audio = check_audio()
+    midi = check_midi(audio["jack_running"])
+    web = check_web()
+    resources = check_resources(home)
+    names = installed_models(home)
+    if names and not mlx["error"]:
+        say(f"{len(names)} model(s) under {home / ASSETS_DIR / 'models'}: each loads, steps once, "
+            f"then steps for up to {seconds_per_model:.0f} s")
+    checks = []
+    for name in names:
+        if mlx["error"]:
+            paths = model_paths(name, home)
+            checks.append(ModelCheck(name, str(paths[0].parent), model_source(paths[0].parent), _size_mb(paths),
+                                     verdict=NOT_TIMED, error=f"not timed: {mlx['error']}"))
+            continue
+        check = time_model(name, home, seconds_per_model, say)
+        check.would_change_it = would_change(check, mlx)
+        checks.append(check)
+    return DoctorReport(plat, mlx, audio, midi, web, str(home), resources, checks, next_commands(checks, resources, mlx))
+
+
+# -- telling -------------------------------------------------------------------------------
+
+
+def verdict_text(check: ModelCheck) -> str:
+    if check.verdict == LIVE:
+        return "live"
+    if check.verdict == LIVE_AT:
+        return f"live at a larger latency preset: --latency {check.preset}"
+    if check.verdict == OFFLINE_ONLY:
+        return "offline only (mrtd render)"
+    return "broken"
+
+
+def format_report(report: DoctorReport) -> str:
+    """The report as people read it."""
+    p, mlx, audio, midi, web = report.platform, report.mlx, report.audio, report.midi, report.web
+    lines = [f"platform   {p['system']} {p['release']} {p['machine']}, Python {p['python']}"]
+    if mlx["error"]:
+        lines.append(f"MLX        not usable: {mlx['error']}")
+    else:
+        lines.append(f"MLX        {mlx['version']}, backend {mlx['backend']}: {mlx['device']}")
+    if mlx["nvidia"]:
+        lines.append(f"NVIDIA     {mlx['nvidia']['gpu']}, driver {mlx['nvidia']['driver']}"
+                     + ("" if mlx["backend"] == "cuda" else " (MLX is not using it: the cuda12 extra does)"))
+    if audio["error"]:
+        lines.append(f"audio      {audio['error']}")
+    else:
+        outputs = audio["outputs"]
+        lines.append(f"audio      PortAudio: {len(outputs)} output device(s)"
+                     + (f", default {audio['default_output']}" if audio["default_output"] else ", no default")
+                     + f"; JACK server {'running' if audio['jack_running'] else 'not running'} (mrtd devices lists them)")
+    lines.append(f"MIDI       {midi['api'] or 'off'}" + (f": {midi['note']}" if midi["note"] else ""))
+    lines.append("web page   " + (web["note"] or f"aiohttp {web['aiohttp']}, prometheus-client {web['prometheus_client']}"))
+    musiccoca, spectro = report.resources["musiccoca"], report.resources["spectrostream"]
+    lines.append(f"MusicCoCa  {'installed' if musiccoca['present'] else 'missing ' + ', '.join(musiccoca['missing'])}"
+                 f" ({musiccoca['folder']})")
+    lines.append(f"SpectroStream {'installed' if spectro['present'] else 'missing'} ({spectro['file']})")
+    if not report.models:
+        lines.append(f"models     none under {report.magenta_home}/{ASSETS_DIR}/models")
+    for check in report.models:
+        lines.append(f"model      {check.name} ({SOURCE_WORDS.get(check.source, check.source)}, {check.size_mb:.0f} MB, "
+                     f"{check.folder})")
+        if check.verdict in (BROKEN, NOT_TIMED):
+            lines.append(f"  {check.verdict}: {check.error}")
+            continue
+        lines.append(f"  {check.steps} timed steps on {check.device}: median {check.p50_ms:.1f} ms, "
+                     f"p99 {check.p99_ms:.1f} ms against the {FRAME_BUDGET_MS:.0f} ms budget "
+                     f"(load {check.load_s:.1f} s, first step {check.first_step_s:.2f} s)")
+        lines.append(f"  verdict: {verdict_text(check)}")
+        lines.extend(f"  would change it: {change}" for change in check.would_change_it)
+    lines.append("next:")
+    for what in ("install", "play", "render"):
+        lines.extend(f"  {what:8s} {command}" for command in report.next[what])
+    return "\n".join(lines)

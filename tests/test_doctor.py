@@ -1,0 +1,144 @@
+"""`mrtd doctor`, run as a user runs it (the console script, a MAGENTA_HOME laid out as the
+official tool lays it out), and the model's source and verdict in /status, the start log and the
+web page (a real Chromium)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import running_daemon, wait_for
+from mrt2_tiny import export_tiny_model
+from mrtd.app.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict, model_line, too_slow_message
+from mrtd.engines.mrt2 import SOURCE_FILE, Mrt2Engine, mlx_core
+from mrtd.engines.realtime import Verdict
+from mrtd.inputs.web.config import WebConfig
+from test_mrt2_official import official_home  # noqa: F401  (the fixture: the official export, made once and cached)
+from web_rig import chromium, open_page
+
+REPO = Path(__file__).resolve().parent.parent
+OFFICIAL = "mrt2_small"
+
+
+def doctor(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`mrtd doctor` with MAGENTA_HOME=home, as a subprocess (this tree's mrtd first on the path)."""
+    env = dict(os.environ, MAGENTA_HOME=str(home), PYTHONPATH=str(REPO / "daemon"))
+    return subprocess.run([sys.executable, "-m", "mrtd", "doctor", *args], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=REPO)
+
+
+def mark(folder: Path, source: str) -> None:
+    (folder / SOURCE_FILE).write_text(json.dumps({"source": source, "installed_at": "2025-01-01T00:00:00Z"}))
+
+
+def test_a_random_weight_export_on_this_cpu_is_offline_only_with_its_figures(tmp_path, official_home):
+    folder = tmp_path / "magenta-rt-v2" / "models" / OFFICIAL
+    folder.mkdir(parents=True)
+    for name in (f"{OFFICIAL}.mlxfn", f"{OFFICIAL}_state.safetensors"):  # where the official tool puts them
+        (folder / name).symlink_to(official_home / "magenta-rt-v2" / "models" / OFFICIAL / name)
+    mark(folder, "random-weights")
+    done = doctor(tmp_path, "--seconds", "0")  # the fewest steps: 2 timed after the first
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"model      {OFFICIAL} (random weights" in out
+    assert "verdict: offline only" in out
+    assert "2 timed steps on MLX cpu" in out and "against the 40 ms budget" in out
+    median = float(out.split("median ")[1].split(" ms")[0])
+    assert median > 40.0  # measured: seconds per step on a CPU
+    assert "would change it: a GPU" in out
+    assert f"render   mrtd render scenes/live-coding.yaml -o out.wav --engine mrt2 --model {OFFICIAL}" in out
+    # Before the steps: how many, and about how long.
+    assert "2 timed steps follow, about" in done.stderr
+
+
+def test_json_has_the_documented_fields_and_a_fast_model_is_live(tmp_path):
+    folder = export_tiny_model(tmp_path, "mrt2_tiny")
+    mark(folder, "folder")
+    done = doctor(tmp_path, "--json", "--seconds", "1")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # one object on stdout; progress went to stderr
+    assert report["doctor"] == 1
+    assert {"platform", "mlx", "audio", "midi", "web", "magenta_home", "resources", "models", "next"} <= set(report)
+    assert report["mlx"]["backend"] == "cpu" and report["mlx"]["version"]
+    assert {"outputs", "jack_running", "error"} <= set(report["audio"])
+    [model] = report["models"]
+    assert model["name"] == "mrt2_tiny" and model["source"] == "folder"
+    assert model["verdict"] == LIVE and model["p99_ms"] <= 40.0 and model["steps"] >= 2
+    assert report["next"]["play"] == ["mrtd run --engine mrt2 --model mrt2_tiny"]
+    assert report["resources"]["musiccoca"]["present"] is False
+
+
+def test_without_models_it_says_how_to_get_them(tmp_path):
+    done = doctor(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "models     none under" in done.stdout
+    assert "mrtd models install mrt2_small" in done.stdout and "--from DIR" in done.stdout
+    assert "--random-weights" in done.stdout
+    assert "mrtd models install resources" in done.stdout
+    assert "play     mrtd run  # the built-in synth" in done.stdout
+
+
+def test_a_broken_model_file_is_named_without_a_traceback(tmp_path):
+    truncated = export_tiny_model(tmp_path, "mrt2_cut")
+    function = truncated / "mrt2_cut.mlxfn"
+    function.write_bytes(function.read_bytes()[:200])
+    keys = export_tiny_model(tmp_path, "mrt2_keys")
+    mx = mlx_core()
+    mx.save_safetensors(str(keys / "mrt2_keys_state.safetensors"), {"state_0": mx.zeros((1,)), "state_2": mx.zeros((1,))})
+    done = doctor(tmp_path)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"broken: mrt2 model 'mrt2_cut': cannot import {function}" in done.stdout
+    assert f"broken: {keys / 'mrt2_keys_state.safetensors'}: state_1 is missing" in done.stdout
+    assert "mrtd models install mrt2_cut  # again" in done.stdout
+
+
+@pytest.mark.parametrize(("p50", "p99", "lead", "verdict"), [
+    (10.0, 30.0, 3, (LIVE, None)),
+    (25.0, 120.0, 6, (LIVE_AT, "safe")),  # slow steps the safe preset's 6-frame lead carries
+    (35.0, 120.0, None, (OFFLINE_ONLY, None)),  # the median leaves no time to refill the ring
+    (30.0, 400.0, None, (OFFLINE_ONLY, None)),
+])
+def test_the_verdict_and_the_daemon_agree_on_what_plays_live(p50, p99, lead, verdict):
+    measured = Verdict(9, p50, p99, "test")
+    assert live_verdict(measured) == verdict
+
+    class Measured:
+        name = "mrt2"
+        def describe(self) -> str:
+            return "mrt2 test"
+    engine = Measured()
+    engine.verdict = measured  # type: ignore[attr-defined]
+    # The default lead refuses anything over the frame; the lead the doctor names plays it.
+    assert (too_slow_message(engine, 3) is None) == (verdict[0] == LIVE)  # type: ignore[arg-type]
+    if lead is not None:
+        assert too_slow_message(engine, lead) is None  # type: ignore[arg-type]
+
+
+def test_status_the_start_log_and_the_page_name_a_random_weight_model(tmp_path, caplog):
+    folder = export_tiny_model(tmp_path, "mrt2_tiny")
+    mark(folder, "random-weights")
+    engine = Mrt2Engine("mrt2_tiny", tmp_path, warmup_steps=4)
+    caplog.set_level(logging.INFO, logger="mrtd")
+    with running_daemon(tmp_path, engine=engine, web=WebConfig(port=0), midi=False) as (daemon, _):
+        status = daemon.status()
+        assert status["model_source"] == "random-weights" and status["model_verdict"] == LIVE
+        assert "[random weights]" in status["engine"]
+        assert any("engine: mrt2 mrt2_tiny" in r.message and "random weights, live" in r.message for r in caplog.records)
+        with chromium() as browser:
+            page = open_page(browser, daemon.web.url())
+            wait_for(lambda: page.evaluate("document.getElementById('model').textContent") != "", 10, "the model line")
+            assert page.evaluate("document.getElementById('model').textContent") == "random weights · live"
+            assert page.evaluate("document.getElementById('model').classList.contains('warn')")
+            assert page.evaluate("!document.getElementById('model').hidden")
+
+
+def test_the_synth_shows_no_model_line():
+    assert model_line({"model_source": "built-in", "model_verdict": LIVE}) == ""
+    assert model_line({"model_source": "hub", "model_verdict": "live-at-safe"}) == "downloaded · live at --latency safe"
