@@ -144,8 +144,10 @@ def _mrtd(*args: str) -> subprocess.CompletedProcess:
 def test_mrtd_send_and_status_commands(rig):
     port = str(rig.port)
     sent = _mrtd("send", "--port", port, "/mrt/cfg/style", "6.5")
-    assert sent.returncode == 0 and sent.stdout == "", sent.stderr
+    assert sent.returncode == 0 and sent.stdout == f"ok: mrtd at 127.0.0.1:{port} took /mrt/cfg/style 6.5\n", sent.stderr
     rig.wait_engine(lambda c: c.cfg_style == 6.5, "mrtd send /mrt/cfg/style 6.5")
+    quiet = _mrtd("send", "-q", "--port", port, "/mrt/cfg/style", "6.5")
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stderr
 
     pong = _mrtd("send", "--port", port, "/mrt/ping", "7", "-0.5", "hello")
     assert pong.returncode == 0 and pong.stdout.splitlines() == ["/mrt/pong 7 -0.5 hello"]
@@ -159,6 +161,15 @@ def test_mrtd_send_and_status_commands(rig):
     assert fields["engine"].strip() == "tone" and int(fields["frames"]) > 0
     assert {"output", "underruns", "step_ms", "lead_frames", "mix"} <= set(fields)
     assert np.isclose(float(fields["lead_frames"]), 3)
+    # every float came as a 32-bit OSC float: shown as that number (1.3), never as its double (1.2999999523162842)
+    floats = [v.strip() for v in fields.values() if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", v.strip())]
+    assert floats and all(len(v.lstrip("-").replace(".", "")) <= 9 for v in floats), fields
+
+
+def test_floats_print_as_the_32_bit_numbers_they_are(rig):
+    port = str(rig.port)
+    pong = _mrtd("send", "--port", port, "/mrt/ping", "f:1.3", "0.1", "f:100000.5", "f:3e-05")
+    assert pong.stdout.splitlines() == ["/mrt/pong 1.3 0.1 100000.5 3e-05"], pong.stdout
 
 
 def test_mrtd_status_without_a_daemon_says_so():

@@ -46,7 +46,7 @@ from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary import shown
-from mrtd.vocabulary.codec import Message, PacketError, encode, timed_messages
+from mrtd.vocabulary.codec import Message, PacketError, encode, float32_text, timed_messages
 from mrtd.vocabulary.values import parse_length, parse_when
 
 DEFAULT_HOST = "127.0.0.1"
@@ -682,12 +682,20 @@ class AsyncClient(Commands[Awaitable[None]]):
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """One OSC value as `mrtd send` and `mrtd status` print it (floats as the 32-bit numbers they are)."""
+    if isinstance(value, float):
+        return float32_text(value)
+    return repr(value) if isinstance(value, str) and (not value or " " in value) else str(value)
+
+
 def _format(args: list[Any]) -> str:
-    return " ".join(repr(a) if isinstance(a, str) and (not a or " " in a) else str(a) for a in args)
+    return " ".join(_shown(a) for a in args)
 
 
 def command_send(args: Any) -> int:
-    """`mrtd send ADDRESS ARGS...`: print every reply; exit 1 if refused, 2 if nobody answered."""
+    """`mrtd send ADDRESS ARGS...`: print every reply, or one `ok:` line when the daemon took the
+    message and had nothing to say (`-q`: nothing); exit 1 if refused, 2 if nobody answered."""
     import sys
 
     try:
@@ -703,7 +711,12 @@ def command_send(args: Any) -> int:
             return 2
     for address, reply_args in answered:
         print(address, _format(reply_args))
-    return 1 if any(address == r.Error.address for address, _ in answered) else 0
+    if any(address == r.Error.address for address, _ in answered):
+        return 1
+    if not answered and not getattr(args, "quiet", False):
+        # The fence's pong came back with no /mrt/error before it: the daemon took the message.
+        print(f"ok: mrtd at {args.host}:{args.port} took {args.address} {_format(osc_args)}".rstrip())
+    return 0
 
 
 def command_status(args: Any) -> int:
@@ -718,5 +731,5 @@ def command_status(args: Any) -> int:
             return 2
     width = max((len(k) for k in fields), default=0)
     for key, value in fields.items():
-        print(f"{key + ':':<{width + 1}} {value}")
+        print(f"{key + ':':<{width + 1}} {float32_text(value) if isinstance(value, float) else value}")
     return 0
