@@ -405,7 +405,11 @@ class Client(Commands[None]):
         fence = f"fence-{next(self._fences)}"
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         self.sock.sendto(packet(address, args, at), self.target)
-        self.sock.sendto(packet(*q.Ping((fence,)).message()), self.target)
+        checking, self.check = self.check, False  # the fence is the check: it is never checked itself
+        try:
+            self.send_request(q.Ping((fence,)))
+        finally:
+            self.check = checking
         answered: list[Message] = []
         while True:
             for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
