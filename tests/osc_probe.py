@@ -14,6 +14,8 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from mrtd.vocabulary.codec import float32_text
+
 
 def message(address: str, *args: Any) -> bytes:
     builder = OscMessageBuilder(address=address)
@@ -80,7 +82,7 @@ def _show(args: Iterable[Any]) -> str:
         if isinstance(value, bytes):
             return f"<{len(value)} bytes>" if len(value) > 16 else repr(value)
         if isinstance(value, float):
-            return format(value, ".7g")  # OSC floats are 32-bit: 1.1, not 1.100000023841858
+            return float32_text(value)  # OSC floats are 32-bit: 1.1, not 1.100000023841858
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..." + text[-1]
 

@@ -45,6 +45,21 @@ def test_devices_says_so_when_there_is_none():
     assert done.returncode == 0 and "no audio devices found" in done.stdout, done.stdout + done.stderr
 
 
+def test_no_sound_card_is_said_in_words_not_portaudios(tmp_path):
+    """Without a sound card the default output falls back to null, and says why in one line a user
+    can act on, not PortAudio's "Error querying device -1"."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER="mrtd-files-nobody-here", JACK_NO_START_SERVER="1")
+    probe = ("import logging; logging.basicConfig(format='%(message)s');"
+             "from mrtd.audio.outputs import open_output; print(open_output('default').name);"
+             "open_output('device:no-such-card')")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert done.stdout.splitlines() == ["null"], done.stdout + done.stderr
+    assert "Error querying" not in done.stderr and "-1" not in done.stderr, done.stderr
+    assert ("audio output unavailable: no default output device (no sound card, no JACK server): `mrtd devices` lists "
+            "those there are; --output device:NAME picks one, --output null plays to none; playing to the null sink instead") in done.stderr
+    assert "audio output unavailable: no output device 'no-such-card': `mrtd devices` lists those there are" in done.stderr
+
+
 def test_the_status_reply_is_what_docs_osc_md_says(tmp_path):
     from pathlib import Path
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,8 +144,10 @@ def _mrtd(*args: str) -> subprocess.CompletedProcess:
 def test_mrtd_send_and_status_commands(rig):
     port = str(rig.port)
     sent = _mrtd("send", "--port", port, "/mrt/cfg/style", "6.5")
-    assert sent.returncode == 0 and sent.stdout == "", sent.stderr
+    assert sent.returncode == 0 and sent.stdout == f"ok: mrtd at 127.0.0.1:{port} took /mrt/cfg/style 6.5\n", sent.stderr
     rig.wait_engine(lambda c: c.cfg_style == 6.5, "mrtd send /mrt/cfg/style 6.5")
+    quiet = _mrtd("send", "-q", "--port", port, "/mrt/cfg/style", "6.5")
+    assert quiet.returncode == 0 and quiet.stdout == "", quiet.stderr
 
     pong = _mrtd("send", "--port", port, "/mrt/ping", "7", "-0.5", "hello")
     assert pong.returncode == 0 and pong.stdout.splitlines() == ["/mrt/pong 7 -0.5 hello"]
@@ -156,6 +161,15 @@ def test_mrtd_send_and_status_commands(rig):
     assert fields["engine"].strip() == "tone" and int(fields["frames"]) > 0
     assert {"output", "underruns", "step_ms", "lead_frames", "mix"} <= set(fields)
     assert np.isclose(float(fields["lead_frames"]), 3)
+    # every float came as a 32-bit OSC float: shown as that number (1.3), never as its double (1.2999999523162842)
+    floats = [v.strip() for v in fields.values() if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", v.strip())]
+    assert floats and all(len(v.lstrip("-").replace(".", "")) <= 9 for v in floats), fields
+
+
+def test_floats_print_as_the_32_bit_numbers_they_are(rig):
+    port = str(rig.port)
+    pong = _mrtd("send", "--port", port, "/mrt/ping", "f:1.3", "0.1", "f:100000.5", "f:3e-05")
+    assert pong.stdout.splitlines() == ["/mrt/pong 1.3 0.1 100000.5 3e-05"], pong.stdout
 
 
 def test_mrtd_status_without_a_daemon_says_so():
@@ -253,3 +267,78 @@ def test_every_command_the_client_builds_is_one_the_daemon_accepts(rig):
     dialects = {"/seedrotation", "/drumless", "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names
     commands = {row.path for row in TABLE} - replies - dialects
     assert commands - client.addresses == set(), "addresses no client command sends"
+
+
+README = Path(__file__).resolve().parent.parent / "clients" / "python" / "README.md"
+
+
+def _readme_blocks(language: str) -> list[str]:
+    """The README's code blocks in `language`, as written."""
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+
+
+def _on_port(code: str, port: int) -> str:
+    """The README's code aimed at the test daemon: its one address, 127.0.0.1:7400, moved to `port`."""
+    assert "7400" in code
+    return code.replace("7400", str(port))
+
+
+def test_the_readmes_python_example_runs_as_written(rig, tmp_path):
+    (code,) = _readme_blocks("python")
+    ran = subprocess.run([sys.executable, "-c", _on_port(code, rig.port)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+    frames, rtt = ran.stdout.splitlines()[0].split()
+    assert int(frames) > 0 and 0 < float(rtt) < 1
+    rig.wait_snapshot("/mrt/prompts", lambda v: "bright fast techno" in v, "the README's prompts")
+
+
+def test_the_readmes_python_example_with_a_prompt_missing_says_so(rig, tmp_path):
+    """The mistake the README once made (mixing in `bright`, never defined) stops with the daemon's reason."""
+    (code,) = _readme_blocks("python")
+    broken = re.sub(r".*mrt\.prompt\(\"bright\".*\n", "", code).replace("bright", "never-defined")
+    ran = subprocess.run([sys.executable, "-c", _on_port(broken, rig.port)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert ran.returncode == 1, ran.stdout
+    assert "MrtdError: /mrt/mix:" in ran.stderr and "never-defined" in ran.stderr, ran.stderr
+
+
+def test_the_readmes_shell_example_runs_as_written(rig):
+    (code,) = _readme_blocks("sh")
+    for line in code.strip().splitlines():
+        command = shlex.split(line)
+        assert command[0] == "mrtd"
+        done = _mrtd(command[1], "--port", str(rig.port), *command[2:])
+        assert done.returncode == 0, (line, done.stdout, done.stderr)
+    rig.wait_snapshot("/mrt/prompts", lambda v: "warm analog synthwave" in v, "the README's shell prompt")
+
+
+def test_a_fire_and_forget_refusal_reaches_on_error_or_the_log(rig, caplog):
+    seen: list[MrtdError] = []
+    with Client(port=rig.port, on_error=seen.append) as mrt:
+        mrt.mix({"nobody-defined-this": 1.0})  # fire and forget
+        mrt.ping()  # reading a reply sees the refusal that came back before it
+    assert [(e.address, "nobody-defined-this" in e.reason) for e in seen] == [("/mrt/mix", True)]
+
+    with caplog.at_level("WARNING", logger="mrtd.client"):
+        with Client(port=rig.port) as mrt:
+            mrt.topk(0)
+            mrt.ping()
+    assert [m for m in caplog.messages if m.startswith("mrtd refused /mrt/topk:")], caplog.messages
+
+
+def test_checked_clients_raise_on_a_refused_command(rig):
+    with Client(port=rig.port, check=True) as mrt:
+        mrt.temperature(1.3)  # accepted: returns
+        with pytest.raises(MrtdError) as refused:
+            mrt.mix({"nobody-defined-this": 1.0})
+        assert refused.value.address == "/mrt/mix"
+        assert mrt.status()["engine"] == "tone"  # requests still wait for their own replies
+
+    async def session() -> None:
+        async with AsyncClient(port=rig.port, check=True) as mrt:
+            await mrt.temperature(1.4)
+            with pytest.raises(MrtdError):
+                await mrt.topk(0)
+
+    asyncio.run(session())

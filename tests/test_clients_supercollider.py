@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -86,3 +87,27 @@ def test_sclang_received_the_replies(session):
     assert line(lines, "STATE").split()[2:] == ["bright", "0.75", "dark", "0.25"]
     assert line(lines, "ERROR").startswith("ERROR /mrt/topk ")
     assert line(lines, "PROVEN") == "PROVEN true", "the class answered the daemon's cookie"
+
+
+def test_the_readme_quick_start_works_as_written_from_a_fresh_home(tmp_path):
+    """The quick start's shell lines, then sclang started as a user would (as root here, where
+    sclang aborts at start without the README's QTWEBENGINE_DISABLE_SANDBOX line), runs the
+    quick start's SuperCollider lines against a daemon."""
+    if shutil.which("sclang") is None:
+        pytest.fail("sclang is not installed: apt-get install supercollider-language (see .ci/run)")
+    readme = (CLIENTS / "supercollider" / "README.md").read_text()
+    shell = re.findall(r"```sh\n(.*?)```", readme, re.S)[0]
+    code = re.findall(r"```supercollider\n(.*?)```", readme, re.S)[0]
+    home = tmp_path / "home"
+    home.mkdir()
+    with running_daemon(tmp_path) as rig:
+        assert "7400" in code
+        session = tmp_path / "quick.scd"
+        session.write_text(code.replace("7400", str(rig.port))
+                           + '\nm.status { |ev| ("MRTD-TEST FRAMES " ++ ev.frames).postln; 0.exit };\n')
+        # no display here: offscreen is the machine's setting, not the README's
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("QTWEBENGINE", "XDG_"))}
+        env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen")
+        output = run_sclang(["bash", "-ec", f"{shell}\nexec sclang -D {session}"], env, CLIENTS.parent, timeout=90)
+        assert "MRTD-TEST FRAMES" in output, output[-3000:]
+        rig.wait_engine(lambda c: c.notes[60] in (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL), "the quick start's noteOn(60)")

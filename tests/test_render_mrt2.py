@@ -4,7 +4,9 @@ model, `--engine auto` picks the installed model, and Ctrl-C leaves a valid WAV.
 from __future__ import annotations
 
 import io
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import mrt2_tiny as tiny
 from conftest import wait_for
+from mrtd.app.logs import setup_logging, stop_logging
 from mrtd.app.render import render_scene
 from mrtd.app.render_progress import ProgressBar
 
@@ -94,3 +97,41 @@ def test_a_missing_model_is_one_line_not_a_traceback(tmp_path):
                            "--engine", "mrt2", "--model", "mrt2_nope"], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2 and "mrt2_nope" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def _screen(written: str) -> list[str]:
+    """What a terminal shows for `written`: \\r returns to the line's start, ESC[K erases to its end."""
+    lines, line, column = [], "", 0
+    for token in re.split(r"(\r|\n|\x1b\[K)", written):
+        if token == "\n":
+            lines.append(line)
+            line, column = "", 0
+        elif token == "\r":
+            column = 0
+        elif token == "\x1b[K":
+            line = line[:column]
+        elif token:
+            line = line[:column] + token + line[column + len(token):]
+            column += len(token)
+    return lines + [line]
+
+
+def test_a_log_line_during_a_render_lands_above_the_bar_not_inside_it():
+    shown = io.StringIO()
+    root = logging.getLogger()
+    kept = list(root.handlers), root.level
+    setup_logging("info", stream=shown)  # the real path: a queue and its writer thread
+    try:
+        bar = ProgressBar(250, stream=shown, clock=lambda: 20.0, enabled=True)
+        bar.update(50)
+        logging.getLogger("mrtd.test").warning("the style encoder is slow")
+        stop_logging()  # writes out what is queued
+        bar.update(250)
+        bar.finish()
+    finally:
+        stop_logging()
+        root.handlers[:], _ = kept[0], root.setLevel(kept[1])
+    screen = [line for line in _screen(shown.getvalue()) if line]
+    assert len(screen) == 2, screen
+    assert screen[0].endswith("WARNING mrtd.test: the style encoder is slow") and "s of audio" not in screen[0], screen
+    assert screen[1].startswith("[" + "#" * 30 + "] 100.0%"), screen

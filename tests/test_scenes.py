@@ -105,6 +105,52 @@ def test_errors_come_all_at_once_with_lines_and_suggestions(tmp_path):
     assert caught.value.errors == ["ref.yaml:4: cues[0].mix.aa: no prompt named 'aa' (did you mean 'a'?)"]
 
 
+def _errors(text: str) -> list[str]:
+    with pytest.raises(SceneError) as caught:
+        parse_scene(text, "s.yaml")
+    return caught.value.errors
+
+
+def test_yaml_syntax_errors_keep_pyyamls_words_on_a_line_of_the_file():
+    # a quote left open on the last line: the problem is at the end of the stream, past the file
+    (error,) = _errors('name: x\nprompts:\n  dub: "deep dub\n')
+    assert error == "s.yaml:3: found unexpected end of stream, while scanning a quoted scalar that starts on line 3, column 8"
+    # a quote left open above other lines: the parser's context says where the mapping began
+    (error,) = _errors('name: x\nprompts:\n  dub: "deep dub\n  acid: "acid"\n')
+    assert error.startswith("s.yaml:4: ") and "while parsing a block mapping that starts on line 3, column 3" in error
+    assert error.endswith("; check the indentation of line 4 (or a quote left open above it)")
+
+
+def test_a_bad_indent_says_which_line_to_look_at():
+    (error,) = _errors("name: x\nprompts:\n  dub: dub\n   acid: acid\n")
+    assert error.startswith("s.yaml:4: mapping values are not allowed") and "check the indentation of line 4" in error
+    (error,) = _errors("name: x\nprompts:\n  dub: dub\n acid: acid\n")
+    assert error.startswith("s.yaml:4: ") and "check the indentation of line 4" in error
+
+
+def test_nan_is_not_a_number_not_a_number_too_big():
+    errors = _errors("prompts:\n  dub: {text: dub, weight: .nan}\ncues:\n  - {name: a, mix: {dub: .inf}}\n")
+    assert errors == ["s.yaml:2: prompts.dub.weight: is .nan, not a number",
+                      "s.yaml:4: cues[0].mix.dub: is .inf, not a finite number"]
+
+
+def test_a_key_of_another_part_says_where_it_belongs_not_a_near_spelling():
+    scene = ("prompts: {dub: dub, acid: acid}\naxes:\n  heat: {from: dub, to: acid}\n"
+             "mappings:\n  - {midi: {cc: 1}, to: heat}\n")
+    (error,) = _errors(scene)
+    assert error.startswith("s.yaml:5: mappings[0].to: unknown key 'to' ('to' is a key of axes.NAME, not here; keys here: midi,")
+    assert "toggle?" not in error
+    # a misspelling at its own place still gets its did-you-mean, from that place's keys
+    errors = _errors("prompts: {dub: dub, acid: acid}\naxes:\n  heat: {from: dub, ot: acid}\n")
+    assert "s.yaml:3: axes.heat.ot: unknown key 'ot' (did you mean 'to'?)" in errors
+
+
+def test_a_duplicate_cue_name_points_at_the_duplicate():
+    errors = _errors("prompts: {dub: dub}\ncues:\n  - {name: intro, mix: {dub: 1}}\n  - {name: groove}\n"
+                     "  - {name: intro}\n")
+    assert errors == ["s.yaml:5: cues[2].name: cue name 'intro' is used twice (first by cues[0])"]
+
+
 def test_check_reports_broken_files_and_fails(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("tempo: fast\n")

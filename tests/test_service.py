@@ -215,6 +215,8 @@ def test_a_config_file_with_mistakes_lists_them_all(tmp_path):
                  f"{bad}:5: osc.prot: unknown key 'prot' (did you mean 'port'?)", f"{bad}:6: log_level:"):
         assert line in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+    # one line for the misspelt osc key: the good one, not also Python's own words about __init__
+    assert [line for line in result.stderr.splitlines() if "prot" in line] == [f"{bad}:5: osc.prot: unknown key 'prot' (did you mean 'port'?)"]
 
 
 def test_an_osc_port_in_use_is_one_clear_line_at_start(tmp_path):

@@ -9,6 +9,9 @@
 // Replies (status, pong, errors, state pushes) arrive through OSCFuncs:
 //   m.status { |ev| ev.frames.postln }   // the status as an Event (also kept in m.lastStatus)
 //   m.state                               // last known state, by address ('/mrt/temperature' -> [0.9])
+//
+// As root (a container, many Pi images) sclang aborts before this file is compiled unless it is
+// started with QTWEBENGINE_DISABLE_SANDBOX=1 in its environment: no class can set it in time.
 
 MRTD {
 	classvar <pushAddresses;

@@ -17,6 +17,15 @@ heard at that time. Without `at=`, it applies at the next frame.
 Replies are the daemon's own typed responses (`mrtd.vocabulary.replies`):
 the daemon builds them, the clients decode them with the same classes.
 
+Commands are fire-and-forget by default: the daemon answers a refused message
+with `/mrt/error <address> <reason>`, and nothing waits for it. To see refusals,
+either make every command wait for the daemon's word (`check=True`: a command
+the daemon refused raises `MrtdError`; one round trip each, well under a
+millisecond on loopback), or pass `on_error=` (called with the `MrtdError` when
+the refusal arrives while the client reads; without it and without
+`on_message`, a refusal nobody waited for is logged as a warning, so it is
+never silent).
+
 Replies come back to the socket that sent the request. Because the daemon
 handles one socket's datagrams in order, a request can be fenced with a ping:
 everything the daemon answered before the pong belongs to the request. That is
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import socket
 import struct
 import time
@@ -36,7 +46,7 @@ from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary import shown
-from mrtd.vocabulary.codec import Message, PacketError, encode, timed_messages
+from mrtd.vocabulary.codec import Message, PacketError, encode, float32_text, timed_messages
 from mrtd.vocabulary.values import parse_length, parse_when
 
 DEFAULT_HOST = "127.0.0.1"
@@ -112,9 +122,23 @@ def _answer(reply: str | type[r.Response], args: list[Any]) -> Any:
     return args if isinstance(reply, str) else reply.from_args(args)
 
 
-def _refusal(address: str, args: list[Any]) -> MrtdError:
-    error = r.Error.from_args(args) if args else r.Error(address, "")
-    return MrtdError(address, error.reason)
+log = logging.getLogger("mrtd.client")
+
+OnError = Callable[[MrtdError], None]
+
+
+def _refused(args: list[Any], about: str = "") -> MrtdError:
+    """The MrtdError an /mrt/error message carries (`/mrt/error <address> <reason>`)."""
+    error = r.Error.from_args(args) if args else r.Error(about, "")
+    return MrtdError(error.about, error.reason)
+
+
+def _report_unasked(error: MrtdError, on_error: OnError | None) -> None:
+    """A refusal no request waited for: to `on_error`, else a warning (never silent)."""
+    if on_error is not None:
+        on_error(error)
+    else:
+        log.warning("mrtd refused %s", error)
 
 
 def _decode(data: bytes) -> list[Message]:
@@ -286,7 +310,9 @@ class Commands(Generic[R]):
 
 
 class Client(Commands[None]):
-    """Blocking UDP client. Messages that are not a reply being waited for go to `on_message`."""
+    """Blocking UDP client. Messages that are not a reply being waited for go to `on_message`;
+    refusals nobody waited for go to `on_error` (else a logged warning). `check=True`: every
+    command waits for the daemon's word and raises MrtdError if it was refused."""
 
     def __init__(
         self,
@@ -294,10 +320,15 @@ class Client(Commands[None]):
         port: int = DEFAULT_PORT,
         timeout: float = DEFAULT_TIMEOUT,
         on_message: Callable[[str, list[Any]], None] | None = None,
+        *,
+        check: bool = False,
+        on_error: OnError | None = None,
     ) -> None:
         self.target = (host, port)
         self.timeout = timeout
         self.on_message = on_message
+        self.check = check
+        self.on_error = on_error
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0", 0))
         self._fences = itertools.count(1)
@@ -310,10 +341,32 @@ class Client(Commands[None]):
         self.close()
 
     def close(self) -> None:
+        """Close the socket, first reporting refusals that have already come back (without waiting)."""
+        if self.sock.fileno() >= 0:
+            self.sock.setblocking(False)
+            try:
+                while True:
+                    for got, got_args in _decode(self.sock.recv(65536)):
+                        self._unasked(got, got_args)
+            except OSError:
+                pass  # nothing more has arrived
         self.sock.close()
 
+    def _unasked(self, address: str, args: list[Any]) -> None:
+        """A message no request was waiting for."""
+        if address == r.Error.address:
+            if self.on_error is not None or self.on_message is None:
+                _report_unasked(_refused(args), self.on_error)
+                return
+        if self.on_message is not None:
+            self.on_message(address, args)
+
     def send(self, address: str, *args: Any, at: float | None = None) -> None:
-        self.sock.sendto(packet(address, args, at), self.target)
+        """Send a message; with `check`, wait for the daemon's word (MrtdError if refused)."""
+        if self.check:
+            self.send_checked(address, *args, at=at)
+        else:
+            self.sock.sendto(packet(address, args, at), self.target)
 
     def send_bundle(self, messages: Iterable[Message], at: float | None = None) -> None:
         """Several messages applied together (at the frame heard at `at`)."""
@@ -333,27 +386,30 @@ class Client(Commands[None]):
         response); an /mrt/error about `address` raises MrtdError."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         wanted = _address_of(reply)
-        self.send(address, *args)
+        self.sock.sendto(packet(address, args), self.target)  # a request waits for its own reply, checked or not
         while True:
             for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
                 if got == wanted:
                     return _answer(reply, got_args)
                 if got == r.Error.address and got_args[:1] == [address]:
-                    raise _refusal(address, got_args)
-                if self.on_message is not None:
-                    self.on_message(got, got_args)
+                    raise _refused(got_args, address)
+                self._unasked(got, got_args)
 
     def ask(self, request: q.Request, reply: type[r.Response], timeout: float | None = None) -> Any:
         """Send a typed request and wait for its typed response; MrtdError if refused."""
         address, args = request.message()
         return self.request(address, *args, reply=reply, timeout=timeout)
 
-    def fenced(self, address: str, *args: Any, timeout: float | None = None) -> list[Message]:
+    def fenced(self, address: str, *args: Any, timeout: float | None = None, at: float | None = None) -> list[Message]:
         """Send, then a ping; return everything the daemon answered before the pong."""
         fence = f"fence-{next(self._fences)}"
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        self.send(address, *args)
-        self.send_request(q.Ping((fence,)))
+        self.sock.sendto(packet(address, args, at), self.target)
+        checking, self.check = self.check, False  # the fence is the check: it is never checked itself
+        try:
+            self.send_request(q.Ping((fence,)))
+        finally:
+            self.check = checking
         answered: list[Message] = []
         while True:
             for got, got_args in self.receive(max(0.0, deadline - time.monotonic())):
@@ -366,13 +422,12 @@ class Client(Commands[None]):
         address, args = request.message()
         return self.fenced(address, *args, timeout=timeout)
 
-    def send_checked(self, address: str, *args: Any, timeout: float | None = None) -> list[Message]:
+    def send_checked(self, address: str, *args: Any, timeout: float | None = None, at: float | None = None) -> list[Message]:
         """Send and return the daemon's replies; raise MrtdError if it refused the message."""
-        answered = self.fenced(address, *args, timeout=timeout)
+        answered = self.fenced(address, *args, timeout=timeout, at=at)
         for got, got_args in answered:
             if got == r.Error.address:
-                error = r.Error.from_args(got_args) if got_args else r.Error(address, "")
-                raise MrtdError(error.about, error.reason)
+                raise _refused(got_args, address)
         return answered
 
     # replies
@@ -448,12 +503,17 @@ class _Protocol(asyncio.DatagramProtocol):
 class AsyncClient(Commands[Awaitable[None]]):
     """asyncio UDP client: `async with AsyncClient() as mrt: await mrt.temperature(1.2)`.
 
-    Messages that answer no pending request (pushes after `subscribe()`) wait in `messages`.
+    Messages that answer no pending request (pushes after `subscribe()`) wait in `messages`;
+    a refusal nobody waited for also goes to `on_error` (else a logged warning). `check=True`:
+    every command waits for the daemon's word and raises MrtdError if it was refused.
     """
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = DEFAULT_TIMEOUT,
+                 *, check: bool = False, on_error: OnError | None = None) -> None:
         self.target = (host, port)
         self.timeout = timeout
+        self.check = check
+        self.on_error = on_error
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         self._transport: asyncio.DatagramTransport | None = None
         self._listeners: list[Callable[[Message], bool]] = []
@@ -483,7 +543,33 @@ class AsyncClient(Commands[Awaitable[None]]):
         self._transport.sendto(data, self.target)
 
     async def send(self, address: str, *args: Any, at: float | None = None) -> None:
-        self._sendto(packet(address, args, at))
+        """Send a message; with `check`, wait for the daemon's word (MrtdError if refused)."""
+        if self.check:
+            await self.send_checked(address, *args, at=at)
+        else:
+            self._sendto(packet(address, args, at))
+
+    async def send_checked(self, address: str, *args: Any, timeout: float | None = None, at: float | None = None) -> list[Message]:
+        """As `Client.send_checked`: send, fenced with a ping; the replies, or MrtdError if refused."""
+        fence = f"fence-{next(self._tokens)}"
+        answered: list[Message] = []
+
+        def send() -> None:
+            self._sendto(packet(address, args, at))
+            self._sendto(packet(*q.Ping((fence,)).message()))
+
+        def take(message: Message, done: asyncio.Future[Message]) -> bool:
+            if message == r.Pong((fence,)).message():
+                done.set_result(message)
+            else:
+                answered.append(message)
+            return True
+
+        await self._until(send, take, f"answer to {address}", timeout)
+        for got, got_args in answered:
+            if got == r.Error.address:
+                raise _refused(got_args, address)
+        return answered
 
     async def send_bundle(self, messages: Iterable[Message], at: float | None = None) -> None:
         self._sendto(bundle(messages, at))
@@ -493,6 +579,8 @@ class AsyncClient(Commands[Awaitable[None]]):
         for listener in list(self._listeners):
             if listener(message):
                 return
+        if message[0] == r.Error.address:
+            _report_unasked(_refused(message[1]), self.on_error)
         self.messages.put_nowait(message)
 
     async def _until(self, send: Callable[[], None], take: Callable[[Message, asyncio.Future[Message]], bool], what: str, timeout: float | None) -> Message:
@@ -524,7 +612,7 @@ class AsyncClient(Commands[Awaitable[None]]):
 
         got, got_args = await self._until(lambda: self._sendto(packet(address, args)), take, wanted, timeout)
         if got == r.Error.address:
-            raise _refusal(address, got_args)
+            raise _refused(got_args, address)
         return _answer(reply, got_args)
 
     async def ask(self, request: q.Request, reply: type[r.Response], timeout: float | None = None) -> Any:
@@ -598,12 +686,20 @@ class AsyncClient(Commands[Awaitable[None]]):
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """One OSC value as `mrtd send` and `mrtd status` print it (floats as the 32-bit numbers they are)."""
+    if isinstance(value, float):
+        return float32_text(value)
+    return repr(value) if isinstance(value, str) and (not value or " " in value) else str(value)
+
+
 def _format(args: list[Any]) -> str:
-    return " ".join(repr(a) if isinstance(a, str) and (not a or " " in a) else str(a) for a in args)
+    return " ".join(_shown(a) for a in args)
 
 
 def command_send(args: Any) -> int:
-    """`mrtd send ADDRESS ARGS...`: print every reply; exit 1 if refused, 2 if nobody answered."""
+    """`mrtd send ADDRESS ARGS...`: print every reply, or one `ok:` line when the daemon took the
+    message and had nothing to say (`-q`: nothing); exit 1 if refused, 2 if nobody answered."""
     import sys
 
     try:
@@ -619,7 +715,12 @@ def command_send(args: Any) -> int:
             return 2
     for address, reply_args in answered:
         print(address, _format(reply_args))
-    return 1 if any(address == r.Error.address for address, _ in answered) else 0
+    if any(address == r.Error.address for address, _ in answered):
+        return 1
+    if not answered and not getattr(args, "quiet", False):
+        # The fence's pong came back with no /mrt/error before it: the daemon took the message.
+        print(f"ok: mrtd at {args.host}:{args.port} took {args.address} {_format(osc_args)}".rstrip())
+    return 0
 
 
 def command_status(args: Any) -> int:
@@ -634,5 +735,5 @@ def command_status(args: Any) -> int:
             return 2
     width = max((len(k) for k in fields), default=0)
     for key, value in fields.items():
-        print(f"{key + ':':<{width + 1}} {value}")
+        print(f"{key + ':':<{width + 1}} {float32_text(value) if isinstance(value, float) else value}")
     return 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import stat
 import types
@@ -183,11 +184,7 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
     except _Bounds as exc:
         raise error(filename, [f"{filename}:{exc.line}: {exc}"]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = str(getattr(exc, "problem", None) or "not valid YAML")
-        problem = problem if len(problem) <= MAX_SHOWN * 2 else problem[: MAX_SHOWN * 2] + "..."
-        raise error(filename, [f"{filename}:{line}: {problem}"]) from None
+        raise error(filename, [f"{filename}:{_syntax_error(exc, text)}"]) from None
     except RecursionError:  # bounded above; kept so no thread can ever die of it
         raise error(filename, [f"{filename}:1: nested too deep"]) from None
     if data is None:
@@ -209,9 +206,13 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
                 continue
             seen.add(where)
             message = detail["msg"].removeprefix("Value error, ")
+            given = detail.get("input")
             if detail["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
                 key = where[-1]
-                message = f"unknown key {shown(key)}" + _did_you_mean(str(key), _allowed_keys(model, where[:-1]))
+                message = f"unknown key {shown(key)}" + _key_hint(str(key), model, where[:-1])
+            elif isinstance(given, float) and not math.isfinite(given):
+                # pydantic compares .nan with a bound and calls it too big; say what it is
+                message = "is .nan, not a number" if math.isnan(given) else f"is {'-' if given < 0 else ''}.inf, not a finite number"
             errors.append((_line_of(lines, where), f"{_dotted(where)}: {message}"))
     else:
         for where, message in (cross_check(instance) if cross_check else []):
@@ -221,6 +222,38 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
     errors.sort(key=lambda e: e[0])
     unique = list(dict.fromkeys(f"{filename}:{line}: {message}" for line, message in errors))
     raise error(filename, unique)
+
+
+# Parser problems that, in a file people type, almost always mean a line indented wrong
+# (or a quote left open above it, which swallows the lines that follow).
+_INDENT_PROBLEMS = ("expected <block end>", "did not find expected key", "mapping values are not allowed",
+                    "did not find expected '-' indicator", "could not find expected ':'")
+
+
+def _syntax_error(exc: yaml.YAMLError, text: str) -> str:
+    """`line: problem, context (where it started)[; hint]` from PyYAML's (or libyaml's) own words.
+
+    The line is the problem's, unless that is past the file's end (an unclosed quote or
+    bracket runs to the end of the stream): then the line where the unclosed thing began."""
+    last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    line = problem_mark.line + 1 if problem_mark is not None else 1
+    if line > last_line:
+        line = context_mark.line + 1 if context_mark is not None else last_line
+    words = [_short(str(getattr(exc, "problem", None) or "not valid YAML"))]
+    context = getattr(exc, "context", None)
+    if context:
+        started = f" that starts on line {context_mark.line + 1}, column {context_mark.column + 1}" if context_mark is not None else ""
+        words.append(f"{_short(str(context))}{started}")
+    message = f"{line}: " + ", ".join(words)
+    if any(words[0].startswith(p) for p in _INDENT_PROBLEMS):
+        message += f"; check the indentation of line {line} (or a quote left open above it)"
+    return message
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN * 2 else text[: MAX_SHOWN * 2] + "..."
 
 
 def _line_index(node: yaml.Node | None, path: Path_ = ()) -> dict[Path_, int]:
@@ -323,6 +356,44 @@ def _item_type(annotation: Any, part: Any) -> Any:
         if origin in (typing.Union, types.UnionType):
             continue
     return None
+
+
+def _key_hint(word: str, root: Any, where: Path_) -> str:
+    """The tail of an "unknown key" message: where a key of another part belongs, else a did-you-mean
+    from the keys allowed here only (`to:` in a mapping is an axis's key, not a misspelt `toggle`)."""
+    allowed = _allowed_keys(root, where)
+    homes = _homes_of(word, root)
+    if homes:
+        listed = f"; keys here: {', '.join(allowed)}" if allowed else ""
+        return f" ({shown(word)} is a key of {' and '.join(homes[:2])}, not here{listed})"
+    return _did_you_mean(word, allowed)
+
+
+def _homes_of(key: str, root: Any) -> list[str]:
+    """Where in the schema `key` is a valid key, as dotted paths ("axes.NAME", "cues[]")."""
+    homes: list[str] = []
+    seen: set[int] = set()
+
+    def walk(annotation: Any, path: str) -> None:
+        model = _model_in(annotation)
+        if model is not None:
+            if id(model) in seen:
+                return
+            seen.add(id(model))
+            for name, inner in _field_types(model).items():
+                if name == key and path:
+                    homes.append(path)
+                walk(inner, f"{path}.{name}" if path else name)
+            return
+        for candidate in (annotation, *typing.get_args(annotation)):
+            origin, args = typing.get_origin(candidate), typing.get_args(candidate)
+            if origin is dict and args:
+                walk(args[1], f"{path}.NAME")
+            elif origin is list and args:
+                walk(args[0], f"{path}[]")
+
+    walk(root, "")
+    return homes
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:

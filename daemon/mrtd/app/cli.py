@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="send one OSC message to a running mrtd and print its replies")
     send.add_argument("address", help="e.g. /mrt/temperature")
     send.add_argument("args", nargs="*", help="arguments, read as int, then float, else text; s:TEXT, i:INT, f:FLOAT give the type (s:123 sends the text 123)")
+    send.add_argument("-q", "--quiet", action="store_true", help="print nothing when the daemon took the message (replies and errors still)")
     status = commands.add_parser("status", help="print a running mrtd's status")
     for client_command in (send, status):
         client_command.add_argument("--host", default="127.0.0.1")

@@ -97,7 +97,9 @@ def path_problems(values: dict[str, Any], require_folders: bool = True) -> list[
     if isinstance(osc, dict):
         try:
             OscConfig(**osc)
-        except (ValueError, TypeError) as exc:  # the allow-list rule, found with everything else
+        except TypeError:
+            pass  # an unknown key: the model's own check names it, with a did-you-mean
+        except ValueError as exc:  # the allow-list rule, found with everything else
             problems.append((("osc",), str(exc)))
     return problems
 

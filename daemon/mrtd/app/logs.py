@@ -122,6 +122,13 @@ def stop_logging() -> None:
         _listener = None
 
 
+def writers() -> list[logging.Handler]:
+    """The handlers that write records out: setup_logging's writer, else the root logger's own."""
+    if _listener is not None:
+        return list(_listener.handlers)
+    return list(logging.getLogger().handlers)
+
+
 def setup_logging(level: str = "info", as_json: bool = False, window_s: float = 10.0, stream=None) -> DroppingQueueHandler:
     """Route every logger through one non-blocking, repeat-limited, length-capped path."""
     global _listener

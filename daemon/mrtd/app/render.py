@@ -120,16 +120,18 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     total = max(1, round(length * FRAMES_PER_SECOND))
     with StopRequest() as stop, open_wav(str(out_path)) as wav:
         bar = ProgressBar(total, enabled=progress)
-        for index in range(total):
-            if index:
-                if stop.requested.is_set():
-                    break
-                frame = generator.next_frame()
-            peak = max(peak, float(abs(frame).max()))
-            write_pcm16(wav, frame)
-            made += 1
-            bar.update(made)
-        bar.finish()
+        try:
+            for index in range(total):
+                if index:
+                    if stop.requested.is_set():
+                        break
+                    frame = generator.next_frame()
+                peak = max(peak, float(abs(frame).max()))
+                write_pcm16(wav, frame)
+                made += 1
+                bar.update(made)
+        finally:
+            bar.finish()  # also gives the log its stream back
     engine.close()
     return Rendered(made, list(player.fired), peak, made < total, engine.describe())
 

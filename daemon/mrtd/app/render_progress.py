@@ -2,22 +2,29 @@
 
 A render of the real model on a CPU takes minutes per second of audio, so a
 terminal gets a progress bar with an ETA (on stderr, redrawn at most a few
-times a second); a pipe or a log file gets nothing. SIGINT/SIGTERM set a flag
+times a second); a pipe or a log file gets nothing. While the bar is on screen,
+log lines written to the same stream go through it: the bar's line is cleared,
+the log line written, and the bar drawn again below it (else a warning lands in
+the middle of the bar). SIGINT/SIGTERM set a flag
 that the render loop reads between frames, so it stops on a frame boundary
 and the WAV is closed properly: what was rendered stays playable.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
 import time
 from typing import Any, Callable, TextIO
 
+from mrtd.app.logs import writers
+
 from mrtd.frame import FRAMES_PER_SECOND
 
 BAR_WIDTH = 30
+CLEAR_LINE = "\x1b[K"  # ANSI: erase from the cursor to the end of the line
 REDRAW_S = 0.25
 
 
@@ -30,6 +37,14 @@ class ProgressBar:
         self._clock = clock
         self._started = clock()
         self._drawn_at: float | None = None
+        self._shown = ""  # the bar's text on screen now ("" when none is)
+        self._lock = threading.Lock()  # the log writer's thread and the render loop share the line
+        self._rerouted: list[logging.StreamHandler] = []
+        if self.enabled:
+            for handler in writers():
+                if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                    handler.setStream(_AroundTheBar(self))
+                    self._rerouted.append(handler)
 
     def line(self, done: int) -> str:
         fraction = min(1.0, done / self.total)
@@ -47,13 +62,44 @@ class ProgressBar:
         if done < self.total and self._drawn_at is not None and now - self._drawn_at < REDRAW_S:
             return
         self._drawn_at = now
-        self.stream.write("\r" + self.line(done))
-        self.stream.flush()
+        with self._lock:
+            self._shown = self.line(done)
+            self.stream.write("\r" + self._shown)
+            self.stream.flush()
+
+    def write_around(self, text: str) -> None:
+        """Write `text` (log output) above the bar: clear its line, write, draw it again."""
+        with self._lock:
+            if self._shown:
+                self.stream.write("\r" + CLEAR_LINE)
+            self.stream.write(text)
+            if self._shown and text.endswith("\n"):
+                self.stream.write("\r" + self._shown)
+            self.stream.flush()
 
     def finish(self) -> None:
-        if self.enabled and self._drawn_at is not None:
-            self.stream.write("\n")
-            self.stream.flush()
+        for handler in self._rerouted:
+            handler.setStream(self.stream)
+        self._rerouted = []
+        with self._lock:
+            if self.enabled and self._drawn_at is not None:
+                self.stream.write("\n")
+                self.stream.flush()
+            self._shown = ""
+
+
+class _AroundTheBar:
+    """The stream a log handler writes to while a bar is shown (see ProgressBar.write_around)."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+
+    def write(self, text: str) -> int:
+        self.bar.write_around(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.bar.stream.flush()
 
 
 class StopRequest:

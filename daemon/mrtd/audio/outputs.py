@@ -184,6 +184,13 @@ class WavOutput(SinkOutput):
             raise OutputError(str(exc)) from exc
 
 
+def no_device(device: int | str | None) -> str:
+    """The line for a sound card that is not there, in the user's words rather than PortAudio's
+    ("Error querying device -1" is its way of saying there is no default output)."""
+    what = "no default output device (no sound card, no JACK server)" if device is None else f"no output device {device!r}"
+    return f"{what}: `mrtd devices` lists those there are; --output device:NAME picks one, --output null plays to none"
+
+
 class DeviceOutput(Output):
     """A sound card through PortAudio. The callback only runs `Playout.fill` (and the channel copy)."""
 
@@ -200,7 +207,7 @@ class DeviceOutput(Output):
         try:
             info = sd.query_devices(device, kind="output") if device is not None else sd.query_devices(kind="output")
         except (ValueError, sd.PortAudioError) as exc:
-            raise OutputError(f"no output device {device!r}: {exc}") from exc
+            raise OutputError(no_device(device)) from exc  # not PortAudio's "Error querying device -1"
         self._sd = sd
         self.device_name = info["name"]
         self.name = f"device:{self.device_name}"

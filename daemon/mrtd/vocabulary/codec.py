@@ -23,6 +23,22 @@ class PacketError(ValueError):
     """The bytes are not an OSC packet."""
 
 
+def float32_text(value: float) -> str:
+    """An OSC float as the 32-bit number it is: the shortest text that reads back as the same
+    float32 (1.3, where Python shows the decoded double as 1.2999999523162842)."""
+    try:
+        single = struct.unpack(">f", struct.pack(">f", value))[0]
+    except OverflowError:  # beyond float32: it was not sent as one
+        return repr(value)
+    if single != single or single in (float("inf"), float("-inf")):
+        return repr(single)  # nan, inf, -inf
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        text = format(value, f".{digits}g")
+        if struct.unpack(">f", struct.pack(">f", float(text)))[0] == single:
+            return text
+    return repr(value)
+
+
 def timed_messages(packet: bytes) -> list[tuple[float | None, str, list[Any]]]:
     """(timetag or None for immediate, address, args) for every message in the packet."""
     try:

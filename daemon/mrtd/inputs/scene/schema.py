@@ -346,8 +346,10 @@ class Scene(Strict):
         problems: list[tuple[tuple, str]] = []
         prompts = set(self.prompts)
         cue_names = [c.name for c in self.cues if c.name]
-        for name in {n for n in cue_names if cue_names.count(n) > 1}:
-            problems.append((("cues",), f"cue name {name!r} is used twice"))
+        for i, cue in enumerate(self.cues):  # at the second (and any later) use, where the fix goes
+            first = next(j for j, c in enumerate(self.cues) if c.name == cue.name)
+            if cue.name and first < i:
+                problems.append((("cues", i, "name"), f"cue name {cue.name!r} is used twice (first by cues[{first}])"))
         for i, cue in enumerate(self.cues):
             for name in cue.mix or {}:
                 if name not in prompts:
