@@ -52,6 +52,23 @@ def test_auto_renders_the_installed_model_deterministically(tmp_path, monkeypatc
     assert first.read_bytes() != other.read_bytes(), "the seed reaches the model"
 
 
+def test_a_render_slower_than_real_time_does_not_say_the_output_has_gaps(tmp_path, monkeypatch, caplog):
+    """Offline, a step over 40 ms leaves no gap: the live warning ("behind real time ... the output
+    has gaps ... or mrtd render") would send a user already rendering to render."""
+    import logging
+
+    from engines_for_tests import ToneEngine
+    import mrtd.app.render as render
+
+    monkeypatch.setattr(render, "create_engine", lambda *args, **kwargs: ToneEngine(step_seconds=0.05))
+    scene = tmp_path / "plain.yaml"
+    scene.write_text("name: plain\n")
+    with caplog.at_level(logging.WARNING):
+        result = render_scene(scene, tmp_path / "slow.wav", seconds=1.2, cache_dir=str(tmp_path / "cache"))
+    assert result.frames == 30 and result.peak > 0.1
+    assert not [r for r in caplog.records if "behind real time" in r.getMessage()]
+
+
 def test_ctrl_c_leaves_a_valid_wav_of_what_was_rendered(tmp_path):
     out = tmp_path / "long.wav"
     process = subprocess.Popen(

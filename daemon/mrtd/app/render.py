@@ -107,6 +107,7 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
         log.warning("%s", style.mrt2_warning())
     engine.reset()  # the seed takes effect at reset (mrt2 rotates its RNG key then); live, warm-up does this
     generator = Generator(engine, state)
+    generator.lateness.warn = False  # offline: a slow step is no gap ("behind real time" would send the user to render)
     generator.after_commands = scenes.tick  # what the daemon's per-frame hook does for the music
     peak = 0.0
     made = 0

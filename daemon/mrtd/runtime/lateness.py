@@ -35,6 +35,9 @@ class LatenessMonitor:
         self.sustained = False  # most of the last second was late
         self.last_step_ms = 0.0
         self.logged = 0
+        # Off for an offline render: nobody waits for its frames, so a slow step leaves no gap,
+        # and the progress line already says how fast it goes. Counted all the same.
+        self.warn = True
 
     def record(self, step_s: float) -> None:
         late = 1 if step_s > FRAME_SECONDS else 0
@@ -49,7 +52,7 @@ class LatenessMonitor:
         if self.sustained or (late and step_s > 1.0):  # a step over a second is sustained by itself
             self.sustained = True
             now = self._clock()
-            if self._last_log is None or now - self._last_log >= self._log_every_s:
+            if self.warn and (self._last_log is None or now - self._last_log >= self._log_every_s):
                 self._last_log = now
                 self.logged += 1
                 log.warning("generation is behind real time: %d of the last %d steps over %.0f ms (last %.0f ms); "
