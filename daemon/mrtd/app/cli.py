@@ -328,7 +328,7 @@ def _web_token(args: argparse.Namespace) -> int:
 def _check(paths: list[str], audio_dir: str | None = None) -> int:
     from pathlib import Path
 
-    from mrtd.inputs.scene.audio_refs import audio_prompt_errors
+    from mrtd.inputs.scene.audio_refs import audio_prompt_report
     from mrtd.inputs.scene.loader import SceneError, load_scene
 
     folders = (audio_dir,) if audio_dir else ()
@@ -340,11 +340,13 @@ def _check(paths: list[str], audio_dir: str | None = None) -> int:
             failed += 1
             print("\n".join(exc.errors), file=sys.stderr)
             continue
-        audio_errors = audio_prompt_errors(scene, Path(path), folders)  # what loading would refuse
+        audio_errors, audio_warnings = audio_prompt_report(scene, Path(path), folders)  # what loading would say
         if audio_errors:
             failed += 1
             print("\n".join(audio_errors), file=sys.stderr)
             continue
+        if audio_warnings:
+            print("\n".join(audio_warnings), file=sys.stderr)
         print(f"{path}: ok ({len(scene.prompts)} prompts, {len(scene.cues)} cues, {len(scene.mappings)} mappings)")
     return 1 if failed else 0
 

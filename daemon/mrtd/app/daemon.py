@@ -47,10 +47,10 @@ from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.style.encoder import EncoderWorker
 from mrtd.engines import BaseEngine, create_engine
-from mrtd.engines.mrt2 import ModelError, Mrt2Engine
+from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, ModelError, Mrt2Engine
 from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
-from mrtd.style.audio_prompt import read_audio_file
-from mrtd.runtime.resample import resample_file
+from mrtd.style.audio_prompt import AudioNeeds, probe_audio_file
+from mrtd.style.audio_reader import read_audio_isolated
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, spawn, thaw_heap
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mrtd")
 
 TEMPO_SOURCES = ("internal", "midi", "link")
+# What a prefill reads of an audio file: the encoder's 28 s, 48 kHz stereo; the reader stops there.
+PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2, rate=SAMPLE_RATE)
 HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer together get that answer
 
 
@@ -457,13 +459,14 @@ class Daemon:
         if not isinstance(playing, Mrt2Engine):
             raise ValueError("prefill needs the mrt2 engine (the synth engine has no context to fill)")
         model = playing.model
-        audio = None
         if audio_path is not None:
-            samples, rate = read_audio_file(audio_path)
-            audio = samples if rate == SAMPLE_RATE else resample_file(samples, rate, SAMPLE_RATE)
+            probe_audio_file(audio_path)  # the header only: a file it cannot use is refused to the sender now
 
         def fill(engine: BaseEngine) -> None:
             assert isinstance(engine, Mrt2Engine), "swap_engine('mrt2') makes one"
+            audio = None
+            if audio_path is not None:  # on the loading thread, decoded in the reader's process, 28 s at most
+                audio, _rate = read_audio_isolated(audio_path, PREFILL_AUDIO_NEEDS)
             live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)

@@ -65,9 +65,3 @@ class RateConverter:
     def describe(self) -> str:
         return f"soxr {self.quality} {self.in_rate}->{self.out_rate}"
 
-
-def resample_file(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """A whole recording at another rate (not streaming: for files, off the audio path)."""
-    import soxr
-
-    return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.float32)

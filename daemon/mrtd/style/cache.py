@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.style.audio_prompt import AudioEmbedder, file_digest, read_audio_file
+from mrtd.style.audio_prompt import AudioEmbedder, audio_needs, file_digest
+from mrtd.style.audio_reader import read_audio_isolated
 from mrtd.style.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -149,13 +150,14 @@ class CachedEmbedder(Embedder):
         return embedding
 
     def embed_audio_file(self, path: str | os.PathLike) -> np.ndarray:
-        """Embedding of an audio file; the file is decoded only on a cache miss."""
+        """Embedding of an audio file; the file is decoded only on a cache miss, in the reader's
+        helper process and only as far as the embedder uses it (style/audio_reader.py)."""
         if not isinstance(self.inner, AudioEmbedder):
             raise TypeError(f"the {self.identity} embedder cannot embed audio")
         key = EmbeddingCache.audio_key(self.identity, file_digest(path))
         embedding = self.cache.get(key)
         if embedding is None:
-            samples, sample_rate = read_audio_file(path)
+            samples, sample_rate = read_audio_isolated(path, audio_needs(self.inner))
             embedding = np.asarray(self.inner.embed_audio(samples, sample_rate), dtype=np.float32)
             self.cache.put(key, embedding)
         return embedding

@@ -24,7 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from mrtd.style.audio_prompt import AudioEmbedder, read_audio_file
+from mrtd.style.audio_prompt import AudioEmbedder, audio_needs
+from mrtd.style.audio_reader import read_audio_isolated
 from mrtd.style.embedder import Embedder
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
@@ -144,7 +145,7 @@ class EncoderWorker:
         if embed_audio_file is not None:  # the cached path: decodes only on a miss
             return np.asarray(embed_audio_file(request.audio_path), dtype=np.float32)
         if isinstance(self.embedder, AudioEmbedder):
-            samples, sample_rate = read_audio_file(request.audio_path)
+            samples, sample_rate = read_audio_isolated(request.audio_path, audio_needs(self.embedder))
             return np.asarray(self.embedder.embed_audio(samples, sample_rate), dtype=np.float32)
         raise TypeError(f"the {self.embedder.identity} embedder cannot embed audio prompts")
 

@@ -14,7 +14,11 @@ What the model expects, as the official MRT2 apps feed it:
   (embedding, Gaussian noise from numpy's RandomState(0)), output L2-normalised.
 - audio: 16 kHz mono in 10 s clips (the last one zero-padded), each clip through
   `audio_preprocessor.tflite` then `music_encoder.tflite`; the clip embeddings
-  are averaged.
+  are averaged. Of a file, mrtd reads the first `AUDIO_CLIPS` clips (30 s) and
+  no more: the official Python class averages every clip of the whole file,
+  which for a long file means decoding all of it (a 250 MB WAV took 2-5 GB).
+  Up to 30 s the two agree exactly; past it mrtd's prompt is the file's
+  opening 30 s, as the built-in embedder's is.
 
 Interpreters are made by an injectable factory (anything with LiteRT's
 Interpreter API), so tests can drive this code up to the interpreter boundary.
@@ -30,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
+from mrtd.style.audio_prompt import AudioNeeds
 from mrtd.style.embedder import Embedder
 from mrtd.style.musiccoca_assets import (
     AUDIO_PREPROCESSOR_FILE,
@@ -67,6 +72,7 @@ __all__ = [
 SAMPLE_RATE = 16_000
 CLIP_SECONDS = 10
 CLIP_SAMPLES = SAMPLE_RATE * CLIP_SECONDS
+AUDIO_CLIPS = 3  # clips of a file embedded and averaged: its first 30 s (see the module's docstring)
 MAX_TEXT_TOKENS = 128
 START_ID = 1
 PAD_ID = 0
@@ -126,6 +132,10 @@ class MusicCoCaEmbedder(Embedder):
     thread, never on the generation thread. Calls are serialised by a lock
     because a LiteRT interpreter is not safe to share between threads.
     """
+
+    # What the audio path reads of a file: 16 kHz mono, AUDIO_CLIPS clips of it, resampled as it
+    # is read (style/audio_prompt.py), so `to_mono_16k` below has nothing left to do.
+    audio_needs = AudioNeeds(AUDIO_CLIPS * CLIP_SECONDS, channels=1, rate=SAMPLE_RATE)
 
     def __init__(
         self,

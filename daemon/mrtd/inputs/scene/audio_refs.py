@@ -18,7 +18,15 @@ from mrtd.style.audio_prompt import probe_audio_file
 def audio_prompt_errors(scene: Scene, scene_path: Path, audio_folders: tuple[str | Path, ...] = (),
                         takes_audio: bool = True) -> list[str]:
     """One line per audio prompt that loading would refuse: `file: prompts.NAME.audio: reason`."""
-    errors = []
+    return audio_prompt_report(scene, scene_path, audio_folders, takes_audio)[0]
+
+
+def audio_prompt_report(scene: Scene, scene_path: Path, audio_folders: tuple[str | Path, ...] = (),
+                        takes_audio: bool = True) -> tuple[list[str], list[str]]:
+    """(errors, warnings), one line each: what loading would refuse, and what it would read with a
+    caveat (a WAV cut short: `probe_audio_file` says why that is a warning, not an error)."""
+    errors: list[str] = []
+    warnings: list[str] = []
     for name, prompt in scene.prompts.items():
         if prompt.audio is None:
             continue
@@ -27,7 +35,10 @@ def audio_prompt_errors(scene: Scene, scene_path: Path, audio_folders: tuple[str
             errors.append(f"{where}: the style embedder in use cannot embed audio")
             continue
         try:
-            probe_audio_file(referenced_file(scene_path, str(prompt.audio), audio_folders))
+            info = probe_audio_file(referenced_file(scene_path, str(prompt.audio), audio_folders))
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
-    return errors
+            continue
+        if info.warning:
+            warnings.append(f"{where}: warning: {info.warning}")
+    return errors, warnings

@@ -52,12 +52,14 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
     loader checked them (inside the scene's folder or `audio_folders`), never by a plain join;
     an audio prompt this embedder cannot take, or a file it cannot read, is a ValueError, as
     `mrtd check` says."""
-    from mrtd.inputs.scene.audio_refs import audio_prompt_errors
+    from mrtd.inputs.scene.audio_refs import audio_prompt_report
 
     check_prompt_count(scene)  # before encoding any of them
-    errors = audio_prompt_errors(scene, path, audio_folders, takes_audio=embed_audio is not None)
+    errors, warnings = audio_prompt_report(scene, path, audio_folders, takes_audio=embed_audio is not None)
     if errors:
         raise ValueError("; ".join(errors))
+    for warning in warnings:  # the lines `mrtd check` prints for this scene
+        log.warning("%s", warning)
     embeddings: dict[str, np.ndarray] = {}
     for name, prompt in scene.prompts.items():
         if prompt.embedding is not None:
@@ -65,7 +67,7 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
         elif prompt.text is not None:
             embeddings[name] = embed_text(prompt.text)
         else:
-            assert embed_audio is not None  # audio_prompt_errors refused it otherwise
+            assert embed_audio is not None  # audio_prompt_report refused it otherwise
             embeddings[name] = embed_audio(str(referenced_file(path, str(prompt.audio), audio_folders)))
     pca = load_pca(referenced_file(path, scene.pca)) if scene.pca else None
     return PreparedScene(scene, path, embeddings, pca)
