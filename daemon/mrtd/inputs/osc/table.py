@@ -19,7 +19,7 @@ from mrtd.control import commands as c
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.params import PARAMS, type_name
-from mrtd.vocabulary.values import CURVES, number
+from mrtd.vocabulary.values import CURVES, cycle_position, number
 from mrtd.inputs.osc import dirt, orca
 from mrtd.inputs.osc.dialect import Dialects
 
@@ -284,7 +284,7 @@ def event(host: Host, req: q.Event, env: Envelope) -> None:
         set_tempo = c.SetParam.checked("tempo", number(pairs["cps"], "cps") * 240.0)
         commands.append((set_tempo, due))
     if "cycle" in pairs:  # Tidal's position: cycle N starts beat 4N, at the event's due time
-        cycle = number(pairs["cycle"], "cycle")
+        cycle = cycle_position(pairs["cycle"])
         commands.append((c.AlignBeat(cycle * 4.0, due, float(set_tempo.value) if set_tempo else None), due))
     note_name = next((n for n in EVENT_NOTES if n in pairs), None)
     if note_name is not None:
