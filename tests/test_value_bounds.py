@@ -28,8 +28,10 @@ from osc_probe import OscProbe
 from test_requests import SAMPLES
 
 # What an OSC codec carries: doubles ('d') and 64-bit ints ('h') as well as the usual i and f.
+# The harmless-looking ones first and the huge ones last, so a value that got through is what
+# the daemon is left with when the sweep ends (a later `cycle 0` would pull a stalled clock back).
 EXTREMES: tuple[float | int, ...] = (
-    1e30, -1e30, 1e300, 2**63 - 1, -(2**63), 2**31 - 1, -0.0, 5e-324, -5e-324, float("inf"), float("-inf"), float("nan"),
+    -0.0, 5e-324, -5e-324, float("nan"), float("inf"), float("-inf"), 2**31 - 1, -(2**63), 2**63 - 1, 1e300, -1e30, 1e30,
 )
 # /mrt/stop's whole purpose is silence (`/mrt/stop 0` rests at once): an operator's word, not an attack.
 MEANT_TO_SILENCE = (q.Stop,)
