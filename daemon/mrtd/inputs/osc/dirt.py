@@ -66,7 +66,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("legato", "note length as a fraction of `delta`"),
     ("delta", "the event's length in seconds (Tidal and Strudel add it); a note's length by default"),
     ("cps", "tempo: cycles per second, one cycle a bar of four beats (BPM = 240 * cps)"),
-    ("cycle", "bar position: cycle N starts beat 4N at the event's time"),
+    ("cycle", f"bar position: cycle N starts beat 4N at the event's time (within +-{MAX_CYCLE:,.0f})"),
     ("any mrtd parameter", "by name: " + ", ".join(PARAMS)),
     ("prompt + weight", "one prompt's weight"),
     ("cue", "go to the cue of that name"),

@@ -19,7 +19,7 @@ from mrtd.control import commands as c
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.params import PARAMS, type_name
-from mrtd.vocabulary.values import CURVES, cycle_position, number
+from mrtd.vocabulary.values import CURVES, MAX_CYCLE, MAX_SLOT, cycle_position, number
 from mrtd.inputs.osc import dirt, orca
 from mrtd.inputs.osc.dialect import Dialects
 
@@ -384,6 +384,10 @@ def reference_markdown() -> str:
         "Default port 7400, UDP and TCP (OSC 1.0 size-prefixed or OSC 1.1 SLIP framing), bound to 127.0.0.1.",
         "Timetagged bundles apply at the frame heard at their time; plain messages at the next frame.",
         "Errors come back to the sender as `/mrt/error <address> <reason>`.",
+        "Every number is bounded, not only finite: a value outside its range is refused (a prompt or cue",
+        f"number 0-{MAX_SLOT}, Tidal's `cycle` within +-{MAX_CYCLE:,.0f}). Names and texts may hold no control,",
+        "format (bidi overrides, zero-width), surrogate, private-use or unassigned characters (a text may",
+        "break lines and hold tabs); the error names the first such character as U+XXXX.",
         "",
         "| address | arguments | meaning | aliases |",
         "|---|---|---|---|",
