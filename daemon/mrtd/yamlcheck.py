@@ -21,6 +21,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import stat
 import types
 import typing
@@ -36,6 +37,13 @@ MAX_BYTES = 4 * 1024 * 1024  # the biggest scene we ship is 3 KB; 100 prompts gi
 MAX_DEPTH = 32  # the scene schema nests 8 deep; PyYAML's composer recurses per level
 MAX_NODES = 400_000  # after alias expansion; ~4 MB of embedding floats is ~250k scalars
 MAX_SHOWN = 40  # characters of a key or a parser message shown in an error
+# Entries in one list or mapping: the longest the schemas allow is 1000 (cues, mappings, sounds)
+# and an embedding's 768 floats. Counted while parsing, so 100,000 cues are refused before any is
+# built (they took 4.8 s and 240 MB to be refused by the schema).
+MAX_ENTRIES = 2048
+MAX_NUMBER_CHARS = 400  # a plain scalar that reads as a number: a float64 has 17 significant digits
+# What YAML 1.1 may read as an int or a float: digits with '_', '.', ':' (sexagesimal), an exponent, or 0x/0o/0b.
+_NUMBERISH = re.compile(r"[-+]?(?:[0-9_.:]*[0-9][0-9_.:]*(?:[eE][-+]?[0-9]+)?|0[xXoObB][0-9a-fA-F_]+)")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
@@ -115,13 +123,26 @@ class _Bounds(ValueError):
 
 
 def _check_bounds(text: str) -> None:
-    """One pass over the parser's events: nesting depth, and node count with every alias expanded."""
+    """One pass over the parser's events: nesting depth, entries per list or mapping, node count
+    with every alias expanded, no alias inside what it names, no number too long to convert."""
     sizes: list[int] = []  # the open collections' node counts so far
+    entries: list[int] = []  # the open collections' direct children (a mapping's: keys and values)
+    limits: list[int] = []
     anchors_open: list[str | None] = []
     anchors: dict[str, int] = {}
     total = 0
     for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)) and entries:
+            entries[-1] += 1
+            if entries[-1] > limits[-1]:
+                raise _Bounds(event.start_mark.line + 1, f"more than {MAX_ENTRIES} entries in one list or mapping")
         if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            if isinstance(event, yaml.AliasEvent) and event.anchor in anchors_open:
+                # Composed, `&x [*x]` is a list inside itself: every walk over it recurses for ever.
+                raise _Bounds(event.start_mark.line + 1, f"the alias *{shown(event.anchor)[1:-1]} is inside what it names")
+            if isinstance(event, yaml.ScalarEvent) and not event.style and len(event.value) > MAX_NUMBER_CHARS and _NUMBERISH.fullmatch(event.value):
+                # int() refuses over 4300 digits with a ValueError the YAML loader does not expect
+                raise _Bounds(event.start_mark.line + 1, f"a number of {len(event.value)} characters (at most {MAX_NUMBER_CHARS})")
             size = 1 if isinstance(event, yaml.ScalarEvent) else anchors.get(event.anchor or "", 1)
             if isinstance(event, yaml.ScalarEvent) and event.anchor:
                 anchors[event.anchor] = 1
@@ -132,9 +153,13 @@ def _check_bounds(text: str) -> None:
             if len(sizes) >= MAX_DEPTH:
                 raise _Bounds(event.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
             sizes.append(1)
+            entries.append(0)
+            limits.append(MAX_ENTRIES * (2 if isinstance(event, yaml.MappingStartEvent) else 1))
             anchors_open.append(event.anchor)
             total += 1
         elif isinstance(event, yaml.CollectionEndEvent):
+            entries.pop()
+            limits.pop()
             size, anchor = sizes.pop(), anchors_open.pop()
             if anchor:
                 anchors[anchor] = size
@@ -187,6 +212,8 @@ def parse_yaml(text: str, filename: str, model: type[M], cross_check: CrossCheck
         raise error(filename, [f"{filename}:{_syntax_error(exc, text)}"]) from None
     except RecursionError:  # bounded above; kept so no thread can ever die of it
         raise error(filename, [f"{filename}:1: nested too deep"]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a constructor's own refusal: bounded above too
+        raise error(filename, [f"{filename}:1: cannot be read: {type(exc).__name__}"]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

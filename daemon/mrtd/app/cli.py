@@ -9,10 +9,14 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from mrtd import __version__
 from mrtd.app.logs import setup_logging
 from mrtd.engines import ENGINE_NAMES
+
+if TYPE_CHECKING:
+    from mrtd.inputs.scene.isolated import SceneParser
 
 log = logging.getLogger("mrtd")
 
@@ -326,29 +330,39 @@ def _web_token(args: argparse.Namespace) -> int:
 
 
 def _check(paths: list[str], audio_dir: str | None = None) -> int:
+    from mrtd.inputs.scene.isolated import SceneParser
+
+    folders = (audio_dir,) if audio_dir else ()
+    # The daemon's own parser: the same load in a child bounded in memory and time, which answers
+    # any failure as one line, so a check refuses what a load refuses and never prints a traceback.
+    parser = SceneParser()
+    try:
+        failed = sum(_check_one(parser, path, folders) for path in paths)
+    finally:
+        parser.close()
+    return 1 if failed else 0
+
+
+def _check_one(parser: "SceneParser", path: str, folders: tuple[str, ...]) -> int:
+    """1 when loading the scene at `path` would be refused (its errors on stderr), else 0."""
     from pathlib import Path
 
     from mrtd.inputs.scene.audio_refs import audio_prompt_report
-    from mrtd.inputs.scene.loader import SceneError, load_scene
+    from mrtd.inputs.scene.loader import SceneError
 
-    folders = (audio_dir,) if audio_dir else ()
-    failed = 0
-    for path in paths:
-        try:
-            scene = load_scene(path, None, folders)
-        except SceneError as exc:
-            failed += 1
-            print("\n".join(exc.errors), file=sys.stderr)
-            continue
-        audio_errors, audio_warnings = audio_prompt_report(scene, Path(path), folders)  # what loading would say
-        if audio_errors:
-            failed += 1
-            print("\n".join(audio_errors), file=sys.stderr)
-            continue
-        if audio_warnings:
-            print("\n".join(audio_warnings), file=sys.stderr)
-        print(f"{path}: ok ({len(scene.prompts)} prompts, {len(scene.cues)} cues, {len(scene.mappings)} mappings)")
-    return 1 if failed else 0
+    try:
+        scene = parser.load(Path(path), None, folders)
+    except SceneError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    audio_errors, audio_warnings = audio_prompt_report(scene, Path(path), folders)  # what loading would say
+    if audio_errors:
+        print("\n".join(audio_errors), file=sys.stderr)
+        return 1
+    if audio_warnings:
+        print("\n".join(audio_warnings), file=sys.stderr)
+    print(f"{path}: ok ({len(scene.prompts)} prompts, {len(scene.cues)} cues, {len(scene.mappings)} mappings)")
+    return 0
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
-from mrtd.app.daemon import DaemonConfig
+from mrtd.app.daemon import MAX_LEAD_FRAMES, DaemonConfig
 from mrtd.app.folders import folder_problems, systemd_defaults
 from mrtd.inputs.osc.dialect import DirtConfig
 from mrtd.inputs.osc.server import OscConfig
@@ -147,6 +147,8 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any], require_fo
     merged = Settings(**values)
     if "lead_frames" in overrides:
         merged.lead_frames = overrides["lead_frames"]  # an explicit --lead wins over a latency preset's
+        if not 1 <= merged.lead_frames <= MAX_LEAD_FRAMES:
+            raise ConfigError("command line", [f"--lead: lies in 1-{MAX_LEAD_FRAMES} frames of 40 ms, got {merged.lead_frames}"])
     if merged.magenta_home is None and os.environ.get("MAGENTA_HOME"):
         merged.magenta_home = os.environ["MAGENTA_HOME"]
     if merged.magenta_home is not None:

@@ -55,6 +55,8 @@ from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, spawn, thaw_heap
 from mrtd.vocabulary.changes import Change
+from mrtd.vocabulary.params import PARAMS
+from mrtd.vocabulary.values import text
 
 if TYPE_CHECKING:
     from mrtd.inputs.link import LinkFollower
@@ -65,6 +67,7 @@ log = logging.getLogger("mrtd")
 TEMPO_SOURCES = ("internal", "midi", "link")
 # What a prefill reads of an audio file: the encoder's 28 s, 48 kHz stereo; the reader stops there.
 PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2, rate=SAMPLE_RATE)
+MAX_LEAD_FRAMES = 250  # 10 s ahead: past 'safe' (6) by far; each frame is 15 kB of ring
 HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer together get that answer
 
 
@@ -107,6 +110,15 @@ class DaemonConfig:
     tempo_source: Literal["internal", "midi", "link"] = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
 
     def __post_init__(self) -> None:
+        # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
+        # daemon would die on later (lead_frames 1e8 allocated 1.4 TiB) is refused before anything starts.
+        if isinstance(self.lead_frames, bool) or not isinstance(self.lead_frames, int) or not 1 <= self.lead_frames <= MAX_LEAD_FRAMES:
+            raise ValueError(f"lead_frames lies in 1-{MAX_LEAD_FRAMES} frames of 40 ms, got {self.lead_frames!r}")
+        self.seed = int(PARAMS["seed"].coerce(self.seed))
+        if not 1 <= self.fault_limit <= 1000:
+            raise ValueError(f"fault_limit lies in 1-1000 failed frames, got {self.fault_limit}")
+        if self.prompt is not None:
+            text(self.prompt, "prompt")  # the vocabulary's rule, as /mrt/prompt's
         if self.tempo_source not in TEMPO_SOURCES:
             raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
         if self.latency is not None:

@@ -25,6 +25,8 @@ from mrtd.vocabulary.replies import Learned
 log = logging.getLogger(__name__)
 
 LEARN_KINDS = ("param", "axis", "weight", "cue", "toggle")
+ALL_SOUND_OFF = 120  # channel mode messages (MIDI 1.0: controllers 120-127)
+ALL_NOTES_OFF = 123
 
 
 class MidiHost:
@@ -65,6 +67,9 @@ class MidiHost:
                     self._control.submit(command)
             return
         status = message[0] & 0xF0
+        if status == 0xB0 and len(message) >= 3 and message[1] in (ALL_SOUND_OFF, ALL_NOTES_OFF):
+            self._all_off(message[1])  # channel mode messages: never learned or mapped, on any channel
+            return
         if status in (0xB0, 0x90, 0x80, 0xE0) and len(message) >= 3 and self._learning is not None:
             if status != 0x80 and not (status == 0x90 and message[2] == 0):
                 self._learn_from(message)
@@ -75,6 +80,19 @@ class MidiHost:
                 self._control.submit(c.NoteOn(message[1], message[2]))
             else:
                 self._control.submit(c.NoteOff(message[1]))
+
+    def _all_off(self, controller: int) -> None:
+        """CC 123 (All Notes Off, what a DAW sends on stop and a panic button on every channel):
+        release every held note, whichever channel or input held it, as /mrt/notes/clear does.
+        CC 120 (All Sound Off) asks for silence of what is sounding now, release tails included:
+        every note is released and the engine is reset, so the context that still carries the
+        notes is dropped (the buffered audio ducks within a frame and the fresh context fades
+        in; /mrt/reset). Neither mutes: the music goes on without the notes, as the next note
+        played sounds again; a mute that stayed on would need a second message to undo."""
+        self._control.submit(c.NotesClear())
+        if controller == ALL_SOUND_OFF:
+            self._control.submit(c.Reset(at_once=True))
+        log.info("MIDI %s", "all sound off: notes released, engine reset" if controller == ALL_SOUND_OFF else "all notes off")
 
     # -- MIDI learn -----------------------------------------------------------------------------
     def learn(self, kind: str, name: str) -> None:

@@ -203,7 +203,11 @@ class Surface:
     # -- the model ------------------------------------------------------------------
     def prefill(self, name: str | None) -> None:
         path = inside(self._services.audio_dir, name) if name else None
-        if path is not None and not path.is_file():
+        try:
+            found = path is None or path.is_file()
+        except OSError:  # a name the file system cannot hold (ENAMETOOLONG) names no file either
+            found = False
+        if not found:
             raise ValueError(f"no audio file {name!r} in {self._services.audio_dir}")
         self._services.prefill(path)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from mrtd.frame import FRAME_SECONDS
+from mrtd.vocabulary.values import MAX_BEAT
 
 # An external beat position closer than this (in beats) is reached by nudging the phase; further, by a jump.
 ALIGN_TOLERANCE = 0.25
@@ -80,6 +81,8 @@ class MusicalClock:
         nudged, staying continuous); beyond it, or with tolerance 0, the clock jumps there
         (a new session, a transport start). Returns True when it jumped.
         """
+        if not -MAX_BEAT <= beat <= MAX_BEAT:  # every source checks it (vocabulary/values.py); the clock too
+            return False
         error = beat - self.beat
         if abs(error) > tolerance or tolerance <= 0.0:
             self.beat = beat

@@ -53,6 +53,7 @@ class Pusher:
         self.held = 0  # pushes not sent: the address was over its budget
         self.dropped_subscribers = 0
         self.too_large = 0  # messages skipped because no datagram holds them (EMSGSIZE)
+        self.unencodable = 0  # frames whose messages could not be encoded (a value out of an OSC int's range)
         self.guard: PushBudget | None = None  # OSC's ReplyGuard, set by the daemon when OSC is on
 
     def start(self) -> None:
@@ -114,7 +115,13 @@ class Pusher:
             messages = self._queue.get()
             if messages is None:
                 return
-            packets = [encode(a, args) for address, value in messages.items() for a, args in in_datagrams(address, value)]
+            try:
+                packets = [encode(a, args) for address, value in messages.items() for a, args in in_datagrams(address, value)]
+            except Exception:  # a value no OSC argument holds: skip this frame's push, never the thread
+                self.unencodable += 1
+                if self.unencodable & (self.unencodable - 1) == 0:  # the 1st, 2nd, 4th, ...: it may recur every frame
+                    log.exception("a push could not be encoded: skipped (%d so far)", self.unencodable)
+                continue
             now = self._clock()
             with self._lock:
                 targets = list(self._subscribers.items())

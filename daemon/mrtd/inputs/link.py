@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from mrtd.control.commands import AlignBeat, SetParam
+from mrtd.vocabulary.values import MAX_BEAT
 from mrtd.vocabulary.params import PARAMS
 from mrtd.frame import FRAME_SECONDS
 from mrtd.lifecycle import Worker
@@ -96,7 +97,9 @@ class LinkFollower:
             self._control.submit(SetParam.checked("tempo", min(max(tempo, low), high)))
             self._submitted = tempo
         self._local_seen = local
-        if wall - self._last_align >= FRAME_SECONDS * 0.9:  # the clock reads it once per frame anyway
-            self._control.submit(AlignBeat(state.beatAtTime(micros, quantum), wall, tempo))
+        beat = state.beatAtTime(micros, quantum)
+        # A peer's timeline is as untrusted as a packet: a beat past MAX_BEAT would stall the clock.
+        if wall - self._last_align >= FRAME_SECONDS * 0.9 and abs(beat) <= MAX_BEAT:  # read once per frame anyway
+            self._control.submit(AlignBeat(beat, wall, tempo))
             self._last_align = wall
         self.polls += 1

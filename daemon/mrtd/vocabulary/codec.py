@@ -79,9 +79,11 @@ def encode(address: str, args: list[Any]) -> bytes:
             if -(2**31) <= value < 2**31:
                 tags.append("i")
                 body.append(struct.pack(">i", value))
-            else:
+            elif -(2**63) <= value < 2**63:
                 tags.append("h")
                 body.append(struct.pack(">q", value))
+            else:  # a ValueError the sender's handler reports, not struct.error from deep in here
+                raise ValueError(f"an OSC integer holds 64 bits, not {value:.3g}")
         elif isinstance(value, float):
             tags.append("f")
             body.append(struct.pack(">f", value))

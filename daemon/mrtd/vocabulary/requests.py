@@ -28,13 +28,16 @@ import numpy as np
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.values import (
-    CURVES, arity, number, parse_length, parse_when, pitch, prompt_name, style_tokens, switch, text, weight,
-    when_text,
+    CURVES, MAX_FILE_NAME, MAX_SLOT, arity, bounded, number, parse_length, parse_when, pitch, prompt_name, style_tokens, switch,
+    text, name_text, weight, when_text,
 )
 
 from mrtd.vocabulary.codec import ROOT, Message
 When = tuple[str, int]  # ("beat" or "bar", count): the count-th next boundary
 R = TypeVar("R", bound="Request")
+# A style embedding's values lie within +-1 or so (MusicCoCa's are unit length): a thousand
+# leaves room for any hand-made one, and keeps a blend's sums far from float32 overflow.
+MAX_EMBEDDING = 1000.0
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ class Axis(Request):
         arity(args, 2)
         which = args[0]
         if isinstance(which, str):
-            key: int | str = text(which, "axis")
+            key: int | str = name_text(which, "axis")
         else:
             index = number(which, "axis index")
             if index != int(index) or not 0 <= index <= 5:
@@ -242,9 +245,9 @@ class StyleEmbedding(Request):
             vector = np.frombuffer(args[0], dtype="<f4").astype(np.float32)
         else:
             arity(args, EMBEDDING_DIM)
-            vector = np.array([number(v, "embedding value") for v in args], dtype=np.float32)
-        if not np.all(np.isfinite(vector)):
-            raise ValueError("embedding values must be finite")
+            vector = np.array([bounded(v, "embedding value", -MAX_EMBEDDING, MAX_EMBEDDING) for v in args], dtype=np.float32)
+        if not np.all(np.isfinite(vector)) or np.abs(vector).max() > MAX_EMBEDDING:
+            raise ValueError(f"embedding values are finite, within +-{MAX_EMBEDDING:g}")
         return cls(vector.astype("<f4").tobytes())
 
 
@@ -520,7 +523,7 @@ class SceneLoad(Request):
     @classmethod
     def from_args(cls, args: list[Any]) -> "SceneLoad":
         arity(args, 1)
-        return cls(text(args[0], "scene name"))
+        return cls(name_text(args[0], "scene name"))
 
 
 @dataclass(frozen=True)
@@ -539,7 +542,9 @@ class Cue(Request):
         arity(args, 1, 2)
         value = args[0]
         when = parse_when(text(args[1], "when")) if len(args) == 2 else None
-        return cls(str(int(number(value, "cue"))) if not isinstance(value, str) else value, when)
+        if isinstance(value, str):
+            return cls(name_text(value, "cue"), when)
+        return cls(str(int(bounded(value, "cue number", 0, MAX_SLOT))), when)
 
 
 @dataclass(frozen=True)
@@ -571,7 +576,7 @@ class Learn(Request):
     @classmethod
     def from_args(cls, args: list[Any]) -> "Learn":
         arity(args, 1, 2)
-        words = [text(a, "learn target") for a in args]
+        words = [name_text(a, "learn target") for a in args]
         kind, name = (words if len(words) == 2 else ["param", words[0]])
         return cls(name, kind)
 
@@ -644,7 +649,7 @@ class Hello(Request):
     @classmethod
     def from_args(cls, args: list[Any]) -> "Hello":
         arity(args, 0, 1)
-        return cls(None if not args else int(number(args[0], "cookie")))
+        return cls(None if not args else int(bounded(args[0], "cookie", 0, 2**32 - 1)))
 
 
 @dataclass(frozen=True)
@@ -687,7 +692,7 @@ class Prefill(Request):
     @classmethod
     def from_args(cls, args: list[Any]) -> "Prefill":
         arity(args, 0, 1)
-        return cls(text(args[0], "audio file name") if args else None)
+        return cls(name_text(args[0], "audio file name", MAX_FILE_NAME) if args else None)
 
 
 @dataclass(frozen=True)
@@ -719,7 +724,7 @@ class RecordStart(Request):
     @classmethod
     def from_args(cls, args: list[Any]) -> "RecordStart":
         arity(args, 0, 1)
-        return cls(text(args[0], "recording name") if args else None)
+        return cls(name_text(args[0], "recording name") if args else None)
 
 
 @dataclass(frozen=True)

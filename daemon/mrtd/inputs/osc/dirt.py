@@ -24,6 +24,7 @@ from mrtd.vocabulary.codec import Message as Reply
 from mrtd.control import commands as c
 from mrtd.vocabulary.params import PARAMS, finite_number, type_name
 from mrtd.vocabulary.replies import Error
+from mrtd.vocabulary.values import MAX_CYCLE, MAX_SLOT, bounded
 
 if TYPE_CHECKING:
     from mrtd.inputs.osc.dialect import Dialects
@@ -33,6 +34,23 @@ HOUSEKEEPING = ("orbit", "latency", "lock", "unit", "clip")  # clip: Strudel has
 MAX_PAIRS = 128
 DEFAULT_DELTA = 0.25  # seconds, for senders that give no length at all
 MAX_LENGTH = 60.0  # seconds
+
+# Where each number key may lie, checked as it is read: finite is not enough for a value that
+# reaches the clock (`cycle`) or is added, multiplied and rounded into a pitch or a velocity
+# (`note 1e308 octave 1e308` overflowed `round`). Generous: SuperDirt's own ranges are smaller.
+KEY_BOUNDS: dict[str, tuple[float, float]] = {
+    "cycle": (-MAX_CYCLE, MAX_CYCLE),
+    "cps": (0.0, 100.0),  # tempo checks 20-400 BPM itself; this keeps cps * 240 a plain number
+    "note": (-1000.0, 1000.0),
+    "octave": (-100.0, 100.0),
+    "midinote": (-1000.0, 1000.0),
+    "velocity": (0.0, 127.0),
+    "gain": (0.0, 100.0),  # also a prompt's weight, whose range it is
+    "weight": (0.0, 100.0),
+    "delta": (0.0, MAX_LENGTH * 1000.0),
+    "sustain": (0.0, MAX_LENGTH * 1000.0),
+    "legato": (0.0, 1000.0),
+}
 
 # The reference page lists these (docs/osc.md, generated): key, what it does.
 KEYS: tuple[tuple[str, str], ...] = (
@@ -48,7 +66,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("legato", "note length as a fraction of `delta`"),
     ("delta", "the event's length in seconds (Tidal and Strudel add it); a note's length by default"),
     ("cps", "tempo: cycles per second, one cycle a bar of four beats (BPM = 240 * cps)"),
-    ("cycle", "bar position: cycle N starts beat 4N at the event's time"),
+    ("cycle", f"bar position: cycle N starts beat 4N at the event's time (within +-{MAX_CYCLE:,.0f})"),
     ("any mrtd parameter", "by name: " + ", ".join(PARAMS)),
     ("prompt + weight", "one prompt's weight"),
     ("cue", "go to the cue of that name"),
@@ -81,7 +99,10 @@ def play(host: Any, req: Any, env: Any) -> list[Reply] | None:
     def value(key: str, convert: Callable[[Any], Any] | None = None) -> Any:
         used.add(key)
         try:
-            return convert(pairs[key]) if convert else finite_number(pairs[key], key)
+            if convert:
+                return convert(pairs[key])
+            low, high = KEY_BOUNDS.get(key, (-float("inf"), float("inf")))
+            return bounded(pairs[key], key, low, high) if key in KEY_BOUNDS else finite_number(pairs[key], key)
         except ValueError as exc:
             errors.append((key, str(exc)))
             return None
@@ -136,7 +157,10 @@ def play(host: Any, req: Any, env: Any) -> list[Reply] | None:
         if target:
             cues.append(target)
         elif "n" in pairs and (number := value("n")) is not None:
-            cues.append(str(int(number)))
+            if 0 <= number <= MAX_SLOT:
+                cues.append(str(int(number)))
+            else:
+                errors.append(("n", f"a cue number lies in [0, {MAX_SLOT}], got {number:g}"))
 
     for command, when in commands:
         host.submit(command, when)
@@ -156,7 +180,7 @@ def _note(pairs, value, used, commands, due, errors) -> None:
         pitch = value("midinote")
         used.update(("note", "n", "octave"))  # Strudel sends the note name beside the pitch it stands for
     elif "note" in pairs or "n" in pairs:
-        relative = value("note") if "note" in pairs else value("n")
+        relative = value("note") if "note" in pairs else value("n", lambda v: bounded(v, "n", *KEY_BOUNDS["note"]))
         octave = value("octave") if "octave" in pairs else 5.0
         pitch = None if relative is None or octave is None else relative + 12.0 * octave
     else:

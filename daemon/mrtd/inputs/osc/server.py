@@ -475,6 +475,8 @@ class OscServer:
         try:
             answer = lambda late: reply([encode(a, r) for a, r in late], address)  # noqa: E731
             replies = route.handle(self.host, args, Envelope(address, due, sender, answer))  # decodes, then handles
+            # Encoded here, inside the try: a reply that cannot be encoded is answered as an error.
+            packets = [encode(reply_address, reply_args) for reply_address, reply_args in replies or ()]
         except ValueError as exc:
             self._error(sender, reply, address, str(exc), args)
             return
@@ -482,8 +484,8 @@ class OscServer:
             log.exception("OSC handler for %s failed", address)
             self._error(sender, reply, address, "internal error (logged)", args)
             return
-        if replies:
-            reply([encode(reply_address, reply_args) for reply_address, reply_args in replies], address)
+        if packets:
+            reply(packets, address)
 
     def _error(self, sender: tuple[str, int], reply: Callable[[list[bytes], str], None], address: str, reason: str, args: list | None) -> None:
         self.counters.errors += 1

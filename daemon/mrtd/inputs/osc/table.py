@@ -19,7 +19,7 @@ from mrtd.control import commands as c
 from mrtd.vocabulary import replies as r
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.params import PARAMS, type_name
-from mrtd.vocabulary.values import CURVES, number
+from mrtd.vocabulary.values import CURVES, MAX_CYCLE, MAX_SLOT, cycle_position, number
 from mrtd.inputs.osc import dirt, orca
 from mrtd.inputs.osc.dialect import Dialects
 
@@ -284,7 +284,7 @@ def event(host: Host, req: q.Event, env: Envelope) -> None:
         set_tempo = c.SetParam.checked("tempo", number(pairs["cps"], "cps") * 240.0)
         commands.append((set_tempo, due))
     if "cycle" in pairs:  # Tidal's position: cycle N starts beat 4N, at the event's due time
-        cycle = number(pairs["cycle"], "cycle")
+        cycle = cycle_position(pairs["cycle"])
         commands.append((c.AlignBeat(cycle * 4.0, due, float(set_tempo.value) if set_tempo else None), due))
     note_name = next((n for n in EVENT_NOTES if n in pairs), None)
     if note_name is not None:
@@ -384,6 +384,10 @@ def reference_markdown() -> str:
         "Default port 7400, UDP and TCP (OSC 1.0 size-prefixed or OSC 1.1 SLIP framing), bound to 127.0.0.1.",
         "Timetagged bundles apply at the frame heard at their time; plain messages at the next frame.",
         "Errors come back to the sender as `/mrt/error <address> <reason>`.",
+        "Every number is bounded, not only finite: a value outside its range is refused (a prompt or cue",
+        f"number 0-{MAX_SLOT}, Tidal's `cycle` within +-{MAX_CYCLE:,.0f}). Names and texts may hold no control,",
+        "format (bidi overrides, zero-width), surrogate, private-use or unassigned characters (a text may",
+        "break lines and hold tabs); the error names the first such character as U+XXXX.",
         "",
         "| address | arguments | meaning | aliases |",
         "|---|---|---|---|",

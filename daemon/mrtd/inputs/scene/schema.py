@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.state import MAX_PROMPTS
 from mrtd.vocabulary.params import PARAMS
-from mrtd.vocabulary.values import CURVES, MAX_PROMPT_NAME, MAX_TEXT
+from mrtd.vocabulary.values import CURVES, MAX_PROMPT_NAME, MAX_TEXT, readable
 from mrtd.inputs.scene.wallclock import CLOCK_TIME, DAYS, parse_clock_time, zone
 from mrtd.yamlcheck import shown
 
@@ -41,8 +41,13 @@ MAX_FILE_NAME_CHARS = 1024  # `pca:` and prompts' `audio:`, relative paths inclu
 MAX_OSC_ADDRESS_CHARS = 200  # as a web button's address
 # Surface points are the prompts with a `position`: bounded by MAX_PROMPTS.
 
-PromptName = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_NAME_CHARS)]
-Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+# Names and texts a performer reads pass the vocabulary's one rule (values.readable): no control,
+# format (bidi, zero-width), surrogate, private-use or unassigned characters, as over OSC.
+Readable = AfterValidator(lambda value: readable(value, "a name"))
+ReadableText = AfterValidator(lambda value: readable(value, "a text", layout=True))
+PromptName = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_NAME_CHARS), Readable]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS), Readable]
+FileName = Annotated[str, Field(max_length=MAX_FILE_NAME_CHARS), Readable]
 
 Curve = Literal["linear", "equal-power", "exponential", "s-curve"]
 assert set(CURVES) == set(Curve.__args__)  # type: ignore[attr-defined]
@@ -55,8 +60,8 @@ class Strict(BaseModel):
 
 
 class Prompt(Strict):
-    text: str | None = Field(None, max_length=MAX_PROMPT_TEXT_CHARS)
-    audio: str | None = Field(None, max_length=MAX_FILE_NAME_CHARS)  # a file in the scene's folder
+    text: Annotated[str, Field(max_length=MAX_PROMPT_TEXT_CHARS), ReadableText] | None = None
+    audio: FileName | None = None  # a file in the scene's folder
     embedding: list[float] | None = None
     position: tuple[float, float] | None = None  # on the 2-D surface
     weight: float = Field(0.0, ge=0.0, le=100.0)
@@ -239,7 +244,7 @@ class Limits(Strict):
 
 
 class WebButton(Strict):
-    label: str = Field(min_length=1, max_length=40)
+    label: Annotated[str, Field(min_length=1, max_length=40), Readable]
     address: str = Field(pattern=r"^/[^\s#*,?\[\]{}]*$", max_length=200)  # 1 on press, 0 on release, as a TouchOSC button
 
 
@@ -295,7 +300,7 @@ class Scene(Strict):
     defaults: dict[str, float | int | bool] = {}
     limits: Limits | None = None
     prompts: dict[PromptName, Prompt] = Field({}, max_length=MAX_PROMPTS)  # a bare string is the prompt's text
-    pca: str | None = Field(None, max_length=MAX_FILE_NAME_CHARS)  # a PCA safetensors file in the scene's folder
+    pca: FileName | None = None  # a PCA safetensors file in the scene's folder
     axes: dict[Name, Axis] = Field({}, max_length=MAX_AXES)
     surface_power: float = Field(2.0, gt=0.0, le=16.0)
     cues: list[Cue] = Field([], max_length=MAX_CUES)
