@@ -29,7 +29,8 @@ from mrtd.vocabulary.codec import ROOT, Message as Reply
 class Host(Protocol):
     """What OSC handlers may ask of the daemon. They never touch engines or audio."""
 
-    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None) -> list[Reply] | None: ...  # replies: e.g. a clamp
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None,
+               account: str | None = None) -> list[Reply] | None: ...  # replies: e.g. a clamp; account: the sender's share
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None: ...
     def status(self) -> list[Reply]: ...
     def sync(self) -> list[Reply]: ...
@@ -61,6 +62,13 @@ class Envelope:
     # Replies found later, off the receive path (a scene refused by the loader): they go to the
     # sender as the handler's own replies would, within the same reply budget. None: no way back.
     answer: Answer | None = field(default=None, compare=False)
+    # Whose share of the schedule its commands take: the sender's address unless the transport
+    # says otherwise (each web page is a sender of its own, wherever it is open).
+    account: str | None = None
+
+    @property
+    def sender_account(self) -> str:
+        return self.account if self.account is not None else self.sender[0]
 
 
 Handler = Callable[[Host, Any, Envelope], list[Reply] | None]  # (host, the row's request, envelope)
@@ -83,7 +91,22 @@ class Address:
 
     def handle(self, host: Host, args: list[Any], envelope: Envelope) -> list[Reply] | None:
         """Decode `args` with the row's class (ValueError if they do not fit), then handle it."""
-        return self.handler(host, self.request.from_args(list(args)), envelope)
+        return self.handler(_SentBy(host, envelope.sender_account), self.request.from_args(list(args)), envelope)
+
+
+class _SentBy:
+    """Stands in for the host: what a handler submits is charged to its sender's share of the
+    schedule, so one sender filling its share leaves every other sender room."""
+
+    def __init__(self, host: Host, account: str) -> None:
+        self._host, self._account = host, account
+
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None,
+               account: str | None = None) -> list[Reply] | None:
+        return self._host.submit(command, due, answer, account=self._account)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._host, name)
 
 
 # -- handlers: what needs the running daemon -----------------------------------------------
@@ -186,8 +209,9 @@ class _Quantizing:
     def __init__(self, host: Host, unit: str, count: int) -> None:
         self._host, self._unit, self._count = host, unit, count
 
-    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None) -> None:
-        self._host.submit(c.Quantized(command, self._unit, self._count), due, answer)
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None,
+               account: str | None = None) -> None:
+        self._host.submit(c.Quantized(command, self._unit, self._count), due, answer, account)
 
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None,
             answer: "Answer | None" = None) -> None:

@@ -1,0 +1,102 @@
+"""No stranger can lock the controls or turn the daemon into an amplifier (issue 26: 2, 5, 8, 11).
+
+Each test runs the attack on loopback, bounded in count and time, and measures its figure beside a
+no-attack baseline in the same run (printed; `pytest -s` shows them, docs/benchmarks.md has them).
+A second sender on the same machine is 127.0.0.2: Linux routes all of 127/8 to loopback.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import probed_daemon, wait_for
+from mrtd.control.state import HORIZON_S, MAX_PENDING, MAX_PER_SENDER
+from osc_probe import OscProbe, bundle, message
+
+ATTACKER = "127.0.0.2"
+
+
+def frames(daemon, count: int = 2) -> None:
+    target = daemon.generator.frames + count
+    wait_for(lambda: daemon.generator.frames >= target, 5, f"{count} frames")
+
+
+def flood(daemon, probe: OscProbe, packets: list[bytes], step: int = 256) -> None:
+    """Send `packets`, `step` at a time, each step parsed before the next (none shed by the queue)."""
+    counters = daemon.osc.counters
+    for start in range(0, len(packets), step):
+        before = counters.packets
+        part = packets[start:start + step]
+        for packet in part:
+            probe.sock.sendto(packet, probe.target)
+        wait_for(lambda: counters.packets >= before + len(part), 10, "the flood to be parsed")
+
+
+def time_to_apply(daemon, probe: OscProbe, address: str, value, param: str, expected) -> float:
+    """Seconds from sending `address value` to the generation thread holding it."""
+    sent = time.monotonic()
+    probe.send(address, value)
+    wait_for(lambda: daemon.control.values[param] == expected, 5, f"{address} {value} applied")
+    return time.monotonic() - sent
+
+
+# -- 2. the schedule is fair ----------------------------------------------------------------------
+
+
+def test_one_sender_filling_the_schedule_locks_no_one_out(tmp_path):
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        attacker = OscProbe(daemon.osc.port, local=ATTACKER)
+        try:
+            frames(daemon, 3)
+            baseline = time_to_apply(daemon, probe, "/mrt/mute", 1, "mute", True)
+            probe.send("/mrt/mute", 0)
+            wait_for(lambda: daemon.control.values["mute"] is False, 5, "unmuted")
+
+            # The issue's attack: 4,096 commands on a grid 1024 bars away (34 minutes at 120 BPM).
+            far = [message("/mrt/at", "1024 bars", "/mrt/cfg/drums", 1) for _ in range(4096)]
+            flood(daemon, attacker, far)
+            far_held = daemon.control.held(ATTACKER)
+            # Within the horizon: 50 bars at 120 BPM is 100 s; and bundles timetagged 119 s ahead.
+            near = [message("/mrt/at", "50 bars", "/mrt/cfg/drums", 1) for _ in range(4096)]
+            near += [bundle(time.time() + HORIZON_S - 1, message("/mrt/cfg/drums", 1)) for _ in range(4096)]
+            flood(daemon, attacker, near)
+            held = daemon.control.held(ATTACKER)
+
+            # Another sender's volume (up and down), mute and reset, and the attacker's own mute.
+            assert probe.exchange("/mrt/volume", 3.0) == []
+            wait_for(lambda: daemon.control.values["volume"] == 3.0, 5, "volume up from another sender")
+            assert probe.exchange("/mrt/volume", -6.0) == []
+            assert probe.exchange("/mrt/reset") == []
+            under_attack = time_to_apply(daemon, probe, "/mrt/mute", 1, "mute", True)
+            assert attacker.exchange("/mrt/mute", 0) != [], "unmuting is not safer: the attacker's share is full"
+            assert attacker.exchange("/mrt/notes/clear") == [] and attacker.exchange("/mrt/mute", 1) == []
+            wait_for(lambda: daemon.control.values["volume"] == -6.0, 5, "volume down")
+            status = daemon.status()
+            print(f"\nschedule: attacker holds {far_held} entries after 4,096 x '1024 bars', {held} after 8,192"
+                  f" within the horizon (share {MAX_PER_SENDER}); mute applied in {baseline * 1000:.0f} ms"
+                  f" baseline, {under_attack * 1000:.0f} ms under attack; underruns {status['underruns']}")
+            assert far_held == 0, "a grid position beyond the horizon is refused like a timetag"
+            assert held <= MAX_PER_SENDER
+            assert under_attack < 1.0
+            assert status["underruns"] == 0
+
+            # Four senders together fill the whole schedule: what makes things safer still goes in.
+            for local in ("127.0.0.3", "127.0.0.4", "127.0.0.5"):
+                others = OscProbe(daemon.osc.port, local=local)
+                try:
+                    flood(daemon, others, [bundle(time.time() + HORIZON_S - 1, message("/mrt/cfg/drums", 1))
+                                           for _ in range(MAX_PER_SENDER)])
+                finally:
+                    others.close()
+            assert daemon.control.pending() >= MAX_PENDING
+            assert "full" in probe.exchange("/mrt/volume", 0.0)[0][1][1], "louder waits for room"
+            for address, value in (("/mrt/volume", -12.0), ("/mrt/mute", 1), ("/mrt/bypass", 1)):
+                assert probe.exchange(address, value) == [], address
+            for address in ("/mrt/reset", "/mrt/notes/clear", "/mrt/stop"):
+                assert probe.exchange(address) == [], address
+            wait_for(lambda: daemon.control.values["volume"] == -12.0 and daemon.control.rest_wanted, 5,
+                     "volume down and the rest applied in a full schedule")
+        finally:
+            attacker.close()
