@@ -7,12 +7,13 @@ A second sender on the same machine is 127.0.0.2: Linux routes all of 127/8 to l
 
 from __future__ import annotations
 
+import socket
 import time
 
-import pytest
 
 from conftest import probed_daemon, wait_for
 from mrtd.control.state import HORIZON_S, MAX_PENDING, MAX_PER_SENDER
+from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
 
 ATTACKER = "127.0.0.2"
@@ -100,3 +101,76 @@ def test_one_sender_filling_the_schedule_locks_no_one_out(tmp_path):
                      "volume down and the rest applied in a full schedule")
         finally:
             attacker.close()
+
+
+# -- 5. no amplification for an address that proved nothing ---------------------------------------
+
+
+class RawSender:
+    """One UDP socket on `local`: counts the bytes it sends and the bytes that come back to it."""
+
+    def __init__(self, port: int, local: str) -> None:
+        self.target = ("127.0.0.1", port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((local, 0))
+        self.sock.settimeout(5)
+        self.sent = self.received = 0
+        self.replies: list[bytes] = []
+
+    def send(self, packet: bytes) -> None:
+        self.sent += len(packet)
+        self.sock.sendto(packet, self.target)
+
+    def fence(self, token: str) -> None:
+        """A ping (answered with exactly its own size), then everything up to its pong."""
+        ping = message("/mrt/ping", token)
+        self.send(ping)
+        while True:
+            data = self.sock.recv(65536)
+            self.received += len(data)
+            if data == message("/mrt/pong", token):
+                return
+            self.replies.append(data)
+
+
+def test_an_unproven_address_draws_no_more_bytes_than_it_sends(tmp_path):
+    """The issue's attack: a spoofable 20-byte /mrt/subscribe drew 3.2 MB of pushes over its lease,
+    and /mrt/status or /mrt/sync 116 bytes for 16. Here 16 loopback addresses, treated as other
+    machines, send every request that answers, then the state changes for a second of frames."""
+    osc = OscConfig(port=0, trust_loopback=False)
+    with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
+        frames(daemon, 3)
+        attack = [message("/mrt/subscribe"), message("/mrt/status"), message("/mrt/sync"), message("/mrt/hello"),
+                  message("/mrt/hello", 0), message("/mrt/hello", 12345), message("/mrt/nothing"),
+                  message("/mrt/volume", "loud"), b"\x00garbage", bundle(None, *[message("/mrt/sync")] * 8),
+                  message("/mrt/subscribe", 9), message("/mrt/status")]
+        senders = [RawSender(daemon.osc.port, f"127.0.0.{10 + i}") for i in range(16)]
+        proven = RawSender(daemon.osc.port, "127.0.0.9")  # the baseline: an address that proved itself
+        try:
+            for sender in senders:
+                for packet in attack:
+                    sender.send(packet)
+            for step in range(25):  # a second of state changes, which subscribers would be pushed
+                probe.send("/mrt/temperature", 0.5 + step / 100)
+                frames(daemon, 1)
+            for i, sender in enumerate(senders):
+                sender.fence(f"fence-{i}")
+            ratios = [s.received / s.sent for s in senders]
+            proven.send(message("/mrt/hello", 0))
+            cookie = proven.sock.recv(100)
+            proven.send(message("/mrt/hello", int.from_bytes(cookie[-4:], "big")))
+            proven.sock.recv(100)
+            proven.sent = proven.received = 0
+            for packet in (message("/mrt/status"), message("/mrt/sync")):
+                proven.send(packet)
+            proven.fence("proven")
+            print(f"\namplification: unproven {sum(s.received for s in senders)} bytes back for "
+                  f"{sum(s.sent for s in senders)} sent, worst address {max(ratios):.2f}x; "
+                  f"proven baseline {proven.received / proven.sent:.1f}x (status and sync); "
+                  f"subscribers {len(daemon.pusher.subscribers())}")
+            assert max(ratios) <= 1.0, ratios
+            assert daemon.pusher.subscribers() == [], "no subscription without a proof"
+            assert proven.received / proven.sent > 5, "the measurement sees a full reply when it is allowed"
+        finally:
+            for sender in (*senders, proven):
+                sender.sock.close()

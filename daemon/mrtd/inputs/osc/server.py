@@ -290,12 +290,12 @@ class OscServer:
         reason = None
         if any(len(p) > MAX_UDP_REPLY for p in packets):
             reason = f"the reply does not fit a UDP datagram ({max(map(len, packets))} bytes): ask over TCP"
-        elif not self.guard.allow_reply(ip, sum(map(len, packets))):
-            reason = "reply held back: this address is over its reply budget (send /mrt/hello, or use TCP)"
+        elif not self.guard.allow_reply(ip, sum(map(len, packets)), to[1]):
+            reason = "reply held back: this address is over its reply budget (send /mrt/hello 0, or use TCP)"
         if reason is not None:
             self.counters.replies_held += 1
             error = encode(*Error(address, reason).message())
-            if address == Error.address or not self.guard.allow_reply(ip, len(error)):
+            if address == Error.address or not self.guard.allow_reply(ip, len(error), to[1]):
                 return
             packets = [error]
         for packet in packets:
@@ -452,7 +452,7 @@ class OscServer:
                     counters.repeats_ignored += 1
                     continue
                 answered.add(address)
-                if self.guard.exhausted(sender[0]):  # the reply could not go out: do not build it
+                if self.guard.exhausted(sender[0], sender[1]):  # the reply could not go out: do not build it
                     counters.replies_held += 1
                     continue
             self.dispatch(address, args, due, sender, reply)
