@@ -174,3 +174,43 @@ def test_an_unproven_address_draws_no_more_bytes_than_it_sends(tmp_path):
         finally:
             for sender in (*senders, proven):
                 sender.sock.close()
+
+
+# -- 11. a local flood does not starve `mrtd status` --------------------------------------------------
+
+
+def test_a_local_flood_from_one_port_leaves_mrtd_status_its_own_budget(tmp_path):
+    """Every local tool used to share 127.0.0.1's reply budget: a flood of /mrt/sync from one port
+    held back `mrtd status` from any other. Loopback buckets are per (address, port) now."""
+    from mrtd.client import Client
+
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        for name in "abcd":  # a sync of a few kB, so a few dozen drain a 64 kB bucket
+            probe.send("/mrt/prompt", name, name + " " + "x" * 900, 0.0)
+        wait_for(lambda: len(daemon.control.prompt_texts) == 4, 5, "the prompts")
+        with Client(port=daemon.osc.port, timeout=1.0) as client:
+            started = time.monotonic()
+            assert client.status()["frames"] > 0
+            baseline = time.monotonic() - started
+        flooder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        flooder.bind(("127.0.0.1", 0))
+        guard, port = daemon.osc.guard, flooder.getsockname()[1]
+        try:
+            sent = 0
+            while not guard.exhausted("127.0.0.1", port) and sent < 2000:  # bounded: its bucket, or 2,000 syncs
+                flooder.sendto(message("/mrt/sync"), ("127.0.0.1", daemon.osc.port))
+                sent += 1
+                if sent % 50 == 0:
+                    wait_for(lambda: daemon.osc.counters.packets >= sent, 5, "the flood parsed")
+            assert guard.exhausted("127.0.0.1", port), "the flooding port spent its budget"
+            for packet in [message("/mrt/sync")] * 200:  # and keeps flooding while status is asked
+                flooder.sendto(packet, ("127.0.0.1", daemon.osc.port))
+            with Client(port=daemon.osc.port, timeout=1.0) as client:
+                started = time.monotonic()
+                status = client.status()  # raises NoReply after a second
+                flooded = time.monotonic() - started
+        finally:
+            flooder.close()
+        print(f"\nlocal flood: {sent} syncs from one port exhausted its budget; mrtd status answered in "
+              f"{baseline * 1000:.1f} ms baseline, {flooded * 1000:.1f} ms under the flood")
+        assert status["frames"] > 0 and flooded < 1.0
