@@ -245,28 +245,27 @@ class ControlState:
         while self._schedule and self._schedule[0][0] <= frame:
             _, _, command, account = heapq.heappop(self._schedule)
             due_now.append((command, account))
-            if account is not None:
-                self._release(account)
         # Continuous controls: only the last value in this frame counts.
         last: dict[str, int] = {}
         for index, (command, _) in enumerate(due_now):
             if command.coalesce_key is not None:
                 last[command.coalesce_key] = index
         for index, (command, account) in enumerate(due_now):
-            key = command.coalesce_key
-            if key is not None and last[key] != index:
-                self.coalesced += 1
-                continue
-            self._applying = account  # a quantized command queues its inner one for the same sender
             try:
+                key = command.coalesce_key
+                if key is not None and last[key] != index:
+                    self.coalesced += 1
+                    continue
+                self._applying = account  # a quantized command queues its inner one for the same sender
                 command.apply(self)
+                self.applied += 1
             except Exception as exc:  # a command that cannot apply must not stop the music
                 self.failed += 1
                 log.warning("command %s not applied: %s", type(command).__name__, exc)
-                continue
             finally:
                 self._applying = None
-            self.applied += 1
+                if account is not None:  # released only now: a re-queued inner command counted first
+                    self._release(account)
 
     def schedule_in(self, frames: int, command: Applicable) -> None:
         """Run `command` `frames` frames from now (generation thread; quantized actions)."""
