@@ -13,8 +13,8 @@ import time
 
 from conftest import probed_daemon, wait_for
 from mrtd.control.state import HORIZON_S, MAX_PENDING, MAX_PER_SENDER
-from mrtd.inputs.osc.server import OscConfig
-from osc_probe import OscProbe, bundle, message
+from mrtd.inputs.osc.server import MAX_PACKET, OscConfig
+from osc_probe import OscProbe, bundle, message, tcp_packet
 
 ATTACKER = "127.0.0.2"
 
@@ -214,3 +214,101 @@ def test_a_local_flood_from_one_port_leaves_mrtd_status_its_own_budget(tmp_path)
         print(f"\nlocal flood: {sent} syncs from one port exhausted its budget; mrtd status answered in "
               f"{baseline * 1000:.1f} ms baseline, {flooded * 1000:.1f} ms under the flood")
         assert status["frames"] > 0 and flooded < 1.0
+
+
+# -- 8. dripping TCP connections hold no slot ------------------------------------------------------
+
+
+def tcp_ping(port: int, token: str, timeout: float = 2.0) -> bool:
+    """A legitimate TCP client: connect, ping, and True when its pong comes back."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+            conn.sendall(tcp_packet(message("/mrt/ping", token)))
+            data = b""
+            while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return False  # closed: over a bound
+                data += chunk
+            return data[4:] == message("/mrt/pong", token)
+    except OSError:
+        return False
+
+
+def test_dripping_tcp_connections_lock_no_client_out(tmp_path):
+    """The issue's attack: 32 connections each dripping a byte every 100 s held every TCP slot for
+    ever (the idle timeout counted only total silence). Here 100 connections drip from 127.0.0.2 and
+    32 more from 32 other addresses, with the timeouts shortened by the config: 1 s to finish a
+    message, 3 s without a whole one."""
+    osc = OscConfig(port=0, tcp_message_s=1.0, tcp_idle_s=3.0)
+    with probed_daemon(tmp_path, osc=osc) as (daemon, engine, probe):
+        port = daemon.osc.port
+        frames(daemon, 3)
+        started = time.monotonic()
+        assert tcp_ping(port, "baseline")
+        baseline = time.monotonic() - started
+        underruns = daemon.status()["underruns"]
+
+        def drip_from(local: str) -> socket.socket:
+            conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            conn.bind((local, 0))
+            conn.connect(("127.0.0.1", port))
+            conn.send(MAX_PACKET.to_bytes(4, "big"))  # a message of 16 kB announced, then a byte at a time
+            return conn
+
+        drips: list[socket.socket] = []
+        closed: set[int] = set()
+
+        def drip() -> None:
+            for i, conn in enumerate(drips):  # a byte each: the message is never whole
+                if i not in closed:
+                    try:
+                        conn.send(b"\x00")
+                    except OSError:
+                        closed.add(i)
+
+        try:
+            for local in [ATTACKER] * 100 + [f"127.0.1.{i}" for i in range(32)]:
+                drips.append(drip_from(local))
+                if len(drips) % 8 == 0:
+                    drip()  # the ones open already keep dripping while the rest connect
+            started = time.monotonic()
+            attempts = 0
+            while time.monotonic() - started < 5.0:  # bounded: the attack lasts at most 5 s
+                drip()
+                attempts += 1
+                if tcp_ping(port, f"legit-{attempts}", timeout=1.0):
+                    break
+                time.sleep(0.1)  # the attacker's drip rate, not a wait for the daemon
+            else:
+                raise AssertionError(f"no TCP client got in for 5 s ({daemon.osc.counters})")
+            connected = time.monotonic() - started
+            counters = daemon.osc.counters
+            wait_for(lambda: daemon.osc._tcp_open == 0, 5, "every dripping connection closed")
+            print(f"\ntcp lockout: 132 dripping connections; a client got its pong after {connected:.2f} s"
+                  f" ({attempts} tries; baseline {baseline * 1000:.1f} ms); refused {counters.tcp_refused},"
+                  f" closed slow {counters.tcp_slow_closed}; underruns {daemon.status()['underruns'] - underruns} beyond the baseline")
+            assert counters.tcp_slow_closed > 0, "the dripping ones were closed for making no progress"
+            assert daemon.status()["underruns"] == underruns
+        finally:
+            for conn in drips:
+                conn.close()
+
+
+def test_one_address_holds_at_most_its_share_of_tcp_connections(tmp_path):
+    with probed_daemon(tmp_path) as (daemon, engine, probe):
+        cap = daemon.osc.config.tcp_per_address
+        conns = []
+        try:
+            for _ in range(cap + 4):
+                conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                conn.bind((ATTACKER, 0))
+                conn.connect(("127.0.0.1", daemon.osc.port))
+                conns.append(conn)
+            wait_for(lambda: daemon.osc.counters.tcp_refused == 4, 5, "the connections over the address's share closed")
+            conns[-1].settimeout(5)
+            assert conns[-1].recv(16) == b"", "closed by the daemon"
+            assert tcp_ping(daemon.osc.port, "another address"), "the other slots stay free for other addresses"
+        finally:
+            for conn in conns:
+                conn.close()

@@ -441,7 +441,9 @@ def test_packets_over_the_parse_rate_are_dropped_and_counted(tmp_path, monkeypat
 def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
     with probed_daemon(tmp_path) as (daemon, engine, probe):
         extra = 5
-        conns = [socket.create_connection(("127.0.0.1", daemon.osc.port), timeout=5) for _ in range(osc_server.MAX_TCP_CONNECTIONS + extra)]
+        # One connection from each of many loopback addresses: one address alone is held to its share.
+        conns = [socket.create_connection(("127.0.0.1", daemon.osc.port), timeout=5, source_address=(f"127.0.2.{i + 1}", 0))
+                 for i in range(osc_server.MAX_TCP_CONNECTIONS + extra)]
         try:
             wait_for(lambda: daemon.osc.counters.tcp_refused == extra, 5, "the connections over the bound to be closed")
             assert conns[-1].recv(16) == b""  # closed by the daemon
