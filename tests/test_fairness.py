@@ -14,6 +14,7 @@ import time
 from conftest import probed_daemon, wait_for
 from mrtd.control.state import HORIZON_S, MAX_PENDING, MAX_PER_SENDER
 from mrtd.inputs.osc.server import MAX_PACKET, OscConfig
+from mrtd.inputs.web.config import WebConfig
 from osc_probe import OscProbe, bundle, message, tcp_packet
 
 ATTACKER = "127.0.0.2"
@@ -312,3 +313,21 @@ def test_one_address_holds_at_most_its_share_of_tcp_connections(tmp_path):
         finally:
             for conn in conns:
                 conn.close()
+
+
+def test_each_web_page_is_a_sender_of_its_own(tmp_path):
+    """Two pages open from one tablet address: one filling its share leaves the other its own."""
+    import json
+
+    from mrtd.inputs.web import protocol
+
+    with probed_daemon(tmp_path, web=WebConfig(port=0)) as (daemon, engine, probe):
+        surface, tablet = daemon.web.host, ("192.0.2.5", 0)
+
+        def send(page: str, address: str, *args) -> list:
+            return protocol.dispatch(surface, json.dumps({"address": address, "args": list(args)}), tablet, page)
+
+        refused = [send("page a", "/mrt/at", "50 bars", "/mrt/cfg/drums", 1) for _ in range(MAX_PER_SENDER + 8)]
+        assert sum(1 for r in refused if r) == 8 and "commands waiting" in refused[-1][0]["args"][1]
+        assert send("page b", "/mrt/volume", 3.0) == []
+        wait_for(lambda: daemon.control.values["volume"] == 3.0, 5, "the other page's volume")
