@@ -150,7 +150,7 @@ def draw(port: int, seconds: float, prove: bool, requests: list[bytes]) -> tuple
         sock.settimeout(0.5)
         cookie = None
         for _ in range(20):  # the parse budget may still be spent from the previous phase
-            sock.sendto(message("/mrt/hello"), ("127.0.0.1", port))
+            sock.sendto(message("/mrt/hello", 0), ("127.0.0.1", port))  # as large as its answer
             try:
                 cookie = OscMessage(sock.recv(65536)).params[0]
                 break

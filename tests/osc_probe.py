@@ -255,10 +255,12 @@ class OscProbe:
     `received` (address, args) and `sent` (packets) are the older, plain lists.
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", clock: Callable[[], float] = time.monotonic,
+                 local: str = "127.0.0.1") -> None:
+        """`local`: the address it sends from (127.0.0.2 is a second sender on the same loopback)."""
         self.target = (host, port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((local, 0))
         self.port = self.sock.getsockname()[1]
         self.sent: list[bytes] = []
         self.received: list[tuple[str, list[Any]]] = []

@@ -34,8 +34,8 @@ class Host:
         self.state = state
         self.scenes = scenes
 
-    def submit(self, command: c.Command, due: float | None, answer=None) -> None:
-        self.state.submit(command, due)
+    def submit(self, command: c.Command, due: float | None, answer=None, account=None) -> None:
+        self.state.submit(command, due, account)
 
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None, answer=None) -> None:
         assert self.scenes is not None, "this test loads no scene"

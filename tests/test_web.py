@@ -70,7 +70,7 @@ def test_a_web_message_goes_through_the_osc_table_and_gets_its_errors():
     class Host:
         submitted = []
 
-        def submit(self, command, due, answer=None):
+        def submit(self, command, due, answer=None, account=None):
             self.submitted.append(command)
 
         def mapped(self, address, args, due):

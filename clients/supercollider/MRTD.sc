@@ -162,7 +162,7 @@ MRTD {
 		if(action.notNil) { statusActions.add(action) };
 		this.send('/mrt/status')
 	}
-	hello { this.send('/mrt/hello') }     // prove this address; `subscribe` and `sync` do it first
+	hello { this.send('/mrt/hello', 0) }     // prove this address; `subscribe` and `sync` do it first
 	sync { if(proven.not) { this.hello }; this.send('/mrt/sync') }       // fills `state`, one reply per address
 	ping { |args, action|
 		if(action.notNil) { pongActions.add(action) };

@@ -169,9 +169,18 @@ def label(name: str, text: str, frame: tuple[int, int, int, int], path: str | No
     return Node("LABEL", name, frame, color=(0.15, 0.15, 0.15), messages=messages, label=text)
 
 
-ROOT_SCRIPT = f"""-- Subscribe to state pushes, and renew (any message renews the daemon's lease).
+ROOT_SCRIPT = f"""-- Prove this tablet's address, subscribe to state pushes, and renew both every minute.
+-- The daemon pushes only to an address that echoed its cookie (/mrt/hello 0 asks for it; the
+-- cookie stays the same while the daemon runs, and a proof lasts ten minutes).
 local last = 0
+local cookie = nil
 function init()
+  sendOSC('{address(ROOT + "/hello")}', 0)
+end
+function onReceiveOSC(message, connections)
+  if message[1] ~= '{address(ROOT + "/hello")}' or #message[2] < 1 then return end
+  cookie = message[2][1].value
+  sendOSC('{address(ROOT + "/hello")}', cookie)
   sendOSC('{address(ROOT + "/subscribe")}')
   sendOSC('{address(ROOT + "/sync")}')
 end
@@ -179,6 +188,7 @@ function update()
   local now = getMillis()
   if now - last > 60000 then
     last = now
+    if cookie then sendOSC('{address(ROOT + "/hello")}', cookie) else sendOSC('{address(ROOT + "/hello")}', 0) end
     sendOSC('{address(ROOT + "/subscribe")}')
   end
 end

@@ -432,6 +432,8 @@ class Client(Commands[None]):
 
     # replies
     def status(self, timeout: float | None = None) -> dict[str, Any]:
+        if not self.proven:  # the status is larger than its request: an unproven address gets none
+            self.hello(timeout)
         return self.ask(q.Status(), r.Status, timeout).values
 
     def ping(self, timeout: float | None = None) -> float:
@@ -447,7 +449,7 @@ class Client(Commands[None]):
 
         An address that never did gets a small reply budget (so a spoofed request
         cannot turn the daemon into an amplifier); a proven one gets the full one.
-        `sync()` and `subscribe()` call this first, once.
+        `status()`, `sync()` and `subscribe()` call this first, once.
         """
         cookie = self.ask(q.Hello(), r.Hello, timeout).cookie
         self.ask(q.Hello(cookie), r.HelloOk, timeout)
@@ -621,6 +623,8 @@ class AsyncClient(Commands[Awaitable[None]]):
         return await self.request(address, *args, reply=reply, timeout=timeout)
 
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
+        if not self.proven:  # the status is larger than its request: an unproven address gets none
+            await self.hello(timeout)
         return (await self.ask(q.Status(), r.Status, timeout)).values
 
     async def ping(self, timeout: float | None = None) -> float:

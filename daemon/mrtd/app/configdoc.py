@@ -56,6 +56,9 @@ MEANINGS = {
     "tcp": "also accept OSC over TCP (SLIP-framed)",
     "allow_loopback": "loopback may always talk to the daemon, whatever `allow` says (`mrtd send` speaks from 127.0.0.1); false locks local tools out too",
     "trust_loopback": "replies to loopback are not byte-bounded (a packet from 127/8 cannot come from another host); false bounds them like any address",
+    "tcp_message_s": "seconds a TCP connection has to finish a message once its first byte came; slower, it is closed (a drip of bytes holds no slot)",
+    "tcp_idle_s": "seconds a TCP connection may go without one whole message before it is closed",
+    "tcp_per_address": "TCP connections open at once from one address (32 in all)",
 }
 
 

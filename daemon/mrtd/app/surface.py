@@ -85,20 +85,24 @@ class Surface:
         self._pending_names: dict[str, float] = {}
 
     # -- commands ----------------------------------------------------------------
-    def submit(self, command: c.Command, due: float | None, answer: Answer | None = None) -> list[Reply] | None:
+    def submit(self, command: c.Command, due: float | None, answer: Answer | None = None,
+               account: str | None = None) -> list[Reply] | None:
         """Check `command` against the state the sender sees, queue it, and say if a limit clamped it.
 
+        `account`: the sender, whose share of the schedule it takes (None: the daemon's own).
         A command that names the scene's prompts, axes or surface waits behind a scene load in
         progress, so it meets that scene (its refusal then goes to `answer`)."""
         control = self._services.controls
-        control.admit(due)
+        quantized = isinstance(command, c.Quantized)
         inner = command.inner if isinstance(command, c.Quantized) else command
+        control.admit(due, account, safer=not quantized and command.safer(control.values),
+                      grid=(command.unit, command.count) if isinstance(command, c.Quantized) else None)
         address = SCENE_DEPENDENT.get(type(inner))
         if address is not None:  # checked and queued now, or after the loads ahead of it
-            self._services.scenes.after_loads(lambda: control.submit(self._checked(command), due), address, answer)
+            self._services.scenes.after_loads(lambda: control.submit(self._checked(command), due, account), address, answer)
             return None
         command = self._checked(command)
-        control.submit(command, due)
+        control.submit(command, due, account)
         return self._clamped(command)
 
     def _prompt_names(self) -> list[str]:

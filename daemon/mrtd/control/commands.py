@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -38,6 +38,15 @@ class Command:
     def apply(self, state: "ControlState") -> None:
         raise NotImplementedError
 
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        """Whether this only makes the sound safer (quieter, silent, notes off, reset, resting),
+        judged against the parameters `values` now: such a command, due soon, is never refused
+        for lack of room in the schedule (the performer's panic buttons must always work)."""
+        return False
+
+
+SAFER_SWITCHES = ("mute", "bypass")  # on: silence; a switch turned on is never refused for room
+
 
 @dataclass(frozen=True)
 class SetParam(Command):
@@ -57,6 +66,11 @@ class SetParam(Command):
     def apply(self, state: "ControlState") -> None:
         state.set(self.name, self.value)
 
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        if self.name == "volume":
+            return float(self.value) <= float(values["volume"])
+        return self.name in SAFER_SWITCHES and bool(self.value)
+
 
 @dataclass(frozen=True)
 class Glide(Command):
@@ -72,6 +86,9 @@ class Glide(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.glide(self.name, self.target, self.milliseconds)
+
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        return self.name == "volume" and self.target <= float(values["volume"])
 
 
 @dataclass(frozen=True)
@@ -101,12 +118,18 @@ class NoteOff(Command):
         state.notes.note_off(self.pitch)
         state.changed.add(Change.NOTES)
 
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        return True
+
 
 @dataclass(frozen=True)
 class NotesClear(Command):
     def apply(self, state: "ControlState") -> None:
         state.notes.clear()
         state.changed.add(Change.NOTES)
+
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        return True
 
 
 @dataclass(frozen=True)
@@ -119,6 +142,9 @@ class Reset(Command):
     def apply(self, state: "ControlState") -> None:
         state.request_reset(self.at_once)
 
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        return True
+
 
 @dataclass(frozen=True)
 class Rest(Command):
@@ -130,6 +156,9 @@ class Rest(Command):
 
     def apply(self, state: "ControlState") -> None:
         state.rest(self.resting, round(self.seconds * FRAMES_PER_SECOND))
+
+    def safer(self, values: Mapping[str, float | int | bool]) -> bool:
+        return self.resting  # /mrt/stop; waking (/mrt/start) waits its turn like any command
 
 
 def resolve_prompt(name: str, known: list[str]) -> str:

@@ -14,6 +14,7 @@ import heapq
 import logging
 import itertools
 import math
+import threading
 import time
 from collections import deque
 from types import MappingProxyType
@@ -32,7 +33,16 @@ log = logging.getLogger(__name__)
 # bounded number per frame, so a flood of timetagged bundles costs the generation
 # thread a bounded time per frame (50k far-future bundles once cost 23.5 ms in one frame).
 MAX_PENDING = 4096  # commands submitted but not yet applied
-HORIZON_S = 120.0  # how far ahead a timetag may be
+HORIZON_S = 120.0  # how far ahead a timetag, or an /mrt/at on the grid, may be
+# One sender's share of the schedule: 4,096 far-future commands from one address used to fill
+# it, and every other sender's volume, mute and reset was refused for as long as they waited.
+# A quarter, so one sender never holds more than a quarter of the room; a busy Tidal pattern
+# keeps well under a hundred commands waiting (its bundles come 0.2-0.3 s ahead).
+MAX_PER_SENDER = MAX_PENDING // 4
+# A command that makes things safer (volume down, mute, notes off, reset, stop) due within this
+# is never refused for room: it leaves the schedule within a second, so what it can take up is
+# bounded by the rate inputs parse (below MOVED_PER_FRAME a frame), not by the room left.
+SAFER_WITHIN_S = 1.0
 MOVED_PER_FRAME = 1024  # inbox entries moved into the schedule per frame
 MAX_PROMPTS = 64  # prompt points at once: bounds the blend's cost and every reply that lists them
 
@@ -105,8 +115,14 @@ class ControlState:
         self.failed = 0  # commands whose apply raised (checked too late, e.g. /mrt/xy with no surface)
         # Maps a wall-clock time to a (fractional) frame position; set by the runtime.
         self.frame_of: Callable[[float], float] | None = None
-        self._inbox: deque[tuple[float | None, Applicable]] = deque()  # append/popleft are thread-safe
-        self._schedule: list[tuple[int, int, Applicable]] = []
+        self._inbox: deque[tuple[float | None, Applicable, str | None]] = deque()  # append/popleft are thread-safe
+        self._schedule: list[tuple[int, int, Applicable, str | None]] = []
+        # Commands waiting per sender (its account: an OSC address, a web page), for the quota.
+        # Input threads add, the generation thread takes away: both under this lock, held for a
+        # dict update (the generation thread never waits on I/O behind it).
+        self._held: dict[str, int] = {}
+        self._held_lock = threading.Lock()
+        self._applying: str | None = None  # whose command is being applied (a quantized one re-queues for it)
         self._order = itertools.count()
         self._reset_pending = False
         self._reset_at_once = False
@@ -157,16 +173,45 @@ class ControlState:
         return True
 
     # -- any thread --------------------------------------------------------
-    def submit(self, command: Applicable, due: float | None = None) -> None:
-        """Queue `command` for the frame heard at wall time `due` (None: the next frame)."""
-        self._inbox.append((due, command))
+    def submit(self, command: Applicable, due: float | None = None, account: str | None = None) -> None:
+        """Queue `command` for the frame heard at wall time `due` (None: the next frame), charged
+        to `account` (the sender; None: the daemon's own inputs, scenes and MIDI, never refused)."""
+        if account is not None:
+            with self._held_lock:
+                self._held[account] = self._held.get(account, 0) + 1
+        self._inbox.append((due, command, account))
 
-    def admit(self, due: float | None) -> None:
-        """Raise ScheduleFull when one more command from an untrusted input would pass a bound."""
+    def admit(self, due: float | None, account: str | None = None, *, safer: bool = False,
+              grid: tuple[str, int] | None = None) -> None:
+        """Raise ScheduleFull when one more command from an untrusted input would pass a bound.
+
+        `account`: the sender, held to MAX_PER_SENDER waiting commands. `safer`: the command
+        makes things safer (volume down, mute, notes off, reset, stop): due soon, it is never
+        refused for room. `grid`: (unit, count) of an /mrt/at, which must land within the
+        horizon at the tempo now, as a timetag must."""
+        ahead = 0.0 if due is None else due - time.time()
+        if grid is not None:
+            ahead += self.clock.frames_for(grid[1], grid[0]) * FRAME_SECONDS
+        if ahead > HORIZON_S:
+            raise ScheduleFull(f"due {ahead:.0f} s ahead; the schedule reaches {HORIZON_S:.0f} s")
+        if safer and ahead <= SAFER_WITHIN_S:
+            return
         if len(self._inbox) + len(self._schedule) >= MAX_PENDING:
             raise ScheduleFull(f"the schedule is full ({MAX_PENDING} commands waiting)")
-        if due is not None and due - time.time() > HORIZON_S:
-            raise ScheduleFull(f"due {due - time.time():.0f} s ahead; the schedule reaches {HORIZON_S:.0f} s")
+        if account is not None and self._held.get(account, 0) >= MAX_PER_SENDER:
+            raise ScheduleFull(f"this sender has {MAX_PER_SENDER} commands waiting already")
+
+    def held(self, account: str) -> int:
+        """Commands from `account` submitted and not yet applied."""
+        return self._held.get(account, 0)
+
+    def _release(self, account: str) -> None:
+        with self._held_lock:
+            left = self._held.get(account, 0) - 1
+            if left > 0:
+                self._held[account] = left
+            else:
+                self._held.pop(account, None)  # the dict holds only senders with something waiting
 
     # -- generation thread -------------------------------------------------
     def begin_frame(self, frame: int) -> None:
@@ -177,7 +222,7 @@ class ControlState:
         if self._glides:
             self._step_glides()
         for _ in range(min(len(self._inbox), MOVED_PER_FRAME)):
-            due, command = self._inbox.popleft()
+            due, command, account = self._inbox.popleft()
             due_frame = frame
             if due is not None and self.frame_of is not None:
                 position = self.frame_of(due)
@@ -185,7 +230,7 @@ class ControlState:
                     due_frame = math.floor(position)
                     if due_frame < frame:
                         self.late += 1
-            heapq.heappush(self._schedule, (max(due_frame, frame), next(self._order), command))
+            heapq.heappush(self._schedule, (max(due_frame, frame), next(self._order), command, account))
         if self._schedule and self._schedule[0][0] <= frame:
             self._apply_due(frame)
         clock = self.clock
@@ -196,33 +241,42 @@ class ControlState:
             self.changed.add(Change.BEAT)
 
     def _apply_due(self, frame: int) -> None:
-        due_now: list[Applicable] = []
+        due_now: list[tuple[Applicable, str | None]] = []
         while self._schedule and self._schedule[0][0] <= frame:
-            due_now.append(heapq.heappop(self._schedule)[2])
+            _, _, command, account = heapq.heappop(self._schedule)
+            due_now.append((command, account))
         # Continuous controls: only the last value in this frame counts.
         last: dict[str, int] = {}
-        for index, command in enumerate(due_now):
+        for index, (command, _) in enumerate(due_now):
             if command.coalesce_key is not None:
                 last[command.coalesce_key] = index
-        for index, command in enumerate(due_now):
-            key = command.coalesce_key
-            if key is not None and last[key] != index:
-                self.coalesced += 1
-                continue
+        for index, (command, account) in enumerate(due_now):
             try:
+                key = command.coalesce_key
+                if key is not None and last[key] != index:
+                    self.coalesced += 1
+                    continue
+                self._applying = account  # a quantized command queues its inner one for the same sender
                 command.apply(self)
+                self.applied += 1
             except Exception as exc:  # a command that cannot apply must not stop the music
                 self.failed += 1
                 log.warning("command %s not applied: %s", type(command).__name__, exc)
-                continue
-            self.applied += 1
+            finally:
+                self._applying = None
+                if account is not None:  # released only now: a re-queued inner command counted first
+                    self._release(account)
 
     def schedule_in(self, frames: int, command: Applicable) -> None:
         """Run `command` `frames` frames from now (generation thread; quantized actions)."""
         if frames <= 0:
             command.apply(self)
         else:
-            heapq.heappush(self._schedule, (self.frame + frames, next(self._order), command))
+            account = self._applying
+            if account is not None:  # still the sender's: it counts against its share until it applies
+                with self._held_lock:
+                    self._held[account] = self._held.get(account, 0) + 1
+            heapq.heappush(self._schedule, (self.frame + frames, next(self._order), command, account))
 
     def apply_now(self, command: Applicable) -> None:
         """Apply at once (generation thread or before it starts)."""
@@ -342,13 +396,15 @@ class Controls:
     def __init__(self, state: ControlState) -> None:
         self._state = state
 
-    def admit(self, due: float | None) -> None:
-        """Raise ScheduleFull when one more command from an untrusted input would pass a bound."""
-        self._state.admit(due)
+    def admit(self, due: float | None, account: str | None = None, *, safer: bool = False,
+              grid: tuple[str, int] | None = None) -> None:
+        """Raise ScheduleFull when one more command from an untrusted input would pass a bound
+        (the schedule's room, `account`'s share of it, the horizon; see ControlState.admit)."""
+        self._state.admit(due, account, safer=safer, grid=grid)
 
-    def submit(self, command: Applicable, due: float | None = None) -> None:
+    def submit(self, command: Applicable, due: float | None = None, account: str | None = None) -> None:
         """Queue `command` for the frame heard at wall time `due` (None: the next frame)."""
-        self._state.submit(command, due)
+        self._state.submit(command, due, account)
 
     def prompt_names(self) -> list[str]:
         """The prompts defined now, in the order they were defined."""

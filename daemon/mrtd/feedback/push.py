@@ -6,9 +6,10 @@ is dropped when its host refuses the packets (the port closed) or when it has
 not been heard from for `lease_s` (any message from that address renews the
 lease), so a subscription made with a spoofed source lapses on its own.
 Subscribers are bounded in number, in total and per host, and every push is
-charged to the destination address's UDP budget (`ReplyGuard`). A new
+charged to the destination address's UDP budget (`ReplyGuard`). A
 subscription needs an address that proved it is the sender (`/mrt/hello`'s
-cookie, or TCP; loopback needs none). A long prompt list goes out in
+cookie, or TCP; loopback needs none), and its pushes stop while the proof has
+lapsed (a client echoes its cookie again to renew it). A long prompt list goes out in
 `/mrt/prompts/part`s as /mrt/sync sends it, and a message that still does not
 fit a datagram is counted and skipped: it says nothing about the subscriber.
 """
@@ -37,7 +38,8 @@ MAX_PER_HOST = 8
 class PushBudget(Protocol):
     """What the pusher asks of OSC's reply guard (named here: feedback imports no input)."""
 
-    def allow_push(self, ip: str, nbytes: int) -> bool: ...
+    def allow_push(self, ip: str, nbytes: int, port: int = 0) -> bool: ...
+    def proven(self, ip: str) -> bool: ...
 
 
 class Pusher:
@@ -73,10 +75,12 @@ class Pusher:
             if (host, port) in self._subscribers:
                 sock = self._subscribers[(host, port)][0]  # a renewal: any message would renew it anyway
             else:
-                # An unproven address may subscribe: TouchOSC cannot answer /mrt/hello and Max
-                # cannot read the cookie, and a tablet's faders need the pushes. What a spoofed
-                # /mrt/subscribe can aim at a victim is bounded instead: the address's bucket
-                # (allow_push, 64 kB/s) and a lease that lapses unless that address renews it.
+                # Only a proven address: a spoofed 20-byte /mrt/subscribe once drew 3.2 MB of pushes
+                # toward its victim over the lease. The refusal is small enough for the reply
+                # budget an unproven address has earned (so the sender may hear it, never more).
+                guard = self.guard
+                if guard is not None and not guard.proven(host):
+                    raise ValueError("send /mrt/hello first")
                 if len(self._subscribers) >= MAX_SUBSCRIBERS:
                     raise ValueError(f"{MAX_SUBSCRIBERS} subscribers already; unsubscribe one first")
                 if sum(1 for h, _ in self._subscribers if h == host) >= MAX_PER_HOST:
@@ -130,7 +134,7 @@ class Pusher:
                     self._drop(key, "lease expired")
                     continue
                 guard = self.guard
-                if guard is not None and not guard.allow_push(key[0], sum(map(len, packets))):
+                if guard is not None and not guard.allow_push(key[0], sum(map(len, packets)), key[1]):
                     self.held += 1  # over this address's budget: this frame's push is skipped
                     continue
                 for packet in packets:

@@ -638,18 +638,22 @@ class Ping(Request):
 
 @dataclass(frozen=True)
 class Hello(Request):
-    """No cookie: ask for one; the cookie: prove the address is the sender's."""
+    """No cookie (or 0): ask for one; the cookie: prove the address is the sender's.
+
+    Asked as `/mrt/hello 0`, the request is 20 bytes, as large as the cookie's reply, so an
+    address that has proven nothing yet is answered without the daemon amplifying anything."""
 
     address: ClassVar[str] = f"{ROOT}/hello"
     cookie: int | None = None
 
     def args(self) -> list[Any]:
-        return [] if self.cookie is None else [self.cookie]
+        return [0] if self.cookie is None else [self.cookie]
 
     @classmethod
     def from_args(cls, args: list[Any]) -> "Hello":
         arity(args, 0, 1)
-        return cls(None if not args else int(bounded(args[0], "cookie", 0, 2**32 - 1)))
+        cookie = None if not args else int(bounded(args[0], "cookie", 0, 2**32 - 1))
+        return cls(cookie or None)  # 0 asks, as no argument does (no cookie is 0)
 
 
 @dataclass(frozen=True)

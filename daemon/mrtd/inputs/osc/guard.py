@@ -7,22 +7,30 @@ errors, state pushes) is charged to the destination address:
 - a token bucket per address (`rate` bytes/s, one second of burst), whoever it is
   (loopback too: a local flood of syncs must not keep the OSC worker sending);
 - for an address that has not proven it is the sender, replies are also bounded
-  by `ratio` times the bytes that address sent us (credit that requests earn and
-  replies spend), so a spoofed request returns at most `ratio` times its size.
-  A packet earns its credit once, however many replies it draws (a bundle of
-  five pings and a sync is one request, not six);
-- state pushes are bounded by the bucket alone, and last only as long as the
+  by the bytes that address sent us (credit that requests earn and replies spend,
+  `ratio` 1), so a spoofed request returns at most its own size: no amplification
+  at all (a 16-byte /mrt/status once drew 116 bytes). A packet earns its credit
+  once, however many replies it draws (a bundle of five pings and a sync is one
+  request, not six);
+- state pushes go only to a proven address (a spoofed 20-byte /mrt/subscribe once
+  drew 3.2 MB over its lease), bounded by the bucket, and last only as long as the
   subscription's lease, which only a message from that address renews.
 
 An address proves itself by completing a TCP handshake (a spoofer cannot) or by
-echoing a cookie: `/mrt/hello` answers `/mrt/hello <cookie>` (no larger than the
-request allows) and `/mrt/hello <cookie>` from the same address proves it. The
+echoing a cookie: `/mrt/hello 0` (20 bytes) answers `/mrt/hello <cookie>` (20 bytes:
+no larger than the request) and `/mrt/hello <cookie>` from the same address proves
+it (answered by the 20-byte `/mrt/hello/ok`); a bare `/mrt/hello` is 16 bytes, so it
+is answered only from credit earlier requests left. The cookie is the same for an
+address as long as the daemon runs, so a client re-proves by echoing it again. The
 cookie has 24 bits, so that Pd and Max, whose numbers are 32-bit floats, echo
 it exactly; guessing it blind is bounded instead: an address that sent
 `WRONG_COOKIES` wrong ones is refused, right cookie or not, for `WRONG_COOKIE_S`
 (16.7 million cookies at 5 a minute is over six years).
 Loopback is trusted by default: packets from 127/8 cannot arrive from another
-host, and local tools (`mrtd send`, `mrtd status`) need the whole reply.
+host, and local tools (`mrtd send`, `mrtd status`) need the whole reply. Its budget
+is kept per (address, port), so a local flood from one port cannot starve
+`mrtd status` from another (no other host can send from 127/8, so nobody spoofs
+the ports).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 RATE_BYTES_PER_S = 64 * 1024  # what any one address can draw, proven or not
-UNPROVEN_RATIO = 4.0  # reply bytes per request byte for an address that has not proven itself
+UNPROVEN_RATIO = 1.0  # reply bytes per request byte for an address that has not proven itself: never more
 UNPROVEN_CREDIT_MAX = 4096  # bytes of credit an unproven address may bank
 PROOF_S = 600.0  # how long a proof lasts (a DHCP lease can move an address to someone else)
 MAX_ADDRESSES = 4096  # addresses tracked; beyond this the oldest state is forgotten (it only restarts buckets)
@@ -93,7 +101,7 @@ class ReplyGuard:
 
     def cookie(self, ip: str) -> int:
         digest = hmac.new(self._secret, ip.encode(), hashlib.sha256).digest()
-        return int.from_bytes(digest[:4], "big") & ((1 << COOKIE_BITS) - 1)
+        return (int.from_bytes(digest[:4], "big") & ((1 << COOKIE_BITS) - 1)) or 1  # 0 asks for one
 
     def check_cookie(self, ip: str, cookie: int) -> None:
         """Prove `ip` if `cookie` is its own; ValueError (saying why) if not, or if it guessed too often."""
@@ -131,41 +139,62 @@ class ReplyGuard:
             account = self._account(ip, self._clock())
             account.credit = min(UNPROVEN_CREDIT_MAX, account.credit + self.ratio * request_bytes)
 
-    def allow_reply(self, ip: str, nbytes: int) -> bool:
-        """May `nbytes` of replies go to `ip` now? Charges them if so."""
-        return self._charge(ip, nbytes, reply=True)
+    def allow_reply(self, ip: str, nbytes: int, port: int = 0) -> bool:
+        """May `nbytes` of replies go to `ip` (at `port`) now? Charges them if so."""
+        return self._charge(ip, nbytes, reply=True, port=port)
 
-    def exhausted(self, ip: str) -> bool:
-        """True when nothing could go to `ip` now: skip building a large reply at all."""
+    def exhausted(self, ip: str, port: int = 0) -> bool:
+        """True when nothing could go to `ip` (at `port`) now: skip building a large reply at all."""
         now = self._clock()
         with self._lock:
             account = self._accounts.get(ip)
-            if account is None:
-                return not self.trusted(ip)  # unproven and no credit yet
-            tokens = min(self.rate, account.tokens + (now - account.stamp) * self.rate)
+            bucket = self._accounts.get(self._bucket_key(ip, port))
+            if account is None or bucket is None:
+                return not self.trusted(ip) and (account is None or account.proven_until <= now)
+            tokens = min(self.rate, bucket.tokens + (now - bucket.stamp) * self.rate)
             proven = self.trusted(ip) or account.proven_until > now
             return tokens <= 0 or (not proven and account.credit <= 0)
 
-    def allow_push(self, ip: str, nbytes: int) -> bool:
-        """State pushes to a subscriber: the per-address bucket only (the lease bounds them in time)."""
-        return self._charge(ip, nbytes, reply=False)
+    def allow_push(self, ip: str, nbytes: int, port: int = 0) -> bool:
+        """State pushes to a subscriber: only to a proven address (a spoofed subscription draws
+        nothing; one whose proof lapsed waits for the next), within the address's bucket."""
+        if not self.proven(ip):
+            with self._lock:
+                self.counters.packets_held += 1
+            return False
+        return self._charge(ip, nbytes, reply=False, port=port)
 
-    def _charge(self, ip: str, nbytes: int, reply: bool) -> bool:
+    @staticmethod
+    def _bucket_key(ip: str, port: int) -> str:
+        """Whose byte bucket a reply to `ip`:`port` spends: the address's, except on loopback, where
+        each port is a local tool of its own (a flood from one cannot starve `mrtd status`)."""
+        if port:
+            try:
+                if ipaddress.ip_address(ip).is_loopback:
+                    return f"{ip}:{port}"
+            except ValueError:
+                pass
+        return ip
+
+    def _charge(self, ip: str, nbytes: int, reply: bool, port: int = 0) -> bool:
         now = self._clock()
         trusted = self.trusted(ip)
         with self._lock:
-            account = self._account(ip, now)
-            account.tokens = min(self.rate, account.tokens + (now - account.stamp) * self.rate)
+            account = self._account(ip, now)  # proof and credit: the address's
+            key = self._bucket_key(ip, port)
+            bucket = account if key == ip else self._account(key, now)  # the rate: the address's, or the port's on loopback
+            bucket.tokens = min(self.rate, bucket.tokens + (now - bucket.stamp) * self.rate)
+            bucket.stamp = now
             account.stamp = now
             proven = trusted or account.proven_until > now
             unproven = reply and not proven
             # A proven address may overdraw once (one large sync), then waits: the rate holds in the
             # long run, and even loopback cannot make the sender thread spend its time sending.
-            short = account.tokens <= 0 if proven else account.tokens < nbytes
+            short = bucket.tokens <= 0 if proven else bucket.tokens < nbytes
             if short or (unproven and account.credit < nbytes):
                 self.counters.packets_held += 1
                 return False
-            account.tokens -= nbytes
+            bucket.tokens -= nbytes
             if unproven:
                 account.credit -= nbytes
             self.counters.bytes_sent += nbytes

@@ -10,7 +10,9 @@ and queue them (a bounded queue: a full one drops and counts the packet); one
 worker thread parses and dispatches at most `PARSE_PER_SECOND` packets a
 second (the rest are dropped and counted), so a flood costs the generation
 thread a bounded share of the interpreter. TCP connections are bounded in
-number and closed when idle. What goes back over UDP is bounded per address
+number (in all and per address) and closed when they make no progress: a
+message must finish soon after its first byte, and a connection that finishes
+none for a while is closed, however many bytes it drips. What goes back over UDP is bounded per address
 by `ReplyGuard`, so a spoofed request cannot turn us into an amplifier.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import math
 import queue
 import socket
 import struct
@@ -51,7 +54,12 @@ ERRORS_PER_SECOND = 20  # per client, replies and log lines alike
 QUEUE_PACKETS = 1024  # packets waiting to be parsed; beyond this they are dropped (and counted)
 PARSE_PER_SECOND = 20000  # packets parsed per second, all senders together; above what a 2-core box parses, so the bounded queue usually sheds first
 MAX_TCP_CONNECTIONS = 32  # open at once; more are closed at once (and counted)
-TCP_IDLE_S = 120.0  # a connection that sends nothing for this long is closed
+MAX_TCP_PER_ADDRESS = 8  # open at once from one address, so one host cannot hold every slot
+# Progress, not mere bytes: 32 connections dripping a byte every 100 s once held every slot for
+# ever (the old timeout counted only total silence). A connection must finish each message
+# within TCP_MESSAGE_S of its first byte, and one that finishes none for TCP_IDLE_S is closed.
+TCP_MESSAGE_S = 10.0
+TCP_IDLE_S = 120.0
 MAX_UDP_REPLY = 60000  # bytes; a reply message larger than one datagram is refused with an error naming TCP
 TRIM_AFTER_PACKETS = 1000  # a burst this big, then TRIM_IDLE_S of quiet: hand freed memory back
 TRIM_IDLE_S = 2.0
@@ -71,11 +79,20 @@ class OscConfig:
     # Replies to loopback are not bounded (a packet from 127/8 cannot come from another host).
     # False bounds them like any other address (the abuse benchmark measures with this).
     trust_loopback: bool = True
+    # TCP: seconds to finish a message once its first byte came, seconds without a whole message
+    # before a connection is closed, and connections open at once from one address.
+    tcp_message_s: float = TCP_MESSAGE_S
+    tcp_idle_s: float = TCP_IDLE_S
+    tcp_per_address: int = MAX_TCP_PER_ADDRESS
 
     def __post_init__(self) -> None:
         self.networks()  # refuse a bad configuration where it is written, not when it is used
         if not 0 <= self.port <= 65535:
             raise ValueError(f"OSC port must be 0-65535 (0: any free port), got {self.port}")
+        if not (0 < self.tcp_message_s <= 3600 and 0 < self.tcp_idle_s <= 86400):
+            raise ValueError(f"OSC tcp_message_s lies in (0, 3600] and tcp_idle_s in (0, 86400], got {self.tcp_message_s}, {self.tcp_idle_s}")
+        if not 1 <= self.tcp_per_address <= MAX_TCP_CONNECTIONS:
+            raise ValueError(f"OSC tcp_per_address lies in 1-{MAX_TCP_CONNECTIONS}, got {self.tcp_per_address}")
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         try:
@@ -101,8 +118,9 @@ class OscCounters:
     dropped: int = 0  # packets shed under load (queue full or over the parse rate)
     memory_trims: int = 0  # freed memory handed back after a burst
     repeats_ignored: int = 0  # a second /mrt/sync or /mrt/status in one packet
-    tcp_refused: int = 0  # connections over the bound, closed at once
-    tcp_idle_closed: int = 0
+    tcp_refused: int = 0  # connections over the bound (in all, or from one address), closed at once
+    tcp_idle_closed: int = 0  # no whole message for tcp_idle_s
+    tcp_slow_closed: int = 0  # a message not finished within tcp_message_s of its first byte
     replies_held: int = 0  # reply batches not sent: over the address's budget, or too large for UDP
 
 
@@ -139,6 +157,7 @@ class OscServer:
         self._parse_tokens, self._parse_stamp = float(PARSE_PER_SECOND), time.monotonic()
         self._since_trim = 0  # packets and connections since freed memory was last handed back
         self._tcp_open = 0
+        self._tcp_by_address: dict[str, int] = {}  # open connections per address (only those with one)
         self._tcp_lock = threading.Lock()
         self._stop = threading.Event()
         self._workers: list[Worker] = []
@@ -290,12 +309,12 @@ class OscServer:
         reason = None
         if any(len(p) > MAX_UDP_REPLY for p in packets):
             reason = f"the reply does not fit a UDP datagram ({max(map(len, packets))} bytes): ask over TCP"
-        elif not self.guard.allow_reply(ip, sum(map(len, packets))):
-            reason = "reply held back: this address is over its reply budget (send /mrt/hello, or use TCP)"
+        elif not self.guard.allow_reply(ip, sum(map(len, packets)), to[1]):
+            reason = "reply held back: this address is over its reply budget (send /mrt/hello 0, or use TCP)"
         if reason is not None:
             self.counters.replies_held += 1
             error = encode(*Error(address, reason).message())
-            if address == Error.address or not self.guard.allow_reply(ip, len(error)):
+            if address == Error.address or not self.guard.allow_reply(ip, len(error), to[1]):
                 return
             packets = [error]
         for packet in packets:
@@ -317,10 +336,13 @@ class OscServer:
                 self._refuse(sender)
                 conn.close()
                 continue
+            ip = sender[0]
             with self._tcp_lock:
-                full = self._tcp_open >= MAX_TCP_CONNECTIONS
+                mine = self._tcp_by_address.get(ip, 0)
+                full = self._tcp_open >= MAX_TCP_CONNECTIONS or mine >= self.config.tcp_per_address
                 if not full:
                     self._tcp_open += 1
+                    self._tcp_by_address[ip] = mine + 1
             if full:
                 self.counters.tcp_refused += 1
                 conn.close()
@@ -328,7 +350,7 @@ class OscServer:
             self.guard.prove(sender[0])  # a completed handshake: the address is really the sender's
             self._since_trim += 1  # each connection's thread leaves memory behind too
             # Not a Worker, never joined: bounded by MAX_TCP_CONNECTIONS, each ends when its client
-            # closes, after TCP_IDLE_S of silence, or at its next packet once `_stop` is set.
+            # closes, when it makes no progress (tcp_message_s, tcp_idle_s), or once `_stop` is set.
             spawn("mrtd-osc-tcp-client", self._tcp_connection, conn, sender)
 
     def _tcp_connection(self, conn: socket.socket, sender: tuple[str, int]) -> None:
@@ -337,13 +359,20 @@ class OscServer:
         finally:
             with self._tcp_lock:
                 self._tcp_open -= 1
+                left = self._tcp_by_address.get(sender[0], 1) - 1
+                if left > 0:
+                    self._tcp_by_address[sender[0]] = left
+                else:
+                    self._tcp_by_address.pop(sender[0], None)
 
     def _tcp_stream(self, conn: socket.socket, sender: tuple[str, int]) -> None:
         """OSC 1.0 (int32 size prefix) or OSC 1.1 (SLIP), told apart by the first byte."""
         buffer = b""
         slip: bool | None = None
         send_lock = threading.Lock()
-        conn.settimeout(TCP_IDLE_S)
+        cfg = self.config
+        last_whole = time.monotonic()  # when the latest whole message (or the connection) came
+        partial_since: float | None = None  # when the first byte of the message not yet whole came
 
         def reply(packets: list[bytes], _address: str = "") -> None:
             data = b"".join(slip_encode(p) if slip else size_prefix(p) for p in packets)
@@ -364,16 +393,27 @@ class OscServer:
 
         with conn:
             while not self._stop.is_set():
+                now = time.monotonic()
+                idle_left = last_whole + cfg.tcp_idle_s - now
+                slow_left = math.inf if partial_since is None else partial_since + cfg.tcp_message_s - now
+                if min(idle_left, slow_left) <= 0:
+                    if slow_left <= 0:
+                        self.counters.tcp_slow_closed += 1
+                    else:
+                        self.counters.tcp_idle_closed += 1
+                    return
+                conn.settimeout(min(idle_left, slow_left))
                 try:
                     chunk = conn.recv(65536)
                 except socket.timeout:
-                    self.counters.tcp_idle_closed += 1
-                    return
+                    continue  # the deadlines above close it
                 except OSError:
                     return
                 if not chunk:
                     return
+                received = time.monotonic()
                 buffer += chunk
+                whole = 0  # messages this chunk finished
                 if slip is None:
                     slip = buffer[0] == SLIP_END
                 while True:
@@ -389,6 +429,7 @@ class OscServer:
                         if not frame:
                             buffer = buffer[1:] if buffer[:2] == bytes([SLIP_END, SLIP_END]) else buffer
                             continue
+                        whole += 1
                         self._enqueue(slip_decode(frame), sender, reply)
                     else:
                         if len(buffer) < 4:
@@ -400,7 +441,12 @@ class OscServer:
                         if len(buffer) < 4 + size:
                             break
                         packet, buffer = buffer[4 : 4 + size], buffer[4 + size :]
+                        whole += 1
                         self._enqueue(packet, sender, reply)
+                if whole:
+                    last_whole, partial_since = received, None
+                if partial_since is None and buffer.strip(bytes([SLIP_END])):
+                    partial_since = received  # a message has begun: it has tcp_message_s to finish
 
     # -- routing -------------------------------------------------------------
     def _allowed(self, address: str) -> bool:
@@ -452,7 +498,7 @@ class OscServer:
                     counters.repeats_ignored += 1
                     continue
                 answered.add(address)
-                if self.guard.exhausted(sender[0]):  # the reply could not go out: do not build it
+                if self.guard.exhausted(sender[0], sender[1]):  # the reply could not go out: do not build it
                     counters.replies_held += 1
                     continue
             self.dispatch(address, args, due, sender, reply)

@@ -29,7 +29,8 @@ from mrtd.vocabulary.codec import ROOT, Message as Reply
 class Host(Protocol):
     """What OSC handlers may ask of the daemon. They never touch engines or audio."""
 
-    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None) -> list[Reply] | None: ...  # replies: e.g. a clamp
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None,
+               account: str | None = None) -> list[Reply] | None: ...  # replies: e.g. a clamp; account: the sender's share
     def define_prompt(self, name: str, text: str, weight: float | None, due: float | None) -> None: ...
     def status(self) -> list[Reply]: ...
     def sync(self) -> list[Reply]: ...
@@ -61,6 +62,13 @@ class Envelope:
     # Replies found later, off the receive path (a scene refused by the loader): they go to the
     # sender as the handler's own replies would, within the same reply budget. None: no way back.
     answer: Answer | None = field(default=None, compare=False)
+    # Whose share of the schedule its commands take: the sender's address unless the transport
+    # says otherwise (each web page is a sender of its own, wherever it is open).
+    account: str | None = None
+
+    @property
+    def sender_account(self) -> str:
+        return self.account if self.account is not None else self.sender[0]
 
 
 Handler = Callable[[Host, Any, Envelope], list[Reply] | None]  # (host, the row's request, envelope)
@@ -83,7 +91,22 @@ class Address:
 
     def handle(self, host: Host, args: list[Any], envelope: Envelope) -> list[Reply] | None:
         """Decode `args` with the row's class (ValueError if they do not fit), then handle it."""
-        return self.handler(host, self.request.from_args(list(args)), envelope)
+        return self.handler(_SentBy(host, envelope.sender_account), self.request.from_args(list(args)), envelope)
+
+
+class _SentBy:
+    """Stands in for the host: what a handler submits is charged to its sender's share of the
+    schedule, so one sender filling its share leaves every other sender room."""
+
+    def __init__(self, host: Host, account: str) -> None:
+        self._host, self._account = host, account
+
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None,
+               account: str | None = None) -> list[Reply] | None:
+        return self._host.submit(command, due, answer, account=self._account)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._host, name)
 
 
 # -- handlers: what needs the running daemon -----------------------------------------------
@@ -186,8 +209,9 @@ class _Quantizing:
     def __init__(self, host: Host, unit: str, count: int) -> None:
         self._host, self._unit, self._count = host, unit, count
 
-    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None) -> None:
-        self._host.submit(c.Quantized(command, self._unit, self._count), due, answer)
+    def submit(self, command: c.Command, due: float | None, answer: "Answer | None" = None,
+               account: str | None = None) -> None:
+        self._host.submit(c.Quantized(command, self._unit, self._count), due, answer, account)
 
     def cue(self, name: str | None, due: float | None, when: tuple[str, int] | None = None,
             answer: "Answer | None" = None) -> None:
@@ -345,7 +369,7 @@ TABLE: tuple[Address, ...] = (
     Address(q.Learn, "[kind] name", "MIDI learn: the next control moved maps to this target (kind: param, axis, weight, cue, toggle; default param)", learn),
     Address(q.Tempo, "bpm 20..400 [meter]", "tempo, and optionally beats per bar", tempo),
     Address(q.Meter, "i 1..32", "beats per bar", param),
-    Address(q.At, "when address args...", "do a command on the grid: when is beat, bar, 'N beats' or 'N bars'", at),
+    Address(q.At, "when address args...", "do a command on the grid: when is beat, bar, 'N beats' or 'N bars', at most 120 s ahead at the tempo now (as a timetag)", at),
     Address(q.Event, "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
     # Live coders' dialects (dirt.py, orca.py): see "Dialects" below the table.
     Address(q.DirtPlay, "name value ...", "SuperDirt event (Tidal, Strudel): see Dialects", dirt.play),
@@ -355,11 +379,11 @@ TABLE: tuple[Address, ...] = (
     Address(q.OrcaCue, "number", "ORCA `=c`: go to a cue", orca.cue),
     Address(q.OrcaTempo, "high low", "ORCA `=t`: tempo, BPM = 36 high + low", orca.tempo),
     Address(q.OrcaClear, "", "ORCA `=x`: release every note", orca.clear),
-    Address(q.Status, "", "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`)", status),
-    Address(q.Sync, "", "replies with the full state, one message per address, then /mrt/synced <count>", sync),
+    Address(q.Status, "", "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`); over UDP from another machine, once the address is proven (/mrt/hello)", status),
+    Address(q.Sync, "", "replies with the full state, one message per address, then /mrt/synced <count>; over UDP from another machine, once the address is proven (/mrt/hello)", sync),
     Address(q.Ping, "[anything]", "replies /mrt/pong with the same arguments", ping),
-    Address(q.Hello, "[cookie]", "prove a UDP address is yours: replies /mrt/hello <cookie>; send that back and full-size replies flow (TCP needs none)", hello),
-    Address(q.Subscribe, "[port]", "push state changes to the sender (at its port, or this one) for 90 s, renewed by any message from it", subscribe),
+    Address(q.Hello, "0 | cookie", "prove a UDP address is yours: `/mrt/hello 0` replies /mrt/hello <cookie> (as many bytes as it asked); send that back, and replies larger than their request, and pushes, flow for 10 minutes (echo it again to renew; TCP and loopback need none)", hello),
+    Address(q.Subscribe, "[port]", "push state changes to the sender (at its port, or this one) for 90 s, renewed by any message from it; needs a proven address (/mrt/hello, TCP or loopback), and pushes pause while its proof has lapsed", subscribe),
     Address(q.Unsubscribe, "[port]", "stop pushing", unsubscribe),
     Address(q.Prefill, "[audio name]", "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
     Address(q.Model, "name", "mrt2: load another model beside the running one and crossfade to it", model),
@@ -388,6 +412,10 @@ def reference_markdown() -> str:
         f"number 0-{MAX_SLOT}, Tidal's `cycle` within +-{MAX_CYCLE:,.0f}). Names and texts may hold no control,",
         "format (bidi overrides, zero-width), surrogate, private-use or unassigned characters (a text may",
         "break lines and hold tabs); the error names the first such character as U+XXXX.",
+        "Each sender (an address; each web page) holds at most a quarter of the schedule's 4,096 commands, and",
+        "a timetag or `/mrt/at` lands at most 120 s ahead; volume down, mute, bypass, notes off, reset and stop",
+        "due within a second are never refused for room. Over UDP an address that has not proven itself",
+        "(`/mrt/hello`) gets back no more bytes than it sent.",
         "",
         "| address | arguments | meaning | aliases |",
         "|---|---|---|---|",

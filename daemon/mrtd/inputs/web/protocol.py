@@ -101,8 +101,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
-def dispatch(host: Host, text: str, sender: tuple[str, int]) -> list[dict[str, Any]]:
-    """Run one browser message through the OSC table; the replies to send back (errors included)."""
+def dispatch(host: Host, text: str, sender: tuple[str, int], account: str | None = None) -> list[dict[str, Any]]:
+    """Run one browser message through the OSC table; the replies to send back (errors included).
+    `account`: the page's own share of the schedule (each open page is a sender of its own)."""
     try:
         address, args, request_id = parse(text)
     except BadMessage as exc:
@@ -116,7 +117,7 @@ def dispatch(host: Host, text: str, sender: tuple[str, int]) -> list[dict[str, A
             if host.mapped(address, args, None):
                 return _done(address, request_id)
             return [error(address, "unknown address", request_id)]
-        replies = route.handle(host, args, Envelope(address, None, sender))  # the row's request class decodes the JSON's args
+        replies = route.handle(host, args, Envelope(address, None, sender, account=account))  # the row's request class decodes the JSON's args
     except ValueError as exc:
         return [error(address, str(exc), request_id)]
     except Exception:  # a bug in a handler must not stop the server or the music

@@ -291,7 +291,7 @@ class WebServer:
                     page.refused += 1
                     await self._answer(page, [protocol.error("", "too many messages: slow down")])
                     continue
-                replies = protocol.dispatch(self.host, message.data, peer)
+                replies = protocol.dispatch(self.host, message.data, peer, f"page {id(page):x}")
                 await self._answer(page, replies)
         finally:
             self.pages.discard(page)
