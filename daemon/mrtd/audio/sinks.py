@@ -18,7 +18,6 @@ import stat
 import sys
 import threading
 import time
-import wave
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -35,20 +34,6 @@ BUFFER_SECONDS = 2.0  # how long a sink may fall behind before it drops
 CHUNK_SAMPLES = 2048  # what the writer thread takes from the ring at a time
 STOP_DRAIN_SECONDS = 2.0  # on stop, how long a sink may take to write what it has buffered (< STOP_TIMEOUT_S)
 PIPE_FORMATS = {"s16le": 2, "f32le": 4}  # bytes per sample
-
-
-def write_pcm16(file: wave.Wave_write, block: np.ndarray) -> None:
-    """Append float samples in [-1, 1] as 16-bit PCM."""
-    pcm = np.clip(np.rint(block * 32767.0), -32768, 32767).astype("<i2")
-    file.writeframesraw(pcm.tobytes())
-
-
-def open_wav(path: str) -> wave.Wave_write:
-    file = wave.open(path, "wb")
-    file.setnchannels(CHANNELS)
-    file.setsampwidth(2)
-    file.setframerate(SAMPLE_RATE)
-    return file
 
 
 class SinkError(RuntimeError):
