@@ -33,7 +33,8 @@ def _at(*fields: int, tz=None) -> float:
 def _render(tmp_path: Path, scene: str, start: float, seconds: float) -> list[tuple[int, str]]:
     path = tmp_path / "clock.yaml"
     path.write_text(scene)
-    return render_scene(path, tmp_path / "out.wav", seconds=seconds, start=start, cache_dir=str(tmp_path / "cache")).cues_fired
+    return render_scene(path, tmp_path / "out.wav", seconds=seconds, start=start, cache_dir=str(tmp_path / "cache"),
+                        overwrite=True).cues_fired  # one output, rendered again
 
 
 def _shifted_clock(wall_start: float):

@@ -81,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="a config file to check as `mrtd run --config` would read it, folders included")
     render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
     render.add_argument("scene")
-    render.add_argument("-o", "--output", required=True, help="WAV file to write")
+    render.add_argument("-o", "--output", required=True,
+                        help="WAV file to write: a new name (never a symlink, never the scene or a file it reads)")
+    render.add_argument("--overwrite", action="store_true", help="replace the plain file at --output if there is one")
     render.add_argument("--seconds", type=float, default=None,
                         help="length (default: to the last cue's end; a day for a scene on the clock; "
                              "over an hour only when asked for here)")
@@ -368,7 +370,7 @@ def _check_one(parser: "SceneParser", path: str, folders: tuple[str, ...]) -> in
 def _render(args: argparse.Namespace) -> int:
     import time
 
-    from mrtd.app.render import TooLong, render_scene, start_time
+    from mrtd.app.render import OutputRefused, TooLong, render_scene, start_time
     from mrtd.inputs.scene.loader import SceneError
 
     setup_logging("info")  # which engine and style render, and the MusicCoCa warning, on stderr
@@ -376,12 +378,16 @@ def _render(args: argparse.Namespace) -> int:
     try:
         start = start_time(args.start, args.scene) if args.start is not None else None
         result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine,
-                              model=args.model, musiccoca_folder=args.musiccoca_dir, start=start)
+                              model=args.model, musiccoca_folder=args.musiccoca_dir, start=start,
+                              overwrite=args.overwrite)
     except SceneError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     except TooLong as exc:
         print(f"{args.output}: not written: {exc}", file=sys.stderr)
+        return 2
+    except OutputRefused as exc:
+        print(f"not written: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # a missing or broken model (ModelError), a bad engine: one line, no traceback
         log.error("%s", exc)

@@ -24,7 +24,7 @@ from mrtd.audio.supervise import DeviceSupervisor
 from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, DeviceOutput, Output
 from mrtd.audio.routing import ChannelMap
 from mrtd.audio.playout import Playout
-from mrtd.audio.recorder import Recorder
+from mrtd.audio.recorder import RecordLimits, Recorder
 from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
 from mrtd.inputs.midi_clock import MidiClock
@@ -91,6 +91,8 @@ class DaemonConfig:
     dirt: DirtConfig = field(default_factory=DirtConfig)  # what /dirt/play events mean (docs/osc.md, Dialects)
     scene_dir: str = "scenes"
     record_dir: str = "recordings"
+    record_min_free_mb: float = 500.0  # no take starts, and a take stops, with less free on the recordings' disk (room for the journal)
+    record_max_s: float | None = None  # a take stops by itself after this many seconds; None: only a stop, the floor or a full disk
     audio_dir: str = "audio"  # audio files /mrt/prefill may read
     cache_dir: str | None = None  # embedding cache; None: the user cache folder
     musiccoca_dir: str | None = None  # MusicCoCa's files; None: $MAGENTA_HOME/magenta-rt-v2/resources/musiccoca
@@ -119,6 +121,10 @@ class DaemonConfig:
             raise ValueError(f"fault_limit lies in 1-1000 failed frames, got {self.fault_limit}")
         if self.prompt is not None:
             text(self.prompt, "prompt")  # the vocabulary's rule, as /mrt/prompt's
+        if not 0 <= self.record_min_free_mb < 1e9:
+            raise ValueError(f"record_min_free_mb must be 0 or more MB, got {self.record_min_free_mb}")
+        if self.record_max_s is not None and not 0 < self.record_max_s <= 366 * 86_400:
+            raise ValueError(f"record_max_s must be a number of seconds above 0 (up to a year), got {self.record_max_s}")
         if self.tempo_source not in TEMPO_SOURCES:
             raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
         if self.latency is not None:
@@ -162,7 +168,7 @@ class Daemon:
         self.osc: OscServer | None = None
         self.web: WebServer | None = None  # when serving the page
         self.pusher = Pusher()
-        self.recorder = Recorder()
+        self.recorder = Recorder(RecordLimits(round(config.record_min_free_mb * 1e6), config.record_max_s))
         self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
@@ -597,4 +603,5 @@ class Daemon:
             "embedder_detail": self.style.describe(),
             "style_warning": self.style_warning,
             "hours": self.scenes.hours_text(self.wall_clock()),  # "" without opening hours, else "open until 18:00"
+            "record_error": self.recorder.error,  # why the last take ended by itself (full disk, floor, length); "" if it did not
         }

@@ -276,6 +276,7 @@ class Journal:
         self._written: MusicState | None = None  # without position
         self._written_at = -float("inf")
         self.writes = 0
+        self.failing = ""  # why the last write failed ("" once one succeeds): logged once, retried each interval
         self._worker = Worker("mrtd-journal", self._run)
 
     def load(self) -> MusicState | None:
@@ -311,9 +312,15 @@ class Journal:
             return False
         try:
             write_atomically(self.path, music.model_dump_json())
-        except OSError as exc:  # a full disk must not stop the music
-            log.error("journal %s not written: %s", self.path, exc.strerror or exc)
+        except OSError as exc:  # a full disk must not stop the music: say so once, retry next interval
+            why = str(exc.strerror or exc)
+            if why != self.failing:
+                log.error("journal %s not written: %s (retrying every %g s)", self.path, why, self.interval_s)
+            self.failing = why
             return False
+        if self.failing:
+            log.warning("journal %s written again", self.path)
+            self.failing = ""
         self._written, self._written_at = still, self._clock()
         self.writes += 1
         return True

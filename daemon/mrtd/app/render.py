@@ -12,6 +12,8 @@ makes (tests/test_render_live.py).
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,10 +24,11 @@ if TYPE_CHECKING:
 from mrtd.app.render_progress import ProgressBar, StopRequest
 from mrtd.app.scenes import SceneHost
 from mrtd.app.style_choice import choose_style
-from mrtd.audio.sinks import open_wav, write_pcm16
+from mrtd.audio.wavfile import GrowingWav, create_new
 from mrtd.control.state import ControlState
 from mrtd.engines import create_engine
 from mrtd.frame import CHANNELS, FRAME_SECONDS, FRAMES_PER_SECOND
+from mrtd.inputs.scene.loader import load_scene, referenced_file
 from mrtd.inputs.scene.player import ScenePlayer
 from mrtd.runtime.generator import Generator
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
@@ -49,6 +52,63 @@ class TooLong(ValueError):
             f"this scene runs {seconds:.0f} s ({seconds / 3600:.1f} h): the WAV would be {self.bytes:,} bytes "
             f"({self.bytes / 1e9:.1f} GB). Nothing was written; ask for it with --seconds {seconds:.0f} "
             f"(or a shorter --seconds N)")
+
+
+class OutputRefused(ValueError):
+    """`-o` names something render must not write: nothing has been written or truncated."""
+
+
+def input_files(scene_path: Path) -> list[Path]:
+    """The files a render reads: the scene, its PCA file and its audio prompts (SceneError if invalid)."""
+    scene = load_scene(scene_path, audio_folders=(scene_path.parent,))
+    names = [scene.pca] if scene.pca else []
+    names += [str(prompt.audio) for prompt in scene.prompts.values() if prompt.audio is not None]
+    found = [scene_path]
+    for name in names:
+        try:
+            found.append(referenced_file(scene_path, name, (scene_path.parent,)))
+        except ValueError:
+            continue  # the load refuses it, with its own error
+    return found
+
+
+def check_output(out_path: Path, inputs: list[Path], overwrite: bool) -> None:
+    """OutputRefused unless `out_path` may be written: a new name, or with `overwrite` a plain file
+    that is none of the render's inputs. A symlink is refused even with `overwrite` (it would write
+    wherever it points), and so is any input, hard links to one included (same device and inode):
+    `mrtd render s.yaml -o s.yaml` would otherwise truncate the scene it is reading."""
+    try:
+        info = os.lstat(out_path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise OutputRefused(f"{out_path} is a symlink: render writes only a file of its own (name the file itself)")
+    for source in inputs:
+        try:
+            if os.path.samestat(info, os.stat(source)):
+                raise OutputRefused(f"{out_path} is {source}, which this render reads: choose another output")
+        except FileNotFoundError:
+            continue
+    if not stat.S_ISREG(info.st_mode):
+        raise OutputRefused(f"{out_path} exists and is not a plain file")
+    if not overwrite:
+        raise OutputRefused(f"{out_path} exists: nothing was written (--overwrite replaces it, or choose a new name)")
+
+
+def create_output(out_path: Path, inputs: list[Path], overwrite: bool) -> int:
+    """A new file at `out_path` (the descriptor), as a live recording makes one: O_EXCL|O_NOFOLLOW
+    (wavfile.create_new), so nothing that appeared since the check is opened or truncated. With
+    `overwrite`, the plain file there is unlinked first (never written through)."""
+    check_output(out_path, inputs, overwrite)
+    if overwrite:
+        try:
+            os.unlink(out_path)
+        except FileNotFoundError:
+            pass
+    try:
+        return create_new(out_path)
+    except FileExistsError:
+        raise OutputRefused(f"{out_path} appeared while rendering: nothing was written over it") from None
 
 
 def wav_bytes(seconds: float) -> int:
@@ -81,18 +141,24 @@ def default_seconds(player: ScenePlayer, state: ControlState) -> float:
 
 def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | None = None, seed: int = 0,
                  engine_name: str = "synth", cache_dir: str | None = None, progress: bool | None = None,
-                 model: str | None = None, musiccoca_folder: str | None = None, start: float | None = None) -> Rendered:
+                 model: str | None = None, musiccoca_folder: str | None = None, start: float | None = None,
+                 overwrite: bool = False) -> Rendered:
     """Render to a WAV. `progress`: draw a bar on stderr (None: only when it is a terminal).
     SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made.
 
     `start`: the wall-clock time (epoch seconds) the render's first frame is heard at, for a
     scene on the clock (default: now); frame k is heard at start + k * 40 ms, so a render from
     a given start is deterministic. Without `seconds`, a scene longer than UNASKED_LIMIT_S is
-    refused (TooLong) before anything is written."""
+    refused (TooLong) before anything is written.
+
+    `out_path` must be a new name (OutputRefused otherwise, before any work); `overwrite` lets it
+    replace a plain file that is not one of the render's own inputs, never a symlink."""
     import time
 
     begin = time.time() if start is None else start
-    scene_path = Path(scene_path)
+    scene_path, out_path = Path(scene_path), Path(out_path)
+    inputs = input_files(scene_path)
+    check_output(out_path, inputs, overwrite)  # refused before the engine warms up
     style = choose_style(musiccoca_folder)  # the same pair a live run picks: MusicCoCa where installed
     embedder = CachedEmbedder(style.embedder, EmbeddingCache(cache_dir))
     state = ControlState(style.new_space())
@@ -119,7 +185,9 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
         engine.close()
         raise TooLong(length)
     total = max(1, round(length * FRAMES_PER_SECOND))
-    with StopRequest() as stop, open_wav(str(out_path)) as wav:
+    fd = create_output(out_path, inputs, overwrite)
+    wav = GrowingWav(fd)  # the header follows the data, so an interrupted or killed render is valid too
+    with StopRequest() as stop:
         bar = ProgressBar(total, enabled=progress)
         try:
             for index in range(total):
@@ -128,10 +196,11 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
                         break
                     frame = generator.next_frame()
                 peak = max(peak, float(abs(frame).max()))
-                write_pcm16(wav, frame)
+                wav.write(frame)
                 made += 1
                 bar.update(made)
         finally:
+            wav.close()
             bar.finish()  # also gives the log its stream back
     engine.close()
     return Rendered(made, list(player.fired), peak, made < total, engine.describe())

@@ -109,6 +109,7 @@ class WebSurface(Surface):
             "warnings": warnings,
             "recording": status["recording"],  # the take's path while one is written
             "record_dir": status["record_dir"],  # where takes go (the page names a finished one)
+            "record_error": str(status.get("record_error") or ""),  # why the last take ended by itself
             "fade": self._fade_progress(),
             # Opening hours and a stop (/mrt/stop): whether the engine rests in silence, and the
             # sentence the header shows ("closed until 10:00"; "" when the scene has no hours).

@@ -10,6 +10,7 @@ its own ring, is never held up by a sink.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -18,9 +19,9 @@ import stat
 import sys
 import threading
 import time
-import wave
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -37,22 +38,21 @@ STOP_DRAIN_SECONDS = 2.0  # on stop, how long a sink may take to write what it h
 PIPE_FORMATS = {"s16le": 2, "f32le": 4}  # bytes per sample
 
 
-def write_pcm16(file: wave.Wave_write, block: np.ndarray) -> None:
-    """Append float samples in [-1, 1] as 16-bit PCM."""
-    pcm = np.clip(np.rint(block * 32767.0), -32768, 32767).astype("<i2")
-    file.writeframesraw(pcm.tobytes())
-
-
-def open_wav(path: str) -> wave.Wave_write:
-    file = wave.open(path, "wb")
-    file.setnchannels(CHANNELS)
-    file.setsampwidth(2)
-    file.setframerate(SAMPLE_RATE)
-    return file
-
-
 class SinkError(RuntimeError):
     """The sink cannot be opened; the message says why in one line."""
+
+
+class TakeEnded(RuntimeError):
+    """A take ended by itself (its disk's free-space floor, its maximum length); says why in one line."""
+
+
+FREE_CHECK_S = 1.0  # how often a take looks at its disk's free space (one fstatvfs, on the writer thread)
+
+
+def free_bytes(fd: int) -> int:
+    """Bytes an unprivileged writer may still use on the file system holding `fd`."""
+    info = os.fstatvfs(fd)
+    return info.f_bavail * info.f_frsize
 
 
 class Destination(ABC):
@@ -89,18 +89,55 @@ class WavDestination(Destination):
 
     The file is always new: an existing file or symlink at `path` makes it pick
     `stem-2.wav` and so on; `path` then says which it wrote.
+
+    `min_free_bytes`: the take ends (TakeEnded) when its disk has less free than this, checked
+    every FREE_CHECK_S, and none starts below it, so a take left running never takes the room
+    the journal and the system need. `max_seconds`: the take ends by itself at this length.
+    A full disk (ENOSPC) ends it too; either way the header is patched, so the file is valid.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, min_free_bytes: int = 0, max_seconds: float | None = None,
+                 free: Callable[[int], int] = free_bytes, clock: Callable[[], float] = time.monotonic) -> None:
         self.path, fd = _create_unused(path)  # fail now, on the caller's thread
+        self._free, self._clock, self._min_free = free, clock, min_free_bytes
+        self._max_bytes = None if max_seconds is None else round(max_seconds * SAMPLE_RATE) * CHANNELS * 2
+        self._max_seconds = max_seconds
         try:
+            short = self._below_floor(fd)
+            if short:
+                raise SinkError(short)
             self._file = GrowingWav(fd)
-        except OSError as exc:
+        except (OSError, SinkError) as exc:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # nothing of the take was written: leave no empty file
+            if isinstance(exc, SinkError):
+                raise
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        self._fd = fd
+        self._next_free_check = clock() + FREE_CHECK_S
+
+    def _below_floor(self, fd: int) -> str:
+        if self._min_free <= 0:
+            return ""
+        left = self._free(fd)
+        if left >= self._min_free:
+            return ""
+        return (f"only {left / 1e6:.0f} MB free on the recordings' disk, under the floor of "
+                f"{self._min_free / 1e6:.0f} MB (record_min_free_mb)")
 
     def write(self, block: np.ndarray, stopping: threading.Event, deadline: float | None) -> bool:
+        if self._max_bytes is not None:
+            room = (self._max_bytes - self._file.data_bytes) // (CHANNELS * 2)
+            if room < len(block):
+                self._file.write(block[:room])
+                raise TakeEnded(f"reached its maximum length of {self._max_seconds:g} s (record_max_s)")
         self._file.write(block)
+        if self._clock() >= self._next_free_check:
+            self._next_free_check = self._clock() + FREE_CHECK_S
+            short = self._below_floor(self._fd)
+            if short:
+                raise TakeEnded(f"stopped: {short}")
         return True
 
     def idle(self) -> None:
@@ -271,10 +308,13 @@ class SinkWriter:
                 destination.idle()
                 self._wake.wait(0.05)
                 self._wake.clear()
-        except (OSError, RuntimeError) as exc:  # a reader that went away, a full disk
+        except (OSError, RuntimeError) as exc:  # a reader that went away, a full disk, a take's limit
             self._accepting = False
             self.error = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
-            log.warning("sink %s stopped: %s (later audio is dropped and counted)", self.name, self.error)
+            if isinstance(exc, TakeEnded):
+                log.warning("sink %s %s", self.name, self.error)
+            else:
+                log.warning("sink %s stopped: %s (later audio is dropped and counted)", self.name, self.error)
         finally:
             try:
                 destination.close()

@@ -98,8 +98,14 @@ class GrowingWav:
         """Append float samples [n, 2] in [-1, 1] as 16-bit PCM (the writer thread's I/O)."""
         pcm = np.clip(np.rint(block * 32767.0), -32768, 32767).astype("<i2")
         view = memoryview(pcm.tobytes())
-        while view:
-            view = view[os.write(self._fd, view):]
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            # A full disk (ENOSPC, EFBIG) mid-block: cut the part-block off, so the file ends on a
+            # whole sample frame and the header close() writes describes it exactly.
+            os.ftruncate(self._fd, len(_HEADER) + self.data_bytes)
+            raise
         self.data_bytes += pcm.nbytes
         self.update_if_due()
 

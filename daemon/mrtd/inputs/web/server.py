@@ -14,6 +14,16 @@ same browser, could do):
   so is a Host header that is not ours on loopback (DNS rebinding);
 - messages are size-capped, rate-limited per connection (a token bucket, the
   excess answered with an error), and connections are capped in number.
+
+And what anyone who can reach the port could do without a token (slowloris: connections that
+never finish their headers): every connection is counted by `ConnectionGate`, overall and per
+client address, and one past a cap is closed as soon as it is accepted, so the web surface never
+holds more than a quarter of the process's file descriptors (the recordings, the journal, the
+audio device need the rest); a connection with no request under way is closed after
+`idle_timeout_s` (aiohttp's keep-alive timer, which also runs from the accept until the first
+request's headers are complete, so dripping a header byte at a time does not extend it); a page
+that stops answering the WebSocket's pings is closed, freeing its place among `max_connections`.
+We do not evict a live page for a newcomer: that would let anyone kick the performer's tablet off.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import resource
 import threading
 import time
 from importlib import resources
@@ -73,6 +84,49 @@ class _Bucket:
         return True
 
 
+def open_file_limit() -> int:
+    """The process's soft limit on open files (RLIMIT_NOFILE)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+class ConnectionGate:
+    """Open web connections, counted overall and per client address; `admit` says whether one more may stay."""
+
+    def __init__(self, total: int, per_address: int) -> None:
+        self.total, self.per_address = total, per_address
+        self.by_address: dict[str, int] = {}
+        self.open = 0
+        self.accepted = 0  # connections seen, admitted or not
+        self.refused = 0
+        self._admitted: dict[object, str] = {}
+
+    def admit(self, connection: object, address: str) -> str | None:
+        """None when `connection` is counted in; else why not (it must be closed)."""
+        self.accepted += 1
+        if self.open >= self.total:
+            self.refused += 1
+            return f"too many web connections (at most {self.total})"
+        if self.by_address.get(address, 0) >= self.per_address:
+            self.refused += 1
+            return f"too many web connections from one address (at most {self.per_address})"
+        self.open += 1
+        self.by_address[address] = self.by_address.get(address, 0) + 1
+        self._admitted[connection] = address
+        return None
+
+    def release(self, connection: object) -> None:
+        address = self._admitted.pop(connection, None)
+        if address is None:
+            return
+        self.open -= 1
+        left = self.by_address[address] - 1
+        if left:
+            self.by_address[address] = left
+        else:
+            del self.by_address[address]
+
+
 class _Page:
     """One connected page: its socket and the state not yet sent to it."""
 
@@ -99,6 +153,9 @@ class WebServer:
         self.token = None if self.config.loopback else (self.config.token or new_token())
         self.refusals = RefusalLog("web", log)  # who was refused and why, at most a line per address a minute
         self.pages: set[_Page] = set()
+        # At most a quarter of the open-file limit: the rest stays for recordings, the journal, the device.
+        self.gate = ConnectionGate(min(self.config.max_open, max(8, open_file_limit() // 4)),
+                                   min(self.config.max_open_per_address, self.config.max_open))
         self.refused_origins = 0
         self.rate_limited = 0
         self.clock: Callable[[], float] = time.monotonic  # what a page's rate limits count time by (tests set their own)
@@ -161,8 +218,12 @@ class WebServer:
         app.router.add_get("/static/{name}", self._asset)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # keepalive_timeout is aiohttp's only timer on a connection with no request under way: it runs
+        # from the accept (so it is the header timeout too) and after each response (idle keep-alive).
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     keepalive_timeout=self.config.idle_timeout_s, shutdown_timeout=2.0)
         await self._runner.setup()
+        self._gate_connections(self._runner.server)
         site = web.TCPSite(self._runner, self.config.bind, self.config.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -173,6 +234,32 @@ class WebServer:
         for page in list(self.pages):
             await page.ws.close(code=1001, message=b"mrtd stopping")
         await self._runner.cleanup()
+
+    def _gate_connections(self, server: web.Server | None) -> None:
+        """Count every connection through the gate. aiohttp (3.x) has no connection cap of its own;
+        its `Server.connection_made`/`connection_lost` are the hooks every connection's handler
+        calls on its manager, so wrapping them on this one server sees each accept and each close.
+        One past a cap is closed at once: its descriptor is freed before it can hold anything."""
+        assert server is not None
+        made, lost, gate = server.connection_made, server.connection_lost, self.gate
+
+        def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+            made(handler, transport)
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if peer else "unknown address"
+            why = gate.admit(handler, address)
+            if why is not None:
+                self.refusals.refused(address, why)
+                # Next turn of the loop, after the handler's own start: closing inside its
+                # connection_made would run connection_lost (which unsets its manager) first.
+                asyncio.get_running_loop().call_soon(handler.force_close)
+
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            gate.release(handler)
+            lost(handler, exc)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
 
     def _merge(self, messages: dict[str, list[Any]]) -> None:
         for page in self.pages:
@@ -270,7 +357,7 @@ class WebServer:
             why = f"too many pages connected (at most {self.config.max_connections})"
         if why:
             return self._refused(request, why)
-        ws = web.WebSocketResponse(max_msg_size=protocol.MAX_MESSAGE * 4, heartbeat=20.0)
+        ws = web.WebSocketResponse(max_msg_size=protocol.MAX_MESSAGE * 4, heartbeat=self.config.page_heartbeat_s)
         await ws.prepare(request)
         peer = (request.remote or "?", 0)
         page = _Page(ws, peer, self.config, self.clock)

@@ -429,6 +429,11 @@
     $("rec").classList.toggle("on", !!s.recording);
     $("rec").textContent = s.recording ? "■ Stop" : "● Rec";
     showRecording(s.recording || "");
+    // A take that ended by itself (disk full, free-space floor, maximum length) says why on the Rec control.
+    $("rec").title = s.record_error ? `Last take ended: ${s.record_error}` : "";
+    $("rec").classList.toggle("failed", !s.recording && !!s.record_error);
+    $("rec-error").textContent = s.recording ? "" : (s.record_error || "");
+    $("rec-error").hidden = !!s.recording || !s.record_error;
     $("fade").firstElementChild.style.width = `${s.fade ? 100 * s.fade.progress : 0}%`;
   }
 
