@@ -43,8 +43,8 @@ def test_the_same_take_name_twice_gets_a_new_file_and_the_sender_is_told(tmp_pat
     ("..", "cannot start with ."),
     ("x..y", "hold .."),
     (".hidden", "cannot start with ."),
-    ("bell\x07", "control characters"),
-    ("line\nbreak", "control characters"),
+    ("bell\x07", "control character"),
+    ("line\nbreak", "control character"),
     ("x" * 121, "at most 120"),
 ])
 def test_a_recording_name_that_is_not_a_plain_name_is_refused_with_the_reason(tmp_path, name, reason):
