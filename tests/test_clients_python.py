@@ -200,6 +200,30 @@ def test_the_client_proves_its_address_before_asking_for_big_replies(rig):
         osc.guard = kept
 
 
+def test_the_client_proves_its_address_again_before_the_daemon_forgets_it(rig):
+    """The daemon keeps a proof for PROOF_S (10 min); a LAN client asking for status an hour into a
+    set must say hello again rather than wait for a reply that never comes."""
+    import time
+
+    from mrtd.client import REPROVE_S
+    from mrtd.inputs.osc.guard import PROOF_S, ReplyGuard
+
+    assert REPROVE_S < PROOF_S, "the client renews before the daemon forgets"
+    now = [time.monotonic()]
+    osc, kept = rig.daemon.osc, rig.daemon.osc.guard
+    guard = osc.guard = ReplyGuard(trust_loopback=False, clock=lambda: now[0])
+    try:
+        with Client(port=rig.port, timeout=2.0) as client:
+            client.status()
+            proofs = guard.counters.proofs
+            now[0] += PROOF_S + 1  # the daemon has forgotten...
+            client.proven_at -= REPROVE_S + 1  # ...and the client has played on for as long
+            assert client.status()["frames"] > 0, "status still answers"
+            assert guard.counters.proofs == proofs + 1 and guard.proven("127.0.0.1")
+    finally:
+        osc.guard = kept
+
+
 class _Checking(Client):
     """A client whose every command is fenced and checked: a refusal raises MrtdError at once."""
 

@@ -20,7 +20,7 @@ MRTD {
 	var <lastStatus, <state;             // Event of the last /mrt/status; Event address -> args
 	var <proven = false;                 // the daemon has seen this address answer its cookie
 	var <>onStatus, <>onState, <>onError, <>onPong;
-	var statusActions, pongActions, responders;
+	var statusActions, pongActions, responders, renewal;
 
 	*initClass {
 		// What the daemon pushes to subscribers and answers to /mrt/sync.
@@ -64,7 +64,13 @@ MRTD {
 			// /mrt/hello: the daemon's cookie for this address, sent back to prove we receive here
 			// (off loopback an unproven address gets only a small reply budget).
 			OSCFunc({ |msg| netAddr.sendMsg('/mrt/hello', msg[1]) }, '/mrt/hello', fromDaemon),
-			OSCFunc({ proven = true }, '/mrt/hello/ok', fromDaemon)
+			// The daemon forgets a proof after 10 minutes (an address can pass to someone else):
+			// say hello again after 5, while this client lives, so pushes and status never pause.
+			OSCFunc({
+				proven = true;
+				renewal !? { renewal.stop };
+				renewal = Routine({ 300.wait; if(responders.notEmpty) { this.hello } }).play(SystemClock);
+			}, '/mrt/hello/ok', fromDaemon)
 		] ++ pushAddresses.collect { |address|
 			OSCFunc({ |msg|
 				state[address] = msg[1..];
@@ -74,6 +80,7 @@ MRTD {
 	}
 
 	free {
+		renewal !? { renewal.stop };
 		responders.do(_.free);
 		responders = [];
 	}

@@ -58,6 +58,9 @@ NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (OSC timetags) to 1970-
 R = TypeVar("R")  # what a command method returns: None (Client) or an awaitable (AsyncClient)
 
 
+REPROVE_S = 300.0  # half the daemon's PROOF_S (inputs/osc/guard.py; tests/test_clients_python.py holds the pair)
+
+
 class MrtdError(Exception):
     """The daemon answered /mrt/error for a request."""
 
@@ -171,6 +174,15 @@ class Commands(Generic[R]):
 
     def send(self, address: str, *args: Any, at: float | None = None) -> R:
         raise NotImplementedError
+
+    proven = False
+    proven_at = 0.0
+
+    def needs_proof(self) -> bool:
+        """Whether to say hello before a reply bigger than its request: never yet, or so long ago that
+        the daemon has forgotten (it keeps a proof 10 minutes, so a DHCP lease that moves the address
+        to someone else cannot make them a target); renewed at half that."""
+        return not self.proven or time.monotonic() - self.proven_at > REPROVE_S
 
     def send_request(self, request: q.Request, *, at: float | None = None) -> R:
         """Send a typed request: the message the daemon decodes back into the same request."""
@@ -333,6 +345,7 @@ class Client(Commands[None]):
         self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "0.0.0.0", 0))
         self._fences = itertools.count(1)
         self.proven = False  # whether hello() has shown the daemon this socket's address is ours
+        self.proven_at = 0.0  # when (monotonic): the daemon forgets a proof after 10 minutes
 
     def __enter__(self) -> "Client":
         return self
@@ -432,7 +445,7 @@ class Client(Commands[None]):
 
     # replies
     def status(self, timeout: float | None = None) -> dict[str, Any]:
-        if not self.proven:  # the status is larger than its request: an unproven address gets none
+        if self.needs_proof():  # the status is larger than its request: an unproven address gets none
             self.hello(timeout)
         return self.ask(q.Status(), r.Status, timeout).values
 
@@ -453,11 +466,11 @@ class Client(Commands[None]):
         """
         cookie = self.ask(q.Hello(), r.Hello, timeout).cookie
         self.ask(q.Hello(cookie), r.HelloOk, timeout)
-        self.proven = True
+        self.proven, self.proven_at = True, time.monotonic()
 
     def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
         """The daemon's full state: {address: args}."""
-        if not self.proven:
+        if self.needs_proof():
             self.hello(timeout)
         return dict(self.fenced_request(q.Sync(), timeout))
 
@@ -467,7 +480,7 @@ class Client(Commands[None]):
 
     def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
         """Ask for state pushes (to this socket, or to `port` on this host); returns the port."""
-        if not self.proven:
+        if self.needs_proof():
             self.hello(timeout)
         return self.ask(q.Subscribe(port), r.Subscribed, timeout).port
 
@@ -521,6 +534,7 @@ class AsyncClient(Commands[Awaitable[None]]):
         self._listeners: list[Callable[[Message], bool]] = []
         self._tokens = itertools.count(1)
         self.proven = False
+        self.proven_at = 0.0
 
     async def open(self) -> "AsyncClient":
         loop = asyncio.get_running_loop()
@@ -623,7 +637,7 @@ class AsyncClient(Commands[Awaitable[None]]):
         return await self.request(address, *args, reply=reply, timeout=timeout)
 
     async def status(self, timeout: float | None = None) -> dict[str, Any]:
-        if not self.proven:  # the status is larger than its request: an unproven address gets none
+        if self.needs_proof():  # the status is larger than its request: an unproven address gets none
             await self.hello(timeout)
         return (await self.ask(q.Status(), r.Status, timeout)).values
 
@@ -639,11 +653,11 @@ class AsyncClient(Commands[Awaitable[None]]):
         """As `Client.hello`: prove this socket's address, for the full reply budget."""
         cookie = (await self.ask(q.Hello(), r.Hello, timeout)).cookie
         await self.ask(q.Hello(cookie), r.HelloOk, timeout)
-        self.proven = True
+        self.proven, self.proven_at = True, time.monotonic()
 
     async def sync(self, timeout: float | None = None) -> dict[str, list[Any]]:
         """The daemon's full state: {address: args}, everything it answered before our fence's pong."""
-        if not self.proven:
+        if self.needs_proof():
             await self.hello(timeout)
         fence = f"fence-{next(self._tokens)}"
         state: dict[str, list[Any]] = {}
@@ -667,7 +681,7 @@ class AsyncClient(Commands[Awaitable[None]]):
         return typed_state(await self.sync(timeout))
 
     async def subscribe(self, port: int | None = None, timeout: float | None = None) -> int:
-        if not self.proven:
+        if self.needs_proof():
             await self.hello(timeout)
         return (await self.ask(q.Subscribe(port), r.Subscribed, timeout)).port
 
