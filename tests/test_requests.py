@@ -165,7 +165,7 @@ CLIENT_CALLS: list[tuple[str, tuple, dict]] = [
 
 # Methods that are the transport, not a request of their own.
 TRANSPORT = {"send", "send_request", "send_bundle", "receive", "request", "ask", "fenced", "fenced_request",
-             "send_checked", "close"}
+             "send_checked", "close", "needs_proof"}  # needs_proof: whether to say hello first, sends nothing
 
 
 def test_every_client_method_is_called_here():
