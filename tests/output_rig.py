@@ -82,6 +82,15 @@ def jack_record(ports: list[str], seconds: float, path: Path) -> np.ndarray:
     return read_wav(path)
 
 
+def assert_no_silent_block(heard: np.ndarray, block: int = 256) -> None:
+    """Every `block`-sample stretch of `heard` [n, channels] carries sound: a gap the output
+    concealed (a fade to silence and back) would leave one silent."""
+    usable = len(heard) // block * block
+    levels = np.abs(heard[:usable]).reshape(-1, block, heard.shape[1]).max(axis=(1, 2))
+    silent = np.flatnonzero(levels == 0.0)
+    assert not len(silent), f"{len(silent)} silent blocks of {block} samples, the first at sample {silent[0] * block if len(silent) else 0}"
+
+
 def read_wav(path: Path) -> np.ndarray:
     with wave.open(str(path)) as wav:
         channels = wav.getnchannels()

@@ -13,7 +13,7 @@ from mrtd.audio.routing import ChannelMap
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.audio.ring import Ring
 from conftest import wait_for
-from output_rig import jack_connections, jack_record, private_jack
+from output_rig import assert_no_silent_block, jack_connections, jack_record, private_jack
 
 BLOCK = 256
 
@@ -117,10 +117,14 @@ def test_an_8_channel_jack_device_plays_on_3_and_4_only(tmp_path):
             ports = [f"mrtd:out_{i}" for i in range(8)]
             heard = jack_record(ports, 2.0, tmp_path / "eight.wav")
             connections = jack_connections()
-            status = daemon.status()
+            ring_gaps, server_xruns = daemon.playout.underruns, daemon.output.device_underruns
         finally:
             daemon.stop()
-    assert status["underruns"] == 0, status
+    # mrtd's own side never fell behind with 8 channels to fill. The JACK server's xruns are shown,
+    # not judged: this dummy server runs without real-time priority, and on a 2-core machine its
+    # cycle can miss a deadline while jack_rec joins the graph (PortAudio then flags every client).
+    assert ring_gaps == 0, f"the ring ran dry {ring_gaps} times (JACK server xruns: {server_xruns})"
+    assert_no_silent_block(heard[:, 2:4])
     level = np.sqrt(np.mean(heard**2, axis=0))
     assert level[2] > 0.01 and level[3] > 0.01, level
     assert not np.delete(heard, [2, 3], axis=1).any(), level
