@@ -1,4 +1,4 @@
-"""Devices at other rates: a real streaming resampler, exact frame timing, the right pitch."""
+"""Devices at other rates: a real streaming resampler, exact frame timing, the right pitch, a reset that ducks all of the old music."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ from fractions import Fraction
 import numpy as np
 
 from conftest import ClockedCapture, timetag_misses, wait_for
-from engines_for_tests import RecordingEngine
+from engines_for_tests import RecordingEngine, ToneEngine
+from mrtd.app.chain import AudioChain
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.audio.playout import Playout
+from mrtd.audio.outputs import Output
+from mrtd.audio.playout import FADE_SAMPLES, Playout
 from mrtd.runtime.resample import RateConverter
 from mrtd.control.commands import NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.inputs.osc.server import OscConfig
 from mrtd.audio.ring import Ring
+from mrtd.runtime.generator import Generator
 from osc_probe import OscProbe
 from output_rig import dominant_frequency, jack_record, private_jack
+from style_fakes import builtin_control
 
 DEVICE_RATE = 44_100
 
@@ -90,3 +94,76 @@ def test_a4_sounds_at_440_hz_on_a_44k1_jack_server_without_underruns(tmp_path):
     spectrum = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
     freqs = np.fft.rfftfreq(len(mono), 1.0 / DEVICE_RATE)
     assert spectrum[np.abs(freqs - 440.0) <= 13.2].sum() / spectrum.sum() > 0.5, "A4 should own the spectrum"
+
+
+class ToneUntilReset(ToneEngine):
+    """A loud tone until the engine is reset, silence after: whatever is heard after a reset
+    is audio made before it."""
+
+    def _step(self, conditioning):
+        if conditioning.reset:
+            self.amp = 0.0
+        return super()._step(conditioning)
+
+
+class HandPlayedCard(Output):
+    """A 44.1 kHz sound card whose callback the test calls block by block."""
+
+    name = "hand-played"
+    sample_rate = DEVICE_RATE
+
+    def start(self, playout: Playout) -> None:
+        self.playout = playout
+
+    def stop(self) -> None:
+        pass
+
+    def time(self) -> float:
+        return 0.0
+
+
+def test_a_reset_asked_for_now_ducks_what_the_resampler_still_holds_too():
+    """At 44.1 kHz soxr holds the end of the last frame back (its look-ahead) when the reset frame
+    is made: the duck must reach past what the ring holds to where the reset frame starts, or
+    that end of the old music is heard at full level after the duck, just before the reset.
+
+    The callback is played by hand in lock step with the real generation thread (each block
+    waits until the thread has topped the ring up and rests), so every run is the same."""
+    engine, control = ToneUntilReset(freq=330.0, amp=0.5), builtin_control()
+    generator = Generator(engine, control)
+    chain = AudioChain(["null"], lead_frames=3, master=HandPlayedCard())
+    runner = chain.runner_for(generator)
+    playout, ring = chain.playout, chain.ring
+    chain.start_master()
+    topped_up = lambda: ring.fill() + runner.frame_samples > runner.lead_frames * runner.frame_samples  # noqa: E731
+    block = np.zeros((441, 2), np.float32)
+    placed: list[tuple[int, np.ndarray]] = []
+    reset_frame = ducked_from = None
+    runner.start()
+    try:
+        for n in range(240):  # 2.4 s of the device's clock
+            wait_for(topped_up, 5, "the generation thread to top the ring up")
+            if n == 120:
+                reset_frame = generator.frames  # the next frame made
+                control.request_reset(at_once=True)
+            if reset_frame is not None and ducked_from is None and generator.frames > reset_frame:
+                ducked_from = ring.read_position  # the reset frame is made: this block ducks
+            playout.fill(block)
+            if playout.started:
+                placed.append((playout.clock[0], block[:, 0].copy()))
+    finally:
+        runner.stop()
+    assert engine.seen[reset_frame].reset and ducked_from is not None
+    assert playout.underruns == 0 and runner.errors == 0
+    heard = np.zeros(placed[-1][0] + len(block), np.float32)
+    for position, samples in placed:
+        heard[position : position + len(samples)] = samples
+    reset_starts = playout.frame_start(reset_frame)
+    assert ducked_from < reset_starts - runner.frame_samples, "the duck came while old frames were buffered"
+    assert np.abs(heard[ducked_from - 2000 : ducked_from]).max() > 0.45, "the tone played up to the reset"
+    after_duck = heard[ducked_from + FADE_SAMPLES :]  # the duck's 5 ms fade is over
+    loudest = int(np.argmax(np.abs(after_duck)))
+    offset = ducked_from + FADE_SAMPLES + loudest - reset_starts
+    assert np.abs(after_duck).max() < 0.005, (  # -40 dB below the tone
+        f"the old tone heard at {np.abs(after_duck).max():.3f} after the duck, {offset} samples from the "
+        f"reset frame's start (the resampler held {chain.converter.look_ahead} samples back)")
