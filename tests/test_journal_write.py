@@ -65,6 +65,7 @@ def test_a_process_killed_in_the_middle_of_a_write_leaves_the_previous_journal(t
     assert half in [p.stat().st_size for p in tmp_path.iterdir()], "the write was cut at half its bytes"
     assert read(tmp_path / "journal.json") == BEFORE, "the restart gets the music before the cut write"
     assert Journal(tmp_path / "journal.json").load() == BEFORE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.json"], "the next start removes the cut write"
 
 
 def test_a_disk_full_in_the_middle_of_writes_leaves_the_previous_journal_and_no_temporary_files(tmp_path):

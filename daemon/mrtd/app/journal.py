@@ -280,7 +280,14 @@ class Journal:
         self._worker = Worker("mrtd-journal", self._run)
 
     def load(self) -> MusicState | None:
-        """The last journaled state, or None (missing, or unusable: logged once, start fresh)."""
+        """The last journaled state, or None (missing, or unusable: logged once, start fresh).
+        A write cut short by a crash left its temporary file (write_atomically's `.journal.json.*`):
+        removed here, at start, so crashes over weeks do not pile them up in the state folder."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*"):
+            try:
+                leftover.unlink()
+            except OSError as exc:
+                log.warning("journal: could not remove the cut write %s: %s", leftover.name, exc)
         try:
             return read(self.path)
         except JournalError as exc:
