@@ -29,7 +29,7 @@ Check = Callable[[Any], Any]  # an argument (or, for `rest`, the list of them) -
 T = TypeVar("T")
 D = TypeVar("D")
 M = TypeVar("M", bound="Declared")
-_SPEC = "wire"  # the key of a field's metadata that holds its Arg
+SPEC = "wire"  # the key of a field's metadata that holds its Arg
 MANY = 1_000_000  # the most arguments a `rest` field admits here: the packet's size bounds them first
 
 
@@ -46,6 +46,10 @@ class Arg:
     # that leaves it to its subclasses.
     by_class: Callable[[Any], tuple[Check, str] | None] | None = None
 
+    def resolve(self, kind: type) -> tuple[Check | None, str]:
+        """The (check, shown) of this field in class `kind`; check None: its subclasses say."""
+        return (self.by_class(kind) or (None, "")) if self.by_class is not None else (self.check, self.shown)
+
 
 @overload
 def arg(check: Callable[[Any], T], shown: str, *, encode: Callable[[T], Any] | None = None) -> T: ...
@@ -56,7 +60,7 @@ def arg(*, by_class: Callable[[Any], tuple[Check, str] | None]) -> Any: ...
 def arg(check: Check | None = None, shown: str = "", *, default: Any = MISSING, encode: Callable[[Any], Any] | None = None,
         by_class: Callable[[Any], tuple[Check, str] | None] | None = None) -> Any:
     """One argument, decoded by `check`; with a `default`, optional (it and what follows may be left off)."""
-    return field(default=default, metadata={_SPEC: Arg(check, shown, encode, by_class=by_class)})
+    return field(default=default, metadata={SPEC: Arg(check, shown, encode, by_class=by_class)})
 
 
 @overload
@@ -68,7 +72,7 @@ def rest(check: Callable[[list[Any]], Any], shown: str, *, default: Any = MISSIN
          encode: Callable[[Any], list[Any]] | None = None) -> Any:
     """Every argument after the other fields, decoded together by `check`; with a `default`, none
     left means the default (without one, at least one must be left)."""
-    return field(default=default, metadata={_SPEC: Arg(check, shown, encode, tail=True)})
+    return field(default=default, metadata={SPEC: Arg(check, shown, encode, tail=True)})
 
 
 @dataclass(frozen=True)
@@ -95,15 +99,15 @@ class Codec:
         tail = None
         tail_shown, tail_required = "", False
         for f in (f for f in fields(kind) if f.init):
-            spec: Arg | None = f.metadata.get(_SPEC)
+            spec: Arg | None = f.metadata.get(SPEC)
             if spec is None:
                 return None  # a field its class decodes itself
-            check, text = (spec.by_class(kind) or (None, "")) if spec.by_class is not None else (spec.check, spec.shown)
+            check, text = spec.resolve(kind)
             if check is None:
                 return None  # a field its subclasses resolve
             optional = f.default is not MISSING or f.default_factory is not MISSING
-            if tail is not None or (not optional and required < len(names)):
-                raise TypeError(f"{kind.__name__}.{f.name}: required fields come first, optional ones next, a rest() field last")
+            if tail is not None:  # (that required fields come before optional ones, dataclass says)
+                raise TypeError(f"{kind.__name__}.{f.name}: a rest() field is the last field")
             if spec.tail:
                 tail, tail_shown, tail_required = (f.name, check, spec.encode), text, not optional
                 continue
@@ -180,7 +184,7 @@ class Declared:
 
 def _undeclared(kind: type) -> bool:
     """Whether a field of `kind` is declared without `arg` or `rest`."""
-    return any(_SPEC not in f.metadata for f in fields(kind) if f.init)
+    return any(SPEC not in f.metadata for f in fields(kind) if f.init)
 
 
 def _declared(kind: type) -> set[str]:
