@@ -10,7 +10,8 @@ it is created:
 
 - `args()`: the fields in order (an optional field that is None ends the list),
 - `from_args(args)`: the argument count checked against the fields (naming the
-  signature when it is wrong), then each argument by its field's check,
+  signature when it is wrong), then each argument by its field's check; written
+  out and compiled for the class, so it costs what a hand-written one did,
 - `signature`: the text the reference page shows ('pitch [velocity]').
 
 A class whose wire form is not one argument per field (a mix's pairs and its
@@ -120,13 +121,27 @@ class Codec:
         return cls(tuple(names), tuple(checks), tuple(encoders), required, tail, required + tail_required, high,
                    _signature(shown[:required], shown[required:], tail_shown))
 
-    def decode(self, kind: type[M], args: list[Any]) -> M:
-        if not self.low <= len(args) <= self.high:
-            arity(args, self.low, self.high, kind.signature)  # refuses, naming the signature
-        values = [check(value) for check, value in zip(self.checks, args)]
-        if self.tail is not None and len(args) > len(self.checks):  # none left: the default
-            values.append(self.tail[1](args[len(self.checks):]))
-        return kind(*values)
+    def decoder(self) -> Callable[[Any, list[Any]], Any]:
+        """`decode(kind, args)`, written out for this class's fields and compiled, as dataclasses
+        writes `__init__`: a check per argument and one constructor call per count, with no loop,
+        so a derived decoder costs what a hand-written one did (benchmarks/bench_requests.py)."""
+        count = len(self.checks)
+        given = [f"c{index}(args[{index}])" for index in range(count)]
+        lines = ["def decode(kind, args):", "    count = len(args)",
+                 f"    if not {self.low} <= count <= {self.high}:",
+                 f"        arity(args, {self.low}, {self.high}, kind.signature)  # refuses, naming the signature"]
+        for sent in range(self.required, count):  # optional fields left off take their defaults
+            lines.append(f"    if count == {sent}: return kind({', '.join(given[:sent])})")
+        if self.tail is not None:
+            if self.low <= count:  # the tail has a default: none left, none passed
+                lines.append(f"    if count == {count}: return kind({', '.join(given)})")
+            given.append(f"tail(args[{count}:])" if count else "tail(args)")  # (a slice would copy them all)
+        lines.append(f"    return kind({', '.join(given)})")
+        namespace: dict[str, Any] = {f"c{index}": check for index, check in enumerate(self.checks)}
+        namespace.update(arity=arity, tail=self.tail[1] if self.tail is not None else None)
+        exec("\n".join(lines), namespace)
+        decode: Callable[[Any, list[Any]], Any] = namespace["decode"]
+        return decode
 
     def encode(self, message: "Declared") -> list[Any]:
         out: list[Any] = []
@@ -160,11 +175,13 @@ class Declared:
     signature: ClassVar[str] = ""  # the arguments as the reference page shows them; derived unless declared
     ignored: ClassVar[int] = 0  # trailing arguments accepted and dropped (a host's release velocity)
     _codec: ClassVar[Codec | None] = None
+    _decode: ClassVar[Callable[[Any, list[Any]], Any] | None] = None  # the codec's decoder, compiled
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         dataclass(frozen=True)(cls)
         codec = cls._codec = Codec.of(cls)
+        cls._decode = None if codec is None else codec.decoder()
         if _undeclared(cls):  # its wire form is its own: it says so in full
             missing = [name for name in ("from_args", "args", "signature") if name not in _declared(cls)]
             if missing:
@@ -178,8 +195,9 @@ class Declared:
 
     @classmethod
     def from_args(cls: type[M], args: list[Any]) -> M:
-        assert cls._codec is not None
-        return cls._codec.decode(cls, args)
+        decode = cls._decode
+        assert decode is not None, f"{cls.__name__} leaves its fields to its subclasses"
+        return decode(cls, args)
 
 
 def _undeclared(kind: type) -> bool:
