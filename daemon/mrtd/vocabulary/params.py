@@ -21,6 +21,7 @@ class Param:
     default: float
     doc: str
     continuous: bool = True  # faders coalesce; switches and discrete events do not
+    unit: str = ""  # how the reference page names a value ('dB'); empty: its kind ('f', 'i')
 
     def coerce(self, value: object) -> float | int | bool:
         """Check and convert `value`; raise ValueError with a reason a person can act on."""
@@ -32,6 +33,15 @@ class Param:
         if float(value) != int(value):
             raise ValueError(f"{self.name} wants a whole number, got {value}")
         return bool(value) if self.kind is bool else int(value)
+
+
+    def shown(self) -> str:
+        """A value as the reference page shows it: 'f 0..3', 'dB -60..12', 'i -1|0|1'."""
+        unit = self.unit or ("f" if self.kind is float else "i")
+        if self.kind is not float and self.high - self.low <= 2:  # a few choices: name each
+            return f"{unit} " + "|".join(str(v) for v in range(int(self.low), int(self.high) + 1))
+        span = f"{_fmt(self.low)}..{_fmt(self.high)}" if self.kind is float else f"{int(self.low)}..{int(self.high)}"
+        return f"{unit} {span}"
 
 
 def type_name(value: object) -> str:
@@ -63,7 +73,7 @@ PARAMS: dict[str, Param] = {
         Param("cfg_notes", float, *c.CFG_RANGE, c.DEFAULT_CFG_NOTES, "guidance toward the held notes"),
         Param("cfg_drums", float, *c.CFG_RANGE, c.DEFAULT_CFG_DRUMS, "guidance toward the drum setting"),
         Param("drums", int, -1, 1, c.DRUMS_AUTO, "-1 model decides, 0 no drums, 1 drums", continuous=False),
-        Param("volume", float, -60.0, 12.0, 0.0, "output volume in dB"),
+        Param("volume", float, -60.0, 12.0, 0.0, "output volume in dB", unit="dB"),
         Param("mute", bool, 0, 1, False, "silence the output, keep generating", continuous=False),
         Param("bypass", bool, 0, 1, False, "stop generating and fade to silence", continuous=False),
         Param("unmask", int, 0, 127, 0, "note unmask width: <127 jam around held notes, 127 solo"),
@@ -71,7 +81,7 @@ PARAMS: dict[str, Param] = {
         # play it ('on') and leaves the attack to the model, the way MRT2 is played there.
         Param("onset_mode", int, 0, 1, 0, "0: held notes send 'on'; 1: onset then held", continuous=False),
         Param("midigate", bool, 0, 1, False, "silent unless a note is held", continuous=False),
-        Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM"),
+        Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM", unit="bpm"),
         Param("meter", int, 1, 32, 4, "beats per bar", continuous=False),
     )
 }

@@ -29,12 +29,13 @@ MAX_BEAT = 4.0e6 * 32  # the meter's most beats per bar, so the bar number stays
 MAX_CYCLE = MAX_BEAT / 4.0  # Tidal's cycle is a bar of four beats
 
 
-def arity(args: list[Any], low: int, high: int | None = None) -> None:
-    """Refuse an argument list shorter than `low` or longer than `high` (default: exactly `low`)."""
+def arity(args: list[Any], low: int, high: int | None = None, signature: str = "") -> None:
+    """Refuse an argument list shorter than `low` or longer than `high` (default: exactly `low`),
+    naming the `signature` that would fit ('name-or-slot text [weight]')."""
     high = low if high is None else high
     if not low <= len(args) <= high:
         want = f"{low}" if low == high else f"{low}-{high}" if high < 1_000 else f"at least {low}"
-        raise ValueError(f"wants {want} argument(s), got {len(args)}")
+        raise ValueError(f"wants {want} argument(s){f' ({signature})' if signature else ''}, got {len(args)}")
 
 
 def number(value: Any, what: str) -> float:
@@ -110,10 +111,9 @@ def name_text(value: Any, what: str, longest: int = MAX_TEXT) -> str:
     return readable(value, what)
 
 
-def switch(args: list[Any]) -> bool:
-    """Switches: no argument means on; otherwise 0 or 1."""
-    arity(args, 0, 1)
-    return True if not args else bool(PARAMS["mute"].coerce(number(args[0], "switch")))
+def switch(value: Any) -> bool:
+    """A switch's argument: 0 or 1 (a switch sent no argument is on)."""
+    return bool(PARAMS["mute"].coerce(number(value, "switch")))
 
 
 def prompt_name(name: object) -> str:

@@ -76,14 +76,18 @@ Handler = Callable[[Host, Any, Envelope], list[Reply] | None]  # (host, the row'
 
 @dataclass(frozen=True)
 class Address:
-    request: type[q.Request]  # decodes the arguments; its address and aliases are the row's
-    args: str  # human-readable signature for the reference page
+    request: type[q.Request]  # decodes the arguments; its address, aliases and signature are the row's
     doc: str
     handler: Handler
 
     @property
     def path(self) -> str:
         return self.request.address
+
+    @property
+    def args(self) -> str:
+        """The arguments as the reference page shows them: the request's signature."""
+        return self.request.signature
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -334,61 +338,61 @@ def event(host: Host, req: q.Event, env: Envelope) -> None:
 
 
 TABLE: tuple[Address, ...] = (
-    Address(q.Prompt, "name-or-slot text [weight]", "define or replace a prompt point", prompt),
-    Address(q.PromptClear, "name-or-slot", "remove a prompt", prompt_clear),
-    Address(q.Mix, "name w [name w ...] [fade [curve]]", "target mix, optionally crossfaded; fade is seconds or '4 bars', '8 beats' (curves: " + ", ".join(CURVES) + ")", mix),
-    Address(q.Weight, "name-or-slot w", "one prompt's weight", weight),
-    Address(q.Axis, "index-or-name value", "signed offset along a PCA axis (0-5) or a named axis", axis),
-    Address(q.XY, "x y", "position on the scene's surface (inverse-distance weights)", xy),
-    Address(q.StyleTokens, "12 ints | nothing", "raw style tokens (-1 masked); no arguments returns to the blend", style_tokens),
-    Address(q.StyleEmbedding, "768 floats | blob | nothing", "raw style embedding; no arguments returns to the blend", style_embedding),
-    Address(q.Temperature, "f 0..3", "sampling temperature", param),
-    Address(q.TopK, "i 1..1024", "sampling top-k", param),
-    Address(q.Seed, "i", "seed, applied at the next reset", param),
-    Address(q.SeedRotation, "i 0..1000", "official alias: seed rotation, applied at the next reset", param),
-    Address(q.CfgStyle, "f -1..7", "guidance toward the style", param),
-    Address(q.CfgNotes, "f -1..7", "guidance toward the notes", param),
-    Address(q.CfgDrums, "f -1..7", "guidance toward the drum setting", param),
-    Address(q.NoteOn, "pitch [velocity]", "note on (latched: a note shorter than a frame still sounds)", note_on),
-    Address(q.NoteOff, "pitch", "note off", note_off),
-    Address(q.NotesClear, "", "release every note", notes_clear),
-    Address(q.Unmask, "i 0..127", "unmask width: <127 jam around held notes, 127 solo", param),
-    Address(q.OnsetMode, "i 0|1", "0: held notes send 'on'; 1: onset, then held", param),
-    Address(q.Midigate, "[0|1]", "silent unless a note is held", switch),
-    Address(q.Drums, "i -1|0|1", "-1 model decides, 0 no drums, 1 drums", param),
-    Address(q.Drumless, "[0|1]", "official alias: 1 = no drums, 0 = model decides", drumless),
-    Address(q.Volume, "dB -60..12", "output volume (smoothed)", param),
-    Address(q.Mute, "[0|1]", "silence the output, keep generating", switch),
-    Address(q.Bypass, "[0|1]", "stop generating and fade to silence", switch),
-    Address(q.Reset, "", "return the engine to its checkpoint state: sent plain, what is buffered ducks at once and the new context fades in over one frame; timetagged, it lands on its frame", reset),
-    Address(q.Stop, "[seconds 0..3600, default 3]", "fade the output to silence over seconds and let the engine rest (status: resting); a scene's opening or closing time overrides it", stop),
-    Address(q.Start, "[seconds 0..3600, default 3]", "wake the engine and fade back in over seconds; in a scene's closed hours it plays until the next opening or closing", start),
-    Address(q.SceneLoad, "name", "load a scene from the scene directory", scene_load),
-    Address(q.Cue, "name-or-number [when]", "go to a cue; when: beat, bar, 'N bars' (on the grid)", cue),
-    Address(q.CueNext, "[when]", "go to the next cue, optionally on the grid", cue_next),
-    Address(q.Learn, "[kind] name", "MIDI learn: the next control moved maps to this target (kind: param, axis, weight, cue, toggle; default param)", learn),
-    Address(q.Tempo, "bpm 20..400 [meter]", "tempo, and optionally beats per bar", tempo),
-    Address(q.Meter, "i 1..32", "beats per bar", param),
-    Address(q.At, "when address args...", "do a command on the grid: when is beat, bar, 'N beats' or 'N bars', at most 120 s ahead at the tempo now (as a timetag)", at),
-    Address(q.Event, "name value ...", "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
+    Address(q.Prompt, "define or replace a prompt point", prompt),
+    Address(q.PromptClear, "remove a prompt", prompt_clear),
+    Address(q.Mix, "target mix, optionally crossfaded; fade is seconds or '4 bars', '8 beats' (curves: " + ", ".join(CURVES) + ")", mix),
+    Address(q.Weight, "one prompt's weight", weight),
+    Address(q.Axis, "signed offset along a PCA axis (0-5) or a named axis", axis),
+    Address(q.XY, "position on the scene's surface (inverse-distance weights)", xy),
+    Address(q.StyleTokens, "raw style tokens (-1 masked); no arguments returns to the blend", style_tokens),
+    Address(q.StyleEmbedding, "raw style embedding; no arguments returns to the blend", style_embedding),
+    Address(q.Temperature, "sampling temperature", param),
+    Address(q.TopK, "sampling top-k", param),
+    Address(q.Seed, "seed, applied at the next reset", param),
+    Address(q.SeedRotation, "official alias: seed rotation, applied at the next reset", param),
+    Address(q.CfgStyle, "guidance toward the style", param),
+    Address(q.CfgNotes, "guidance toward the notes", param),
+    Address(q.CfgDrums, "guidance toward the drum setting", param),
+    Address(q.NoteOn, "note on (latched: a note shorter than a frame still sounds)", note_on),
+    Address(q.NoteOff, "note off", note_off),
+    Address(q.NotesClear, "release every note", notes_clear),
+    Address(q.Unmask, "unmask width: <127 jam around held notes, 127 solo", param),
+    Address(q.OnsetMode, "0: held notes send 'on'; 1: onset, then held", param),
+    Address(q.Midigate, "silent unless a note is held", switch),
+    Address(q.Drums, "-1 model decides, 0 no drums, 1 drums", param),
+    Address(q.Drumless, "official alias: 1 = no drums, 0 = model decides", drumless),
+    Address(q.Volume, "output volume (smoothed)", param),
+    Address(q.Mute, "silence the output, keep generating", switch),
+    Address(q.Bypass, "stop generating and fade to silence", switch),
+    Address(q.Reset, "return the engine to its checkpoint state: sent plain, what is buffered ducks at once and the new context fades in over one frame; timetagged, it lands on its frame", reset),
+    Address(q.Stop, "fade the output to silence over seconds and let the engine rest (status: resting); a scene's opening or closing time overrides it", stop),
+    Address(q.Start, "wake the engine and fade back in over seconds; in a scene's closed hours it plays until the next opening or closing", start),
+    Address(q.SceneLoad, "load a scene from the scene directory", scene_load),
+    Address(q.Cue, "go to a cue; when: beat, bar, 'N bars' (on the grid)", cue),
+    Address(q.CueNext, "go to the next cue, optionally on the grid", cue_next),
+    Address(q.Learn, "MIDI learn: the next control moved maps to this target (kind: param, axis, weight, cue, toggle; default param)", learn),
+    Address(q.Tempo, "tempo, and optionally beats per bar", tempo),
+    Address(q.Meter, "beats per bar", param),
+    Address(q.At, "do a command on the grid: when is beat, bar, 'N beats' or 'N bars', at most 120 s ahead at the tempo now (as a timetag)", at),
+    Address(q.Event, "named-argument event as TidalCycles sends it (any parameter, note/n, velocity, cps, cycle, delta, cue)", event),
     # Live coders' dialects (dirt.py, orca.py): see "Dialects" below the table.
-    Address(q.DirtPlay, "name value ...", "SuperDirt event (Tidal, Strudel): see Dialects", dirt.play),
-    Address(q.OrcaNote, "octave semitone [velocity [length]]", "ORCA `=n`: a note (base-36 values)", orca.note),
-    Address(q.OrcaParam, "index value", "ORCA `=p`: a parameter, value 0-35 over its range", orca.param),
-    Address(q.OrcaWeight, "slot value", "ORCA `=w`: a prompt's weight, 0-35 onto 0-1", orca.weight),
-    Address(q.OrcaCue, "number", "ORCA `=c`: go to a cue", orca.cue),
-    Address(q.OrcaTempo, "high low", "ORCA `=t`: tempo, BPM = 36 high + low", orca.tempo),
-    Address(q.OrcaClear, "", "ORCA `=x`: release every note", orca.clear),
-    Address(q.Status, "", "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`); over UDP from another machine, once the address is proven (/mrt/hello)", status),
-    Address(q.Sync, "", "replies with the full state, one message per address, then /mrt/synced <count>; over UDP from another machine, once the address is proven (/mrt/hello)", sync),
-    Address(q.Ping, "[anything]", "replies /mrt/pong with the same arguments", ping),
-    Address(q.Hello, "0 | cookie", "prove a UDP address is yours: `/mrt/hello 0` replies /mrt/hello <cookie> (as many bytes as it asked); send that back, and replies larger than their request, and pushes, flow for 10 minutes (echo it again to renew; TCP and loopback need none)", hello),
-    Address(q.Subscribe, "[port]", "push state changes to the sender (at its port, or this one) for 90 s, renewed by any message from it; needs a proven address (/mrt/hello, TCP or loopback), and pushes pause while its proof has lapsed", subscribe),
-    Address(q.Unsubscribe, "[port]", "stop pushing", unsubscribe),
-    Address(q.Prefill, "[audio name]", "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
-    Address(q.Model, "name", "mrt2: load another model beside the running one and crossfade to it", model),
-    Address(q.RecordStart, "[name]", "record the output to a WAV file in the recording directory", record_start),
-    Address(q.RecordStop, "", "stop recording", record_stop),
+    Address(q.DirtPlay, "SuperDirt event (Tidal, Strudel): see Dialects", dirt.play),
+    Address(q.OrcaNote, "ORCA `=n`: a note (base-36 values)", orca.note),
+    Address(q.OrcaParam, "ORCA `=p`: a parameter, value 0-35 over its range", orca.param),
+    Address(q.OrcaWeight, "ORCA `=w`: a prompt's weight, 0-35 onto 0-1", orca.weight),
+    Address(q.OrcaCue, "ORCA `=c`: go to a cue", orca.cue),
+    Address(q.OrcaTempo, "ORCA `=t`: tempo, BPM = 36 high + low", orca.tempo),
+    Address(q.OrcaClear, "ORCA `=x`: release every note", orca.clear),
+    Address(q.Status, "replies one /mrt/status message: key value key value ... (a mix as `name:weight ...`, an empty value as `-`); over UDP from another machine, once the address is proven (/mrt/hello)", status),
+    Address(q.Sync, "replies with the full state, one message per address, then /mrt/synced <count>; over UDP from another machine, once the address is proven (/mrt/hello)", sync),
+    Address(q.Ping, "replies /mrt/pong with the same arguments", ping),
+    Address(q.Hello, "prove a UDP address is yours: `/mrt/hello 0` replies /mrt/hello <cookie> (as many bytes as it asked); send that back, and replies larger than their request, and pushes, flow for 10 minutes (echo it again to renew; TCP and loopback need none)", hello),
+    Address(q.Subscribe, "push state changes to the sender (at its port, or this one) for 90 s, renewed by any message from it; needs a proven address (/mrt/hello, TCP or loopback), and pushes pause while its proof has lapsed", subscribe),
+    Address(q.Unsubscribe, "stop pushing", unsubscribe),
+    Address(q.Prefill, "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
+    Address(q.Model, "mrt2: load another model beside the running one and crossfade to it", model),
+    Address(q.RecordStart, "record the output to a WAV file in the recording directory", record_start),
+    Address(q.RecordStop, "stop recording", record_stop),
 )
 
 ROUTES: dict[str, Address] = {}
