@@ -18,7 +18,7 @@ from mrtd.control import commands as c
 from mrtd.control.state import MAX_PENDING, MAX_PROMPTS, MOVED_PER_FRAME, ScheduleFull
 from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
 from mrtd.inputs.osc import server as osc_server
-from mrtd.inputs.osc.guard import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
+from mrtd.inputs.osc.admission import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
 from style_fakes import builtin_control
@@ -352,7 +352,7 @@ def test_a_cookie_echoed_as_a_float_proves_the_address_as_pd_and_max_send_it(tmp
 
 
 def test_guessing_a_cookie_blind_is_bounded():
-    from mrtd.inputs.osc.guard import WRONG_COOKIE_S, WRONG_COOKIES
+    from mrtd.inputs.osc.admission import WRONG_COOKIE_S, WRONG_COOKIES
 
     now = [0.0]
     guard = ReplyGuard(clock=lambda: now[0], trust_loopback=False)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mrtd.vocabulary.codec import SLIP_END, PacketError, encode, size_prefix, slip_decode, slip_encode, timed_messages
-from mrtd.inputs.osc.guard import ReplyGuard
+from mrtd.inputs.osc.admission import ReplyGuard
 from mrtd.inputs.refusals import RefusalLog
 from mrtd.vocabulary.replies import Error
 from mrtd.inputs.osc.table import ROOT, ROUTES, Envelope, Host

@@ -44,6 +44,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from mrtd.inputs.bucket import TokenBucket
+
 RATE_BYTES_PER_S = 64 * 1024  # what any one address can draw, proven or not
 UNPROVEN_RATIO = 1.0  # reply bytes per request byte for an address that has not proven itself: never more
 UNPROVEN_CREDIT_MAX = 4096  # bytes of credit an unproven address may bank
@@ -62,11 +64,11 @@ class GuardCounters:
 
 
 class _Account:
-    __slots__ = ("tokens", "stamp", "credit", "proven_until", "wrong", "wrong_since")
+    __slots__ = ("bytes", "seen", "credit", "proven_until", "wrong", "wrong_since")
 
     def __init__(self, now: float, rate: float) -> None:
-        self.tokens = rate
-        self.stamp = now
+        self.bytes = TokenBucket(rate, now=now)  # reply bytes a second, one second of burst
+        self.seen = now  # when a reply was last charged here: the longest idle are forgotten first
         self.credit = 0.0
         self.proven_until = 0.0
         self.wrong = 0  # wrong cookies since wrong_since
@@ -148,12 +150,11 @@ class ReplyGuard:
         now = self._clock()
         with self._lock:
             account = self._accounts.get(ip)
-            bucket = self._accounts.get(self._bucket_key(ip, port))
-            if account is None or bucket is None:
+            rated = self._accounts.get(self._bucket_key(ip, port))
+            if account is None or rated is None:
                 return not self.trusted(ip) and (account is None or account.proven_until <= now)
-            tokens = min(self.rate, bucket.tokens + (now - bucket.stamp) * self.rate)
             proven = self.trusted(ip) or account.proven_until > now
-            return tokens <= 0 or (not proven and account.credit <= 0)
+            return rated.bytes.level(now) <= 0 or (not proven and account.credit <= 0)
 
     def allow_push(self, ip: str, nbytes: int, port: int = 0) -> bool:
         """State pushes to a subscriber: only to a proven address (a spoofed subscription draws
@@ -182,19 +183,15 @@ class ReplyGuard:
         with self._lock:
             account = self._account(ip, now)  # proof and credit: the address's
             key = self._bucket_key(ip, port)
-            bucket = account if key == ip else self._account(key, now)  # the rate: the address's, or the port's on loopback
-            bucket.tokens = min(self.rate, bucket.tokens + (now - bucket.stamp) * self.rate)
-            bucket.stamp = now
-            account.stamp = now
+            rated = account if key == ip else self._account(key, now)  # the rate: the address's, or the port's on loopback
+            rated.seen = account.seen = now
             proven = trusted or account.proven_until > now
             unproven = reply and not proven
             # A proven address may overdraw once (one large sync), then waits: the rate holds in the
             # long run, and even loopback cannot make the sender thread spend its time sending.
-            short = bucket.tokens <= 0 if proven else bucket.tokens < nbytes
-            if short or (unproven and account.credit < nbytes):
+            if (unproven and account.credit < nbytes) or not rated.bytes.take(now, nbytes, overdraw=proven):
                 self.counters.packets_held += 1
                 return False
-            bucket.tokens -= nbytes
             if unproven:
                 account.credit -= nbytes
             self.counters.bytes_sent += nbytes
@@ -204,7 +201,7 @@ class ReplyGuard:
         account = self._accounts.get(ip)
         if account is None:
             if len(self._accounts) >= MAX_ADDRESSES:  # forget the longest idle half
-                idle = sorted(self._accounts, key=lambda k: self._accounts[k].stamp)
+                idle = sorted(self._accounts, key=lambda k: self._accounts[k].seen)
                 for key in idle[: MAX_ADDRESSES // 2]:
                     del self._accounts[key]
             account = self._accounts[ip] = _Account(now, self.rate)
