@@ -17,7 +17,7 @@ from conftest import control_state, probed_daemon, wait_for
 from mrtd.control import commands as c
 from mrtd.control.state import MAX_PENDING, MAX_PROMPTS, MOVED_PER_FRAME, ScheduleFull
 from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
-from mrtd.inputs.osc import server as osc_server
+from mrtd.inputs.osc import admission, transport
 from mrtd.inputs.osc.admission import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
@@ -426,7 +426,7 @@ def test_loopback_is_allowed_beside_an_allow_list_and_refusals_are_counted(tmp_p
 
 
 def test_packets_over_the_parse_rate_are_dropped_and_counted(tmp_path, monkeypatch):
-    monkeypatch.setattr(osc_server, "PARSE_PER_SECOND", 20)
+    monkeypatch.setattr(admission, "PARSE_PER_SECOND", 20)
     with probed_daemon(tmp_path) as (daemon, engine, probe):
         frames(daemon, 2)
         for value in range(300):
@@ -443,7 +443,7 @@ def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
         extra = 5
         # One connection from each of many loopback addresses: one address alone is held to its share.
         conns = [socket.create_connection(("127.0.0.1", daemon.osc.port), timeout=5, source_address=(f"127.0.2.{i + 1}", 0))
-                 for i in range(osc_server.MAX_TCP_CONNECTIONS + extra)]
+                 for i in range(admission.MAX_TCP_CONNECTIONS + extra)]
         try:
             wait_for(lambda: daemon.osc.counters.tcp_refused == extra, 5, "the connections over the bound to be closed")
             assert conns[-1].recv(16) == b""  # closed by the daemon
@@ -451,7 +451,7 @@ def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
             for conn in conns:
                 conn.close()
         assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1]
-        wait_for(lambda: daemon.osc._tcp_open == 0, 5, "the closed connections to be released")
+        wait_for(lambda: daemon.osc.admission.tcp_open == 0, 5, "the closed connections to be released")
 
 
 def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
@@ -478,15 +478,13 @@ def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
 def test_after_a_burst_the_freed_memory_is_handed_back_once_it_is_quiet(rig, monkeypatch):
     """A flood leaves the C heap holding what it freed (RSS 10 MB up after the abuse benchmark);
     once the burst is over the server hands it back, once per burst."""
-    from mrtd.inputs.osc import server
-
     daemon, _engine, probe = rig
     trims: list[float] = []
-    monkeypatch.setattr(server, "release_free_memory", lambda: trims.append(time.monotonic()))
-    for start in range(0, server.TRIM_AFTER_PACKETS, 100):  # pings, 100 at a time
+    monkeypatch.setattr(transport, "release_free_memory", lambda: trims.append(time.monotonic()))
+    for start in range(0, transport.TRIM_AFTER_PACKETS, 100):  # pings, 100 at a time
         for i in range(start, start + 100):
             probe.send("/mrt/ping", i)
         probe.wait_for_message(("/mrt/pong", [start + 99]))
     quiet_from = time.monotonic()
-    wait_for(lambda: daemon.osc.counters.memory_trims == 1, server.TRIM_IDLE_S * 3, "the trim after the burst")
-    assert len(trims) == 1 and trims[0] - quiet_from >= server.TRIM_IDLE_S * 0.9, "only once it was quiet"
+    wait_for(lambda: daemon.osc.counters.memory_trims == 1, transport.TRIM_IDLE_S * 3, "the trim after the burst")
+    assert len(trims) == 1 and trims[0] - quiet_from >= transport.TRIM_IDLE_S * 0.9, "only once it was quiet"
