@@ -19,6 +19,7 @@ from mrtd.control.state import MAX_PENDING, MAX_PROMPTS, MOVED_PER_FRAME, Schedu
 from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
 from mrtd.inputs.osc import admission, transport
 from mrtd.inputs.osc.admission import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
+from mrtd.inputs.osc.dispatch import Dispatcher
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
 from style_fakes import builtin_control
@@ -436,6 +437,30 @@ def test_packets_over_the_parse_rate_are_dropped_and_counted(tmp_path, monkeypat
         assert counters.dropped >= 300 - 20 * 5 - 20
         assert daemon.status()["osc_dropped"] == counters.dropped
         assert daemon.status()["underruns"] == 0
+
+
+class _EveryAddressMapped:
+    """A host whose scene maps every address: the messages cost parsing, then nothing."""
+
+    def mapped(self, address, args, due):
+        return True
+
+
+def test_a_bundle_costs_its_messages_against_the_parse_rate(monkeypatch):
+    """A 2 kB bundle of 100 messages must not do a hundred packets' work for one packet's price:
+    at 20 packets a second, such a bundle leaves nothing to parse for the next second."""
+    monkeypatch.setattr(admission, "PARSE_PER_SECOND", 20)
+    now = [0.0]
+    counters = admission.OscCounters()
+    gate = admission.Admission(counters, [], [], clock=lambda: now[0])
+    dispatcher = Dispatcher(_EveryAddressMapped(), gate, counters)  # type: ignore[arg-type]
+    assert gate.may_parse()
+    dispatcher.handle_packet(bundle(None, *[message("/mapped", 1.0)] * 100), ("127.0.0.1", 9), lambda _packets, _about: None)
+    assert counters.messages == 100
+    now[0] = 0.5
+    assert not gate.may_parse() and counters.dropped == 1, "half a second later the bundle is still being paid for"
+    now[0] = 1.5
+    assert gate.may_parse(), "its debt is bounded (one second's rate): parsing resumes"
 
 
 def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
