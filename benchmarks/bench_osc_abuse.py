@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from mrtd.app.daemon import Daemon, DaemonConfig  # noqa: E402
 from mrtd.frame import SAMPLE_RATE  # noqa: E402
-from mrtd.inputs.osc.guard import ReplyGuard  # noqa: E402
+from mrtd.inputs.osc.admission import ReplyGuard  # noqa: E402
 from mrtd.inputs.osc.server import OscConfig  # noqa: E402
 from osc_probe import bundle, message  # noqa: E402
 

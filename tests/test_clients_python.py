@@ -179,7 +179,7 @@ def test_mrtd_status_without_a_daemon_says_so():
 
 def test_the_client_proves_its_address_before_asking_for_big_replies(rig):
     """Off loopback an unproven address gets a small reply budget; the client says hello first."""
-    from mrtd.inputs.osc.guard import ReplyGuard
+    from mrtd.inputs.osc.admission import ReplyGuard
 
     osc, kept = rig.daemon.osc, rig.daemon.osc.guard
     guard = osc.guard = ReplyGuard(trust_loopback=False)  # loopback treated as another machine would be
@@ -206,7 +206,7 @@ def test_the_client_proves_its_address_again_before_the_daemon_forgets_it(rig):
     import time
 
     from mrtd.client import REPROVE_S
-    from mrtd.inputs.osc.guard import PROOF_S, ReplyGuard
+    from mrtd.inputs.osc.admission import PROOF_S, ReplyGuard
 
     assert REPROVE_S < PROOF_S, "the client renews before the daemon forgets"
     now = [time.monotonic()]

@@ -32,13 +32,13 @@ def test_a_strudel_pattern_lands_on_the_frames_its_timetags_say(tmp_path):
     try:
         wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
         received: list[tuple[str, list, float | None, float]] = []
-        dispatch = daemon.osc.dispatch
+        dispatch = daemon.osc.dispatcher.dispatch
 
         def recording_dispatch(address, args, due, sender, reply):
             received.append((address, list(args), due, time.time()))
             dispatch(address, args, due, sender, reply)
 
-        daemon.osc.dispatch = recording_dispatch
+        daemon.osc.dispatcher.dispatch = recording_dispatch
         run = subprocess.run(
             ["node", "--import", "./esm-entry.mjs", "play.mjs"], cwd=STRUDEL, capture_output=True, text=True, timeout=60,
             env={**os.environ, "MRTD_PORT": str(daemon.osc.port), "MRTD_CYCLES": str(CYCLES)},

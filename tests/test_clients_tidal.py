@@ -29,13 +29,13 @@ def session(tmp_path_factory):
     with running_daemon(tmp_path_factory.mktemp("tidal")) as rig:
         received: list[tuple[str, list, float | None, float]] = []
         server = rig.daemon.osc
-        dispatch = server.dispatch
+        dispatch = server.dispatcher.dispatch
 
         def recording_dispatch(address, args, due, sender, reply):
             received.append((address, list(args), due, time.time()))
             dispatch(address, args, due, sender, reply)
 
-        server.dispatch = recording_dispatch  # see every message with its timetag
+        server.dispatcher.dispatch = recording_dispatch  # see every message with its timetag
         process = subprocess.Popen(
             ["runghc", f"-i{CLIENTS / 'tidal'}", str(SESSION)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -23,13 +23,13 @@ def test_tidal_superdirt_target_plays_notes_and_parameters(tmp_path):
         pytest.fail("runghc is not installed: apt-get install libghc-tidal-dev (see .ci/run)")
     with running_daemon(tmp_path) as rig:
         received: list[tuple[str, list, float | None, float]] = []
-        dispatch = rig.daemon.osc.dispatch
+        dispatch = rig.daemon.osc.dispatcher.dispatch
 
         def recording_dispatch(address, args, due, sender, reply):
             received.append((address, list(args), due, time.time()))
             dispatch(address, args, due, sender, reply)
 
-        rig.daemon.osc.dispatch = recording_dispatch
+        rig.daemon.osc.dispatcher.dispatch = recording_dispatch
         process = subprocess.Popen(["runghc", str(SESSION)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, env={**os.environ, "MRTD_PORT": str(rig.port)})
         killer = threading.Timer(120, process.kill)

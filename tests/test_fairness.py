@@ -13,7 +13,8 @@ import time
 
 from conftest import probed_daemon, wait_for
 from mrtd.control.state import HORIZON_S, MAX_PENDING, MAX_PER_SENDER
-from mrtd.inputs.osc.server import MAX_PACKET, OscConfig
+from mrtd.inputs.osc.dispatch import MAX_PACKET
+from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.web.config import WebConfig
 from osc_probe import OscProbe, bundle, message, tcp_packet
 
@@ -285,7 +286,7 @@ def test_dripping_tcp_connections_lock_no_client_out(tmp_path):
                 raise AssertionError(f"no TCP client got in for 5 s ({daemon.osc.counters})")
             connected = time.monotonic() - started
             counters = daemon.osc.counters
-            wait_for(lambda: daemon.osc._tcp_open == 0, 5, "every dripping connection closed")
+            wait_for(lambda: daemon.osc.admission.tcp_open == 0, 5, "every dripping connection closed")
             print(f"\ntcp lockout: 132 dripping connections; a client got its pong after {connected:.2f} s"
                   f" ({attempts} tries; baseline {baseline * 1000:.1f} ms); refused {counters.tcp_refused},"
                   f" closed slow {counters.tcp_slow_closed}; underruns {daemon.status()['underruns'] - underruns} beyond the baseline")

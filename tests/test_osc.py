@@ -14,7 +14,7 @@ from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 from mrtd.vocabulary.codec import slip_encode
-from mrtd.inputs.osc.server import OscConfig
+from mrtd.inputs.osc.server import OscConfig, OscServer
 from osc_probe import OscProbe, bundle, message
 
 
@@ -281,16 +281,12 @@ def test_senders_outside_the_allow_list_are_ignored(tmp_path):
 
 
 def test_binding_to_a_lan_address_needs_an_allow_list():
-    from mrtd.inputs.osc.server import OscServer
-
     with pytest.raises(ValueError, match="allow-list"):
         OscServer(host=None, config=OscConfig(bind="0.0.0.0"))
 
 
 def test_a_port_in_use_is_a_clear_error(rig):
     daemon, engine, probe = rig
-    from mrtd.inputs.osc.server import OscServer
-
     with pytest.raises(OSError, match=f"cannot listen for OSC on 127.0.0.1:{daemon.osc.port}"):
         OscServer(host=None, config=OscConfig(port=daemon.osc.port)).start()
 
@@ -299,8 +295,6 @@ def test_port_zero_picks_again_when_tcp_cannot_have_the_udp_port(monkeypatch):
     """With port 0 the system picks a free UDP port; some other TCP socket may hold that number
     (CI saw it). The server tries fresh ports instead of refusing to start."""
     import errno
-
-    import mrtd.inputs.osc.server as server_module
 
     refused: list[int] = []
 
@@ -311,8 +305,8 @@ def test_port_zero_picks_again_when_tcp_cannot_have_the_udp_port(monkeypatch):
                 raise OSError(errno.EADDRINUSE, "Address already in use")
             return super().bind(address)
 
-    monkeypatch.setattr(server_module.socket, "socket", TakenOnce)
-    server = server_module.OscServer(host=None, config=OscConfig(port=0))
+    monkeypatch.setattr(socket, "socket", TakenOnce)
+    server = OscServer(host=None, config=OscConfig(port=0))
     server.start()
     try:
         assert refused and server.port != 0

@@ -17,8 +17,9 @@ from conftest import control_state, probed_daemon, wait_for
 from mrtd.control import commands as c
 from mrtd.control.state import MAX_PENDING, MAX_PROMPTS, MOVED_PER_FRAME, ScheduleFull
 from mrtd.feedback.push import LEASE_S, MAX_PER_HOST, Pusher
-from mrtd.inputs.osc import server as osc_server
-from mrtd.inputs.osc.guard import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
+from mrtd.inputs.osc import admission, transport
+from mrtd.inputs.osc.admission import RATE_BYTES_PER_S, UNPROVEN_RATIO, ReplyGuard
+from mrtd.inputs.osc.dispatch import Dispatcher
 from mrtd.inputs.osc.server import OscConfig
 from osc_probe import OscProbe, bundle, message
 from style_fakes import builtin_control
@@ -352,7 +353,7 @@ def test_a_cookie_echoed_as_a_float_proves_the_address_as_pd_and_max_send_it(tmp
 
 
 def test_guessing_a_cookie_blind_is_bounded():
-    from mrtd.inputs.osc.guard import WRONG_COOKIE_S, WRONG_COOKIES
+    from mrtd.inputs.osc.admission import WRONG_COOKIE_S, WRONG_COOKIES
 
     now = [0.0]
     guard = ReplyGuard(clock=lambda: now[0], trust_loopback=False)
@@ -426,7 +427,7 @@ def test_loopback_is_allowed_beside_an_allow_list_and_refusals_are_counted(tmp_p
 
 
 def test_packets_over_the_parse_rate_are_dropped_and_counted(tmp_path, monkeypatch):
-    monkeypatch.setattr(osc_server, "PARSE_PER_SECOND", 20)
+    monkeypatch.setattr(admission, "PARSE_PER_SECOND", 20)
     with probed_daemon(tmp_path) as (daemon, engine, probe):
         frames(daemon, 2)
         for value in range(300):
@@ -438,12 +439,36 @@ def test_packets_over_the_parse_rate_are_dropped_and_counted(tmp_path, monkeypat
         assert daemon.status()["underruns"] == 0
 
 
+class _EveryAddressMapped:
+    """A host whose scene maps every address: the messages cost parsing, then nothing."""
+
+    def mapped(self, address, args, due):
+        return True
+
+
+def test_a_bundle_costs_its_messages_against_the_parse_rate(monkeypatch):
+    """A 2 kB bundle of 100 messages must not do a hundred packets' work for one packet's price:
+    at 20 packets a second, such a bundle leaves nothing to parse for the next second."""
+    monkeypatch.setattr(admission, "PARSE_PER_SECOND", 20)
+    now = [0.0]
+    counters = admission.OscCounters()
+    gate = admission.Admission(counters, [], [], clock=lambda: now[0])
+    dispatcher = Dispatcher(_EveryAddressMapped(), gate, counters)  # type: ignore[arg-type]
+    assert gate.may_parse()
+    dispatcher.handle_packet(bundle(None, *[message("/mapped", 1.0)] * 100), ("127.0.0.1", 9), lambda _packets, _about: None)
+    assert counters.messages == 100
+    now[0] = 0.5
+    assert not gate.may_parse() and counters.dropped == 1, "half a second later the bundle is still being paid for"
+    now[0] = 1.5
+    assert gate.may_parse(), "its debt is bounded (one second's rate): parsing resumes"
+
+
 def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
     with probed_daemon(tmp_path) as (daemon, engine, probe):
         extra = 5
         # One connection from each of many loopback addresses: one address alone is held to its share.
         conns = [socket.create_connection(("127.0.0.1", daemon.osc.port), timeout=5, source_address=(f"127.0.2.{i + 1}", 0))
-                 for i in range(osc_server.MAX_TCP_CONNECTIONS + extra)]
+                 for i in range(admission.MAX_TCP_CONNECTIONS + extra)]
         try:
             wait_for(lambda: daemon.osc.counters.tcp_refused == extra, 5, "the connections over the bound to be closed")
             assert conns[-1].recv(16) == b""  # closed by the daemon
@@ -451,7 +476,7 @@ def test_tcp_connections_are_bounded_and_the_rest_closed(tmp_path):
             for conn in conns:
                 conn.close()
         assert probe.request("/mrt/ping", "/mrt/pong", 1) == [1]
-        wait_for(lambda: daemon.osc._tcp_open == 0, 5, "the closed connections to be released")
+        wait_for(lambda: daemon.osc.admission.tcp_open == 0, 5, "the closed connections to be released")
 
 
 def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
@@ -478,15 +503,13 @@ def test_an_equal_power_crossfade_over_osc_keeps_constant_power(rig):
 def test_after_a_burst_the_freed_memory_is_handed_back_once_it_is_quiet(rig, monkeypatch):
     """A flood leaves the C heap holding what it freed (RSS 10 MB up after the abuse benchmark);
     once the burst is over the server hands it back, once per burst."""
-    from mrtd.inputs.osc import server
-
     daemon, _engine, probe = rig
     trims: list[float] = []
-    monkeypatch.setattr(server, "release_free_memory", lambda: trims.append(time.monotonic()))
-    for start in range(0, server.TRIM_AFTER_PACKETS, 100):  # pings, 100 at a time
+    monkeypatch.setattr(transport, "release_free_memory", lambda: trims.append(time.monotonic()))
+    for start in range(0, transport.TRIM_AFTER_PACKETS, 100):  # pings, 100 at a time
         for i in range(start, start + 100):
             probe.send("/mrt/ping", i)
         probe.wait_for_message(("/mrt/pong", [start + 99]))
     quiet_from = time.monotonic()
-    wait_for(lambda: daemon.osc.counters.memory_trims == 1, server.TRIM_IDLE_S * 3, "the trim after the burst")
-    assert len(trims) == 1 and trims[0] - quiet_from >= server.TRIM_IDLE_S * 0.9, "only once it was quiet"
+    wait_for(lambda: daemon.osc.counters.memory_trims == 1, transport.TRIM_IDLE_S * 3, "the trim after the burst")
+    assert len(trims) == 1 and trims[0] - quiet_from >= transport.TRIM_IDLE_S * 0.9, "only once it was quiet"

@@ -215,7 +215,7 @@ def test_a_malformed_request_is_refused_with_the_servers_words(address, args):
         q.decode(address, args)
     server = OscServer(_NoHost())  # type: ignore[arg-type]
     sent: list[bytes] = []
-    server.dispatch(address, args, None, ("127.0.0.1", 9), lambda packets, _about: sent.extend(packets))
+    server.dispatcher.dispatch(address, args, None, ("127.0.0.1", 9), lambda packets, _about: sent.extend(packets))
     ((_due, got, got_args),) = [m for packet in sent for m in timed_messages(packet)]
     assert r.decode(got, got_args) == r.Error(address, str(refused.value))
 

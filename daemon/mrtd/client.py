@@ -58,7 +58,7 @@ NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (OSC timetags) to 1970-
 R = TypeVar("R")  # what a command method returns: None (Client) or an awaitable (AsyncClient)
 
 
-REPROVE_S = 300.0  # half the daemon's PROOF_S (inputs/osc/guard.py; tests/test_clients_python.py holds the pair)
+REPROVE_S = 300.0  # half the daemon's PROOF_S (inputs/osc/admission.py; tests/test_clients_python.py holds the pair)
 
 
 class MrtdError(Exception):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mrtd.feedback.push import Pusher
     from mrtd.inputs.osc.dialect import Dialects
     from mrtd.inputs.scene.schema import Scene
-    from mrtd.inputs.osc.guard import ReplyGuard
+    from mrtd.inputs.osc.admission import ReplyGuard
     from mrtd.style.encoder import EncoderWorker
 
 log = logging.getLogger(__name__)

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from mrtd.inputs.bucket import TokenBucket
 from mrtd.inputs.osc.table import ROOT, Host
 from mrtd.inputs.refusals import RefusalLog
 from mrtd.inputs.web import protocol
@@ -67,21 +68,6 @@ class WebHost(Host, Protocol):
     def metrics(self) -> bytes | None: ...
     @property
     def metrics_type(self) -> str: ...
-
-
-class _Bucket:
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.burst, self.clock = rate, float(burst), clock
-        self.tokens, self.stamp = float(burst), clock()
-
-    def take(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 def open_file_limit() -> int:
@@ -132,11 +118,11 @@ class _Page:
 
     def __init__(self, ws: web.WebSocketResponse, peer: tuple[str, int], config: WebConfig,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.ws, self.peer = ws, peer
+        self.ws, self.peer, self.clock = ws, peer, clock
         self.pending: dict[str, list[Any]] = {}
         self.wake = asyncio.Event()
-        self.bucket = _Bucket(config.messages_per_second, config.burst, clock)
-        self.errors = _Bucket(20.0, 20, clock)  # error replies, so a flood cannot flood back
+        self.bucket = TokenBucket(config.messages_per_second, config.burst, clock())
+        self.errors = TokenBucket(20.0, 20, clock())  # error replies, so a flood cannot flood back
         self.refused = 0
 
 
@@ -373,7 +359,7 @@ class WebServer:
                     if message.type == WSMsgType.BINARY:
                         await self._answer(page, [protocol.error("", "send JSON text, not binary")])
                     continue
-                if not page.bucket.take():
+                if not page.bucket.take(page.clock()):
                     self.rate_limited += 1
                     page.refused += 1
                     await self._answer(page, [protocol.error("", "too many messages: slow down")])
@@ -388,7 +374,7 @@ class WebServer:
 
     async def _answer(self, page: _Page, replies: list[dict[str, Any]]) -> None:
         for reply in replies:
-            if reply["address"] == Error.address and not page.errors.take():
+            if reply["address"] == Error.address and not page.errors.take(page.clock()):
                 continue  # errors rate-limited per page
             if not page.ws.closed:
                 await page.ws.send_str(json.dumps({"reply": reply}))
