@@ -486,6 +486,8 @@ class Daemon:
             if audio_path is not None:  # on the loading thread, decoded in the reader's process, 28 s at most
                 audio, _rate = read_audio_isolated(audio_path, PREFILL_AUDIO_NEEDS)
             live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
+            current = self.generator.engine if self.generator else playing  # the official runner prefills the live engine:
+            engine.continue_from(current if isinstance(current, Mrt2Engine) else playing)  # start from its state
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
 
