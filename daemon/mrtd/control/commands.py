@@ -135,8 +135,8 @@ class NotesClear(Command):
 @dataclass(frozen=True)
 class Reset(Command):
     # Asked for now (no timetag), as a performer's panic button does: what is already buffered
-    # was made before the request and is not heard (the output ducks at once, as the official
-    # runner's). A timetagged reset lands on its frame, and the buffered frames before it play.
+    # was made before the request and is not heard (the output ducks at once, where the official
+    # runner's cuts it: audio/playout.py). A timetagged reset lands on its frame, and the buffered frames before it play.
     at_once: bool = False
 
     def apply(self, state: "ControlState") -> None:
