@@ -97,6 +97,7 @@ class DaemonConfig:
     cache_dir: str | None = None  # embedding cache; None: the user cache folder
     musiccoca_dir: str | None = None  # MusicCoCa's files; None: $MAGENTA_HOME/magenta-rt-v2/resources/musiccoca
     style_embedder: Literal["auto", "musiccoca", "builtin"] = "auto"  # auto: MusicCoCa when its files and extra are there
+    audio_prompt_read: Literal["first", "average"] = "first"  # MusicCoCa audio prompts: first = the first 10 s, looped if shorter (the official apps); average = the 10 s clips of the first 30 s averaged (the official Python library)
     scene: str | None = None  # a scene file to play (and watch for changes)
     midi: bool = True  # MIDI input (a virtual `mrtd` port, plus midi_ports); off by itself where unavailable
     midi_ports: list[str] = field(default_factory=list)  # name substrings of ports to open
@@ -154,7 +155,8 @@ class Daemon:
         self.engine: BaseEngine | None = engine
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
-        self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
+        self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder,
+                                                                             audio_read=config.audio_prompt_read)
         self.control = ControlState(self.style.new_space())
         self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
