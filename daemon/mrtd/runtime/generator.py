@@ -5,7 +5,8 @@ frame, so they land in the frame their command was meant for and never click.
 The official runner (core/src/realtime_runner.cpp, `read_audio_stereo`) smooths
 volume and mute with a 10 ms one-pole per sample instead; a one-frame ramp is
 what mrtd's frame-timed commands need (a timetagged change lands on its frame),
-and it reaches the same level 40 ms later at most.
+and it reaches the same level 40 ms later at most. Bypass there is silence at
+once (and a paused model); here it fades over the frame, then the engine rests.
 
 The MIDI gate and the fade-in after a reset follow the official runner's
 per-sample envelopes (runtime/envelope.py): the gate opens over about 1,920
