@@ -512,6 +512,13 @@ def test_model_swap_and_prefill_over_osc(tmp_path, monkeypatch):
         assert daemon.generator.engine.model == "mrt2_other"
         prefilled_with = daemon.generator.engine.prefilled_with
         assert prefilled_with.temperature == pytest.approx(0.6) and prefilled_with.drums == 0, "the prefill follows what plays"
+        # A second silence prefill resets first to the live checkpoint, the first prefill's, as the official
+        # runner's one engine does (Mrt2Engine.continue_from): its 549 steps come on top of the first's.
+        first = daemon.generator.engine
+        assert probe.request("/mrt/prefill", "/mrt/prefilling") == ["silence"]
+        wait_for(lambda: daemon.generator.engine is not first, 60, "the second prefilled copy to take over")
+        checkpoint_steps = np.array(daemon.generator.engine._checkpoint[tiny.STATE["counter"]])[0]
+        assert checkpoint_steps == 549 + 549
         for address, args, reason in [("/mrt/model", ["nope"], "no model 'nope'"),
                                       ("/mrt/prefill", ["../../etc/passwd"], "outside"),
                                       ("/mrt/prefill", ["missing.wav"], "no audio file")]:

@@ -28,6 +28,10 @@ MODEL = "mrt2_small"
 
 @pytest.fixture(scope="session")
 def official_home() -> Path:
+    return official_export_home()
+
+
+def official_export_home() -> Path:
     """A MAGENTA_HOME holding an official 1-layer mrt2_small export (made once per magenta-rt version)."""
     version = metadata.version("magenta-rt")
     root = Path(os.environ.get("MRTD_TEST_CACHE", Path.home() / ".cache" / "mrtd-tests")) / f"magenta-rt-{version}"

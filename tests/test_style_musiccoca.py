@@ -201,10 +201,13 @@ def test_audio_models_with_wrong_shapes_are_refused(tmp_path, spm_model):
 # -- audio ------------------------------------------------------------------------------
 
 
-def test_audio_is_downmixed_resampled_split_into_10s_clips_and_averaged(tmp_path, spm_model):
+def test_audio_read_average_is_downmixed_resampled_split_into_10s_clips_and_averaged(tmp_path, spm_model):
+    """As the official Python library (magenta_rt/musiccoca.py) embeds a file."""
     folder = fakes.make_musiccoca_dir(tmp_path / "mc", spm_model)
     preprocessor = fakes.audio_preprocessor()
-    embedder = embedder_with(folder, {"audio_preprocessor.tflite": preprocessor, "music_encoder.tflite": fakes.music_encoder()})
+    embedder = embedder_with(folder, {"audio_preprocessor.tflite": preprocessor, "music_encoder.tflite": fakes.music_encoder()},
+                             audio_read="average")
+    assert embedder.audio_needs.seconds == 30
     rate = 48_000
     seconds = 25  # two full clips and a half one, zero-padded
     t = np.arange(seconds * rate) / rate
@@ -220,6 +223,29 @@ def test_audio_is_downmixed_resampled_split_into_10s_clips_and_averaged(tmp_path
     assert embedding.shape == (768,) and embedding[1] == pytest.approx(1.0)
     per_clip_loudness = [float(np.sqrt(np.mean(c.reshape(100, -1) ** 2, axis=1)).mean()) for c in clips]
     assert embedding[0] == pytest.approx(np.mean(per_clip_loudness), rel=1e-4)
+
+
+@pytest.mark.parametrize("seconds", [3.0, 10.0, 25.0])
+def test_audio_read_first_is_the_first_10s_looped_to_fill_them_as_the_official_apps_read(tmp_path, spm_model, seconds):
+    """The official apps (examples/mrt2/auv3/MagentaRT_AudioUnit.mm and the standalone, Jam, Collider apps)
+    read 160,000 samples at 16 kHz mono and, when the file gave fewer (n), set sample i to sample i % n."""
+    folder = fakes.make_musiccoca_dir(tmp_path / "mc", spm_model)
+    preprocessor = fakes.audio_preprocessor()
+    embedder = embedder_with(folder, {"audio_preprocessor.tflite": preprocessor, "music_encoder.tflite": fakes.music_encoder()})
+    assert embedder.audio_read == "first" and embedder.audio_needs.seconds == 10, "the default: the apps' way"
+    mono = np.random.default_rng(3).uniform(-0.5, 0.5, int(seconds * 16_000)).astype(np.float32)
+    embedding = embedder.embed_audio(mono, 16_000)
+    assert preprocessor.invocations == 1, "one clip"
+    read = min(len(mono), CLIP_SAMPLES)
+    expected = np.array([mono[i % read] for i in range(CLIP_SAMPLES)], dtype=np.float32)  # the apps' loop, as written
+    np.testing.assert_array_equal(preprocessor.history[0][0].reshape(-1), expected)
+    assert embedding[1] == pytest.approx(1.0)
+
+
+def test_an_unknown_audio_read_is_refused(tmp_path, spm_model):
+    folder = fakes.make_musiccoca_dir(tmp_path / "mc", spm_model)
+    with pytest.raises(ValueError, match="audio_prompt_read is one of first, average"):
+        MusicCoCaEmbedder(folder, audio_read="whole")
 
 
 def test_resampling_keeps_the_pitch_and_does_not_alias():

@@ -86,9 +86,9 @@ def _music(seconds: float, rate: int = 16_000) -> np.ndarray:
     return (0.6 * envelope * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
-def test_an_audio_file_embeds_as_the_official_class_embeds_it(folders, tmp_path):
+def test_an_audio_file_read_average_embeds_as_the_official_class_embeds_it(folders, tmp_path):
     folder = folders["mapped"]
-    choice = choose_style(folder)
+    choice = choose_style(folder, audio_read="average")
     path = _write_wav(tmp_path / "take.wav", _music(23.0), 16_000)  # three 10 s clips, the last padded
     embedder = CachedEmbedder(choice.embedder, EmbeddingCache(tmp_path / "cache"))
     ours = embedder.embed_audio_file(path)  # the daemon's path: cache, file reader, MusicCoCa
@@ -96,6 +96,24 @@ def test_an_audio_file_embeds_as_the_official_class_embeds_it(folders, tmp_path)
     theirs = official_musiccoca.MusicCoCa(folder).embed(Waveform(samples, rate))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
     assert list(choice.quantizer.quantize(ours)) == list(official_musiccoca.MusicCoCa(folder).tokenize(theirs)[:6]) + MASKED_TAIL
+
+
+@pytest.mark.parametrize("seconds", [4.0, 23.0])
+def test_an_audio_file_read_first_embeds_as_the_official_apps_feed_the_official_class(folders, tmp_path, seconds):
+    """The default: the official apps' reading (its first 10 s at 16 kHz mono, sample i = sample i % n
+    when the file is shorter; examples/mrt2/auv3/MagentaRT_AudioUnit.mm), embedded by the official class."""
+    folder = folders["mapped"]
+    choice = choose_style(folder)
+    music = _music(seconds)
+    path = _write_wav(tmp_path / "take.wav", music, 16_000)
+    ours = CachedEmbedder(choice.embedder, EmbeddingCache(tmp_path / "cache")).embed_audio_file(path)
+    samples, _rate = soundfile.read(str(path), dtype="float32")
+    read = min(len(samples), 160_000)
+    looped = samples[np.arange(160_000) % read]
+    theirs = official_musiccoca.MusicCoCa(folder).embed(Waveform(looped[:, None], 16_000))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+    average = CachedEmbedder(choose_style(folder, audio_read="average").embedder, EmbeddingCache(tmp_path / "cache"))
+    assert not np.allclose(average.embed_audio_file(path), ours, atol=1e-4), "the two readings differ (and do not share a cache entry)"
 
 
 def _musiccoca_home(tmp_path: Path, folders) -> Path:
@@ -201,7 +219,7 @@ def test_a_48k_stereo_file_embeds_close_to_the_official_class(folders, tmp_path)
     (numba; too heavy for the daemon), mrtd with a band-limited FFT resampler: the two differ
     only near 8 kHz, so the embeddings agree closely and the sent tokens (levels 0-5) exactly."""
     folder = folders["mapped"]
-    choice = choose_style(folder)
+    choice = choose_style(folder, audio_read="average")
     mono = _music(23.0, 48_000)
     stereo = np.stack([mono, 0.5 * mono[::-1]], axis=1)  # two different channels: the down-mix matters
     path = tmp_path / "take48.wav"
@@ -212,3 +230,11 @@ def test_a_48k_stereo_file_embeds_close_to_the_official_class(folders, tmp_path)
     cosine = float(np.dot(ours, theirs) / (np.linalg.norm(ours) * np.linalg.norm(theirs)))
     assert cosine > 0.999, cosine
     assert list(choice.quantizer.quantize(ours)) == list(official_musiccoca.MusicCoCa(folder).tokenize(theirs)[:6]) + MASKED_TAIL
+
+
+@pytest.mark.parametrize("reading", ["first", "average"])
+def test_the_config_key_chooses_how_musiccoca_reads_an_audio_prompt(folders, tmp_path, reading):
+    daemon = Daemon(DaemonConfig(osc=None, midi=False, cache_dir=str(tmp_path / "cache"), musiccoca_dir=str(folders["mapped"]),
+                                 audio_prompt_read=reading))
+    assert daemon.style.embedder.audio_read == reading
+    assert DaemonConfig().audio_prompt_read == "first", "the official apps' reading is the default"

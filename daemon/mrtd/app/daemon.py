@@ -97,6 +97,7 @@ class DaemonConfig:
     cache_dir: str | None = None  # embedding cache; None: the user cache folder
     musiccoca_dir: str | None = None  # MusicCoCa's files; None: $MAGENTA_HOME/magenta-rt-v2/resources/musiccoca
     style_embedder: Literal["auto", "musiccoca", "builtin"] = "auto"  # auto: MusicCoCa when its files and extra are there
+    audio_prompt_read: Literal["first", "average"] = "first"  # MusicCoCa audio prompts: first = the first 10 s, looped if shorter (the official apps); average = the 10 s clips of the first 30 s averaged (the official Python library)
     scene: str | None = None  # a scene file to play (and watch for changes)
     midi: bool = True  # MIDI input (a virtual `mrtd` port, plus midi_ports); off by itself where unavailable
     midi_ports: list[str] = field(default_factory=list)  # name substrings of ports to open
@@ -154,7 +155,8 @@ class Daemon:
         self.engine: BaseEngine | None = engine
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
-        self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
+        self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder,
+                                                                             audio_read=config.audio_prompt_read)
         self.control = ControlState(self.style.new_space())
         self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
@@ -486,6 +488,8 @@ class Daemon:
             if audio_path is not None:  # on the loading thread, decoded in the reader's process, 28 s at most
                 audio, _rate = read_audio_isolated(audio_path, PREFILL_AUDIO_NEEDS)
             live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
+            current = self.generator.engine if self.generator else playing  # the official runner prefills the live engine:
+            engine.continue_from(current if isinstance(current, Mrt2Engine) else playing)  # start from its state
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
 

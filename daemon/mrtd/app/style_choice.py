@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mrtd.style.audio_prompt import AudioEmbedder
+from mrtd.style.audio_prompt import DEFAULT_AUDIO_PROMPT_READ, AudioEmbedder, check_audio_prompt_read
 from mrtd.style.builtin_audio import BuiltinAudioEmbedder
 from mrtd.style.embedder import Embedder
 from mrtd.style.musiccoca_assets import EMBEDDER_FILES, INSTALL_HINT, QUANTIZER_FILE, musiccoca_dir
@@ -72,9 +72,12 @@ def _extra_missing() -> str:
     return ""
 
 
-def choose_style(musiccoca_folder: str | os.PathLike | None = None, *, want: str = "auto") -> StyleChoice:
+def choose_style(musiccoca_folder: str | os.PathLike | None = None, *, want: str = "auto",
+                 audio_read: str = DEFAULT_AUDIO_PROMPT_READ) -> StyleChoice:
     """MusicCoCa when its files and extra are present (or `want="musiccoca"`, which raises if not),
-    else the built-in pair. `want="builtin"` forces the built-in pair."""
+    else the built-in pair. `want="builtin"` forces the built-in pair. `audio_read`: how MusicCoCa
+    makes a prompt of an audio file ("first" or "average", style/audio_prompt.py)."""
+    check_audio_prompt_read(audio_read)
     folder = musiccoca_dir(musiccoca_folder)
     missing = [name for name in MUSICCOCA_FILES if not (folder / name).is_file()]
     if want == "builtin":
@@ -92,7 +95,7 @@ def choose_style(musiccoca_folder: str | os.PathLike | None = None, *, want: str
     from mrtd.style.quantizer import MusicCoCaQuantizer
 
     try:
-        embedder = MusicCoCaEmbedder(folder)
+        embedder = MusicCoCaEmbedder(folder, audio_read=audio_read)
         quantizer = MusicCoCaQuantizer(folder)  # loads and probes the model now, before "ready"
     except (ImportError, ValueError, OSError) as error:  # a damaged or wrong file: say so, keep playing
         if want == "musiccoca":

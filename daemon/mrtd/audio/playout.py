@@ -13,7 +13,11 @@ Real-time contract (what runs inside `Playout.fill`):
   once a cushion has built up again. Each gap counts as one underrun.
 - a reset asked for now ducks what is buffered: from the next block the
   output fades to silence over `FADE_SAMPLES` and stays silent up to the
-  reset frame, which the generator made to fade in (not an underrun).
+  reset frame, which the generator made to fade in (not an underrun). The
+  official runner cuts the output to 0 at once instead (its reset envelope
+  jumps to 0: core/include/magentart/realtime_runner.h, `trigger_reset`);
+  the short fade is mrtd's click guard for a live output, kept on purpose.
+  The fade-in after it is the official one (runtime/generator.py).
 
 The ring runs at the device's rate (`sample_rate`); when that is not 48 kHz
 the generation side resamples before writing, so the callback still only

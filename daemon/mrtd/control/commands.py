@@ -135,8 +135,8 @@ class NotesClear(Command):
 @dataclass(frozen=True)
 class Reset(Command):
     # Asked for now (no timetag), as a performer's panic button does: what is already buffered
-    # was made before the request and is not heard (the output ducks at once, as the official
-    # runner's). A timetagged reset lands on its frame, and the buffered frames before it play.
+    # was made before the request and is not heard (the output ducks at once, where the official
+    # runner's cuts it: audio/playout.py). A timetagged reset lands on its frame, and the buffered frames before it play.
     at_once: bool = False
 
     def apply(self, state: "ControlState") -> None:
@@ -164,8 +164,9 @@ class Rest(Command):
 def resolve_prompt(name: str, known: list[str]) -> str:
     """The prompt `name` means: itself if it exists, else slot N = the Nth prompt (1-based).
 
-    The official Max and Pd panels (and TouchOSC's faders) address prompts by slot
-    number 1-6; a scene names its prompts, so a slot is a position in its list.
+    Panels and TouchOSC's faders address prompts by slot number; a scene names its prompts, so a
+    slot is a position in its list. The official externals number their six slots 0-5
+    (examples/max/mrt_tilde.mm `mrt_prompt`), mrtd from 1.
     """
     if name in known:
         return name

@@ -40,9 +40,11 @@ class NoteTracker:
         self._onsets.clear()
 
     @property
-    def sounding(self) -> bool:
-        """Whether any note sounds in the next frame (held or latched)."""
-        return bool(self.held or self._onsets)
+    def any_held(self) -> bool:
+        """Whether a note is held now. The MIDI gate's key, as the official runner's count of notes
+        down (core/src/realtime_runner.cpp `set_note_on`/`set_note_off`): a latched onset of a
+        note already released reaches the model, but does not open the gate."""
+        return bool(self.held)
 
     def frame_slots(self, unmask_width: int, onset_mode: int) -> np.ndarray:
         """The next frame's slots; consumes the latched onsets. Returns a reused array."""

@@ -331,6 +331,10 @@ class Mrt2Engine(BaseEngine):
             raise ModelError(f"mrt2 model {self.model!r}: cannot read its files: {exc}") from exc
         with mlx_session() as mx:
             try:
+                # Called as imported. The official engine wraps it in `mx::compile`
+                # (core/src/mlx_engine.cpp `load_model`); on a 2-core x86 CPU that made no
+                # difference to mrt2_small (2,801 vs 2,814 ms median per frame, measured), so
+                # mrtd keeps the plain call. Unmeasured on a GPU, where fusing could matter.
                 self._fn = mx.import_function(str(self.function_path))
             except Exception as exc:
                 raise ModelError(f"mrt2 model {self.model!r}: cannot import {self.function_path}: {exc}") from exc
@@ -586,14 +590,43 @@ class Mrt2Engine(BaseEngine):
         """The current state arrays (MLX), e.g. to inspect or save."""
         return list(self._state)
 
+    def continue_from(self, playing: "Mrt2Engine") -> None:
+        """Take on the playing engine's music: its state now, its checkpoint and its seed rotation.
+
+        A prefill runs on a standby copy of the playing model (the music must go on meanwhile),
+        but the official runner prefills its one engine (core/src/realtime_runner.cpp
+        `prefill_state`, `prefill_silence`): audio continues the live state, silence resets to
+        the live checkpoint first. Called before either, the standby starts where the official
+        engine would; the live engine plays on, so the context the room hears after the swap
+        is the live one as of this call, plus the prefill. Call it off the generation thread;
+        the arrays are shared, not copied (MLX arrays are values)."""
+        if playing.model != self.model or playing.function_path != self.function_path:
+            raise ModelError(f"mrt2 model {self.model!r} cannot continue the music of {playing.model!r}")
+        if playing._closed:
+            raise ModelError(f"mrt2 model {self.model!r}: the engine to continue was replaced meanwhile")
+        with _MLX_LOCK:  # between two of its steps: state, checkpoint and seed from the same moment
+            state, checkpoint = list(playing._state), list(playing._checkpoint)
+            rotation, seen_seed = playing.seed_rotation, playing._last_conditioning_seed
+        for i, (mine, theirs) in enumerate(zip(self._state, state)):
+            if tuple(mine.shape) != tuple(theirs.shape) or mine.dtype != theirs.dtype:
+                raise ModelError(f"mrt2 model {self.model!r}: state_{i} of the playing engine is "
+                                 f"{_fmt_shape(theirs.shape)} {_dtype_name(theirs.dtype)}, this one's {_fmt_shape(mine.shape)}")
+        self._state, self._checkpoint = state, checkpoint
+        self.seed_rotation, self._last_conditioning_seed = rotation, seen_seed
+        self.prefilled_frames = playing.prefilled_frames
+
     def prefill_from_audio(self, audio: np.ndarray, trim_frames: int = PREFILL_TRIM_FRAMES,
                            live: Conditioning | None = None) -> int:
-        """Teacher-force the model with encoded audio; that context becomes the checkpoint.
+        """Teacher-force the model with encoded audio, from the state it is in; that context
+        becomes the checkpoint.
 
+        As the official runner (core/src/realtime_runner.cpp `prefill_state`): no reset
+        first, so the audio continues the music (on a standby copy, `continue_from` the
+        playing engine first); the prefill is conditioned on the live style (`prefill_conditioning`).
         `audio`: float32 [n, 2] (or [n] mono) at 48 kHz; at most 28 s is used. Runs
         many steps: call it on an engine that is not being stepped (before start,
         or a standby engine that is then swapped in). Returns the token frames fed.
-        `live`: the conditioning playing now, which the prefill follows (`prefill_conditioning`).
+        `live`: the conditioning playing now, which the prefill follows.
         """
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim == 1:
@@ -612,13 +645,15 @@ class Mrt2Engine(BaseEngine):
         # Tokens past the real audio encode the zero padding; both ends are unreliable.
         end = min(tokens.shape[1], usable_frames) - trim_frames
         tokens = tokens[:, trim_frames:end]
-        return self._prefill_tokens(tokens, live)
+        return self._prefill_tokens(tokens, live, prefill_conditioning(live, style=True))
 
     def prefill_silence(self, frames: int = SILENCE_PREFILL_FRAMES, live: Conditioning | None = None) -> int:
         """Reset, then teacher-force `frames` frames of encoded silence; that becomes the checkpoint.
 
-        As the official engine does: encode 28 s of silence once, take one frame from
-        the middle (past the encoder's warm-up, before its padding) and repeat it.
+        As the official engine (core/src/mlx_engine.cpp `prefill_silence`, reset first): encode
+        28 s of silence once, take one frame from the middle (past the encoder's warm-up,
+        before its padding) and repeat it, with all 12 style levels masked, so no prompt
+        steers the silent context (`prefill_conditioning`).
         """
         if frames < 1:
             raise ValueError("prefill_silence needs at least one frame")
@@ -626,7 +661,9 @@ class Mrt2Engine(BaseEngine):
             tokens = self._encode(np.zeros((0, CHANNELS), dtype=np.float32))
             middle = max(PREFILL_TRIM_FRAMES, tokens.shape[1] // 2)
             self._silent_tokens = tokens[:, middle : middle + 1].copy()
-        return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), live)
+        self.reset()  # to the checkpoint, seed rotation applied, as the official reset_state()
+        return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), live,
+                                    prefill_conditioning(live, style=False))
 
     def _encode(self, audio: np.ndarray) -> np.ndarray:
         """SpectroStream tokens, raw codes [1, T, 12], for up to 28 s of stereo (zero padded).
@@ -647,12 +684,17 @@ class Mrt2Engine(BaseEngine):
                              f"expected [1,T,>={RVQ_LEVELS}]")
         return tokens[:, :, :RVQ_LEVELS]  # the encoder may give more levels than the model reads
 
-    def _prefill_tokens(self, tokens: np.ndarray, live: Conditioning | None) -> int:
-        """Feed token frames as forced tokens, one step each; checkpoint the result.
+    def _prefill_tokens(self, tokens: np.ndarray, live: Conditioning | None, prefill: Conditioning) -> int:
+        """Feed token frames as forced tokens, one step each, from the current state; checkpoint the result.
 
         As the reference does, frames 0..N-2 are stepped and the last one is only
         written into the previous-frame slot: the next real step embeds it, so the
-        cache holds each token exactly once.
+        cache holds each token exactly once. Each step's `cond` is `prefill`; its two
+        negatives are the live frame's (`live` with its style masked, and with its notes
+        masked), as the official engine leaves them from its last live frame
+        (core/src/mlx_engine.cpp `prefill_with_token_array` rewrites only `cond`). Before
+        anything has played (`live` None) the official negatives are the zeros the engine
+        loaded with, an accident of its start; mrtd's are then the prefill's own.
         """
         slot = self._previous_frame_index
         if slot is None:
@@ -661,10 +703,13 @@ class Mrt2Engine(BaseEngine):
         count = tokens.shape[1]
         if count < 1:
             raise ValueError("no prefill frames remain after trimming")
-        self.reset()  # prefill starts from the checkpoint, as a reset would
-        prefill = prefill_conditioning(live)
+        negatives_of = live if live is not None else prefill
+        self._write_conditioning(negatives_of)
+        self._upload_conditioning(negatives_of, force=True)
+        negatives = self._args[6], self._args[7]
         self._write_conditioning(prefill)
         self._upload_conditioning(prefill, force=True)
+        self._args[6], self._args[7] = negatives
         unique = (tokens.astype(np.int32) + PREVIOUS_FRAME_OFFSETS).astype(np.int32)  # [1, N, 12]
         args = list(self._args)
         state = list(self._state)
@@ -719,16 +764,19 @@ class Mrt2Engine(BaseEngine):
         return text + (" [not real-time]" if self.realtime_warning else "")
 
 
-def prefill_conditioning(live: Conditioning | None) -> Conditioning:
-    """What the prefill's steps are conditioned on, as the official runner does it
-    (core/src/realtime_runner.cpp): the live style (its tokens, levels 0-5 as sent live),
-    the drumless setting (drums off stays off; otherwise masked, as the model decides),
-    the live temperature, top-k and guidance; notes masked, since the audio plays none.
-    No live conditioning (a prefill before anything plays): all masked, the defaults."""
+def prefill_conditioning(live: Conditioning | None, style: bool) -> Conditioning:
+    """What the prefill's steps are conditioned on (its `cond`), as the official engine builds it
+    (core/src/mlx_engine.cpp `prefill_with_token_array`): with `style`, the live style (its tokens,
+    levels 0-5 as sent live: the audio prefill, whose runner passes mask_musiccoca_during_prefill
+    false); without, all 12 style levels masked (the silence prefill passes true); the drumless
+    setting (drums off stays off; otherwise masked, as the model decides); the live temperature,
+    top-k and guidance; notes masked, since the prefilled audio plays none. No live conditioning
+    (a prefill before anything plays): all masked, the defaults."""
     prefill = Conditioning()
     if live is None:
         return prefill
-    prefill.style_tokens = np.array(live.style_tokens, dtype=np.int32)
+    if style:
+        prefill.style_tokens = np.array(live.style_tokens, dtype=np.int32)
     prefill.drums = DRUMS_OFF if live.drums == DRUMS_OFF else DRUMS_AUTO
     prefill.temperature, prefill.top_k = live.temperature, live.top_k
     prefill.cfg_style, prefill.cfg_notes, prefill.cfg_drums = live.cfg_style, live.cfg_notes, live.cfg_drums

@@ -2,6 +2,17 @@
 
 Volume, mute and bypass are applied here, per frame, as a ramp across the
 frame, so they land in the frame their command was meant for and never click.
+The official runner (core/src/realtime_runner.cpp, `read_audio_stereo`) smooths
+volume and mute with a 10 ms one-pole per sample instead; a one-frame ramp is
+what mrtd's frame-timed commands need (a timetagged change lands on its frame),
+and it reaches the same level 40 ms later at most. Bypass there is silence at
+once (and a paused model); here it fades over the frame, then the engine rests.
+
+The MIDI gate and the fade-in after a reset follow the official runner's
+per-sample envelopes (runtime/envelope.py): the gate opens over about 1,920
+samples and closes over one second (48,000), keyed on the notes held now,
+never on a latched onset; a reset cuts the new context's gain to 0 and lets it
+rise over about 1,920 samples.
 """
 
 from __future__ import annotations
@@ -17,20 +28,29 @@ from mrtd.conditioning import Conditioning
 from mrtd.engine import Engine
 from mrtd.frame import CHANNELS, FRAME_SAMPLES
 from mrtd.lifecycle import spawn
+from mrtd.runtime.envelope import OnePoleEnvelope, is_unity
 from mrtd.runtime.lateness import LatenessMonitor
 
 log = logging.getLogger(__name__)
 
 
+# The official runner's envelopes (core/src/realtime_runner.cpp, the RealtimeRunner constructor):
+# samples to cover 99% of a step.
+GATE_ATTACK_SAMPLES = 1920.0  # the MIDI gate opens over one frame...
+GATE_RELEASE_SAMPLES = 48000.0  # ...and closes over one second, so a released chord rings out
+RESET_ATTACK_SAMPLES = 1920.0  # after a reset the new context rises from 0 over one frame
+
+
 def db_to_gain(db: float) -> float:
-    return 0.0 if db <= -60.0 else float(10.0 ** (db / 20.0))
+    """10^(dB/20) over the whole range, as the official runner: -60 dB is 10^-3, not silence (mute is)."""
+    return float(10.0 ** (db / 20.0))
 
 
 @runtime_checkable
 class Notes(Protocol):
     @property
-    def sounding(self) -> bool:
-        """Whether a note is held or has just started (the MIDI gate opens for it)."""
+    def any_held(self) -> bool:
+        """Whether a note is held now (the MIDI gate's key)."""
         ...
 
 
@@ -119,13 +139,26 @@ class Generator(Generic[Control, EngineT]):
         self._fade_frame = 0
         self._mix = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
         self._mix_old = np.zeros((FRAME_SAMPLES, CHANNELS), dtype=np.float32)
+        # The MIDI gate, as the official runner's: a one-pole per sample toward 1 while a note is
+        # held and 0 while none is. The official runner keys it on its count of notes down, which
+        # a note-off lowers at once: a note pressed and released inside one frame still reaches
+        # the model (its onset is latched) but does not open the gate. Where mrtd differs: with
+        # the gate switched off it moves to 1 (open) instead of holding its value, so switching it
+        # on with no note held releases over the second and switching it off opens over a frame;
+        # the official runner stops ticking it and applies or drops it at once, a click either way.
+        self._gate = OnePoleEnvelope(GATE_ATTACK_SAMPLES, GATE_RELEASE_SAMPLES, value=1.0)
+        self._reset_attack = OnePoleEnvelope(RESET_ATTACK_SAMPLES, RESET_ATTACK_SAMPLES, value=1.0)
 
     def target_gain(self) -> float:
-        control = self.control
-        values = control.values
-        if values["mute"] or values["bypass"] or (values["midigate"] and not control.notes.sounding):
+        """Volume, mute, bypass and a rest's fade: where this frame's ramp ends (the gate comes on top)."""
+        values = self.control.values
+        if values["mute"] or values["bypass"]:
             return 0.0
         return db_to_gain(float(values["volume"])) * self._level
+
+    def gate_target(self) -> float:
+        """1 unless the MIDI gate is on and no note is held now."""
+        return 0.0 if self.control.values["midigate"] and not self.control.notes.any_held else 1.0
 
     @property
     def resting(self) -> bool:
@@ -149,6 +182,7 @@ class Generator(Generic[Control, EngineT]):
             self.after_commands(self.control)
         self._move_level()
         target = self.target_gain()
+        gate = self._gate.frame(self.gate_target())
         out = self._out
         concealed = False
         if (self.control.values["bypass"] or self._level == 0.0) and self._gain == 0.0:
@@ -159,6 +193,8 @@ class Generator(Generic[Control, EngineT]):
                 np.multiply(frame, target, out=out)
             else:
                 np.multiply(frame, self._gain + (target - self._gain) * self._ramp, out=out)
+            if not is_unity(gate):
+                out *= gate
         self._gain = 0.0 if concealed else target  # after a fault, the next good frame fades in
         self.frames += 1
         for tap in self.taps:
@@ -180,38 +216,48 @@ class Generator(Generic[Control, EngineT]):
             if not np.isfinite(frame).all():
                 raise FloatingPointError("the engine made NaN or infinite samples")
             if conditioning.reset and self._outgoing is None:
+                self._reset_attack.jump(0.0)
                 if self.ducks_ahead and self.control.reset_at_once:
-                    frame = self._after_duck(frame)
+                    self.ducked = True  # the playout silences what it holds (Playout.duck): no tail here
+                    frame = self._rising(frame)
                 else:
                     frame = self._across_reset(frame)
+            else:
+                frame = self._rising(frame)  # the attack of a recent reset, if it has not settled
         except Exception as exc:  # an engine fault must not stop the music
             return self._conceal(exc), True
         self.consecutive_faults = 0
         np.copyto(self._last_good, frame)
         return frame, False
 
+    # How a reset sounds. mrtd follows the official plugin and apps (AU, standalone, Jam: their
+    # reset calls `trigger_reset`, core/include/magentart/realtime_runner.h): the new context
+    # rises from 0 by the runner's exponential attack, ticked per sample (`_rising`). The old
+    # context is where mrtd differs: the official runner cuts it at once (its envelope jumps to
+    # 0 under whatever plays), a click on a live output; mrtd ends it without a step, by the
+    # playout's short duck for a reset asked for now, or by the tail below. The Max, Pd and
+    # SuperCollider externals' `reset` (`RealtimeRunner::reset`) is the other official path:
+    # it stops, resets, primes three frames and starts again with no envelope at all, a gap
+    # and a hard start that mrtd does not copy.
+
+    def _rising(self, frame: np.ndarray) -> np.ndarray:
+        """`frame` under the reset's attack; the frame itself once the attack has settled."""
+        attack = self._reset_attack.frame(1.0)
+        if is_unity(attack):
+            return frame
+        np.multiply(frame, attack, out=self._mix)  # in place when `frame` is the swap's mix
+        return self._mix
+
     def _across_reset(self, frame: np.ndarray) -> np.ndarray:
-        """The frame of a reset: the old context ducks out as the new one fades in, in one frame.
-
-        The new context cannot continue the old waveform, so the old one ends without a
-        step: the last good frame played backwards (it starts exactly where the music
-        stopped) fades to zero while the engine's first new frame fades in from silence,
-        as the official engine ducks and fades in over one frame. For a timetagged reset
-        (the frames buffered before it are meant to be heard) and offline, where nothing
-        is buffered ahead of it.
-        """
-        out, incoming = self._mix, self._mix_old  # the swap's buffers: no swap runs now
-        np.multiply(self._last_good[::-1], self._fade_out, out=out)
-        np.multiply(frame, self._ramp, out=incoming)
-        out += incoming
-        return out
-
-    def _after_duck(self, frame: np.ndarray) -> np.ndarray:
-        """The frame of a reset asked for now: the playout ducks the buffered old context at
-        once (`Playout.duck`) and is silent until this frame, which fades in over its length."""
-        self.ducked = True
-        out = self._mix
-        np.multiply(frame, self._ramp, out=out)
+        """The frame of a reset with nothing ducked ahead of it: a timetagged reset (the frames
+        buffered before it are meant to be heard) or offline. The new context cannot continue
+        the old waveform, so the old one ends without a step: the last good frame played
+        backwards (it starts exactly where the music stopped) fades to zero over the frame,
+        under the new context rising by the official attack."""
+        tail = self._mix_old  # the swap's buffers: no swap runs now
+        np.multiply(self._last_good[::-1], self._fade_out, out=tail)
+        out = self._rising(frame)
+        out += tail
         return out
 
     def _conceal(self, exc: Exception) -> np.ndarray:

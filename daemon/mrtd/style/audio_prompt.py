@@ -5,6 +5,16 @@ audio implements `AudioEmbedder` as well; callers check with
 `isinstance(embedder, AudioEmbedder)`, and ask `audio_needs(embedder)` how much
 of a file it uses.
 
+How much of a file makes the prompt, for MusicCoCa (`AUDIO_PROMPT_READS`, the config's
+`audio_prompt_read`): the official front ends differ, and mrtd offers both.
+- "first" (the default), as the official apps and plugin read a prompt file
+  (examples/mrt2/auv3/MagentaRT_AudioUnit.mm, the standalone, Jam and Collider apps): its
+  first 10 s at 16 kHz mono, a shorter file repeated from its start until 10 s are full
+  (sample i = sample i mod length); one clip, one embedding.
+- "average", as the official Python library (magenta_rt/musiccoca.py, `embed`): every 10 s
+  clip, the last zero-padded, embedded and averaged. The library reads the whole file; mrtd
+  the first 30 s (3 clips) at most, so past 30 s its prompt is the file's opening 30 s.
+
 A file is read only as far as its consumer needs (`AudioNeeds`: the first
 seconds, at a rate, in a channel count), in blocks of about 1 MiB, each block
 converted to float32, down-mixed and resampled before the next is read: a
@@ -48,6 +58,8 @@ class AudioNeeds:
     rate: int | None = None
 
 
+AUDIO_PROMPT_READS = ("first", "average")  # see the module's docstring
+DEFAULT_AUDIO_PROMPT_READ = "first"  # as the official apps
 MAX_AUDIO_PROMPT_BYTES = 256 * 1024 * 1024  # a longer file is not a style prompt
 MAX_CHANNELS = 64  # WAV allows 65535; no recording a prompt comes from has more than a few dozen
 MIN_RATE, MAX_RATE = 1_000, 384_000  # the rates a real recording has; a header outside them lies
@@ -62,6 +74,19 @@ def audio_needs(embedder: object) -> AudioNeeds:
     """What `embedder` reads of an audio file: its `audio_needs`, else the first 30 s, mono, native rate."""
     needs = getattr(embedder, "audio_needs", None)
     return needs if isinstance(needs, AudioNeeds) else DEFAULT_NEEDS
+
+
+def audio_reading(embedder: object) -> str:
+    """How `embedder` makes a prompt of a file: its `audio_read` ("first", "average"), "" if it has one way.
+    Part of an audio prompt's cache key: the two readings of a file are two embeddings."""
+    reading = getattr(embedder, "audio_read", "")
+    return reading if isinstance(reading, str) else ""
+
+
+def check_audio_prompt_read(reading: str) -> str:
+    if reading not in AUDIO_PROMPT_READS:
+        raise ValueError(f"audio_prompt_read is one of {', '.join(AUDIO_PROMPT_READS)}, got {reading!r}")
+    return reading
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 An entry is keyed by the embedder's identity (so embeddings from different
 models never mix) plus the prompt: its text, or, for an audio prompt, the
-SHA-256 of the file's bytes. Each entry is one small `.npy` file named by the
+SHA-256 of the file's bytes and how the embedder reads a file (its
+`audio_read`: the first 10 s or the average of clips make two embeddings). Each entry is one small `.npy` file named by the
 key's hash, written to a temporary file in the same folder and renamed into
 place, so a crash or a second daemon never leaves a half-written entry.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.style.audio_prompt import AudioEmbedder, audio_needs, file_digest
+from mrtd.style.audio_prompt import AudioEmbedder, audio_needs, audio_reading, file_digest
 from mrtd.style.audio_reader import read_audio_isolated
 from mrtd.style.embedder import Embedder
 
@@ -52,8 +53,9 @@ class EmbeddingCache:
         return _key(identity, "text", text)
 
     @staticmethod
-    def audio_key(identity: str, content_digest: str) -> str:
-        return _key(identity, "audio", content_digest)
+    def audio_key(identity: str, content_digest: str, reading: str = "") -> str:
+        """`reading` "" (an embedder with one way to read a file) keeps the key entries had before readings."""
+        return _key(identity, "audio", content_digest) if not reading else _key(identity, f"audio:{reading}", content_digest)
 
     def get(self, key: str) -> np.ndarray | None:
         if self.memory is not None and key in self.memory:
@@ -154,7 +156,7 @@ class CachedEmbedder(Embedder):
         helper process and only as far as the embedder uses it (style/audio_reader.py)."""
         if not isinstance(self.inner, AudioEmbedder):
             raise TypeError(f"the {self.identity} embedder cannot embed audio")
-        key = EmbeddingCache.audio_key(self.identity, file_digest(path))
+        key = EmbeddingCache.audio_key(self.identity, file_digest(path), audio_reading(self.inner))
         embedding = self.cache.get(key)
         if embedding is None:
             samples, sample_rate = read_audio_isolated(path, audio_needs(self.inner))

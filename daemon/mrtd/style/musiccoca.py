@@ -4,7 +4,7 @@ Assets live in `$MAGENTA_HOME/magenta-rt-v2/resources/musiccoca/` (MAGENTA_HOME
 defaults to ~/Documents/Magenta). This is an optional extra: `ai-edge-litert`
 and `sentencepiece` are imported only when a MusicCoCa object is built.
 
-What the model expects, as the official MRT2 apps feed it:
+What the model expects, as the official MRT2 code feeds it:
 
 - text: lower-cased, SentencePiece ids, a start id (1) in front, cut to 128
   tokens and padded with id 0; int32 ids plus float32 "paddings" (0 for a real
@@ -12,13 +12,15 @@ What the model expects, as the official MRT2 apps feed it:
   input the paddings, whatever their order. Then, when `mapper.tflite` is
   present, the mapper moves the text embedding toward audio space: inputs are
   (embedding, Gaussian noise from numpy's RandomState(0)), output L2-normalised.
-- audio: 16 kHz mono in 10 s clips (the last one zero-padded), each clip through
-  `audio_preprocessor.tflite` then `music_encoder.tflite`; the clip embeddings
-  are averaged. Of a file, mrtd reads the first `AUDIO_CLIPS` clips (30 s) and
-  no more: the official Python class averages every clip of the whole file,
-  which for a long file means decoding all of it (a 250 MB WAV took 2-5 GB).
-  Up to 30 s the two agree exactly; past it mrtd's prompt is the file's
-  opening 30 s, as the built-in embedder's is.
+- audio: 16 kHz mono in 10 s clips, each clip through `audio_preprocessor.tflite`
+  then `music_encoder.tflite`. Which clips (`audio_read`, style/audio_prompt.py):
+  "first", as the official apps, one clip of the file's first 10 s, a shorter file
+  looped to fill it; "average", as the official Python class, every clip (the last
+  zero-padded) averaged. For "average" mrtd reads the first `AUDIO_CLIPS` clips
+  (30 s) and no more: the Python class takes the whole file, which for a long file
+  means decoding all of it (a 250 MB WAV took 2-5 GB). Up to 30 s the two agree
+  exactly; past it mrtd's prompt is the file's opening 30 s, as the built-in
+  embedder's is.
 
 Interpreters are made by an injectable factory (anything with LiteRT's
 Interpreter API), so tests can drive this code up to the interpreter boundary.
@@ -34,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.style.audio_prompt import AudioNeeds
+from mrtd.style.audio_prompt import DEFAULT_AUDIO_PROMPT_READ, AudioNeeds, check_audio_prompt_read
 from mrtd.style.embedder import Embedder
 from mrtd.style.musiccoca_assets import (
     AUDIO_PREPROCESSOR_FILE,
@@ -67,12 +69,13 @@ __all__ = [
     "text_token_ids",
     "to_mono_16k",
     "split_clips",
+    "first_clip_looped",
 ]
 
 SAMPLE_RATE = 16_000
 CLIP_SECONDS = 10
 CLIP_SAMPLES = SAMPLE_RATE * CLIP_SECONDS
-AUDIO_CLIPS = 3  # clips of a file embedded and averaged: its first 30 s (see the module's docstring)
+AUDIO_CLIPS = 3  # clips of a file embedded and averaged when reading "average": its first 30 s (see above)
 MAX_TEXT_TOKENS = 128
 START_ID = 1
 PAD_ID = 0
@@ -116,6 +119,15 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return (np.fft.irfft(spectrum, out_length) * (out_length / len(audio))).astype(np.float32)
 
 
+def first_clip_looped(mono_16k: np.ndarray) -> np.ndarray:
+    """[1, 160000]: the first 10 s, a shorter signal repeated from its start to fill them (sample
+    i is sample i mod length), as the official apps read a prompt file; silence if it is empty."""
+    clip = np.zeros((1, CLIP_SAMPLES), dtype=np.float32)
+    if len(mono_16k):
+        clip[0] = np.resize(np.asarray(mono_16k, dtype=np.float32), CLIP_SAMPLES)
+    return clip
+
+
 def split_clips(mono_16k: np.ndarray) -> np.ndarray:
     """[clips, 160000]: consecutive 10 s clips, the last zero-padded (at least one clip)."""
     clip_count = max(1, -(-len(mono_16k) // CLIP_SAMPLES))
@@ -133,10 +145,6 @@ class MusicCoCaEmbedder(Embedder):
     because a LiteRT interpreter is not safe to share between threads.
     """
 
-    # What the audio path reads of a file: 16 kHz mono, AUDIO_CLIPS clips of it, resampled as it
-    # is read (style/audio_prompt.py), so `to_mono_16k` below has nothing left to do.
-    audio_needs = AudioNeeds(AUDIO_CLIPS * CLIP_SECONDS, channels=1, rate=SAMPLE_RATE)
-
     def __init__(
         self,
         resource_dir: str | os.PathLike | None = None,
@@ -144,8 +152,14 @@ class MusicCoCaEmbedder(Embedder):
         interpreter_factory: InterpreterFactory | None = None,
         tokenizer_factory: Callable[[Path], Any] | None = None,
         use_mapper: bool | None = None,
+        audio_read: str = DEFAULT_AUDIO_PROMPT_READ,
     ) -> None:
         self.resource_dir = musiccoca_dir(resource_dir)
+        self.audio_read = check_audio_prompt_read(audio_read)
+        # What the audio path reads of a file: 16 kHz mono, the clips `audio_read` takes, resampled
+        # as it is read (style/audio_prompt.py), so `to_mono_16k` below has nothing left to do.
+        clips = 1 if audio_read == "first" else AUDIO_CLIPS
+        self.audio_needs = AudioNeeds(clips * CLIP_SECONDS, channels=1, rate=SAMPLE_RATE)
         require_files(self.resource_dir, EMBEDDER_FILES)
         self._make_interpreter = interpreter_factory or litert_interpreter
         self._make_tokenizer = tokenizer_factory or load_sentencepiece
@@ -217,8 +231,10 @@ class MusicCoCaEmbedder(Embedder):
     # -- audio --------------------------------------------------------------
 
     def embed_audio(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Average MusicCoCa embedding of 10 s clips of `samples` ([n] or [n, channels])."""
-        clips = split_clips(to_mono_16k(samples, sample_rate))
+        """MusicCoCa embedding of `samples` ([n] or [n, channels]), read as `audio_read` says:
+        its first 10 s looped to fill them, or the average of its 10 s clips."""
+        mono = to_mono_16k(samples, sample_rate)
+        clips = first_clip_looped(mono) if self.audio_read == "first" else split_clips(mono)
         with self._lock:
             clip_embeddings = [self._embed_clip(clip) for clip in clips]
         return np.mean(clip_embeddings, axis=0).astype(np.float32)

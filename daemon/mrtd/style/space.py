@@ -24,7 +24,18 @@ How a frame's style is made (following the official MRT2 engine):
 4. Quantize to 12 tokens, only when the embedding differs from the one last
    quantized, so at most once per frame (`quantize_count` counts calls).
 
-With no active prompt the embedding is all zeros and every token masked.
+With no active prompt (every weight 0, or none ready) the frame keeps the style it had:
+the previous embedding and tokens, axis moves included, change nothing until a prompt is
+active again. That is the official engine's rule: its reblend with no active weight (or a
+weight sum below 1e-4) returns without touching the tokens (core/src/mlx_engine.cpp,
+`reblend_musiccoca_tokens`). Before any style at all mrtd sends the embedding zeros and
+every token masked, the model's own "no style" (what the official engine sends as the
+negative for style guidance). There the official engine differs: it starts from baked-in
+tokens, the real MusicCoCa codebook's ids for the word "piano"
+(`kDefaultMusicCoCaTokensPiano`, core/include/magentart/mlx_engine.h). mrtd does not copy
+them because they are ids of one codebook, and a StyleSpace quantizes with whichever it is
+given (the built-in one, a test's stand-in, MusicCoCa's): under any other the same ids are an
+arbitrary style. A set that wants the official start says `prompt: piano` in its config.
 A raw embedding, while set, replaces steps 1-3; raw tokens replace step 4.
 """
 
@@ -43,7 +54,7 @@ from mrtd.style.quantizer import CODEBOOK_SIZE, Quantizer
 
 BLENDS = ("linear", "slerp")
 DEFAULT_PROMPT_WEIGHT = 1.0
-_MIN_WEIGHT_SUM = 1e-4  # the official engine's threshold: below it there is no style
+_MIN_WEIGHT_SUM = 1e-4  # the official engine's: below it the mix is empty and the previous style stays
 _SLERP_ITERATIONS = 8
 _SLERP_TOLERANCE = 1e-7
 _INITIAL_CAPACITY = 16
@@ -430,9 +441,7 @@ class StyleSpace:
         np.maximum(mix, 0.0, out=mix)
         total = float(mix.sum())
         if total < _MIN_WEIGHT_SUM:
-            out[:] = 0.0
-            self._has_style = False
-            return
+            return  # an empty mix keeps the previous style (see the module's docstring)
         mix /= total
         self._has_style = True
         if self.blend == "slerp":

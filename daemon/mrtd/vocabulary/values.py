@@ -21,7 +21,7 @@ CURVES = ("linear", "equal-power", "exponential", "s-curve")
 MAX_TEXT = 1000  # characters in a prompt text, a scene name, any text argument (MusicCoCa reads 128 tokens of a prompt)
 MAX_PROMPT_NAME = 64  # characters in a prompt's name: every reply that lists the prompts quotes them
 MAX_FILE_NAME = 255  # characters in a file name sent to be read (/mrt/prefill): what a file system holds
-MAX_SLOT = 9999  # a prompt or cue named by number (the official panels' slots are 1-6)
+MAX_SLOT = 9999  # a prompt or cue named by number (mrtd counts slots from 1; the official externals' six are 0-5)
 # An external beat position (Tidal's cycle x 4, Link's timeline): a million bars of 4/4 is 160
 # days at 120 BPM, past any session; beyond it a float beat no longer moves by a frame's step
 # (at 1e15 the synth's pulse stalls) and the bar number outgrows the OSC int it is shown as.
@@ -117,11 +117,12 @@ def switch(value: Any) -> bool:
 
 
 def prompt_name(name: object) -> str:
-    """A prompt's name: text, or a slot number (the official panels' 1-6), which names it too."""
+    """A prompt's name: text, or a slot number, which names it too (mrtd's slots count from 1, the
+    official externals number their six 0-5: examples/max/mrt_tilde.mm `mrt_prompt`)."""
     if isinstance(name, bool):
         raise ValueError(f"a prompt name is text or a slot number, got {name!r}")
     if isinstance(name, (int, float)) and math.isfinite(name) and name == int(name):
-        return str(whole(name, "a prompt slot", 0, MAX_SLOT))  # official slots 1-6 are names too
+        return str(whole(name, "a prompt slot", 0, MAX_SLOT))  # a slot number is a name too
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_PROMPT_NAME:
         raise ValueError(f"a prompt name is 1-{MAX_PROMPT_NAME} characters of text or a slot number, got {name!r}")
     return readable(name.strip(), "a prompt name")
