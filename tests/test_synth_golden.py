@@ -33,11 +33,12 @@ from mrtd.engines.synth import SynthEngine
 from mrtd.frame import FRAME_SECONDS
 from mrtd.style.embedder import BuiltinEmbedder
 
-# Recorded from the pre-split engine (daemon/mrtd/engines/synth.py at commit 4d67aaf) on x86_64
-# with numpy 2.3.5; the same with numpy's AVX2 and AVX-512 kernels switched off
-# (NPY_DISABLE_CPU_FEATURES), so it does not depend on the CPU's vector units. A deliberate change
-# of the synth's sound must re-record it (the failure prints the new digest) and say so in its commit.
-GOLDEN_SHA256 = "d545abde9d0d5d16d3d3a2b517330d635e807cb8b72c04eaaa230801120c8088"
+# Recorded from the pre-split engine (daemon/mrtd/engines/synth.py at commit 4d67aaf, loaded from
+# git as benchmarks/bench_synth.py --against does) on x86_64 with numpy 2.3.5; the same with
+# numpy's AVX2 and AVX-512 kernels switched off (NPY_DISABLE_CPU_FEATURES), so it does not depend
+# on the CPU's vector units. A deliberate change of the synth's sound must re-record it (the
+# failure prints the new digest) and say so in its commit.
+GOLDEN_SHA256 = "2c3cb9ca87461651bbc9cdf61b522de7a0b448067fbf1b3e973b23f08637ee91"
 
 # (frames, prompt, bpm, temperature, top_k, drums, cfg_drums, cfg_style): each segment's
 # prompt picks a different family, kit and voice; the sampling settings vary across them.
@@ -57,9 +58,12 @@ SEGMENTS: tuple[tuple[int, str, float, float, int, int, float, float], ...] = (
     (60, "distorted lead guitar metal", 180.0, 1.1, 50, DRUMS_ON, 4.0, 1.6),
     (60, "warm analog pad, cinematic", 90.0, 1.1, 50, DRUMS_OFF, 0.0, -0.5),
 )
-RESET_AT = 430  # a reset mid-way: the style is taken at once (no glide), voices and echo start over
 SEED_CHANGE_AT = 300  # a new conditioning seed reseeds the improviser
-FREE_RUNNING = range(500, 520)  # the clock stands still: the pulse runs on at its bpm
+FREE_RUNNING = range(340, 370)  # the clock stands still (under a beat): the pulse runs on at its bpm
+# A reset while the clock stands and the drums ring: the style is taken at once (no glide), and
+# the voices, the ringing hits, the echo and the pulse all start over (leaving any one of them
+# out of the reset changes the digest).
+RESET_AT = 355
 CLOCK_JUMP_AT = 640  # a jump of the musical clock (a transport start): the steps resync
 
 
