@@ -43,6 +43,11 @@ def midi_to_hz(note: float) -> float:
     return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
 
 
+def _event_order(event: tuple) -> tuple[int, bool]:
+    """A voice's gate events by time, a note's end before the next note's start at the same sample."""
+    return event[0], event[1] == "on"
+
+
 def pan_gains(pan: float) -> tuple[float, float]:
     """Equal-power pan, -1 left .. 1 right."""
     angle = (pan + 1.0) * math.pi / 4.0
@@ -185,22 +190,18 @@ class VoiceBank:
     # ------------------------------------------------------------------ rendering
 
     def render(self, brightness: float) -> np.ndarray:
-        """This frame of every sounding voice, mixed to [2, 1920]; the clock moves on a frame."""
-        mixed = self._mix(brightness)
-        self._clock += FRAME_SAMPLES
-        return mixed
-
-    def _mix(self, brightness: float) -> np.ndarray:
-        """All sounding voices as one [voices, 1920] wavetable lookup, mixed to [2, 1920]."""
+        """All sounding voices as one [voices, 1920] wavetable lookup, mixed to [2, 1920]; the
+        clock moves on a frame."""
         clock_end = self._clock + FRAME_SAMPLES
         for v in range(MAX_VOICES):
             if self._clock <= self._off_time[v] < clock_end and self._gate[v]:
                 offset = int(self._off_time[v] - self._clock)
                 if not any(e[1] == "off" and e[0] == offset for e in self._events[v]):
                     self._events[v].append((offset, "off"))
-            self._events[v].sort(key=lambda e: (e[0], e[1] == "on"))
+            self._events[v].sort(key=_event_order)
         active = [v for v in range(MAX_VOICES) if self._role[v] != FREE]
         if not active:
+            self._clock = clock_end
             return np.zeros((2, FRAME_SAMPLES), dtype=np.float32)
         count = len(active)
         envelopes = np.empty((count, FRAME_SAMPLES), dtype=np.float32)
@@ -319,6 +320,7 @@ class VoiceBank:
         wave *= envelopes
 
         pans = np.array([pan_gains(self._pan[v]) for v in active], dtype=np.float32).T  # [2, count]
+        self._clock = clock_end
         return pans @ wave
 
     def _render_envelope(self, v: int, out: np.ndarray) -> None:
