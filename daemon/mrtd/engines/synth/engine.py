@@ -42,4 +42,6 @@ class SynthEngine(BaseEngine):
         self._composer.play(conditioning)
         style = self._composer.descriptors
         voices = self._voices.render(style[_BRIGHTNESS])
-        return self._output.process(voices, self._drums.render(), echo_send(style[_ATTACK], style[_DENSITY]))
+        mix = self._output.with_echo(voices, echo_send(style[_ATTACK], style[_DENSITY]))
+        mix += self._drums.render()  # dry: the echo is the voices' alone
+        return self._output.finish(mix)

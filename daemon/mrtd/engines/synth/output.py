@@ -44,15 +44,13 @@ class OutputStage:
         self._dc_last_input = np.zeros(2)
         self._dc_last_output = np.zeros(2)
 
-    def process(self, voices: np.ndarray, drums: np.ndarray, echo: float) -> np.ndarray:
-        """The voices with their echo (its send ramped from the last frame's to `echo`) and the
-        drums, dry: float32 [1920, 2], |x| <= OUTPUT_CEILING."""
+    def with_echo(self, voices: np.ndarray, send: float) -> np.ndarray:
+        """The voices [2, 1920] and their echo, its send ramped from the last frame's to `send`."""
         wet = self._delay_wet
-        self._delay_wet = echo
+        self._delay_wet = send
         mix = voices + self._delay(voices, wet, self._delay_wet)
-        mix += drums
         self._written += FRAME_SAMPLES
-        return self._finish(mix)
+        return mix
 
     def _delay(self, dry: np.ndarray, wet_start: float, wet_end: float) -> np.ndarray:
         """A damped stereo feedback echo. Each delay exceeds a frame, so a frame reads only the past."""
@@ -66,7 +64,7 @@ class OutputStage:
             wet[channel] = echoed
         return wet * (wet_start + (wet_end - wet_start) * FRAME_RAMP)
 
-    def _finish(self, mix: np.ndarray) -> np.ndarray:
+    def finish(self, mix: np.ndarray) -> np.ndarray:
         """DC blocker, automatic gain, soft-knee limiter: float32 [1920, 2], |x| <= OUTPUT_CEILING."""
         x = mix.astype(np.float64)
         if not np.all(np.isfinite(x)):
