@@ -123,6 +123,7 @@ class VoiceBank:
         self._velocity[voice] = gain * level
 
     def pan_of(self, voice: int) -> float:
+        """Where `voice` sits, -1 left .. 1 right (a re-struck held note stays there)."""
         return self._pan[voice]
 
     def release(self, voice: int, offset: int, role: int) -> None:
