@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mrtd import __version__
 from mrtd.app.logs import setup_logging
 from mrtd.engines import ENGINE_NAMES
+from mrtd.engines.backends import BACKENDS
 
 if TYPE_CHECKING:
     from mrtd.inputs.scene.isolated import SceneParser
@@ -38,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     run.add_argument("--engine", default=given, choices=ENGINE_NAMES)
     run.add_argument("--model", default=given, help="mrt2 model name (default mrt2_small)")
+    run.add_argument("--backend", default=given, choices=BACKENDS,
+                     help="what steps mrt2: mlx, jax (the jax extra), auto: the fastest installed here (default)")
     run.add_argument("--output", dest="output_list", action="append", default=given,
                      help="default | device:NAME | wav:PATH | flac:PATH | pipe:[s16le:|f32le:]PATH-or-- | null;"
                      " repeatable: the device (else the first) is the clock master, the rest are sinks")
@@ -94,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--engine", default="synth", choices=ENGINE_NAMES,
                         help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed)")
     render.add_argument("--model", default=None, help="mrt2 model name under $MAGENTA_HOME (default mrt2_small)")
+    render.add_argument("--backend", default="auto", choices=BACKENDS,
+                        help="what steps mrt2: mlx, jax (the jax extra), auto: the fastest installed here (default)")
     render.add_argument("--musiccoca-dir", default=None, help="MusicCoCa files (default: under $MAGENTA_HOME)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
@@ -379,7 +384,7 @@ def _render(args: argparse.Namespace) -> int:
         start = start_time(args.start, args.scene) if args.start is not None else None
         result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine,
                               model=args.model, musiccoca_folder=args.musiccoca_dir, start=start,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, backend=args.backend)
     except SceneError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
