@@ -19,6 +19,7 @@ import os
 from typing import Any
 
 from mrtd.engines.base import BaseEngine
+from mrtd.engines.realtime import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +68,16 @@ def _build(backend: str, warm: bool, options: dict[str, Any]) -> BaseEngine:
     return engine
 
 
-def faster(engines: list[BaseEngine]) -> tuple[BaseEngine, str]:
-    """The engine to keep of warmed-up ones, and why: the lowest median step among those that keep up
-    with real time here, else the lowest median step."""
-    measured = [e for e in engines if e.verdict is not None]
-    live = [e for e in measured if e.verdict is not None and e.verdict.keeps_up]
-    pool = live or measured
-    best = min(pool, key=lambda e: e.verdict.p50_ms if e.verdict else float("inf"))
-    figures = ", ".join(f"{e.backend} {e.verdict.p50_ms:.1f} ms" for e in measured if e.verdict)
+def pick(verdicts: dict[str, Verdict]) -> tuple[str, str]:
+    """The backend to keep of measured ones, and why: the lowest median warm-up step among those that
+    keep up with real time here, else the lowest median step (the doctor judges the same way)."""
+    live = {name: v for name, v in verdicts.items() if v.keeps_up}
+    pool = live or verdicts
+    best = min(pool, key=lambda name: pool[name].p50_ms)
+    figures = ", ".join(f"{name} {v.p50_ms:.1f} ms" for name, v in verdicts.items())
     if live:
-        why = f"the fastest real-time backend here (median warm-up step: {figures})"
-    else:
-        why = f"the faster backend, neither is real time here (median warm-up step: {figures})"
-    return best, why
+        return best, f"the fastest real-time backend here (median warm-up step: {figures})"
+    return best, f"the faster backend, neither is real time here (median warm-up step: {figures})"
 
 
 def create(backend: str = "auto", **options: Any) -> BaseEngine:
@@ -118,7 +116,8 @@ def _choose_between(found: list[str], options: dict[str, Any]) -> tuple[BaseEngi
             log.warning("backend auto: %s did not load: %s", name, exc)
     if not engines:
         raise ModelError("; ".join(failures))
-    best, why = faster(engines)
+    chosen, why = pick({e.backend: e.verdict for e in engines if e.verdict is not None})
+    best = next(e for e in engines if e.backend == chosen)
     for engine in engines:
         if engine is not best:
             engine.close()

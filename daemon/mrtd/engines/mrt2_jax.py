@@ -120,12 +120,12 @@ class Mrt2JaxEngine(BaseEngine):
                              f"the official `mrt checkpoints download` fetches it, or rehearse with "
                              f"`mrtd models install {self.model} --random-weights --backend jax`")
         self.source = checkpoint_source(self.checkpoint_path)
+        system_module = official()  # first: without JAX, the error names the extra
         self.compile_cache = enable_compile_cache(default_compile_cache() if compile_cache is None else compile_cache)
-        self._load()
+        self._load(system_module)
 
     # -- loading ---------------------------------------------------------------------------
-    def _load(self) -> None:
-        system_module = official()
+    def _load(self, system_module: Any) -> None:
         import jax
 
         self._jax = jax
