@@ -156,6 +156,9 @@ def _models_parser(commands: argparse._SubParsersAction) -> None:
     install.add_argument("--num-layers", type=int, default=None, help="--random-weights: the exporter's --num-layers")
     install.add_argument("--depth-num-layers", type=int, default=None,
                          help="--random-weights: the exporter's --depth-num-layers")
+    install.add_argument("--backend", default="mlx", choices=("mlx", "jax"),
+                         help="mlx: the exported model under models/ (default); jax: the checkpoint under checkpoints/ "
+                         "(--random-weights only; the official one: `mrt checkpoints download`)")
     for command in (listing, install):
         command.add_argument("--config", default=None, help="the config file `mrtd run` reads (its magenta_home)")
         command.add_argument("--magenta-home", default=None, help="the asset root (default $MAGENTA_HOME)")
@@ -222,7 +225,8 @@ def _models(args: argparse.Namespace) -> int:
     from mrtd.app import hub
     from mrtd.app.config import ConfigError, load_settings
     from mrtd.app.models import (RESOURCES, InstallError, format_list, human_size, install_model_from_folder,
-                                 install_model_from_hub, install_random_weights, install_resources_from_folder,
+                                 install_jax_random_weights, install_model_from_hub, install_random_weights,
+                                 install_resources_from_folder,
                                  install_resources_from_hub, list_assets)
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # the hub client's HTTP library: a line per request
@@ -245,6 +249,17 @@ def _models(args: argparse.Namespace) -> int:
                 return 2
             done = install_resources_from_folder(args.from_dir) if args.from_dir else install_resources_from_hub(
                 revision=args.revision)
+        elif args.backend == "jax" and not args.random_weights:
+            print("mrtd: --backend jax installs --random-weights only; the official checkpoint comes with "
+                  f"`mrt checkpoints download` (magenta-rt's command, the jax extra), into {args.name}.safetensors "
+                  "under $MAGENTA_HOME/magenta-rt-v2/checkpoints/, where the jax backend reads it", file=sys.stderr)
+            return 2
+        elif args.backend == "jax":
+            layers = 1 if args.small else None
+            print(f"making {args.name} with random weights through the official JAX model classes "
+                  "(a minute or more: it initialises, writes, then loads and steps it)...", file=sys.stderr)
+            done = [install_jax_random_weights(args.name, num_layers=args.num_layers or layers,
+                                               depth_num_layers=args.depth_num_layers or layers)]
         elif args.from_dir:
             done = [install_model_from_folder(args.name, args.from_dir)]
         elif args.random_weights:
