@@ -19,6 +19,7 @@ from mrtd.app.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict, mo
 from mrtd.engines.mrt2 import SOURCE_FILE, Mrt2Engine, mlx_core
 from mrtd.engines.realtime import Verdict
 from mrtd.inputs.web.config import WebConfig
+from test_mrt2_jax import COMPILE_CACHE, jax_home  # noqa: F401  (the fixture: a random-weights JAX checkpoint, cached)
 from test_mrt2_official import official_home  # noqa: F401  (the fixture: the official export, made once and cached)
 from web_rig import chromium, open_page
 
@@ -57,6 +58,25 @@ def test_a_random_weight_export_on_this_cpu_is_offline_only_with_its_figures(tmp
     assert "2 timed steps follow, about" in done.stderr
 
 
+def test_both_backends_are_timed_and_the_doctor_says_which_one_auto_plays(tmp_path, jax_home, monkeypatch):
+    # MLX: the tiny signature model under the name mrt2_small (a step in microseconds: live); JAX: the
+    # random-weights checkpoint of the official 1-layer architecture (~0.3 s a step here: offline only).
+    mark(export_tiny_model(tmp_path, OFFICIAL), "folder")
+    checkpoints = tmp_path / "magenta-rt-v2" / "checkpoints"  # where `mrt checkpoints download` puts them
+    checkpoints.mkdir()
+    (checkpoints / f"{OFFICIAL}.safetensors").symlink_to(jax_home / "magenta-rt-v2" / "checkpoints" / f"{OFFICIAL}.safetensors")
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(COMPILE_CACHE))  # the step compiled by the fixture's session
+    done = doctor(tmp_path, "--seconds", "0")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "JAX        " in out and ": JAX cpu (CPU" in out
+    assert f"model      {OFFICIAL} (from a folder" in out and f"model      {OFFICIAL} on jax (random weights" in out
+    assert "timed steps on MLX cpu" in out and "2 timed steps on JAX cpu" in out
+    assert f"backend    auto plays {OFFICIAL} on mlx here: the fastest real-time backend here" in out
+    assert f"play     mrtd run --engine mrt2 --model {OFFICIAL} --backend mlx" in out
+    assert "would change it: a GPU: an NVIDIA GPU with JAX's CUDA backend (pip install 'jax[cuda12]')" in out
+
+
 def test_json_has_the_documented_fields_and_a_fast_model_is_live(tmp_path):
     folder = export_tiny_model(tmp_path, "mrt2_tiny")
     mark(folder, "folder")
@@ -64,11 +84,13 @@ def test_json_has_the_documented_fields_and_a_fast_model_is_live(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)  # one object on stdout; progress went to stderr
     assert report["doctor"] == 1
-    assert {"platform", "mlx", "audio", "midi", "web", "magenta_home", "resources", "models", "next"} <= set(report)
+    assert {"platform", "mlx", "audio", "midi", "web", "magenta_home", "resources", "models", "next", "jax",
+            "auto_backend"} <= set(report)
+    assert {"installed", "version", "magenta_rt", "cuda_plugin", "device", "error"} <= set(report["jax"])
     assert report["mlx"]["backend"] == "cpu" and report["mlx"]["version"]
     assert {"outputs", "jack_running", "error"} <= set(report["audio"])
     [model] = report["models"]
-    assert model["name"] == "mrt2_tiny" and model["source"] == "folder"
+    assert model["name"] == "mrt2_tiny" and model["source"] == "folder" and model["backend"] == "mlx"
     assert model["verdict"] == LIVE and model["p99_ms"] <= 40.0 and model["steps"] >= 2
     assert report["next"]["play"] == ["mrtd run --engine mrt2 --model mrt2_tiny"]
     assert report["resources"]["musiccoca"]["present"] is False

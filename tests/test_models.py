@@ -20,6 +20,7 @@ from hub_server import COMMIT, HubState, LoopbackHub, files_from
 from mrt2_tiny import export_tiny_encoder, export_tiny_model
 from mrtd.app.models import MARKER_FILE
 from mrtd.engines import create_engine
+from test_mrt2_jax import jax_home  # noqa: F401  (the fixture: a random-weights JAX checkpoint, cached)
 
 MRTD = [sys.executable, "-m", "mrtd"]
 REPO = "google/magenta-realtime-2"
@@ -214,3 +215,44 @@ def test_random_weights_come_from_the_official_exporter_and_say_so(random_weight
     listed = mrtd("models", "list", "--magenta-home", str(random_weights_home))
     assert "random weights" in listed.stdout.split(f"{NAME} ")[1].splitlines()[0]
     assert auto_picks(random_weights_home) == "mrt2"
+
+
+def test_jax_random_weights_are_checked_through_the_jax_engine_then_placed(jax_home, tmp_path, monkeypatch, capsys):
+    """`mrtd models install mrt2_small --random-weights --backend jax --small`: the checkpoint is made in a
+    staging folder, loaded through the jax engine and stepped once, then renamed into checkpoints/.
+    Making it is the jax fixture's own writer (write_random_checkpoint, which made the cached test
+    checkpoint); here it copies that file, so the test pays for the check, not a second initialisation."""
+    import shutil
+
+    from mrtd.app.cli import main
+    from mrtd.engines import jax_checkpoint
+    from test_mrt2_jax import COMPILE_CACHE
+
+    made: list[tuple] = []
+
+    def write(path: Path, model: str, num_layers=None, depth_num_layers=None, seed: int = 42) -> int:
+        made.append((model, num_layers, depth_num_layers))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(jax_checkpoint.checkpoint_path(NAME, jax_home), path)
+        return 1
+
+    monkeypatch.setattr(jax_checkpoint, "write_random_checkpoint", write)
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(COMPILE_CACHE))
+    assert main(["models", "install", NAME, "--random-weights", "--backend", "jax", "--small",
+                 "--magenta-home", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    target = tmp_path / "magenta-rt-v2" / "checkpoints" / f"{NAME}.safetensors"
+    assert made == [(NAME, 1, 1)]
+    assert f"{NAME}: installed at {target}" in out and "random weights" in out
+    assert "loads through the official JAX system and steps on JAX cpu" in out
+    assert jax_checkpoint.checkpoint_source(target) == "random-weights"
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # the staging folder is gone
+
+
+def test_jax_checkpoints_other_than_random_weights_point_to_the_official_download(tmp_path, capsys):
+    from mrtd.app.cli import main
+
+    assert main(["models", "install", NAME, "--backend", "jax", "--magenta-home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "`mrt checkpoints download`" in err and f"{NAME}.safetensors" in err
+    assert not (tmp_path / "magenta-rt-v2" / "checkpoints").exists()

@@ -46,3 +46,15 @@ def test_a_plain_install_brings_the_web_page():
     names = {Requirement(line).name for line in PYPROJECT["project"]["dependencies"]}
     assert {"aiohttp", "qrcode"} <= names
     assert "web" in PYPROJECT["project"]["optional-dependencies"], "`pip install '.[web]'` in old notes still works"
+
+
+def test_the_jax_extra_and_the_tests_bring_the_official_jax_system_and_no_mlx_backend():
+    """`.[jax]` sits beside any one MLX extra (it brings no libmlx.so); it and `.[test]` ask for magenta-rt
+    with its own `jax` extra (jax, flax, optax: what `magenta_rt.jax.system` imports), so neither relies
+    on another package happening to pull JAX."""
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert _mlx_backends(extras["jax"], "jax") == set()
+    for extra in ("jax", "test"):
+        magenta = [Requirement(line) for line in extras[extra] if Requirement(line).name == "magenta-rt"]
+        assert magenta and "jax" in magenta[0].extras, extra
+        assert magenta[0].specifier.contains("2.0.3") and not magenta[0].specifier.contains("2.1.0"), extra

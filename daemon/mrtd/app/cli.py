@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mrtd import __version__
 from mrtd.app.logs import setup_logging
 from mrtd.engines import ENGINE_NAMES
+from mrtd.engines.backends import BACKENDS
 
 if TYPE_CHECKING:
     from mrtd.inputs.scene.isolated import SceneParser
@@ -38,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     run.add_argument("--engine", default=given, choices=ENGINE_NAMES)
     run.add_argument("--model", default=given, help="mrt2 model name (default mrt2_small)")
+    run.add_argument("--backend", default=given, choices=BACKENDS,
+                     help="what steps mrt2: mlx, jax (the jax extra), auto: the fastest installed here (default)")
     run.add_argument("--output", dest="output_list", action="append", default=given,
                      help="default | device:NAME | wav:PATH | flac:PATH | pipe:[s16le:|f32le:]PATH-or-- | null;"
                      " repeatable: the device (else the first) is the clock master, the rest are sinks")
@@ -94,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--engine", default="synth", choices=ENGINE_NAMES,
                         help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed)")
     render.add_argument("--model", default=None, help="mrt2 model name under $MAGENTA_HOME (default mrt2_small)")
+    render.add_argument("--backend", default="auto", choices=BACKENDS,
+                        help="what steps mrt2: mlx, jax (the jax extra), auto: the fastest installed here (default)")
     render.add_argument("--musiccoca-dir", default=None, help="MusicCoCa files (default: under $MAGENTA_HOME)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
@@ -151,6 +156,9 @@ def _models_parser(commands: argparse._SubParsersAction) -> None:
     install.add_argument("--num-layers", type=int, default=None, help="--random-weights: the exporter's --num-layers")
     install.add_argument("--depth-num-layers", type=int, default=None,
                          help="--random-weights: the exporter's --depth-num-layers")
+    install.add_argument("--backend", default="mlx", choices=("mlx", "jax"),
+                         help="mlx: the exported model under models/ (default); jax: the checkpoint under checkpoints/ "
+                         "(--random-weights only; the official one: `mrt checkpoints download`)")
     for command in (listing, install):
         command.add_argument("--config", default=None, help="the config file `mrtd run` reads (its magenta_home)")
         command.add_argument("--magenta-home", default=None, help="the asset root (default $MAGENTA_HOME)")
@@ -217,7 +225,8 @@ def _models(args: argparse.Namespace) -> int:
     from mrtd.app import hub
     from mrtd.app.config import ConfigError, load_settings
     from mrtd.app.models import (RESOURCES, InstallError, format_list, human_size, install_model_from_folder,
-                                 install_model_from_hub, install_random_weights, install_resources_from_folder,
+                                 install_jax_random_weights, install_model_from_hub, install_random_weights,
+                                 install_resources_from_folder,
                                  install_resources_from_hub, list_assets)
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # the hub client's HTTP library: a line per request
@@ -240,6 +249,17 @@ def _models(args: argparse.Namespace) -> int:
                 return 2
             done = install_resources_from_folder(args.from_dir) if args.from_dir else install_resources_from_hub(
                 revision=args.revision)
+        elif args.backend == "jax" and not args.random_weights:
+            print("mrtd: --backend jax installs --random-weights only; the official checkpoint comes with "
+                  f"`mrt checkpoints download` (magenta-rt's command, the jax extra), into {args.name}.safetensors "
+                  "under $MAGENTA_HOME/magenta-rt-v2/checkpoints/, where the jax backend reads it", file=sys.stderr)
+            return 2
+        elif args.backend == "jax":
+            layers = 1 if args.small else None
+            print(f"making {args.name} with random weights through the official JAX model classes "
+                  "(a minute or more: it initialises, writes, then loads and steps it)...", file=sys.stderr)
+            done = [install_jax_random_weights(args.name, num_layers=args.num_layers or layers,
+                                               depth_num_layers=args.depth_num_layers or layers)]
         elif args.from_dir:
             done = [install_model_from_folder(args.name, args.from_dir)]
         elif args.random_weights:
@@ -379,7 +399,7 @@ def _render(args: argparse.Namespace) -> int:
         start = start_time(args.start, args.scene) if args.start is not None else None
         result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine,
                               model=args.model, musiccoca_folder=args.musiccoca_dir, start=start,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, backend=args.backend)
     except SceneError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1

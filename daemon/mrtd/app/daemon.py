@@ -75,6 +75,7 @@ HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer toget
 class DaemonConfig:
     engine: Literal["auto", "synth", "mrt2"] = "auto"
     model: str | None = None
+    backend: Literal["auto", "mlx", "jax"] = "auto"  # what steps mrt2: mlx (.mlxfn), jax (the official JAX system: the jax extra), auto: the fastest installed here (measured at warm-up)
     output: str = "default"
     lead_frames: int = 3
     prompt: str | None = None
@@ -403,10 +404,12 @@ class Daemon:
         if self.web is not None:
             self.web.publish(pushed)
 
-    def _warm_engine(self, name: str, model: str | None) -> BaseEngine:
-        engine = create_engine(name, model=model, seed=self.config.seed, keep_warm=self.config.keep_warm)
+    def _warm_engine(self, name: str, model: str | None, backend: str | None = None) -> BaseEngine:
+        engine = create_engine(name, model=model, seed=self.config.seed, keep_warm=self.config.keep_warm,
+                               backend=backend or self.config.backend)
         try:
-            engine.warm_up()
+            if engine.verdict is None:  # backend auto measured both backends already
+                engine.warm_up()
         except BaseException:
             engine.close()
             raise
@@ -476,8 +479,8 @@ class Daemon:
         """Warm a second copy of the playing mrt2 model, fill its context with `audio_path`
         (or silence), then crossfade to it. Everything heavy happens off the generation thread."""
         playing = self.generator.engine if self.generator else None
-        if not isinstance(playing, Mrt2Engine):
-            raise ValueError("prefill needs the mrt2 engine (the synth engine has no context to fill)")
+        if not isinstance(playing, Mrt2Engine):  # the jax backend's step takes no forced tokens (engines/mrt2_jax.py)
+            raise ValueError("prefill needs the mrt2 engine on the mlx backend (the synth engine has no context to fill)")
         model = playing.model
         if audio_path is not None:
             probe_audio_file(audio_path)  # the header only: a file it cannot use is refused to the sender now
@@ -493,11 +496,12 @@ class Daemon:
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
 
-        return self.swap_engine("mrt2", model, prepare=fill)
+        return self.swap_engine("mrt2", model, prepare=fill, backend=playing.backend)
 
     def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4,
-                    prepare: Callable[[BaseEngine], None] | None = None) -> Future:
+                    prepare: Callable[[BaseEngine], None] | None = None, backend: str | None = None) -> Future:
         """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
+        `backend`: mrt2's backend (None: the config's), e.g. the playing one's for a prefill.
 
         The future resolves to the new engine once the old one is closed, or to the
         loading error (the running engine then simply keeps playing).
@@ -506,7 +510,7 @@ class Daemon:
 
         def load() -> None:
             try:
-                engine = self._warm_engine(name, model)
+                engine = self._warm_engine(name, model, backend)
                 # Judged as at start: a model too slow for live play is refused (and closed)
                 # unless allow_slow; no synth stands in, since the one playing already does.
                 engine, note = choose_live_engine(engine, "swap", self.config.allow_slow, make_synth=None,
@@ -572,6 +576,7 @@ class Daemon:
             "behind": self.generator.lateness.describe() if self.generator else "",
             "late_steps": self.generator.lateness.late_frames if self.generator else 0,
             "hardware": engine.hardware() if engine else "",
+            "backend": getattr(engine, "backend", ""),  # mlx | jax for mrt2 ("" for the synth); why: backend_note
             "output": self.output.describe() if self.output else "none",
             "device": self.device_watch.state if self.device_watch else "",
             "device_losses": self.device_watch.losses if self.device_watch else 0,
@@ -607,5 +612,6 @@ class Daemon:
             "embedder_detail": self.style.describe(),
             "style_warning": self.style_warning,
             "hours": self.scenes.hours_text(self.wall_clock()),  # "" without opening hours, else "open until 18:00"
+            "backend_note": getattr(engine, "backend_note", ""),  # why this backend plays (auto: the warm-up figures)
             "record_error": self.recorder.error,  # why the last take ended by itself (full disk, floor, length); "" if it did not
         }

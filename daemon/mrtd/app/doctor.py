@@ -1,9 +1,11 @@
 """`mrtd doctor`: what this machine can do, measured, and the next command to run.
 
-It looks (platform, Python, MLX and its device, audio, MIDI, the web page's packages, the
-installed models and resources), times each installed model on this device the way the
-daemon's warm-up does (`realtime.judge`, `engine_choice.live_verdict`), and ends with the
-commands for this machine: what to install, how to play, how to render.
+It looks (platform, Python, MLX and its device, JAX and magenta-rt, audio, MIDI, the web page's
+packages, the installed models, JAX checkpoints and resources), times each installed model on
+this device the way the daemon's warm-up does (`realtime.judge`, `engine_choice.live_verdict`),
+on each backend it is installed for (MLX's export, JAX's checkpoint), says which backend
+`backend: auto` plays where a model has both (`backends.pick`, the daemon's rule), and ends with
+the commands for this machine: what to install, how to play, how to render.
 
 Bounded in time: each model gets one first step (it compiles), then as many timed steps as fit
 `seconds_per_model` (at least MIN_STEPS, at most MAX_STEPS), and the doctor says how long that
@@ -28,6 +30,9 @@ from typing import Any, Callable
 
 from mrtd.app.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict
 from mrtd.conditioning import Conditioning
+from mrtd.engines.backends import pick
+from mrtd.engines.base import BaseEngine
+from mrtd.engines.jax_checkpoint import INSTALL_JAX, checkpoint_path, checkpoint_source, installed_checkpoints, jax_installed
 from mrtd.engines.mrt2 import (
     ASSETS_DIR,
     SMALLEST_MODEL,
@@ -42,7 +47,7 @@ from mrtd.engines.mrt2 import (
     model_source,
     resolve_magenta_home,
 )
-from mrtd.engines.realtime import FRAME_BUDGET_MS, judge
+from mrtd.engines.realtime import FRAME_BUDGET_MS, Verdict, judge
 from mrtd.style.musiccoca_assets import EMBEDDER_FILES, QUANTIZER_FILE, musiccoca_dir
 
 JSON_VERSION = 1
@@ -50,7 +55,7 @@ SECONDS_PER_MODEL = 20.0  # timed steps after the first, per model (a fast model
 MIN_STEPS = 2  # a model that takes seconds per step still gets this many timed steps
 MAX_STEPS = 50  # enough for a p99 worth the name at 40 ms a step (2 s)
 BROKEN = "broken"
-NOT_TIMED = "not-timed"  # MLX does not import here: the files are listed, not stepped
+NOT_TIMED = "not-timed"  # the model's backend (MLX, JAX) does not import here: the files are listed, not stepped
 EXAMPLE_SCENE = "scenes/live-coding.yaml"
 NVIDIA_SMI_TIMEOUT_S = 5.0
 
@@ -75,6 +80,7 @@ class ModelCheck:
     p99_ms: float = 0.0
     device: str = ""
     would_change_it: list[str] = field(default_factory=list)
+    backend: str = "mlx"  # mlx (the export under models/) | jax (the checkpoint under checkpoints/)
 
 
 @dataclass
@@ -88,6 +94,8 @@ class DoctorReport:
     resources: dict[str, Any]
     models: list[ModelCheck]
     next: dict[str, list[str]]  # install, play, render: commands to run, in order
+    jax: dict[str, Any] = field(default_factory=dict)  # installed, version, magenta_rt, cuda_plugin, device, error
+    auto_backend: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> backend, why (both installed)
 
     def as_json(self) -> dict[str, Any]:
         return {"doctor": JSON_VERSION, **asdict(self)}
@@ -139,6 +147,15 @@ def check_mlx() -> dict[str, Any]:
     else:
         found["backend"] = "cpu"
     return found
+
+
+def check_jax() -> dict[str, Any]:
+    """JAX's and magenta-rt's versions, without importing JAX (seconds): the device is the one the
+    first JAX checkpoint timed here steps on."""
+    installed = jax_installed()
+    return {"installed": installed, "version": _version("jax"), "magenta_rt": _version("magenta-rt"),
+            "cuda_plugin": _version("jax-cuda12-plugin") or _version("jax-cuda13-plugin"), "device": "",
+            "error": "" if installed else INSTALL_JAX}
 
 
 def check_audio() -> dict[str, Any]:
@@ -208,19 +225,33 @@ def _size_mb(paths: tuple[Path, ...]) -> float:
     return round(sum(p.stat().st_size for p in paths if p.is_file()) / 1e6, 1)
 
 
-def time_model(name: str, home: Path, seconds: float, say: Say) -> ModelCheck:
-    """Load one model, step it once (compiling), then time as many steps as fit `seconds`."""
-    paths = model_paths(name, home)
-    check = ModelCheck(name=name, folder=str(paths[0].parent), source=model_source(paths[0].parent),
-                       size_mb=_size_mb(paths))
-    say(f"timing {name} ({check.size_mb:.0f} MB): loading, one first step, then up to {seconds:.0f} s of timed steps")
+def _model_files(name: str, home: Path, backend: str) -> tuple[Path, ...]:
+    return (checkpoint_path(name, home),) if backend == "jax" else model_paths(name, home)
+
+
+def _load(name: str, home: Path, backend: str) -> BaseEngine:
+    if backend == "jax":
+        from mrtd.engines.mrt2_jax import Mrt2JaxEngine
+
+        return Mrt2JaxEngine(model=name, magenta_home=home)
+    return Mrt2Engine(model=name, magenta_home=home)
+
+
+def time_model(name: str, home: Path, seconds: float, say: Say, backend: str = "mlx") -> ModelCheck:
+    """Load one model on `backend`, step it once (compiling), then time as many steps as fit `seconds`."""
+    paths = _model_files(name, home, backend)
+    source = checkpoint_source(paths[0]) if backend == "jax" else model_source(paths[0].parent)
+    check = ModelCheck(name=name, folder=str(paths[0] if backend == "jax" else paths[0].parent), source=source,
+                       size_mb=_size_mb(paths), backend=backend)
+    say(f"timing {name} on {backend} ({check.size_mb:.0f} MB): loading, one first step, then up to {seconds:.0f} s "
+        "of timed steps")
     started = time.perf_counter()
     try:
-        engine = Mrt2Engine(model=name, magenta_home=home)
+        engine = _load(name, home, backend)
     except ModelError as exc:  # the message names the file
         check.error = str(exc)
         return check
-    except Exception as exc:  # whatever else MLX says of a damaged file: one line, the file named
+    except Exception as exc:  # whatever else MLX or JAX says of a damaged file: one line, the file named
         check.error = f"mrt2 model {name!r} ({paths[0]}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return check
     try:
@@ -245,7 +276,7 @@ def time_model(name: str, home: Path, seconds: float, say: Say) -> ModelCheck:
     return check
 
 
-def _timed_step(engine: Mrt2Engine) -> float:
+def _timed_step(engine: BaseEngine) -> float:
     started = time.perf_counter()
     engine.step(Conditioning())
     return time.perf_counter() - started
@@ -265,6 +296,14 @@ def would_change(check: ModelCheck, mlx: dict[str, Any]) -> list[str]:
     changes = []
     if not check.name.startswith(SMALLEST_MODEL):
         changes.append(f"the smaller model: mrtd models install {SMALLEST_MODEL}")
+    if check.backend == "jax":
+        if check.device.startswith("JAX cpu") and mlx["nvidia"]:
+            changes.append(f"JAX's CUDA backend, for the {mlx['nvidia']['gpu']} here (driver "
+                           f"{mlx['nvidia']['driver']}): pip install 'jax[cuda12]'")
+        elif check.device.startswith("JAX cpu"):
+            changes.append("a GPU: an NVIDIA GPU with JAX's CUDA backend (pip install 'jax[cuda12]'); "
+                           f"a CPU steps it {check.p50_ms / FRAME_BUDGET_MS:.0f}x slower than real time")
+        return changes
     if mlx["backend"] == "cpu" and mlx["nvidia"]:
         changes.append(f"the CUDA extra, for the {mlx['nvidia']['gpu']} here (driver {mlx['nvidia']['driver']}): "
                        "pip install -e '.[cuda12]' in a venv without the cpu extra")
@@ -277,14 +316,43 @@ def would_change(check: ModelCheck, mlx: dict[str, Any]) -> list[str]:
     return changes
 
 
-def next_commands(report_models: list[ModelCheck], resources: dict[str, Any], mlx: dict[str, Any]) -> dict[str, list[str]]:
+def auto_backends(checks: list[ModelCheck]) -> dict[str, dict[str, str]]:
+    """For each model measured on both backends: the one `backend: auto` plays, and why (the daemon's rule)."""
+    by_name: dict[str, dict[str, Verdict]] = {}
+    for check in checks:
+        if check.verdict not in (BROKEN, NOT_TIMED):
+            by_name.setdefault(check.name, {})[check.backend] = Verdict(check.steps, check.p50_ms, check.p99_ms,
+                                                                        check.device)
+    picked = {}
+    for name, verdicts in by_name.items():
+        if len(verdicts) > 1:
+            backend, why = pick(verdicts)
+            picked[name] = {"backend": backend, "why": why}
+    return picked
+
+
+def _run_command(check: ModelCheck, auto: dict[str, dict[str, str]], preset: str | None = None) -> str:
+    both = f" --backend {check.backend}" if check.name in auto else ""  # what auto picks, said outright
+    return f"mrtd run --engine mrt2 --model {check.name}{both}" + (f" --latency {preset}" if preset else "")
+
+
+def next_commands(report_models: list[ModelCheck], resources: dict[str, Any], mlx: dict[str, Any],
+                  jax: dict[str, Any] | None = None) -> dict[str, list[str]]:
     """The commands to run next on this machine: install, play, render."""
     install: list[str] = []
+    jax = jax or {}
     if mlx["error"]:
         install.append(_install_extra(mlx))
     elif mlx["backend"] == "cpu" and mlx["nvidia"]:
         install.append("pip install -e '.[cuda12]'  # in a venv without the cpu extra: MLX on the GPU")
-    usable = [m for m in report_models if m.verdict not in (BROKEN, NOT_TIMED)]
+    if any(m.backend == "jax" for m in report_models) and jax.get("error"):
+        install.append("pip install -e '.[jax]'  # the JAX checkpoints here need JAX and magenta-rt")
+    elif jax.get("device", "").startswith("JAX cpu") and mlx["nvidia"]:
+        install.append("pip install 'jax[cuda12]'  # JAX on the GPU")
+    auto = auto_backends(report_models)
+    # Per model, what `backend: auto` would play: the other backend's figures are in the report.
+    usable = [m for m in report_models if m.verdict not in (BROKEN, NOT_TIMED)
+              and (m.name not in auto or auto[m.name]["backend"] == m.backend)]
     for broken in (m for m in report_models if m.verdict == BROKEN):
         install.append(f"mrtd models install {broken.name}  # again: {broken.name} is broken")
     if not usable:
@@ -297,16 +365,17 @@ def next_commands(report_models: list[ModelCheck], resources: dict[str, Any], ml
     live = [m for m in usable if m.verdict == LIVE]
     at_preset = [m for m in usable if m.verdict == LIVE_AT]
     if live:
-        play.append(f"mrtd run --engine mrt2 --model {live[0].name}")
+        play.append(_run_command(live[0], auto))
     elif at_preset:
-        play.append(f"mrtd run --engine mrt2 --model {at_preset[0].name} --latency {at_preset[0].preset}")
+        play.append(_run_command(at_preset[0], auto, at_preset[0].preset))
     else:
         play.append("mrtd run  # the built-in synth: no model here plays live")
     if usable:
         # A second of audio is 25 steps: say what it costs here, so a slow machine is no surprise.
         per_second = 25 * usable[0].p50_ms / 1000.0
-        render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav --engine mrt2 --model {usable[0].name} --seconds 1"
-                      f"  # about {max(per_second, 0.1):.1f} s here per second of audio")
+        backend = f" --backend {usable[0].backend}" if usable[0].name in auto else ""
+        render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav --engine mrt2 --model {usable[0].name}{backend} "
+                      f"--seconds 1  # about {max(per_second, 0.1):.1f} s here per second of audio")
     else:
         render.append(f"mrtd render {EXAMPLE_SCENE} -o out.wav  # the synth until a model is installed")
     return {"install": install, "play": play, "render": render}
@@ -317,6 +386,7 @@ def diagnose(seconds_per_model: float = SECONDS_PER_MODEL, say: Say = lambda lin
     home = resolve_magenta_home()
     plat = check_platform()
     mlx = check_mlx()
+    jax = check_jax()
     audio = check_audio()
     midi = check_midi(audio["jack_running"])
     web = check_web()
@@ -335,7 +405,18 @@ def diagnose(seconds_per_model: float = SECONDS_PER_MODEL, say: Say = lambda lin
         check = time_model(name, home, seconds_per_model, say)
         check.would_change_it = would_change(check, mlx)
         checks.append(check)
-    return DoctorReport(plat, mlx, audio, midi, web, str(home), resources, checks, next_commands(checks, resources, mlx))
+    for name in installed_checkpoints(home):
+        if jax["error"]:
+            path = checkpoint_path(name, home)
+            checks.append(ModelCheck(name, str(path), checkpoint_source(path), _size_mb((path,)), verdict=NOT_TIMED,
+                                     error=f"not timed: {jax['error']}", backend="jax"))
+            continue
+        check = time_model(name, home, seconds_per_model, say, backend="jax")
+        jax["device"] = jax["device"] or check.device
+        check.would_change_it = would_change(check, mlx)
+        checks.append(check)
+    return DoctorReport(plat, mlx, audio, midi, web, str(home), resources, checks,
+                        next_commands(checks, resources, mlx, jax), jax, auto_backends(checks))
 
 
 # -- telling -------------------------------------------------------------------------------
@@ -359,6 +440,12 @@ def format_report(report: DoctorReport) -> str:
         lines.append(f"MLX        not usable: {mlx['error']}")
     else:
         lines.append(f"MLX        {mlx['version']}, backend {mlx['backend']}: {mlx['device']}")
+    jax = report.jax
+    if jax.get("installed"):
+        lines.append(f"JAX        {jax['version']}, magenta-rt {jax['magenta_rt']}"
+                     + (f": {jax['device']}" if jax["device"] else " (no checkpoint here to step)"))
+    elif jax:
+        lines.append(f"JAX        not installed: {jax['error']}")
     if mlx["nvidia"]:
         lines.append(f"NVIDIA     {mlx['nvidia']['gpu']}, driver {mlx['nvidia']['driver']}"
                      + ("" if mlx["backend"] == "cuda" else " (MLX is not using it: the cuda12 extra does)"))
@@ -378,7 +465,8 @@ def format_report(report: DoctorReport) -> str:
     if not report.models:
         lines.append(f"models     none under {report.magenta_home}/{ASSETS_DIR}/models")
     for check in report.models:
-        lines.append(f"model      {check.name} ({SOURCE_WORDS.get(check.source, check.source)}, {check.size_mb:.0f} MB, "
+        on = " on jax" if check.backend == "jax" else ""
+        lines.append(f"model      {check.name}{on} ({SOURCE_WORDS.get(check.source, check.source)}, {check.size_mb:.0f} MB, "
                      f"{check.folder})")
         if check.verdict in (BROKEN, NOT_TIMED):
             lines.append(f"  {check.verdict}: {check.error}")
@@ -388,6 +476,8 @@ def format_report(report: DoctorReport) -> str:
                      f"(load {check.load_s:.1f} s, first step {check.first_step_s:.2f} s)")
         lines.append(f"  verdict: {verdict_text(check)}")
         lines.extend(f"  would change it: {change}" for change in check.would_change_it)
+    for name, chosen in report.auto_backend.items():
+        lines.append(f"backend    auto plays {name} on {chosen['backend']} here: {chosen['why']}")
     lines.append("next:")
     for what in ("install", "play", "render"):
         lines.extend(f"  {what:8s} {command}" for command in report.next[what])

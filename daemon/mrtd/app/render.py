@@ -142,7 +142,7 @@ def default_seconds(player: ScenePlayer, state: ControlState) -> float:
 def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | None = None, seed: int = 0,
                  engine_name: str = "synth", cache_dir: str | None = None, progress: bool | None = None,
                  model: str | None = None, musiccoca_folder: str | None = None, start: float | None = None,
-                 overwrite: bool = False) -> Rendered:
+                 overwrite: bool = False, backend: str = "auto") -> Rendered:
     """Render to a WAV. `progress`: draw a bar on stderr (None: only when it is a terminal).
     SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made.
 
@@ -152,7 +152,8 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     refused (TooLong) before anything is written.
 
     `out_path` must be a new name (OutputRefused otherwise, before any work); `overwrite` lets it
-    replace a plain file that is not one of the render's own inputs, never a symlink."""
+    replace a plain file that is not one of the render's own inputs, never a symlink. `backend`: what
+    steps mrt2 (mlx | jax | auto, engines/backends.py)."""
     import time
 
     begin = time.time() if start is None else start
@@ -167,7 +168,7 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
                        publish=lambda messages: log.error("%s", messages),
                        wall_at=lambda frame: begin + frame * FRAME_SECONDS)
     scenes.load(scene_path)  # SceneError when invalid; installs on frame 0, as live
-    engine = create_engine(engine_name, seed=seed, model=model)
+    engine = create_engine(engine_name, seed=seed, model=model, backend=backend)
     log.info("render: %s, style %s", engine.describe(), style.describe())
     if engine.name == "mrt2" and style.mrt2_warning():
         log.warning("%s", style.mrt2_warning())

@@ -1,4 +1,4 @@
-"""Engines by name: `synth` (built in), `mrt2` (the exported MLX model), and `auto`."""
+"""Engines by name: `synth` (built in), `mrt2` (MLX or JAX: engines/backends.py), and `auto`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def _make_synth(**options) -> BaseEngine:
 
 
 def _make_mrt2(**options) -> BaseEngine:
-    # Imported on first use: it imports MLX, which a synth-only install need not load.
-    from mrtd.engines.mrt2 import create
+    # Imported on first use: the backends import MLX or JAX, which a synth-only install need not load.
+    from mrtd.engines.backends import create
 
     return create(**options)
 
@@ -34,7 +34,8 @@ def register(name: str, factory: Callable[..., BaseEngine]) -> None:
 
 
 def create_engine(name: str = "auto", **options) -> BaseEngine:
-    """Build an engine by name. `auto` picks mrt2 when its assets are present, else synth."""
+    """Build an engine by name. `auto` picks mrt2 when its assets are present for a backend
+    (`backend` option: mlx | jax | auto), else synth."""
     if name not in ENGINE_NAMES:
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
     if name == "auto":
@@ -45,10 +46,10 @@ def create_engine(name: str = "auto", **options) -> BaseEngine:
 
 def _mrt2_available(**options) -> bool:
     try:
-        from mrtd.engines import mrt2
+        from mrtd.engines import backends
     except ImportError:
         return False
-    return mrt2.assets_present(options.get("model"), options.get("magenta_home"))
+    return bool(backends.ready(options.get("backend") or "auto", options.get("model"), options.get("magenta_home")))
 
 
 __all__ = ["BaseEngine", "StepMetrics", "create_engine", "register", "ENGINE_NAMES"]

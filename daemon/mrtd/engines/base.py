@@ -61,6 +61,8 @@ class BaseEngine(ABC):
 
     name: str = "engine"
     warmup_steps: int = 4
+    backend: str = ""  # what steps a model engine: mlx | jax (engines/backends.py); "" for the built-in synth
+    backend_note: str = ""  # why that backend plays (set where the backend is chosen)
 
     def __init__(self) -> None:
         self._timer = StepTimer()

@@ -34,7 +34,7 @@ import numpy as np
 from mrtd.conditioning import DRUMS_AUTO, DRUMS_OFF, NOTE_SLOTS, STYLE_TOKENS, Conditioning
 from mrtd.engines.base import BaseEngine
 from mrtd.engines.encoder_process import EncodeError, EncoderProcess
-from mrtd.engines.realtime import RENDER_HINT, cpu_description
+from mrtd.engines.realtime import cpu_description, slow_model_warning
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 from mrtd.lifecycle import Worker
 
@@ -274,6 +274,7 @@ class Mrt2Engine(BaseEngine):
     """The exported MRT2 step function with its state threaded frame to frame."""
 
     name = "mrt2"
+    backend = "mlx"  # engines/backends.py: the other is jax (engines/mrt2_jax.py)
 
     def __init__(
         self,
@@ -526,15 +527,9 @@ class Mrt2Engine(BaseEngine):
         verdict = self.verdict
         assert verdict is not None, "warm_up times its steps"
         self.warmup_p99_ms = verdict.p99_ms
-        if not verdict.keeps_up:
-            if self.model.startswith(SMALLEST_MODEL):  # mrt2_small and its exports (mrt2_small_8bit, ...)
-                advice = f"{SMALLEST_MODEL} is already the smallest model; {RENDER_HINT}"
-            else:
-                advice = f"try the smaller model {SMALLEST_MODEL} (--model {SMALLEST_MODEL}), or {RENDER_HINT}"
-            self.realtime_warning = f"model {self.model} is not real-time on this machine: {verdict.describe()}; {advice}"
+        self.realtime_warning = slow_model_warning(self.model, verdict, SMALLEST_MODEL)
+        if self.realtime_warning:
             log.warning("%s", self.realtime_warning)
-        else:
-            self.realtime_warning = None
         if self.keep_warm:
             self.start_keep_warm()
 

@@ -25,7 +25,8 @@ RENDER_HINT = "render it offline instead: mrtd render SCENE -o out.wav --engine 
 # the ring after a slow step.
 HEADROOM_FRAMES = 2
 LIVE_MEDIAN_SHARE = 0.8
-REALTIME_HARDWARE = "real time needs Apple Silicon or an NVIDIA GPU (the cuda12/cuda13 extra)"
+REALTIME_HARDWARE = ("real time needs Apple Silicon or an NVIDIA GPU (MLX's cuda12/cuda13 extra, or the jax extra "
+                     "with jax[cuda12])")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ class Verdict:
     def describe(self) -> str:
         return (f"p99 step {self.p99_ms:.1f} ms (median {self.p50_ms:.1f} ms) over {self.steps} warm-up steps "
                 f"> {FRAME_BUDGET_MS:.0f} ms frame budget, {self.realtime_factor:.3f}x real time on {self.hardware}")
+
+
+def slow_model_warning(model: str, verdict: Verdict, smallest: str) -> str | None:
+    """What a model engine logs and shows when warm-up says it cannot keep up here (None when it can):
+    the measurement, and the smaller model or the offline render to turn to."""
+    if verdict.keeps_up:
+        return None
+    if model.startswith(smallest):  # mrt2_small and its variants (mrt2_small_8bit, ...)
+        advice = f"{smallest} is already the smallest model; {RENDER_HINT}"
+    else:
+        advice = f"try the smaller model {smallest} (--model {smallest}), or {RENDER_HINT}"
+    return f"model {model} is not real-time on this machine: {verdict.describe()}; {advice}"
 
 
 def judge(durations_s: Sequence[float], hardware: str) -> Verdict:
