@@ -222,3 +222,99 @@ def test_a_daemon_listening_to_a_wav_holds_each_chord_in_the_frames_it_makes(tmp
     print(f"live: chord onset to the frame carrying it: p50 {np.percentile(delays, 50) * 1000:.0f} ms,"
           f" p99 {np.percentile(delays, 99) * 1000:.0f} ms; analysis latency p50 {status['listen_latency_ms']} ms")
     assert max(delays) < 0.5, delays  # within one beat at 120 BPM
+
+
+# -- style: the last bars heard as the `listen` prompt -----------------------------------------
+
+
+class _Controls:
+    """The follower's view of the controls: the switches' values, and what it submitted."""
+
+    def __init__(self, **values) -> None:
+        self.values = {"meter": 4, "tempo": 120.0, "listen_notes": False, "listen_tempo": False, "listen_style": 0.0, **values}
+        self.submitted: list = []
+
+    def submit(self, command, due=None, account=None) -> None:
+        self.submitted.append(command)
+
+
+class _Capture:
+    sample_rate = RATE
+    overruns = 0
+    ring = None
+
+    def wall_time(self, position: int) -> float:
+        return position / RATE
+
+    def describe(self) -> str:
+        return "test"
+
+
+def pad(seconds: float) -> np.ndarray:
+    """A dark, still pad: low sines, no attacks."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    return 0.2 * (np.sin(2 * np.pi * 110 * t) + np.sin(2 * np.pi * 165 * t))
+
+
+def busy(seconds: float) -> np.ndarray:
+    """Bright and busy: sixteenth clicks over hiss."""
+    return clicks(480, seconds, accent=False) + noise(seconds, 0.05)
+
+
+def feed(follower, audio: np.ndarray) -> None:
+    stereo_audio = np.repeat(audio.astype(np.float32)[:, None], 2, axis=1)
+    for start in range(0, len(stereo_audio) - follower.hop + 1, follower.hop):
+        follower.step(stereo_audio[start : start + follower.hop])
+
+
+def test_the_listen_prompt_follows_a_change_of_material():
+    from mrtd.control.commands import DefinePrompt
+    from mrtd.inputs.listen.follower import ListenFollower
+    from mrtd.style.builtin_audio import BuiltinAudioEmbedder
+
+    embedder = BuiltinAudioEmbedder()
+    embedded: list[np.ndarray] = []
+    controls = _Controls(listen_style=0.8)
+    follower = ListenFollower(_Capture(), controls, lambda name, samples, rate: embedded.append(
+        embedder.embed_audio(samples, rate)), bars=1)  # one bar: 2 s at 120 BPM
+    feed(follower, pad(6.0))
+    feed(follower, busy(6.0))
+    assert isinstance(controls.submitted[0], DefinePrompt) and controls.submitted[0].name == "listen"
+    assert controls.submitted[0].weight == 0.8
+    a, b = embedder.embed_audio(pad(2.0), RATE), embedder.embed_audio(busy(2.0), RATE)
+    assert len(embedded) == 5  # every bar, from the end of the first
+    for heard in embedded[:2]:  # the pad's bars
+        assert heard @ a > heard @ b
+    for heard in embedded[-2:]:  # the busy bars
+        assert heard @ b > heard @ a
+
+
+def test_the_listen_weight_moves_and_zero_takes_the_prompt_out():
+    from mrtd.control.commands import ClearPrompt, SetWeight
+    from mrtd.inputs.listen.follower import ListenFollower
+
+    controls = _Controls(listen_style=0.5)
+    follower = ListenFollower(_Capture(), controls, lambda *_: None, bars=1)
+    feed(follower, pad(2.5))  # the first bar defines it
+    controls.values["listen_style"] = 0.25
+    feed(follower, pad(0.1))
+    controls.values["listen_style"] = 0.0
+    feed(follower, pad(2.5))
+    kinds = [type(c).__name__ for c in controls.submitted]
+    assert kinds == ["DefinePrompt", "SetWeight", "ClearPrompt"], kinds
+    assert controls.submitted[1] == SetWeight("listen", 0.25) and controls.submitted[2] == ClearPrompt("listen")
+
+
+def test_heard_audio_is_embedded_on_the_encoder_thread_past_the_cache(tmp_path):
+    from mrtd.style.builtin_audio import BuiltinAudioEmbedder
+    from mrtd.style.cache import CachedEmbedder, EmbeddingCache
+    from mrtd.style.encoder import EncoderWorker
+
+    ready: dict[str, np.ndarray] = {}
+    embedder = CachedEmbedder(BuiltinAudioEmbedder(), EmbeddingCache(tmp_path))
+    clip = np.repeat(busy(2.0).astype(np.float32)[:, None], 2, axis=1)
+    with EncoderWorker(embedder, lambda name, e: ready.__setitem__(name, e), lambda name, why: None) as worker:
+        worker.submit_audio("listen", clip, RATE)
+        assert worker.wait_idle(10)
+    assert np.allclose(ready["listen"], BuiltinAudioEmbedder().embed_audio(clip, RATE))
+    assert not any(tmp_path.iterdir())  # live input is never cached
