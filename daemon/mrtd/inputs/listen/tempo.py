@@ -11,7 +11,9 @@ loudest beat of the bar, where one stands out, is the downbeat.
 
 Hysteresis and confidence: an estimate counts only when the autocorrelation
 at its lag is at least `MIN_CONFIDENCE` of its peak at lag 0 and `MIN_BEATS`
-onsets lie on its grid; a tempo within `SAME_TEMPO` of the one followed moves
+onsets lie on its grid; the tempo followed keeps the lead while its own lag
+still correlates (`KEEP_SUPPORT` of the best lag's: the beats around a fill
+still do); a tempo within `SAME_TEMPO` of the one followed moves
 it (by more than `DEAD_BAND_BPM`, as MIDI clock's dead band), one further away
 must be estimated `CONFIRM` times in a row before it is taken, so a fill or a
 break does not throw the tempo.
@@ -34,6 +36,7 @@ MIN_BEATS = 4
 GRID_TOLERANCE = 0.1  # of a beat: an onset this close to the grid is on it
 SAME_TEMPO = 0.04  # 4%: closer is the same tempo drifting, further a new one
 CONFIRM = 3  # estimates in a row a new tempo needs (750 ms)
+KEEP_SUPPORT = 0.5  # the tempo followed stays while its lag correlates at least this share of the best lag's
 DEAD_BAND_BPM = 0.2
 ACCENT = 1.25  # the downbeat's onsets are this much stronger than any other beat's, on average
 
@@ -59,8 +62,8 @@ class TempoFollower:
         self._onsets: deque[float] = deque(maxlen=64)  # hop positions
         low, high = 60.0 * hops_per_second / MAX_BPM, 60.0 * hops_per_second / MIN_BPM
         self._lags = np.arange(max(2, math.floor(low)), math.ceil(high) + 1)
-        bpms = 60.0 * hops_per_second / self._lags
-        self._prior = np.exp(-0.5 * (np.log2(bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+        self._bpms = 60.0 * hops_per_second / self._lags
+        self._prior = np.exp(-0.5 * (np.log2(self._bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
         self.bpm: float | None = None  # the tempo followed (None: none yet)
         self.sent_bpm: float | None = None  # the tempo last sent (the dead band's reference)
         self.confidence = 0.0
@@ -92,6 +95,12 @@ class TempoFollower:
             return None
         ratio = autocorrelation[self._lags] / autocorrelation[0]
         index = int(np.argmax(ratio * self._prior))
+        if self.bpm is not None:  # the tempo followed keeps the lead while the beat still supports it
+            near = np.flatnonzero(np.abs(self._bpms - self.bpm) <= SAME_TEMPO * self.bpm)
+            if len(near):
+                kept = int(near[np.argmax(ratio[near])])
+                if ratio[kept] >= max(MIN_CONFIDENCE, KEEP_SUPPORT * ratio[index]):
+                    index = kept
         self.confidence = float(ratio[index])
         if self.confidence < MIN_CONFIDENCE:
             return None
