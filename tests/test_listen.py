@@ -319,3 +319,14 @@ def test_heard_audio_is_embedded_on_the_encoder_thread_past_the_cache(tmp_path):
         assert worker.wait_idle(10)
     assert np.allclose(ready["listen"], BuiltinAudioEmbedder().embed_audio(clip, RATE))
     assert not any(tmp_path.iterdir())  # live input is never cached
+
+
+def test_a_scene_cue_switches_listening_on_and_sets_its_weight(tmp_path):
+    from conftest import running_daemon, wait_for
+
+    scene = tmp_path / "band.yaml"
+    scene.write_text("name: band\ntempo: 120\nprompts: {pads: warm pads}\n"
+                     "cues:\n  - {name: listen, at: \"1:1\", mix: {pads: 1}, set: {listen_notes: 1, listen_tempo: 1, listen_style: 0.5}}\n")
+    with running_daemon(tmp_path, scene=str(scene), midi=False) as (daemon, _):
+        wait_for(lambda: daemon.control.values["listen_style"] == 0.5, 10, "the cue to set the listen switches")
+        assert daemon.control.values["listen_notes"] is True and daemon.control.values["listen_tempo"] is True
