@@ -255,6 +255,7 @@ CALLS = [
     ("cfg_notes", (3.0,), None), ("cfg_drums", (1.0,), None), ("note_on", (60, 90), None), ("note_off", (60,), None),
     ("notes_clear", (), None), ("unmask", (4,), None), ("onset_mode", (1,), None), ("midigate", (False,), None),
     ("drums", (-1,), None), ("volume", (-3.0,), None), ("mute", (False,), None), ("bypass", (False,), None),
+    ("listen_notes", (False,), None), ("listen_tempo", (False,), None), ("listen_style", (0.0,), None),
     ("reset", (), None), ("stop", (0.5,), None), ("start", (0.5,), None), ("scene_load", ("nothing-here",), "no scene"), ("cue", ("verse", "bar"), "no scene"),
     ("cue_next", (), "no scene"), ("tempo", (110.0, 4), None), ("meter", (3,), None),
     ("on_grid", ("bar", "/mrt/temperature", 1.1), None), ("learn", ("temperature",), "MIDI is off when off"),

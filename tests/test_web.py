@@ -671,3 +671,24 @@ def test_the_page_says_where_a_recording_goes_and_where_it_went(tmp_path, browse
         page.wait_for_function("document.getElementById('rec-file').textContent === 'from-osc.wav'")
         probe.send("/mrt/record/stop")
         page.wait_for_function("(p) => document.querySelector('#notices code')?.textContent === p", arg=other)
+
+
+def test_the_listen_switches_follow_what_the_page_and_osc_say_and_the_page_shows_what_is_heard(tmp_path, browser):
+    pytest.importorskip("aubio", reason="the listen extra (aubio)")
+    from listen_signals import progression
+    from test_listen import write_wav
+
+    write_wav(tmp_path / "band.wav", progression("plucked", laps=1).audio)
+    with web_daemon(tmp_path, listen=f"wav:{tmp_path / 'band.wav'}") as (daemon, engine, probe, url):
+        page = open_page(browser, url)
+        page.wait_for_selector("#listen:not([hidden])")
+        page.click("#listen-notes")
+        wait_for(lambda: daemon.control.values["listen_notes"] is True, 5, "the page's switch to reach the daemon")
+        wait_for(lambda: engine.seen and (engine.seen[-1].notes > 0).any(), 10, "heard notes to reach the model")
+        page.wait_for_function("document.querySelector('#listen-notes').classList.contains('on')")
+        page.wait_for_function("/ · (C|F|G) · /.test(document.querySelector('#listen-heard').textContent)")
+        probe.send("/mrt/listen/style", 0.5)  # OSC moves the page's switch too
+        page.wait_for_function("document.querySelector('#listen-style').classList.contains('on')")
+        page.click("#listen-style")
+        wait_for(lambda: daemon.control.values["listen_style"] == 0.0, 5, "style switched off from the page")
+        assert daemon.control.values["listen_tempo"] is False

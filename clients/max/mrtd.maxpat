@@ -1561,6 +1561,60 @@
      ],
      "text": "/mrt/start 5"
     }
+   },
+   {
+    "box": {
+     "id": "obj-85",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      280,
+      460,
+      121,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/listen/notes 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-86",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      280,
+      490,
+      121,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/listen/tempo 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-87",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      280,
+      520,
+      121,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/listen/style 0.5"
+    }
    }
   ],
   "lines": [
@@ -2436,6 +2490,42 @@
      ],
      "destination": [
       "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-2",
+      0
+     ],
+     "source": [
+      "obj-85",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-2",
+      0
+     ],
+     "source": [
+      "obj-86",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-2",
+      0
+     ],
+     "source": [
+      "obj-87",
       0
      ]
     }

@@ -277,6 +277,19 @@ class Commands(Generic[R]):
     def reset(self, *, at: float | None = None) -> R:
         return self.send_request(q.Reset(), at=at)
 
+    # listening (a daemon started with --listen)
+    def listen_notes(self, on: bool = True, *, at: float | None = None) -> R:
+        """The notes and chords the daemon hears become the held notes."""
+        return self.send_request(q.ListenNotes(bool(on)), at=at)
+
+    def listen_tempo(self, on: bool = True, *, at: float | None = None) -> R:
+        """The beat the daemon hears sets the tempo and the bar's phase."""
+        return self.send_request(q.ListenTempo(bool(on)), at=at)
+
+    def listen_style(self, weight: float, *, at: float | None = None) -> R:
+        """Weight of the `listen` prompt, the last bars heard (0: off)."""
+        return self.send_request(q.ListenStyle(float(weight)), at=at)
+
     def stop(self, seconds: float = 3.0, *, at: float | None = None) -> R:
         """Fade out to silence over `seconds` and let the engine rest."""
         return self.send_request(q.Stop(float(seconds)), at=at)

@@ -9,7 +9,9 @@ stay alive, as PortAudio keeps it rather than copying it.
 PortAudio already connects its output ports to the physical playback ports
 (`system:playback_N`) when a stream starts. Connecting to other ports goes
 through libjack (ctypes): a short-lived helper client disconnects our ports
-and connects each routed channel to the configured port. All of this is
+and connects each routed channel to the configured port. A listening input
+(audio/capture.py) has its ports renamed `listen_L/R` and, where asked,
+PortAudio's connections to the system's capture replaced. All of this is
 optional: without JACK or libjack, it logs why and leaves the defaults.
 """
 
@@ -89,10 +91,7 @@ def connect_ports(connections: list[tuple[str, str]]) -> None:
     or a port does not exist.
     """
     jack = _libjack()
-    status = ctypes.c_int(0)
-    client = jack.jack_client_open(f"{CLIENT_NAME}-patch".encode(), JACK_NO_START_SERVER, ctypes.byref(status))
-    if not client:
-        raise OSError(f"cannot reach the JACK server (status 0x{status.value:x})")
+    client = _open_patch_client(jack)
     try:
         for source, _ in connections:  # drop PortAudio's default connections first
             port = jack.jack_port_by_name(client, source.encode())
@@ -146,3 +145,62 @@ def quiet_libjack(library: str | None = None) -> bool:
         function(sink)
     _quieted.add(name)
     return True
+
+
+def _open_patch_client(jack: ctypes.CDLL) -> int:
+    status = ctypes.c_int(0)
+    client = jack.jack_client_open(f"{CLIENT_NAME}-patch".encode(), JACK_NO_START_SERVER, ctypes.byref(status))
+    if not client:
+        raise OSError(f"cannot reach the JACK server (status 0x{status.value:x})")
+    return client
+
+
+def name_ports(ports: list[str], short_names: list[str]) -> list[str]:
+    """Rename our `ports` (full names) to `short_names` within the same client; the new full names.
+
+    PortAudio names its input ports `in_N`; a listening input is easier to find, and to
+    connect from another JACK program, as `mrtd:listen_L`. OSError when it cannot be done."""
+    jack = _libjack()
+    rename = getattr(jack, "jack_port_rename", None)
+    if rename is None:
+        raise OSError("this libjack cannot rename ports (jack_port_rename needs JACK 1.9.11 or 0.125)")
+    rename.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p]
+    rename.restype = ctypes.c_int
+    client = _open_patch_client(jack)
+    named: list[str] = []
+    try:
+        for port_name, short in zip(ports, short_names):
+            port = jack.jack_port_by_name(client, port_name.encode())
+            if not port:
+                raise OSError(f"no JACK port {port_name}")
+            if rename(client, port, short.encode()) != 0:
+                raise OSError(f"cannot rename {port_name} to {short}")
+            named.append(f"{port_name.split(':', 1)[0]}:{short}")
+    finally:
+        jack.jack_client_close(client)
+    return named
+
+
+def connect_inputs(ours: list[str], sources: list[str]) -> None:
+    """Make our input ports listen to exactly `sources`, in order (none: leave them unconnected,
+    for any JACK program to connect to). OSError with a one-line reason when it cannot."""
+    jack = _libjack()
+    client = _open_patch_client(jack)
+    try:
+        for port_name in ours:  # drop PortAudio's connections to the system's capture first
+            port = jack.jack_port_by_name(client, port_name.encode())
+            if not port:
+                raise OSError(f"no JACK port {port_name}")
+            current = jack.jack_port_get_all_connections(client, port)
+            if current:
+                index = 0
+                while current[index]:
+                    jack.jack_disconnect(client, current[index], port_name.encode())
+                    index += 1
+                jack.jack_free(current)
+        for source, port_name in zip(sources, ours):
+            result = jack.jack_connect(client, source.encode(), port_name.encode())
+            if result not in (0, 17):  # 17 = EEXIST: already connected
+                raise OSError(f"cannot connect {source} to {port_name} (error {result})")
+    finally:
+        jack.jack_client_close(client)

@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-midi", dest="midi", action="store_const", const=False, default=given, help="no MIDI input")
     run.add_argument("--tempo-source", default=given, choices=["internal", "midi", "link"],
                      help="follow the tempo of: scenes/OSC/Tidal (internal), MIDI clock in, or Ableton Link (the link extra)")
+    run.add_argument("--listen", default=given,
+                     help="audio in to follow: default | device:NAME | jack | jack:PORT_L,PORT_R | wav:PATH (looped); the listen extra")
+    run.add_argument("--follow", type=_follow_list, default=given,
+                     help="what follows --listen from the start: notes,tempo,style (comma separated; each switchable live)")
     run.add_argument("--osc-port", type=int, default=given)
     run.add_argument("--osc-bind", default=given, help="address to listen on; off loopback it needs --osc-allow")
     run.add_argument("--osc-allow", action="append", default=given, help="client network allowed to send (CIDR, repeatable)")
@@ -131,6 +135,15 @@ def _parser() -> argparse.ArgumentParser:
         client_command.add_argument("--port", type=int, default=7400)
         client_command.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the daemon")
     return parser
+
+
+def _follow_list(value: str) -> list[str]:
+    from mrtd.app.listening import check_follow
+
+    try:
+        return check_follow([part.strip() for part in value.split(",") if part.strip()])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _models_parser(commands: argparse._SubParsersAction) -> None:

@@ -36,6 +36,7 @@ from mrtd.app.engine_choice import choose_live_engine, model_source_of, source_w
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Fit, Journal, MusicState, capture, file_digest, fit_to_scene, resume_action
 from mrtd.app.midi_host import MidiHost
+from mrtd.app.listening import Listening, check_follow
 from mrtd.app.scenes import SceneHost, WallFrames
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
@@ -112,6 +113,9 @@ class DaemonConfig:
     latency: Literal["low", "balanced", "safe"] | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
     jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
     tempo_source: Literal["internal", "midi", "link"] = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
+    listen: str | None = None  # audio in to follow: default, device:NAME, jack, jack:PORT_L,PORT_R, wav:PATH (looped); the listen extra
+    follow: list[str] = field(default_factory=list)  # what follows it from the start: notes, tempo, style (each switchable live)
+    listen_bars: int = 4  # the listen prompt is the last N bars heard, renewed every N bars (1-16)
 
     def __post_init__(self) -> None:
         # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
@@ -129,6 +133,9 @@ class DaemonConfig:
             raise ValueError(f"record_max_s must be a number of seconds above 0 (up to a year), got {self.record_max_s}")
         if self.tempo_source not in TEMPO_SOURCES:
             raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
+        if not 1 <= self.listen_bars <= 16:
+            raise ValueError(f"listen_bars lies in 1-16 bars, got {self.listen_bars}")
+        check_follow(self.follow)
         if self.latency is not None:
             if self.latency not in LATENCY_PRESETS:
                 raise ValueError(f"unknown latency preset {self.latency!r}; use {', '.join(LATENCY_PRESETS)}")
@@ -189,6 +196,7 @@ class Daemon:
         self._style_warned = False  # the mrt2-without-MusicCoCa warning is logged once per run
         self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
         self.link: "LinkFollower | None" = None
+        self.listening: Listening | None = None  # --listen: the capture and the analysis following it
         self._caller_nice: int | None = None  # the starting thread's nice before start raised it
         self._caller_thread = 0
         # What start() has started, in order, as (name, stop); stop() runs it newest first.
@@ -300,6 +308,8 @@ class Daemon:
         self._started("pusher", self.pusher.stop)
         self.encoder.start()
         self._started("encoder", self.encoder.stop)
+        if config.listen:  # after the encoder: the listen prompt is embedded there
+            self._start_listening(config.listen)
         if config.osc is not None:
             self.osc = OscServer(Surface(self.services()), config.osc)
             self.osc.on_message = lambda _address, sender: self.pusher.heard_from(sender[0])
@@ -327,6 +337,17 @@ class Daemon:
         self.health = self._audio_judge(min_look_s=HEALTH_LOOK_S)
         self._started("notifier", self._notify_stopping)
         freeze_heap()  # last: what start built stays, and the collector need not walk it again
+
+    def _start_listening(self, spec: str) -> None:
+        """Listen to `spec`; one that cannot be opened (or no listen extra) is logged, and the music plays on."""
+        try:
+            self.listening = Listening(spec, self.controls, self.encoder, self.config.listen_bars)
+            self.listening.start(self.config.follow, self.controls)
+        except (RuntimeError, OSError) as exc:  # CaptureError, the missing extra
+            log.error("not listening to %s: %s", spec, exc)
+            self.listening = None
+            return
+        self._started("listen", self.listening.stop)
 
     def _audio_judge(self, min_look_s: float = 0.0) -> Progress:
         """A judge of whether the audio flows (systemd.Progress, the one definition), for one looker."""
@@ -605,6 +626,7 @@ class Daemon:
             "scene_dir": self.folder("scene_dir"),
             "record_dir": self.folder("record_dir"),
             **(self.audio.status() if self.audio else {}),  # device rate, resampler, channels, sink drops
+            **(self.listening.status() if self.listening else {}),  # level, chord, tempo heard; latency, cost
             **self.dialects.status(),  # /dirt/play events, unknown keys ignored, wrong values
             **(self.osc.status() if self.osc else {}),  # refused, dropped, held replies
             # Last: these hold sentences, which clients that split on spaces (Pd) cannot pair up.

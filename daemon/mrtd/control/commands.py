@@ -318,12 +318,17 @@ class AlignBeat(Command):
     applies in). The clock counts beats at each frame's start as heard, so the position is
     carried from `at` to this frame's start at the source's tempo `bpm` (None: ours).
     `jump` forces the clock there (a transport start) instead of nudging small errors.
+    `modulo` (beats, 0: none) aligns only the place within a cycle of that many beats: the
+    clock goes to the position nearest its own that is `beat` modulo `modulo` (what a source
+    that hears beats but counts no bars knows, e.g. listening: modulo 1 for the beat alone,
+    the meter for the bar).
     """
 
     beat: float
     at: float | None = None
     bpm: float | None = None
     jump: bool = False
+    modulo: float = 0.0
     coalesce_key = "align"  # only the newest position in a frame counts
 
     def apply(self, state: "ControlState") -> None:
@@ -336,6 +341,9 @@ class AlignBeat(Command):
             if math.isfinite(position):
                 bpm = self.bpm if self.bpm is not None else float(state.values["tempo"])
                 beat += (state.frame - position) * bpm / 60.0 * FRAME_SECONDS
+        if self.modulo > 0.0:
+            own = state.clock.beat
+            beat = own + (beat - own + self.modulo / 2.0) % self.modulo - self.modulo / 2.0
         state.clock.align(beat, 0.0 if self.jump else ALIGN_TOLERANCE)
 
 

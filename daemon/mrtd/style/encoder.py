@@ -19,7 +19,7 @@ import logging
 import os
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,6 +41,8 @@ class EncodeRequest:
     text: str | None = None
     audio_path: str | None = None
     sequence: int = 0
+    samples: np.ndarray | None = field(default=None, compare=False)  # audio already in memory (listening)
+    sample_rate: int = 0
 
 
 _STOP = object()
@@ -78,6 +80,16 @@ class EncoderWorker:
             self._latest[name] = self._sequence
             self._outstanding += 1
             request = EncodeRequest(name, text, None if audio_path is None else os.fspath(audio_path), self._sequence)
+        self._queue.put(request)
+
+    def submit_audio(self, name: str, samples: np.ndarray, sample_rate: int) -> None:
+        """Queue audio in memory ([n] or [n, channels] float32) to embed as prompt `name`, never
+        cached (live input is never heard twice); returns at once. A newer one supersedes it."""
+        with self._lock:
+            self._sequence += 1
+            self._latest[name] = self._sequence
+            self._outstanding += 1
+            request = EncodeRequest(name, sequence=self._sequence, samples=samples, sample_rate=sample_rate)
         self._queue.put(request)
 
     def cancel(self, name: str) -> None:
@@ -140,6 +152,11 @@ class EncoderWorker:
     def _embed(self, request: EncodeRequest) -> np.ndarray:
         if request.text is not None:
             return np.asarray(self.embedder.embed_text(request.text), dtype=np.float32)
+        if request.samples is not None:
+            embedder = getattr(self.embedder, "inner", self.embedder)  # past the cache: CachedEmbedder's
+            if not isinstance(embedder, AudioEmbedder):
+                raise TypeError(f"the {self.embedder.identity} embedder cannot embed audio")
+            return np.asarray(embedder.embed_audio(request.samples, request.sample_rate), dtype=np.float32)
         assert request.audio_path is not None
         embed_audio_file = getattr(self.embedder, "embed_audio_file", None)
         if embed_audio_file is not None:  # the cached path: decodes only on a miss

@@ -42,3 +42,6 @@ class Change(StrEnum):
     MIDIGATE = "midigate"
     TEMPO = "tempo"
     METER = "meter"
+    LISTEN_NOTES = "listen_notes"
+    LISTEN_TEMPO = "listen_tempo"
+    LISTEN_STYLE = "listen_style"

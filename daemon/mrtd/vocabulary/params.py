@@ -83,5 +83,9 @@ PARAMS: dict[str, Param] = {
         Param("midigate", bool, 0, 1, False, "silent unless a note is held", continuous=False),
         Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM", unit="bpm"),
         Param("meter", int, 1, 32, 4, "beats per bar", continuous=False),
+        # Following what mrtd hears (--listen, inputs/listen/): off by default, each switchable live.
+        Param("listen_notes", bool, 0, 1, False, "the notes and chords heard become the held notes", continuous=False),
+        Param("listen_tempo", bool, 0, 1, False, "the beat heard sets the tempo and bar phase", continuous=False),
+        Param("listen_style", float, 0.0, 1.0, 0.0, "weight of the `listen` prompt, the last bars heard (0: off)"),
     )
 }

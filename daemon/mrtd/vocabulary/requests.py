@@ -327,6 +327,21 @@ class Bypass(ParamSwitch):
     param: ClassVar[str] = "bypass"
 
 
+class ListenNotes(ParamSwitch):
+    address: ClassVar[str] = f"{ROOT}/listen/notes"
+    param: ClassVar[str] = "listen_notes"
+
+
+class ListenTempo(ParamSwitch):
+    address: ClassVar[str] = f"{ROOT}/listen/tempo"
+    param: ClassVar[str] = "listen_tempo"
+
+
+class ListenStyle(SetParam):
+    address: ClassVar[str] = f"{ROOT}/listen/style"
+    param: ClassVar[str] = "listen_style"
+
+
 class Drumless(Switch):
     """The official switch: on = no drums, off = the model decides."""
 

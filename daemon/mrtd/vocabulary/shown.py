@@ -32,6 +32,7 @@ PARAMETER_REQUESTS: dict[str, type[Request]] = {
     "unmask": q.Unmask, "onset_mode": q.OnsetMode, "midigate": q.Midigate,
     "tempo": q.Tempo,  # bpm alone: the meter is its own parameter
     "meter": q.Meter,
+    "listen_notes": q.ListenNotes, "listen_tempo": q.ListenTempo, "listen_style": q.ListenStyle,
 }
 
 

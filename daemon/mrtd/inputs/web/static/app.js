@@ -272,6 +272,17 @@
   $("mute").onclick = () => send("/mrt/mute", state["/mrt/mute"] && state["/mrt/mute"][0] ? 0 : 1);
   $("latch").onclick = () => { latch = !latch; $("latch").classList.toggle("on", latch); if (!latch) send("/mrt/notes/clear"); };
   $("notes-clear").onclick = () => send("/mrt/notes/clear");
+  // -- listening: three switches (style switches the listen prompt's weight between 1 and 0) ----------
+  const isOn = (address) => !!(state[address] && state[address][0]);
+  $("listen-notes").onclick = () => send("/mrt/listen/notes", isOn("/mrt/listen/notes") ? 0 : 1);
+  $("listen-tempo").onclick = () => send("/mrt/listen/tempo", isOn("/mrt/listen/tempo") ? 0 : 1);
+  $("listen-style").onclick = () => send("/mrt/listen/style", isOn("/mrt/listen/style") ? 0 : 1);
+  function showListening(heard) {
+    $("listen").hidden = !heard;
+    if (!heard) return;
+    const level = heard.level_db <= -119 ? "silent" : `${heard.level_db.toFixed(0)} dB`;
+    $("listen-heard").textContent = `${level} · ${heard.chord || "no chord"} · ${heard.bpm ? heard.bpm.toFixed(1) + " BPM" : "no beat"}`;
+  }
   const keys = {};
   const LOW = 48, HIGH = 72; // C3 to C5
   for (let pitch = LOW; pitch <= HIGH; pitch++) {
@@ -396,6 +407,7 @@
     else if (address.startsWith("/mrt/axis/")) axisFader(address.slice(10)).set(args[0]);
     else if (address === "/mrt/cue") { drawCues(); drawNowPlaying(); }
     else if (address === "/mrt/mute") $("mute").classList.toggle("on", !!args[0]);
+    else if (address.startsWith("/mrt/listen/")) $("listen-" + address.slice(12)).classList.toggle("on", !!args[0]);
     else if (address === "/mrt/drums") for (const b of $("drums").children) b.classList.toggle("on", Number(b.dataset.v) === args[0]);
     else if (address === "/mrt/notes") for (const [pitch, key] of Object.entries(keys)) key.classList.toggle("held", args.includes(Number(pitch)));
     else if (address === "/mrt/beat") { $("bar-no").textContent = args[0]; $("beat-no").textContent = args[1]; $("tempo").textContent = Number(args[3]).toFixed(0); }
@@ -435,6 +447,7 @@
     $("rec-error").textContent = s.recording ? "" : (s.record_error || "");
     $("rec-error").hidden = !!s.recording || !s.record_error;
     $("fade").firstElementChild.style.width = `${s.fade ? 100 * s.fade.progress : 0}%`;
+    showListening(s.listen);
   }
 
   connect();
