@@ -34,14 +34,17 @@ from mrtd.inputs.web.config import WebConfig
 from mrtd.audio.clock import FrameClock
 from mrtd.app.engine_choice import choose_live_engine, model_source_of, source_words, verdict_word
 from mrtd.app.discovery import Advertisement, advertise
-from mrtd.app.journal import Fit, Journal, MusicState, capture, file_digest, fit_to_scene, resume_action
+from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
 from mrtd.app.midi_host import MidiHost
-from mrtd.app.scenes import SceneHost, WallFrames
+from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
+from mrtd.core.music import ReadMusic, Resume, embeddings_of
+from mrtd.core.scenes import WallFrames
+from mrtd.core.session import build_session, header_for
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
-from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
+from mrtd.control.commands import ClearPrompt, DefinePrompt, PromptReady
 from mrtd.control.state import Controls, ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
@@ -110,6 +113,8 @@ class DaemonConfig:
     latency: Literal["low", "balanced", "safe"] | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
     jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
     tempo_source: Literal["internal", "midi", "link"] = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
+    capture: str | None = None  # write every change to the music to this new file, for `mrtd render --replay`; None: no capture
+    capture_max_mb: float = DEFAULT_MAX_MB  # the capture stops (the music goes on) when its file would pass this size
 
     def __post_init__(self) -> None:
         # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
@@ -125,6 +130,8 @@ class DaemonConfig:
             raise ValueError(f"record_min_free_mb must be 0 or more MB, got {self.record_min_free_mb}")
         if self.record_max_s is not None and not 0 < self.record_max_s <= 366 * 86_400:
             raise ValueError(f"record_max_s must be a number of seconds above 0 (up to a year), got {self.record_max_s}")
+        if not 0 < self.capture_max_mb <= MAX_MB:
+            raise ValueError(f"capture_max_mb lies in (0, {MAX_MB:g}] MB, got {self.capture_max_mb}")
         if self.tempo_source not in TEMPO_SOURCES:
             raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
         if self.latency is not None:
@@ -155,7 +162,14 @@ class Daemon:
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
         self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder)
-        self.control = ControlState(self.style.new_space())
+        self.pusher = Pusher()
+        self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
+        # What a live run shares with a render: the control state, the scene host, the generator.
+        self.session = build_session(self.style.new_space(), self.embedder, seed=config.seed,
+                                     scene_dir=config.scene_dir, audio_dir=config.audio_dir,
+                                     publish=self.pusher.publish, parser=SceneParser(), wall_at=self.wall_frames)
+        self.control = self.session.control
+        self.scenes = self.session.scenes
         self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
         self.notifier = Notifier()
@@ -167,13 +181,10 @@ class Daemon:
         self.audio: AudioChain | None = None
         self.osc: OscServer | None = None
         self.web: WebServer | None = None  # when serving the page
-        self.pusher = Pusher()
         self.recorder = Recorder(RecordLimits(round(config.record_min_free_mb * 1e6), config.record_max_s))
-        self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
-        self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
-                                publish=self.pusher.publish, parser=SceneParser(), wall_at=self.wall_frames)
+        self.capture: CaptureWriter | None = None  # --capture: what the session applies, to a file
         self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock)
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
@@ -205,6 +216,9 @@ class Daemon:
         short_gil_turns()
         self._caller_nice = raise_priority()  # before any thread starts: they inherit it
         self._caller_thread = threading.get_ident()
+        if config.capture is not None:  # first: a capture path that is taken refuses the start at once
+            self.capture = CaptureWriter(config.capture, round(config.capture_max_mb * 1e6))
+            self._started("capture", self._stop_capture)
         try:
             if self.engine is None:
                 self.engine = self._warm_engine(config.engine, config.model)
@@ -229,15 +243,7 @@ class Daemon:
         log.info("style embedder: %s", self.style.describe())
         self._warn_style_once()
 
-        self.control.set("seed", config.seed)
-        if config.prompt:
-            embedding = self.embedder.embed_text(config.prompt)
-            self.control.apply_now(DefinePrompt("prompt", config.prompt, embedding, 1.0))
-            log.info("prompt: %r", config.prompt)
-        self.snapshot = snapshot.messages(self.control)
-
-        self.generator = Generator(self.engine, self.control)
-        self.generator.after_commands = self._publish_changes
+        self.generator = self.session.play(self.engine, after=self._publish_changes)
         self.generator.taps.append(self.recorder.tap)
         # A recording an input starts ends after the runner has stopped: it gets every frame.
         self._started("recorder", self.recorder.stop)
@@ -249,6 +255,16 @@ class Daemon:
         self.runner = self.audio.runner_for(self.generator)  # starts the sinks (wav, flac, pipe)
         # Started before the runner, so stopped after it: the sinks get every frame it made.
         self._started("sinks", self.audio.stop_sinks)
+        if self.capture is not None:  # before the first command applies (the prompt, the scene)
+            self.session.record_to(self.capture, header_for(
+                self.session, self.engine, self.style.name, config.seed, config.lead_frames,
+                self.generator.ducks_ahead, self.wall_clock()))
+            log.info("capture: %s", self.capture.path)
+        if config.prompt:
+            embedding = self.embedder.embed_text(config.prompt)
+            self.control.apply_now(DefinePrompt("prompt", config.prompt, embedding, 1.0))
+            log.info("prompt: %r", config.prompt)
+        self.snapshot = snapshot.messages(self.control)
         fit = self._fit_journal(self._read_journal())
         if config.midi:
             self.midi.start(config.midi_ports)
@@ -387,8 +403,8 @@ class Daemon:
         self.control.submit(ClearPrompt(name))
 
     def _publish_changes(self, control: ControlState) -> None:
-        """Generation thread, once per frame: fire due cues, refresh the snapshot, push what changed."""
-        self.scenes.tick(control)
+        """Generation thread, once per frame (after the session's commands and the scene's
+        timeline): refresh the snapshot, push what changed."""
         changed = control.take_changes()
         weights = control.style.weights()
         if weights != self._last_weights:  # a crossfade moves the mix without a command
@@ -439,18 +455,14 @@ class Daemon:
                 # mix, fade and cue, from before the stop, would put back a moment that has passed.
                 log.info("scene on the clock: it starts where the clock says, not where %s left it", self.journal.path)
                 return
-            same_file = fit.same_file
-            action = resume_action(music, self.embedder.embed_text,
-                                   lambda state, cue: self.scenes.stand_on(state, cue, keep_place=same_file))
-            self.control.submit(Call("resume", action))  # after the scene's install, in the same frame
+            resume = Resume(music, embeddings_of(music, self.embedder.embed_text), keep_place=fit.same_file)
+            self.control.submit(resume)  # after the scene's install, in the same frame
             log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
 
     def _ask_journal(self) -> None:
         """Journal thread: have the generation thread capture the music at its next frame."""
-        journal = self.journal
-        if journal is not None:
-            self.control.submit(Call("journal", lambda state: journal.offer(
-                capture(state, self.scenes.path, self.scenes.position(state), self.scenes.digest))))
+        if self.journal is not None:
+            self.control.submit(ReadMusic(self.journal))
 
     def _scene_position_s(self) -> float:
         """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two
@@ -524,6 +536,13 @@ class Daemon:
 
         spawn("mrtd-engine-load", load)
         return result
+
+    def _stop_capture(self) -> None:
+        """After the runner: every frame it made has its commands in the capture."""
+        if self.session.capture is not None:
+            self.session.stop_recording()
+        elif self.capture is not None:  # a start that failed before the music: the file, closed
+            self.capture.stop(0)
 
     def stop(self) -> None:
         """Stop what start() started, newest first; safe after a start that failed half-way
@@ -604,4 +623,6 @@ class Daemon:
             "style_warning": self.style_warning,
             "hours": self.scenes.hours_text(self.wall_clock()),  # "" without opening hours, else "open until 18:00"
             "record_error": self.recorder.error,  # why the last take ended by itself (full disk, floor, length); "" if it did not
+            # --capture: its file, the commands written, and writing | full | lost | failed | stopped
+            **(self.capture.status() if self.capture is not None else {"capture": "", "capture_records": 0, "capture_state": ""}),
         }

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 Embed = Callable[[str], np.ndarray]  # text -> embedding
 # Frame -> the wall-clock time (epoch seconds) at which that frame starts to be heard: live, through
-# the output's clock (app/scenes.py's WallFrames); offline, a start time plus 40 ms a frame.
+# the output's clock (core/scenes.py's WallFrames); offline, a start time plus 40 ms a frame.
 WallAt = Callable[[int], float]
 EmbedAudio = Callable[[str], np.ndarray]  # audio file path -> embedding
 
@@ -42,6 +42,7 @@ class PreparedScene:
     path: Path
     embeddings: dict[str, np.ndarray]
     pca: PCAFile | None = None  # read here, off the generation thread, so installing does no I/O
+    text: str = ""  # the file as it was read: a capture keeps it, so a replay installs the same scene
 
     @property
     def name(self) -> str:
@@ -49,7 +50,7 @@ class PreparedScene:
 
 
 def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None,
-                  audio_folders: tuple[str | Path, ...] = ()) -> PreparedScene:
+                  audio_folders: tuple[str | Path, ...] = (), text: str = "") -> PreparedScene:
     """Encode every prompt and read the PCA file. Files named by the scene are found as the
     loader checked them (inside the scene's folder or `audio_folders`), never by a plain join;
     an audio prompt this embedder cannot take, or a file it cannot read, is a ValueError, as
@@ -72,7 +73,7 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
             assert embed_audio is not None  # audio_prompt_report refused it otherwise
             embeddings[name] = embed_audio(str(referenced_file(path, str(prompt.audio), audio_folders)))
     pca = load_pca(referenced_file(path, scene.pca)) if scene.pca else None
-    return PreparedScene(scene, path, embeddings, pca)
+    return PreparedScene(scene, path, embeddings, pca, text)
 
 
 def check_prompt_count(scene: Scene) -> None:
