@@ -19,7 +19,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from datetime import date
@@ -177,18 +177,19 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     player = session.scenes.player
     assert player is not None, "the scene installs on frame 0"
     length = seconds if seconds is not None else default_seconds(player, session.control)
-    return _write(generator, frame, length, seconds is None, out_path, inputs, overwrite, progress, player)
+    return _write(generator, frame, length, seconds is None, out_path, inputs, overwrite, progress, session)
 
 
 def render_replay(capture_path: str | Path, out_path: str | Path, seconds: float | None = None,
                   engine_name: str | None = None, model: str | None = None, seed: int | None = None,
                   cache_dir: str | None = None, progress: bool | None = None, musiccoca_folder: str | None = None,
-                  overwrite: bool = False) -> Rendered:
+                  overwrite: bool = False, watch: "Callable[[Generator[ControlState, Engine]], None] | None" = None) -> Rendered:
     """Render the session captured at `capture_path` (`mrtd run --capture`) to a WAV: its commands,
     each applied on the frame it applied live. The engine, model and seed are the capture's unless
     given; an engine given plays throughout (the capture's engine swaps are not played). Without
     `seconds`, up to where the session stopped (or, cut short, its last command and a tail).
-    CaptureError for a capture that cannot be read, before anything is written."""
+    CaptureError for a capture that cannot be read, before anything is written. `watch`: called
+    after each frame with the generator (its engine included), e.g. to read mrt2's tokens."""
     capture_path, out_path = Path(capture_path), Path(out_path)
     capture = read_capture(capture_path)
     check_output(out_path, [capture_path], overwrite)
@@ -215,7 +216,7 @@ def render_replay(capture_path: str | Path, out_path: str | Path, seconds: float
         log.info("replay: %s has no end record (the session was killed?); rendering to its last command and %g s",
                  capture_path, TAIL_S)
     return _write(generator, generator.next_frame(), length, seconds is None, out_path, [capture_path], overwrite,
-                  progress, None, what="this capture")
+                  progress, session, what="this capture", watch=watch)
 
 
 def _engine(name: str, model: str | None, seed: int, style: StyleChoice) -> BaseEngine:
@@ -234,8 +235,8 @@ def _offline(session: Session, engine: Engine) -> "Generator[ControlState, Engin
 
 
 def _write(generator: "Generator[ControlState, Engine]", frame: "np.ndarray", length: float, unasked: bool,
-           out_path: Path, inputs: list[Path], overwrite: bool, progress: bool | None, player: ScenePlayer | None,
-           what: str = "this scene") -> Rendered:
+           out_path: Path, inputs: list[Path], overwrite: bool, progress: bool | None, session: Session,
+           what: str = "this scene", watch: "Callable[[Generator[ControlState, Engine]], None] | None" = None) -> Rendered:
     """Write `length` seconds of frames, `frame` (the first) and those after, to a new WAV at
     `out_path`; SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made.
     Longer than UNASKED_LIMIT_S when not asked for (`unasked`): TooLong, nothing written."""
@@ -256,6 +257,8 @@ def _write(generator: "Generator[ControlState, Engine]", frame: "np.ndarray", le
                     if stop.requested.is_set():
                         break
                     frame = generator.next_frame()
+                if watch is not None:
+                    watch(generator)
                 peak = max(peak, float(abs(frame).max()))
                 wav.write(frame)
                 made += 1
@@ -264,6 +267,7 @@ def _write(generator: "Generator[ControlState, Engine]", frame: "np.ndarray", le
             wav.close()
             bar.finish()  # also gives the log its stream back
     generator.engine.close()
+    player = session.scenes.player
     return Rendered(made, list(player.fired) if player is not None else [], peak, made < total,
                     generator.engine.describe())
 

@@ -169,11 +169,10 @@ def _encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _floats(value)
     if isinstance(value, PreparedScene):
-        pca = None if value.pca is None else {
-            "components": [_floats(a) for a in value.pca.components],
-            "centroids": {name: _floats(a) for name, a in value.pca.centroids.items()}}
-        return {"scene": {"path": str(value.path), "text": value.text,
-                          "embeddings": {name: _floats(a) for name, a in value.embeddings.items()}, "pca": pca}}
+        pca = None if value.pca is None else {"components": _encode(value.pca.components),
+                                              "centroids": _encode(value.pca.centroids)}
+        return {"scene": {"path": str(value.path), "text": value.text, "embeddings": _encode(value.embeddings),
+                          "pca": pca}}
     if isinstance(value, MusicState):
         return {"music": value.model_dump(mode="json")}
     if isinstance(value, (tuple, list)):
