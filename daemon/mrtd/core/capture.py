@@ -330,8 +330,8 @@ def decode_record(entry: object) -> tuple[int, str, c.Command] | tuple[int, str,
     try:
         checked = getattr(cls, "checked", None)  # the checks an input makes, where the command has them
         command = checked(**values) if checked is not None else cls(**values)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise _Bad(f"{cls.__name__}: {str(exc)[:120]}") from None
+    except (ValueError, TypeError, KeyError):  # its message may quote the value: it is not repeated
+        raise _Bad(f"{cls.__name__}: a value its own checks refuse") from None
     return frame, origin, command
 
 
