@@ -149,11 +149,6 @@ def test_a_live_session_on_a_jack_device_replays_sample_for_sample(tmp_path):
             daemon.stop()
     assert status["capture"] == str(tmp_path / "session.capture") and status["capture_records"] > 0
     capture = read_capture(tmp_path / "session.capture")
-    kinds = {type(command).__name__ for _, _, command in capture.records}
-    assert PLAYED <= kinds, PLAYED - kinds
-    assert capture.ended == "stopped" and capture.header.ducks
-    assert [type(c).__name__ for _, origin, c in capture.records if origin == "timeline"] == ["FireCue"]
-
     offline = tmp_path / "replay.wav"
     replay(tmp_path / "session.capture", offline)
     heard, made = samples(live), samples(offline)
@@ -161,6 +156,11 @@ def test_a_live_session_on_a_jack_device_replays_sample_for_sample(tmp_path):
     assert np.abs(made).max() > 1000, "the session makes sound"
     different = np.flatnonzero(np.any(heard != made, axis=1))
     assert different.size == 0, f"first difference at frame {different[0] // FRAME_SAMPLES} of {len(made) // FRAME_SAMPLES}"
+    # Every input reached the capture, the timeline's own cue as the timeline's.
+    kinds = {type(command).__name__ for _, _, command in capture.records}
+    assert PLAYED <= kinds, PLAYED - kinds
+    assert capture.ended == "stopped" and capture.header.ducks
+    assert [type(c).__name__ for _, origin, c in capture.records if origin == "timeline"] == ["FireCue"]
     # The reset asked for now ducked the device's buffered audio; the WAV taps the generator, so the
     # frames before the reset are whole in it and the reset's frame fades in from silence, as replayed.
     reset = next(frame for frame, _, command in capture.records if type(command).__name__ == "Reset")
