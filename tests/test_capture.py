@@ -196,6 +196,19 @@ def test_an_existing_capture_is_never_written_over_nor_a_symlink_followed(tmp_pa
         CaptureWriter(taken)
 
 
+def test_a_start_that_fails_before_the_music_leaves_no_capture_to_refuse_the_next_start(tmp_path, monkeypatch):
+    from mrtd.engines.mrt2 import ModelError
+
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))  # no model there
+    capture = tmp_path / "first.capture"
+    daemon = Daemon(DaemonConfig(engine="mrt2", model="mrt2_nowhere", fallback_engine=None, output="null", osc=None,
+                                 midi=False, capture=str(capture), cache_dir=str(tmp_path / "cache"), scene_dir=str(tmp_path)))
+    with pytest.raises(ModelError):
+        daemon.start()
+    daemon.stop()
+    assert not capture.exists(), "the empty file it made is gone: the same command works once the model is there"
+
+
 # -- hostile files --------------------------------------------------------------------------------
 def _valid_lines() -> list[bytes]:
     return [HEADER.line(), record_line(0, c.SetParam("temperature", 0.5), QUEUE), record_line(3, c.NoteOn(60), QUEUE)]
@@ -330,3 +343,49 @@ def test_stored_embeddings_are_used_only_with_the_embedder_that_made_them(tmp_pa
     assert done.returncode == 0 and "encoded again with this machine's embedder" in done.stderr, done.stderr
     assert np.array_equal(samples(encoded), samples(live)), "the text, encoded here, steers it as it did live"
     assert not np.array_equal(samples(stored), samples(live)), "the same embedder: the stored (doctored) vector is used"
+
+
+def test_a_scene_on_the_clock_replays_where_it_started_whatever_the_clock_says_now(tmp_path):
+    """The capture keeps the wall time the scene installed at and its timeline's cues and hours as
+    commands: a replay hours later (its own clock elsewhere) plays what was played."""
+    from datetime import datetime, timezone
+
+    from mrtd.core.replay import ReplayFeed
+    from mrtd.core.session import build_session
+    from mrtd.style.cache import CachedEmbedder, EmbeddingCache
+    from mrtd.style.quantizer import BuiltinQuantizer
+    from mrtd.style.space import StyleSpace
+
+    scene = tmp_path / "closing.yaml"
+    scene.write_text('timezone: UTC\nhours: {open: "10:00", close: "18:00", fade: 0.6}\nprompts: {a: alpha, b: beta}\n'
+                     'cues:\n  - {name: five, at: "17:00", mix: {a: 1}}\n'
+                     '  - {name: last, at: "17:59:59", mix: {b: 1}, fade: {seconds: 2}}\n')
+    start = datetime(2026, 6, 10, 17, 59, 58, tzinfo=timezone.utc).timestamp()
+
+    def play(wall_start: float, feed=None) -> tuple[list, list]:
+        session = build_session(StyleSpace(BuiltinQuantizer()), CachedEmbedder(EMBEDDER, EmbeddingCache(str(tmp_path / "cache"))),
+                                wall_at=lambda frame: wall_start + frame * 0.04)
+        heard: list[bytes] = []
+        state = session.control
+        if feed is None:
+            state.listener = lambda frame, command, origin: heard.append(record_line(frame, command, origin))
+            session.scenes.load(scene)
+        else:
+            state.feed = feed
+        shown = []
+        for frame in range(90):
+            state.begin_frame(frame)
+            session.scenes.tick(state)
+            state.frame_conditioning()
+            shown.append((state.cue, state.rest_wanted, state.rest_fade_frames,
+                          {n: round(w, 6) for n, w in state.style.weights().items()}))
+        return heard, shown
+
+    heard, live = play(start)
+    records = [decode_record(json.loads(line)) for line in heard]
+    assert [(type(cmd).__name__, origin) for _, origin, cmd in records] == [
+        ("InstallScene", QUEUE), ("FireCue", TIMELINE), ("Rest", TIMELINE)]
+    assert records[0][2].heard_at == pytest.approx(start)
+    _, replayed = play(start + 3 * 3600, ReplayFeed(records))  # a replay three hours on: closed by then
+    assert replayed == live
+    assert live[10][0] == "five" and live[30][0] == "last" and not live[40][1] and live[60][1]

@@ -446,13 +446,21 @@ class CaptureWriter:
         self._buffer.append((frame, command, origin))
 
     def stop(self, frames: int) -> None:
-        """Write what is left and end the file at `frames` (the frames the session made)."""
+        """Write what is left and end the file at `frames` (the frames the session made). A capture
+        that never began (a start that failed before the music) leaves no empty file behind to
+        refuse the next start: the one it created is removed, if it is still the one there."""
         self._worker.stop()
         self._drain()
         if self._fd is None:
             return
         if self.state == "writing":
             self._end(max(frames, self._last_frame), "stopped")
+        elif self.state == "open":
+            try:
+                if os.path.samestat(os.fstat(self._fd), os.lstat(self.path)):
+                    os.unlink(self.path)
+            except OSError:
+                pass  # gone or replaced already: nothing of ours to remove
         os.close(self._fd)
         self._fd = None
 
