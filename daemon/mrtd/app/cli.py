@@ -421,7 +421,7 @@ def _render(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from mrtd.app.config import ConfigError, settings_for_start
     from mrtd.app.daemon import Daemon
-    from mrtd.app.engine_choice import TooSlowError
+    from mrtd.core.engine_choice import TooSlowError
     from mrtd.audio.outputs import OutputError
 
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config", "seconds", "output_list")}
