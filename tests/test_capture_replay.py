@@ -44,7 +44,7 @@ SCENE = (
     "defaults: {temperature: 1.2}\n"
     "cues:\n"
     "  - {name: intro, at: 0, mix: {rain: 1}}\n"
-    "  - {name: bells, at: 0.4, mix: {bells: 1, rain: 0.3}, fade: {beats: 2, curve: s-curve}}\n"
+    "  - {name: bells, at: 0.2, mix: {bells: 1, rain: 0.3}, fade: {beats: 2, curve: s-curve}}\n"
     "  - {name: pulse, mix: {pulse: 1}, fade: {seconds: 0.8}, set: {drums: 1}}\n"
 )
 # What the session's inputs make, by the command a capture holds it as.
