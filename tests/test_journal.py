@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mrtd.app.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, capture, fit_to_scene, read
-from mrtd.core.music import embeddings_of, restore
+from mrtd.app.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, fit_to_scene, read
+from mrtd.core.music import capture, embeddings_of, restore
 from mrtd.control.state import ControlState
 from mrtd.inputs.scene.loader import load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene

@@ -438,27 +438,9 @@ class Daemon:
         frames = self.scenes.position(self.control)
         return round(frames * FRAME_SECONDS, 2) if frames is not None else 0.0
 
-    # The engine's own: what inputs and tests ask of the daemon, answered by its controller.
-    @property
-    def engine(self) -> BaseEngine | None:
-        """The engine playing (after a swap, the new one; before start, the one injected)."""
-        return self.engines.playing
-
-    @property
-    def engine_note(self) -> str:
-        return self.engines.note
-
-    @property
-    def engine_error(self) -> str:
-        return self.engines.error
-
     def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4) -> Future:
         """Load `name`/`model` aside and crossfade to it (EngineController.swap)."""
         return self.engines.swap(name, model, crossfade_frames)
-
-    def prefill(self, audio_path: Path | None) -> Future:
-        """A second copy of the playing mrt2 model, its context filled (EngineController.prefill)."""
-        return self.engines.prefill(audio_path)
 
     def _stop_capture(self) -> None:
         """After the runner: every frame it made has its commands in the capture."""

@@ -36,7 +36,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 # What the music is doing is core's record (a restart's Resume applies it); the journal keeps it on disk.
-from mrtd.core.music import VERSION, Fade, MusicState, capture  # noqa: F401  (Fade, capture: the journal's names)
+from mrtd.core.music import VERSION, MusicState
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
 log = logging.getLogger(__name__)
