@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import wait_for
-from mrtd.app.daemon import PREFILL_AUDIO_NEEDS, Daemon, DaemonConfig
+from mrtd.app.daemon import Daemon, DaemonConfig
+from mrtd.core.engines import PREFILL_AUDIO_NEEDS
 from mrtd.style.audio_prompt import MAX_AUDIO_PROMPT_BYTES, probe_audio_file, read_audio_file
 from mrtd.style.audio_reader import AudioReader
 from mrtd.style.builtin_audio import BuiltinAudioEmbedder

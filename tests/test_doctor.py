@@ -15,7 +15,7 @@ import pytest
 
 from conftest import running_daemon, wait_for
 from mrt2_tiny import export_tiny_model
-from mrtd.app.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict, model_line, too_slow_message
+from mrtd.core.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict, model_line, too_slow_message
 from mrtd.engines.mrt2 import SOURCE_FILE, Mrt2Engine, mlx_core
 from mrtd.engines.realtime import Verdict
 from mrtd.inputs.web.config import WebConfig

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from mrtd.control import commands as c
@@ -70,6 +72,18 @@ def test_every_pushed_message_decodes_to_what_the_daemon_built():
     assert shown.decode("/mrt/pong", []) is None
 
 
+@dataclass(frozen=True)
+class _Place(c.Command):
+    """A prompt placed on the surface, as a scene's install places one (no OSC address does)."""
+
+    name: str
+    embedding: np.ndarray = field(compare=False)
+    position: tuple[float, float] = (0.5, 0.5)
+
+    def apply(self, state) -> None:
+        state.define_prompt(self.name, "placed", self.embedding, position=self.position)
+
+
 def test_the_snapshot_kept_up_from_changes_is_the_whole_state_shown_again():
     """The daemon keeps its snapshot up to date from each frame's changes (a crossfade's frames
     show the mix again, not the whole state): after any run of commands it is what showing the
@@ -95,7 +109,7 @@ def test_the_snapshot_kept_up_from_changes_is_the_whole_state_shown_again():
                 lambda: c.ClearPrompt(name),
                 lambda: c.SetWeight(name, rng.random()),
                 lambda: c.SetMix(((name, 1.0),)),
-                lambda: c.Call("place", lambda st: st.define_prompt(name, "placed", embedding, position=(rng.random(), rng.random()))),
+                lambda: _Place(name, embedding, (rng.random(), rng.random())),
                 lambda: c.SetXY(rng.random(), rng.random()),
                 lambda: c.SetAxis("sweep", rng.uniform(-1, 1)),
                 lambda: c.NoteOn(rng.randint(40, 80), 100),

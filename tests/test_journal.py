@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mrtd.app.journal import (MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, capture, fit_to_scene, read,
-                              resume_action)
+from mrtd.app.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, fit_to_scene, read
+from mrtd.core.music import capture, embeddings_of, restore
 from mrtd.control.state import ControlState
 from mrtd.inputs.scene.loader import load_scene
 from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
@@ -40,7 +40,9 @@ def _player(tmp_path: Path) -> ScenePlayer:
 def _play(state: ControlState, player: ScenePlayer, frames: range) -> None:
     for frame in frames:
         state.begin_frame(frame)
-        player.tick(state, frame)
+        cue, _hours = player.due(frame)  # what the scene host applies as a FireCue
+        if cue is not None:
+            player.fire(state, cue)
         state.frame_conditioning()  # advances the style space, as the generator does
 
 
@@ -65,7 +67,7 @@ def _restart(tmp_path: Path, music: MusicState, at: int) -> tuple[ControlState, 
     state, player = builtin_control(), _player(tmp_path)
     state.begin_frame(at)
     player.install(state, at, position=music.scene_frames)
-    resume_action(music, EMBEDDER.embed_text, player.stand_on)(state)
+    restore(state, music, embeddings_of(music, EMBEDDER.embed_text), player.stand_on)
     return state, player
 
 
@@ -163,7 +165,7 @@ def test_a_value_this_version_refuses_is_skipped_and_the_rest_restored(tmp_path,
     music = MusicState(params={"temperature": 1.2, "top_k": -5.0, "no_such_param": 1.0})
     state = builtin_control()
     with caplog.at_level(logging.WARNING):
-        resume_action(music, EMBEDDER.embed_text, lambda *_: None)(state)
+        restore(state, music, embeddings_of(music, EMBEDDER.embed_text), lambda *_: None)
     assert state.values["temperature"] == pytest.approx(1.2)
     assert {r.getMessage().split(":")[1].strip().split()[0] for r in caplog.records} == {"top_k", "no_such_param"}
 

@@ -334,11 +334,11 @@ def test_xy_without_a_surface_is_refused_to_the_sender(rig):
 
 
 def test_a_command_that_cannot_apply_is_refused_and_the_music_goes_on(rig):
-    from mrtd.control.commands import Call
+    from mrtd.control.commands import SetWeight
 
     daemon, engine, probe = rig
     failed = daemon.control.failed
-    daemon.control.submit(Call("broken", lambda state: 1 / 0))  # a command that raises on the generation thread
+    daemon.control.submit(SetWeight("nobody", 1.0))  # raises on the generation thread: no such prompt
     wait_for(lambda: daemon.control.failed == failed + 1, 5, "the command to be refused")
     frames = len(engine.seen)
     settle(daemon, 5)

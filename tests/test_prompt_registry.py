@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mrtd.app.journal import MusicState, resume_action
+from mrtd.app.journal import MusicState
+from mrtd.core.music import Resume, embeddings_of
 from mrtd.control import commands as c
 from mrtd.control.state import MAX_PROMPTS, ControlState
 from mrtd.feedback import snapshot
@@ -58,7 +59,8 @@ def test_a_journal_restore_defines_its_prompts_through_the_same_path_and_limit(c
     too_many = {f"p{i:02d}": f"text {i}" for i in range(MAX_PROMPTS + 1)}
     state = builtin_control()
     with caplog.at_level(logging.WARNING):
-        resume_action(MusicState(prompts=too_many), EMBEDDER.embed_text, lambda *_: None)(state)
+        music = MusicState(prompts=too_many)
+        state.apply_now(Resume(music, embeddings_of(music, EMBEDDER.embed_text)))
     assert dict(state.prompt_texts) == {n: t for n, t in too_many.items() if n != f"p{MAX_PROMPTS:02d}"}
     assert sorted(state.prompt_texts) == _in_blend(state), "restored into the registry and the blend together"
     assert [r.getMessage() for r in caplog.records] == [

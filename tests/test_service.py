@@ -18,7 +18,7 @@ from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.app.journal import Journal
 from mrtd.app.logs import JsonFormatter, RepeatLimiter
-from mrtd.app.scenes import SceneHost
+from mrtd.core.scenes import SceneHost
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.app.chain import AudioChain
 from mrtd.audio.recorder import Recorder

@@ -13,7 +13,7 @@ import pytest
 import mrtd.engines as engines
 from conftest import wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.app.engine_choice import TooSlowError
+from mrtd.core.engine_choice import TooSlowError
 from mrtd.app.logs import stop_logging
 from mrtd.app.systemd import Progress
 from mrtd.engines.base import BaseEngine

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import wait_for, probed_daemon
-from mrtd.app.scenes import SceneHost
+from mrtd.core.scenes import SceneHost
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.control import commands as c
 from mrtd.control.state import ControlState

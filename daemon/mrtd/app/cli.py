@@ -81,25 +81,31 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-web", dest="web", action="store_const", const=None, default=given, help="no web control page")
     run.add_argument("--discovery", action="store_const", const=True, default=given, help="advertise OSC over mDNS (zeroconf extra)")
     run.add_argument("--log-json", action="store_const", const=True, default=given, help="log one JSON object per line")
+    run.add_argument("--capture", default=given, metavar="PATH",
+                     help="write every change to the music to this new file, for `mrtd render --replay`")
 
     check = commands.add_parser("check", help="validate scene files and a config file; every error at once")
     check.add_argument("scenes", nargs="*")
     check.add_argument("--audio-dir", help="the daemon's audio folder, where audio prompts are also looked for")
     check.add_argument("--config", help="a config file to check as `mrtd run --config` would read it, folders included")
-    render = commands.add_parser("render", help="render a scene's cue timeline offline to a WAV file")
-    render.add_argument("scene")
+    render = commands.add_parser("render", help="render a scene's cue timeline, or a captured session, offline to a WAV file")
+    render.add_argument("scene", nargs="?", help="the scene file to render (or --replay a capture instead)")
+    render.add_argument("--replay", metavar="CAPTURE", default=None,
+                        help="play again a session `mrtd run --capture` wrote: with its engine, model and seed "
+                             "unless --engine, --model, --seed say otherwise")
     render.add_argument("-o", "--output", required=True,
                         help="WAV file to write: a new name (never a symlink, never the scene or a file it reads)")
     render.add_argument("--overwrite", action="store_true", help="replace the plain file at --output if there is one")
     render.add_argument("--seconds", type=float, default=None,
-                        help="length (default: to the last cue's end; a day for a scene on the clock; "
-                             "over an hour only when asked for here)")
+                        help="length (default: to the last cue's end; a day for a scene on the clock; a replay: to "
+                             "where the session stopped; over an hour only when asked for here)")
     render.add_argument("--start", default=None,
                         help='wall-clock time the render starts at, for a scene on the clock: "13:59:55" '
                              "(today, in the scene's zone) or an ISO date and time (default: now)")
-    render.add_argument("--seed", type=int, default=0)
-    render.add_argument("--engine", default="synth", choices=ENGINE_NAMES,
-                        help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed)")
+    render.add_argument("--seed", type=int, default=None, help="the engine's seed (default 0; a replay: the capture's)")
+    render.add_argument("--engine", default=None, choices=ENGINE_NAMES,
+                        help="synth, mrt2 (any speed: a slow machine just takes longer), or auto (mrt2 when installed); "
+                             "default synth, a replay: the capture's (and its engine swaps)")
     render.add_argument("--model", default=None, help="mrt2 model name under $MAGENTA_HOME (default mrt2_small)")
     render.add_argument("--backend", default="auto", choices=BACKENDS,
                         help="what steps mrt2: mlx, jax (the jax extra), auto: the fastest installed here (default)")
@@ -203,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         config_failed = _check_config(args.config) if args.config is not None else 0
         return max(config_failed, _check(args.scenes, args.audio_dir) if args.scenes else 0)
     if args.command == "render":
+        if (args.scene is None) == (args.replay is None):
+            parser.error("render what? name a scene file, or --replay a capture (not both)")
+        if args.replay is not None and args.start is not None:
+            parser.error("--start is for a scene on the clock; a replay starts where its capture did")
         return _render(args)
     if args.command == "web-token":
         return _web_token(args)
@@ -403,16 +413,24 @@ def _check_one(parser: "SceneParser", path: str, folders: tuple[str, ...]) -> in
 def _render(args: argparse.Namespace) -> int:
     import time
 
-    from mrtd.app.render import OutputRefused, TooLong, render_scene, start_time
+    from mrtd.app.render import OutputRefused, TooLong, render_replay, render_scene, start_time
+    from mrtd.core.capture import CaptureError
     from mrtd.inputs.scene.loader import SceneError
 
     setup_logging("info")  # which engine and style render, and the MusicCoCa warning, on stderr
     started = time.perf_counter()
     try:
-        start = start_time(args.start, args.scene) if args.start is not None else None
-        result = render_scene(args.scene, args.output, args.seconds, args.seed, args.engine,
-                              model=args.model, musiccoca_folder=args.musiccoca_dir, start=start,
-                              overwrite=args.overwrite, backend=args.backend)
+        if args.replay is not None:
+            result = render_replay(args.replay, args.output, args.seconds, args.engine, args.model, args.seed,
+                                   musiccoca_folder=args.musiccoca_dir, overwrite=args.overwrite, backend=args.backend)
+        else:
+            start = start_time(args.start, args.scene) if args.start is not None else None
+            result = render_scene(args.scene, args.output, args.seconds, args.seed or 0, args.engine or "synth",
+                                  model=args.model, musiccoca_folder=args.musiccoca_dir, start=start,
+                                  overwrite=args.overwrite, backend=args.backend)
+    except CaptureError as exc:
+        print(f"not rendered: {exc}", file=sys.stderr)
+        return 2
     except SceneError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
@@ -436,7 +454,7 @@ def _render(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from mrtd.app.config import ConfigError, settings_for_start
     from mrtd.app.daemon import Daemon
-    from mrtd.app.engine_choice import TooSlowError
+    from mrtd.core.engine_choice import TooSlowError
     from mrtd.audio.outputs import OutputError
 
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config", "seconds", "output_list")}

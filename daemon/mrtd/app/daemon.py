@@ -32,29 +32,30 @@ from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
 from mrtd.audio.clock import FrameClock
-from mrtd.app.engine_choice import choose_live_engine, model_source_of, source_words, verdict_word
+from mrtd.core.engine_choice import model_source_of, verdict_word
 from mrtd.app.discovery import Advertisement, advertise
-from mrtd.app.journal import Fit, Journal, MusicState, capture, file_digest, fit_to_scene, resume_action
+from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
 from mrtd.app.midi_host import MidiHost
 from mrtd.app.listening import Listening, check_follow
-from mrtd.app.scenes import SceneHost, WallFrames
+from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
+from mrtd.core.music import ReadMusic, Resume, embeddings_of
+from mrtd.core.scenes import WallFrames
+from mrtd.core.engines import EngineController, EngineSettings
+from mrtd.core.session import build_session, header_for
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
-from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
+from mrtd.control.commands import ClearPrompt, DefinePrompt, PromptReady
 from mrtd.control.state import Controls, ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.style.encoder import EncoderWorker
-from mrtd.engines import BaseEngine, create_engine
-from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, ModelError, Mrt2Engine
-from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
-from mrtd.style.audio_prompt import AudioNeeds, probe_audio_file
-from mrtd.style.audio_reader import read_audio_isolated
+from mrtd.engines import BaseEngine
+from mrtd.frame import FRAME_SECONDS
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
-from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, spawn, thaw_heap
+from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, thaw_heap
 from mrtd.vocabulary.changes import Change
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.values import text
@@ -66,8 +67,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mrtd")
 
 TEMPO_SOURCES = ("internal", "midi", "link")
-# What a prefill reads of an audio file: the encoder's 28 s, 48 kHz stereo; the reader stops there.
-PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2, rate=SAMPLE_RATE)
 MAX_LEAD_FRAMES = 250  # 10 s ahead: past 'safe' (6) by far; each frame is 15 kB of ring
 HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer together get that answer
 
@@ -116,6 +115,8 @@ class DaemonConfig:
     listen: str | None = None  # audio in to follow: default, device:NAME, jack, jack:PORT_L,PORT_R, wav:PATH (looped); the listen extra
     follow: list[str] = field(default_factory=list)  # what follows it from the start: notes, tempo, style (each switchable live)
     listen_bars: int = 4  # the listen prompt is the last N bars heard, renewed every N bars (1-16)
+    capture: str | None = None  # write every change to the music to this new file, for `mrtd render --replay`; None: no capture
+    capture_max_mb: float = DEFAULT_MAX_MB  # the capture stops (the music goes on) when its file would pass this size
 
     def __post_init__(self) -> None:
         # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
@@ -131,6 +132,8 @@ class DaemonConfig:
             raise ValueError(f"record_min_free_mb must be 0 or more MB, got {self.record_min_free_mb}")
         if self.record_max_s is not None and not 0 < self.record_max_s <= 366 * 86_400:
             raise ValueError(f"record_max_s must be a number of seconds above 0 (up to a year), got {self.record_max_s}")
+        if not 0 < self.capture_max_mb <= MAX_MB:
+            raise ValueError(f"capture_max_mb lies in (0, {MAX_MB:g}] MB, got {self.capture_max_mb}")
         if self.tempo_source not in TEMPO_SOURCES:
             raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
         if not 1 <= self.listen_bars <= 16:
@@ -160,12 +163,23 @@ class Daemon:
         self.config = config
         self.wall_clock: Callable[[], float] = wall_clock or time.time
         self.wall_frames = WallFrames(self.wall_clock)
-        self.engine: BaseEngine | None = engine
+        # The engine: chosen, warmed and judged at start; swapped (a model, a prefill, the fallback) aside.
+        self.engines = EngineController(
+            EngineSettings(config.engine, config.model, config.seed, config.keep_warm, config.allow_slow,
+                           config.lead_frames, config.fallback_engine, config.fault_limit, config.backend),
+            engine, on_swapped=self._warn_style_once)
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
         self.style = style if style is not None else choose_style(config.musiccoca_dir, want=config.style_embedder,
                                                                              audio_read=config.audio_prompt_read)
-        self.control = ControlState(self.style.new_space())
+        self.pusher = Pusher()
+        self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
+        # What a live run shares with a render: the control state, the scene host, the generator.
+        self.session = build_session(self.style.new_space(), self.embedder, seed=config.seed,
+                                     scene_dir=config.scene_dir, audio_dir=config.audio_dir,
+                                     publish=self.pusher.publish, parser=SceneParser(), wall_at=self.wall_frames)
+        self.control = self.session.control
+        self.scenes = self.session.scenes
         self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
         self.notifier = Notifier()
@@ -177,24 +191,18 @@ class Daemon:
         self.audio: AudioChain | None = None
         self.osc: OscServer | None = None
         self.web: WebServer | None = None  # when serving the page
-        self.pusher = Pusher()
         self.recorder = Recorder(RecordLimits(round(config.record_min_free_mb * 1e6), config.record_max_s))
-        self.embedder = CachedEmbedder(self.style.embedder, EmbeddingCache(config.cache_dir))
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
-        self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
-                                publish=self.pusher.publish, parser=SceneParser(), wall_at=self.wall_frames)
+        self.capture: CaptureWriter | None = None  # --capture: what the session applies, to a file
         self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock)
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
         self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
-        self.engine_error = ""
-        self._last_error_at: float | None = None  # monotonic time of the last engine fault (device losses: device_watch)
         self.health: Progress | None = None  # /health's judge, once the music flows
         self._style_warned = False  # the mrt2-without-MusicCoCa warning is logged once per run
-        self.engine_note = ""  # why the engine plays although slow, or why auto did not pick the model
         self.link: "LinkFollower | None" = None
         self.listening: Listening | None = None  # --listen: the capture and the analysis following it
         self._caller_nice: int | None = None  # the starting thread's nice before start raised it
@@ -216,43 +224,18 @@ class Daemon:
         short_gil_turns()
         self._caller_nice = raise_priority()  # before any thread starts: they inherit it
         self._caller_thread = threading.get_ident()
-        try:
-            if self.engine is None:
-                self.engine = self._warm_engine(config.engine, config.model)
-            else:
-                self.engine.warm_up()
-        except ModelError as exc:
-            if not config.fallback_engine:
-                raise
-            log.error("engine %s unavailable: %s; falling back to %s", config.engine, exc, config.fallback_engine)
-            self.engine_error = str(exc)
-            self._last_error_at = time.monotonic()
-            self.engine = self._warm_engine(config.fallback_engine, None)
-        self.engine, self.engine_note = choose_live_engine(self.engine, config.engine, config.allow_slow,
-                                                           lambda: self._warm_engine("synth", None),
-                                                           config.lead_frames)
-        verdict = self.engine.verdict
-        # The model, where it came from (random weights say so) and what the doctor would say of it.
-        log.info("engine: %s, %s, %s (warm: %d steps, median %.2f ms, p99 %.2f ms per 40 ms frame, on %s)",
-                 self.engine.describe(), source_words(self.engine), verdict_word(verdict) or "not measured",
-                 verdict.steps if verdict else 0, verdict.p50_ms if verdict else 0.0,
-                 verdict.p99_ms if verdict else 0.0, self.engine.hardware())
+        if config.capture is not None:  # first: a capture path that is taken refuses the start at once
+            self.capture = CaptureWriter(config.capture, round(config.capture_max_mb * 1e6))
+            self._started("capture", self._stop_capture)
+        engine = self.engines.start()
         log.info("style embedder: %s", self.style.describe())
         self._warn_style_once()
 
-        self.control.set("seed", config.seed)
-        if config.prompt:
-            embedding = self.embedder.embed_text(config.prompt)
-            self.control.apply_now(DefinePrompt("prompt", config.prompt, embedding, 1.0))
-            log.info("prompt: %r", config.prompt)
-        self.snapshot = snapshot.messages(self.control)
-
-        self.generator = Generator(self.engine, self.control)
-        self.generator.after_commands = self._publish_changes
+        self.generator = self.session.play(engine, after=self._publish_changes)
+        self.engines.drive(self.generator)
         self.generator.taps.append(self.recorder.tap)
         # A recording an input starts ends after the runner has stopped: it gets every frame.
         self._started("recorder", self.recorder.stop)
-        self.generator.on_fault = self._engine_faulted
         self.audio = AudioChain(
             [config.output, *config.outputs], config.lead_frames, config.device_options(), self._injected_output
         )
@@ -260,6 +243,16 @@ class Daemon:
         self.runner = self.audio.runner_for(self.generator)  # starts the sinks (wav, flac, pipe)
         # Started before the runner, so stopped after it: the sinks get every frame it made.
         self._started("sinks", self.audio.stop_sinks)
+        if self.capture is not None:  # before the first command applies (the prompt, the scene)
+            self.session.record_to(self.capture, header_for(
+                self.session, engine, self.style.name, config.seed, config.lead_frames,
+                self.generator.ducks_ahead, self.wall_clock()))
+            log.info("capture: %s", self.capture.path)
+        if config.prompt:
+            embedding = self.embedder.embed_text(config.prompt)
+            self.control.apply_now(DefinePrompt("prompt", config.prompt, embedding, 1.0))
+            log.info("prompt: %r", config.prompt)
+        self.snapshot = snapshot.messages(self.control)
         fit = self._fit_journal(self._read_journal())
         if config.midi:
             self.midi.start(config.midi_ports)
@@ -332,7 +325,7 @@ class Daemon:
                  os.path.abspath(config.state_dir) if config.state_dir else "none (no journal)", self.embedder.cache.directory,
                  " (relative to the working directory)" if not all(
                      os.path.isabs(os.path.expanduser(d)) for d in (config.scene_dir, config.record_dir)) else "")
-        self.notifier.ready(f"playing {self.engine.describe()} to {self.audio.describe()}")
+        self.notifier.ready(f"playing {engine.describe()} to {self.audio.describe()}")
         self.notifier.start_watchdog(self._audio_judge())
         self.health = self._audio_judge(min_look_s=HEALTH_LOOK_S)
         self._started("notifier", self._notify_stopping)
@@ -369,7 +362,7 @@ class Daemon:
 
     def last_error_age_s(self) -> float | None:
         """Seconds since the last engine fault or lost sound card; None if neither happened."""
-        times = [t for t in (self._last_error_at, self.device_watch.lost_at if self.device_watch else None) if t is not None]
+        times = [t for t in (self.engines.last_error_at, self.device_watch.lost_at if self.device_watch else None) if t is not None]
         return round(time.monotonic() - max(times), 3) if times else None
 
     def services(self) -> Services:
@@ -378,7 +371,7 @@ class Daemon:
             controls=self.controls, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
             learn=self.midi.learn, recorder=self.recorder, dialects=self.dialects, status=self.status,
             snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
-            prefill=self.prefill, swap_engine=self.swap_engine,
+            prefill=self.engines.prefill, swap_engine=self.engines.swap,
             audio_dir=self.config.audio_dir, record_dir=self.config.record_dir,
         )
 
@@ -395,7 +388,7 @@ class Daemon:
     @property
     def style_warning(self) -> str:
         """Non-empty while an mrt2 engine plays with the built-in embedder: prompts cannot steer it."""
-        engine = self.generator.engine if self.generator else self.engine
+        engine = self.engines.playing
         return self.style.mrt2_warning() if engine is not None and engine.name == "mrt2" else ""
 
     @property
@@ -411,8 +404,8 @@ class Daemon:
         self.control.submit(ClearPrompt(name))
 
     def _publish_changes(self, control: ControlState) -> None:
-        """Generation thread, once per frame: fire due cues, refresh the snapshot, push what changed."""
-        self.scenes.tick(control)
+        """Generation thread, once per frame (after the session's commands and the scene's
+        timeline): refresh the snapshot, push what changed."""
         changed = control.take_changes()
         weights = control.style.weights()
         if weights != self._last_weights:  # a crossfade moves the mix without a command
@@ -424,17 +417,6 @@ class Daemon:
         self.pusher.publish(pushed)
         if self.web is not None:
             self.web.publish(pushed)
-
-    def _warm_engine(self, name: str, model: str | None, backend: str | None = None) -> BaseEngine:
-        engine = create_engine(name, model=model, seed=self.config.seed, keep_warm=self.config.keep_warm,
-                               backend=backend or self.config.backend)
-        try:
-            if engine.verdict is None:  # backend auto measured both backends already
-                engine.warm_up()
-        except BaseException:
-            engine.close()
-            raise
-        return engine
 
     def _read_journal(self) -> MusicState | None:
         if self.config.state_dir is None:
@@ -465,18 +447,14 @@ class Daemon:
                 # mix, fade and cue, from before the stop, would put back a moment that has passed.
                 log.info("scene on the clock: it starts where the clock says, not where %s left it", self.journal.path)
                 return
-            same_file = fit.same_file
-            action = resume_action(music, self.embedder.embed_text,
-                                   lambda state, cue: self.scenes.stand_on(state, cue, keep_place=same_file))
-            self.control.submit(Call("resume", action))  # after the scene's install, in the same frame
+            resume = Resume(music, embeddings_of(music, self.embedder.embed_text), keep_place=fit.same_file)
+            self.control.submit(resume)  # after the scene's install, in the same frame
             log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
 
     def _ask_journal(self) -> None:
         """Journal thread: have the generation thread capture the music at its next frame."""
-        journal = self.journal
-        if journal is not None:
-            self.control.submit(Call("journal", lambda state: journal.offer(
-                capture(state, self.scenes.path, self.scenes.position(state), self.scenes.digest))))
+        if self.journal is not None:
+            self.control.submit(ReadMusic(self.journal))
 
     def _scene_position_s(self) -> float:
         """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two
@@ -484,75 +462,16 @@ class Daemon:
         frames = self.scenes.position(self.control)
         return round(frames * FRAME_SECONDS, 2) if frames is not None else 0.0
 
-    def _engine_faulted(self, consecutive: int) -> None:
-        """Generation thread: after `fault_limit` failed frames in a row, fall back (once)."""
-        self._last_error_at = time.monotonic()  # a fault's path, never a good frame's: one float per failed frame
-        fallback = self.config.fallback_engine
-        if consecutive != self.config.fault_limit or not fallback or self.generator is None:
-            return
-        if self.generator.engine.name == fallback:
-            return  # the fallback itself is failing: keep concealing and resetting
-        log.error("engine %s failed %d frames in a row; switching to %s", self.generator.engine.name, consecutive, fallback)
-        self.engine_error = self.generator.last_fault
-        self.swap_engine(fallback, None, crossfade_frames=0)
+    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4) -> Future:
+        """Load `name`/`model` aside and crossfade to it (EngineController.swap)."""
+        return self.engines.swap(name, model, crossfade_frames)
 
-    def prefill(self, audio_path: Path | None) -> Future:
-        """Warm a second copy of the playing mrt2 model, fill its context with `audio_path`
-        (or silence), then crossfade to it. Everything heavy happens off the generation thread."""
-        playing = self.generator.engine if self.generator else None
-        if not isinstance(playing, Mrt2Engine):  # the jax backend's step takes no forced tokens (engines/mrt2_jax.py)
-            raise ValueError("prefill needs the mrt2 engine on the mlx backend (the synth engine has no context to fill)")
-        model = playing.model
-        if audio_path is not None:
-            probe_audio_file(audio_path)  # the header only: a file it cannot use is refused to the sender now
-
-        def fill(engine: BaseEngine) -> None:
-            assert isinstance(engine, Mrt2Engine), "swap_engine('mrt2') makes one"
-            audio = None
-            if audio_path is not None:  # on the loading thread, decoded in the reader's process, 28 s at most
-                audio, _rate = read_audio_isolated(audio_path, PREFILL_AUDIO_NEEDS)
-            live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
-            current = self.generator.engine if self.generator else playing  # the official runner prefills the live engine:
-            engine.continue_from(current if isinstance(current, Mrt2Engine) else playing)  # start from its state
-            frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
-            log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
-
-        return self.swap_engine("mrt2", model, prepare=fill, backend=playing.backend)
-
-    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4,
-                    prepare: Callable[[BaseEngine], None] | None = None, backend: str | None = None) -> Future:
-        """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
-        `backend`: mrt2's backend (None: the config's), e.g. the playing one's for a prefill.
-
-        The future resolves to the new engine once the old one is closed, or to the
-        loading error (the running engine then simply keeps playing).
-        """
-        result: Future = Future()
-
-        def load() -> None:
-            try:
-                engine = self._warm_engine(name, model, backend)
-                # Judged as at start: a model too slow for live play is refused (and closed)
-                # unless allow_slow; no synth stands in, since the one playing already does.
-                engine, note = choose_live_engine(engine, "swap", self.config.allow_slow, make_synth=None,
-                                                  lead_frames=self.config.lead_frames)
-                if prepare is not None:
-                    prepare(engine)
-            except Exception as exc:
-                log.error("engine swap to %s %s failed: %s; keeping %s", name, model or "", exc,
-                          self.engine.describe() if self.engine else "none")
-                result.set_exception(exc)
-                return
-            assert self.generator is not None
-            done = self.generator.swap_engine(engine, crossfade_frames)
-            done.wait()
-            self.engine = engine
-            self.engine_note = note
-            self._warn_style_once()  # a swap to mrt2 without MusicCoCa: say so, once per run
-            result.set_result(engine)
-
-        spawn("mrtd-engine-load", load)
-        return result
+    def _stop_capture(self) -> None:
+        """After the runner: every frame it made has its commands in the capture."""
+        if self.session.capture is not None:
+            self.session.stop_recording()
+        elif self.capture is not None:  # a start that failed before the music: the file, closed
+            self.capture.stop(0)
 
     def stop(self) -> None:
         """Stop what start() started, newest first; safe after a start that failed half-way
@@ -563,7 +482,7 @@ class Daemon:
         # The engine is the daemon's from construction (an injected one too), so it is closed
         # whatever start reached, and last: every part that steps it has stopped. After a swap
         # the live one is the generator's.
-        engine = self.generator.engine if self.generator else self.engine
+        engine = self.engines.playing
         if engine is not None:
             engine.close()
         # Process-wide settings start() made before any part started: undone after every part.
@@ -579,12 +498,12 @@ class Daemon:
         self.notifier.close()
 
     def status(self) -> dict[str, Any]:
-        engine = self.generator.engine if self.generator else self.engine
+        engine = self.engines.playing
         metrics = engine.metrics() if engine else None
         verdict = engine.verdict if engine else None
         return {
             "engine": engine.describe() if engine else "none",
-            "engine_error": self.engine_error,  # why the configured engine is not the one playing
+            "engine_error": self.engines.error,  # why the configured engine is not the one playing
             # The engine warns of any step over the frame; a longer lead that carries it (--latency
             # safe, Verdict.fits_lead) plays it without gaps, so there is nothing to warn of.
             "realtime_warning": "" if verdict is not None and verdict.fits_lead(self.config.lead_frames)
@@ -593,7 +512,7 @@ class Daemon:
             "model_verdict": verdict_word(verdict),  # live | live-at-PRESET | offline-only ("" unmeasured)
             "rtf": metrics.realtime_factor if metrics and metrics.steps else 0.0,
             "frames_late": getattr(engine, "frames_late", 0),
-            "engine_note": self.engine_note,
+            "engine_note": self.engines.note,
             "behind": self.generator.lateness.describe() if self.generator else "",
             "late_steps": self.generator.lateness.late_frames if self.generator else 0,
             "hardware": engine.hardware() if engine else "",
@@ -636,4 +555,6 @@ class Daemon:
             "hours": self.scenes.hours_text(self.wall_clock()),  # "" without opening hours, else "open until 18:00"
             "backend_note": getattr(engine, "backend_note", ""),  # why this backend plays (auto: the warm-up figures)
             "record_error": self.recorder.error,  # why the last take ended by itself (full disk, floor, length); "" if it did not
+            # --capture: its file, the commands written, and writing | full | lost | failed | stopped
+            **(self.capture.status() if self.capture is not None else {"capture": "", "capture_records": 0, "capture_state": ""}),
         }

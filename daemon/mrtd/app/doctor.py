@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mrtd.app.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict
+from mrtd.core.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict
 from mrtd.conditioning import Conditioning
 from mrtd.engines.backends import pick
 from mrtd.engines.base import BaseEngine

@@ -31,83 +31,22 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final, Literal, Optional
+from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from mrtd.vocabulary.params import PARAMS
-from mrtd.control.state import ControlState
+# What the music is doing is core's record (a restart's Resume applies it); the journal keeps it on disk.
+from mrtd.core.music import VERSION, MusicState
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
-from mrtd.style.curves import CURVES
-from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
 
-VERSION: Final = 3  # 3: the scene file's digest, so a restart knows whether the scene was edited
 MAX_JOURNAL_BYTES = 1 << 20  # a real journal is a few KB; a bigger file is not ours
 POSITION_INTERVAL_S = 10.0  # a cue list's position alone is written this often (SD cards wear)
-_NAME = Field(min_length=1, max_length=200)
 
 
 class JournalError(ValueError):
     """A journal that cannot be used; the message names the reason and never quotes the file."""
-
-
-class Fade(BaseModel):
-    """A crossfade under way: where it goes, how many frames it still has, its curve."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    target: dict[str, float]
-    frames_left: int = Field(ge=1, le=10_000_000)
-    curve: str
-
-    def model_post_init(self, _context: Any) -> None:
-        if self.curve not in CURVES:
-            raise ValueError(f"unknown curve {self.curve!r}")
-
-
-class MusicState(BaseModel):
-    """Everything a restart needs to sound like it did (version 3 of the journal)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    version: Literal[3] = VERSION
-    scene_path: Optional[str] = Field(default=None, max_length=4096)
-    # sha256 of the scene file as it was loaded; None: no scene, or a journal older than version 3
-    scene_digest: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    cue: Optional[str] = Field(default=None, max_length=200)
-    scene_frames: Optional[int] = Field(default=None, ge=0)  # frames into the scene's timeline (its lap)
-    prompts: dict[str, str] = Field(default_factory=dict, max_length=256)  # name -> text
-    mix: dict[str, float] = Field(default_factory=dict, max_length=256)  # raw weights, now
-    fade: Optional[Fade] = None
-    params: dict[str, float] = Field(default_factory=dict, max_length=64)
-    axes: dict[str, float] = Field(default_factory=dict, max_length=256)
-    xy: Optional[tuple[float, float]] = None
-
-    def without_position(self) -> "MusicState":
-        """The same state with what moves by itself every frame left out (for 'did it change?'):
-        the place in the cue list and, while a fade runs, its frames left and the mix it moves."""
-        if self.fade is None:
-            return self.model_copy(update={"scene_frames": None})
-        return self.model_copy(update={"scene_frames": None, "mix": {}, "fade": self.fade.model_copy(update={"frames_left": 1})})
-
-
-def capture(state: ControlState, scene_path: Path | None, scene_frames: int | None,
-            scene_digest: str | None = None) -> MusicState:
-    """Generation thread: the music as it is at this frame (`scene_digest`: as `file_digest` gave it
-    when the scene loaded; never computed here, which is no place for file I/O)."""
-    fade = state.style.fade_in_flight()
-    return MusicState(
-        scene_path=str(scene_path) if scene_path is not None else None,
-        scene_digest=scene_digest if scene_path is not None else None,
-        cue=state.cue or None,
-        scene_frames=scene_frames,
-        prompts=dict(state.prompt_texts),
-        mix=state.style.weights(),
-        fade=None if fade is None else Fade(target=fade[0], frames_left=fade[1], curve=fade[2]),
-        params={name: float(value) for name, value in state.values.items()},
-        axes=dict(state.axes),
-        xy=state.xy,
-    )
 
 
 def read(path: Path) -> MusicState | None:
@@ -339,53 +278,3 @@ class Journal:
             if stopping.wait(self.interval_s):
                 return
             self.flush()
-
-
-def resume_action(music: MusicState, embed_text: Callable[[str], Any], stand_on: Callable[[ControlState, str], None],
-                  fade_in_ms: float = 1500.0) -> Callable[[ControlState], None]:
-    """What to do on the generation thread to put `music` back, fading in.
-
-    Prompt texts are encoded here, on the caller's thread, before the audio
-    starts. `stand_on(state, cue)` puts the scene player back on its cue
-    without replaying the cue's fade (the scene was installed at its place in
-    the timeline, `scene_frames`, before this runs). A
-    value a newer or older mrtd would not accept is skipped with a warning;
-    the rest is restored.
-    """
-    embeddings = {name: embed_text(text) for name, text in music.prompts.items()}
-
-    def apply(state: ControlState) -> None:
-        for name, value in music.params.items():
-            if name == "volume":
-                continue
-            try:
-                state.set(name, value)
-            except (KeyError, ValueError) as exc:
-                log.warning("journal: %s not restored: %s", name, exc)
-        for name, text in music.prompts.items():
-            if not state.has_prompt(name):  # the same path an OSC definition takes, limit included
-                try:
-                    state.define_prompt(name, text, embeddings[name], weight=0.0)
-                except ValueError as exc:
-                    log.warning("journal: prompt %s not restored: %s", name, exc)
-        known = state.prompt_texts
-        state.style.crossfade_to({n: w for n, w in music.mix.items() if n in known and 0.0 <= w <= 100.0}, 0)
-        if music.fade is not None:
-            target = {n: w for n, w in music.fade.target.items() if n in known and 0.0 <= w <= 100.0}
-            state.crossfade(target, music.fade.frames_left, music.fade.curve)
-        for axis, value in music.axes.items():
-            try:
-                state.style.set_axis(int(axis) if axis.isdigit() else axis, value)
-                state.axes[axis] = value
-            except (KeyError, ValueError, IndexError) as exc:
-                log.warning("journal: axis %s not restored: %s", axis, exc)
-        if music.xy is not None:
-            state.xy = music.xy
-        if music.cue:
-            stand_on(state, music.cue)
-        volume = music.params.get("volume", PARAMS["volume"].default)
-        state.set("volume", -60.0)
-        state.glide("volume", volume, fade_in_ms / 3)  # about 95 % there after fade_in_ms
-        state.changed.update((Change.MIX, Change.PROMPTS, Change.SCENE, Change.CUE, Change.AXES, Change.XY))
-
-    return apply

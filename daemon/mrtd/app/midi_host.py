@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from mrtd.app.scenes import SceneHost
+from mrtd.core.scenes import SceneHost
 from mrtd.control import commands as c
 from mrtd.control.state import Controls
 from mrtd.inputs.midi import MidiInput

@@ -1,12 +1,15 @@
-"""`mrtd render`: play a scene offline, as fast as the engine allows.
+"""`mrtd render`: play a scene, or a captured session, offline, as fast as the engine allows.
 
-The same parts as a live run, built the same way: the control state and its
-command schedule, the style space, the generator, and the `SceneHost` that
-installs the scene, fires its cues and owns its mappings. What is left out is
-only what paces a live run: the ring, the playout and the device clock. Frame
-k is simply the k-th frame made, so a render is deterministic for a scene,
-seed and engine, and sample for sample what a live run with no live input
-makes (tests/test_render_live.py).
+The same session as a live run, built by the same function (core/session.py): the control
+state and its command schedule, the style space, the scene host that installs the scene and
+applies its timeline, and the generator. What is left out is only what paces a live run: the
+ring, the playout and the device clock. Frame k is simply the k-th frame made, so a render is
+deterministic for a scene, seed and engine, and sample for sample what a live run with no live
+input makes (tests/test_render_live.py).
+
+`--replay` plays a capture (`mrtd run --capture`): the commands the live session applied, each
+on its frame, so with the capture's engine it makes what was made live, sample for sample,
+and with another engine the same performance played by it (tests/test_capture_replay.py).
 """
 
 from __future__ import annotations
@@ -16,17 +19,21 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from datetime import date
 
+    import numpy as np
+
 from mrtd.app.render_progress import ProgressBar, StopRequest
-from mrtd.app.scenes import SceneHost
-from mrtd.app.style_choice import choose_style
+from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.audio.wavfile import GrowingWav, create_new
 from mrtd.control.state import ControlState
-from mrtd.engines import create_engine
+from mrtd.core.capture import read_capture
+from mrtd.core.session import Session, build_session
+from mrtd.engine import Engine
+from mrtd.engines import BaseEngine, create_engine
 from mrtd.frame import CHANNELS, FRAME_SECONDS, FRAMES_PER_SECOND
 from mrtd.inputs.scene.loader import load_scene, referenced_file
 from mrtd.inputs.scene.player import ScenePlayer
@@ -35,7 +42,7 @@ from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 
 log = logging.getLogger(__name__)
 
-TAIL_S = 4.0  # after the last cue's fade, so it is heard to the end
+TAIL_S = 4.0  # after the last cue's fade (a replay: its last command, when it has no end), so it is heard to the end
 # A render longer than this is made only when asked for with --seconds: a scene's own length can
 # be a day (a scene on the clock, a gallery loop), and a day of 48 kHz stereo is 16.6 GB.
 UNASKED_LIMIT_S = 3600.0
@@ -45,11 +52,11 @@ WAV_HEADER_BYTES = 44
 class TooLong(ValueError):
     """A render that would be longer than an hour without --seconds: nothing has been written."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, what: str = "this scene") -> None:
         self.seconds = seconds
         self.bytes = wav_bytes(seconds)
         super().__init__(
-            f"this scene runs {seconds:.0f} s ({seconds / 3600:.1f} h): the WAV would be {self.bytes:,} bytes "
+            f"{what} runs {seconds:.0f} s ({seconds / 3600:.1f} h): the WAV would be {self.bytes:,} bytes "
             f"({self.bytes / 1e9:.1f} GB). Nothing was written; ask for it with --seconds {seconds:.0f} "
             f"(or a shorter --seconds N)")
 
@@ -161,31 +168,87 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
     inputs = input_files(scene_path)
     check_output(out_path, inputs, overwrite)  # refused before the engine warms up
     style = choose_style(musiccoca_folder)  # the same pair a live run picks: MusicCoCa where installed
-    embedder = CachedEmbedder(style.embedder, EmbeddingCache(cache_dir))
-    state = ControlState(style.new_space())
-    state.set("seed", seed)
-    scenes = SceneHost(state, embedder, scene_dir=str(scene_path.parent), audio_dir=str(scene_path.parent),
-                       publish=lambda messages: log.error("%s", messages),
-                       wall_at=lambda frame: begin + frame * FRAME_SECONDS)
-    scenes.load(scene_path)  # SceneError when invalid; installs on frame 0, as live
-    engine = create_engine(engine_name, seed=seed, model=model, backend=backend)
+    session = build_session(style.new_space(), CachedEmbedder(style.embedder, EmbeddingCache(cache_dir)), seed=seed,
+                            scene_dir=str(scene_path.parent), audio_dir=str(scene_path.parent),
+                            publish=lambda messages: log.error("%s", messages),
+                            wall_at=lambda frame: begin + frame * FRAME_SECONDS)
+    session.scenes.load(scene_path)  # SceneError when invalid; installs on frame 0, as live
+    generator = _offline(session, _engine(engine_name, model, seed, style, backend))
+    frame = generator.next_frame()  # frame 0 installs the scene (and its tempo)
+    player = session.scenes.player
+    assert player is not None, "the scene installs on frame 0"
+    length = seconds if seconds is not None else default_seconds(player, session.control)
+    return _write(generator, frame, length, seconds is None, out_path, inputs, overwrite, progress, session)
+
+
+def render_replay(capture_path: str | Path, out_path: str | Path, seconds: float | None = None,
+                  engine_name: str | None = None, model: str | None = None, seed: int | None = None,
+                  cache_dir: str | None = None, progress: bool | None = None, musiccoca_folder: str | None = None,
+                  overwrite: bool = False, watch: "Callable[[Generator[ControlState, Engine]], None] | None" = None,
+                  backend: str = "auto") -> Rendered:
+    """Render the session captured at `capture_path` (`mrtd run --capture`) to a WAV: its commands,
+    each applied on the frame it applied live. The engine, model and seed are the capture's unless
+    given; an engine given plays throughout (the capture's engine swaps are not played). Without
+    `seconds`, up to where the session stopped (or, cut short, its last command and a tail).
+    CaptureError for a capture that cannot be read, before anything is written. `watch`: called
+    after each frame with the generator (its engine included), e.g. to read mrt2's tokens."""
+    capture_path, out_path = Path(capture_path), Path(out_path)
+    capture = read_capture(capture_path)
+    check_output(out_path, [capture_path], overwrite)
+    header = capture.header
+    name = engine_name or header.engine
+    model = model if model is not None else (header.model if name == header.engine else None)
+    seed = header.seed if seed is None else seed
+    style = choose_style(musiccoca_folder)
+    # A scene on the clock is installed where its recorded time says; the wall clock a replay
+    # keeps (status lines, nothing that moves the music) runs from the capture's start.
+    session = build_session(style.new_space(), CachedEmbedder(style.embedder, EmbeddingCache(cache_dir)), seed=seed,
+                            publish=lambda messages: log.error("%s", messages),
+                            wall_at=lambda frame: header.wall_start + (frame + header.lead_frames) * FRAME_SECONDS)
+    generator = _offline(session, _engine(name, model, seed, style, backend))
+    generator.ducks_ahead = header.ducks  # a reset asked for now fades in as it did live
+    session.replay(capture, (lambda swap_name, swap_model: _engine(swap_name, swap_model, seed, style, backend))
+                   if engine_name is None else None)
+    if seconds is not None:
+        length = seconds
+    elif capture.ended:
+        length = capture.end_frame * FRAME_SECONDS
+    else:  # killed: no end record
+        length = capture.end_frame * FRAME_SECONDS + TAIL_S
+        log.info("replay: %s has no end record (the session was killed?); rendering to its last command and %g s",
+                 capture_path, TAIL_S)
+    return _write(generator, generator.next_frame(), length, seconds is None, out_path, [capture_path], overwrite,
+                  progress, session, what="this capture", watch=watch)
+
+
+def _engine(name: str, model: str | None, seed: int, style: StyleChoice, backend: str = "auto") -> BaseEngine:
+    engine = create_engine(name, seed=seed, model=model, backend=backend)
     log.info("render: %s, style %s", engine.describe(), style.describe())
     if engine.name == "mrt2" and style.mrt2_warning():
         log.warning("%s", style.mrt2_warning())
     engine.reset()  # the seed takes effect at reset (mrt2 rotates its RNG key then); live, warm-up does this
-    generator = Generator(engine, state)
+    return engine
+
+
+def _offline(session: Session, engine: Engine) -> "Generator[ControlState, Engine]":
+    generator = session.play(engine)
     generator.lateness.warn = False  # offline: a slow step is no gap ("behind real time" would send the user to render)
-    generator.after_commands = scenes.tick  # what the daemon's per-frame hook does for the music
+    return generator
+
+
+def _write(generator: "Generator[ControlState, Engine]", frame: "np.ndarray", length: float, unasked: bool,
+           out_path: Path, inputs: list[Path], overwrite: bool, progress: bool | None, session: Session,
+           what: str = "this scene", watch: "Callable[[Generator[ControlState, Engine]], None] | None" = None) -> Rendered:
+    """Write `length` seconds of frames, `frame` (the first) and those after, to a new WAV at
+    `out_path`; SIGINT/SIGTERM stop it between frames, leaving a valid WAV of what was made.
+    Longer than UNASKED_LIMIT_S when not asked for (`unasked`): TooLong, nothing written."""
+    engine = generator.engine
+    if unasked and length > UNASKED_LIMIT_S:
+        engine.close()
+        raise TooLong(length, what)
+    total = max(1, round(length * FRAMES_PER_SECOND))
     peak = 0.0
     made = 0
-    frame = generator.next_frame()  # frame 0 installs the scene (and its tempo)
-    player = scenes.player
-    assert player is not None, "the scene installs on frame 0"
-    length = seconds if seconds is not None else default_seconds(player, state)
-    if seconds is None and length > UNASKED_LIMIT_S:
-        engine.close()
-        raise TooLong(length)
-    total = max(1, round(length * FRAMES_PER_SECOND))
     fd = create_output(out_path, inputs, overwrite)
     wav = GrowingWav(fd)  # the header follows the data, so an interrupted or killed render is valid too
     with StopRequest() as stop:
@@ -196,6 +259,8 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
                     if stop.requested.is_set():
                         break
                     frame = generator.next_frame()
+                if watch is not None:
+                    watch(generator)
                 peak = max(peak, float(abs(frame).max()))
                 wav.write(frame)
                 made += 1
@@ -203,8 +268,10 @@ def render_scene(scene_path: str | Path, out_path: str | Path, seconds: float | 
         finally:
             wav.close()
             bar.finish()  # also gives the log its stream back
-    engine.close()
-    return Rendered(made, list(player.fired), peak, made < total, engine.describe())
+    generator.engine.close()
+    player = session.scenes.player
+    return Rendered(made, list(player.fired) if player is not None else [], peak, made < total,
+                    generator.engine.describe())
 
 
 def start_time(text: str, scene_path: str | Path, today: "date | None" = None) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
-from mrtd.app.paths import inside
+from mrtd.core.paths import inside
 from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
 from mrtd.inputs.scene.loader import SceneError
@@ -24,7 +24,7 @@ from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:
-    from mrtd.app.scenes import SceneShown
+    from mrtd.core.scenes import SceneShown
     from mrtd.audio.recorder import Recorder
     from mrtd.control.state import Controls
     from mrtd.feedback.push import Pusher

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from mrtd.app.engine_choice import model_line
+from mrtd.core.engine_choice import model_line
 from mrtd.app.surface import Services, Surface
 from mrtd.app.web_token import kept_token, token_path
 from mrtd.vocabulary.params import PARAMS

@@ -8,13 +8,19 @@ frame boundary it is due, by calling `apply(state)`.
 `coalesce_key` names the continuous control a command moves: of several
 commands with the same key due in one frame, only the last is applied.
 Discrete events (notes, cues, resets) have no key and are never dropped.
+
+Every change to the music is one of these typed values, never a function: what the
+generation thread applied can then be told to a listener (core/capture.py writes it
+down) and applied again, frame for frame, by a replay. Commands that need a part above
+control (the scene host) are defined in core/commands.py and reach it through
+`ControlState.hosts`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, ClassVar, Mapping
 
 import numpy as np
 
@@ -34,9 +40,18 @@ if TYPE_CHECKING:
 
 class Command:
     coalesce_key: str | None = None
+    # Whether applying it changes the music, so a capture writes it down. A wrapper that only
+    # schedules another (Quantized) is not: the command it schedules is, when it applies.
+    recorded: ClassVar[bool] = True
 
     def apply(self, state: "ControlState") -> None:
         raise NotImplementedError
+
+    def settled(self, state: "ControlState") -> "Command":
+        """This command with what it reads of the live moment (a wall-clock time) resolved, so
+        applying the result here or in a replay does the same. Called, on the generation thread,
+        only while a listener is told what applies; most commands read nothing of the moment."""
+        return self
 
     def safer(self, values: Mapping[str, float | int | bool]) -> bool:
         """Whether this only makes the sound safer (quieter, silent, notes off, reset, resting),
@@ -70,6 +85,16 @@ class SetParam(Command):
         if self.name == "volume":
             return float(self.value) <= float(values["volume"])
         return self.name in SAFER_SWITCHES and bool(self.value)
+
+
+@dataclass(frozen=True)
+class Toggle(Command):
+    """A switch flipped (a scene mapping's button): on becomes off and off on, as it is when applied."""
+
+    name: str
+
+    def apply(self, state: "ControlState") -> None:
+        state.set(self.name, not state.values[self.name])
 
 
 @dataclass(frozen=True)
@@ -153,9 +178,10 @@ class Rest(Command):
 
     resting: bool
     seconds: float = 3.0
+    by_hours: bool = False  # a scene's opening hours closing or opening (its timeline), not a performer
 
     def apply(self, state: "ControlState") -> None:
-        state.rest(self.resting, round(self.seconds * FRAMES_PER_SECOND))
+        state.rest(self.resting, round(self.seconds * FRAMES_PER_SECOND), by_hours=self.by_hours)
 
     def safer(self, values: Mapping[str, float | int | bool]) -> bool:
         return self.resting  # /mrt/stop; waking (/mrt/start) waits its turn like any command
@@ -305,6 +331,7 @@ class Quantized(Command):
     inner: Command
     unit: str  # "beat" or "bar"
     count: int = 1
+    recorded: ClassVar[bool] = False  # the inner command is, on the frame it applies
 
     def apply(self, state: "ControlState") -> None:
         state.schedule_in(state.clock.frames_until(self.unit, self.count), self.inner)
@@ -333,6 +360,14 @@ class AlignBeat(Command):
 
     def apply(self, state: "ControlState") -> None:
         from mrtd.control.tempo import ALIGN_TOLERANCE
+
+        beat = self._beat_now(state)
+        if self.modulo > 0.0:
+            own = state.clock.beat
+            beat = own + (beat - own + self.modulo / 2.0) % self.modulo - self.modulo / 2.0
+        state.clock.align(beat, 0.0 if self.jump else ALIGN_TOLERANCE)
+
+    def _beat_now(self, state: "ControlState") -> float:
         from mrtd.frame import FRAME_SECONDS
 
         beat = self.beat
@@ -341,18 +376,11 @@ class AlignBeat(Command):
             if math.isfinite(position):
                 bpm = self.bpm if self.bpm is not None else float(state.values["tempo"])
                 beat += (state.frame - position) * bpm / 60.0 * FRAME_SECONDS
-        if self.modulo > 0.0:
-            own = state.clock.beat
-            beat = own + (beat - own + self.modulo / 2.0) % self.modulo - self.modulo / 2.0
-        state.clock.align(beat, 0.0 if self.jump else ALIGN_TOLERANCE)
+        return beat
 
-
-@dataclass(frozen=True)
-class Call(Command):
-    """Runs `action(state)` on the generation thread: for layers above control (scenes, records)."""
-
-    label: str
-    action: object = field(compare=False)
-
-    def apply(self, state: "ControlState") -> None:
-        self.action(state)  # type: ignore[operator]
+    def settled(self, state: "ControlState") -> "AlignBeat":
+        """The beat this frame starts on, with the wall time of the source's beat left behind: a
+        replay has no output clock to carry `at` to a frame with, and needs none."""
+        if self.at is None:
+            return self
+        return AlignBeat(self._beat_now(state), None, None, self.jump, self.modulo)  # the modulo reads the clock, which a replay has

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol, Sequence
 
 from mrtd.conditioning import Conditioning
 from mrtd.control.notes import NoteTracker
@@ -72,7 +72,32 @@ class Applicable(Protocol):
     @property
     def coalesce_key(self) -> str | None: ...
 
+    @property
+    def recorded(self) -> bool: ...
+
     def apply(self, state: "ControlState") -> None: ...
+
+    def settled(self, state: "ControlState") -> "Applicable": ...
+
+
+# Where an applied command came from, as the listener is told: the command queue (every input,
+# and a scene's install and cues asked for), a scene's own timeline (its timed cues, its opening
+# hours), or the engine switch (an engine swap, told by the generator when it takes over).
+QUEUE = "queue"
+TIMELINE = "timeline"
+ENGINE = "engine"
+ORIGINS = (QUEUE, TIMELINE, ENGINE)
+
+# Told (frame, command, origin) for each command applied, on the generation thread, right after it
+# applied (or raised: a replay applies it again and meets the same refusal). It must only note it
+# down: no I/O, no lock it could wait on, nothing allocated but its record.
+Listener = Callable[[int, Applicable, str], None]
+
+
+class Feed(Protocol):
+    """A replay's commands: those applied from `origin` on `frame` when it was captured, in order."""
+
+    def due(self, frame: int, origin: str) -> "Sequence[Applicable]": ...
 
 
 class Limits:
@@ -136,6 +161,13 @@ class ControlState:
         self.rest_wanted = False
         self.rest_fade_frames = 1
         self.rest_by_hours = False  # the rest is a scene's closed hours (a scene without hours ends it)
+        # The one place commands apply (`_apply`) tells this listener each one (a capture).
+        self.listener: Listener | None = None
+        # A replay: its recorded commands apply where the schedule's would, and nothing is submitted.
+        self.feed: Feed | None = None
+        # The parts above control that commands defined above it reach (core's scene host and
+        # engine switch), by their class; control itself never calls them.
+        self.hosts: dict[type, object] = {}
 
     # -- prompts: the one registry ------------------------------------------
     @property
@@ -233,6 +265,8 @@ class ControlState:
             heapq.heappush(self._schedule, (max(due_frame, frame), next(self._order), command, account))
         if self._schedule and self._schedule[0][0] <= frame:
             self._apply_due(frame)
+        if self.feed is not None:
+            self.apply_fed(frame, QUEUE)
         clock = self.clock
         clock.bpm = float(self.values["tempo"])
         clock.meter = int(self.values["meter"])
@@ -250,6 +284,7 @@ class ControlState:
         for index, (command, _) in enumerate(due_now):
             if command.coalesce_key is not None:
                 last[command.coalesce_key] = index
+        listener = self.listener
         for index, (command, account) in enumerate(due_now):
             try:
                 key = command.coalesce_key
@@ -257,7 +292,10 @@ class ControlState:
                     self.coalesced += 1
                     continue
                 self._applying = account  # a quantized command queues its inner one for the same sender
-                command.apply(self)
+                if listener is None:  # inline: the frame's command step costs what it did without a capture
+                    command.apply(self)
+                else:
+                    self._apply_told(command, QUEUE, listener)
                 self.applied += 1
             except Exception as exc:  # a command that cannot apply must not stop the music
                 self.failed += 1
@@ -267,10 +305,50 @@ class ControlState:
                 if account is not None:  # released only now: a re-queued inner command counted first
                     self._release(account)
 
+    def _apply(self, command: Applicable, origin: str = QUEUE) -> None:
+        """The one place a command applies (the schedule's, `schedule_in(0)`, `apply_now`, a
+        scene's timeline, a replay): applied, then told to the listener."""
+        listener = self.listener
+        if listener is None:
+            command.apply(self)
+        else:
+            self._apply_told(command, origin, listener)
+
+    def _apply_told(self, command: Applicable, origin: str, listener: Listener) -> None:
+        command = command.settled(self)
+        try:
+            command.apply(self)
+        finally:
+            if command.recorded:
+                listener(self.frame, command, origin)
+
+    def tell(self, command: Applicable, origin: str) -> None:
+        """Tell the listener of a change applied elsewhere on the generation thread (the generator
+        taking a new engine over), as if it had applied here."""
+        if self.listener is not None:
+            self.listener(self.frame, command, origin)
+
+    def apply_timeline(self, command: Applicable) -> None:
+        """A scene's timeline moved (a timed cue, opening hours): generation thread, after the
+        frame's commands, as the timeline always has."""
+        self._apply(command, TIMELINE)
+
+    def apply_fed(self, frame: int, origin: str) -> None:
+        """A replay: apply what was applied from `origin` on `frame`, each refusal logged and
+        counted as it was live (a command that raised then raises again)."""
+        assert self.feed is not None
+        for command in self.feed.due(frame, origin):
+            try:
+                self._apply(command, origin)
+                self.applied += 1
+            except Exception as exc:  # as live: a command that cannot apply must not stop the music
+                self.failed += 1
+                log.warning("command %s not applied: %s", type(command).__name__, exc)
+
     def schedule_in(self, frames: int, command: Applicable) -> None:
         """Run `command` `frames` frames from now (generation thread; quantized actions)."""
         if frames <= 0:
-            command.apply(self)
+            self._apply(command)
         else:
             account = self._applying
             if account is not None:  # still the sender's: it counts against its share until it applies
@@ -280,7 +358,7 @@ class ControlState:
 
     def apply_now(self, command: Applicable) -> None:
         """Apply at once (generation thread or before it starts)."""
-        command.apply(self)
+        self._apply(command)
 
     def set(self, name: str, value: object) -> None:
         checked = PARAMS[name].coerce(value)

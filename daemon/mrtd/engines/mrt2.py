@@ -610,6 +610,15 @@ class Mrt2Engine(BaseEngine):
         self.seed_rotation, self._last_conditioning_seed = rotation, seen_seed
         self.prefilled_frames = playing.prefilled_frames
 
+    def last_tokens(self) -> np.ndarray | None:
+        """The audio tokens the latest step generated (the decoder's previous-frame slot, as the
+        model keeps them: one row of 12 RVQ codes per CFG branch), a copy; None when the model has
+        no such slot. What a replay on this engine is compared by: random weights make silence."""
+        if self._previous_frame_index is None:
+            return None
+        with mlx_session():
+            return np.array(self._state[self._previous_frame_index]).reshape(-1, RVQ_LEVELS)
+
     def prefill_from_audio(self, audio: np.ndarray, trim_frames: int = PREFILL_TRIM_FRAMES,
                            live: Conditioning | None = None) -> int:
         """Teacher-force the model with encoded audio, from the state it is in; that context

@@ -113,6 +113,8 @@ class Generator(Generic[Control, EngineT]):
         self.last_conditioning: Conditioning | None = None  # the latest frame's (a prefill follows it)
         self.lateness = LatenessMonitor()  # steps slower than the frame, logged when sustained
         self.on_fault: Callable[[int], None] | None = None  # called with the run of consecutive faults
+        # Called (new engine, crossfade frames) on this thread when a swap takes over, in its frame.
+        self.on_swap: Callable[[EngineT, int], None] | None = None
         # Set by the runner when a playout downstream can duck what it has buffered; then
         # `ducked` says the latest frame is a reset asked for now, made to fade in from silence.
         self.ducks_ahead = False
@@ -309,6 +311,8 @@ class Generator(Generic[Control, EngineT]):
 
     def _begin_swap(self) -> None:
         engine, fade_in, fade_out, done = self._swaps.popleft()
+        if self.on_swap is not None:
+            self.on_swap(engine, len(fade_in))
         if len(fade_in) == 0:
             old, self.engine = self.engine, engine
             log.info("engine replaced: %s -> %s", old.describe(), engine.describe())

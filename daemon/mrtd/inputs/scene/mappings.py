@@ -148,8 +148,7 @@ class MappingTable:
         if mapping.cue is not None:
             return [self.cue_command(mapping.cue)]
         assert mapping.toggle is not None
-        name = mapping.toggle
-        return [c.Call(f"toggle {name}", lambda state: state.set(name, not state.values[name]))]
+        return [c.Toggle(mapping.toggle)]
 
     def _surface_move(self, index: int, mapping: Mapping, axis: str, x: float) -> list[c.Command]:
         xy = self._surface.setdefault(index, [0.5, 0.5])

@@ -2,7 +2,9 @@
 
 `prepare_scene` runs off the generation thread (it encodes prompts, which can
 take a while). Everything on `ScenePlayer` runs on the generation thread, at
-frame boundaries, through commands: cues fire on the frame they are due.
+frame boundaries, through commands: the timeline says which cue is `due` in a
+frame, and the scene host applies it as a command, so a scene compiles to
+timed commands on the control state's one timeline.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 Embed = Callable[[str], np.ndarray]  # text -> embedding
 # Frame -> the wall-clock time (epoch seconds) at which that frame starts to be heard: live, through
-# the output's clock (app/scenes.py's WallFrames); offline, a start time plus 40 ms a frame.
+# the output's clock (core/scenes.py's WallFrames); offline, a start time plus 40 ms a frame.
 WallAt = Callable[[int], float]
 EmbedAudio = Callable[[str], np.ndarray]  # audio file path -> embedding
 
@@ -40,6 +42,7 @@ class PreparedScene:
     path: Path
     embeddings: dict[str, np.ndarray]
     pca: PCAFile | None = None  # read here, off the generation thread, so installing does no I/O
+    text: str = ""  # the file as it was read: a capture keeps it, so a replay installs the same scene
 
     @property
     def name(self) -> str:
@@ -47,7 +50,7 @@ class PreparedScene:
 
 
 def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: EmbedAudio | None = None,
-                  audio_folders: tuple[str | Path, ...] = ()) -> PreparedScene:
+                  audio_folders: tuple[str | Path, ...] = (), text: str = "") -> PreparedScene:
     """Encode every prompt and read the PCA file. Files named by the scene are found as the
     loader checked them (inside the scene's folder or `audio_folders`), never by a plain join;
     an audio prompt this embedder cannot take, or a file it cannot read, is a ValueError, as
@@ -70,7 +73,7 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
             assert embed_audio is not None  # audio_prompt_report refused it otherwise
             embeddings[name] = embed_audio(str(referenced_file(path, str(prompt.audio), audio_folders)))
     pca = load_pca(referenced_file(path, scene.pca)) if scene.pca else None
-    return PreparedScene(scene, path, embeddings, pca)
+    return PreparedScene(scene, path, embeddings, pca, text)
 
 
 def check_prompt_count(scene: Scene) -> None:
@@ -135,10 +138,11 @@ class SceneClock:
         self._next: Occurrence | None = None
         self._next_hours: float | None = None
 
-    def start(self, frame: int) -> tuple[Occurrence | None, float]:
-        """Stand at `frame`: the occurrence that should have fired last (None: none in the week
-        before) and the wall time now. Nothing up to now fires again."""
-        now = self.wall_at(frame)
+    def start(self, frame: int, now: float | None = None) -> tuple[Occurrence | None, float]:
+        """Stand at `frame`, heard at wall time `now` (None: as `wall_at` says): the occurrence that
+        should have fired last (None: none in the week before) and that time. Nothing up to now
+        fires again."""
+        now = self.wall_at(frame) if now is None else now
         self._handled = now
         self._next = self.schedule.next_after(now)
         self._next_hours = self.hours.next_change(now, self.tz) if self.hours is not None else None
@@ -187,7 +191,7 @@ class ScenePlayer:
 
     # -- installing ------------------------------------------------------------
     def install(self, state: ControlState, frame: int, keep_mix: bool = False, previous: "ScenePlayer | None" = None,
-                position: int | None = None) -> None:
+                position: int | None = None, heard_at: float | None = None) -> None:
         """Make this scene the one playing, from `frame`. With keep_mix the sound does not jump:
         the current mix stays and the music crossfades to the current cue's mix.
 
@@ -196,7 +200,10 @@ class ScenePlayer:
         (a comment, a new mapping) does not send the music back to the first cue.
 
         `position` (a restart from the journal): start that many frames into the timeline,
-        firing nothing; the journal's resume then stands on the cue it names."""
+        firing nothing; the journal's resume then stands on the cue it names.
+
+        `heard_at`: the wall time `frame` is heard at, for a scene on the clock (None: ask the
+        player's `wall_at`); a capture keeps it, so a replay starts the scene where it started."""
         scene = self.scene
         check_prompt_count(scene)  # before anything changes: a refused scene leaves the playing one whole
         style = state.style
@@ -229,7 +236,7 @@ class ScenePlayer:
         if self.clock is None and state.rest_by_hours:  # the scene that closed is gone: wake up
             state.rest(False, round(3.0 * FRAMES_PER_SECOND))
         if self.clock is not None:
-            self._start_on_clock(state, frame, previous)
+            self._start_on_clock(state, frame, previous, heard_at)
         elif previous is not None:
             self._resume(state, frame, previous)
         elif position is not None:
@@ -239,16 +246,19 @@ class ScenePlayer:
             self.fire(state, min(self.current, len(scene.cues) - 1))
         else:
             self.current = None
-            self.tick(state, frame)
+            first, _ = self.due(frame)  # a cue at 0 fires as the scene installs, part of installing it
+            if first is not None:
+                self.fire(state, first)
 
-    def _start_on_clock(self, state: ControlState, frame: int, previous: "ScenePlayer | None") -> None:
+    def _start_on_clock(self, state: ControlState, frame: int, previous: "ScenePlayer | None",
+                        heard_at: float | None = None) -> None:
         """A scene on the clock starts where the clock says, whatever started it (a boot, a
         restart, a reload, a load over OSC): the last cue that should have fired, with its fade
         as far along as the time says, from the mix of the cue before it. A journal's position
         counts for nothing here: the wall clock is the timeline."""
         clock = self.clock
         assert clock is not None
-        last, now = clock.start(frame)
+        last, now = clock.start(frame, heard_at)
         if clock.hours is not None:  # closed at start: silent from the first frame; a reload fades
             fade = 1 if previous is None else round(clock.hours_fade_s * FRAMES_PER_SECOND)
             state.rest(not clock.hours.is_open(now, clock.tz), fade, by_hours=True)
@@ -381,18 +391,15 @@ class ScenePlayer:
         return fade.seconds or 0.0
 
     # -- every frame -----------------------------------------------------------
-    def tick(self, state: ControlState, frame: int) -> None:
-        """Fire the timed cues due at `frame`."""
+    def due(self, frame: int) -> tuple[int | None, bool | None]:
+        """What the timeline says at `frame`: the cue to fire (None: none), and True/False when the
+        opening hours close/open in it (None: neither). The host applies them as commands (a
+        `FireCue`, a `Rest` by the hours), so a capture holds them and a replay needs no timeline."""
         if self.clock is not None:
             occurrence, closing = self.clock.due(frame)
-            if closing is not None:  # an opening or a closing: it overrides a manual stop or start
-                state.rest(closing, round(self.clock.hours_fade_s * FRAMES_PER_SECOND), by_hours=True)
-                log.info("%s (%s)", "closing: fading out" if closing else "opening: fading in", self.prepared.name)
-            if occurrence is not None:
-                self.fire(state, self.clock.cues[occurrence.index])
-            return
+            return (self.clock.cues[occurrence.index] if occurrence is not None else None), closing
         if not self._timeline:
-            return
+            return None, None
         elapsed = frame - self.start_frame
         if self._loop_frames is not None:
             laps = elapsed // self._loop_frames
@@ -404,8 +411,7 @@ class ScenePlayer:
         while self._next_timed < len(self._timeline) and self._timeline[self._next_timed][0] <= elapsed:
             due = self._timeline[self._next_timed][1]
             self._next_timed += 1
-        if due is not None:  # several due at once (a jump): the last one is where we are
-            self.fire(state, due)
+        return due, None  # several due at once (a jump): the last one is where we are
 
     # -- go, next, previous ----------------------------------------------------
     def go(self, state: ControlState, which: str | None) -> None:

@@ -18,6 +18,7 @@ reply budget), pushed to subscribers, logged, and counted in `/mrt/status`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -25,14 +26,13 @@ import queue
 import stat
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from mrtd.app.journal import file_digest
-from mrtd.app.paths import inside
 from mrtd.control import commands as c
-from mrtd.control.state import ControlState
+from mrtd.control.state import TIMELINE, ControlState
+from mrtd.core.paths import inside
 from mrtd.vocabulary.replies import Error
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.inputs.scene.loader import SceneError, load_scene
@@ -41,7 +41,7 @@ from mrtd.frame import FRAME_SECONDS
 from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, WallAt, cue_label, find_cue, prepare_scene
 from mrtd.inputs.scene.schema import Mapping, Scene
 from mrtd.lifecycle import Worker
-from mrtd.yamlcheck import MAX_BYTES
+from mrtd.yamlcheck import MAX_BYTES, read_text
 
 if TYPE_CHECKING:
     from mrtd.inputs.osc.table import Answer
@@ -103,6 +103,7 @@ class SceneHost:
         `WallFrames` on the machine's clock)."""
         self.wall_at: WallAt = wall_at if wall_at is not None else WallFrames()
         self._control = control
+        control.hosts[SceneHost] = self  # what the scene commands below apply to
         self._parser = parser
         self._embedder = embedder
         self.scene_dir, self.audio_dir = scene_dir, audio_dir
@@ -228,11 +229,14 @@ class SceneHost:
             try:
                 info = path.stat()
                 mtime = (info.st_mtime_ns, info.st_size)
-                digest = file_digest(path, MAX_BYTES)
+                # Read once, bounded: its digest for the journal, its text for a capture. The parse
+                # reads it again (in the helper); an edit in between is the watcher's next reload.
+                text = read_text(path, MAX_BYTES)
+                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
                 scene = self._parse(path, root)
                 embedder = self._embedder
                 prepared = prepare_scene(scene, path, embedder.embed_text,
-                                         embedder.embed_audio_file if embedder.supports_audio else None, audio)
+                                         embedder.embed_audio_file if embedder.supports_audio else None, audio, text)
             except SceneError as exc:
                 self.last_errors = exc.errors
                 raise
@@ -241,7 +245,7 @@ class SceneHost:
                 raise SceneError(str(path), self.last_errors) from None
             self.path, self.digest, self._mtime, self.last_errors = path, digest, mtime, []
             self._accepted, self._accepted_name = scene, prepared.name
-            self._control.submit(c.Call(f"scene {prepared.name}", lambda state: self._install(prepared, state, reload, position)), due)
+            self._control.submit(InstallScene(prepared, reload, position), due)
 
     def _parse(self, path: Path, root: Path | None = None) -> Scene:
         return (self._parser.load if self._parser is not None else load_scene)(path, root, (self.audio_dir,))
@@ -255,13 +259,16 @@ class SceneHost:
             return None
         return [cue_label(cue, index) for index, cue in enumerate(scene.cues)]
 
-    def _install(self, prepared: PreparedScene, state: ControlState, reload: bool, position: int | None = None) -> None:
+    def install(self, prepared: PreparedScene, state: ControlState, reload: bool, position: int | None = None,
+                heard_at: float | None = None) -> None:
+        """Generation thread (InstallScene): make `prepared` the scene playing, from this frame."""
         previous = self.player
         player = ScenePlayer(prepared, self.wall_at)
         if reload and previous is not None and previous.prepared.path == prepared.path:
-            player.install(state, state.frame, keep_mix=True, previous=previous)
+            player.install(state, state.frame, keep_mix=True, previous=previous, heard_at=heard_at)
         else:
-            player.install(state, state.frame, keep_mix=reload and previous is not None, position=position)
+            player.install(state, state.frame, keep_mix=reload and previous is not None, position=position,
+                           heard_at=heard_at)
         self.player = player
         self.mappings = MappingTable(list(prepared.scene.mappings), self._cue_command)
         if reload:
@@ -293,11 +300,21 @@ class SceneHost:
 
     # -- every frame (generation thread) ---------------------------------------------
     def tick(self, state: ControlState) -> None:
-        """After the frame's commands: fire the due timed cues, then publish what changed."""
+        """After the frame's commands: apply what the scene's timeline has due (its timed cues, its
+        opening hours) as commands, then publish what changed. A replay's timeline is silent:
+        what it fired is in the capture, applied here in its place."""
+        if state.feed is not None:
+            state.apply_fed(state.frame, TIMELINE)
         player = self.player
         if player is None:
             return
-        player.tick(state, state.frame)
+        if state.feed is None:
+            index, closing = player.due(state.frame)
+            if closing is not None and player.clock is not None:  # it overrides a manual stop or start
+                log.info("%s (%s)", "closing: fading out" if closing else "opening: fading in", player.prepared.name)
+                state.apply_timeline(c.Rest(closing, player.clock.hours_fade_s, by_hours=True))
+            if index is not None:
+                state.apply_timeline(FireCue(index))
         if self._shown_of != (player, player.fires):
             self._shown_of = (player, player.fires)
             self._shown = self._show(player, state)
@@ -325,10 +342,12 @@ class SceneHost:
         return self._shown
 
     # -- cues ----------------------------------------------------------------------------
-    def _cue_command(self, which: str) -> c.Command:
-        return c.Call(f"cue {which}", lambda state: self._go(state, which))
+    @staticmethod
+    def _cue_command(which: str) -> c.Command:
+        return GoCue(which)
 
-    def _go(self, state: ControlState, which: str | None) -> None:
+    def go(self, state: ControlState, which: str | None) -> None:
+        """Generation thread (GoCue): move the cue list; nothing without a scene."""
         if self.player is not None:
             self.player.go(state, which)
 
@@ -401,3 +420,56 @@ class SceneHost:
     def add_mapping(self, mapping: Mapping) -> None:
         """A mapping learned live: it joins the scene's (until the next load)."""
         self.mappings = MappingTable(self.mappings.mappings + [mapping], self._cue_command)
+
+
+# -- the scene host's commands ---------------------------------------------------------------------
+def scene_host(state: ControlState) -> SceneHost:
+    """The scene host the state's scene commands apply to (the one built around it)."""
+    host = state.hosts[SceneHost]
+    assert isinstance(host, SceneHost)
+    return host
+
+
+@dataclass(frozen=True)
+class InstallScene(c.Command):
+    """A scene prepared off the generation thread (prompts encoded, PCA read) becomes the one
+    playing, at the frame it is due (`SceneHost.install`)."""
+
+    prepared: PreparedScene = field(compare=False)
+    reload: bool = False  # a hot reload: the mix stays and the cue and place are kept where they can be
+    position: int | None = None  # frames into its timeline (a restart from the journal); None: its start
+    heard_at: float | None = None  # the wall time its first frame is heard at (a scene on the clock)
+
+    def apply(self, state: ControlState) -> None:
+        scene_host(state).install(self.prepared, state, self.reload, self.position, self.heard_at)
+
+    def settled(self, state: ControlState) -> "InstallScene":
+        scene = self.prepared.scene
+        if self.heard_at is not None or not (scene.on_the_clock or scene.hours is not None):
+            return self
+        return replace(self, heard_at=scene_host(state).wall_at(state.frame))  # where its clock starts
+
+
+@dataclass(frozen=True)
+class GoCue(c.Command):
+    """/mrt/cue, a mapping's cue button: a cue by name or number, "next", "previous" or "go"."""
+
+    which: str
+
+    def apply(self, state: ControlState) -> None:
+        scene_host(state).go(state, self.which)
+
+
+@dataclass(frozen=True)
+class FireCue(c.Command):
+    """The scene's timeline reached cue `index` (a time, a bar, a time of day)."""
+
+    index: int
+
+    def apply(self, state: ControlState) -> None:
+        player = scene_host(state).player
+        if player is None:
+            raise ValueError("no scene is playing")
+        if not 0 <= self.index < len(player.scene.cues):
+            raise ValueError(f"the scene has no cue {self.index + 1}")
+        player.fire(state, self.index)

@@ -1,0 +1,232 @@
+"""The engine as a session sees it: which one plays, and a swap to another.
+
+Live, `EngineController` chooses, warms and judges the engine at start and loads another
+(/mrt/model, /mrt/prefill, the fallback after faults) off the generation thread; the
+generator takes it over at a frame boundary and tells the control state's listener, which a
+capture writes down as `SwapEngine` on that frame. A replay applies it on the same frame:
+the `EngineSwitch` makes the engine there and then (nothing is live, so nothing waits) and
+the generator takes it over in the same frame, with the same crossfade.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from mrtd.control.commands import Command
+from mrtd.control.state import ControlState
+from mrtd.core.engine_choice import choose_live_engine, source_words, verdict_word
+from mrtd.engine import Engine
+from mrtd.engines import ENGINE_NAMES, BaseEngine, create_engine
+from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, ModelError, Mrt2Engine
+from mrtd.frame import SAMPLE_RATE
+from mrtd.lifecycle import spawn
+from mrtd.runtime.generator import Generator
+from mrtd.style.audio_prompt import AudioNeeds, probe_audio_file
+from mrtd.style.audio_reader import read_audio_isolated
+
+log = logging.getLogger(__name__)
+
+# What a prefill reads of an audio file: the encoder's 28 s, 48 kHz stereo; the reader stops there.
+PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2, rate=SAMPLE_RATE)
+
+MakeEngine = Callable[[str, "str | None"], Engine]  # (engine name, model) -> a ready engine
+
+
+def model_of(engine: Engine) -> str | None:
+    """The model an engine plays (mrt2's), None for one without (the synth)."""
+    model = getattr(engine, "model", None)
+    return model if isinstance(model, str) else None
+
+
+@dataclass(frozen=True)
+class SwapEngine(Command):
+    """The generator took engine `name` (`model`) over on this frame, crossfading over
+    `crossfade_frames` (0: at once, a fallback). `prefilled`: its context was filled from audio
+    first (/mrt/prefill), which a replay cannot do again: it swaps to a fresh engine, and says so."""
+
+    name: str
+    model: str | None = None
+    crossfade_frames: int = 4
+    prefilled: bool = False
+
+    def apply(self, state: ControlState) -> None:
+        switch = state.hosts.get(EngineSwitch)
+        if not isinstance(switch, EngineSwitch):
+            raise ValueError("an engine swap is applied only by a replay (live, the engine loader swaps)")
+        switch.swap(self)
+
+
+class EngineSwitch:
+    """A replay's engine swaps: `make` builds the engine a capture swapped to, `take` hands it to
+    the generator (its `swap_engine`, which starts the crossfade in the frame being made)."""
+
+    def __init__(self, state: ControlState, make: MakeEngine, take: Callable[[Engine, int], object]) -> None:
+        state.hosts[EngineSwitch] = self  # what SwapEngine applies to
+        self._state = state
+        self._make = make
+        self._take = take
+
+    def swap(self, command: SwapEngine) -> None:
+        if command.name not in ENGINE_NAMES:
+            raise ValueError(f"no engine {command.name[:40]!r}")
+        if command.prefilled:
+            log.warning("the %s engine swapped in on frame %d was prefilled from audio live; "
+                        "the replay swaps to a fresh one", command.name, self._state.frame)
+        engine = self._make(command.name, command.model)
+        self._take(engine, max(0, command.crossfade_frames))
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What a live session asks of its engine (the daemon's config, in its words)."""
+
+    name: str = "auto"  # auto | synth | mrt2
+    model: str | None = None
+    seed: int = 0
+    keep_warm: bool = False
+    allow_slow: bool = False  # play a model live even when its warm-up step exceeds the frame budget
+    lead_frames: int = 3
+    fallback: str | None = "synth"  # when the chosen model cannot load, or fails `fault_limit` frames in a row
+    fault_limit: int = 3
+    backend: str = "auto"  # what steps mrt2: mlx | jax | auto (engines/backends.py)
+
+
+class EngineController:
+    """A live session's engine: chosen, warmed and judged at `start`; swapped for another (a model,
+    a prefill, the fallback after faults) loaded off the generation thread while the music plays.
+    `on_swapped` runs once a swap has taken over (the daemon warns of mrt2 without MusicCoCa)."""
+
+    def __init__(self, settings: EngineSettings, engine: BaseEngine | None = None,
+                 on_swapped: Callable[[], None] = lambda: None) -> None:
+        """`engine`: a ready-made one (tests), warmed at start instead of one built by name."""
+        self.settings = settings
+        self.engine = engine  # the one last chosen (the generator's once it plays)
+        self.note = ""  # why the engine plays although slow, or why auto did not pick the model
+        self.error = ""  # why the configured engine is not the one playing
+        self.last_error_at: float | None = None  # monotonic time of the last engine fault
+        self.generator: Generator[Any, BaseEngine] | None = None
+        self._on_swapped = on_swapped
+
+    @property
+    def playing(self) -> BaseEngine | None:
+        """The engine the generator steps now (after a swap, the new one), else the one chosen."""
+        return self.generator.engine if self.generator is not None else self.engine
+
+    def start(self) -> BaseEngine:
+        """Warm the engine asked for (or the fallback when its model cannot load), judge it for live
+        play (a too-slow model: TooSlowError, or the synth for `auto`), log what plays; the engine."""
+        settings = self.settings
+        try:
+            if self.engine is None:
+                self.engine = self.warm(settings.name, settings.model)
+            else:
+                self.engine.warm_up()
+        except ModelError as exc:
+            if not settings.fallback:
+                raise
+            log.error("engine %s unavailable: %s; falling back to %s", settings.name, exc, settings.fallback)
+            self.error = str(exc)
+            self.last_error_at = time.monotonic()
+            self.engine = self.warm(settings.fallback, None)
+        self.engine, self.note = choose_live_engine(self.engine, settings.name, settings.allow_slow,
+                                                    lambda: self.warm("synth", None), settings.lead_frames)
+        verdict = self.engine.verdict
+        # The model, where it came from (random weights say so) and what the doctor would say of it.
+        log.info("engine: %s, %s, %s (warm: %d steps, median %.2f ms, p99 %.2f ms per 40 ms frame, on %s)",
+                 self.engine.describe(), source_words(self.engine), verdict_word(verdict) or "not measured",
+                 verdict.steps if verdict else 0, verdict.p50_ms if verdict else 0.0,
+                 verdict.p99_ms if verdict else 0.0, self.engine.hardware())
+        return self.engine
+
+    def drive(self, generator: "Generator[Any, BaseEngine]") -> None:
+        """The generator stepping the engine: its faults come here (the fallback), swaps go to it."""
+        self.generator = generator
+        generator.on_fault = self.faulted
+
+    def warm(self, name: str, model: str | None, backend: str | None = None) -> BaseEngine:
+        """`backend`: mrt2's (None: the settings'), e.g. the playing one's for a prefill."""
+        engine = create_engine(name, model=model, seed=self.settings.seed, keep_warm=self.settings.keep_warm,
+                               backend=backend or self.settings.backend)
+        try:
+            if engine.verdict is None:  # backend auto measured both backends already
+                engine.warm_up()
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def faulted(self, consecutive: int) -> None:
+        """Generation thread: after `fault_limit` failed frames in a row, fall back (once)."""
+        self.last_error_at = time.monotonic()  # a fault's path, never a good frame's: one float per failed frame
+        fallback = self.settings.fallback
+        if consecutive != self.settings.fault_limit or not fallback or self.generator is None:
+            return
+        if self.generator.engine.name == fallback:
+            return  # the fallback itself is failing: keep concealing and resetting
+        log.error("engine %s failed %d frames in a row; switching to %s", self.generator.engine.name, consecutive, fallback)
+        self.error = self.generator.last_fault
+        self.swap(fallback, None, crossfade_frames=0)
+
+    def prefill(self, audio_path: Path | None) -> Future:
+        """Warm a second copy of the playing mrt2 model, fill its context with `audio_path`
+        (or silence), then crossfade to it. Everything heavy happens off the generation thread."""
+        playing = self.generator.engine if self.generator else None
+        if not isinstance(playing, Mrt2Engine):  # the jax backend's step takes no forced tokens (engines/mrt2_jax.py)
+            raise ValueError("prefill needs the mrt2 engine on the mlx backend (the synth engine has no context to fill)")
+        model = playing.model
+        if audio_path is not None:
+            probe_audio_file(audio_path)  # the header only: a file it cannot use is refused to the sender now
+
+        def fill(engine: BaseEngine) -> None:
+            assert isinstance(engine, Mrt2Engine), "swap('mrt2') makes one"
+            audio = None
+            if audio_path is not None:  # on the loading thread, decoded in the reader's process, 28 s at most
+                audio, _rate = read_audio_isolated(audio_path, PREFILL_AUDIO_NEEDS)
+            live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
+            current = self.generator.engine if self.generator else playing  # the official runner prefills the live engine:
+            engine.continue_from(current if isinstance(current, Mrt2Engine) else playing)  # start from its state
+            frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
+            log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
+
+        return self.swap("mrt2", model, prepare=fill, backend=playing.backend)
+
+    def swap(self, name: str, model: str | None = None, crossfade_frames: int = 4,
+             prepare: Callable[[BaseEngine], None] | None = None, backend: str | None = None) -> Future:
+        """Load `name`/`model` off the generation thread, then crossfade to it; the audio never stops.
+        `backend`: mrt2's backend (None: the settings').
+
+        The future resolves to the new engine once the old one is closed, or to the
+        loading error (the running engine then simply keeps playing).
+        """
+        result: Future = Future()
+        settings = self.settings
+
+        def load() -> None:
+            try:
+                engine = self.warm(name, model, backend)
+                # Judged as at start: a model too slow for live play is refused (and closed)
+                # unless allow_slow; no synth stands in, since the one playing already does.
+                engine, note = choose_live_engine(engine, "swap", settings.allow_slow, make_synth=None,
+                                                  lead_frames=settings.lead_frames)
+                if prepare is not None:
+                    prepare(engine)
+            except Exception as exc:
+                log.error("engine swap to %s %s failed: %s; keeping %s", name, model or "", exc,
+                          self.engine.describe() if self.engine else "none")
+                result.set_exception(exc)
+                return
+            assert self.generator is not None
+            done = self.generator.swap_engine(engine, crossfade_frames)
+            done.wait()
+            self.engine = engine
+            self.note = note
+            self._on_swapped()
+            result.set_result(engine)
+
+        spawn("mrtd-engine-load", load)
+        return result

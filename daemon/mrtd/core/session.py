@@ -1,0 +1,111 @@
+"""One session, built the same way for `mrtd run`, `mrtd render` and `mrtd render --replay`.
+
+`build_session` makes what a live run and a render share: the control state around a style
+space, the scene host (with the cached embedder), and, once the engine is chosen, the
+generator that makes each frame from them. What differs is only around it: live, the
+daemon adds the ring, the playout, the inputs and the feedback; offline, a loop writes the
+frames. So a render of a scene is what a live run without live input makes, and a replay of
+a capture is what the live run made.
+
+Each frame, on the generation thread: the control state applies the commands due (the
+queue's, or a replay's feed), then the scene host applies what its timeline has due, then a
+replay's engine swaps; each command applied is told to the capture, when there is one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mrtd.control.state import ENGINE, ControlState
+from mrtd.core.capture import Capture, CaptureHeader, CaptureWriter
+from mrtd.core.engines import EngineSwitch, MakeEngine, SwapEngine, model_of
+from mrtd.core.replay import ReplayFeed, replayed
+from mrtd.core.scenes import SceneHost
+from mrtd.engine import Engine
+from mrtd.inputs.scene.isolated import SceneParser
+from mrtd.inputs.scene.player import WallAt
+from mrtd.runtime.generator import Generator
+from mrtd.style.cache import CachedEmbedder
+from mrtd.style.space import StyleSpace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    """The parts a frame is made from; see `build_session`."""
+
+    control: ControlState
+    embedder: CachedEmbedder
+    scenes: SceneHost
+    generator: Generator[ControlState, Any] | None = None
+    capture: CaptureWriter | None = None
+    _after: list[Callable[[ControlState], None]] = field(default_factory=list)
+
+    def play(self, engine: Engine, after: Callable[[ControlState], None] | None = None) -> Generator[ControlState, Any]:
+        """The generator that makes this session's frames with `engine`; `after`: what else runs
+        once the frame's commands and the timeline have applied (live: the feedback)."""
+        generator: Generator[ControlState, Any] = Generator(engine, self.control)
+        if after is not None:
+            self._after.append(after)
+        generator.after_commands = self._after_commands
+        generator.on_swap = self._swapped
+        self.generator = generator
+        return generator
+
+    def record_to(self, capture: CaptureWriter, header: CaptureHeader) -> None:
+        """Write every command this session applies from now on to `capture`."""
+        capture.begin(header)
+        self.capture = capture
+        self.control.listener = capture.listen
+
+    def stop_recording(self) -> None:
+        """End the capture at the frames made (after the generation thread has stopped)."""
+        capture, self.capture = self.capture, None
+        if capture is not None:
+            self.control.listener = None
+            capture.stop(self.generator.frames if self.generator is not None else 0)
+
+    def replay(self, capture: Capture, make_engine: MakeEngine | None) -> None:
+        """Feed `capture`'s commands to this session instead of any input, each on its frame;
+        `make_engine` plays its engine swaps (None: the engine this session plays throughout)."""
+        assert self.generator is not None, "play() first: a replay's engine swaps go to the generator"
+        embedder = self.embedder
+        self.control.feed = ReplayFeed(replayed(capture, embedder.embed_text, embedder.identity,
+                                                engine_swaps=make_engine is not None))
+        if make_engine is not None:
+            EngineSwitch(self.control, make_engine, self.generator.swap_engine)
+
+    def _after_commands(self, control: ControlState) -> None:
+        self.scenes.tick(control)  # the timeline's cues and hours (a replay's, from its feed)
+        if control.feed is not None:
+            control.apply_fed(control.frame, ENGINE)
+        for after in self._after:
+            after(control)
+
+    def _swapped(self, engine: Engine, crossfade_frames: int) -> None:
+        """Generation thread: the generator took `engine` over in this frame."""
+        self.control.tell(SwapEngine(engine.name, model_of(engine), crossfade_frames,
+                                     bool(getattr(engine, "prefilled_frames", 0))), ENGINE)
+
+
+def build_session(space: StyleSpace, embedder: CachedEmbedder, *, seed: int = 0, scene_dir: str = ".",
+                  audio_dir: str = ".", publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
+                  parser: SceneParser | None = None, wall_at: WallAt | None = None) -> Session:
+    """The control state (its seed set), and the scene host that loads scenes into it (in the
+    helper process `parser`, or here; `wall_at`: when each frame is heard, for scenes on the
+    clock); `publish` hears what the scene loader refuses off the generation thread."""
+    control = ControlState(space)
+    control.set("seed", seed)
+    scenes = SceneHost(control, embedder, scene_dir=scene_dir, audio_dir=audio_dir, publish=publish,
+                       parser=parser, wall_at=wall_at)
+    return Session(control, embedder, scenes)
+
+
+def header_for(session: Session, engine: Engine, style_embedder: str, seed: int, lead_frames: int, ducks: bool,
+               wall_start: float) -> CaptureHeader:
+    """The capture's header for `session` playing `engine` from now."""
+    return CaptureHeader(engine.name, model_of(engine), seed, style_embedder, session.embedder.identity,
+                         wall_start, lead_frames, ducks)
