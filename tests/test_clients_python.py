@@ -288,7 +288,8 @@ def test_every_command_the_client_builds_is_one_the_daemon_accepts(rig):
 
     replies = {"/mrt/status", "/mrt/sync", "/mrt/ping", "/mrt/hello", "/mrt/subscribe", "/mrt/unsubscribe",
                "/mrt/prefill", "/mrt/model", "/mrt/record/start", "/mrt/record/stop"}  # request() methods
-    dialects = {"/seedrotation", "/drumless", "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names
+    dialects = {"/seedrotation", "/drumless", "/prompt", "/prompt_clear",  # the official front ends' own forms
+                "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names
     commands = {row.path for row in TABLE} - replies - dialects
     assert commands - client.addresses == set(), "addresses no client command sends"
 

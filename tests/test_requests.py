@@ -40,6 +40,7 @@ SAMPLES: dict[type[q.Request], q.Request] = {s.__class__: s for s in (
     q.OrcaParam((0, 20)), q.OrcaWeight((1, 35)), q.OrcaCue((2,)), q.OrcaTempo((3, 12)), q.OrcaClear(),
     q.Status(), q.Sync(), q.Ping(("fence-1", 2)), q.Hello(123456), q.Subscribe(9000), q.Unsubscribe(None),
     q.Prefill("intro.wav"), q.Model("mrt2_small"), q.RecordStart("take"), q.RecordStop(),
+    q.OfficialPrompt(2, "warm pads", 0.5), q.OfficialPromptClear(4),
 )}
 
 
@@ -199,6 +200,7 @@ MALFORMED = [
     ("/mrt/note/on", [60, 128]), ("/noteon", [-1]), ("/mrt/axis", [9, 0.0]), ("/mrt/style/tokens", [1, 2]),
     ("/mrt/cue", ["verse", "someday"]), ("/mrt/at", ["bar"]), ("/mrt/at", ["bar", "/mrt/sync"]),
     ("/mrt/subscribe", [70000]), ("/mrt/model", ["../etc"]), ("/mrt/status", [1]), ("/mrt/tempo", [120, 0]),
+    ("/prompt", [6, "pads"]), ("/prompt", [0, 1.5]), ("/prompt_clear", ["a"]),
 ]
 
 
