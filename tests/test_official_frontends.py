@@ -71,3 +71,30 @@ def test_the_official_forms_decode_as_the_externals_read_them():
         q.decode("/prompt", [0, "tempo", 120, "funk", 0.5])  # Pd would drop the 120; mrtd says why
     with pytest.raises(ValueError, match=r"\[0, 5\]"):
         q.decode("/prompt_clear", [-1])
+
+
+# -- 2. buffersize -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sent, held, preset", [
+    (2048, 2048, "low"), (4096, 4096, "low"), (8192, 8192, "balanced"),  # the AU plugin's three
+    (100, 1920, "low"),  # below one frame: clamped up to 1920, as `mrt_buffersize`
+    (65536, 8192, "balanced"),  # past the ring: `set_virtual_capacity` caps at RingBuffer::kCapacity
+    (4800, 4800, "balanced"),  # 2.5 frames, between low's 2 and balanced's 3: the longer lead
+])
+def test_a_buffer_size_is_the_nearest_latency_preset(sent, held, preset):
+    from mrtd.app import official_buffer
+    from mrtd.audio.outputs import LATENCY_PRESETS
+
+    assert official_buffer.official_samples(sent) == held
+    assert official_buffer.preset_for(sent) == preset
+    frames = held / 1920  # the official ring's samples, in mrtd's frames ahead
+    nearest = min(abs(p.lead_frames - frames) for p in LATENCY_PRESETS.values())
+    assert abs(LATENCY_PRESETS[preset].lead_frames - frames) == nearest
+
+
+def test_buffersize_answers_with_the_preset_and_when_it_applies(rig):
+    _daemon, _engine, probe = rig  # started at the default lead: 3 frames, balanced
+    assert probe.exchange("/buffersize", 8192) == [("/mrt/buffersize", [8192, "balanced", 3, "now"])]
+    assert probe.exchange("/buffersize", 2048) == [("/mrt/buffersize", [2048, "low", 2, "at start: --latency low"])]
+    assert probe.exchange("/mrt/buffersize", 1000) == [("/mrt/buffersize", [1920, "low", 2, "at start: --latency low"])]

@@ -1561,6 +1561,24 @@
      ],
      "text": "/mrt/start 5"
     }
+   },
+   {
+    "box": {
+     "id": "obj-buffersize",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      480,
+      640,
+      180,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/buffersize 4096"
+    }
    }
   ],
   "lines": [
@@ -2432,6 +2450,18 @@
     "patchline": {
      "source": [
       "obj-start",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-buffersize",
       0
      ],
      "destination": [

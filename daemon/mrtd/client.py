@@ -502,6 +502,10 @@ class Client(Commands[None]):
         """mrt2: load another model beside the running one and crossfade to it."""
         return self.ask(q.Model(name), r.Loading, timeout).name
 
+    def buffersize(self, samples: int, timeout: float | None = None) -> r.BufferSize:
+        """The official `buffersize` (samples kept ahead): the latency preset it is in mrtd, and when it applies."""
+        return self.ask(q.BufferSize(samples), r.BufferSize, timeout)
+
 
 # -- asyncio --------------------------------------------------------------------------
 
@@ -699,6 +703,9 @@ class AsyncClient(Commands[Awaitable[None]]):
 
     async def model(self, name: str, timeout: float | None = None) -> str:
         return (await self.ask(q.Model(name), r.Loading, timeout)).name
+
+    async def buffersize(self, samples: int, timeout: float | None = None) -> r.BufferSize:
+        return await self.ask(q.BufferSize(samples), r.BufferSize, timeout)
 
 
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------

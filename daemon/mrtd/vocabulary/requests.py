@@ -694,6 +694,16 @@ class OfficialPromptClear(Request):
 
 
 
+class BufferSize(Request):
+    """`buffersize N`: how many samples the official runner keeps ahead (the externals' message,
+    the AU plugin's 2048/4096/8192), answered with the latency preset it is in mrtd."""
+
+    address: ClassVar[str] = f"{ROOT}/buffersize"
+    aliases: ClassVar[tuple[str, ...]] = ("/buffersize",)
+    on_the_grid: ClassVar[bool] = False  # answered at once: nothing to land on a beat
+    samples: int = arg(lambda value: checks.whole(value, "buffer size", 0, 1_000_000), "samples")
+
+
 def _every_request(kind: type[Request]) -> list[type[Request]]:
     """`kind`'s subclasses that have an address, depth first (Unsubscribe after Subscribe)."""
     found: list[type[Request]] = []

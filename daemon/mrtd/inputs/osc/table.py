@@ -46,6 +46,7 @@ class Host(Protocol):
     def record_stop(self) -> str | None: ...
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
     def dialects(self) -> Dialects: ...
+    def buffer_size(self, samples: int) -> list[Reply]: ...  # the official `buffersize`, as a latency preset
 
 
 Answer = Callable[[list[Reply]], None]
@@ -302,6 +303,10 @@ def official_prompt_clear(host: Host, req: q.OfficialPromptClear, env: Envelope)
     host.submit(c.ClearPrompt(q.official_slot_name(req.slot)), env.due)
 
 
+def buffer_size(host: Host, req: q.BufferSize, env: Envelope) -> list[Reply]:
+    return host.buffer_size(req.samples)
+
+
 # Named-argument events (TidalCycles): these names go with time, not state.
 EVENT_TIMING = ("cps", "cycle", "delta")
 EVENT_NOTES = ("note", "n")
@@ -417,6 +422,7 @@ TABLE: tuple[Address, ...] = (
     # The official front ends' own forms (examples/max, pd, sc of magenta-realtime 2.0.3).
     Address(q.OfficialPrompt, "official prompt: slot 0-5 is mrtd's prompt slot+1 (`/prompt 0` = `/mrt/prompt 1`); no text empties it; words after the slot are the text, a trailing number the weight (default 1), clamped to 0-1", official_prompt),
     Address(q.OfficialPromptClear, "official: empty prompt slot 0-5 (mrtd's slot+1)", official_prompt_clear),
+    Address(q.BufferSize, "the official buffer size in samples (clamped to 1920-8192 as the official runner) as mrtd's nearest latency preset; replies /mrt/buffersize samples preset lead_frames applies (`now`, or `at start: --latency PRESET`: the lead is set when mrtd starts)", buffer_size),
 )
 
 ROUTES: dict[str, Address] = {}
