@@ -98,3 +98,14 @@ def test_buffersize_answers_with_the_preset_and_when_it_applies(rig):
     assert probe.exchange("/buffersize", 8192) == [("/mrt/buffersize", [8192, "balanced", 3, "now"])]
     assert probe.exchange("/buffersize", 2048) == [("/mrt/buffersize", [2048, "low", 2, "at start: --latency low"])]
     assert probe.exchange("/mrt/buffersize", 1000) == [("/mrt/buffersize", [1920, "low", 2, "at start: --latency low"])]
+
+
+# -- 3. musiccoca: prompt texts through the front ends -------------------------------------------
+
+
+def test_a_musiccoca_text_sent_to_an_official_slot_sets_the_tokens(rig):
+    _daemon, engine, probe = rig
+    piano = (325, 98, 979, 657, 802, 453, 475, 622, 729, 934, 567, 782)  # kDefaultMusicCoCaTokensPiano
+    probe.send("/prompt", 0, "musiccoca:" + ",".join(map(str, piano)))
+    wait_for(lambda: engine.seen and list(engine.seen[-1].style_tokens) == list(piano[:6]) + [-1] * 6, 5,
+             "the named tokens, levels 6-11 masked as the official cond")

@@ -154,6 +154,7 @@ class ControlState:
         `shown_with`: the feedback that shows the new list (a scene's prompts go out after its name)."""
         check_prompt_room(name, self._prompt_texts)
         self.style.set_prompt(name, embedding, weight=weight, position=position)
+        self.style.set_prompt_text(name, text)  # `musiccoca:` tokens and `:centroid` texts (style/prompt_text.py)
         self._prompt_texts[name] = text
         self.changed.update((Change.MIX, shown_with))
 
