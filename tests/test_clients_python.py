@@ -258,7 +258,7 @@ CALLS = [
     ("reset", (), None), ("stop", (0.5,), None), ("start", (0.5,), None), ("scene_load", ("nothing-here",), "no scene"), ("cue", ("verse", "bar"), "no scene"),
     ("cue_next", (), "no scene"), ("tempo", (110.0, 4), None), ("meter", (3,), None),
     ("on_grid", ("bar", "/mrt/temperature", 1.1), None), ("learn", ("temperature",), "MIDI is off when off"),
-    ("event", (), None), ("prompt_clear", ("b",), None),
+    ("event", (), None), ("prompt_clear", ("b",), None), ("solo", (False,), None),
 ]
 
 

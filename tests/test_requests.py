@@ -40,7 +40,7 @@ SAMPLES: dict[type[q.Request], q.Request] = {s.__class__: s for s in (
     q.OrcaParam((0, 20)), q.OrcaWeight((1, 35)), q.OrcaCue((2,)), q.OrcaTempo((3, 12)), q.OrcaClear(),
     q.Status(), q.Sync(), q.Ping(("fence-1", 2)), q.Hello(123456), q.Subscribe(9000), q.Unsubscribe(None),
     q.Prefill("intro.wav"), q.Model("mrt2_small"), q.RecordStart("take"), q.RecordStop(),
-    q.OfficialPrompt(2, "warm pads", 0.5), q.OfficialPromptClear(4), q.BufferSize(4096),
+    q.OfficialPrompt(2, "warm pads", 0.5), q.OfficialPromptClear(4), q.BufferSize(4096), q.Solo(True),
 )}
 
 
@@ -163,7 +163,7 @@ CLIENT_CALLS: list[tuple[str, tuple, dict]] = [
     ("status", (), {}), ("ping", (), {}), ("hello", (), {}), ("sync", (), {}), ("state", (), {}), ("subscribe", (), {}),
     ("subscribe", (9000,), {}), ("unsubscribe", (), {}), ("record_start", ("take",), {}), ("record_start", (), {}),
     ("record_stop", (), {}), ("prefill", ("intro.wav",), {}), ("prefill", (), {}), ("model", ("mrt2_small",), {}),
-    ("buffersize", (8192,), {}),
+    ("buffersize", (8192,), {}), ("solo", (), {}), ("solo", (False,), {}),
 ]
 
 # Methods that are the transport, not a request of their own.

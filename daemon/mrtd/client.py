@@ -260,6 +260,10 @@ class Commands(Generic[R]):
     def midigate(self, on: bool = True, *, at: float | None = None) -> R:
         return self.send_request(q.Midigate(bool(on)), at=at)
 
+    def solo(self, on: bool = True, *, at: float | None = None) -> R:
+        """The Jam app's Solo (True) or Accompany (False)."""
+        return self.send_request(q.Solo(bool(on)), at=at)
+
     def drums(self, mode: int, *, at: float | None = None) -> R:
         """-1 the model decides, 0 no drums, 1 drums."""
         return self.send_request(q.Drums(int(mode)), at=at)

@@ -392,6 +392,8 @@ class Daemon:
         """Generation thread, once per frame: fire due cues, refresh the snapshot, push what changed."""
         self.scenes.tick(control)
         changed = control.take_changes()
+        if Change.SOLO in changed:  # Solo encodes text prompts as "SOLO text": queue them again
+            self.encoder.set_solo(bool(control.values["solo"]), set(control.prompt_texts))
         weights = control.style.weights()
         if weights != self._last_weights:  # a crossfade moves the mix without a command
             self._last_weights = dict(weights)

@@ -15,6 +15,11 @@ The official engine (magenta-realtime 2.0.3, core/src/mlx_engine.cpp
   of the PCA file's centroid `name`; with no PCA file, or no such centroid, the text is encoded
   as words.
 
+The Jam app's Solo mode sends its prompt to MusicCoCa as "SOLO " and the text
+(examples/jam/ui/src/App.tsx `sendPrompt`, examples/jam/JamAppController.mm `textPrompts`):
+`encoder_text` is that rule, which the encoder applies to every text prompt it encodes while
+Solo is on (style/encoder.py).
+
 mrtd reads both the official way (these functions), in its style space (style/space.py), where
 prompt texts meet embeddings and tokens. One difference: the official engine sends whatever
 integers the text holds; mrtd takes only tokens the model has (-1 masked to 1023), and a text
@@ -29,6 +34,7 @@ from mrtd.conditioning import MASKED, STYLE_TOKENS
 from mrtd.style.quantizer import CODEBOOK_SIZE
 
 MUSICCOCA_PREFIX = "musiccoca:"  # `kMusicCoCaOverridePrefix`
+SOLO_PREFIX = "SOLO "  # the Jam app's Solo mode
 CENTROID_PREFIX = ":"
 _BLANKS = " \t\r\n"  # what the official parser trims from each piece
 _STOI = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")  # std::stoi: leading blanks, a sign, the digits
@@ -66,3 +72,9 @@ def centroid_key(text: str) -> str | None:
     """The PCA centroid a `:name` text names (lower-cased), or None for any other text."""
     lowered = ascii_lower(text)
     return lowered[len(CENTROID_PREFIX):] if lowered.startswith(CENTROID_PREFIX) else None
+
+
+def encoder_text(text: str, solo: bool) -> str:
+    """What MusicCoCa is given for a prompt's `text`: in Solo, "SOLO " and the text, as the Jam app
+    sends it (its empty prompt becomes "silence"; an mrtd prompt is never empty)."""
+    return SOLO_PREFIX + text if solo else text

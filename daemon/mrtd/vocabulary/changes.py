@@ -40,5 +40,6 @@ class Change(StrEnum):
     UNMASK = "unmask"
     ONSET_MODE = "onset_mode"
     MIDIGATE = "midigate"
+    SOLO = "solo"
     TEMPO = "tempo"
     METER = "meter"

@@ -704,6 +704,14 @@ class BufferSize(Request):
     samples: int = arg(lambda value: checks.whole(value, "buffer size", 0, 1_000_000), "samples")
 
 
+class Solo(ParamSwitch):
+    """The Jam app's Solo (on) or Accompany (off): examples/jam (JamApp.mm, JamAppController.mm,
+    ui/src/App.tsx `handleModeChange`). No official address: the app's own switch."""
+
+    address: ClassVar[str] = f"{ROOT}/solo"
+    param: ClassVar[str] = "solo"
+
+
 def _every_request(kind: type[Request]) -> list[type[Request]]:
     """`kind`'s subclasses that have an address, depth first (Unsubscribe after Subscribe)."""
     found: list[type[Request]] = []

@@ -307,6 +307,15 @@ def buffer_size(host: Host, req: q.BufferSize, env: Envelope) -> list[Reply]:
     return host.buffer_size(req.samples)
 
 
+SOLO_UNMASK = 127  # the Jam app sets unmask width 127 in Solo and 0 in Accompany (ui/src/App.tsx `handleModeChange`)
+
+
+def solo(host: Host, req: q.Solo, env: Envelope) -> None:
+    """Solo on or off, with the unmask width the Jam app sets with it."""
+    host.submit(c.SetParam("solo", req.on), env.due)
+    host.submit(c.SetParam("unmask", SOLO_UNMASK if req.on else 0), env.due)
+
+
 # Named-argument events (TidalCycles): these names go with time, not state.
 EVENT_TIMING = ("cps", "cycle", "delta")
 EVENT_NOTES = ("note", "n")
@@ -422,6 +431,7 @@ TABLE: tuple[Address, ...] = (
     # The official front ends' own forms (examples/max, pd, sc of magenta-realtime 2.0.3).
     Address(q.OfficialPrompt, "official prompt: slot 0-5 is mrtd's prompt slot+1 (`/prompt 0` = `/mrt/prompt 1`); no text empties it; words after the slot are the text, a trailing number the weight (default 1), clamped to 0-1", official_prompt),
     Address(q.OfficialPromptClear, "official: empty prompt slot 0-5 (mrtd's slot+1)", official_prompt_clear),
+    Address(q.Solo, "the Jam app's Solo (1) or Accompany (0): text prompts encoded as 'SOLO text', unmask width 127 (0 off), the output gated by held notes (open at once, falls to silence in 2 s), the notes guidance climbing after a release", solo),
     Address(q.BufferSize, "the official buffer size in samples (clamped to 1920-8192 as the official runner) as mrtd's nearest latency preset; replies /mrt/buffersize samples preset lead_frames applies (`now`, or `at start: --latency PRESET`: the lead is set when mrtd starts)", buffer_size),
 )
 
