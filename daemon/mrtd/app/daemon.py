@@ -27,7 +27,9 @@ from mrtd.audio.playout import Playout
 from mrtd.audio.recorder import RecordLimits, Recorder
 from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
+from mrtd.inputs.jack_transport import JackTransportWatch
 from mrtd.inputs.midi_clock import MidiClock
+from mrtd.inputs.transport import MidiTransport
 from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
@@ -42,6 +44,7 @@ from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control.commands import Call, ClearPrompt, DefinePrompt, PromptReady
+from mrtd.control.transport import ArmTransportSkip, TransportReset
 from mrtd.control.state import Controls, ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mrtd")
 
 TEMPO_SOURCES = ("internal", "midi", "link")
+TRANSPORT_RESETS = ("off", "midi", "jack", "both")
 # What a prefill reads of an audio file: the encoder's 28 s, 48 kHz stereo; the reader stops there.
 PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2, rate=SAMPLE_RATE)
 MAX_LEAD_FRAMES = 250  # 10 s ahead: past 'safe' (6) by far; each frame is 15 kB of ring
@@ -111,6 +115,7 @@ class DaemonConfig:
     latency: Literal["low", "balanced", "safe"] | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
     jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
     tempo_source: Literal["internal", "midi", "link"] = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
+    transport_reset: Literal["off", "midi", "jack", "both"] = "midi"  # reset the model when the host's transport starts, as the official plugin at beat 0: midi (Start, Song Position 0) | jack (JACK transport at frame 0) | both | off
 
     def __post_init__(self) -> None:
         # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
@@ -128,6 +133,8 @@ class DaemonConfig:
             raise ValueError(f"record_max_s must be a number of seconds above 0 (up to a year), got {self.record_max_s}")
         if self.tempo_source not in TEMPO_SOURCES:
             raise ValueError(f"unknown tempo source {self.tempo_source!r}; use {', '.join(TEMPO_SOURCES)}")
+        if self.transport_reset not in TRANSPORT_RESETS:
+            raise ValueError(f"unknown transport reset {self.transport_reset!r}; use {', '.join(TRANSPORT_RESETS)}")
         if self.latency is not None:
             if self.latency not in LATENCY_PRESETS:
                 raise ValueError(f"unknown latency preset {self.latency!r}; use {', '.join(LATENCY_PRESETS)}")
@@ -176,7 +183,9 @@ class Daemon:
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.scenes = SceneHost(self.control, self.embedder, scene_dir=config.scene_dir, audio_dir=config.audio_dir,
                                 publish=self.pusher.publish, parser=SceneParser(), wall_at=self.wall_frames)
-        self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock)
+        self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock,
+                             MidiTransport() if config.transport_reset in ("midi", "both") else None)
+        self.jack_transport: JackTransportWatch | None = None  # when following JACK's transport
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
@@ -255,6 +264,10 @@ class Daemon:
         if config.midi:
             self.midi.start(config.midi_ports)
             self._started("midi", self.midi.stop)
+        if config.transport_reset in ("jack", "both"):  # its start resets the model (control/transport.py)
+            self.jack_transport = JackTransportWatch(lambda: self.control.submit(TransportReset()))
+            self.jack_transport.start()
+            self._started("jack transport", self.jack_transport.stop)
         resumes_scene = fit.music is not None and config.scene is not None
         self.scenes.start(config.scene, position=fit.music.scene_frames if resumes_scene and fit.music else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
@@ -495,7 +508,13 @@ class Daemon:
             frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
             log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
 
-        return self.swap_engine("mrt2", model, prepare=fill)
+        def arm_skip(done: Future) -> None:  # as the official runner: a prefill that succeeded skips the next transport reset
+            if done.exception() is None:
+                self.control.submit(ArmTransportSkip())
+
+        swapped = self.swap_engine("mrt2", model, prepare=fill)
+        swapped.add_done_callback(arm_skip)
+        return swapped
 
     def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4,
                     prepare: Callable[[BaseEngine], None] | None = None) -> Future:

@@ -127,6 +127,7 @@ class ControlState:
         self._reset_pending = False
         self._reset_at_once = False
         self.reset_at_once = False  # the latest frame's reset was asked for now: buffered audio ducks
+        self.skip_next_transport_reset = False  # armed by a prefill, used up by a transport reset (control/transport.py)
         self.limits: Limits | None = None  # safety limits that hold whatever the input
         self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
         self.clock = MusicalClock()
