@@ -160,3 +160,36 @@ def test_without_a_jack_server_the_watcher_stays_off():
     watch.start()
     watch.stop()
     assert not watch.connected and watch.starts == 0
+
+
+class _Scripted:
+    """A transport that reads `frames` one after another, then stays on the last."""
+
+    sample_rate = 48000
+
+    def __init__(self, frames: list[int]) -> None:
+        self.frames = list(frames)
+
+    def frame(self) -> int:
+        return self.frames.pop(0) if len(self.frames) > 1 else self.frames[0]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("frames, starts", [
+    ([96000, 96480, 200, 680, 1160], 1),  # located to 0 while rolling, read 200 frames on: a start
+    ([96000, 96480, 48000, 48480], 0),  # located to 1 s: a jump back, not to the start
+    ([0, 0, 480, 960, 0, 0], 2),  # at 0 when first read (the first arrival counts), then back to it
+])
+def test_the_watcher_hears_a_locate_to_0_it_did_not_see_at_0(frames, starts):
+    from mrtd.inputs.jack_transport import JackTransportWatch
+
+    seen: list[int] = []
+    watch = JackTransportWatch(lambda: seen.append(1), reader=lambda: _Scripted(frames))  # a stand-in for TransportReader
+    watch.start()
+    try:
+        wait_for(lambda: watch.looks > len(frames) + 2, 5, "every reading")
+    finally:
+        watch.stop()
+    assert len(seen) == starts
