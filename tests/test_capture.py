@@ -20,6 +20,7 @@ from conftest import wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.control import commands as c
 from mrtd.control.state import QUEUE, TIMELINE
+from mrtd.control.transport import ArmTransportSkip, TransportReset
 from mrtd.core import capture as cap
 from mrtd.core.capture import CaptureError, CaptureHeader, CaptureWriter, decode_record, read_capture, record_line
 from mrtd.core.engines import SwapEngine
@@ -65,7 +66,8 @@ def _one_of_each() -> list[c.Command]:
             c.SetAxis("weather", 0.5), c.SetAxis(2, -0.5), c.SetXY(0.1, 0.9), c.SetStyleTokens((1, 2, 3)),
             c.SetStyleTokens(None), c.SetStyleEmbedding(embedding), c.SetStyleEmbedding(None), c.AlignBeat(4.0, None, None, True),
             InstallScene(prepared, reload=True, position=250, heard_at=1.8e9), GoCue("next"), FireCue(0),
-            Resume(music, {"a": embedding}, keep_place=False), SwapEngine("mrt2", "mrt2_small", 0, True)]
+            Resume(music, {"a": embedding}, keep_place=False), SwapEngine("mrt2", "mrt2_small", 0, True),
+            TransportReset(False), ArmTransportSkip()]
 
 
 def _same(a: c.Command, b: c.Command) -> bool:

@@ -259,7 +259,7 @@ CALLS = [
     ("reset", (), None), ("stop", (0.5,), None), ("start", (0.5,), None), ("scene_load", ("nothing-here",), "no scene"), ("cue", ("verse", "bar"), "no scene"),
     ("cue_next", (), "no scene"), ("tempo", (110.0, 4), None), ("meter", (3,), None),
     ("on_grid", ("bar", "/mrt/temperature", 1.1), None), ("learn", ("temperature",), "MIDI is off when off"),
-    ("event", (), None), ("prompt_clear", ("b",), None),
+    ("event", (), None), ("prompt_clear", ("b",), None), ("solo", (False,), None),
 ]
 
 
@@ -288,8 +288,9 @@ def test_every_command_the_client_builds_is_one_the_daemon_accepts(rig):
     from mrtd.inputs.osc.table import TABLE
 
     replies = {"/mrt/status", "/mrt/sync", "/mrt/ping", "/mrt/hello", "/mrt/subscribe", "/mrt/unsubscribe",
-               "/mrt/prefill", "/mrt/model", "/mrt/record/start", "/mrt/record/stop"}  # request() methods
-    dialects = {"/seedrotation", "/drumless", "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names
+               "/mrt/prefill", "/mrt/model", "/mrt/record/start", "/mrt/record/stop", "/mrt/buffersize"}  # request() methods
+    dialects = {"/seedrotation", "/drumless", "/prompt", "/prompt_clear",  # the official front ends' own forms
+                "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names
     commands = {row.path for row in TABLE} - replies - dialects
     assert commands - client.addresses == set(), "addresses no client command sends"
 

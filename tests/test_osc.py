@@ -140,13 +140,13 @@ def test_prompts_mix_and_raw_style(rig):
     dark = engine.seen[-1].style_embedding.copy()
     dark_tokens = engine.seen[-1].style_tokens.copy()
     assert (dark_tokens[:6] >= 0).all() and (dark_tokens[6:] == -1).all()
-    probe.send("/prompt", 2, "bright fast techno")  # official slot form: joins with weight 0
-    probe.send("/mrt/mix", "dark", 0.0, "2", 1.0)
+    probe.send("/prompt", 2, "bright fast techno", 0.0)  # the official form: its slot 2 is mrtd's prompt "3"
+    probe.send("/mrt/mix", "dark", 0.0, "3", 1.0)
     until(engine, lambda c: not np.allclose(c.style_embedding, dark), "the mix moved to slot 2")
     bright = engine.seen[-1].style_embedding.copy()
     assert float(dark @ bright) < 0.9
 
-    probe.send("/mrt/mix", "dark", 1.0, "2", 0.0, 2.0, "equal-power")  # a 2 s crossfade back
+    probe.send("/mrt/mix", "dark", 1.0, "3", 0.0, 2.0, "equal-power")  # a 2 s crossfade back
     wait_for(lambda: np.allclose(engine.seen[-1].style_embedding, dark, atol=1e-5), 10, "the crossfade to land")
     path = [float(c.style_embedding @ dark) for c in engine.seen[-60:]]
     assert any(0.2 < p < 0.95 for p in path), "the crossfade passed through intermediate blends"

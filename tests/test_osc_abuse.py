@@ -96,8 +96,8 @@ def test_an_axis_without_a_pca_file_gets_an_error(rig):
 
 def test_mix_by_slot_numbers_as_the_max_patch_and_pd_panel_send_it(rig):
     daemon, engine, probe = rig
-    probe.send("/prompt", 1, "slow strings")
-    probe.send("/prompt", 2, "fast techno")
+    probe.send("/mrt/prompt", 1, "slow strings")
+    probe.send("/mrt/prompt", 2, "fast techno")
     wait_for(lambda: {"1", "2"} <= set(mix_of(daemon)), 5, "slots 1 and 2")
     probe.send("/mrt/mix", 1, 0.5, 2, 0.5)
     wait_for(lambda: mix_of(daemon) == {"1": 0.5, "2": 0.5}, 5, "the mix by slot numbers")

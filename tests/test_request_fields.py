@@ -22,8 +22,8 @@ from mrtd.vocabulary.values import name_text, pitch
 from test_requests import SAMPLES
 
 # Classes whose wire form is their own (they write from_args, args and the signature): a mix's
-# pairs and trailing fade, learn's leading optional kind.
-OWN_WIRE_FORM = {q.Mix, q.Learn}
+# pairs and trailing fade, learn's leading optional kind, the official prompt's words then weight.
+OWN_WIRE_FORM = {q.Mix, q.Learn, q.OfficialPrompt}
 # Classes that declare the signature they show: a dialect's is its parser's, not its fields'
 # (the fields are the raw values), and a hello shows the 0 it sends to ask.
 OWN_SIGNATURE = {q.Hello, q.Event, q.DirtPlay, q.OrcaNote, q.OrcaParam, q.OrcaWeight, q.OrcaCue, q.OrcaTempo}

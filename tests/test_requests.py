@@ -40,6 +40,7 @@ SAMPLES: dict[type[q.Request], q.Request] = {s.__class__: s for s in (
     q.OrcaParam((0, 20)), q.OrcaWeight((1, 35)), q.OrcaCue((2,)), q.OrcaTempo((3, 12)), q.OrcaClear(),
     q.Status(), q.Sync(), q.Ping(("fence-1", 2)), q.Hello(123456), q.Subscribe(9000), q.Unsubscribe(None),
     q.Prefill("intro.wav"), q.Model("mrt2_small"), q.RecordStart("take"), q.RecordStop(),
+    q.OfficialPrompt(2, "warm pads", 0.5), q.OfficialPromptClear(4), q.BufferSize(4096), q.Solo(True),
 )}
 
 
@@ -111,6 +112,7 @@ class _Responder:
             q.RecordStop: lambda: r.RecordStopped(""),
             q.Prefill: lambda: r.Prefilling("silence"),
             q.Model: lambda: r.Loading("mrt2_small"),
+            q.BufferSize: lambda: r.BufferSize(8192, "balanced", 3, "now"),
         }
         made = answers.get(type(request))
         return None if made is None else made()
@@ -162,6 +164,7 @@ CLIENT_CALLS: list[tuple[str, tuple, dict]] = [
     ("status", (), {}), ("ping", (), {}), ("hello", (), {}), ("sync", (), {}), ("state", (), {}), ("subscribe", (), {}),
     ("subscribe", (9000,), {}), ("unsubscribe", (), {}), ("record_start", ("take",), {}), ("record_start", (), {}),
     ("record_stop", (), {}), ("prefill", ("intro.wav",), {}), ("prefill", (), {}), ("model", ("mrt2_small",), {}),
+    ("buffersize", (8192,), {}), ("solo", (), {}), ("solo", (False,), {}),
 ]
 
 # Methods that are the transport, not a request of their own.
@@ -200,6 +203,7 @@ MALFORMED = [
     ("/mrt/note/on", [60, 128]), ("/noteon", [-1]), ("/mrt/axis", [9, 0.0]), ("/mrt/style/tokens", [1, 2]),
     ("/mrt/cue", ["verse", "someday"]), ("/mrt/at", ["bar"]), ("/mrt/at", ["bar", "/mrt/sync"]),
     ("/mrt/subscribe", [70000]), ("/mrt/model", ["../etc"]), ("/mrt/status", [1]), ("/mrt/tempo", [120, 0]),
+    ("/prompt", [6, "pads"]), ("/prompt", [0, 1.5]), ("/prompt_clear", ["a"]),
 ]
 
 

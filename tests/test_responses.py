@@ -27,6 +27,7 @@ EXAMPLES = [
     r.Learned("param", "temperature", "cc=7 channel=1"),
     r.PageStatus('{"frames": 12}'),
     r.PageScene('{"prompts": []}'),
+    r.BufferSize(4096, "low", 2, "at start: --latency low"),
 ]
 
 

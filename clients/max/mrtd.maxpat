@@ -1615,6 +1615,60 @@
      ],
      "text": "/mrt/listen/style 0.5"
     }
+   },
+   {
+    "box": {
+     "id": "obj-buffersize",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      480,
+      640,
+      180,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/buffersize 4096"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-solo-on",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      480,
+      670,
+      108,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/solo 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-solo-off",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      480,
+      700,
+      108,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/solo 0"
+    }
    }
   ],
   "lines": [
@@ -2526,6 +2580,42 @@
      ],
      "source": [
       "obj-87",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-buffersize",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-solo-on",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-solo-off",
+      0
+     ],
+     "destination": [
+      "obj-2",
       0
      ]
     }

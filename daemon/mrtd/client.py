@@ -260,6 +260,10 @@ class Commands(Generic[R]):
     def midigate(self, on: bool = True, *, at: float | None = None) -> R:
         return self.send_request(q.Midigate(bool(on)), at=at)
 
+    def solo(self, on: bool = True, *, at: float | None = None) -> R:
+        """The Jam app's Solo (True) or Accompany (False)."""
+        return self.send_request(q.Solo(bool(on)), at=at)
+
     def drums(self, mode: int, *, at: float | None = None) -> R:
         """-1 the model decides, 0 no drums, 1 drums."""
         return self.send_request(q.Drums(int(mode)), at=at)
@@ -515,6 +519,10 @@ class Client(Commands[None]):
         """mrt2: load another model beside the running one and crossfade to it."""
         return self.ask(q.Model(name), r.Loading, timeout).name
 
+    def buffersize(self, samples: int, timeout: float | None = None) -> r.BufferSize:
+        """The official `buffersize` (samples kept ahead): the latency preset it is in mrtd, and when it applies."""
+        return self.ask(q.BufferSize(samples), r.BufferSize, timeout)
+
 
 # -- asyncio --------------------------------------------------------------------------
 
@@ -712,6 +720,9 @@ class AsyncClient(Commands[Awaitable[None]]):
 
     async def model(self, name: str, timeout: float | None = None) -> str:
         return (await self.ask(q.Model(name), r.Loading, timeout)).name
+
+    async def buffersize(self, samples: int, timeout: float | None = None) -> r.BufferSize:
+        return await self.ask(q.BufferSize(samples), r.BufferSize, timeout)
 
 
 # -- `mrtd send` and `mrtd status` ------------------------------------------------------

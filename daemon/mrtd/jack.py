@@ -84,6 +84,42 @@ def _libjack() -> ctypes.CDLL:
     return jack
 
 
+class TransportReader:
+    """A JACK client that only reads the server's transport: no ports, never activated.
+
+    Raises OSError with a one-line reason when libjack or the server cannot be reached."""
+
+    def __init__(self, name: str = f"{CLIENT_NAME}-transport") -> None:
+        jack = _libjack()
+        jack.jack_transport_query.restype = ctypes.c_int
+        jack.jack_transport_query.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        jack.jack_get_current_transport_frame.restype = ctypes.c_uint32
+        jack.jack_get_current_transport_frame.argtypes = [ctypes.c_void_p]
+        jack.jack_get_sample_rate.restype = ctypes.c_uint32
+        jack.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
+        status = ctypes.c_int(0)
+        client = jack.jack_client_open(name.encode(), JACK_NO_START_SERVER, ctypes.byref(status))
+        if not client:
+            raise OSError(f"cannot reach the JACK server (status 0x{status.value:x})")
+        self.library, self.client = jack, client
+        self.sample_rate = int(jack.jack_get_sample_rate(client)) or 48000
+
+    def frame(self) -> int:
+        """Where the transport is now, in frames from its start."""
+        return int(self.library.jack_get_current_transport_frame(self.client))
+
+    def rolling(self) -> bool:
+        return self.library.jack_transport_query(self.client, None) in (JACK_TRANSPORT_ROLLING, JACK_TRANSPORT_STARTING)
+
+    def close(self) -> None:
+        if self.client:
+            self.library.jack_client_close(self.client)
+            self.client = None
+
+
+JACK_TRANSPORT_ROLLING, JACK_TRANSPORT_STARTING = 1, 3  # jack_transport_state_t
+
+
 def connect_ports(connections: list[tuple[str, str]]) -> None:
     """Make exactly these (our port, destination) connections for each of our ports listed.
 

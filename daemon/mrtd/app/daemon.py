@@ -27,7 +27,9 @@ from mrtd.audio.playout import Playout
 from mrtd.audio.recorder import RecordLimits, Recorder
 from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
+from mrtd.inputs.jack_transport import JackTransportWatch
 from mrtd.inputs.midi_clock import MidiClock
+from mrtd.inputs.transport import MidiTransport
 from mrtd.inputs.osc.dialect import Dialects, DirtConfig
 from mrtd.inputs.osc.server import OscConfig, OscServer
 from mrtd.inputs.web.config import WebConfig
@@ -47,6 +49,7 @@ from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
 from mrtd.control.commands import ClearPrompt, DefinePrompt, PromptReady
+from mrtd.control.transport import ArmTransportSkip, TransportReset
 from mrtd.control.state import Controls, ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mrtd")
 
 TEMPO_SOURCES = ("internal", "midi", "link")
+TRANSPORT_RESETS = ("off", "midi", "jack", "both")
 MAX_LEAD_FRAMES = 250  # 10 s ahead: past 'safe' (6) by far; each frame is 15 kB of ring
 HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer together get that answer
 
@@ -117,6 +121,7 @@ class DaemonConfig:
     listen_bars: int = 4  # the listen prompt is the last N bars heard, renewed every N bars (1-16)
     capture: str | None = None  # write every change to the music to this new file, for `mrtd render --replay`; None: no capture
     capture_max_mb: float = DEFAULT_MAX_MB  # the capture stops (the music goes on) when its file would pass this size
+    transport_reset: Literal["off", "midi", "jack", "both"] = "midi"  # reset the model when the host's transport starts, as the official plugin at beat 0: midi (Start, Song Position 0) | jack (JACK transport at frame 0) | both | off
 
     def __post_init__(self) -> None:
         # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
@@ -139,6 +144,8 @@ class DaemonConfig:
         if not 1 <= self.listen_bars <= 16:
             raise ValueError(f"listen_bars lies in 1-16 bars, got {self.listen_bars}")
         check_follow(self.follow)
+        if self.transport_reset not in TRANSPORT_RESETS:
+            raise ValueError(f"unknown transport reset {self.transport_reset!r}; use {', '.join(TRANSPORT_RESETS)}")
         if self.latency is not None:
             if self.latency not in LATENCY_PRESETS:
                 raise ValueError(f"unknown latency preset {self.latency!r}; use {', '.join(LATENCY_PRESETS)}")
@@ -195,7 +202,9 @@ class Daemon:
         # Following an outside tempo: MIDI clock is fed by the MIDI input; Link polls its session.
         self.midi_clock = MidiClock() if config.tempo_source == "midi" else None
         self.capture: CaptureWriter | None = None  # --capture: what the session applies, to a file
-        self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock)
+        self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock,
+                             MidiTransport() if config.transport_reset in ("midi", "both") else None)
+        self.jack_transport: JackTransportWatch | None = None  # when following JACK's transport
         self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
         self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
@@ -257,6 +266,10 @@ class Daemon:
         if config.midi:
             self.midi.start(config.midi_ports)
             self._started("midi", self.midi.stop)
+        if config.transport_reset in ("jack", "both"):  # its start resets the model (control/transport.py)
+            self.jack_transport = JackTransportWatch(lambda: self.control.submit(TransportReset()))
+            self.jack_transport.start()
+            self._started("jack transport", self.jack_transport.stop)
         resumes_scene = fit.music is not None and config.scene is not None
         self.scenes.start(config.scene, position=fit.music.scene_frames if resumes_scene and fit.music else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
@@ -371,7 +384,7 @@ class Daemon:
             controls=self.controls, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
             learn=self.midi.learn, recorder=self.recorder, dialects=self.dialects, status=self.status,
             snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
-            prefill=self.engines.prefill, swap_engine=self.engines.swap,
+            prefill=self.prefill, swap_engine=self.engines.swap,
             audio_dir=self.config.audio_dir, record_dir=self.config.record_dir,
         )
 
@@ -407,6 +420,8 @@ class Daemon:
         """Generation thread, once per frame (after the session's commands and the scene's
         timeline): refresh the snapshot, push what changed."""
         changed = control.take_changes()
+        if Change.SOLO in changed:  # Solo encodes text prompts as "SOLO text": queue them again
+            self.encoder.set_solo(bool(control.values["solo"]), set(control.prompt_texts))
         weights = control.style.weights()
         if weights != self._last_weights:  # a crossfade moves the mix without a command
             self._last_weights = dict(weights)
@@ -472,6 +487,17 @@ class Daemon:
             self.session.stop_recording()
         elif self.capture is not None:  # a start that failed before the music: the file, closed
             self.capture.stop(0)
+
+    def prefill(self, audio_path: Path | None) -> Future:
+        """Prefill aside and crossfade to it (EngineController.prefill); as the official runner,
+        a prefill that succeeded skips the next transport reset (control/transport.py)."""
+        def arm_skip(done: Future) -> None:
+            if done.exception() is None:
+                self.control.submit(ArmTransportSkip())
+
+        swapped = self.engines.prefill(audio_path)
+        swapped.add_done_callback(arm_skip)
+        return swapped
 
     def stop(self) -> None:
         """Stop what start() started, newest first; safe after a start that failed half-way

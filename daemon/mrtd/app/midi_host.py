@@ -1,10 +1,10 @@
 """MIDI in the running daemon: the input's lifecycle, routing each message, and MIDI learn.
 
 A message goes to one place: clock and transport to the tempo follower (when
-the tempo source is MIDI), a control moved during learn to the new mapping,
-anything a scene maps to its mapping, and notes the scene does not take to
-the model as notes. It runs on the MIDI input's thread and only queues
-commands.
+the tempo source is MIDI; the transport's start also resets the model,
+inputs/transport.py), a control moved during learn to the new mapping,
+anything a scene maps to its mapping, and notes the scene does not take to the
+model as notes. It runs on the MIDI input's thread and only queues commands.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from mrtd.control.state import Controls
 from mrtd.inputs.midi import MidiInput
 from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
 from mrtd.inputs.midi_clock import MidiClock
+from mrtd.inputs.transport import MidiTransport
+from mrtd.control.transport import TransportReset
 from mrtd.inputs.scene.schema import Mapping, MidiSource
 from mrtd.vocabulary.replies import Learned
 
@@ -32,12 +34,14 @@ ALL_NOTES_OFF = 123
 class MidiHost:
     def __init__(self, control: Controls, scenes: SceneHost,
                  publish: Callable[[dict[str, list[Any]]], None] = lambda _messages: None,
-                 clock: MidiClock | None = None) -> None:
-        """`clock`: the MIDI clock follower when the tempo source is MIDI, else None."""
+                 clock: MidiClock | None = None, transport: MidiTransport | None = None) -> None:
+        """`clock`: the MIDI clock follower when the tempo source is MIDI, else None. `transport`:
+        says when the sender's transport starts (a reset, control/transport.py); None: ignored."""
         self._control = control
         self._scenes = scenes
         self._publish = publish
         self._clock = clock
+        self._transport = transport
         self.input: MidiInput | None = None
         self._learning: dict[str, str] | None = None
 
@@ -60,6 +64,8 @@ class MidiHost:
         if not message:
             return
         if message[0] in MIDI_CLOCK_STATUSES:  # transport and clock: the tempo source's, if it is MIDI
+            if self._transport is not None and self._transport.feed(message):
+                self._control.submit(TransportReset())  # at the transport's start, as the official plugin at beat 0
             if self._clock is not None:
                 now = time.monotonic()
                 at = now if at is None else at

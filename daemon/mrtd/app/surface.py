@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
+from mrtd.app import official_buffer
+from mrtd.audio.outputs import LATENCY_PRESETS
 from mrtd.core.paths import inside
 from mrtd.audio.sinks import SinkError
 from mrtd.audio.wavfile import check_name
@@ -232,6 +234,14 @@ class Surface:
                 answer([r.Error(f"{ROOT}/model", str(done.exception())).message()])
 
         loading.add_done_callback(refused)
+
+    def buffer_size(self, samples: int) -> list[Reply]:
+        """The official `buffersize` as mrtd's nearest latency preset (app/official_buffer.py);
+        mrtd's lead is set when it starts, so the reply says whether it is the one running."""
+        preset = official_buffer.preset_for(samples)
+        lead = LATENCY_PRESETS[preset].lead_frames
+        applies = "now" if self._services.status().get("lead_frames") == lead else f"at start: --latency {preset}"
+        return [r.BufferSize(official_buffer.official_samples(samples), preset, lead, applies).message()]
 
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:

@@ -152,6 +152,7 @@ class ControlState:
         self._reset_pending = False
         self._reset_at_once = False
         self.reset_at_once = False  # the latest frame's reset was asked for now: buffered audio ducks
+        self.skip_next_transport_reset = False  # armed by a prefill, used up by a transport reset (control/transport.py)
         self.limits: Limits | None = None  # safety limits that hold whatever the input
         self._glides: dict[str, tuple[float, float]] = {}  # param -> (target, fraction per frame)
         self.clock = MusicalClock()
@@ -186,6 +187,7 @@ class ControlState:
         `shown_with`: the feedback that shows the new list (a scene's prompts go out after its name)."""
         check_prompt_room(name, self._prompt_texts)
         self.style.set_prompt(name, embedding, weight=weight, position=position)
+        self.style.set_prompt_text(name, text)  # `musiccoca:` tokens and `:centroid` texts (style/prompt_text.py)
         self._prompt_texts[name] = text
         self.changed.update((Change.MIX, shown_with))
 

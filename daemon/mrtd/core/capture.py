@@ -51,6 +51,7 @@ from mrtd.audio.wavfile import create_new
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control import commands as c
 from mrtd.control.state import ORIGINS, QUEUE, Applicable
+from mrtd.control.transport import ArmTransportSkip, TransportReset
 from mrtd.core.engines import SwapEngine
 from mrtd.core.music import MusicState, Resume
 from mrtd.core.scenes import FireCue, GoCue, InstallScene
@@ -85,7 +86,8 @@ END_REASONS = ("stopped", "full", "lost", "failed")
 KINDS: dict[str, type[c.Command]] = {cls.__name__: cls for cls in (
     c.SetParam, c.Glide, c.Toggle, c.NoteOn, c.NoteOff, c.NotesClear, c.Reset, c.Rest, c.DefinePrompt,
     c.PromptReady, c.ClearPrompt, c.SetWeight, c.SetMix, c.SetAxis, c.SetXY, c.SetStyleTokens,
-    c.SetStyleEmbedding, c.AlignBeat, InstallScene, GoCue, FireCue, Resume, SwapEngine)}
+    c.SetStyleEmbedding, c.AlignBeat, InstallScene, GoCue, FireCue, Resume, SwapEngine, TransportReset,
+    ArmTransportSkip)}
 _RESERVED = {"frame", "origin", "command", "end"}  # the record's own keys: no field may take one
 assert not any(_RESERVED & {f.name for f in dataclasses.fields(cls)} for cls in KINDS.values())  # type: ignore[arg-type]
 

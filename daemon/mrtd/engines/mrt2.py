@@ -63,6 +63,7 @@ PREVIOUS_FRAME_OFFSETS = (np.arange(RVQ_LEVELS, dtype=np.int32) * RVQ_VOCAB + (C
 ENCODER_INPUT_SAMPLES = 28 * SAMPLE_RATE  # the encoder is traced for exactly 28 s
 PREFILL_TRIM_FRAMES = 25  # 1 s at each end: encoder warm-up and STFT padding make poor tokens
 SILENCE_PREFILL_FRAMES = 550  # what the official apps use
+MAX_TOKEN_PREFILL_FRAMES = 1500  # 60 s of tokens: three times the model's 500-frame (20 s) context
 RNG_SEED_BASE = 42  # the official engine rotates seeds as key(42 + i + rotation)
 
 AUDIO_SHAPE = (1, CHANNELS, FRAME_SAMPLES)
@@ -610,15 +611,6 @@ class Mrt2Engine(BaseEngine):
         self.seed_rotation, self._last_conditioning_seed = rotation, seen_seed
         self.prefilled_frames = playing.prefilled_frames
 
-    def last_tokens(self) -> np.ndarray | None:
-        """The audio tokens the latest step generated (the decoder's previous-frame slot, as the
-        model keeps them: one row of 12 RVQ codes per CFG branch), a copy; None when the model has
-        no such slot. What a replay on this engine is compared by: random weights make silence."""
-        if self._previous_frame_index is None:
-            return None
-        with mlx_session():
-            return np.array(self._state[self._previous_frame_index]).reshape(-1, RVQ_LEVELS)
-
     def prefill_from_audio(self, audio: np.ndarray, trim_frames: int = PREFILL_TRIM_FRAMES,
                            live: Conditioning | None = None) -> int:
         """Teacher-force the model with encoded audio, from the state it is in; that context
@@ -668,6 +660,35 @@ class Mrt2Engine(BaseEngine):
         self.reset()  # to the checkpoint, seed rotation applied, as the official reset_state()
         return self._prefill_tokens(np.repeat(self._silent_tokens, frames, axis=1), live,
                                     prefill_conditioning(live, style=False))
+
+    def last_tokens(self) -> np.ndarray:
+        """The raw audio tokens of the frame just made (or the last token a prefill wrote): int32
+        [12], each 0-1023, as the official `generate_frame(..., tokens_out)` gives them
+        (core/src/mlx_engine.cpp): the decoder's previous-frame slot, its first CFG slice, less
+        each level's unique-codes offset. Fed back through `prefill_from_tokens`, they branch or
+        restore the music without the lossy trip through audio and the SpectroStream encoder."""
+        slot = self._previous_frame_index
+        if slot is None:
+            raise ModelError(f"mrt2 model {self.model!r}: no previous-frame state slot; no tokens to give")
+        with mlx_session() as mx:
+            codes = np.array(self._state[slot].astype(mx.int32)).reshape(-1)[:RVQ_LEVELS]
+        return (codes - PREVIOUS_FRAME_OFFSETS.reshape(-1)).astype(np.int32)
+
+    def prefill_from_tokens(self, tokens: np.ndarray, live: Conditioning | None = None) -> int:
+        """Teacher-force the model with raw audio tokens (int32 [frames, 12], 0-1023: what
+        `last_tokens` gave frame by frame), from the state it is in; that context becomes the
+        checkpoint. As the official `prefill_state_from_tokens` with its default
+        `mask_musiccoca_during_prefill` (core/src/mlx_engine.cpp): no reset first, every style
+        level masked, the notes masked, the live frame's negatives kept (`_prefill_tokens`).
+        At most MAX_TOKEN_PREFILL_FRAMES frames (the official takes any count; past the model's
+        500-frame context more only costs time). Returns the frames fed."""
+        array = np.asarray(tokens)
+        if array.ndim != 2 or array.shape[1] != RVQ_LEVELS or not 1 <= array.shape[0] <= MAX_TOKEN_PREFILL_FRAMES:
+            raise ValueError(f"prefill tokens are [frames, {RVQ_LEVELS}] with 1-{MAX_TOKEN_PREFILL_FRAMES} frames, "
+                             f"got {array.shape}")
+        if not np.issubdtype(array.dtype, np.integer) or array.min() < 0 or array.max() >= RVQ_VOCAB:
+            raise ValueError(f"prefill tokens are integers 0-{RVQ_VOCAB - 1}")
+        return self._prefill_tokens(array.astype(np.int32)[None], live, prefill_conditioning(live, style=False))
 
     def _encode(self, audio: np.ndarray) -> np.ndarray:
         """SpectroStream tokens, raw codes [1, T, 12], for up to 28 s of stereo (zero padded).

@@ -13,6 +13,10 @@ per-sample envelopes (runtime/envelope.py): the gate opens over about 1,920
 samples and closes over one second (48,000), keyed on the notes held now,
 never on a latched onset; a reset cuts the new context's gain to 0 and lets it
 rise over about 1,920 samples.
+
+The Jam app's Solo mode (runtime/solo.py) comes on top when the `solo` parameter is on: a gate
+that opens at once with a held note and falls in a straight line over two seconds, and the notes
+guidance climbing after a release.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from mrtd.frame import CHANNELS, FRAME_SAMPLES
 from mrtd.lifecycle import spawn
 from mrtd.runtime.envelope import OnePoleEnvelope, is_unity
 from mrtd.runtime.lateness import LatenessMonitor
+from mrtd.runtime.solo import SoloMode
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +155,8 @@ class Generator(Generic[Control, EngineT]):
         # the official runner stops ticking it and applies or drops it at once, a click either way.
         self._gate = OnePoleEnvelope(GATE_ATTACK_SAMPLES, GATE_RELEASE_SAMPLES, value=1.0)
         self._reset_attack = OnePoleEnvelope(RESET_ATTACK_SAMPLES, RESET_ATTACK_SAMPLES, value=1.0)
+        self._solo = SoloMode()  # the Jam app's Solo: its gate and notes guidance, keyed on held notes
+        self._solo_now = (False, False)  # (solo on, a note held) for the frame being made
 
     def target_gain(self) -> float:
         """Volume, mute, bypass and a rest's fade: where this frame's ramp ends (the gate comes on top)."""
@@ -185,6 +192,8 @@ class Generator(Generic[Control, EngineT]):
         self._move_level()
         target = self.target_gain()
         gate = self._gate.frame(self.gate_target())
+        self._solo_now = (bool(self.control.values.get("solo", False)), self.control.notes.any_held)
+        solo = self._solo.frame_gains(*self._solo_now)
         out = self._out
         concealed = False
         if (self.control.values["bypass"] or self._level == 0.0) and self._gain == 0.0:
@@ -197,6 +206,8 @@ class Generator(Generic[Control, EngineT]):
                 np.multiply(frame, self._gain + (target - self._gain) * self._ramp, out=out)
             if not is_unity(gate):
                 out *= gate
+            if not is_unity(solo):
+                out *= solo
         self._gain = 0.0 if concealed else target  # after a fault, the next good frame fades in
         self.frames += 1
         for tap in self.taps:
@@ -210,6 +221,7 @@ class Generator(Generic[Control, EngineT]):
             if self._swaps and self._outgoing is None:
                 self._begin_swap()
             conditioning = self.control.frame_conditioning()
+            conditioning.cfg_notes = self._solo.frame_notes_guidance(*self._solo_now, conditioning.cfg_notes)
             self.last_conditioning = conditioning  # a fresh object per frame: safe to read anywhere
             frame = self.engine.step(conditioning)
             self.lateness.record(self.engine.last_step_s)

@@ -11,6 +11,11 @@ A newer request for the same name supersedes an older one: a queued older
 request is skipped, and the result of one already running is dropped, so
 the last text sent for a prompt is the one that lands. `cancel(name)` drops
 a prompt's pending work (when it is removed).
+
+Solo (the Jam app's mode, `set_solo`) changes what a text is encoded as: "SOLO " and the text
+(style/prompt_text.py `encoder_text`). The worker keeps the last text asked for each prompt
+(bounded), so that switching Solo encodes them again, as the Jam app sends its prompt again
+when the mode changes; until the new embedding arrives, a prompt keeps the one it has.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 from mrtd.style.audio_prompt import AudioEmbedder, audio_needs
 from mrtd.style.audio_reader import read_audio_isolated
 from mrtd.style.embedder import Embedder
+from mrtd.style.prompt_text import encoder_text
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
 log = logging.getLogger(__name__)
@@ -46,6 +52,7 @@ class EncodeRequest:
 
 
 _STOP = object()
+MAX_REMEMBERED = 256  # text prompts kept for a Solo switch to encode again; past it the oldest go
 
 
 class EncoderWorker:
@@ -64,6 +71,8 @@ class EncoderWorker:
         # Ends on _STOP, which stop's wake puts behind what is queued.
         self._worker = Worker(thread_name, self._run, wake=lambda: self._queue.put(_STOP))
         self._started = False
+        self.solo = False  # the Jam app's Solo: texts are encoded as "SOLO " + text
+        self._texts: dict[str, str] = {}  # name -> the last text asked for it (under _lock)
 
     def start(self) -> "EncoderWorker":
         if not self._started:
@@ -80,6 +89,11 @@ class EncoderWorker:
             self._latest[name] = self._sequence
             self._outstanding += 1
             request = EncodeRequest(name, text, None if audio_path is None else os.fspath(audio_path), self._sequence)
+            self._texts.pop(name, None)
+            if text is not None:
+                self._texts[name] = text
+                if len(self._texts) > MAX_REMEMBERED:
+                    del self._texts[next(iter(self._texts))]
         self._queue.put(request)
 
     def submit_audio(self, name: str, samples: np.ndarray, sample_rate: int) -> None:
@@ -91,6 +105,17 @@ class EncoderWorker:
             self._outstanding += 1
             request = EncodeRequest(name, sequence=self._sequence, samples=samples, sample_rate=sample_rate)
         self._queue.put(request)
+
+    def set_solo(self, on: bool, names: "set[str] | None" = None) -> None:
+        """Switch Solo; on a change, encode again the text prompts asked for before (only those in
+        `names`, the prompts defined now, when given). Any thread: it only queues requests."""
+        if bool(on) == self.solo:
+            return
+        self.solo = bool(on)
+        with self._lock:
+            again = [(name, text) for name, text in self._texts.items() if names is None or name in names]
+        for name, text in again:
+            self.submit(name, text=text)
 
     def cancel(self, name: str) -> None:
         """Forget a prompt's pending work: nothing more is reported for requests made so far."""
@@ -151,7 +176,7 @@ class EncoderWorker:
 
     def _embed(self, request: EncodeRequest) -> np.ndarray:
         if request.text is not None:
-            return np.asarray(self.embedder.embed_text(request.text), dtype=np.float32)
+            return np.asarray(self.embedder.embed_text(encoder_text(request.text, self.solo)), dtype=np.float32)
         if request.samples is not None:
             embedder = getattr(self.embedder, "inner", self.embedder)  # past the cache: CachedEmbedder's
             if not isinstance(embedder, AudioEmbedder):

@@ -37,6 +37,12 @@ them because they are ids of one codebook, and a StyleSpace quantizes with which
 given (the built-in one, a test's stand-in, MusicCoCa's): under any other the same ids are an
 arbitrary style. A set that wants the official start says `prompt: piano` in its config.
 A raw embedding, while set, replaces steps 1-3; raw tokens replace step 4.
+
+Two prompt texts mean more than their words, as in the official engine (style/prompt_text.py,
+core/src/mlx_engine.cpp `fetch_musiccoca_tokens`): `musiccoca:t1,...,t12` names the tokens
+outright, and replaces step 4 while it is the only prompt defined (whatever its weight; with
+other prompts it blends as the words it is, as the official engine encodes it when another slot
+has a text); `:name` is the loaded PCA file's centroid `name` (no such centroid: its words).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import numpy as np
 from mrtd.conditioning import EMBEDDING_DIM, MASKED, STYLE_TOKENS
 from mrtd.style.curves import Crossfade, curve_name
 from mrtd.style.pca import PCAFile, load_pca as read_pca_file
+from mrtd.style.prompt_text import ascii_lower, centroid_key, musiccoca_tokens
 from mrtd.style.quantizer import CODEBOOK_SIZE, Quantizer
 
 BLENDS = ("linear", "slerp")
@@ -102,6 +109,14 @@ class StyleSpace:
         self._named_axes: dict[str, _Axis] = {}
         self._named_axis_values: dict[str, float] = {}
 
+        # What a prompt's text means besides its words (style/prompt_text.py): the tokens a
+        # `musiccoca:` text names, and the prompts whose embedding is a PCA centroid (`:name`),
+        # which an encoder's embedding of the words does not replace.
+        self._centroids: dict[str, np.ndarray] = {}  # the PCA file's, by lower-cased name
+        self._named_tokens: dict[str, np.ndarray] = {}
+        self._from_centroid: set[str] = set()
+        self._named_tokens_buffer = np.full(STYLE_TOKENS, MASKED, dtype=np.int32)
+
         self._raw_embedding: np.ndarray | None = None
         self._raw_tokens = np.full(STYLE_TOKENS, MASKED, dtype=np.int32)
         self._use_raw_tokens = False
@@ -118,6 +133,7 @@ class StyleSpace:
         self._quantized_view = _read_only(self._quantized_tokens)
         self._raw_tokens_view = _read_only(self._raw_tokens)
         self._masked_view = _read_only(masked)
+        self._named_tokens_view = _read_only(self._named_tokens_buffer)
         self._dirty = True
 
     # -- prompts ------------------------------------------------------------
@@ -158,15 +174,35 @@ class StyleSpace:
         self._dirty = True
 
     def set_embedding(self, name: str, embedding: np.ndarray) -> None:
-        """An encoded prompt is ready (KeyError if the prompt was removed meanwhile)."""
+        """An encoded prompt is ready (KeyError if the prompt was removed meanwhile). A prompt whose
+        text names a PCA centroid keeps the centroid: the encoder's embedding of its words is not it."""
         slot = self._slot(name)
+        if name in self._from_centroid:
+            return
         self._store_embedding(slot, _check_embedding(embedding, f"prompt {name!r}"))
+        self._dirty = True
+
+    def set_prompt_text(self, name: str, text: str) -> None:
+        """What prompt `name`'s text means besides its words, as the official engine reads it: the
+        tokens of `musiccoca:t1,...,t12`, the centroid of `:name` (style/prompt_text.py)."""
+        slot = self._slot(name)
+        self._named_tokens.pop(name, None)
+        self._from_centroid.discard(name)
+        tokens = musiccoca_tokens(text)
+        if tokens is not None:
+            self._named_tokens[name] = np.asarray(tokens, dtype=np.int32)
+        key = centroid_key(text)
+        if key is not None and key in self._centroids:
+            self._store_embedding(slot, self._centroids[key])
+            self._from_centroid.add(name)
         self._dirty = True
 
     def remove_prompt(self, name: str) -> None:
         slot = self._slot(name)
         del self._slot_of[name]
         self._positions.pop(name, None)
+        self._named_tokens.pop(name, None)
+        self._from_centroid.discard(name)
         self._ready[slot] = False
         self._weights[slot] = 0.0
         self._embeddings[slot] = 0.0
@@ -268,9 +304,10 @@ class StyleSpace:
         off the generation thread, which then only installs it)."""
         self._pca_components = pca.components
         self._pca_values = {i: v for i, v in self._pca_values.items() if i < len(pca.components)}
+        self._centroids = {ascii_lower(name): centroid for name, centroid in pca.centroids.items()}
         for name, centroid in pca.centroids.items():
             if name in self._slot_of:
-                self.set_embedding(name, centroid)
+                self._store_embedding(self._slot_of[name], _check_embedding(centroid, f"centroid {name!r}"))
             else:
                 self.set_prompt(name, centroid, weight=0.0)
         self._dirty = True
@@ -420,8 +457,11 @@ class StyleSpace:
                     self._last_quantized[:] = self._embedding
                     self._have_quantized = True
                     self.quantize_count += 1
+        named = self._sole_named_tokens()
         if self._use_raw_tokens:
             tokens = self._raw_tokens_view
+        elif named is not None:
+            tokens = named
         elif self._has_style:
             tokens = self._quantized_view
         else:
@@ -429,6 +469,17 @@ class StyleSpace:
         return self._embedding_view, tokens
 
     # -- internals ------------------------------------------------------------------
+
+    def _sole_named_tokens(self) -> np.ndarray | None:
+        """The tokens a `musiccoca:` prompt names, while it is the only prompt (and no raw
+        embedding stands in for the prompts): levels past the quantizer's active ones masked."""
+        if len(self._slot_of) != 1 or not self._named_tokens or self._raw_embedding is not None:
+            return None
+        (tokens,) = self._named_tokens.values()
+        out = self._named_tokens_buffer
+        out[:] = tokens
+        out[self.quantizer.active_levels :] = MASKED
+        return self._named_tokens_view
 
     def _compute_embedding(self) -> None:
         out = self._embedding

@@ -40,6 +40,7 @@ class Change(StrEnum):
     UNMASK = "unmask"
     ONSET_MODE = "onset_mode"
     MIDIGATE = "midigate"
+    SOLO = "solo"
     TEMPO = "tempo"
     METER = "meter"
     LISTEN_NOTES = "listen_notes"

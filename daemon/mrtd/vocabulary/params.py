@@ -81,6 +81,8 @@ PARAMS: dict[str, Param] = {
         # play it ('on') and leaves the attack to the model, the way MRT2 is played there.
         Param("onset_mode", int, 0, 1, 0, "0: held notes send 'on'; 1: onset then held", continuous=False),
         Param("midigate", bool, 0, 1, False, "silent unless a note is held", continuous=False),
+        # The Jam app's Solo (runtime/solo.py, style/prompt_text.py): off is its Accompany.
+        Param("solo", bool, 0, 1, False, "the Jam app's Solo: 'SOLO ' prompts, a gate on held notes", continuous=False),
         Param("tempo", float, 20.0, 400.0, 120.0, "tempo in BPM", unit="bpm"),
         Param("meter", int, 1, 32, 4, "beats per bar", continuous=False),
         # Following what mrtd hears (--listen, inputs/listen/): off by default, each switchable live.

@@ -369,11 +369,33 @@ def in_datagrams(address: str, args: list[Any]) -> list[Message]:
     return [PromptsPart(i + 1, len(parts), tuple(zip(part[::2], part[1::2]))).message() for i, part in enumerate(parts)]
 
 
+@dataclass(frozen=True)
+class BufferSize(Response):
+    """What an official `buffersize` is in mrtd: the samples after the official clamp to 1920-8192,
+    the nearest latency preset, its frames ahead, and when it applies: `now` when the daemon runs at
+    that preset's lead, else `at start: --latency PRESET` (mrtd's lead is set when it starts)."""
+
+    address: ClassVar[str] = f"{ROOT}/buffersize"
+    samples: int
+    preset: str
+    lead_frames: int
+    applies: str
+
+    def args(self) -> list[Any]:
+        return [self.samples, self.preset, self.lead_frames, self.applies]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "BufferSize":
+        _count(args, cls.address, 4)
+        return cls(_int(args[0], "the samples"), _text(args[1], "the preset"), _int(args[2], "the lead"),
+                   _text(args[3], "when it applies"))
+
+
 RESPONSES: dict[str, type[Response]] = {
     cls.address: cls
     for cls in (Error, Pong, Status, Hello, HelloOk, Synced, Subscribed, Unsubscribed, Learning, Prefilling,
                 Loading, RecordStarted, RecordStopped, Clamped, PromptsPart, Done, Learned,
-                PageStatus, PageScene)
+                PageStatus, PageScene, BufferSize)
 }
 
 

@@ -32,7 +32,7 @@ from mrtd.vocabulary.codec import ROOT, Message
 from mrtd.vocabulary.fields import Declared, arg, rest
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.values import (
-    CURVES, MAX_FILE_NAME, MAX_SLOT, arity, bounded, name_text, number, parse_length, parse_when, prompt_name, text, weight,
+    CURVES, MAX_FILE_NAME, MAX_SLOT, MAX_TEXT, arity, bounded, name_text, number, parse_length, parse_when, prompt_name, text, weight,
     when_text,
 )
 
@@ -63,8 +63,10 @@ def when_value(value: Any) -> When:
 
 
 class Prompt(Request):
+    """mrtd's own prompt: a name, or a slot counted from 1 (the official `/prompt`, whose six
+    slots count from 0, is `OfficialPrompt` below)."""
+
     address: ClassVar[str] = f"{ROOT}/prompt"
-    aliases: ClassVar[tuple[str, ...]] = ("/prompt",)
     on_the_grid: ClassVar[bool] = False  # encoding takes its own time; a prompt joins the mix when ready
     name: str = arg(prompt_name, "name-or-slot")
     text: str = arg(lambda value: checks.text(value, "prompt text"), "text")
@@ -73,7 +75,6 @@ class Prompt(Request):
 
 class PromptClear(Request):
     address: ClassVar[str] = f"{ROOT}/prompt/clear"
-    aliases: ClassVar[tuple[str, ...]] = ("/prompt_clear",)
     name: str = arg(prompt_name, "name-or-slot")
 
 
@@ -105,7 +106,8 @@ class Mix(Request):
         args = list(args)
         weights: dict[object, object] = {}
         # name weight pairs; a trailing number (and text) are the fade seconds (and curve).
-        # Names are text or slot numbers (the Max patch and Pd panel send `1 0.5 2 0.5`).
+        # Names are text or mrtd's slot numbers, counted from 1 (mrtd's own Max patch and Pd
+        # panel send `/mrt/mix 1 0.5 2 0.5`; the official externals have no mix message).
         while len(args) >= 2 and isinstance(args[1], (int, float)) and not isinstance(args[0], bytes):
             if not isinstance(args[0], str) and len(args) == 2 and any(isinstance(n, str) for n in weights):
                 break  # "a 1 2.0 1": after named pairs, a trailing number pair is fade and (bad) curve
@@ -635,6 +637,94 @@ class OrcaClear(Dialect):
     """ORCA `=x`: release every note."""
 
     address: ClassVar[str] = "/x"
+
+
+# -- the official front ends' own forms ---------------------------------------------------------
+# What the official Max and Pd externals and the SuperCollider class send (magenta-realtime
+# 2.0.3: examples/max/mrt_tilde.mm, examples/pd/mrt_tilde.mm, examples/sc/MRT2.mm) where it is
+# not mrtd's form: their six prompt slots count from 0 (`kMaxPrompts`), their weights clamp to
+# [0, 1]. mrtd's own `/mrt/...` addresses keep their slots counted from 1 and their ranges.
+# Read from the official code, not copied. Kept together, one block, so merges stay easy.
+
+OFFICIAL_SLOTS = 6  # the externals' prompt slots, 0-5
+OFFICIAL_WEIGHT_RANGE = (0.0, 1.0)  # `mrt_prompt` and `MRT2_cmd_prompt` clamp the weight to it
+MAX_OFFICIAL_WEIGHT = 1e6  # what a weight may be sent as before the clamp (every number is bounded)
+
+
+def official_slot(value: Any) -> int:
+    """An official prompt slot: a number 0-5 (the externals refuse a name or a slot past 5)."""
+    if isinstance(value, str):
+        raise ValueError(f"an official prompt slot is a number 0-{OFFICIAL_SLOTS - 1}, got text {value!r}")
+    return checks.whole(value, "an official prompt slot", 0, OFFICIAL_SLOTS - 1)
+
+
+def official_slot_name(slot: int) -> str:
+    """The mrtd prompt an official slot is: its slot counted from 1 (official 0 is mrtd's `1`),
+    so `/prompt 0 ...` and `/mrt/prompt 1 ...` set the same prompt."""
+    return str(slot + 1)
+
+
+def clamp_official_weight(weight: float) -> float:
+    low, high = OFFICIAL_WEIGHT_RANGE
+    return min(max(weight, low), high)
+
+
+class OfficialPrompt(Request):
+    """`prompt N [text... [weight]]` as the externals take it: N is slot 0-5; no text clears the
+    slot; the text is every word after the slot (Pd has no quoting, so `prompt 0 warm pads 0.8`
+    is the text 'warm pads'); a trailing number is the weight, 1 when left off, clamped to
+    [0, 1] (the handler applies the clamp and says so). Where Pd skips a number among the words,
+    mrtd refuses it: the sender hears why rather than losing a word."""
+
+    address: ClassVar[str] = "/prompt"
+    signature: ClassVar[str] = "slot 0-5 [text... [weight 0..1]]"
+    on_the_grid: ClassVar[bool] = False  # as Prompt: encoding takes its own time
+    slot: int
+    text: str | None = None
+    weight: float = 1.0
+
+    def args(self) -> list[Any]:
+        return [self.slot] if self.text is None else [self.slot, self.text, self.weight]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "OfficialPrompt":
+        arity(args, 1, MAX_TEXT, cls.signature)
+        slot = official_slot(args[0])
+        if len(args) == 1:
+            return cls(slot)
+        words = list(args[1:])
+        weight = 1.0
+        if len(words) > 1 and isinstance(words[-1], (int, float)) and not isinstance(words[-1], bool):
+            weight = bounded(words.pop(), "weight", -MAX_OFFICIAL_WEIGHT, MAX_OFFICIAL_WEIGHT)
+        if not all(isinstance(word, str) for word in words):
+            raise ValueError("an official prompt's text is words after the slot, then at most one number (the weight)")
+        return cls(slot, checks.text(" ".join(words), "prompt text"), float(weight))
+
+
+class OfficialPromptClear(Request):
+    """`prompt_clear N` (the SuperCollider class): empty official slot N, 0-5."""
+
+    address: ClassVar[str] = "/prompt_clear"
+    slot: int = arg(official_slot, "slot 0-5")
+
+
+
+class BufferSize(Request):
+    """`buffersize N`: how many samples the official runner keeps ahead (the externals' message,
+    the AU plugin's 2048/4096/8192), answered with the latency preset it is in mrtd."""
+
+    address: ClassVar[str] = f"{ROOT}/buffersize"
+    aliases: ClassVar[tuple[str, ...]] = ("/buffersize",)
+    on_the_grid: ClassVar[bool] = False  # answered at once: nothing to land on a beat
+    samples: int = arg(lambda value: checks.whole(value, "buffer size", 0, 1_000_000), "samples")
+
+
+class Solo(ParamSwitch):
+    """The Jam app's Solo (on) or Accompany (off): examples/jam (JamApp.mm, JamAppController.mm,
+    ui/src/App.tsx `handleModeChange`). No official address: the app's own switch."""
+
+    address: ClassVar[str] = f"{ROOT}/solo"
+    param: ClassVar[str] = "solo"
 
 
 def _every_request(kind: type[Request]) -> list[type[Request]]:

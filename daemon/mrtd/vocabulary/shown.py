@@ -29,7 +29,7 @@ from mrtd.vocabulary.values import MAX_TEXT, arity, number, pitch
 PARAMETER_REQUESTS: dict[str, type[Request]] = {
     "temperature": q.Temperature, "top_k": q.TopK, "seed": q.Seed, "cfg_style": q.CfgStyle, "cfg_notes": q.CfgNotes,
     "cfg_drums": q.CfgDrums, "drums": q.Drums, "volume": q.Volume, "mute": q.Mute, "bypass": q.Bypass,
-    "unmask": q.Unmask, "onset_mode": q.OnsetMode, "midigate": q.Midigate,
+    "unmask": q.Unmask, "onset_mode": q.OnsetMode, "midigate": q.Midigate, "solo": q.Solo,
     "tempo": q.Tempo,  # bpm alone: the meter is its own parameter
     "meter": q.Meter,
     "listen_notes": q.ListenNotes, "listen_tempo": q.ListenTempo, "listen_style": q.ListenStyle,

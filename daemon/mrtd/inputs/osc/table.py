@@ -46,6 +46,7 @@ class Host(Protocol):
     def record_stop(self) -> str | None: ...
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
     def dialects(self) -> Dialects: ...
+    def buffer_size(self, samples: int) -> list[Reply]: ...  # the official `buffersize`, as a latency preset
 
 
 Answer = Callable[[list[Reply]], None]
@@ -281,6 +282,40 @@ def record_stop(host: Host, req: q.RecordStop, env: Envelope) -> list[Reply]:
     return [r.RecordStopped(path or "").message()]
 
 
+# -- the official front ends' own forms (vocabulary/requests.py, the block of the same name) -----
+
+
+def official_prompt(host: Host, req: q.OfficialPrompt, env: Envelope) -> list[Reply] | None:
+    """Official slot N is mrtd's prompt N+1; no text empties it (the prompt goes); the weight is
+    clamped to [0, 1] as the externals clamp it, and a clamped weight is said back."""
+    name = q.official_slot_name(req.slot)
+    if req.text is None:
+        host.submit(c.ClearPrompt(name), env.due)
+        return None
+    weight = q.clamp_official_weight(req.weight)
+    host.define_prompt(name, req.text, weight, env.due)
+    if weight != req.weight:
+        return [r.Clamped("weight", weight, "the official range is 0-1").message()]
+    return None
+
+
+def official_prompt_clear(host: Host, req: q.OfficialPromptClear, env: Envelope) -> None:
+    host.submit(c.ClearPrompt(q.official_slot_name(req.slot)), env.due)
+
+
+def buffer_size(host: Host, req: q.BufferSize, env: Envelope) -> list[Reply]:
+    return host.buffer_size(req.samples)
+
+
+SOLO_UNMASK = 127  # the Jam app sets unmask width 127 in Solo and 0 in Accompany (ui/src/App.tsx `handleModeChange`)
+
+
+def solo(host: Host, req: q.Solo, env: Envelope) -> None:
+    """Solo on or off, with the unmask width the Jam app sets with it."""
+    host.submit(c.SetParam("solo", req.on), env.due)
+    host.submit(c.SetParam("unmask", SOLO_UNMASK if req.on else 0), env.due)
+
+
 # Named-argument events (TidalCycles): these names go with time, not state.
 EVENT_TIMING = ("cps", "cycle", "delta")
 EVENT_NOTES = ("note", "n")
@@ -396,6 +431,11 @@ TABLE: tuple[Address, ...] = (
     Address(q.Model, "mrt2: load another model beside the running one and crossfade to it", model),
     Address(q.RecordStart, "record the output to a WAV file in the recording directory", record_start),
     Address(q.RecordStop, "stop recording", record_stop),
+    # The official front ends' own forms (examples/max, pd, sc of magenta-realtime 2.0.3).
+    Address(q.OfficialPrompt, "official prompt: slot 0-5 is mrtd's prompt slot+1 (`/prompt 0` = `/mrt/prompt 1`); no text empties it; words after the slot are the text, a trailing number the weight (default 1), clamped to 0-1", official_prompt),
+    Address(q.OfficialPromptClear, "official: empty prompt slot 0-5 (mrtd's slot+1)", official_prompt_clear),
+    Address(q.Solo, "the Jam app's Solo (1) or Accompany (0): text prompts encoded as 'SOLO text', unmask width 127 (0 off), the output gated by held notes (open at once, falls to silence in 2 s), the notes guidance climbing after a release", solo),
+    Address(q.BufferSize, "the official buffer size in samples (clamped to 1920-8192 as the official runner) as mrtd's nearest latency preset; replies /mrt/buffersize samples preset lead_frames applies (`now`, or `at start: --latency PRESET`: the lead is set when mrtd starts)", buffer_size),
 )
 
 ROUTES: dict[str, Address] = {}
