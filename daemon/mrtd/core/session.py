@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from mrtd.control.state import ENGINE, ControlState
 from mrtd.core.capture import Capture, CaptureHeader, CaptureWriter
@@ -39,6 +39,7 @@ from mrtd.vocabulary.changes import Change
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable
 class SessionListener(Protocol):
     """Hears each frame, on the generation thread, once its commands and the scene's timeline
     have applied: `changes` is what moved (empty on most frames), `state` the control state it
