@@ -192,3 +192,19 @@ def test_the_surfaces_reach_the_scenes_only_through_their_narrow_protocol():
         reached = _reached_through(PACKAGE / "app" / surface, "scenes")
         assert reached and reached <= allowed, f"app/{surface} reaches {sorted(reached - allowed)} of the scene host"
     assert isinstance(SceneHost(builtin_control(), embedder=None), Scenes)
+
+
+def test_feedback_and_the_journal_hear_the_session_only_as_its_listeners():
+    # Core imports neither feedback nor app (the table holds that); what they hear of each frame
+    # comes through the one interface core names, which each of them meets as it is.
+    from mrtd.app.journal import Journal
+    from mrtd.core.prompts import PromptController
+    from mrtd.core.session import SessionListener
+    from mrtd.feedback.snapshot import Snapshot
+
+    for listener in (Snapshot, Journal, PromptController):
+        assert callable(getattr(listener, "changed", None)), listener
+    assert isinstance(Snapshot(), SessionListener)
+    daemon_source = (PACKAGE / "app" / "daemon.py").read_text()
+    assert "snapshot.update(" not in daemon_source and ".publish(" not in daemon_source, \
+        "the daemon registers the feedback; it does not publish each frame itself"

@@ -25,8 +25,8 @@ from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, DeviceOutput, Out
 from mrtd.audio.routing import ChannelMap
 from mrtd.audio.playout import Playout
 from mrtd.audio.recorder import RecordLimits, Recorder
-from mrtd.feedback import snapshot
 from mrtd.feedback.push import Pusher
+from mrtd.feedback.snapshot import Snapshot
 from mrtd.inputs.jack_transport import JackTransportWatch
 from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.transport import MidiTransport
@@ -40,26 +40,27 @@ from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
 from mrtd.app.midi_host import MidiHost
 from mrtd.app.listening import Listening, check_follow
 from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
-from mrtd.core.music import ReadMusic, Resume, embeddings_of
+from mrtd.core.commands import CommandGate
+from mrtd.core.music import Resume, embeddings_of
+from mrtd.core.prompts import PromptController
+from mrtd.core.recording import RecordingController
 from mrtd.core.scenes import WallFrames
-from mrtd.core.engines import EngineController, EngineSettings
+from mrtd.core.engines import EngineController, EngineRequests, EngineSettings
 from mrtd.core.session import build_session, header_for
 from mrtd.inputs.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.inputs.scene.loader import SceneError
-from mrtd.control.commands import ClearPrompt, DefinePrompt, PromptReady
-from mrtd.control.transport import ArmTransportSkip, TransportReset
+from mrtd.control.commands import DefinePrompt
+from mrtd.control.transport import TransportReset
 from mrtd.control.state import Controls, ControlState
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 from mrtd.app.style_choice import StyleChoice, choose_style
-from mrtd.style.encoder import EncoderWorker
 from mrtd.engines import BaseEngine
 from mrtd.frame import FRAME_SECONDS
 from mrtd.runtime.generator import Generator
 from mrtd.runtime.runner import Runner
 from mrtd.lifecycle import freeze_heap, raise_priority, restore_priority, short_gil_turns, thaw_heap
-from mrtd.vocabulary.changes import Change
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.values import text
 
@@ -205,10 +206,19 @@ class Daemon:
         self.midi = MidiHost(self.controls, self.scenes, self.pusher.publish, self.midi_clock,
                              MidiTransport() if config.transport_reset in ("midi", "both") else None)
         self.jack_transport: JackTransportWatch | None = None  # when following JACK's transport
-        self.encoder = EncoderWorker(self.embedder, self._prompt_ready, self._prompt_failed)
-        self.snapshot: dict[str, list[Any]] = {}  # published by the generation thread, read by anyone
+        # The core's controllers the inputs call (through `services()`), one per domain.
+        self.prompts = PromptController(self.controls, self.scenes, self.embedder)
+        self.encoder = self.prompts.encoder
+        self.commands = CommandGate(self.controls, self.prompts, self.scenes)
+        self.recording = RecordingController(self.recorder, config.record_dir)
+        self.engine_requests = EngineRequests(self.engines, self.controls, config.audio_dir)
+        # Listeners of the session, each frame: the prompts (Solo's encoding), the state shown
+        # (published by the generation thread, read by anyone; pushed and sent to the page), the journal.
+        self.feedback = Snapshot()
+        self.feedback.publishers.append(self.pusher.publish)
+        self.session.listen(self.prompts)
+        self.session.listen(self.feedback)
         self.dialects = Dialects(config.dirt, lambda: self.snapshot.get("/mrt/prompts", [])[::2], lambda: self.control.clock.bpm)
-        self._last_weights: dict[str, float] = {}
         self.stopped = threading.Event()
         self.health: Progress | None = None  # /health's judge, once the music flows
         self._style_warned = False  # the mrt2-without-MusicCoCa warning is logged once per run
@@ -240,7 +250,7 @@ class Daemon:
         log.info("style embedder: %s", self.style.describe())
         self._warn_style_once()
 
-        self.generator = self.session.play(engine, after=self._publish_changes)
+        self.generator = self.session.play(engine)
         self.engines.drive(self.generator)
         self.generator.taps.append(self.recorder.tap)
         # A recording an input starts ends after the runner has stopped: it gets every frame.
@@ -261,7 +271,7 @@ class Daemon:
             embedding = self.embedder.embed_text(config.prompt)
             self.control.apply_now(DefinePrompt("prompt", config.prompt, embedding, 1.0))
             log.info("prompt: %r", config.prompt)
-        self.snapshot = snapshot.messages(self.control)
+        self.feedback.show(self.control)
         fit = self._fit_journal(self._read_journal())
         if config.midi:
             self.midi.start(config.midi_ports)
@@ -282,6 +292,7 @@ class Daemon:
                                  frames_made=lambda: self.generator is not None, state_dir=config.state_dir,
                                  audio_health=self.audio_health)
             if self.web is not None:
+                self.feedback.publishers.append(self.web.publish)
                 self._started("web", self.web.stop)
         self.runner.start()
         self._started("runner", self.runner.stop)
@@ -381,11 +392,10 @@ class Daemon:
     def services(self) -> Services:
         """What the inputs (OSC, the web page) may reach: handed to them, never the daemon itself."""
         return Services(
-            controls=self.controls, encoder=self.encoder, pusher=self.pusher, scenes=self.scenes,
-            learn=self.midi.learn, recorder=self.recorder, dialects=self.dialects, status=self.status,
-            snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
-            prefill=self.prefill, swap_engine=self.engines.swap,
-            audio_dir=self.config.audio_dir, record_dir=self.config.record_dir,
+            controls=self.controls, commands=self.commands, pusher=self.pusher, scenes=self.scenes,
+            learn=self.midi.learn, recording=self.recording, engine=self.engine_requests, dialects=self.dialects,
+            status=self.status, snapshot=lambda: self.snapshot,
+            guard=lambda: self.osc.guard if self.osc is not None else None,
         )
 
     def folder(self, key: str) -> str:
@@ -405,38 +415,20 @@ class Daemon:
         return self.style.mrt2_warning() if engine is not None and engine.name == "mrt2" else ""
 
     @property
+    def snapshot(self) -> dict[str, list[Any]]:
+        """The state shown now (the feedback's, replaced each frame that changed something)."""
+        return self.feedback.messages
+
+    @property
     def output(self) -> Output | None:
         """The clock master now."""
         return self.audio.master if self.audio is not None else None
 
-    def _prompt_ready(self, name: str, embedding) -> None:
-        self.control.submit(PromptReady(name, embedding))
-
-    def _prompt_failed(self, name: str, reason: str) -> None:
-        log.warning("prompt %r could not be encoded: %s", name, reason)
-        self.control.submit(ClearPrompt(name))
-
-    def _publish_changes(self, control: ControlState) -> None:
-        """Generation thread, once per frame (after the session's commands and the scene's
-        timeline): refresh the snapshot, push what changed."""
-        changed = control.take_changes()
-        if Change.SOLO in changed:  # Solo encodes text prompts as "SOLO text": queue them again
-            self.encoder.set_solo(bool(control.values["solo"]), set(control.prompt_texts))
-        weights = control.style.weights()
-        if weights != self._last_weights:  # a crossfade moves the mix without a command
-            self._last_weights = dict(weights)
-            changed.add(Change.MIX)
-        if not changed:
-            return
-        self.snapshot, pushed = snapshot.update(self.snapshot, control, changed)
-        self.pusher.publish(pushed)
-        if self.web is not None:
-            self.web.publish(pushed)
-
     def _read_journal(self) -> MusicState | None:
         if self.config.state_dir is None:
             return None
-        self.journal = Journal(Path(self.config.state_dir) / "journal.json", self._ask_journal)
+        self.journal = Journal(Path(self.config.state_dir) / "journal.json")
+        self.session.listen(self.journal)  # it reads the music on the frame after it asks
         return self.journal.load() if self.config.resume else None
 
     def _fit_journal(self, music: MusicState | None) -> Fit:
@@ -466,11 +458,6 @@ class Daemon:
             self.control.submit(resume)  # after the scene's install, in the same frame
             log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
 
-    def _ask_journal(self) -> None:
-        """Journal thread: have the generation thread capture the music at its next frame."""
-        if self.journal is not None:
-            self.control.submit(ReadMusic(self.journal))
-
     def _scene_position_s(self) -> float:
         """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two
         ints the generation thread writes; a value one frame old is fine for a status line."""
@@ -489,15 +476,8 @@ class Daemon:
             self.capture.stop(0)
 
     def prefill(self, audio_path: Path | None) -> Future:
-        """Prefill aside and crossfade to it (EngineController.prefill); as the official runner,
-        a prefill that succeeded skips the next transport reset (control/transport.py)."""
-        def arm_skip(done: Future) -> None:
-            if done.exception() is None:
-                self.control.submit(ArmTransportSkip())
-
-        swapped = self.engines.prefill(audio_path)
-        swapped.add_done_callback(arm_skip)
-        return swapped
+        """Prefill aside and crossfade to it (core's EngineRequests.prefill)."""
+        return self.engine_requests.prefill(audio_path)
 
     def stop(self) -> None:
         """Stop what start() started, newest first; safe after a start that failed half-way
@@ -555,7 +535,7 @@ class Daemon:
             "last_fault": self.generator.last_fault if self.generator else "",
             "last_error_age_s": self.last_error_age_s(),  # engine fault or lost device; None: none yet
             "late": self.control.late,
-            "mix": dict(self._last_weights),
+            "mix": dict(self.session.mix),
             "bpm": self.control.clock.bpm,
             "bar": self.control.clock.bar,
             "beat": self.control.clock.beat_in_bar,

@@ -36,7 +36,9 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 # What the music is doing is core's record (a restart's Resume applies it); the journal keeps it on disk.
-from mrtd.core.music import VERSION, MusicState
+from mrtd.control.state import ControlState
+from mrtd.core.music import VERSION, MusicState, music_now
+from mrtd.vocabulary.changes import Change
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
 log = logging.getLogger(__name__)
@@ -196,17 +198,17 @@ def write_atomically(path: Path, text: str) -> None:
 class Journal:
     """Writes the latest `MusicState` offered to it.
 
-    `ask()` requests a fresh capture (the daemon queues one onto the generation
-    thread, which calls `offer`); the journal's thread asks, waits `interval_s`,
+    A session listener (core/session.py): the journal's thread asks for the music, and the
+    generation thread, at its next frame, reads it and `offer`s it; the journal's thread waits `interval_s`,
     then writes what came back if it differs from what is on disk. A change of
     position alone (the cue list moving on, a fade's frames running down) is
     written at most every `position_interval_s`.
     """
 
-    def __init__(self, path: str | Path, ask: Callable[[], None] | None = None, interval_s: float = 1.0,
+    def __init__(self, path: str | Path, interval_s: float = 1.0,
                  position_interval_s: float = POSITION_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
-        self._ask = ask or (lambda: None)
+        self._asked = False  # set by the journal's thread, taken by the generation thread
         self.interval_s = interval_s
         self.position_interval_s = position_interval_s
         self._clock = clock
@@ -232,6 +234,16 @@ class Journal:
         except JournalError as exc:
             log.warning("journal %s not used: %s; starting fresh", self.path, exc)
             return None
+
+    def _ask(self) -> None:
+        """Have the generation thread read the music at its next frame."""
+        self._asked = True
+
+    def changed(self, frame: int, changes: set[Change], state: ControlState) -> None:
+        """Generation thread, each frame: the music now, when the journal's thread asked for it."""
+        if self._asked:
+            self._asked = False
+            self.offer(music_now(state))
 
     def offer(self, music: MusicState) -> None:
         """Any thread (the generation thread, in the daemon): the state to write next."""

@@ -12,8 +12,8 @@ Discrete events (notes, cues, resets) have no key and are never dropped.
 Every change to the music is one of these typed values, never a function: what the
 generation thread applied can then be told to a listener (core/capture.py writes it
 down) and applied again, frame for frame, by a replay. Commands that need a part above
-control (the scene host) are defined in core/commands.py and reach it through
-`ControlState.hosts`.
+control (the scene host, the journal's record, the engine) are defined in core/ and reach it
+through `ControlState.hosts`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.frame import FRAMES_PER_SECOND
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.changes import Change
+from mrtd.vocabulary import requests as q
 # The checks a value from outside passes live with the requests that carry it (one message for
 # one mistake, from OSC, the web page, a scene or MIDI); commands check again with the same code.
 from mrtd.vocabulary.values import pitch as _pitch
@@ -43,6 +44,10 @@ class Command:
     # Whether applying it changes the music, so a capture writes it down. A wrapper that only
     # schedules another (Quantized) is not: the command it schedules is, when it applies.
     recorded: ClassVar[bool] = True
+    # A command that names the scene's prompts, axes or surface meets the scene a load in progress
+    # brings, so it waits behind the load (core/commands.py); this is the address of the request it
+    # comes from, which a refusal then names. None: it names nothing a scene brings.
+    scene_address: ClassVar[str | None] = None
 
     def apply(self, state: "ControlState") -> None:
         raise NotImplementedError
@@ -241,6 +246,7 @@ class ClearPrompt(Command):
 class SetWeight(Command):
     name: str
     weight: float
+    scene_address: ClassVar[str | None] = q.Weight.address
 
     @classmethod
     def checked(cls, name: object, weight: object) -> "SetWeight":
@@ -266,6 +272,7 @@ class SetMix(Command):
     unit: str = "s"  # "s", "beat" or "bar": beats and bars follow the tempo when the fade starts
     curve: str = "linear"
     coalesce_key = "mix"
+    scene_address: ClassVar[str | None] = q.Mix.address
 
     def apply(self, state: "ControlState") -> None:
         known = {n: w for n, w in self.weights if state.has_prompt(n)}
@@ -278,6 +285,7 @@ class SetMix(Command):
 class SetAxis(Command):
     axis: int | str
     value: float
+    scene_address: ClassVar[str | None] = q.Axis.address
 
     @property
     def coalesce_key(self) -> str:  # type: ignore[override]
@@ -294,6 +302,7 @@ class SetXY(Command):
     x: float
     y: float
     coalesce_key = "xy"
+    scene_address: ClassVar[str | None] = q.XY.address
 
     def apply(self, state: "ControlState") -> None:
         state.set_xy(self.x, self.y)

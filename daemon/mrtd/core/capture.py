@@ -82,7 +82,7 @@ END_REASONS = ("stopped", "full", "lost", "failed")
 
 # The one registry: every command a capture may hold, by its class name. A command that changes
 # the music must be here (tests/test_capture.py holds that); Quantized (it schedules another,
-# which is recorded) and ReadMusic (a query) change nothing and never reach a capture.
+# which is recorded) changes nothing itself and never reaches a capture.
 KINDS: dict[str, type[c.Command]] = {cls.__name__: cls for cls in (
     c.SetParam, c.Glide, c.Toggle, c.NoteOn, c.NoteOff, c.NotesClear, c.Reset, c.Rest, c.DefinePrompt,
     c.PromptReady, c.ClearPrompt, c.SetWeight, c.SetMix, c.SetAxis, c.SetXY, c.SetStyleTokens,

@@ -18,16 +18,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mrtd.control.commands import Command
-from mrtd.control.state import ControlState
+from mrtd.control.state import ControlState, Controls
+from mrtd.control.transport import ArmTransportSkip
+from mrtd.core.paths import inside
 from mrtd.core.engine_choice import choose_live_engine, source_words, verdict_word
 from mrtd.engine import Engine
-from mrtd.engines import ENGINE_NAMES, BaseEngine, create_engine
+from mrtd.engines import ENGINE_NAMES, BaseEngine, create_engine, mrt2
 from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, ModelError, Mrt2Engine
 from mrtd.frame import SAMPLE_RATE
 from mrtd.lifecycle import spawn
 from mrtd.runtime.generator import Generator
 from mrtd.style.audio_prompt import AudioNeeds, probe_audio_file
 from mrtd.style.audio_reader import read_audio_isolated
+from mrtd.vocabulary.codec import Answer
+from mrtd.vocabulary.replies import Error
+from mrtd.vocabulary.requests import Model
 
 log = logging.getLogger(__name__)
 
@@ -230,3 +235,52 @@ class EngineController:
 
         spawn("mrtd-engine-load", load)
         return result
+
+
+class EngineRequests:
+    """What an input may ask of the engine: a model by name, loaded beside the one playing, and a
+    prefill from a file in the audio folder (or silence). Checked here, on the input's thread, so
+    the sender hears at once what cannot be; the loading runs off it (`EngineController`)."""
+
+    def __init__(self, engines: EngineController, controls: Controls, audio_dir: str) -> None:
+        self._engines = engines
+        self._controls = controls
+        self.audio_dir = audio_dir
+
+    def prefill(self, audio_path: Path | None) -> Future:
+        """Prefill aside and crossfade to it (EngineController.prefill); as the official runner,
+        a prefill that succeeded skips the next transport reset (control/transport.py)."""
+        def arm_skip(done: Future) -> None:
+            if done.exception() is None:
+                self._controls.submit(ArmTransportSkip())
+
+        swapped = self._engines.prefill(audio_path)
+        swapped.add_done_callback(arm_skip)
+        return swapped
+
+    def prefill_named(self, name: str | None) -> None:
+        """Prefill from `name` in the audio folder (None: silence)."""
+        path = inside(self.audio_dir, name) if name else None
+        try:
+            found = path is None or path.is_file()
+        except OSError:  # a name the file system cannot hold (ENAMETOOLONG) names no file either
+            found = False
+        if not found:
+            raise ValueError(f"no audio file {name!r} in {self.audio_dir}")
+        self.prefill(path)
+
+    def model(self, name: str, answer: Answer | None = None) -> None:
+        """Load `name` beside the running engine; a model that will not load (or cannot keep up)
+        leaves the music as it is, and `answer` tells the sender why once loading has failed."""
+        if not mrt2.assets_present(name):
+            function_path, _ = mrt2.model_paths(name)
+            raise ValueError(f"no model {name!r}: {function_path} is missing")
+        loading = self._engines.swap("mrt2", name)
+        if answer is None:
+            return
+
+        def refused(done: Future) -> None:
+            if done.exception() is not None:
+                answer([Error(Model.address, str(done.exception())).message()])
+
+        loading.add_done_callback(refused)

@@ -127,12 +127,6 @@ def embeddings_of(music: MusicState, embed_text: Callable[[str], np.ndarray]) ->
     return {name: embed_text(text) for name, text in music.prompts.items()}
 
 
-class Mailbox(Protocol):
-    """Where the music read on the generation thread goes (the journal's `offer`)."""
-
-    def offer(self, music: MusicState) -> None: ...
-
-
 @dataclass(frozen=True)
 class Resume(Command):
     """A restart puts the journaled music back, after its scene installed, in the same frame."""
@@ -152,17 +146,10 @@ class Resume(Command):
         restore(state, self.music, self.embeddings, stand_on)
 
 
-@dataclass(frozen=True)
-class ReadMusic(Command):
-    """A query, not a change: the journal's thread asks for the music as it is at the next frame.
-    Applied on the generation thread (the state's one writer) so it reads one frame's state whole."""
-
-    mailbox: Mailbox = field(compare=False)
-    recorded: ClassVar[bool] = False  # it changes nothing: a capture has nothing to keep
-
-    def apply(self, state: ControlState) -> None:
-        host = state.hosts.get(SceneHost)
-        if isinstance(host, SceneHost):
-            self.mailbox.offer(capture(state, host.path, host.position(state), host.digest))
-        else:
-            self.mailbox.offer(capture(state, None, None))
+def music_now(state: ControlState) -> MusicState:
+    """Generation thread (the state's one writer, so one frame's state is read whole): the music
+    now, with the scene's place when a scene host is at work."""
+    host = state.hosts.get(SceneHost)
+    if isinstance(host, SceneHost):
+        return capture(state, host.path, host.position(state), host.digest)
+    return capture(state, None, None)

@@ -44,7 +44,7 @@ from mrtd.lifecycle import Worker
 from mrtd.yamlcheck import MAX_BYTES, read_text
 
 if TYPE_CHECKING:
-    from mrtd.inputs.osc.table import Answer
+    from mrtd.vocabulary.codec import Answer
     from mrtd.style.cache import CachedEmbedder
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,11 @@ class SceneHost:
             raise ValueError(f"scene {shown} is not a regular file")
         if info.st_size > MAX_BYTES:
             raise ValueError(f"scene {shown} is {info.st_size} bytes, over the limit of {MAX_BYTES}")
-        self._queue(("load", path, due, answer))
+        try:
+            self._queue(("load", path, due, answer))
+        except SceneError as exc:  # not started (tests, render): loaded here, its errors told the sender
+            shown = "; ".join(exc.errors[:3]) + (f" (+{len(exc.errors) - 3} more)" if len(exc.errors) > 3 else "")
+            raise ValueError(shown) from None
 
     def _queue(self, job: tuple) -> None:
         with self._pending_lock:

@@ -9,14 +9,19 @@ a capture is what the live run made.
 
 Each frame, on the generation thread: the control state applies the commands due (the
 queue's, or a replay's feed), then the scene host applies what its timeline has due, then a
-replay's engine swaps; each command applied is told to the capture, when there is one.
+replay's engine swaps; each command applied is told to the capture, when there is one; then
+every `SessionListener` hears what the frame changed (live: the feedback, the journal, the
+prompts' Solo encoding). Two ideas of listening, because they hear two things: the capture
+needs each command, in order, with where it came from (`ControlState.listener`, told inside the
+command step); the feedback and the journal need the state a frame left and what moved in it,
+which includes what no command moves (a crossfade's mix).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from mrtd.control.state import ENGINE, ControlState
 from mrtd.core.capture import Capture, CaptureHeader, CaptureWriter
@@ -29,8 +34,18 @@ from mrtd.inputs.scene.player import WallAt
 from mrtd.runtime.generator import Generator
 from mrtd.style.cache import CachedEmbedder
 from mrtd.style.space import StyleSpace
+from mrtd.vocabulary.changes import Change
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class SessionListener(Protocol):
+    """Hears each frame, on the generation thread, once its commands and the scene's timeline
+    have applied: `changes` is what moved (empty on most frames), `state` the control state it
+    left, to read and never to write. It must return quickly: it runs inside the frame's budget."""
+
+    def changed(self, frame: int, changes: set[Change], state: ControlState) -> None: ...
 
 
 @dataclass
@@ -42,14 +57,19 @@ class Session:
     scenes: SceneHost
     generator: Generator[ControlState, Any] | None = None
     capture: CaptureWriter | None = None
-    _after: list[Callable[[ControlState], None]] = field(default_factory=list)
+    listeners: list[SessionListener] = field(default_factory=list)
+    _told: tuple[Callable[[int, set[Change], ControlState], None], ...] = ()  # their `changed`, bound once
+    # The mix last told, so a crossfade, which moves it without a command, is told as a change.
+    mix: dict[str, float] = field(default_factory=dict)
 
-    def play(self, engine: Engine, after: Callable[[ControlState], None] | None = None) -> Generator[ControlState, Any]:
-        """The generator that makes this session's frames with `engine`; `after`: what else runs
-        once the frame's commands and the timeline have applied (live: the feedback)."""
+    def listen(self, listener: SessionListener) -> None:
+        """Tell `listener` every frame from now on (register before the generation thread runs)."""
+        self.listeners.append(listener)
+        self._told = tuple(listener.changed for listener in self.listeners)
+
+    def play(self, engine: Engine) -> Generator[ControlState, Any]:
+        """The generator that makes this session's frames with `engine`."""
         generator: Generator[ControlState, Any] = Generator(engine, self.control)
-        if after is not None:
-            self._after.append(after)
         generator.after_commands = self._after_commands
         generator.on_swap = self._swapped
         self.generator = generator
@@ -82,8 +102,18 @@ class Session:
         self.scenes.tick(control)  # the timeline's cues and hours (a replay's, from its feed)
         if control.feed is not None:
             control.apply_fed(control.frame, ENGINE)
-        for after in self._after:
-            after(control)
+        if self._told:  # a render has none: its frames cost what they did
+            self._tell(control)
+
+    def _tell(self, control: ControlState) -> None:
+        changes = control.take_changes()
+        weights = control.style.weights()
+        if weights != self.mix:  # a crossfade moves the mix without a command
+            self.mix = dict(weights)
+            changes.add(Change.MIX)
+        frame = control.frame
+        for changed in self._told:
+            changed(frame, changes, control)
 
     def _swapped(self, engine: Engine, crossfade_frames: int) -> None:
         """Generation thread: the generator took `engine` over in this frame."""

@@ -183,6 +183,28 @@ def update(shown: Messages, state: ShownState, changes: set[Change]) -> tuple[Me
     return {**shown, **pushed}, pushed
 
 
+class Snapshot:
+    """The state shown, kept up as a session listener (core/session.py's `SessionListener`, which
+    it meets without importing core: feedback comes after it): each frame that changed something
+    replaces `messages` (read from any thread: it is never changed in place) and hands what
+    changed to each of `publishers` (the pusher, the web page), on the generation thread."""
+
+    def __init__(self) -> None:
+        self.messages: Messages = {}
+        self.publishers: list[Callable[[Messages], None]] = []
+
+    def show(self, state: ShownState) -> None:
+        """Show the whole state now (at start, before the first frame)."""
+        self.messages = messages(state)
+
+    def changed(self, frame: int, changes: set[Change], state: ShownState) -> None:
+        if not changes:
+            return
+        self.messages, pushed = update(self.messages, state, changes)
+        for publish in self.publishers:
+            publish(pushed)
+
+
 def feedback_markdown() -> list[str]:
     """The feedback section of docs/osc.md."""
     lines = ["", "## Feedback", "",

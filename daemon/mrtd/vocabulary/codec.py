@@ -7,7 +7,7 @@ time travels with its messages and the generation thread schedules it.
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
@@ -15,6 +15,7 @@ from pythonosc.parsing import osc_types
 
 ROOT = "/mrt"  # the daemon's own addresses; official and dialect aliases live outside it
 Message = tuple[str, list[Any]]  # one OSC message: address and arguments, as every part passes it
+Answer = Callable[[list[Message]], None]  # replies found later, off the receive path, back to their sender
 
 SLIP_END, SLIP_ESC, SLIP_ESC_END, SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 

@@ -23,7 +23,7 @@ from mrtd.vocabulary.values import CURVES, MAX_CYCLE, MAX_SLOT, cycle_position, 
 from mrtd.inputs.osc import dirt, orca
 from mrtd.inputs.osc.dialect import Dialects
 
-from mrtd.vocabulary.codec import ROOT, Message as Reply
+from mrtd.vocabulary.codec import ROOT, Answer, Message as Reply
 
 
 class Host(Protocol):
@@ -47,9 +47,6 @@ class Host(Protocol):
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
     def dialects(self) -> Dialects: ...
     def buffer_size(self, samples: int) -> list[Reply]: ...  # the official `buffersize`, as a latency preset
-
-
-Answer = Callable[[list[Reply]], None]
 
 
 @dataclass(frozen=True)
