@@ -40,6 +40,7 @@ from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
 from mrtd.app.midi_host import MidiHost
 from mrtd.app.listening import Listening, check_follow
 from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
+from mrtd.core.banks import StateBanks
 from mrtd.core.music import ReadMusic, Resume, embeddings_of
 from mrtd.core.scenes import WallFrames
 from mrtd.core.engines import EngineController, EngineSettings
@@ -90,6 +91,7 @@ class DaemonConfig:
     fault_limit: int = 3  # failed frames in a row before switching to the fallback engine
     state_dir: str | None = None  # where the state journal lives; None: no journal
     resume: bool = True  # start where the journal says, fading in (False: start fresh)
+    engine_state_interval_s: float = 5.0  # with a state folder: how often the engine's own state (the music itself) is journaled for a restart to continue; 0: never
     discovery: bool = False  # advertise the OSC port over mDNS (zeroconf extra)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
     web: WebConfig | None = None  # the web control surface (`mrtd run` serves it by default); None: none
@@ -189,6 +191,7 @@ class Daemon:
         self.scenes = self.session.scenes
         self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
+        self.banks: StateBanks | None = None  # state banks and the journal's engine state (core/banks.py)
         self.notifier = Notifier()
         self.advertisement: Advertisement | None = None
         self.generator: Generator[ControlState, BaseEngine] | None = None
@@ -274,6 +277,11 @@ class Daemon:
         self.scenes.start(config.scene, position=fit.music.scene_frames if resumes_scene and fit.music else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
         self._resume_from_journal(fit)
+        # State banks, and the engine's own state: continued from where it was (after the
+        # journal's controls, before the first frame), then journaled while the music plays.
+        self.banks = StateBanks(self.control, config.state_dir, self.engines, config.engine_state_interval_s)
+        if config.resume:
+            self.banks.continue_saved(engine)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web
 
@@ -299,6 +307,9 @@ class Daemon:
             # needs both still running, so it stops before them.
             self.journal.start()
             self._started("journal", self.journal.stop)
+        if config.state_dir is not None:  # after the journal: its engine state is journaled while the music flows
+            self.banks.start()
+            self._started("state banks", self.banks.stop)
         if isinstance(self.audio.master, DeviceOutput):
             self.device_watch = DeviceSupervisor(self.audio, self.audio.reopen_device)
             self.device_watch.start()

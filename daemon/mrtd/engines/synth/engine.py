@@ -6,8 +6,8 @@ import numpy as np
 
 from mrtd.conditioning import Conditioning
 from mrtd.engines.base import BaseEngine
-from mrtd.engines.state import HEADER_ROOM_BYTES, EngineState, StateCapture, fingerprint
-from mrtd.engines.synth import state as synth_state
+from mrtd.engines.state import EngineState, StateCapture, fingerprint
+import mrtd.engines.synth.state as synth_state
 from mrtd.engines.descriptors import DESCRIPTOR_INDEX
 from mrtd.engines.synth.composer import Composer
 from mrtd.engines.synth.output import OutputStage, echo_send
