@@ -396,7 +396,7 @@ class Daemon:
             learn=self.midi.learn, recorder=self.recorder, dialects=self.dialects, status=self.status,
             snapshot=lambda: self.snapshot, guard=lambda: self.osc.guard if self.osc is not None else None,
             prefill=self.prefill, swap_engine=self.engines.swap,
-            audio_dir=self.config.audio_dir, record_dir=self.config.record_dir,
+            audio_dir=self.config.audio_dir, record_dir=self.config.record_dir, state_banks=lambda: self.banks,
         )
 
     def folder(self, key: str) -> str:

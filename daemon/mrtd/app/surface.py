@@ -26,6 +26,7 @@ from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import ROOT, Answer, Reply
 
 if TYPE_CHECKING:
+    from mrtd.core.banks import StateBanks
     from mrtd.core.scenes import SceneShown
     from mrtd.audio.recorder import Recorder
     from mrtd.control.state import Controls
@@ -77,6 +78,7 @@ class Services:
     swap_engine: Callable[[str, str | None], Future]
     audio_dir: str
     record_dir: str
+    state_banks: Callable[[], "StateBanks | None"] = lambda: None  # the state banks, once the engine plays
 
 
 class Surface:
@@ -242,6 +244,22 @@ class Surface:
         lead = LATENCY_PRESETS[preset].lead_frames
         applies = "now" if self._services.status().get("lead_frames") == lead else f"at start: --latency {preset}"
         return [r.BufferSize(official_buffer.official_samples(samples), preset, lead, applies).message()]
+
+    # -- state banks (core/banks.py) ------------------------------------------------------
+    def _banks(self) -> "StateBanks":
+        banks = self._services.state_banks()
+        if banks is None:
+            raise ValueError("the state banks are not ready: no engine plays yet")
+        return banks
+
+    def state_save(self, bank: int) -> None:
+        self._banks().save(bank)
+
+    def state_load(self, bank: int) -> None:
+        self._banks().load(bank)  # a load that fails once the copy is made is logged (the music plays on)
+
+    def state_factory(self) -> None:
+        self._banks().factory()
 
     # -- recording -----------------------------------------------------------------
     def record_start(self, name: str | None) -> str:
