@@ -41,6 +41,7 @@ SAMPLES: dict[type[q.Request], q.Request] = {s.__class__: s for s in (
     q.Status(), q.Sync(), q.Ping(("fence-1", 2)), q.Hello(123456), q.Subscribe(9000), q.Unsubscribe(None),
     q.Prefill("intro.wav"), q.Model("mrt2_small"), q.RecordStart("take"), q.RecordStop(),
     q.OfficialPrompt(2, "warm pads", 0.5), q.OfficialPromptClear(4), q.BufferSize(4096), q.Solo(True),
+    q.StateSave(3), q.StateLoad(16), q.StateFactory(),
 )}
 
 
@@ -113,6 +114,9 @@ class _Responder:
             q.Prefill: lambda: r.Prefilling("silence"),
             q.Model: lambda: r.Loading("mrt2_small"),
             q.BufferSize: lambda: r.BufferSize(8192, "balanced", 3, "now"),
+            q.StateSave: lambda: r.StateBank("save", 3),
+            q.StateLoad: lambda: r.StateBank("load", 16),
+            q.StateFactory: lambda: r.StateBank("factory", 0),
         }
         made = answers.get(type(request))
         return None if made is None else made()
@@ -164,6 +168,7 @@ CLIENT_CALLS: list[tuple[str, tuple, dict]] = [
     ("status", (), {}), ("ping", (), {}), ("hello", (), {}), ("sync", (), {}), ("state", (), {}), ("subscribe", (), {}),
     ("subscribe", (9000,), {}), ("unsubscribe", (), {}), ("record_start", ("take",), {}), ("record_start", (), {}),
     ("record_stop", (), {}), ("prefill", ("intro.wav",), {}), ("prefill", (), {}), ("model", ("mrt2_small",), {}),
+    ("state_save", (3,), {}), ("state_load", (16,), {}), ("state_factory", (), {}),
     ("buffersize", (8192,), {}), ("solo", (), {}), ("solo", (False,), {}),
 ]
 

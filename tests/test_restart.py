@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -203,3 +204,40 @@ def test_a_journal_from_a_run_without_a_scene_does_not_silence_the_scene(tmp_pat
     why = [line for line in log.splitlines() if "journal not applied" in line]
     assert len(why) == 1 and "without a scene" in why[0] and str(scene) in why[0], log[-3000:]
     assert "cue night" in log
+
+
+def _engine_state(path: Path) -> tuple[int, int]:
+    """(frames the engine had made, the synth's voice clock) of a journaled engine state."""
+    from mrtd.engines import state as engine_state
+
+    saved = engine_state.read(path, 16 << 20)
+    return saved.frames, saved.values["voices._clock"]["i"]  # type: ignore[index]
+
+
+def test_kill_dash_nine_then_restart_continues_the_engines_own_state(tmp_path):
+    """The music itself survives: the synth restarted after kill -9 continues the state journaled
+    before it (its frames and its voices' clock go on from there), not a fresh synth from frame 0."""
+    state, port = tmp_path / "state", _free_port()
+    process = _start(state, port)
+    kept = state / "engine-state.safetensors"
+    try:
+        wait_for(kept.is_file, 20, "the engine's state to be journaled")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        process.kill()
+    saved_frames, saved_clock = _engine_state(kept)
+    assert saved_frames > 0 and saved_clock == saved_frames * 1920
+    process = _start(state, port)
+    try:
+        wait_for(lambda: _engine_state(kept)[0] != saved_frames, 20, "the restarted engine's state to be journaled")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    restarted_log = sorted(tmp_path.glob("mrtd-*.log"))[-1].read_text()
+    made_since = int(re.findall(r"stopped after (\d+) frames", restarted_log)[-1])
+    frames, clock = _engine_state(kept)
+    # A fresh engine would count at most the frames made since the restart.
+    assert saved_frames < frames <= saved_frames + made_since, "the restarted engine counts on from the saved state"
+    assert "continues the saved music" in restarted_log
+    assert clock == frames * 1920, "its voices' clock went on from the saved one"

@@ -18,6 +18,7 @@ from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.app.journal import Journal
 from mrtd.app.logs import JsonFormatter, RepeatLimiter
+from mrtd.core.banks import StateBanks
 from mrtd.core.scenes import SceneHost
 from mrtd.app.systemd import Notifier, Progress
 from mrtd.app.chain import AudioChain
@@ -251,12 +252,12 @@ def test_the_parts_stop_in_the_reverse_of_the_order_they_started(tmp_path, monke
     _record_calls(monkeypatch, starts, {
         (AudioChain, "runner_for"): "sinks", (SceneHost, "start"): "scenes", (Runner, "start"): "runner",
         (AudioChain, "start_master"): "master", (Journal, "start"): "journal", (Pusher, "start"): "pusher",
-        (EncoderWorker, "start"): "encoder", (OscServer, "start"): "osc", (Notifier, "start_watchdog"): "notifier",
+        (StateBanks, "start"): "state banks", (EncoderWorker, "start"): "encoder", (OscServer, "start"): "osc", (Notifier, "start_watchdog"): "notifier",
     })
     _record_calls(monkeypatch, stops, {
         (Recorder, "stop"): "recorder", (AudioChain, "stop_sinks"): "sinks", (SceneHost, "stop"): "scenes",
         (Runner, "stop"): "runner", (AudioChain, "stop_master"): "master", (Journal, "stop"): "journal",
-        (Pusher, "stop"): "pusher", (EncoderWorker, "stop"): "encoder", (OscServer, "stop"): "osc",
+        (StateBanks, "stop"): "state banks", (Pusher, "stop"): "pusher", (EncoderWorker, "stop"): "encoder", (OscServer, "stop"): "osc",
         (Notifier, "stopping"): "notifier", (RecordingEngine, "close"): "engine",
     })
     daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path), state_dir=str(tmp_path),
@@ -264,7 +265,8 @@ def test_the_parts_stop_in_the_reverse_of_the_order_they_started(tmp_path, monke
                     engine=RecordingEngine(), output=CaptureOutput(1 << 62))
     daemon.start()
     try:
-        assert starts == ["sinks", "scenes", "runner", "master", "journal", "pusher", "encoder", "osc", "notifier"]
+        assert starts == ["sinks", "scenes", "runner", "master", "journal", "state banks", "pusher", "encoder", "osc",
+                          "notifier"]
         # The recorder has no start of its own: it joins with its tap on the generator, before the sinks.
         assert daemon.started_parts == ["recorder"] + starts
     finally:

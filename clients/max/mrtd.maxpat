@@ -1669,6 +1669,60 @@
      ],
      "text": "/mrt/solo 0"
     }
+   },
+   {
+    "box": {
+     "id": "obj-state-save",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      680,
+      640,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/state/save 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-state-load",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      680,
+      670,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/state/load 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-state-factory",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      680,
+      700,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/state/factory"
+    }
    }
   ],
   "lines": [
@@ -2612,6 +2666,42 @@
     "patchline": {
      "source": [
       "obj-solo-off",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-state-save",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-state-load",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-state-factory",
       0
      ],
      "destination": [

@@ -519,6 +519,18 @@ class Client(Commands[None]):
         """mrt2: load another model beside the running one and crossfade to it."""
         return self.ask(q.Model(name), r.Loading, timeout).name
 
+    def state_save(self, bank: int, timeout: float | None = None) -> int:
+        """Save the engine's state into bank 1-16 of the daemon's state folder; the bank."""
+        return self.ask(q.StateSave(bank), r.StateBank, timeout).bank
+
+    def state_load(self, bank: int, timeout: float | None = None) -> int:
+        """Load bank 1-16 and crossfade to it (a moment later: the copy is made first); the bank."""
+        return self.ask(q.StateLoad(bank), r.StateBank, timeout).bank
+
+    def state_factory(self, timeout: float | None = None) -> int:
+        """Back to the model's own initial state, crossfaded."""
+        return self.ask(q.StateFactory(), r.StateBank, timeout).bank
+
     def buffersize(self, samples: int, timeout: float | None = None) -> r.BufferSize:
         """The official `buffersize` (samples kept ahead): the latency preset it is in mrtd, and when it applies."""
         return self.ask(q.BufferSize(samples), r.BufferSize, timeout)
@@ -720,6 +732,15 @@ class AsyncClient(Commands[Awaitable[None]]):
 
     async def model(self, name: str, timeout: float | None = None) -> str:
         return (await self.ask(q.Model(name), r.Loading, timeout)).name
+
+    async def state_save(self, bank: int, timeout: float | None = None) -> int:
+        return (await self.ask(q.StateSave(bank), r.StateBank, timeout)).bank
+
+    async def state_load(self, bank: int, timeout: float | None = None) -> int:
+        return (await self.ask(q.StateLoad(bank), r.StateBank, timeout)).bank
+
+    async def state_factory(self, timeout: float | None = None) -> int:
+        return (await self.ask(q.StateFactory(), r.StateBank, timeout)).bank
 
     async def buffersize(self, samples: int, timeout: float | None = None) -> r.BufferSize:
         return await self.ask(q.BufferSize(samples), r.BufferSize, timeout)

@@ -40,6 +40,7 @@ from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
 from mrtd.app.midi_host import MidiHost
 from mrtd.app.listening import Listening, check_follow
 from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
+from mrtd.core.banks import StateBanks
 from mrtd.core.commands import CommandGate
 from mrtd.core.music import Resume, embeddings_of
 from mrtd.core.prompts import PromptController
@@ -91,6 +92,7 @@ class DaemonConfig:
     fault_limit: int = 3  # failed frames in a row before switching to the fallback engine
     state_dir: str | None = None  # where the state journal lives; None: no journal
     resume: bool = True  # start where the journal says, fading in (False: start fresh)
+    engine_state_interval_s: float = 5.0  # with a state folder: how often the engine's own state (the music itself) is journaled for a restart to continue; 0: never
     discovery: bool = False  # advertise the OSC port over mDNS (zeroconf extra)
     osc: OscConfig | None = field(default_factory=OscConfig)  # None: no OSC
     web: WebConfig | None = None  # the web control surface (`mrtd run` serves it by default); None: none
@@ -190,6 +192,7 @@ class Daemon:
         self.scenes = self.session.scenes
         self.controls = Controls(self.control)  # all an input holds of it: commands in, read-only facts out
         self.journal: Journal | None = None
+        self.banks: StateBanks | None = None  # state banks and the journal's engine state (core/banks.py)
         self.notifier = Notifier()
         self.advertisement: Advertisement | None = None
         self.generator: Generator[ControlState, BaseEngine] | None = None
@@ -284,6 +287,11 @@ class Daemon:
         self.scenes.start(config.scene, position=fit.music.scene_frames if resumes_scene and fit.music else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
         self._resume_from_journal(fit)
+        # State banks, and the engine's own state: continued from where it was (after the
+        # journal's controls, before the first frame), then journaled while the music plays.
+        self.banks = StateBanks(self.control, config.state_dir, self.engines, config.engine_state_interval_s)
+        if config.resume:
+            self.banks.continue_saved(engine)
         if config.web is not None:  # before the music starts: importing aiohttp takes a moment
             from mrtd.app.web_surface import start_web
 
@@ -310,6 +318,9 @@ class Daemon:
             # needs both still running, so it stops before them.
             self.journal.start()
             self._started("journal", self.journal.stop)
+        if config.state_dir is not None:  # after the journal: its engine state is journaled while the music flows
+            self.banks.start()
+            self._started("state banks", self.banks.stop)
         if isinstance(self.audio.master, DeviceOutput):
             self.device_watch = DeviceSupervisor(self.audio, self.audio.reopen_device)
             self.device_watch.start()
@@ -396,6 +407,7 @@ class Daemon:
             learn=self.midi.learn, recording=self.recording, engine=self.engine_requests, dialects=self.dialects,
             status=self.status, snapshot=lambda: self.snapshot,
             guard=lambda: self.osc.guard if self.osc is not None else None,
+            state_banks=lambda: self.banks,
         )
 
     def folder(self, key: str) -> str:
@@ -464,9 +476,11 @@ class Daemon:
         frames = self.scenes.position(self.control)
         return round(frames * FRAME_SECONDS, 2) if frames is not None else 0.0
 
-    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4) -> Future:
-        """Load `name`/`model` aside and crossfade to it (EngineController.swap)."""
-        return self.engines.swap(name, model, crossfade_frames)
+    def swap_engine(self, name: str, model: str | None = None, crossfade_frames: int = 4,
+                    backend: str | None = None) -> Future:
+        """Load `name`/`model` aside and crossfade to it (EngineController.swap); `backend`: mrt2's
+        (None: the config's)."""
+        return self.engines.swap(name, model, crossfade_frames, backend=backend)
 
     def _stop_capture(self) -> None:
         """After the runner: every frame it made has its commands in the capture."""

@@ -26,7 +26,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pydantic import ValidationError
 from mrtd.control.state import ControlState
 from mrtd.core.music import VERSION, MusicState, music_now
 from mrtd.vocabulary.changes import Change
+from mrtd.core.files import read_at_most, write_atomically
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
 log = logging.getLogger(__name__)
@@ -163,36 +163,6 @@ def fit_to_scene(music: MusicState | None, configured: str | None, digest_now: C
                                        f"{music.cue[:60]!r} any more, so it starts as written")
     return Fit(music, scene, False, f"journal: {scene} was edited since it was written; resuming on its cue "
                                     f"{music.cue[:60]!r} by name")
-
-
-def read_at_most(path: Path, limit: int) -> bytes | None:
-    """Up to `limit` + 1 bytes of `path` (one more than allowed, so the caller can tell a file that
-    is too big), None when there is no such file; OSError when it cannot be read. The files mrtd
-    keeps in its state folder are untrusted on the way back in: never read whole."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(limit + 1)
-    except FileNotFoundError:
-        return None
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a power cut
-    finally:
-        os.close(directory)
 
 
 class Journal:

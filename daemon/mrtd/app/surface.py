@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mrtd.core.commands import CommandGate
     from mrtd.core.engines import EngineRequests
     from mrtd.core.recording import RecordingController
+    from mrtd.core.banks import StateBanks
     from mrtd.core.scenes import SceneShown
     from mrtd.control.state import Controls
     from mrtd.feedback.push import Pusher
@@ -59,6 +60,7 @@ class Services:
     status: Callable[[], dict[str, Any]]
     snapshot: Callable[[], dict[str, list[Any]]]
     guard: Callable[[], "ReplyGuard | None"]
+    state_banks: Callable[[], "StateBanks | None"] = lambda: None  # the state banks, once the engine plays
 
 
 class Surface:
@@ -129,6 +131,22 @@ class Surface:
         lead = LATENCY_PRESETS[preset].lead_frames
         applies = "now" if self._services.status().get("lead_frames") == lead else f"at start: --latency {preset}"
         return [r.BufferSize(official_buffer.official_samples(samples), preset, lead, applies).message()]
+
+    # -- state banks (core/banks.py) ------------------------------------------------------
+    def _banks(self) -> "StateBanks":
+        banks = self._services.state_banks()
+        if banks is None:
+            raise ValueError("the state banks are not ready: no engine plays yet")
+        return banks
+
+    def state_save(self, bank: int) -> None:
+        self._banks().save(bank)
+
+    def state_load(self, bank: int) -> None:
+        self._banks().load(bank)  # a load that fails once the copy is made is logged (the music plays on)
+
+    def state_factory(self) -> None:
+        self._banks().factory()
 
     # -- recording (core/recording.py) ---------------------------------------------
     def record_start(self, name: str | None) -> str:

@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from mrtd.app.journal import read_at_most, write_atomically
+from mrtd.core.files import read_at_most, write_atomically
 from mrtd.inputs.web.config import new_token
 
 log = logging.getLogger("mrtd")

@@ -52,12 +52,15 @@ def model_of(engine: Engine) -> str | None:
 class SwapEngine(Command):
     """The generator took engine `name` (`model`) over on this frame, crossfading over
     `crossfade_frames` (0: at once, a fallback). `prefilled`: its context was filled from audio
-    first (/mrt/prefill), which a replay cannot do again: it swaps to a fresh engine, and says so."""
+    first (/mrt/prefill), which a replay cannot do again: it swaps to a fresh engine, and says so.
+    `bank`: the state bank loaded into it (/mrt/state/load N; 0: /mrt/state/factory), which a
+    replay loads again from its state folder when the file is there (core/banks.py)."""
 
     name: str
     model: str | None = None
     crossfade_frames: int = 4
     prefilled: bool = False
+    bank: int | None = None
 
     def apply(self, state: ControlState) -> None:
         switch = state.hosts.get(EngineSwitch)
@@ -70,11 +73,14 @@ class EngineSwitch:
     """A replay's engine swaps: `make` builds the engine a capture swapped to, `take` hands it to
     the generator (its `swap_engine`, which starts the crossfade in the frame being made)."""
 
-    def __init__(self, state: ControlState, make: MakeEngine, take: Callable[[Engine, int], object]) -> None:
+    def __init__(self, state: ControlState, make: MakeEngine, take: Callable[[Engine, int], object],
+                 load_bank: Callable[[Engine, int], None] | None = None) -> None:
+        """`load_bank`: puts a bank's state into the engine made (core/banks.py `replay_bank`)."""
         state.hosts[EngineSwitch] = self  # what SwapEngine applies to
         self._state = state
         self._make = make
         self._take = take
+        self._load_bank = load_bank
 
     def swap(self, command: SwapEngine) -> None:
         if command.name not in ENGINE_NAMES:
@@ -83,6 +89,11 @@ class EngineSwitch:
             log.warning("the %s engine swapped in on frame %d was prefilled from audio live; "
                         "the replay swaps to a fresh one", command.name, self._state.frame)
         engine = self._make(command.name, command.model)
+        if command.bank and self._load_bank is not None:
+            self._load_bank(engine, command.bank)
+        elif command.bank:
+            log.warning("the %s engine swapped in on frame %d loaded bank %d live; the replay has no state "
+                        "folder to load it from, and swaps to a fresh one", command.name, self._state.frame, command.bank)
         self._take(engine, max(0, command.crossfade_frames))
 
 

@@ -88,7 +88,8 @@ class Session:
             self.control.listener = None
             capture.stop(self.generator.frames if self.generator is not None else 0)
 
-    def replay(self, capture: Capture, make_engine: MakeEngine | None) -> None:
+    def replay(self, capture: Capture, make_engine: MakeEngine | None,
+               load_bank: Callable[[Engine, int], None] | None = None) -> None:
         """Feed `capture`'s commands to this session instead of any input, each on its frame;
         `make_engine` plays its engine swaps (None: the engine this session plays throughout)."""
         assert self.generator is not None, "play() first: a replay's engine swaps go to the generator"
@@ -96,7 +97,7 @@ class Session:
         self.control.feed = ReplayFeed(replayed(capture, embedder.embed_text, embedder.identity,
                                                 engine_swaps=make_engine is not None))
         if make_engine is not None:
-            EngineSwitch(self.control, make_engine, self.generator.swap_engine)
+            EngineSwitch(self.control, make_engine, self.generator.swap_engine, load_bank)
 
     def _after_commands(self, control: ControlState) -> None:
         self.scenes.tick(control)  # the timeline's cues and hours (a replay's, from its feed)
@@ -118,7 +119,8 @@ class Session:
     def _swapped(self, engine: Engine, crossfade_frames: int) -> None:
         """Generation thread: the generator took `engine` over in this frame."""
         self.control.tell(SwapEngine(engine.name, model_of(engine), crossfade_frames,
-                                     bool(getattr(engine, "prefilled_frames", 0))), ENGINE)
+                                     bool(getattr(engine, "prefilled_frames", 0)),
+                                     getattr(engine, "loaded_bank", None)), ENGINE)
 
 
 def build_session(space: StyleSpace, embedder: CachedEmbedder, *, seed: int = 0, scene_dir: str = ".",

@@ -18,6 +18,7 @@ import numpy as np
 
 from mrtd.conditioning import Conditioning
 from mrtd.engines.realtime import Verdict, cpu_description, judge
+from mrtd.engines.state import EngineState, StateCapture, StateError, check_fits
 from mrtd.frame import FRAME_SECONDS
 
 
@@ -69,6 +70,7 @@ class BaseEngine(ABC):
         self.clock: Callable[[], float] = time.perf_counter  # tests inject a clock to play a slow machine
         self.last_step_s = 0.0  # the last step's duration, read by the lateness monitor every frame
         self.verdict: Verdict | None = None  # what warm-up measured
+        self.frames_made = 0  # steps since the engine was built (a loaded state brings its own count)
 
     def warm_up(self, steps: int | None = None) -> None:
         """Run timed throw-away steps so the first real frame is not slow, judge them, then reset."""
@@ -90,6 +92,7 @@ class BaseEngine(ABC):
         if conditioning.reset:
             self.reset()
         frame = self._step(conditioning)
+        self.frames_made += 1
         self.last_step_s = self.clock() - started
         self._timer.record(self.last_step_s)
         return frame
@@ -104,6 +107,38 @@ class BaseEngine(ABC):
 
     def close(self) -> None:
         """Release resources; the engine is not used afterwards."""
+
+    # -- state: saved and loaded (banks, the journal's engine state; engines/state.py) --------
+    model_name: str = ""  # the model a state belongs to ("" for an engine without one: the synth)
+    loaded_bank: int | None = None  # the bank a swap loaded into it (0: back to factory; core/banks.py)
+
+    def capture_state(self) -> StateCapture:
+        """Generation thread, at a frame boundary: a cheap copy of everything the next frames
+        depend on; calling the result (on any thread) gives it as numpy arrays. StateError when
+        the engine cannot save its state."""
+        raise StateError(f"the {self.name} engine cannot save its state")
+
+    def save_state(self) -> EngineState:
+        """The state now, as numpy arrays (capture and conversion in one; for a stopped engine)."""
+        return self.capture_state()()
+
+    def load_state(self, state: EngineState) -> None:
+        """Continue from `state` (an engine not being stepped: before start, or a standby copy):
+        the next frames are those that followed the save. StateError when it does not fit."""
+        check_fits(state, self.name, self.model_name, self.state_fingerprint())
+        self._load_state(state)
+        self.frames_made = state.frames
+
+    def _load_state(self, state: EngineState) -> None:
+        raise StateError(f"the {self.name} engine cannot load a state")
+
+    def state_fingerprint(self) -> str:
+        """What a state must match to fit this engine (engines/state.py `fingerprint`)."""
+        raise StateError(f"the {self.name} engine has no state to save")
+
+    def state_limit_bytes(self) -> int:
+        """The largest state file this engine reads (its own state's size and the header's room)."""
+        raise StateError(f"the {self.name} engine has no state to load")
 
     def metrics(self) -> StepMetrics:
         return self._timer.metrics()

@@ -35,6 +35,7 @@ from mrtd.conditioning import DRUMS_AUTO, DRUMS_OFF, NOTE_SLOTS, STYLE_TOKENS, C
 from mrtd.engines.base import BaseEngine
 from mrtd.engines.encoder_process import EncodeError, EncoderProcess
 from mrtd.engines.realtime import cpu_description, slow_model_warning
+from mrtd.engines.state import HEADER_ROOM_BYTES, EngineState, StateCapture, StateError, file_identity, fingerprint
 from mrtd.frame import CHANNELS, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 from mrtd.lifecycle import Worker
 
@@ -288,6 +289,8 @@ class Mrt2Engine(BaseEngine):
     ) -> None:
         super().__init__()
         self.model = model or DEFAULT_MODEL
+        self.model_name = self.model  # a saved state belongs to it
+        self._state_fingerprint = ""  # computed on first use: it reads the function file's ends
         self.home = resolve_magenta_home(magenta_home)
         self.function_path, self.state_path = model_paths(self.model, self.home)
         self.source = model_source(self.function_path.parent)  # what installed it (random weights are marked)
@@ -610,6 +613,89 @@ class Mrt2Engine(BaseEngine):
         self._state, self._checkpoint = state, checkpoint
         self.seed_rotation, self._last_conditioning_seed = rotation, seen_seed
         self.prefilled_frames = playing.prefilled_frames
+
+    # -- state saved and loaded (banks, the journal's engine state: engines/state.py) -------------
+    # The official engine saves the live state arrays alone (core/src/mlx_engine.cpp `save_state`)
+    # and loads a file into its reset target, applied at the next reset (`load_state`); mrtd's
+    # state also keeps the reset target (the checkpoint, when a prefill moved it from the
+    # factory's) and the seed rotation, so a load continues the music and a later reset returns
+    # where the saved engine would have.
+    def capture_state(self) -> StateCapture:
+        """Generation thread, between steps: the state's arrays as they are (MLX arrays are values,
+        so holding them is the copy); the numpy conversion runs when the result is called."""
+        state, checkpoint = list(self._state), list(self._checkpoint)
+        factory = len(checkpoint) == len(self._factory_state) and all(
+            a is b for a, b in zip(checkpoint, self._factory_state))
+        values = {"seed_rotation": self.seed_rotation, "conditioning_seed": self._last_conditioning_seed,
+                  "prefilled_frames": self.prefilled_frames, "checkpoint": "factory" if factory else "saved"}
+        frames, identity = self.frames_made, self.state_fingerprint()
+
+        def arrays() -> EngineState:
+            saved: dict[str, np.ndarray] = {}
+            dtypes: dict[str, str] = {}
+            with mlx_session() as mx:
+                for prefix, source in (("state", state), ("checkpoint", [] if factory else checkpoint)):
+                    for i, array in enumerate(source):
+                        key = f"{prefix}_{i}"
+                        dtypes[key] = _dtype_name(array.dtype)
+                        if mx.issubdtype(array.dtype, mx.floating):  # bf16 has no numpy type: its bits
+                            array = array.view({2: mx.uint16, 4: mx.uint32, 8: mx.uint64}[array.dtype.size])
+                        saved[key] = np.array(array)
+            return EngineState(self.name, self.model, identity, frames, saved, {**values, "dtypes": dtypes})
+
+        return arrays
+
+    def _load_state(self, state: EngineState) -> None:
+        values = state.values
+        dtypes = values.get("dtypes")
+        if not isinstance(dtypes, dict):
+            raise StateError("the mrt2 state has no dtypes")
+        factory = values.get("checkpoint") == "factory"
+        count = len(self._factory_state)
+        with mlx_session() as mx:
+            def restored(prefix: str) -> list[Any]:
+                arrays = []
+                for i, like in enumerate(self._factory_state):
+                    key = f"{prefix}_{i}"
+                    saved = state.arrays.get(key)
+                    if saved is None or dtypes.get(key) != _dtype_name(like.dtype):
+                        raise StateError(f"the mrt2 state's {key} is missing or of another dtype")
+                    array = mx.array(saved)
+                    if array.dtype != like.dtype:
+                        if array.dtype.size != like.dtype.size:
+                            raise StateError(f"the mrt2 state's {key} is of another dtype")
+                        array = array.view(like.dtype)
+                    if tuple(array.shape) != tuple(like.shape):
+                        raise StateError(f"the mrt2 state's {key} is {_fmt_shape(array.shape)}, "
+                                         f"the model's {_fmt_shape(like.shape)}")
+                    arrays.append(array)
+                return arrays
+
+            live = restored("state")
+            checkpoint = list(self._factory_state) if factory else restored("checkpoint")
+            expected = count if factory else 2 * count
+            if len(state.arrays) != expected:
+                raise StateError(f"the mrt2 state holds {len(state.arrays)} arrays, the model {expected}")
+            mx.eval(live, checkpoint)
+        try:
+            rotation, seen = int(values["seed_rotation"]), int(values["conditioning_seed"])  # type: ignore[call-overload]
+            prefilled = int(values.get("prefilled_frames", 0))  # type: ignore[call-overload]
+        except (KeyError, TypeError, ValueError):
+            raise StateError("the mrt2 state's seed rotation is damaged") from None
+        self._state, self._checkpoint = live, checkpoint
+        self.seed_rotation, self._last_conditioning_seed, self.prefilled_frames = rotation, seen, prefilled
+        self._cond_seen[:] = -1000  # the next frame uploads its conditioning afresh
+
+    def state_fingerprint(self) -> str:
+        """The state's shapes and dtypes and the function file's identity (engines/state.py)."""
+        if not self._state_fingerprint:
+            shapes = [f"{_fmt_shape(a.shape)} {_dtype_name(a.dtype)}" for a in self._factory_state]
+            self._state_fingerprint = fingerprint([*shapes, file_identity(self.function_path)])
+        return self._state_fingerprint
+
+    def state_limit_bytes(self) -> int:
+        """The live state and the checkpoint, and the header's room: no file larger is this model's."""
+        return 2 * sum(int(a.nbytes) for a in self._factory_state) + HEADER_ROOM_BYTES
 
     def prefill_from_audio(self, audio: np.ndarray, trim_frames: int = PREFILL_TRIM_FRAMES,
                            live: Conditioning | None = None) -> int:

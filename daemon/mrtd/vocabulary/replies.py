@@ -391,11 +391,29 @@ class BufferSize(Response):
                    _text(args[3], "when it applies"))
 
 
+@dataclass(frozen=True)
+class StateBank(Response):
+    """A state bank request accepted: `action` save | load | factory, `bank` 1-16 (0 for factory).
+    A save is written, and a load crossfades in, a moment later; a failure then is logged."""
+
+    address: ClassVar[str] = f"{ROOT}/state/bank"
+    action: str
+    bank: int
+
+    def args(self) -> list[Any]:
+        return [self.action, self.bank]
+
+    @classmethod
+    def from_args(cls, args: list[Any]) -> "StateBank":
+        _count(args, cls.address, 2)
+        return cls(_text(args[0], "the action"), _int(args[1], "the bank"))
+
+
 RESPONSES: dict[str, type[Response]] = {
     cls.address: cls
     for cls in (Error, Pong, Status, Hello, HelloOk, Synced, Subscribed, Unsubscribed, Learning, Prefilling,
                 Loading, RecordStarted, RecordStopped, Clamped, PromptsPart, Done, Learned,
-                PageStatus, PageScene, BufferSize)
+                PageStatus, PageScene, BufferSize, StateBank)
 }
 
 

@@ -719,6 +719,37 @@ class BufferSize(Request):
     samples: int = arg(lambda value: checks.whole(value, "buffer size", 0, 1_000_000), "samples")
 
 
+STATE_BANKS = 16  # core/banks.py MAX_BANKS: one per pad of a 4x4 controller (the official plugin has 3)
+
+
+def state_bank(value: Any) -> int:
+    return checks.whole(value, "a state bank", 1, STATE_BANKS)
+
+
+class StateSave(Request):
+    """Save the engine's state (the music itself) into bank N of the state folder."""
+
+    address: ClassVar[str] = f"{ROOT}/state/save"
+    on_the_grid: ClassVar[bool] = False  # saved at the next frame: nothing to land on a beat
+    bank: int = arg(state_bank, f"bank 1..{STATE_BANKS}")
+
+
+class StateLoad(Request):
+    """Load bank N into a copy of the engine and crossfade to it: the music saved goes on."""
+
+    address: ClassVar[str] = f"{ROOT}/state/load"
+    on_the_grid: ClassVar[bool] = False  # it crossfades in once the copy is ready
+    bank: int = arg(state_bank, f"bank 1..{STATE_BANKS}")
+
+
+class StateFactory(Request):
+    """Back to the model's own initial state, crossfaded (the official plugin's Empty)."""
+
+    address: ClassVar[str] = f"{ROOT}/state/factory"
+    on_the_grid: ClassVar[bool] = False
+    ignored: ClassVar[int] = 1  # a bang's 1 from a panel
+
+
 class Solo(ParamSwitch):
     """The Jam app's Solo (on) or Accompany (off): examples/jam (JamApp.mm, JamAppController.mm,
     ui/src/App.tsx `handleModeChange`). No official address: the app's own switch."""

@@ -47,6 +47,9 @@ class Host(Protocol):
     def hello(self, sender: tuple[str, int], cookie: int | None) -> list[Reply]: ...
     def dialects(self) -> Dialects: ...
     def buffer_size(self, samples: int) -> list[Reply]: ...  # the official `buffersize`, as a latency preset
+    def state_save(self, bank: int) -> None: ...
+    def state_load(self, bank: int) -> None: ...
+    def state_factory(self) -> None: ...  # the official `buffersize`, as a latency preset
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,21 @@ def official_prompt_clear(host: Host, req: q.OfficialPromptClear, env: Envelope)
     host.submit(c.ClearPrompt(q.official_slot_name(req.slot)), env.due)
 
 
+def state_save(host: Host, req: q.StateSave, env: Envelope) -> list[Reply]:
+    host.state_save(req.bank)
+    return [r.StateBank("save", req.bank).message()]
+
+
+def state_load(host: Host, req: q.StateLoad, env: Envelope) -> list[Reply]:
+    host.state_load(req.bank)
+    return [r.StateBank("load", req.bank).message()]
+
+
+def state_factory(host: Host, req: q.StateFactory, env: Envelope) -> list[Reply]:
+    host.state_factory()
+    return [r.StateBank("factory", 0).message()]
+
+
 def buffer_size(host: Host, req: q.BufferSize, env: Envelope) -> list[Reply]:
     return host.buffer_size(req.samples)
 
@@ -426,6 +444,9 @@ TABLE: tuple[Address, ...] = (
     Address(q.Unsubscribe, "stop pushing", unsubscribe),
     Address(q.Prefill, "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
     Address(q.Model, "mrt2: load another model beside the running one and crossfade to it", model),
+    Address(q.StateSave, "save the engine's state (the music itself) into bank N (1-16) of the state folder, at the next frame; refused without a state folder; replies /mrt/state/bank save N", state_save),
+    Address(q.StateLoad, "load bank N into a copy of the engine and crossfade to it, the saved music going on; a bank from another model is refused; replies /mrt/state/bank load N", state_load),
+    Address(q.StateFactory, "back to the model's own initial state, crossfaded; replies /mrt/state/bank factory 0", state_factory),
     Address(q.RecordStart, "record the output to a WAV file in the recording directory", record_start),
     Address(q.RecordStop, "stop recording", record_stop),
     # The official front ends' own forms (examples/max, pd, sc of magenta-realtime 2.0.3).

@@ -1,0 +1,64 @@
+"""State banks over OSC on loopback, on a running daemon with the synth: save, load, factory;
+refused without a state folder, for a bank out of range, an empty bank, or a bank from another
+engine; each load is a crossfaded swap the capture records with its bank."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import probed_daemon, wait_for
+from mrtd.core.banks import bank_path
+from mrtd.engines import state as engine_state
+from mrtd.engines.synth import SynthEngine
+
+
+def _swapped_to(daemon, previous):
+    wait_for(lambda: daemon.generator.engine is not previous and not daemon.generator.swapping, 20, "the swap")
+    return daemon.generator.engine
+
+
+def test_save_load_and_factory_over_osc(tmp_path):
+    state = tmp_path / "state"
+    with probed_daemon(tmp_path, engine=SynthEngine(seed=2), state_dir=str(state),
+                       engine_state_interval_s=0) as (daemon, _engine, probe):
+        wait_for(lambda: daemon.generator.frames > 30, 10, "frames")
+        assert probe.request("/mrt/state/save", "/mrt/state/bank", 3) == ["save", 3]
+        path = bank_path(state, 3)
+        wait_for(path.is_file, 10, "bank 3 written")
+        saved = engine_state.read(path, 16 << 20)
+        assert saved.engine == "synth" and saved.frames > 30
+        assert not list(path.parent.glob(".bank-3*")), "no temporary file left beside it"
+
+        playing = daemon.generator.engine
+        assert probe.request("/mrt/state/load", "/mrt/state/bank", 3) == ["load", 3]
+        loaded = _swapped_to(daemon, playing)
+        assert loaded.loaded_bank == 3 and loaded.frames_made >= saved.frames
+
+        assert probe.request("/mrt/state/factory", "/mrt/state/bank") == ["factory", 0]
+        fresh = _swapped_to(daemon, loaded)
+        assert fresh.loaded_bank == 0 and fresh.frames_made < saved.frames
+
+        for address, args, why in [("/mrt/state/load", [5], "bank 5 is empty"),
+                                   ("/mrt/state/save", [17], "[1, 16]"), ("/mrt/state/load", [0], "[1, 16]")]:
+            error = probe.request(address, "/mrt/error", *args)
+            assert why in error[1], error
+
+
+def test_a_bank_of_another_engine_is_refused_and_the_music_plays_on(tmp_path, caplog):
+    state = tmp_path / "state"
+    path = bank_path(state, 1)
+    path.parent.mkdir(parents=True)
+    other = engine_state.EngineState("mrt2", "mrt2_small", "0" * 16, 9, {"state_0": np.zeros(4, np.float32)}, {})
+    path.write_bytes(engine_state.to_bytes(other))
+    with probed_daemon(tmp_path, engine=SynthEngine(), state_dir=str(state)) as (daemon, _engine, probe):
+        playing = daemon.generator.engine
+        assert probe.request("/mrt/state/load", "/mrt/state/bank", 1) == ["load", 1]
+        wait_for(lambda: "the state is from 'mrt2 mrt2_small'" in caplog.text, 20, "the load to be refused")
+        assert daemon.generator.engine is playing and daemon.engines.engine is playing
+
+
+def test_without_a_state_folder_every_bank_request_is_refused(tmp_path):
+    with probed_daemon(tmp_path, engine=SynthEngine()) as (_daemon, _engine, probe):
+        for address, args in [("/mrt/state/save", [1]), ("/mrt/state/load", [1]), ("/mrt/state/factory", [])]:
+            error = probe.request(address, "/mrt/error", *args)
+            assert "no state folder" in error[1], error
