@@ -9,7 +9,7 @@ as raw embeddings and some as texts of the longest length, MAX_CUES timed cues
 each setting every prompt's weight, MAX_MAPPINGS mappings: about 1.2 MB) is loaded while
 /mrt/ping round trips are timed, to show the load runs off the OSC loop.
 Targets: each refused within 1 s and 50 MB, 0 underruns throughout. The parses run in
-a helper process (inputs/scene/isolated.py): the RSS column is the daemon's, and the
+a helper process (core/scene/isolated.py): the RSS column is the daemon's, and the
 helper's own peak is printed at the end.
 """
 
@@ -29,7 +29,7 @@ from pythonosc.osc_message import OscMessage  # noqa: E402
 from mrtd.app.daemon import Daemon, DaemonConfig  # noqa: E402
 from mrtd.control.state import MAX_PROMPTS  # noqa: E402
 from mrtd.inputs.osc.server import OscConfig  # noqa: E402
-from mrtd.inputs.scene.schema import MAX_CUES, MAX_MAPPINGS, MAX_PROMPT_TEXT_CHARS  # noqa: E402
+from mrtd.core.scene.schema import MAX_CUES, MAX_MAPPINGS, MAX_PROMPT_TEXT_CHARS  # noqa: E402
 from osc_probe import message  # noqa: E402
 from test_scene_hostile import hostile_cases, reset_peak, rss_bytes  # noqa: E402
 

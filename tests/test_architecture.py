@@ -11,15 +11,15 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "daemon" / "mrtd"
 
-# The parts in the data's order: core is the session a live run and a render share (it builds the
-# control state, the scene host that plays inputs/scene's player, the generator and the capture);
-# inputs turn what people send into commands; control holds the state; style makes the
+# The parts in the data's order: inputs turn what people send into commands; core is the session a
+# live run and a render share (the control state, the scenes and their player, the engine, the
+# generator, the capture) and what inputs ask of it; control holds the state; style makes the
 # conditioning; engines step it into frames; runtime drives them into the ring; audio plays it out;
 # feedback tells clients what changed (runtime hands it each frame's changes). A part imports only
 # parts after it: what flows back (the engine a runtime drives, the state a generator or a snapshot
 # reads, the scene host an input asks) is named by a contract in the shared vocabulary or by a
 # Protocol in the part that reads it, never by an import against the flow.
-ORDER = ("core", "inputs", "control", "style", "engines", "runtime", "audio", "feedback")
+ORDER = ("inputs", "core", "control", "style", "engines", "runtime", "audio", "feedback")
 # Besides the parts: the composition root (app builds and joins every part; only it and
 # __main__ import it) and the Python client (outside the daemon: it speaks only the vocabulary).
 OUTSIDE_THE_FLOW = {"app", "__main__", "client"}
@@ -27,8 +27,8 @@ OUTSIDE_THE_FLOW = {"app", "__main__", "client"}
 SHARED = {"frame", "conditioning", "engine", "vocabulary", "yamlcheck", "jack", "lifecycle", "helper_process", "mrtd"}
 # What each part may import besides the shared vocabulary: the picture's arrows, written out.
 MAY_IMPORT = {
-    "core": {"inputs", "control", "style", "engines", "runtime", "audio"},  # never feedback, never app
-    "inputs": {"control", "style"},
+    "inputs": {"core", "control", "style"},
+    "core": {"control", "style", "engines", "runtime", "audio"},  # never inputs, feedback or app
     "control": {"style"},
     "style": {"engines"},  # the built-in embedders write along the synth's descriptor directions
     "engines": set(),

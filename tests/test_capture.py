@@ -27,8 +27,8 @@ from mrtd.core.engines import SwapEngine
 from mrtd.core.music import MusicState, Resume
 from mrtd.core.scenes import FireCue, GoCue, InstallScene
 from mrtd.frame import FRAME_SAMPLES
-from mrtd.inputs.scene.loader import parse_scene
-from mrtd.inputs.scene.player import PreparedScene
+from mrtd.core.scene.loader import parse_scene
+from mrtd.core.scene.player import PreparedScene
 from mrtd.style.embedder import BuiltinEmbedder
 from osc_probe import OscProbe
 from style_fakes import builtin_control

@@ -13,8 +13,8 @@ import pytest
 from mrtd.app.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, fit_to_scene, read
 from mrtd.core.music import capture, embeddings_of, restore
 from mrtd.control.state import ControlState
-from mrtd.inputs.scene.loader import load_scene
-from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
+from mrtd.core.scene.loader import load_scene
+from mrtd.core.scene.player import ScenePlayer, prepare_scene
 from mrtd.style.embedder import BuiltinEmbedder
 from conftest import running_daemon, wait_for
 from style_fakes import builtin_control

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import probed_daemon, wait_for
-from mrtd.inputs.scene.loader import SceneError, load_scene
+from mrtd.core.scene.loader import SceneError, load_scene
 from mrtd.inputs.web import protocol
 from mrtd.vocabulary import requests as q
 from mrtd.vocabulary.values import readable

@@ -14,8 +14,8 @@ from mrtd.core.music import Resume, embeddings_of
 from mrtd.control import commands as c
 from mrtd.control.state import MAX_PROMPTS, ControlState
 from mrtd.feedback import snapshot
-from mrtd.inputs.scene.loader import load_scene
-from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
+from mrtd.core.scene.loader import load_scene
+from mrtd.core.scene.player import ScenePlayer, prepare_scene
 from mrtd.style.embedder import BuiltinEmbedder
 from mrtd.vocabulary.codec import ROOT
 from style_fakes import builtin_control

@@ -19,7 +19,7 @@ from conftest import probed_daemon, running_daemon, wait_for
 from mrtd.app.render import render_scene, start_time
 from mrtd.audio.clock import FrameClock
 from mrtd.frame import FRAME_SECONDS
-from mrtd.inputs.scene.wallclock import machine_zone
+from mrtd.core.scene.wallclock import machine_zone
 
 GALLERY = Path(__file__).parent.parent / "scenes" / "gallery-day-night.yaml"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -118,7 +118,7 @@ def test_check_names_bad_times_days_and_zones_with_file_and_line(tmp_path):
 
 @pytest.mark.parametrize("name", ["Europe", "../../etc/passwd", "/etc/localtime", "Mars/Olympus_Mons"])
 def test_a_zone_name_is_looked_up_only_as_a_zone(name):
-    from mrtd.inputs.scene.loader import SceneError, parse_scene
+    from mrtd.core.scene.loader import SceneError, parse_scene
 
     with pytest.raises(SceneError) as refused:
         parse_scene(f"timezone: {name}\nprompts: {{a: alpha}}\n", "z.yaml")

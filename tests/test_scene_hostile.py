@@ -17,7 +17,7 @@ import pytest
 
 from conftest import probed_daemon, wait_for
 from mrtd.control.state import MAX_PROMPTS
-from mrtd.inputs.scene.schema import MAX_NAME_CHARS, MAX_PROMPT_NAME_CHARS, MAX_PROMPT_TEXT_CHARS
+from mrtd.core.scene.schema import MAX_NAME_CHARS, MAX_PROMPT_NAME_CHARS, MAX_PROMPT_TEXT_CHARS
 from osc_probe import OscProbe, bundle, message
 
 SECRET = "s3cr3t-line-that-must-never-show"
@@ -139,7 +139,7 @@ def check(path: Path) -> subprocess.CompletedProcess:
 
 
 def test_a_scene_may_hold_as_many_prompts_as_osc_allows_and_no_more(tmp_path):
-    from mrtd.inputs.scene.loader import SceneError, load_scene
+    from mrtd.core.scene.loader import SceneError, load_scene
 
     full, crowd = tmp_path / "full.yaml", tmp_path / "crowd.yaml"
     full.write_text(prompts_scene(MAX_PROMPTS))
@@ -155,7 +155,7 @@ def test_a_scene_may_hold_as_many_prompts_as_osc_allows_and_no_more(tmp_path):
 
 
 def test_a_megabyte_scene_name_is_refused_without_being_echoed(tmp_path):
-    from mrtd.inputs.scene.loader import SceneError, load_scene
+    from mrtd.core.scene.loader import SceneError, load_scene
 
     scene = tmp_path / "hugename.yaml"
     scene.write_text("name: " + "n" * 1_000_000 + "\nprompts:\n  " + "p" * 1000 + ": alpha\ncues:\n  - {name: " + "c" * 500 + "}\n")
@@ -172,7 +172,7 @@ def test_a_megabyte_scene_name_is_refused_without_being_echoed(tmp_path):
 
 
 def test_an_error_quoting_a_long_file_name_is_cut_short(tmp_path):
-    from mrtd.inputs.scene.loader import MAX_ERROR_LINE_CHARS, SceneError, load_scene
+    from mrtd.core.scene.loader import MAX_ERROR_LINE_CHARS, SceneError, load_scene
 
     scene = tmp_path / "far.yaml"
     far = "../" * 300 + "x.pca"  # 905 characters: a name the schema allows, quoted by the error
@@ -186,8 +186,8 @@ def test_an_error_quoting_a_long_file_name_is_cut_short(tmp_path):
 
 
 def test_a_scene_built_past_the_schema_still_cannot_install_more_prompts_than_osc_allows(tmp_path):
-    from mrtd.inputs.scene.loader import load_scene
-    from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, prepare_scene
+    from mrtd.core.scene.loader import load_scene
+    from mrtd.core.scene.player import PreparedScene, ScenePlayer, prepare_scene
     from mrtd.style.embedder import BuiltinEmbedder
     from style_fakes import builtin_control
 
@@ -225,7 +225,7 @@ def test_a_prompt_text_longer_than_osc_takes_is_refused(tmp_path):
 
 
 def test_a_symlink_to_a_valid_scene_outside_the_folder_is_refused_as_outside(tmp_path):
-    from mrtd.inputs.scene.loader import SceneError, load_scene
+    from mrtd.core.scene.loader import SceneError, load_scene
 
     folder, outside = tmp_path / "scenes", tmp_path / "outside"
     folder.mkdir()
@@ -242,7 +242,7 @@ def test_a_symlink_to_a_valid_scene_outside_the_folder_is_refused_as_outside(tmp
 
 
 def test_duplicate_keys_are_named_with_their_lines(tmp_path):
-    from mrtd.inputs.scene.loader import SceneError, load_scene
+    from mrtd.core.scene.loader import SceneError, load_scene
 
     scene = tmp_path / "d.yaml"
     scene.write_text("name: d\nprompts:\n  a: alpha\n  a: beta\n")

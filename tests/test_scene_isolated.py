@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from mrtd.inputs.scene.isolated import SceneParser
-from mrtd.inputs.scene.loader import SceneError, load_scene
+from mrtd.core.scene.isolated import SceneParser
+from mrtd.core.scene.loader import SceneError, load_scene
 
 GOOD = "name: good\nprompts: {a: warm pads, b: cold rain}\naxes: {t: {from: a, to: b}}\ncues:\n  - {name: one, at: 0, mix: {a: 1}}\n"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mrtd.conditioning import EMBEDDING_DIM
-from mrtd.inputs.scene.loader import SceneError, load_scene
-from mrtd.inputs.scene.player import ScenePlayer, prepare_scene
+from mrtd.core.scene.loader import SceneError, load_scene
+from mrtd.core.scene.player import ScenePlayer, prepare_scene
 from mrtd.style.pca import save_pca
 from style_fakes import unit
 from style_fakes import builtin_control

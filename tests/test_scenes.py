@@ -14,8 +14,8 @@ import pytest
 
 from conftest import probed_daemon, wait_for
 from mrtd.app.render import render_scene
-from mrtd.inputs.scene.loader import SceneError, json_schema, parse_scene
-from mrtd.inputs.scene.wallclock import machine_zone
+from mrtd.core.scene.loader import SceneError, json_schema, parse_scene
+from mrtd.core.scene.wallclock import machine_zone
 
 SCENES = sorted((Path(__file__).parent.parent / "scenes").glob("*.yaml"))
 

@@ -1,7 +1,7 @@
 """A warm helper process for work that must not share the daemon's interpreter or locks.
 
 Two jobs run in one: parsing scene files (CPU-bound Python that would take the GIL
-from the generation thread, `inputs/scene/isolated.py`) and SpectroStream encoding
+from the generation thread, `core/scene/isolated.py`) and SpectroStream encoding
 for prefill (one MLX call over 28 s of audio that would hold the MLX lock the
 playing engine needs, `engines/encoder_process.py`). Each is a `HelperProcess`:
 

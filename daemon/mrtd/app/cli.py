@@ -17,7 +17,7 @@ from mrtd.engines import ENGINE_NAMES
 from mrtd.engines.backends import BACKENDS
 
 if TYPE_CHECKING:
-    from mrtd.inputs.scene.isolated import SceneParser
+    from mrtd.core.scene.isolated import SceneParser
 
 log = logging.getLogger("mrtd")
 
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "scene-schema":
         import json
 
-        from mrtd.inputs.scene.loader import json_schema
+        from mrtd.core.scene.loader import json_schema
 
         print(json.dumps(json_schema(), indent=2))
         return 0
@@ -375,7 +375,7 @@ def _web_token(args: argparse.Namespace) -> int:
 
 
 def _check(paths: list[str], audio_dir: str | None = None) -> int:
-    from mrtd.inputs.scene.isolated import SceneParser
+    from mrtd.core.scene.isolated import SceneParser
 
     folders = (audio_dir,) if audio_dir else ()
     # The daemon's own parser: the same load in a child bounded in memory and time, which answers
@@ -392,8 +392,8 @@ def _check_one(parser: "SceneParser", path: str, folders: tuple[str, ...]) -> in
     """1 when loading the scene at `path` would be refused (its errors on stderr), else 0."""
     from pathlib import Path
 
-    from mrtd.inputs.scene.audio_refs import audio_prompt_report
-    from mrtd.inputs.scene.loader import SceneError
+    from mrtd.core.scene.audio_refs import audio_prompt_report
+    from mrtd.core.scene.loader import SceneError
 
     try:
         scene = parser.load(Path(path), None, folders)
@@ -415,7 +415,7 @@ def _render(args: argparse.Namespace) -> int:
 
     from mrtd.app.render import OutputRefused, TooLong, render_replay, render_scene, start_time
     from mrtd.core.capture import CaptureError
-    from mrtd.inputs.scene.loader import SceneError
+    from mrtd.core.scene.loader import SceneError
 
     setup_logging("info")  # which engine and style render, and the MusicCoCa warning, on stderr
     started = time.perf_counter()

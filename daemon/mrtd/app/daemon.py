@@ -48,10 +48,10 @@ from mrtd.core.recording import RecordingController
 from mrtd.core.scenes import WallFrames
 from mrtd.core.engines import EngineController, EngineRequests, EngineSettings
 from mrtd.core.session import build_session, header_for
-from mrtd.inputs.scene.isolated import SceneParser
+from mrtd.core.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
-from mrtd.inputs.scene.loader import SceneError
+from mrtd.core.scene.loader import SceneError
 from mrtd.control.commands import DefinePrompt
 from mrtd.control.transport import TransportReset
 from mrtd.control.state import Controls, ControlState

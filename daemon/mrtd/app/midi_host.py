@@ -21,7 +21,7 @@ from mrtd.inputs.midi_clock import STATUSES as MIDI_CLOCK_STATUSES
 from mrtd.inputs.midi_clock import MidiClock
 from mrtd.inputs.transport import MidiTransport
 from mrtd.control.transport import TransportReset
-from mrtd.inputs.scene.schema import Mapping, MidiSource
+from mrtd.core.scene.schema import Mapping, MidiSource
 from mrtd.vocabulary.replies import Learned
 
 log = logging.getLogger(__name__)

@@ -35,8 +35,8 @@ from mrtd.core.session import Session, build_session
 from mrtd.engine import Engine
 from mrtd.engines import BaseEngine, create_engine
 from mrtd.frame import CHANNELS, FRAME_SECONDS, FRAMES_PER_SECOND
-from mrtd.inputs.scene.loader import load_scene, referenced_file
-from mrtd.inputs.scene.player import ScenePlayer
+from mrtd.core.scene.loader import load_scene, referenced_file
+from mrtd.core.scene.player import ScenePlayer
 from mrtd.runtime.generator import Generator
 from mrtd.style.cache import CachedEmbedder, EmbeddingCache
 
@@ -279,8 +279,8 @@ def start_time(text: str, scene_path: str | Path, today: "date | None" = None) -
     without an offset is in the scene's zone), as epoch seconds; ValueError otherwise."""
     from datetime import date, datetime
 
-    from mrtd.inputs.scene.loader import load_scene
-    from mrtd.inputs.scene.wallclock import instant_of, parse_clock_time, zone
+    from mrtd.core.scene.loader import load_scene
+    from mrtd.core.scene.wallclock import instant_of, parse_clock_time, zone
 
     tz = zone(load_scene(scene_path).timezone)
     seconds = parse_clock_time(text.strip())

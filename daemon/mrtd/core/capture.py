@@ -56,8 +56,8 @@ from mrtd.core.engines import SwapEngine
 from mrtd.core.music import MusicState, Resume
 from mrtd.core.scenes import FireCue, GoCue, InstallScene
 from mrtd.engines import ENGINE_NAMES
-from mrtd.inputs.scene.loader import SceneError, parse_scene
-from mrtd.inputs.scene.player import PreparedScene
+from mrtd.core.scene.loader import SceneError, parse_scene
+from mrtd.core.scene.player import PreparedScene
 from mrtd.lifecycle import Worker
 from mrtd.style.pca import MAX_COMPONENTS, PCAFile
 from mrtd.yamlcheck import MAX_BYTES as MAX_SCENE_BYTES

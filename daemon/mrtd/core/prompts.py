@@ -25,7 +25,7 @@ from mrtd.style.encoder import EncoderWorker
 from mrtd.vocabulary.changes import Change
 
 if TYPE_CHECKING:
-    from mrtd.inputs.scene.schema import Scene
+    from mrtd.core.scene.schema import Scene
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from mrtd.core.capture import Capture
 from mrtd.core.engines import SwapEngine
 from mrtd.core.music import Resume, embeddings_of
 from mrtd.core.scenes import InstallScene
-from mrtd.inputs.scene.player import PreparedScene
+from mrtd.core.scene.player import PreparedScene
 
 log = logging.getLogger(__name__)
 

@@ -34,12 +34,12 @@ from mrtd.control import commands as c
 from mrtd.control.state import TIMELINE, ControlState
 from mrtd.core.paths import inside
 from mrtd.vocabulary.replies import Error
-from mrtd.inputs.scene.isolated import SceneParser
-from mrtd.inputs.scene.loader import SceneError, load_scene
-from mrtd.inputs.scene.mappings import MappingTable
+from mrtd.core.scene.isolated import SceneParser
+from mrtd.core.scene.loader import SceneError, load_scene
+from mrtd.core.scene.mappings import MappingTable
 from mrtd.frame import FRAME_SECONDS
-from mrtd.inputs.scene.player import PreparedScene, ScenePlayer, WallAt, cue_label, find_cue, prepare_scene
-from mrtd.inputs.scene.schema import Mapping, Scene
+from mrtd.core.scene.player import PreparedScene, ScenePlayer, WallAt, cue_label, find_cue, prepare_scene
+from mrtd.core.scene.schema import Mapping, Scene
 from mrtd.lifecycle import Worker
 from mrtd.yamlcheck import MAX_BYTES, read_text
 

@@ -29,8 +29,8 @@ from mrtd.core.engines import EngineSwitch, MakeEngine, SwapEngine, model_of
 from mrtd.core.replay import ReplayFeed, replayed
 from mrtd.core.scenes import SceneHost
 from mrtd.engine import Engine
-from mrtd.inputs.scene.isolated import SceneParser
-from mrtd.inputs.scene.player import WallAt
+from mrtd.core.scene.isolated import SceneParser
+from mrtd.core.scene.player import WallAt
 from mrtd.runtime.generator import Generator
 from mrtd.style.cache import CachedEmbedder
 from mrtd.style.space import StyleSpace

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mrtd.helper_process import HelperFailed, HelperProcess, HelperTimeout, serve
-from mrtd.inputs.scene.loader import SceneError, load_scene
-from mrtd.inputs.scene.schema import Scene
+from mrtd.core.scene.loader import SceneError, load_scene
+from mrtd.core.scene.schema import Scene
 
 TIMEOUT_S = 10.0  # the biggest scene allowed (4 MB) parses in about 3 s on a slow CPU
 MEMORY_LIMIT = 1 << 30  # the child's address space; the bounded parse of a 4 MB scene needs ~250 MB
@@ -32,7 +32,7 @@ class SceneParser:
     """The warm child process; `load` is `load_scene` run there. Thread-safe (one load at a time)."""
 
     def __init__(self, timeout_s: float = TIMEOUT_S) -> None:
-        self._helper = HelperProcess("mrtd.inputs.scene.isolated", timeout_s)
+        self._helper = HelperProcess("mrtd.core.scene.isolated", timeout_s)
 
     def load(self, path: Path, folder: Path | None = None, audio_folders: tuple[str | Path, ...] = ()) -> Scene:
         shown = str(path)

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from mrtd.inputs.scene.schema import Scene
+from mrtd.core.scene.schema import Scene
 from mrtd.yamlcheck import YamlError, load_yaml, parse_yaml
 
 MAX_PCA_BYTES = 16 * 1024 * 1024  # six components and a few hundred centroids of 768 float32s

@@ -24,7 +24,7 @@ from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.state import MAX_PROMPTS
 from mrtd.vocabulary.params import PARAMS
 from mrtd.vocabulary.values import CURVES, MAX_PROMPT_NAME, MAX_TEXT, readable
-from mrtd.inputs.scene.wallclock import CLOCK_TIME, DAYS, parse_clock_time, zone
+from mrtd.core.scene.wallclock import CLOCK_TIME, DAYS, parse_clock_time, zone
 from mrtd.yamlcheck import shown
 
 # What OSC allows for a prompt (vocabulary/values.py), so a scene cannot install what

@@ -19,9 +19,9 @@ import numpy as np
 
 from mrtd.control.state import MAX_PROMPTS, ControlState, Limits
 from mrtd.frame import FRAME_SECONDS, FRAMES_PER_SECOND
-from mrtd.inputs.scene.loader import referenced_file
-from mrtd.inputs.scene.schema import BARS_BEATS, Cue, Scene, is_clock_time
-from mrtd.inputs.scene.wallclock import DAYS, Daily, DailySchedule, OpeningHours, Occurrence, parse_clock_time, zone
+from mrtd.core.scene.loader import referenced_file
+from mrtd.core.scene.schema import BARS_BEATS, Cue, Scene, is_clock_time
+from mrtd.core.scene.wallclock import DAYS, Daily, DailySchedule, OpeningHours, Occurrence, parse_clock_time, zone
 from mrtd.style.pca import PCAFile, load_pca
 from mrtd.vocabulary.changes import Change
 
@@ -55,7 +55,7 @@ def prepare_scene(scene: Scene, path: Path, embed_text: Embed, embed_audio: Embe
     loader checked them (inside the scene's folder or `audio_folders`), never by a plain join;
     an audio prompt this embedder cannot take, or a file it cannot read, is a ValueError, as
     `mrtd check` says."""
-    from mrtd.inputs.scene.audio_refs import audio_prompt_report
+    from mrtd.core.scene.audio_refs import audio_prompt_report
 
     check_prompt_count(scene)  # before encoding any of them
     errors, warnings = audio_prompt_report(scene, path, audio_folders, takes_audio=embed_audio is not None)

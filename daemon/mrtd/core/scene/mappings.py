@@ -17,7 +17,7 @@ from typing import Callable
 
 from mrtd.control import commands as c
 from mrtd.vocabulary.params import PARAMS, finite_number
-from mrtd.inputs.scene.schema import Mapping, MidiSource, OscSource
+from mrtd.core.scene.schema import Mapping, MidiSource, OscSource
 
 # What the OSC or MIDI input asks of the scene layer for cue and toggle targets.
 CueAction = Callable[[str], c.Command]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mrtd.inputs.scene.loader import referenced_file
-from mrtd.inputs.scene.schema import Scene
+from mrtd.core.scene.loader import referenced_file
+from mrtd.core.scene.schema import Scene
 from mrtd.style.audio_prompt import probe_audio_file
 
 
