@@ -156,7 +156,7 @@ def test_status_the_start_log_and_the_page_name_a_random_weight_model(tmp_path, 
         with chromium() as browser:
             page = open_page(browser, daemon.web.url())
             wait_for(lambda: page.evaluate("document.getElementById('model').textContent") != "", 10, "the model line")
-            assert page.evaluate("document.getElementById('model').textContent") == "random weights · live"
+            assert page.evaluate("document.getElementById('model').textContent") == "random weights · mlx · live"
             assert page.evaluate("document.getElementById('model').classList.contains('warn')")
             assert page.evaluate("!document.getElementById('model').hidden")
 
@@ -164,3 +164,4 @@ def test_status_the_start_log_and_the_page_name_a_random_weight_model(tmp_path, 
 def test_the_synth_shows_no_model_line():
     assert model_line({"model_source": "built-in", "model_verdict": LIVE}) == ""
     assert model_line({"model_source": "hub", "model_verdict": "live-at-safe"}) == "downloaded · live at --latency safe"
+    assert model_line({"model_source": "hub", "backend": "jax", "model_verdict": "offline-only"}) == "downloaded · jax · offline only"

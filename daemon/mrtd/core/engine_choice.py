@@ -65,16 +65,17 @@ def source_words(engine: BaseEngine | None) -> str:
 
 
 def model_line(status: dict) -> str:
-    """The model's source and verdict in words, from /status's tokens, for the page's header:
-    "random weights · offline only"; "" for the built-in synth, which needs neither."""
+    """The model's source, backend and verdict in words, from /status's tokens, for the page's
+    header: "random weights · jax · offline only"; "" for the built-in synth, which needs none."""
     source, verdict = str(status.get("model_source") or ""), str(status.get("model_verdict") or "")
+    backend = str(status.get("backend") or "")  # mlx | jax: what steps the model (engines/backends.py)
     if source in ("", BUILT_IN):
         return ""
     if verdict.startswith(LIVE_AT + "-"):
         verdict_text = f"live at --latency {verdict[len(LIVE_AT) + 1:]}"
     else:
         verdict_text = verdict.replace("-", " ")
-    return " · ".join(part for part in (SOURCE_WORDS.get(source, source), verdict_text) if part)
+    return " · ".join(part for part in (SOURCE_WORDS.get(source, source), backend, verdict_text) if part)
 
 
 def too_slow_message(engine: BaseEngine, lead_frames: int | None = None) -> str | None:
