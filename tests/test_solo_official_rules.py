@@ -19,7 +19,7 @@ from mrtd.control.commands import NoteOff, NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES
 from mrtd.runtime.generator import Generator
 from style_fakes import CountingEmbedder, builtin_control
-from test_gain_official_rules import Constant
+from test_gain_official_rules import Constant, rig  # noqa: F401 (rig: the same generator rig, a fixture)
 
 JAM_SAMPLE_RATE = 48000.0
 JAM_DECAY_S = 2.0  # _gateDecaySeconds.store(2.0f)
@@ -60,16 +60,6 @@ class TextsSeen(CountingEmbedder):
     def embed_text(self, text: str) -> np.ndarray:
         self.texts.append(text)
         return super().embed_text(text)
-
-
-@pytest.fixture
-def rig():
-    engine = Constant()
-    control = builtin_control()
-    generator = Generator(engine, control)
-    for _ in range(3):  # past the first frame's fade-in
-        generator.next_frame()
-    return generator, control, engine
 
 
 def _play(generator: Generator, frames: int) -> np.ndarray:

@@ -468,13 +468,9 @@ class Mrt2Engine(BaseEngine):
 
     # -- stepping --------------------------------------------------------------
     def step(self, conditioning: Conditioning) -> np.ndarray:
-        # A seed change is noticed here, before a reset in the same frame applies it.
-        if conditioning.seed != self._last_conditioning_seed:
-            self._last_conditioning_seed = conditioning.seed
-            self.seed_rotation = int(conditioning.seed)
+        follow_seed(self, conditioning)
         frame = super().step(conditioning)
-        if self.last_step_s > FRAME_SECONDS:
-            self.frames_late += 1
+        self.frames_late += self.last_step_s > FRAME_SECONDS
         return frame
 
     def _step(self, conditioning: Conditioning) -> np.ndarray:
@@ -873,6 +869,14 @@ class Mrt2Engine(BaseEngine):
         text = f"mrt2 {self.model} ({self.function_path.parent})"
         text += " [random weights]" if self.source == "random-weights" else ""
         return text + (" [not real-time]" if self.realtime_warning else "")
+
+
+def follow_seed(engine: "Mrt2Engine | Any", conditioning: Conditioning) -> None:
+    """Both mrt2 backends: a seed change is noticed at the step, before a reset in the same frame
+    applies it (the rotation the reset uses, as the official engine's `set_seed_rotation`)."""
+    if conditioning.seed != engine._last_conditioning_seed:
+        engine._last_conditioning_seed = conditioning.seed
+        engine.seed_rotation = int(conditioning.seed)
 
 
 def prefill_conditioning(live: Conditioning | None, style: bool) -> Conditioning:

@@ -49,7 +49,7 @@ from mrtd.engines.base import BaseEngine
 from mrtd.engines.state import StateCapture, StateError
 from mrtd.engines.jax_checkpoint import (architecture, checkpoint_path, checkpoint_source, device_description,
                                          official)
-from mrtd.engines.mrt2 import (DEFAULT_MODEL, RNG_SEED_BASE, SMALLEST_MODEL, WARMUP_STEPS, ModelError,
+from mrtd.engines.mrt2 import (DEFAULT_MODEL, follow_seed, RNG_SEED_BASE, SMALLEST_MODEL, WARMUP_STEPS, ModelError,
                                resolve_magenta_home)
 from mrtd.engines.realtime import slow_model_warning
 from mrtd.frame import FRAME_SECONDS
@@ -181,13 +181,9 @@ class Mrt2JaxEngine(BaseEngine):
 
     # -- stepping ----------------------------------------------------------------------------
     def step(self, conditioning: Conditioning) -> np.ndarray:
-        # As the MLX engine: a seed change is noticed here, before a reset in the same frame applies it.
-        if conditioning.seed != self._last_conditioning_seed:
-            self._last_conditioning_seed = conditioning.seed
-            self.seed_rotation = int(conditioning.seed)
+        follow_seed(self, conditioning)  # as the MLX engine
         frame = super().step(conditioning)
-        if self.last_step_s > FRAME_SECONDS:
-            self.frames_late += 1
+        self.frames_late += self.last_step_s > FRAME_SECONDS
         return frame
 
     def _step(self, conditioning: Conditioning) -> np.ndarray:
