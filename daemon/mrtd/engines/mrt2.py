@@ -524,12 +524,7 @@ class Mrt2Engine(BaseEngine):
     def warm_up(self, steps: int | None = None) -> None:
         """Timed throw-away steps, then reset; warn plainly when the model cannot keep up."""
         super().warm_up(steps or self.warmup_steps)
-        verdict = self.verdict
-        assert verdict is not None, "warm_up times its steps"
-        self.warmup_p99_ms = verdict.p99_ms
-        self.realtime_warning = slow_model_warning(self.model, verdict, SMALLEST_MODEL)
-        if self.realtime_warning:
-            log.warning("%s", self.realtime_warning)
+        judge_warm_up(self)
         if self.keep_warm:
             self.start_keep_warm()
 
@@ -869,6 +864,17 @@ class Mrt2Engine(BaseEngine):
         text = f"mrt2 {self.model} ({self.function_path.parent})"
         text += " [random weights]" if self.source == "random-weights" else ""
         return text + (" [not real-time]" if self.realtime_warning else "")
+
+
+def judge_warm_up(engine: "Mrt2Engine | Any") -> None:
+    """Both mrt2 backends, after their timed warm-up steps: keep the p99 and warn plainly when the
+    model cannot keep up on this machine."""
+    verdict = engine.verdict
+    assert verdict is not None, "warm_up times its steps"
+    engine.warmup_p99_ms = verdict.p99_ms
+    engine.realtime_warning = slow_model_warning(engine.model, verdict, SMALLEST_MODEL)
+    if engine.realtime_warning:
+        log.warning("%s", engine.realtime_warning)
 
 
 def follow_seed(engine: "Mrt2Engine | Any", conditioning: Conditioning) -> None:

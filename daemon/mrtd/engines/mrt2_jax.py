@@ -49,7 +49,7 @@ from mrtd.engines.base import BaseEngine
 from mrtd.engines.state import StateCapture, StateError
 from mrtd.engines.jax_checkpoint import (architecture, checkpoint_path, checkpoint_source, device_description,
                                          official)
-from mrtd.engines.mrt2 import (DEFAULT_MODEL, follow_seed, RNG_SEED_BASE, SMALLEST_MODEL, WARMUP_STEPS, ModelError,
+from mrtd.engines.mrt2 import (DEFAULT_MODEL, follow_seed, judge_warm_up, RNG_SEED_BASE, SMALLEST_MODEL, WARMUP_STEPS, ModelError,
                                resolve_magenta_home)
 from mrtd.engines.realtime import slow_model_warning
 from mrtd.frame import FRAME_SECONDS
@@ -218,12 +218,7 @@ class Mrt2JaxEngine(BaseEngine):
     def warm_up(self, steps: int | None = None) -> None:
         """Timed throw-away steps (the step compiled at load), then reset; warn when it cannot keep up."""
         super().warm_up(steps or self.warmup_steps)
-        verdict = self.verdict
-        assert verdict is not None, "warm_up times its steps"
-        self.warmup_p99_ms = verdict.p99_ms
-        self.realtime_warning = slow_model_warning(self.model, verdict, SMALLEST_MODEL)
-        if self.realtime_warning:
-            log.warning("%s", self.realtime_warning)
+        judge_warm_up(self)  # as the MLX engine
 
     def hardware(self) -> str:
         return device_description()
