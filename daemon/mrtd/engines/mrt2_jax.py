@@ -49,9 +49,8 @@ from mrtd.engines.base import BaseEngine
 from mrtd.engines.state import StateCapture, StateError
 from mrtd.engines.jax_checkpoint import (architecture, checkpoint_path, checkpoint_source, device_description,
                                          official)
-from mrtd.engines.mrt2 import (DEFAULT_MODEL, follow_seed, judge_warm_up, RNG_SEED_BASE, SMALLEST_MODEL, WARMUP_STEPS, ModelError,
+from mrtd.engines.mrt2 import (DEFAULT_MODEL, follow_seed, judge_warm_up, RNG_SEED_BASE, WARMUP_STEPS, ModelError,
                                resolve_magenta_home)
-from mrtd.engines.realtime import slow_model_warning
 from mrtd.frame import FRAME_SECONDS
 
 log = logging.getLogger(__name__)
