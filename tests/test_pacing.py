@@ -20,7 +20,7 @@ from mrtd.audio.outputs import LATENCY_PRESETS, parse_latency
 from mrtd.audio.playout import FADE_SAMPLES, Playout
 from mrtd.frame import FRAME_SECONDS, FRAMES_PER_SECOND, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
-from mrtd.runtime.pacing import MAX_WIDENING_S, NARROW_AFTER_FRAMES, UNDERRUN_WIDENING, Pacing
+from mrtd.runtime.pacing import MAX_WIDENING_S, NARROW_AFTER_FRAMES, UNDERRUN_WIDENING, WINDOW_FRAMES, Pacing
 from mrtd.runtime.runner import Runner, control_latency_s, ring_for
 from style_fakes import builtin_control
 
@@ -66,10 +66,11 @@ class SteppedTone(ToneEngine):
         return super()._step(conditioning)
 
 
-def simulate(steps, frames: int, margin_s: float):
+def simulate(steps, frames: int, margin_s: float, first_step_s: float | None = None):
     """Run the runner's loop for `frames` frames; returns (runner, card, starts) where starts holds,
     for every frame, (audio ahead of the listener, the audio ahead it was due at, the margin) when
-    it began."""
+    it began. The step is known from the start (the first one), unless `first_step_s` says what
+    the runner assumes instead until it has watched the card for its window."""
     ring = ring_for(margin_s)
     playout = Playout(ring)
     card = SimulatedCard(playout)
@@ -87,9 +88,8 @@ def simulate(steps, frames: int, margin_s: float):
             runner._stop.set()
 
     generator.after_commands = began
-    # The step expected before any is measured: the first one (the daemon has the warm-up's p99).
     runner = Runner(generator, playout, margin_s, output_time=card.time, device_latency=lambda: card.latency,
-                    step_hint=lambda engine: steps(0), wait=wait)
+                    wait=wait, first_step_s=steps(0) if first_step_s is None else first_step_s)
     runner._run()  # on this thread: the simulated clock is the only clock
     return runner, card, starts
 
@@ -111,6 +111,17 @@ def test_a_frame_starts_when_the_audio_ahead_falls_to_what_the_playout_needs_plu
     assert runner.control_latency_s() == pytest.approx(FRAME_SECONDS + runner.target_s)
     assert runner.control_latency_s() == pytest.approx(
         control_latency_s(margin, runner.pacing.step_s, DEVICE_LATENCY, BLOCK / SAMPLE_RATE))
+
+
+def test_until_it_has_watched_the_machine_for_its_window_a_step_is_assumed_to_take_a_frame():
+    step, margin = 0.003, 0.004
+    runner, card, starts = simulate(lambda k: step, frames=WINDOW_FRAMES + 100, margin_s=margin,
+                                    first_step_s=FRAME_SECONDS)
+    least = DEVICE_LATENCY + (BLOCK + FADE_SAMPLES) / SAMPLE_RATE
+    dues = [due for _, due, _ in starts]
+    assert dues[50] == pytest.approx(least + FRAME_SECONDS + margin), "as safe at first as a frame ahead"
+    assert dues[-1] == pytest.approx(least + step + margin, abs=0.0006), "then just in time"
+    assert runner.pacing.settled and runner.playout.underruns == 0
 
 
 def test_a_slower_engine_starts_its_frames_further_ahead_by_its_step():

@@ -413,8 +413,10 @@ def format_report(report: DoctorReport) -> str:
         names = " / ".join(latency["margin_ms"])
         margins = " / ".join(f"{ms:g}" for ms in latency["margin_ms"].values())
         heard = " / ".join(f"{ms:.0f}" for ms in latency["synth_control_latency_ms"].values())
+        device = ("" if audio["low_latency_ms"] else
+                  " + the device's buffer (no default output here)")
         lines.append(f"latency    margin {margins} ms ({names}; default {latency['default']}); control to sound "
-                     f"with the synth (step p99 {latency['synth_p99_ms']:.1f} ms) up to {heard} ms")
+                     f"with the synth (step p99 {latency['synth_p99_ms']:.1f} ms) up to {heard} ms{device}")
     musiccoca, spectro = report.resources["musiccoca"], report.resources["spectrostream"]
     lines.append(f"MusicCoCa  {'installed' if musiccoca['present'] else 'missing ' + ', '.join(musiccoca['missing'])}"
                  f" ({musiccoca['folder']})")

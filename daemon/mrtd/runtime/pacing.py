@@ -6,11 +6,15 @@ latency, its block, the reserve) plus `lead_s()`. That is the measured cost of m
 plus a margin, in seconds, not whole frames ahead.
 
 The cost of a frame is measured by the runner on the audio clock: from the moment the frame
-should have started (so a late wake-up counts) to the moment it is written; `step_s` is its
-99th percentile over the last WINDOW_FRAMES frames the engine stepped (a rest or a bypass costs
-nothing and would tell nothing), at least the engine's warm-up figure until enough are known.
+should have started (so a late wake-up counts, and a thread kept from the GIL or the CPU) to the
+moment it is written; `step_s` is the largest over the last WINDOW_FRAMES frames the engine
+stepped (a rest or a bypass costs nothing and would tell nothing). A machine's hiccups are rare
+and come back: the largest of the last 20 s is the percentile that keeps the next one in hand,
+and a quiet machine forgets them in 20 s. Until the window has seen a machine for that long, its
+first entry is what the runner assumes a step may take at first (a warm-up's steps, on a thread
+nobody else wanted yet, say little of what the machine does to it while it plays).
 
-The margin covers what a percentile cannot: a frame past it. It widens by itself when a frame
+The margin covers what the window has not seen: a frame past its largest. It widens by itself when a frame
 lands with less than NEAR_MISS of the margin left, and when the playout underruns or the engine
 fails a step (at once, twice as wide: a failed step resets the engine and may load another beside
 it); each at most once a second, up to MAX_WIDENING_S over the configured margin; and it narrows
@@ -21,7 +25,6 @@ Runs on the generation thread: no lock, one small array, logging through the que
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 
@@ -29,9 +32,7 @@ from mrtd.frame import FRAMES_PER_SECOND
 
 log = logging.getLogger("mrtd")
 
-WINDOW_FRAMES = 10 * FRAMES_PER_SECOND  # the step's percentile looks at the last 10 s of frames
-STEP_PERCENTILE = 99.0
-KNOWN_AFTER_FRAMES = FRAMES_PER_SECOND  # before a second of frames, the warm-up figure counts too
+WINDOW_FRAMES = 20 * FRAMES_PER_SECOND  # the step is the largest cost of the last 20 s of frames
 NEAR_MISS = 0.25  # a frame written with less than a quarter of the margin left widens it
 WIDEN_EVERY_FRAMES = FRAMES_PER_SECOND  # near misses widen at most once a second
 NEAR_MISS_WIDENING = 1.5
@@ -43,17 +44,17 @@ NARROWED_WITHIN_S = 0.0005  # closer than this to the configured margin: back at
 
 
 class Pacing:
-    def __init__(self, margin_s: float, step_hint_s: float = 0.0, window: int = WINDOW_FRAMES) -> None:
-        """`margin_s`: the configured margin; `step_hint_s`: what making a frame is expected to
-        take before any is measured (the engine's warm-up p99)."""
+    def __init__(self, margin_s: float, first_step_s: float = 0.0, window: int = WINDOW_FRAMES) -> None:
+        """`margin_s`: the configured margin; `first_step_s`: what making a frame is assumed to
+        take until the window has measured it (its first entry, forgotten after `window` frames)."""
         if not 0.0 <= margin_s:
             raise ValueError(f"the margin must be 0 s or more, got {margin_s!r}")
         self.base_margin_s = margin_s
         self.margin_s = margin_s
-        self.step_hint_s = max(0.0, step_hint_s)
         self._costs = np.zeros(window, dtype=np.float64)
-        self._recorded = 0
-        self._step_s = self.step_hint_s
+        self._costs[0] = max(0.0, first_step_s)
+        self._recorded = 1
+        self._step_s = float(self._costs[0])
         self._frames = 0  # frames seen (stepped or not): the clock widening and narrowing go by
         self._last_change = -(1 << 62)
         self._last_trouble = -(1 << 62)
@@ -64,8 +65,13 @@ class Pacing:
 
     @property
     def step_s(self) -> float:
-        """The high percentile of what making a frame took lately (seconds)."""
+        """The most making a frame took lately (seconds)."""
         return self._step_s
+
+    @property
+    def settled(self) -> bool:
+        """The window holds measured frames only (the first assumption is forgotten)."""
+        return self._recorded > len(self._costs)
 
     def lead_s(self, extra_step_s: float = 0.0) -> float:
         """How much audio must still be ahead, beyond the playout's least, when a frame starts.
@@ -82,10 +88,7 @@ class Pacing:
             window = len(self._costs)
             self._costs[self._recorded % window] = cost_s
             self._recorded += 1
-            known = min(self._recorded, window)
-            rank = known - math.ceil(known * (100.0 - STEP_PERCENTILE) / 100.0)
-            measured = float(np.partition(self._costs[:known], rank)[rank])
-            self._step_s = measured if self._recorded >= KNOWN_AFTER_FRAMES else max(measured, self.step_hint_s)
+            self._step_s = float(self._costs[: min(self._recorded, window)].max())
             if slack_s < NEAR_MISS * self.margin_s or slack_s < 0.0:
                 self.near_misses += 1
                 if self._frames - self._last_change >= WIDEN_EVERY_FRAMES:
@@ -116,7 +119,7 @@ class Pacing:
         self.margin_s = wider
         self.widenings += 1
         self.reason = why
-        log.warning("latency margin widened to %.1f ms (%s; steps %.1f ms at p99); it narrows back to %.1f ms "
+        log.warning("latency margin widened to %.1f ms (%s; steps up to %.1f ms lately); it narrows back to %.1f ms "
                     "after %d s without trouble", wider * 1000, why, self._step_s * 1000, self.base_margin_s * 1000,
                     NARROW_AFTER_FRAMES // FRAMES_PER_SECOND)
 

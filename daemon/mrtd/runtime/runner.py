@@ -75,6 +75,7 @@ class Runner:
         device_latency: Callable[[], float] | None = None,
         step_hint: Callable[[Engine], float] = _no_hint,
         wait: Callable[[float], object] | None = None,
+        first_step_s: float = FRAME_SECONDS,
     ) -> None:
         """`playout`: the one the output drives (its ring is written here). `margin_s`: audio kept
         ahead beyond what making a frame takes. `converter`: resamples each frame to the ring's
@@ -83,7 +84,10 @@ class Runner:
         reset in over its own frame. `output_time`/`device_latency`: the output's clock now and its
         latency (seconds), read on every decision (the output may change); None: no clock, the ring
         alone says what is ahead. `step_hint`: what an engine's frame is expected to cost before it
-        is measured (its warm-up p99). `wait`: sleeps up to the seconds given (tests drive a clock)."""
+        is measured (its warm-up p99). `wait`: sleeps up to the seconds given (tests drive a clock).
+        `first_step_s`: what a step is assumed to take until the pacing has watched this machine
+        for its window (20 s), unless the hint says more: a frame, as when whole frames were kept
+        ahead, so a start on a busy machine is as safe as it was."""
         self.sample_rate = converter.out_rate if converter is not None else SAMPLE_RATE
         if playout.sample_rate != self.sample_rate:
             raise ValueError(f"the playout runs at {playout.sample_rate} Hz, the frames come at {self.sample_rate} Hz")
@@ -96,7 +100,7 @@ class Runner:
         self.playout = playout
         self.ring = ring
         self.converter = converter
-        self.pacing = Pacing(margin_s, step_hint(generator.engine))
+        self.pacing = Pacing(margin_s, max(step_hint(generator.engine), first_step_s))
         self._step_hint = step_hint
         self._output_time = output_time
         self._device_latency = device_latency or (lambda: 0.0)
