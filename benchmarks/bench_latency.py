@@ -120,12 +120,15 @@ def measure(preset: str, output: str, count: int) -> dict:
         daemon.generator.after_commands = note_frame
         daemon.osc.on_message = lambda address, sender: arrivals.append(time.time())
 
+        status = daemon.status()
+        old_promise_s = ((status["lead_frames"] + 1) * 40.0 + daemon.output.latency * 1000.0) / 1000.0
+
         def promised_s() -> float:
-            """As soon as the configuration says a command can be heard, plus SEND_ALLOWANCE_S."""
-            status = daemon.status()
-            if "control_latency_ms" in status:
-                return status["control_latency_ms"] / 1000.0 + SEND_ALLOWANCE_S
-            return ((status["lead_frames"] + 1) * 40.0 + daemon.output.latency * 1000.0) / 1000.0 + SEND_ALLOWANCE_S
+            """As soon as the configuration says a command can be heard (what /mrt/status says as
+            `control_latency_ms`, asked of the runner: a whole status per bundle would take the GIL
+            from the generation thread it measures), plus SEND_ALLOWANCE_S."""
+            says = getattr(daemon.runner, "control_latency_s", None)
+            return (says() if says is not None else old_promise_s) + SEND_ALLOWANCE_S
 
         def send(packet: bytes) -> float:
             index = len(arrivals)
@@ -189,12 +192,18 @@ def baseline_tree(revision: str, into: Path) -> Path:
 
 
 def run_one(daemon_path: Path, preset: str, output: str, count: int) -> dict:
+    """One configuration in its own process; once more if no message was seen to land (seen now
+    and then with the old trees: the run says nothing then, and the next one does)."""
     env = {**os.environ, "PYTHONPATH": str(daemon_path)}
-    done = subprocess.run([sys.executable, __file__, "--worker", preset, "--output", output, "--count", str(count)],
-                          capture_output=True, text=True, env=env, timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{preset} at {daemon_path}: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    for _ in range(2):
+        done = subprocess.run([sys.executable, __file__, "--worker", preset, "--output", output, "--count", str(count)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"{preset} at {daemon_path}: {done.stderr[-2000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        if result["untimed_ms"]:
+            break
+    return result
 
 
 def p50_p99(values: list[float]) -> str:
