@@ -17,6 +17,7 @@ from conftest import running_daemon, wait_for
 from mrt2_tiny import export_tiny_model
 from mrtd.core.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict, model_line, too_slow_message
 from mrtd.engines.mrt2 import SOURCE_FILE, Mrt2Engine, mlx_core
+from mrtd.audio.outputs import LATENCY_PRESETS
 from mrtd.engines.realtime import Verdict
 from mrtd.inputs.web.config import WebConfig
 from test_mrt2_jax import COMPILE_CACHE, jax_home  # noqa: F401  (the fixture: a random-weights JAX checkpoint, cached)
@@ -94,6 +95,14 @@ def test_json_has_the_documented_fields_and_a_fast_model_is_live(tmp_path):
     assert model["verdict"] == LIVE and model["p99_ms"] <= 40.0 and model["steps"] >= 2
     assert report["next"]["play"] == ["mrtd run --engine mrt2 --model mrt2_tiny"]
     assert report["resources"]["musiccoca"]["present"] is False
+    # The presets' margins and the control latency each gives, with this model and with the synth.
+    latency = report["latency"]
+    assert latency["margin_ms"] == {name: preset.margin_ms for name, preset in LATENCY_PRESETS.items()}
+    assert latency["default"] == "balanced" and 0 < latency["synth_p99_ms"] < 40
+    for figures in (latency["synth_control_latency_ms"], model["control_latency_ms"]):
+        assert list(figures) == ["low", "balanced", "safe"]
+        assert 40 < figures["low"] < figures["balanced"] < figures["safe"]  # a frame's wait, then the margin
+    assert model["control_latency_ms"]["low"] >= 40 + LATENCY_PRESETS["low"].margin_ms + model["p99_ms"]
 
 
 def test_without_models_it_says_how_to_get_them(tmp_path):
@@ -121,13 +130,16 @@ def test_a_broken_model_file_is_named_without_a_traceback(tmp_path):
     assert "mrtd models install mrt2_cut  # again" in done.stdout
 
 
-@pytest.mark.parametrize(("p50", "p99", "lead", "verdict"), [
-    (10.0, 30.0, 3, (LIVE, None)),
-    (25.0, 120.0, 6, (LIVE_AT, "safe")),  # slow steps the safe preset's 6-frame lead carries
+SAFE_MARGIN_S = LATENCY_PRESETS["safe"].margin_ms / 1000
+
+
+@pytest.mark.parametrize(("p50", "p99", "margin_s", "verdict"), [
+    (10.0, 30.0, None, (LIVE, None)),
+    (25.0, 120.0, SAFE_MARGIN_S, (LIVE_AT, "safe")),  # slow steps the safe preset's margin carries
     (35.0, 120.0, None, (OFFLINE_ONLY, None)),  # the median leaves no time to refill the ring
     (30.0, 400.0, None, (OFFLINE_ONLY, None)),
 ])
-def test_the_verdict_and_the_daemon_agree_on_what_plays_live(p50, p99, lead, verdict):
+def test_the_verdict_and_the_daemon_agree_on_what_plays_live(p50, p99, margin_s, verdict):
     measured = Verdict(9, p50, p99, "test")
     assert live_verdict(measured) == verdict
 
@@ -137,10 +149,10 @@ def test_the_verdict_and_the_daemon_agree_on_what_plays_live(p50, p99, lead, ver
             return "mrt2 test"
     engine = Measured()
     engine.verdict = measured  # type: ignore[attr-defined]
-    # The default lead refuses anything over the frame; the lead the doctor names plays it.
-    assert (too_slow_message(engine, 3) is None) == (verdict[0] == LIVE)  # type: ignore[arg-type]
-    if lead is not None:
-        assert too_slow_message(engine, lead) is None  # type: ignore[arg-type]
+    # The default margin refuses what the doctor calls live elsewhere; the margin the doctor names plays it.
+    assert (too_slow_message(engine) is None) == (verdict[0] == LIVE)  # type: ignore[arg-type]
+    if margin_s is not None:
+        assert too_slow_message(engine, margin_s) is None  # type: ignore[arg-type]
 
 
 def test_status_the_start_log_and_the_page_name_a_random_weight_model(tmp_path, caplog):

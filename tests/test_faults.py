@@ -117,12 +117,14 @@ class HeardByPosition(CaptureOutput):
 
 @pytest.mark.parametrize("timetagged", [False, True])
 def test_a_reset_asked_for_now_is_heard_at_once_and_a_timetagged_one_on_its_frame(tmp_path, timetagged):
-    """A plain /mrt/reset ducks what is already buffered (the lead) at once, silent up to the
-    reset frame, which fades in: the performer hears the reset now, not 120 ms later. A
-    timetagged one lands on its frame, and the frames before it play as made."""
+    """A plain /mrt/reset ducks what is already buffered at once, silent up to the reset frame,
+    which fades in: the performer hears the reset now, not the margin later. A timetagged one
+    lands on its frame, and the frames before it play as made. With a margin of three frames
+    (120 ms), so that whole frames are buffered when the reset comes."""
     engine = FlakyEngine()
     sink = HeardByPosition()
-    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path)), engine=engine, output=sink)
+    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path), latency=120), engine=engine,
+                    output=sink)
     daemon.start()
     probe = OscProbe(daemon.osc.port)
     try:
@@ -146,6 +148,7 @@ def test_a_reset_asked_for_now_is_heard_at_once_and_a_timetagged_one_on_its_fram
     if timetagged:
         assert min(level(k - 2), level(k - 1)) > 0.45, "the frames before a timetagged reset play"
     else:
-        # Frame k is made when the ring holds at most lead - 1 frames: the callback is inside
-        # frame k - 2, and frame k - 1 is buffered whole.
+        # Frame k is made when about 3.4 frames are ahead of the listener (the margin, the
+        # playout's block and reserve, the step): the callback is inside frame k - 4 or k - 3,
+        # and frame k - 1 is buffered whole.
         assert level(k - 1) == 0.0, "the buffered frames made before the reset are not heard"

@@ -439,6 +439,7 @@ CROSSFADE_STEP = 2 * SINE_STEP * 1.1
 def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     from mrtd.audio.playout import Playout
     from mrtd.runtime.generator import Generator
+    from mrtd.app.chain import warm_up_step_s
     from mrtd.runtime.runner import Runner, ring_for
 
     tiny.export_tiny_model(tmp_path, "model_a", weights_seed=1)
@@ -446,10 +447,12 @@ def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     old = Mrt2Engine("model_a", tmp_path)
     old.warm_up()
     generator = Generator(old, builtin_control())
-    ring = ring_for(3)
-    playout = Playout(ring)
-    runner = Runner(generator, ring, 3)
+    playout = Playout(ring_for(0.012))
     sink = CaptureOutput(int(3.0 * SAMPLE_RATE))
+    # Paced just in time, as the daemon paces it: each engine's warm-up p99 stands for its step until
+    # it is measured, the incoming one's on top while both step.
+    runner = Runner(generator, playout, 0.012, output_time=sink.time, device_latency=lambda: sink.latency,
+                    step_hint=warm_up_step_s)
     runner.start()
     sink.start(playout)
     try:

@@ -76,28 +76,32 @@ def test_the_official_forms_decode_as_the_externals_read_them():
 # -- 2. buffersize -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sent, held, preset", [
-    (2048, 2048, "low"), (4096, 4096, "low"), (8192, 8192, "balanced"),  # the AU plugin's three
-    (100, 1920, "low"),  # below one frame: clamped up to 1920, as `mrt_buffersize`
-    (65536, 8192, "balanced"),  # past the ring: `set_virtual_capacity` caps at RingBuffer::kCapacity
-    (4800, 4800, "balanced"),  # 2.5 frames, between low's 2 and balanced's 3: the longer lead
+@pytest.mark.parametrize("sent, held", [
+    (2048, 2048), (4096, 4096), (8192, 8192),  # the AU plugin's three
+    (100, 1920),  # below one frame: clamped up to 1920, as `mrt_buffersize`
+    (65536, 8192),  # past the ring: `set_virtual_capacity` caps at RingBuffer::kCapacity
 ])
-def test_a_buffer_size_is_the_nearest_latency_preset(sent, held, preset):
+def test_a_buffer_size_is_the_margin_it_holds(sent, held):
+    from mrtd.app import official_buffer
+
+    assert official_buffer.official_samples(sent) == held
+    assert official_buffer.margin_ms_for(sent) == round(held / 48.0, 1)  # samples at 48 kHz, in ms
+    assert official_buffer.latency_for(official_buffer.margin_ms_for(sent)) == f"{round(held / 48.0, 1):g}"
+
+
+def test_a_buffer_size_that_is_a_presets_margin_names_the_preset():
     from mrtd.app import official_buffer
     from mrtd.audio.outputs import LATENCY_PRESETS
 
-    assert official_buffer.official_samples(sent) == held
-    assert official_buffer.preset_for(sent) == preset
-    frames = held / 1920  # the official ring's samples, in mrtd's frames ahead
-    nearest = min(abs(p.lead_frames - frames) for p in LATENCY_PRESETS.values())
-    assert abs(LATENCY_PRESETS[preset].lead_frames - frames) == nearest
+    safe = LATENCY_PRESETS["safe"].margin_ms  # 120 ms: 5,760 samples
+    assert official_buffer.latency_for(official_buffer.margin_ms_for(round(safe * 48))) == "safe"
 
 
-def test_buffersize_answers_with_the_preset_and_when_it_applies(rig):
-    _daemon, _engine, probe = rig  # started at the default lead: 3 frames, balanced
-    assert probe.exchange("/buffersize", 8192) == [("/mrt/buffersize", [8192, "balanced", 3, "now"])]
-    assert probe.exchange("/buffersize", 2048) == [("/mrt/buffersize", [2048, "low", 2, "at start: --latency low"])]
-    assert probe.exchange("/mrt/buffersize", 1000) == [("/mrt/buffersize", [1920, "low", 2, "at start: --latency low"])]
+def test_buffersize_answers_with_the_margin_and_when_it_applies(rig):
+    _daemon, _engine, probe = rig  # started at the default margin (balanced)
+    assert probe.exchange("/buffersize", 8192) == [("/mrt/buffersize", [8192, "170.7", 171, "at start: --latency 170.7"])]
+    assert probe.exchange("/mrt/buffersize", 1000) == [("/mrt/buffersize", [1920, "40", 40, "at start: --latency 40"])]
+    assert probe.exchange("/buffersize", 5760) == [("/mrt/buffersize", [5760, "safe", 120, "at start: --latency safe"])]
 
 
 # -- 3. musiccoca: prompt texts through the front ends -------------------------------------------

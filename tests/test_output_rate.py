@@ -127,32 +127,36 @@ def test_a_reset_asked_for_now_ducks_what_the_resampler_still_holds_too():
     is made: the duck must reach past what the ring holds to where the reset frame starts, or
     that end of the old music is heard at full level after the duck, just before the reset.
 
-    The callback is played by hand in lock step with the real generation thread (each block
-    waits until the thread has topped the ring up and rests), so every run is the same."""
+    The runner's own loop runs on this thread, and each time it would rest the card plays one block
+    by hand: the callback and the generation side in lock step, so every run is the same."""
     engine, control = ToneUntilReset(freq=330.0, amp=0.5), builtin_control()
     generator = Generator(engine, control)
-    chain = AudioChain(["null"], lead_frames=3, master=HandPlayedCard())
+    # A margin of three frames keeps old frames buffered when the reset comes, as a lead of three did.
+    chain = AudioChain(["null"], margin_s=0.12, master=HandPlayedCard())
     runner = chain.runner_for(generator)
     playout, ring = chain.playout, chain.ring
     chain.start_master()
-    topped_up = lambda: ring.fill() + runner.frame_samples > runner.lead_frames * runner.frame_samples  # noqa: E731
     block = np.zeros((441, 2), np.float32)
     placed: list[tuple[int, np.ndarray]] = []
     reset_frame = ducked_from = None
-    runner.start()
-    try:
-        for n in range(240):  # 2.4 s of the device's clock
-            wait_for(topped_up, 5, "the generation thread to top the ring up")
-            if n == 120:
-                reset_frame = generator.frames  # the next frame made
-                control.request_reset(at_once=True)
-            if reset_frame is not None and ducked_from is None and generator.frames > reset_frame:
-                ducked_from = ring.read_position  # the reset frame is made: this block ducks
-            playout.fill(block)
-            if playout.started:
-                placed.append((playout.clock[0], block[:, 0].copy()))
-    finally:
-        runner.stop()
+    played = 0
+
+    def play_a_block(_seconds: float) -> None:  # the runner rests: nothing is due until the card reads
+        nonlocal reset_frame, ducked_from, played
+        if played == 120:
+            reset_frame = generator.frames  # the next frame made
+            control.request_reset(at_once=True)
+        if reset_frame is not None and ducked_from is None and generator.frames > reset_frame:
+            ducked_from = ring.read_position  # the reset frame is made: this block ducks
+        playout.fill(block)
+        if playout.started:
+            placed.append((playout.clock[0], block[:, 0].copy()))
+        played += 1
+        if played == 240:  # 2.4 s of the device's clock
+            runner._stop.set()
+
+    runner._wait = play_a_block
+    runner._run()
     assert engine.seen[reset_frame].reset and ducked_from is not None
     assert playout.underruns == 0 and runner.errors == 0
     heard = np.zeros(placed[-1][0] + len(block), np.float32)

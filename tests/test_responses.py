@@ -27,7 +27,8 @@ EXAMPLES = [
     r.Learned("param", "temperature", "cc=7 channel=1"),
     r.PageStatus('{"frames": 12}'),
     r.PageScene('{"prompts": []}'),
-    r.BufferSize(4096, "low", 2, "at start: --latency low"),
+    r.BufferSize(4096, "85.3", 85, "at start: --latency 85.3"),
+    r.StateBank("load", 3),
 ]
 
 

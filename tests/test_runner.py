@@ -13,12 +13,11 @@ from mrtd.runtime.runner import Runner, ring_for
 from style_fakes import builtin_control
 
 
-def _play(engine, seconds: float, lead: int = 3, control: ControlState | None = None):
+def _play(engine, seconds: float, margin_s: float = 0.012, control: ControlState | None = None):
     control = control or builtin_control()
-    ring = ring_for(lead)
-    playout = Playout(ring)
-    runner = Runner(Generator(engine, control), ring, lead)
+    playout = Playout(ring_for(margin_s))
     sink = CaptureOutput(int(seconds * SAMPLE_RATE))
+    runner = Runner(Generator(engine, control), playout, margin_s, output_time=sink.time, device_latency=lambda: sink.latency)
     runner.start()
     sink.start(playout)
     try:

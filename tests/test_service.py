@@ -204,7 +204,7 @@ def test_the_example_config_loads_and_flags_override_it():
                              environ={"STATE_DIRECTORY": "/var/lib/mrtd"})  # as the unit's StateDirectory=mrtd sets it
     config = settings.daemon_config()
     assert config.engine == "synth" and config.osc.port == 7500 and config.osc.bind == "127.0.0.1"
-    assert config.state_dir == "/var/lib/mrtd" and config.lead_frames == 3  # the balanced preset
+    assert config.state_dir == "/var/lib/mrtd" and config.latency == "balanced" and config.lead_frames is None
 
 
 def test_a_config_file_with_mistakes_lists_them_all(tmp_path):

@@ -1,6 +1,6 @@
 """Soak: the synth engine on the JACK dummy device under a steady OSC load and scene reloads.
 
-About two minutes in CI. For the long run before an installation:
+About two minutes in CI for each latency preset it runs at. For the long run before an installation:
 
     MRTD_SOAK_SECONDS=3600 .venv/bin/python -m pytest tests/test_soak.py -s
 """
@@ -12,6 +12,8 @@ import os
 import random
 import socket
 import time
+
+import pytest
 
 from conftest import wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig
@@ -72,11 +74,13 @@ length: 10
 """
 
 
-def test_soak_on_the_jack_device(jack_server, tmp_path):
+@pytest.mark.parametrize("latency", ["low", "balanced"])  # the smallest margin, and the default
+def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
     scene = tmp_path / "soak.yaml"
     scene.write_text(SCENE.format(version=0))
     daemon = Daemon(DaemonConfig(engine="synth", output="default", osc=OscConfig(port=0), scene=str(scene),
-                                 cache_dir=str(tmp_path / "cache"), midi=False, state_dir=str(tmp_path / "state")))
+                                 cache_dir=str(tmp_path / "cache"), midi=False, state_dir=str(tmp_path / "state"),
+                                 latency=latency))
     normal_nice = os.getpriority(os.PRIO_PROCESS, 0)
     daemon.start()
     try:
@@ -97,7 +101,8 @@ def test_soak_on_the_jack_device(jack_server, tmp_path):
         elapsed = time.monotonic() - started
         wait_for(lambda: daemon.control.pending() == 0, 10, "the schedule to drain")
         status = daemon.status()
-        where = f"playout {daemon.playout.underruns}, device {daemon.output.device_underruns}"
+        where = (f"playout {daemon.playout.underruns}, device {daemon.output.device_underruns}; margin "
+                 f"{status['margin_ms']} ms (set {status['margin_set_ms']}), control latency {status['control_latency_ms']} ms")
         rss_growth, fd_growth = _rss() - rss_before, _fds() - fds_before
     finally:
         daemon.stop()

@@ -355,6 +355,10 @@ def test_prompts_are_added_edited_and_removed_from_the_page_and_the_status_line_
         page.wait_for_function("document.getElementById('underruns').textContent.endsWith('underruns') || document.getElementById('underruns').textContent.endsWith('underrun')")
         assert page.text_content("#engine").startswith("tone")
         assert page.text_content("#step-ms").endswith("/ 40 ms")
+        # Control to sound at the pacing now, as /mrt/status says it, the margin in the tooltip.
+        shown = page.text_content("#to-sound")
+        assert shown.endswith(" ms to sound") and 40 < float(shown.split()[0]) < 1000, shown
+        assert "; margin " in page.get_attribute("#to-sound", "title")
 
 
 def test_the_keyboard_plays_while_held_and_latches_and_the_record_button_makes_a_take(tmp_path, browser):

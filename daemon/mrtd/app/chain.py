@@ -29,15 +29,23 @@ from mrtd.runtime.runner import Runner, ring_for
 log = logging.getLogger(__name__)
 
 
+def warm_up_step_s(engine: object) -> float:
+    """What a warm engine's frame is expected to cost before the runner has measured one: its
+    warm-up p99 (engines/realtime.py), 0 for an engine that was not judged."""
+    verdict = getattr(engine, "verdict", None)
+    return verdict.p99_ms / 1000.0 if verdict is not None else 0.0
+
+
 class AudioChain:
     def __init__(
         self,
         specs: list[str],
-        lead_frames: int,
+        margin_s: float,
         device_options: DeviceOptions | None = None,
         master: Output | None = None,
     ) -> None:
-        """Open (not start) the outputs named by `specs`; `master` injects a ready-made clock master."""
+        """Open (not start) the outputs named by `specs`; `margin_s`: the pacing's margin (the audio
+        kept ahead beyond what making a frame takes); `master` injects a ready-made clock master."""
         master_spec, sink_specs = split_outputs(specs)
         self.master_spec, self.device_options = master_spec, device_options
         self.master: Output = master or open_output(master_spec, device_options)
@@ -47,18 +55,20 @@ class AudioChain:
             raise OutputError(str(exc)) from exc
         self.sample_rate = self.master.sample_rate
         self.converter = RateConverter(self.sample_rate) if self.sample_rate != SAMPLE_RATE else None
-        self.lead_frames = lead_frames
-        self.ring = ring_for(lead_frames, self.sample_rate)
+        self.margin_s = margin_s
+        self.ring = ring_for(margin_s, self.sample_rate)
         self.playout = Playout(self.ring, self.sample_rate)
         self.runner: Runner | None = None
 
     def runner_for(self, generator: Generator) -> Runner:
-        """The generation thread feeding this chain; the sinks are tapped onto the generator here."""
+        """The generation thread feeding this chain; the sinks are tapped onto the generator here.
+        It paces itself by the clock master's clock and latency, whichever output is master now."""
         for sink in self.sinks:
             sink.start()
             generator.taps.append(sink.offer)
-        self.runner = Runner(generator, self.ring, self.lead_frames, self.converter, duck=self.playout.duck)
-        self.playout.reachable_fill = self.runner.reachable_fill
+        self.runner = Runner(generator, self.playout, self.margin_s, self.converter, duck=self.playout.duck,
+                             output_time=lambda: self.master.time(), device_latency=lambda: self.master.latency,
+                             step_hint=warm_up_step_s)
         return self.runner
 
     def start_master(self) -> Output:
@@ -113,4 +123,21 @@ class AudioChain:
             "sinks": {sink.describe(): sink.dropped_samples for sink in sinks},  # name -> samples dropped
             "sink_drops": sum(sink.dropped_blocks for sink in sinks),
             "sink_errors": "; ".join(f"{sink.describe()}: {sink.error}" for sink in sinks if sink.error),
+            **self.pacing_status(),
+        }
+
+    def pacing_status(self) -> dict[str, Any]:
+        """The pacing as it is now: the margin (wider than configured after trouble, and why), the
+        step it plans for, the audio ahead a frame starts at, and the control latency that gives."""
+        runner = self.runner
+        if runner is None:
+            return {"margin_ms": round(self.margin_s * 1000, 1), "margin_set_ms": round(self.margin_s * 1000, 1),
+                    "plan_step_ms": 0.0, "ahead_ms": 0.0, "control_latency_ms": 0.0}
+        pacing = runner.pacing
+        return {
+            "margin_ms": round(pacing.margin_s * 1000, 1),  # now: widens after trouble, narrows back slowly
+            "margin_set_ms": round(pacing.base_margin_s * 1000, 1),  # as configured (--latency)
+            "plan_step_ms": round(pacing.step_s * 1000, 2),  # what making a frame took lately, p99
+            "ahead_ms": round(runner.target_s * 1000, 1),  # audio ahead of the listener when a frame starts
+            "control_latency_ms": round(runner.control_latency_s() * 1000, 1),  # the longest a command waits to be heard
         }

@@ -49,9 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device-channels", type=int, default=given, help="open the device with this many channels")
     run.add_argument("--device-rate", type=int, default=given, help="device sample rate (default: 48000 if it takes it)")
     run.add_argument("--jack-port", dest="jack_ports", action="append", default=given, help="JACK: connect the routed channels here, in order (repeatable)")
-    run.add_argument("--latency", default=given, choices=["low", "balanced", "safe"],
-                     help="lead frames and device buffer together (docs/audio.md); --lead overrides the lead")
-    run.add_argument("--lead", dest="lead_frames", type=int, default=given, help="frames generated ahead of the output (40 ms each, default 3)")
+    run.add_argument("--latency", default=given, type=_latency, metavar="low|balanced|safe|MS",
+                     help="the margin kept ahead of what a step takes, and the device buffer, together (docs/audio.md):"
+                     " a preset (default balanced) or a margin in milliseconds, e.g. --latency 15")
+    run.add_argument("--lead", dest="lead_frames", type=int, default=given,
+                     help="the old form of the margin: N frames of 40 ms (--lead 3 is --latency 120)")
     run.add_argument("--prompt", default=given, help="style prompt text")
     run.add_argument("--seed", type=int, default=given)
     run.add_argument("--allow-slow", action="store_const", const=True, default=given,
@@ -150,6 +152,17 @@ def _follow_list(value: str) -> list[str]:
         return check_follow([part.strip() for part in value.split(",") if part.strip()])
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _latency(text: str) -> str | float:
+    """--latency's value: a preset's name as it is, a margin in milliseconds as a number."""
+    from mrtd.audio.outputs import LATENCY_PRESETS, parse_latency
+
+    try:
+        preset = parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip() if text.strip() in LATENCY_PRESETS else preset.margin_ms
 
 
 def _models_parser(commands: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ file does not set it. Every mistake in the file is reported together, each as
     engine: auto                 # auto | synth | mrt2
     model: mrt2_small
     output: default              # or device:NAME, wav:PATH, null; more sinks under outputs:
-    latency: balanced            # low | balanced | safe (or lead_frames: N)
+    latency: balanced            # low | balanced | safe, or a margin in ms: latency: 15
     osc: {bind: 0.0.0.0, port: 7400, allow: [192.168.1.0/24]}
     web: {bind: 0.0.0.0, port: 7401}  # the tablet page; off loopback: OSC's allow-list and a token
     dirt: {select: s, sounds: {pad: note, fx: param:cfg_style, drop: cue:chorus}}
@@ -144,11 +144,12 @@ def load_settings(path: str | Path | None, overrides: dict[str, Any], require_fo
     web_overrides = {k: values.pop(k) for k in list(values) if k.startswith("web_")}
     if values.get("web") is not None and web_overrides:
         values["web"] = WebConfig(**(vars(values["web"]) | {k[len("web_"):]: v for k, v in web_overrides.items()}))
+    if "lead_frames" in overrides:  # an explicit --lead wins over any latency
+        if not 1 <= overrides["lead_frames"] <= MAX_LEAD_FRAMES:
+            raise ConfigError("command line", [f"--lead: lies in 1-{MAX_LEAD_FRAMES} frames of 40 ms, got {overrides['lead_frames']}"])
+    elif "latency" in overrides:
+        values["lead_frames"] = None  # --latency wins over the file's lead_frames (which wins over its latency)
     merged = Settings(**values)
-    if "lead_frames" in overrides:
-        merged.lead_frames = overrides["lead_frames"]  # an explicit --lead wins over a latency preset's
-        if not 1 <= merged.lead_frames <= MAX_LEAD_FRAMES:
-            raise ConfigError("command line", [f"--lead: lies in 1-{MAX_LEAD_FRAMES} frames of 40 ms, got {merged.lead_frames}"])
     if merged.magenta_home is None and os.environ.get("MAGENTA_HOME"):
         merged.magenta_home = os.environ["MAGENTA_HOME"]
     if merged.magenta_home is not None:

@@ -43,7 +43,6 @@ MEANINGS = {
     "engine": "auto picks mrt2 when its assets are present, else synth (the log and /mrt/status say which)",
     "model": "mrt2 model name under $MAGENTA_HOME/magenta-rt-v2/models/ (default mrt2_small)",
     "output": "clock master: default (sound card), device:NAME, null, wav:PATH, flac:PATH, pipe:PATH",
-    "lead_frames": "frames generated ahead of the speaker (40 ms each, 1-250): latency against safety",
     "prompt": "text prompt to start with",
     "seed": "sampling seed, 0 to 2**31-1 (applied at reset)",
     "scene_dir": "folder /mrt/scene/load reads scenes from; relative: from the working directory",

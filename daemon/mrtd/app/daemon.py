@@ -11,6 +11,7 @@ half-way stops exactly what it had started. The engine closes last, whatever sta
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from mrtd.app.chain import AudioChain
 from mrtd.audio.supervise import DeviceSupervisor
-from mrtd.audio.outputs import LATENCY_PRESETS, DeviceOptions, DeviceOutput, Output
+from mrtd.audio.outputs import DEFAULT_LATENCY, DeviceOptions, DeviceOutput, LatencyPreset, Output, parse_latency
 from mrtd.audio.routing import ChannelMap
 from mrtd.audio.playout import Playout
 from mrtd.audio.recorder import RecordLimits, Recorder
@@ -73,7 +74,7 @@ log = logging.getLogger("mrtd")
 
 TEMPO_SOURCES = ("internal", "midi", "link")
 TRANSPORT_RESETS = ("off", "midi", "jack", "both")
-MAX_LEAD_FRAMES = 250  # 10 s ahead: past 'safe' (6) by far; each frame is 15 kB of ring
+MAX_LEAD_FRAMES = 250  # lead_frames (a margin of that many frames) up to 10 s: past any use
 HEALTH_LOOK_S = 1.0  # /health judges at most once a second; checks closer together get that answer
 
 
@@ -83,7 +84,7 @@ class DaemonConfig:
     model: str | None = None
     backend: Literal["auto", "mlx", "jax"] = "auto"  # what steps mrt2: mlx (.mlxfn), jax (the official JAX system: the jax extra), auto: the fastest installed here (measured at warm-up)
     output: str = "default"
-    lead_frames: int = 3
+    lead_frames: int | None = None  # old form of the margin: N frames of 40 ms (1-250); set, it wins over latency's margin
     prompt: str | None = None
     seed: int = 0
     fallback_engine: Literal["synth", "mrt2"] | None = "synth"  # used when the chosen model cannot load; None: fail instead
@@ -115,8 +116,8 @@ class DaemonConfig:
     mono: bool = False  # fold to mono for a single speaker
     device_channels: int | None = None  # channels to open the device with (default: the highest routed)
     device_rate: int | None = None  # None: 48 kHz if the device takes it, else its own rate, resampled
-    device_latency: str | float = "low"  # PortAudio's suggested latency: low, high or seconds
-    latency: Literal["low", "balanced", "safe"] | None = None  # preset low|balanced|safe: sets lead_frames and device_latency together
+    device_latency: str | float | None = None  # PortAudio's suggested latency: low, high or seconds; null: the latency preset's
+    latency: str | float = DEFAULT_LATENCY  # low | balanced | safe, or a margin in ms (e.g. 15): audio kept ahead beyond a step (docs/audio.md)
     jack_ports: list[str] = field(default_factory=list)  # JACK ports for the routed channels, in order
     tempo_source: Literal["internal", "midi", "link"] = "internal"  # internal (scenes, OSC, Tidal) | midi (MIDI clock in) | link (Ableton Link)
     listen: str | None = None  # audio in to follow: default, device:NAME, jack, jack:PORT_L,PORT_R, wav:PATH (looped); the listen extra
@@ -129,8 +130,10 @@ class DaemonConfig:
     def __post_init__(self) -> None:
         # Checked here, where `mrtd run` and `mrtd check` both build the config: a value the
         # daemon would die on later (lead_frames 1e8 allocated 1.4 TiB) is refused before anything starts.
-        if isinstance(self.lead_frames, bool) or not isinstance(self.lead_frames, int) or not 1 <= self.lead_frames <= MAX_LEAD_FRAMES:
+        if self.lead_frames is not None and (isinstance(self.lead_frames, bool) or not isinstance(self.lead_frames, int)
+                                             or not 1 <= self.lead_frames <= MAX_LEAD_FRAMES):
             raise ValueError(f"lead_frames lies in 1-{MAX_LEAD_FRAMES} frames of 40 ms, got {self.lead_frames!r}")
+        parse_latency(self.latency)  # a preset's name or a margin in ms, else one clear line
         self.seed = int(PARAMS["seed"].coerce(self.seed))
         if not 1 <= self.fault_limit <= 1000:
             raise ValueError(f"fault_limit lies in 1-1000 failed frames, got {self.fault_limit}")
@@ -149,18 +152,23 @@ class DaemonConfig:
         check_follow(self.follow)
         if self.transport_reset not in TRANSPORT_RESETS:
             raise ValueError(f"unknown transport reset {self.transport_reset!r}; use {', '.join(TRANSPORT_RESETS)}")
-        if self.latency is not None:
-            if self.latency not in LATENCY_PRESETS:
-                raise ValueError(f"unknown latency preset {self.latency!r}; use {', '.join(LATENCY_PRESETS)}")
-            preset = LATENCY_PRESETS[self.latency]
-            self.lead_frames = preset.lead_frames
-            self.device_latency = preset.device_latency
+
+    @property
+    def latency_preset(self) -> LatencyPreset:
+        return parse_latency(self.latency)
+
+    @property
+    def margin_s(self) -> float:
+        """The pacing's margin: `lead_frames` frames when set (the old form), else the latency's."""
+        if self.lead_frames is not None:
+            return self.lead_frames * FRAME_SECONDS
+        return self.latency_preset.margin_ms / 1000.0
 
     def device_options(self) -> DeviceOptions:
         return DeviceOptions(
             channel_map=ChannelMap.parse(self.channels, self.mono, self.device_channels),
             sample_rate=self.device_rate,
-            latency=self.device_latency,
+            latency=self.device_latency if self.device_latency is not None else self.latency_preset.device_latency,
             jack_ports=list(self.jack_ports),
         )
 
@@ -176,7 +184,7 @@ class Daemon:
         # The engine: chosen, warmed and judged at start; swapped (a model, a prefill, the fallback) aside.
         self.engines = EngineController(
             EngineSettings(config.engine, config.model, config.seed, config.keep_warm, config.allow_slow,
-                           config.lead_frames, config.fallback_engine, config.fault_limit, config.backend),
+                           config.margin_s, config.fallback_engine, config.fault_limit, config.backend),
             engine, on_swapped=self._warn_style_once)
         self._injected_output = output
         # The one place the embedder/quantizer pair is chosen; control and style get it handed down.
@@ -258,8 +266,12 @@ class Daemon:
         self.generator.taps.append(self.recorder.tap)
         # A recording an input starts ends after the runner has stopped: it gets every frame.
         self._started("recorder", self.recorder.stop)
+        if config.lead_frames is not None:
+            log.info("lead_frames %d is read as a margin of %.0f ms (latency: %.0f says the same); "
+                     "frames are now made just in time, that margin ahead of what a step takes",
+                     config.lead_frames, config.margin_s * 1000, config.margin_s * 1000)
         self.audio = AudioChain(
-            [config.output, *config.outputs], config.lead_frames, config.device_options(), self._injected_output
+            [config.output, *config.outputs], config.margin_s, config.device_options(), self._injected_output
         )
         self.playout = self.audio.playout
         self.runner = self.audio.runner_for(self.generator)  # starts the sinks (wav, flac, pipe)
@@ -267,7 +279,8 @@ class Daemon:
         self._started("sinks", self.audio.stop_sinks)
         if self.capture is not None:  # before the first command applies (the prompt, the scene)
             self.session.record_to(self.capture, header_for(
-                self.session, engine, self.style.name, config.seed, config.lead_frames,
+                # Frame 0 is heard about a step and the margin after it is made (the pacing's target).
+                self.session, engine, self.style.name, config.seed, max(1, math.ceil(config.margin_s / FRAME_SECONDS + 1)),
                 self.generator.ducks_ahead, self.wall_clock()))
             log.info("capture: %s", self.capture.path)
         if config.prompt:
@@ -349,12 +362,13 @@ class Daemon:
                 self.advertisement = advertise(self.osc.port, config.osc.bind)
                 if self.advertisement is not None:
                     self._started("advertisement", self.advertisement.close)
+        pacing = self.audio.pacing_status()
         log.info(
-            "output: %s (lead %d frames = %.0f ms, output latency %.1f ms)",
+            "output: %s (margin %.1f ms, output latency %.1f ms; control to sound up to %.0f ms for now)",
             self.audio.describe(),
-            config.lead_frames,
-            config.lead_frames * FRAME_SECONDS * 1000,
+            config.margin_s * 1000,
             audio.master.latency * 1000,
+            pacing["control_latency_ms"],
         )
         log.info("folders: scenes %s, recordings %s, state %s, cache %s%s", self.folder("scene_dir"), self.folder("record_dir"),
                  os.path.abspath(config.state_dir) if config.state_dir else "none (no journal)", self.embedder.cache.directory,
@@ -524,9 +538,9 @@ class Daemon:
         return {
             "engine": engine.describe() if engine else "none",
             "engine_error": self.engines.error,  # why the configured engine is not the one playing
-            # The engine warns of any step over the frame; a longer lead that carries it (--latency
-            # safe, Verdict.fits_lead) plays it without gaps, so there is nothing to warn of.
-            "realtime_warning": "" if verdict is not None and verdict.fits_lead(self.config.lead_frames)
+            # The engine warns of any step over the frame; a wider margin that carries it (--latency
+            # safe, Verdict.fits_margin) plays it without gaps, so there is nothing to warn of.
+            "realtime_warning": "" if verdict is not None and verdict.fits_margin(self.config.margin_s * 1000)
             else getattr(engine, "realtime_warning", None) or "",
             "model_source": model_source_of(engine),  # hub | folder | random-weights | unknown | built-in
             "model_verdict": verdict_word(verdict),  # live | live-at-PRESET | offline-only ("" unmeasured)
@@ -544,7 +558,8 @@ class Daemon:
             "underruns": self._underruns(),
             "step_ms": metrics.mean_ms if metrics else 0.0,
             "step_p99_ms": metrics.p99_ms if metrics else 0.0,
-            "lead_frames": self.config.lead_frames,
+            # How far ahead of the listener frames start, in frames (fractional: made just in time).
+            "lead_frames": round(self.audio.runner.target_s / FRAME_SECONDS, 2) if self.audio and self.audio.runner else 0.0,
             "engine_faults": self.generator.faults if self.generator else 0,
             "last_fault": self.generator.last_fault if self.generator else "",
             "last_error_age_s": self.last_error_age_s(),  # engine fault or lost device; None: none yet
@@ -577,4 +592,5 @@ class Daemon:
             "record_error": self.recorder.error,  # why the last take ended by itself (full disk, floor, length); "" if it did not
             # --capture: its file, the commands written, and writing | full | lost | failed | stopped
             **(self.capture.status() if self.capture is not None else {"capture": "", "capture_records": 0, "capture_state": ""}),
+            "margin_widened": self.audio.runner.pacing.reason if self.audio and self.audio.runner else "",  # why the margin is wider than set
         }

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mrtd.core.engine_choice import LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict
+from mrtd.core.engine_choice import DEFAULT_PRESET, LIVE, LIVE_AT, OFFLINE_ONLY, live_verdict
+from mrtd.audio.outputs import LATENCY_PRESETS
 from mrtd.conditioning import Conditioning
 from mrtd.engines.backends import pick
 from mrtd.engines.base import BaseEngine
@@ -48,6 +49,7 @@ from mrtd.engines.mrt2 import (
     resolve_magenta_home,
 )
 from mrtd.engines.realtime import FRAME_BUDGET_MS, Verdict, judge
+from mrtd.runtime.runner import control_latency_s
 from mrtd.style.musiccoca_assets import EMBEDDER_FILES, QUANTIZER_FILE, musiccoca_dir
 
 JSON_VERSION = 1
@@ -58,6 +60,7 @@ BROKEN = "broken"
 NOT_TIMED = "not-timed"  # the model's backend (MLX, JAX) does not import here: the files are listed, not stepped
 EXAMPLE_SCENE = "scenes/live-coding.yaml"
 NVIDIA_SMI_TIMEOUT_S = 5.0
+SYNTH_STEPS = 50  # the built-in synth's steps timed for its control latency (about 0.1 s)
 
 Say = Callable[[str], None]
 
@@ -81,6 +84,7 @@ class ModelCheck:
     device: str = ""
     would_change_it: list[str] = field(default_factory=list)
     backend: str = "mlx"  # mlx (the export under models/) | jax (the checkpoint under checkpoints/)
+    control_latency_ms: dict[str, float] = field(default_factory=dict)  # per latency preset, the device's buffer estimated
 
 
 @dataclass
@@ -96,6 +100,7 @@ class DoctorReport:
     next: dict[str, list[str]]  # install, play, render: commands to run, in order
     jax: dict[str, Any] = field(default_factory=dict)  # installed, version, magenta_rt, cuda_plugin, device, error
     auto_backend: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> backend, why (both installed)
+    latency: dict[str, Any] = field(default_factory=dict)  # the presets' margins, and what they give with the synth
 
     def as_json(self) -> dict[str, Any]:
         return {"doctor": JSON_VERSION, **asdict(self)}
@@ -162,7 +167,8 @@ def check_audio() -> dict[str, Any]:
     """PortAudio's output devices (as `mrtd devices` lists them) and whether a JACK server runs."""
     from mrtd.audio.outputs import OutputError, import_sounddevice
 
-    found: dict[str, Any] = {"portaudio": "", "outputs": [], "default_output": "", "jack_running": False, "error": ""}
+    found: dict[str, Any] = {"portaudio": "", "outputs": [], "default_output": "", "jack_running": False, "error": "",
+                             "low_latency_ms": 0.0, "high_latency_ms": 0.0}
     try:
         sd = import_sounddevice()
         found["portaudio"] = str(sd.get_portaudio_version()[1])
@@ -178,6 +184,9 @@ def check_audio() -> dict[str, Any]:
     try:
         default = sd.query_devices(kind="output")
         found["default_output"] = str(default["name"])
+        # What PortAudio suggests for `low` and `high` device latency there: the presets' device buffers.
+        found["low_latency_ms"] = round(float(default["default_low_output_latency"]) * 1000, 1)
+        found["high_latency_ms"] = round(float(default["default_high_output_latency"]) * 1000, 1)
     except Exception:  # no default device: PortAudio's "Error querying device -1"
         found["default_output"] = ""
     return found
@@ -280,6 +289,31 @@ def _timed_step(engine: BaseEngine) -> float:
     started = time.perf_counter()
     engine.step(Conditioning())
     return time.perf_counter() - started
+
+
+def control_latencies(step_p99_ms: float, audio: dict[str, Any]) -> dict[str, float]:
+    """The longest a command would wait to be heard at each latency preset, with this step, on the
+    default output: its suggested latency stands for both the device's latency and its block."""
+    found = {}
+    for name, preset in LATENCY_PRESETS.items():
+        device_ms = audio.get("low_latency_ms" if preset.device_latency == "low" else "high_latency_ms") or 0.0
+        found[name] = round(control_latency_s(preset.margin_ms / 1000, step_p99_ms / 1000, device_ms / 1000,
+                                              device_ms / 1000) * 1000, 1)
+    return found
+
+
+def check_latency(audio: dict[str, Any]) -> dict[str, Any]:
+    """The presets' margins, and the control latency each gives with the built-in synth, timed here."""
+    from mrtd.engines import create_engine
+
+    synth = create_engine("synth")
+    try:
+        synth.warm_up(SYNTH_STEPS)
+    finally:
+        synth.close()
+    p99 = synth.verdict.p99_ms if synth.verdict is not None else 0.0
+    return {"default": DEFAULT_PRESET, "margin_ms": {name: p.margin_ms for name, p in LATENCY_PRESETS.items()},
+            "synth_p99_ms": round(p99, 2), "synth_control_latency_ms": control_latencies(p99, audio)}
 
 
 # -- advising ------------------------------------------------------------------------------
@@ -404,6 +438,8 @@ def diagnose(seconds_per_model: float = SECONDS_PER_MODEL, say: Say = lambda lin
             continue
         check = time_model(name, home, seconds_per_model, say)
         check.would_change_it = would_change(check, mlx)
+        if check.verdict not in (BROKEN, NOT_TIMED):
+            check.control_latency_ms = control_latencies(check.p99_ms, audio)
         checks.append(check)
     for name in installed_checkpoints(home):
         if jax["error"]:
@@ -416,7 +452,8 @@ def diagnose(seconds_per_model: float = SECONDS_PER_MODEL, say: Say = lambda lin
         check.would_change_it = would_change(check, mlx)
         checks.append(check)
     return DoctorReport(plat, mlx, audio, midi, web, str(home), resources, checks,
-                        next_commands(checks, resources, mlx, jax), jax, auto_backends(checks))
+                        next_commands(checks, resources, mlx, jax), jax, auto_backends(checks),
+                        check_latency(audio))
 
 
 # -- telling -------------------------------------------------------------------------------
@@ -458,6 +495,15 @@ def format_report(report: DoctorReport) -> str:
                      + f"; JACK server {'running' if audio['jack_running'] else 'not running'} (mrtd devices lists them)")
     lines.append(f"MIDI       {midi['api'] or 'off'}" + (f": {midi['note']}" if midi["note"] else ""))
     lines.append("web page   " + (web["note"] or f"aiohttp {web['aiohttp']}, prometheus-client {web['prometheus_client']}"))
+    latency = report.latency
+    if latency:
+        names = " / ".join(latency["margin_ms"])
+        margins = " / ".join(f"{ms:g}" for ms in latency["margin_ms"].values())
+        heard = " / ".join(f"{ms:.0f}" for ms in latency["synth_control_latency_ms"].values())
+        device = ("" if audio["low_latency_ms"] else
+                  " + the device's buffer (no default output here)")
+        lines.append(f"latency    margin {margins} ms ({names}; default {latency['default']}); control to sound "
+                     f"with the synth (step p99 {latency['synth_p99_ms']:.1f} ms) up to {heard} ms{device}")
     musiccoca, spectro = report.resources["musiccoca"], report.resources["spectrostream"]
     lines.append(f"MusicCoCa  {'installed' if musiccoca['present'] else 'missing ' + ', '.join(musiccoca['missing'])}"
                  f" ({musiccoca['folder']})")
@@ -475,6 +521,9 @@ def format_report(report: DoctorReport) -> str:
                      f"p99 {check.p99_ms:.1f} ms against the {FRAME_BUDGET_MS:.0f} ms budget "
                      f"(load {check.load_s:.1f} s, first step {check.first_step_s:.2f} s)")
         lines.append(f"  verdict: {verdict_text(check)}")
+        if check.control_latency_ms:
+            lines.append("  control to sound up to " + " / ".join(f"{ms:.0f}" for ms in check.control_latency_ms.values())
+                         + f" ms ({' / '.join(check.control_latency_ms)})")
         lines.extend(f"  would change it: {change}" for change in check.would_change_it)
     for name, chosen in report.auto_backend.items():
         lines.append(f"backend    auto plays {name} on {chosen['backend']} here: {chosen['why']}")

@@ -23,7 +23,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mrtd.frame import FRAME_SECONDS
 
 MAX_LABEL = 64  # characters of an engine, scene or cue name kept in a label
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -72,8 +71,12 @@ class StatusCollector(Collector):
                                 "hours, or after /mrt/stop), else 0", value=1.0 if status.get("resting") else 0.0)
         yield GaugeMetricFamily("mrtd_realtime_factor", "Audio seconds the engine makes per second of compute "
                                 "(above 1: faster than real time)", value=float(status["rtf"]))
-        yield GaugeMetricFamily("mrtd_lead_seconds", "How far ahead of the listener the generator works",
-                                value=status["lead_frames"] * FRAME_SECONDS)
+        yield GaugeMetricFamily("mrtd_lead_seconds", "How far ahead of the listener a frame starts being made",
+                                value=float(status.get("ahead_ms") or 0.0) / 1000.0)
+        yield GaugeMetricFamily("mrtd_margin_seconds", "The margin kept beyond what making a frame takes (wider than "
+                                "configured after an underrun or a near miss)", value=float(status.get("margin_ms") or 0.0) / 1000.0)
+        yield GaugeMetricFamily("mrtd_control_latency_seconds", "The longest a command waits before it is heard",
+                                value=float(status.get("control_latency_ms") or 0.0) / 1000.0)
         clients = GaugeMetricFamily("mrtd_clients", "Connected clients: OSC subscribers, open web pages", labels=["kind"])
         for kind, count in self._clients().items():
             clients.add_metric([kind], float(count))

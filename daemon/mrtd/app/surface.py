@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from mrtd.app import official_buffer
-from mrtd.audio.outputs import LATENCY_PRESETS
 from mrtd.control import commands as c
 from mrtd.vocabulary import replies as r
 from mrtd.inputs.osc.table import Answer, Reply
@@ -125,12 +124,14 @@ class Surface:
         self._services.engine.model(name, answer)
 
     def buffer_size(self, samples: int) -> list[Reply]:
-        """The official `buffersize` as mrtd's nearest latency preset (app/official_buffer.py);
-        mrtd's lead is set when it starts, so the reply says whether it is the one running."""
-        preset = official_buffer.preset_for(samples)
-        lead = LATENCY_PRESETS[preset].lead_frames
-        applies = "now" if self._services.status().get("lead_frames") == lead else f"at start: --latency {preset}"
-        return [r.BufferSize(official_buffer.official_samples(samples), preset, lead, applies).message()]
+        """The official `buffersize` as the margin it holds (app/official_buffer.py); mrtd's margin
+        is set when it starts, so the reply says whether it is the one running."""
+        margin = official_buffer.margin_ms_for(samples)
+        running = self._services.status().get("margin_set_ms")
+        applies = "now" if running is not None and abs(float(running) - margin) < 0.05 else \
+            f"at start: --latency {official_buffer.latency_for(margin)}"
+        return [r.BufferSize(official_buffer.official_samples(samples), official_buffer.latency_for(margin),
+                             round(margin), applies).message()]
 
     # -- state banks (core/banks.py) ------------------------------------------------------
     def _banks(self) -> "StateBanks":

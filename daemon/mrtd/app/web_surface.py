@@ -103,6 +103,10 @@ class WebSurface(Surface):
             "step_ms": round(status["step_ms"], 2),
             "step_p99_ms": round(status["step_p99_ms"], 2),
             "budget_ms": FRAME_BUDGET_MS,
+            # The pacing: the margin now (wider after trouble, and why) and the control latency it gives.
+            "margin_ms": float(status.get("margin_ms") or 0.0),
+            "control_latency_ms": float(status.get("control_latency_ms") or 0.0),
+            "margin_widened": str(status.get("margin_widened") or ""),
             "underruns": status["underruns"],
             "frames": status["frames"],
             "peak": [round(p, 4) for p in self._meter.peak],

@@ -37,17 +37,40 @@ class OutputError(RuntimeError):
 
 @dataclass(frozen=True)
 class LatencyPreset:
-    lead_frames: int  # frames generated ahead of the output (40 ms each)
+    margin_ms: float  # audio kept ahead of the listener beyond what making the next frame takes
     device_latency: str | float  # PortAudio's suggested latency: "low", "high" or seconds
 
 
-# Control latency = lead + resampler look-ahead (other rates only) + the device's buffer.
-# Measured figures are in docs/audio.md.
+# Each frame is made just in time (runtime/runner.py): when the audio still ahead of the listener
+# falls to the device's own latency and block, the playout's reserve, a high percentile of what
+# making a frame takes, and this margin. Control latency = up to one frame's wait for the next
+# frame boundary + that + the resampler's look-ahead (other rates only). Figures: docs/audio.md.
 LATENCY_PRESETS: dict[str, LatencyPreset] = {
-    "low": LatencyPreset(lead_frames=2, device_latency="low"),
-    "balanced": LatencyPreset(lead_frames=3, device_latency="low"),  # the defaults
-    "safe": LatencyPreset(lead_frames=6, device_latency="high"),
+    "low": LatencyPreset(margin_ms=4.0, device_latency="low"),
+    "balanced": LatencyPreset(margin_ms=12.0, device_latency="low"),  # the default
+    "safe": LatencyPreset(margin_ms=120.0, device_latency="high"),
 }
+DEFAULT_LATENCY = "balanced"
+MAX_MARGIN_MS = 10_000.0  # 10 s: past any use, and still a ring of a few MB
+
+
+def parse_latency(value: object) -> LatencyPreset:
+    """A preset's name (`low`, `balanced`, `safe`) or a margin in milliseconds (`15`, `15ms`, 2.5),
+    which keeps PortAudio's `low` device latency. ValueError, in words, for anything else."""
+    if isinstance(value, str) and value.strip() in LATENCY_PRESETS:
+        return LATENCY_PRESETS[value.strip()]
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().removesuffix("ms").strip())
+        except ValueError:
+            number = None
+    if number is None or not 0.0 <= number <= MAX_MARGIN_MS:  # nan fails both comparisons
+        raise ValueError(f"latency {value!r}: use {', '.join(LATENCY_PRESETS)}, or a margin in milliseconds "
+                         f"from 0 to {MAX_MARGIN_MS:.0f} (e.g. 15)")
+    return LatencyPreset(margin_ms=number, device_latency=LATENCY_PRESETS[DEFAULT_LATENCY].device_latency)
 
 
 @dataclass
@@ -229,6 +252,7 @@ class DeviceOutput(Output):
         self._detached = False
         self._in_fill = False
         self._xruns = 0
+        self._dac_delay = 0.0  # seconds from a callback to its first sample at the DAC, as PortAudio says
         # Called in the callback with each block handed to PortAudio (tests, meters): it must
         # copy into memory it already has, and never block.
         self.played: Callable[[np.ndarray], None] | None = None
@@ -262,6 +286,8 @@ class DeviceOutput(Output):
         def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
             if status.output_underflow and playout.started:
                 self._xruns += 1
+            # A float attribute written, nothing else: the latency the runner plans with.
+            self._dac_delay = time_info.outputBufferDacTime - time_info.currentTime
             guarded(fill, outdata, time_info.outputBufferDacTime)
             if played is not None:
                 played(outdata)
@@ -343,7 +369,12 @@ class DeviceOutput(Output):
 
     @property
     def latency(self) -> float:
-        return float(self._stream.latency) if self._stream is not None else 0.0
+        """What the callbacks measure (JACK: two periods, where PortAudio's stream latency says one),
+        else what PortAudio says; a host API that reports no callback times leaves the latter."""
+        if self._stream is None:
+            return 0.0
+        measured = self._dac_delay
+        return measured if 0.0 < measured < 1.0 else float(self._stream.latency)
 
     @property
     def device_underruns(self) -> int:

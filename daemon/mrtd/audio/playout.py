@@ -6,7 +6,8 @@ Real-time contract (what runs inside `Playout.fill`):
 - no array is allocated (every scratch buffer is made in `__init__`), no lock
   is taken, nothing is logged, no file or socket is touched;
 - other threads talk to it only through plain attribute assignments
-  (`draining`, `duck`'s position), which CPython publishes atomically;
+  (`draining`, `duck`'s position, `reachable_fill`), which CPython publishes
+  atomically; it publishes back the same way (`clock`, `block`, `underruns`);
 - a gap in the ring (underrun) is concealed: the callback always leaves
   `FADE_SAMPLES` in the ring while playing, so when the producer falls behind
   it still has audio to fade out over, then plays silence and fades back in
@@ -23,6 +24,10 @@ The ring runs at the device's rate (`sample_rate`); when that is not 48 kHz
 the generation side resamples before writing, so the callback still only
 copies. Frame k then starts at ring sample round(k * 1920 * rate / 48000)
 (`frame_start`), which is what the frame clock maps wall time through.
+
+The same clock tells the generation side how much audio is still ahead of
+the listener (`ahead_s`) and how little the callback may ever find
+(`least_ahead_s`): the runner starts each frame just in time from the two.
 
 Python objects (views, floats) are still created by the interpreter here;
 what matters for glitches is that nothing waits on the generator or the OS.
@@ -47,8 +52,8 @@ class Playout:
         self.sample_rate = sample_rate
         self.samples_per_frame = FRAME_SAMPLES * sample_rate / SAMPLE_RATE  # ring samples per model frame
         self._cushion = round(self.samples_per_frame)  # refill before fading back in after a gap
-        # Set by the runner: the fill its lead is sure to reach. A small lead with a large device
-        # block (or a resampler holding audio back) may not reach block + reserve + cushion.
+        # Set by the runner: the fill it is sure to reach while nothing drains the ring. Just in
+        # time, with a large device block, that may be less than block + reserve + cushion.
         self.reachable_fill = 1 << 62
         self.max_block = max_block
         self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
@@ -65,6 +70,7 @@ class Playout:
         self.underruns = 0
         self.samples_out = 0  # samples handed to the output, silence included
         self.clock: tuple[int, float] = (0, 0.0)  # (ring read position, output time it is heard)
+        self.block = 0  # samples the output asked for last time (0 before it first did)
 
     def fill(self, out: np.ndarray, output_time: float = 0.0) -> None:
         """Fill `out` [n, >=2] (float32). `output_time` is when out[0] reaches the listener."""
@@ -72,6 +78,7 @@ class Playout:
         ring = self._ring
         start = ring.read_position
         self.clock = (start, output_time)
+        self.block = n
         available = ring.fill()
         reserve = 0 if self.draining else FADE_SAMPLES
         stereo = out[:, :CHANNELS]
@@ -127,6 +134,34 @@ class Playout:
         envelope[quiet:] = 1.0
         self._duck_level = float(envelope[n - 1])
         np.multiply(stereo, envelope[:, None], out=stereo)
+
+    @property
+    def ring(self) -> Ring:
+        return self._ring
+
+    @property
+    def playing(self) -> bool:
+        """Reading the ring (not before the first cushion, nor in a gap after an underrun)."""
+        return self._playing
+
+    def ahead_s(self, output_now: float, device_latency_s: float) -> float:
+        """Seconds of audio written but not yet heard at output time `output_now`: what the ring
+        holds plus what the device holds, from the latest callback's clock.
+
+        Bounded by what the ring alone proves (a device that stopped calling back, or a clock
+        that is not the output's any more after a switch, reads as no more than the ring) and by
+        the ring plus the latest block and the device latency (a clock that jumped ahead)."""
+        ring_s = self._ring.fill() / self.sample_rate
+        read_position, heard_at = self.clock
+        if not self._playing:  # nothing drains the ring (no cushion yet, or a gap): the ring is all there is
+            return ring_s
+        clocked = heard_at + (self._ring.written - read_position) / self.sample_rate - output_now
+        return min(max(clocked, ring_s), ring_s + max(device_latency_s, 0.0) + self.block / self.sample_rate)
+
+    def least_ahead_s(self, device_latency_s: float) -> float:
+        """The least audio that must be ahead of the listener when a callback comes: the device's
+        latency, the block it takes, and the reserve left in the ring (else it is an underrun)."""
+        return max(device_latency_s, 0.0) + (self.block + FADE_SAMPLES) / self.sample_rate
 
     def duck(self, until: int) -> None:
         """Silence what the ring holds before ring position `until` (from the control side)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from mrtd.audio.outputs import LATENCY_PRESETS
+from mrtd.audio.outputs import DEFAULT_LATENCY, LATENCY_PRESETS
 from mrtd.engines.base import BaseEngine
 from mrtd.engines.mrt2 import SOURCE_WORDS
 from mrtd.engines.realtime import REALTIME_HARDWARE, RENDER_HINT, Verdict
@@ -24,19 +24,20 @@ class TooSlowError(ValueError):
     """The chosen model cannot play live here; the message says how fast it is and what to do."""
 
 
-DEFAULT_PRESET = "balanced"
+DEFAULT_PRESET = DEFAULT_LATENCY
+DEFAULT_MARGIN_S = LATENCY_PRESETS[DEFAULT_PRESET].margin_ms / 1000.0
 LIVE, LIVE_AT, OFFLINE_ONLY = "live", "live-at", "offline-only"
 
 
 def live_verdict(verdict: Verdict) -> tuple[str, str | None]:
     """What a measured model can do here, as the doctor, the start log and /status say it:
     (LIVE, None) at the default latency; (LIVE_AT, preset) at the first latency preset with a
-    longer lead that carries it (`--latency PRESET`); or (OFFLINE_ONLY, None): `mrtd render`."""
-    if verdict.keeps_up:
+    wider margin that carries it (`--latency PRESET`); or (OFFLINE_ONLY, None): `mrtd render`."""
+    default_margin = LATENCY_PRESETS[DEFAULT_PRESET].margin_ms
+    if verdict.fits_margin(default_margin):
         return LIVE, None
-    default_lead = LATENCY_PRESETS[DEFAULT_PRESET].lead_frames
-    for name, preset in sorted(LATENCY_PRESETS.items(), key=lambda item: item[1].lead_frames):
-        if preset.lead_frames > default_lead and verdict.fits_lead(preset.lead_frames):
+    for name, preset in sorted(LATENCY_PRESETS.items(), key=lambda item: item[1].margin_ms):
+        if preset.margin_ms > default_margin and verdict.fits_margin(preset.margin_ms):
             return LIVE_AT, name
     return OFFLINE_ONLY, None
 
@@ -78,13 +79,13 @@ def model_line(status: dict) -> str:
     return " · ".join(part for part in (SOURCE_WORDS.get(source, source), backend, verdict_text) if part)
 
 
-def too_slow_message(engine: BaseEngine, lead_frames: int | None = None) -> str | None:
-    """Why `engine` cannot play live on this machine `lead_frames` ahead, or None when it keeps up
-    (or was never measured). A longer lead (--latency safe) carries a model whose p99 step overruns
-    the frame but whose median keeps up (Verdict.fits_lead)."""
+def too_slow_message(engine: BaseEngine, margin_s: float | None = None) -> str | None:
+    """Why `engine` cannot play live on this machine with `margin_s` of margin, or None when it
+    keeps up (or was never measured). A wider margin (--latency safe) carries a model whose p99
+    step overruns the frame but whose median keeps up (Verdict.fits_margin)."""
     verdict = engine.verdict
-    lead = LATENCY_PRESETS[DEFAULT_PRESET].lead_frames if lead_frames is None else lead_frames
-    if verdict is None or verdict.fits_lead(lead) or engine.name == "synth":
+    margin = DEFAULT_MARGIN_S if margin_s is None else margin_s
+    if verdict is None or verdict.fits_margin(margin * 1000.0) or engine.name == "synth":
         return None
     word, preset = live_verdict(verdict)
     hint = f"; it plays live at --latency {preset}" if word == LIVE_AT else ""
@@ -93,14 +94,14 @@ def too_slow_message(engine: BaseEngine, lead_frames: int | None = None) -> str 
 
 def choose_live_engine(engine: BaseEngine, requested: str, allow_slow: bool,
                        make_synth: Callable[[], BaseEngine] | None,
-                       lead_frames: int | None = None) -> tuple[BaseEngine, str]:
+                       margin_s: float | None = None) -> tuple[BaseEngine, str]:
     """The engine to play live, and a note for the log and /status ("" when there is nothing to say).
 
     `requested` is the engine the user asked for ("auto" lets the synth stand in through
-    `make_synth`); anything else, a swap included, is refused with TooSlowError. `lead_frames`:
-    the run's lead (None: the default preset's).
+    `make_synth`); anything else, a swap included, is refused with TooSlowError. `margin_s`:
+    the run's margin (None: the default preset's).
     """
-    reason = too_slow_message(engine, lead_frames)
+    reason = too_slow_message(engine, margin_s)
     if reason is None:
         return engine, ""
     if allow_slow:

@@ -106,7 +106,7 @@ class EngineSettings:
     seed: int = 0
     keep_warm: bool = False
     allow_slow: bool = False  # play a model live even when its warm-up step exceeds the frame budget
-    lead_frames: int = 3
+    margin_s: float | None = None  # audio kept ahead beyond a step (the latency preset's); None: the default
     fallback: str | None = "synth"  # when the chosen model cannot load, or fails `fault_limit` frames in a row
     fault_limit: int = 3
     backend: str = "auto"  # what steps mrt2: mlx | jax | auto (engines/backends.py)
@@ -150,7 +150,7 @@ class EngineController:
             self.last_error_at = time.monotonic()
             self.engine = self.warm(settings.fallback, None)
         self.engine, self.note = choose_live_engine(self.engine, settings.name, settings.allow_slow,
-                                                    lambda: self.warm("synth", None), settings.lead_frames)
+                                                    lambda: self.warm("synth", None), settings.margin_s)
         verdict = self.engine.verdict
         # The model, where it came from (random weights say so) and what the doctor would say of it.
         log.info("engine: %s, %s, %s (warm: %d steps, median %.2f ms, p99 %.2f ms per 40 ms frame, on %s)",
@@ -228,7 +228,7 @@ class EngineController:
                 # Judged as at start: a model too slow for live play is refused (and closed)
                 # unless allow_slow; no synth stands in, since the one playing already does.
                 engine, note = choose_live_engine(engine, "swap", settings.allow_slow, make_synth=None,
-                                                  lead_frames=settings.lead_frames)
+                                                  margin_s=settings.margin_s)
                 if prepare is not None:
                     prepare(engine)
             except Exception as exc:

@@ -321,6 +321,14 @@ class Generator(Generic[Control, EngineT]):
     def swapping(self) -> bool:
         return bool(self._swaps) or self._outgoing is not None
 
+    @property
+    def incoming(self) -> EngineT | None:
+        """The engine a swap brings in while it steps beside the playing one (queued, or crossfading), else None."""
+        if self._outgoing is not None:
+            return self.engine
+        swaps = self._swaps
+        return swaps[0][0] if swaps else None
+
     def _begin_swap(self) -> None:
         engine, fade_in, fade_out, done = self._swaps.popleft()
         if self.on_swap is not None:

@@ -59,6 +59,11 @@ class LatenessMonitor:
                             "the output has gaps. Use a faster device, a smaller model, or mrtd render",
                             self._late_in_window, filled, FRAME_SECONDS * 1000, self.last_step_ms)
 
+    @property
+    def steps(self) -> int:
+        """Engine steps recorded so far (a rest or a bypass steps nothing)."""
+        return self._index
+
     def describe(self) -> str:
         """For /status: "" when keeping up."""
         if not self.sustained:

@@ -372,22 +372,23 @@ def in_datagrams(address: str, args: list[Any]) -> list[Message]:
 @dataclass(frozen=True)
 class BufferSize(Response):
     """What an official `buffersize` is in mrtd: the samples after the official clamp to 1920-8192,
-    the nearest latency preset, its frames ahead, and when it applies: `now` when the daemon runs at
-    that preset's lead, else `at start: --latency PRESET` (mrtd's lead is set when it starts)."""
+    the `--latency` that holds them (a preset's name, or a margin in ms), that margin in whole ms,
+    and when it applies: `now` when the daemon runs at that margin, else `at start: --latency X`
+    (mrtd's margin is set when it starts)."""
 
     address: ClassVar[str] = f"{ROOT}/buffersize"
     samples: int
-    preset: str
-    lead_frames: int
+    latency: str
+    margin_ms: int
     applies: str
 
     def args(self) -> list[Any]:
-        return [self.samples, self.preset, self.lead_frames, self.applies]
+        return [self.samples, self.latency, self.margin_ms, self.applies]
 
     @classmethod
     def from_args(cls, args: list[Any]) -> "BufferSize":
         _count(args, cls.address, 4)
-        return cls(_int(args[0], "the samples"), _text(args[1], "the preset"), _int(args[2], "the lead"),
+        return cls(_int(args[0], "the samples"), _text(args[1], "the latency"), _int(args[2], "the margin"),
                    _text(args[3], "when it applies"))
 
 

@@ -453,7 +453,7 @@ TABLE: tuple[Address, ...] = (
     Address(q.OfficialPrompt, "official prompt: slot 0-5 is mrtd's prompt slot+1 (`/prompt 0` = `/mrt/prompt 1`); no text empties it; words after the slot are the text, a trailing number the weight (default 1), clamped to 0-1", official_prompt),
     Address(q.OfficialPromptClear, "official: empty prompt slot 0-5 (mrtd's slot+1)", official_prompt_clear),
     Address(q.Solo, "the Jam app's Solo (1) or Accompany (0): text prompts encoded as 'SOLO text', unmask width 127 (0 off), the output gated by held notes (open at once, falls to silence in 2 s), the notes guidance climbing after a release", solo),
-    Address(q.BufferSize, "the official buffer size in samples (clamped to 1920-8192 as the official runner) as mrtd's nearest latency preset; replies /mrt/buffersize samples preset lead_frames applies (`now`, or `at start: --latency PRESET`: the lead is set when mrtd starts)", buffer_size),
+    Address(q.BufferSize, "the official buffer size in samples (clamped to 1920-8192 as the official runner) as the margin it holds (samples / 48 kHz); replies /mrt/buffersize samples latency margin_ms applies (`now`, or `at start: --latency X`: the margin is set when mrtd starts)", buffer_size),
 )
 
 ROUTES: dict[str, Address] = {}

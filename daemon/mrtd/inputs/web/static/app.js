@@ -383,7 +383,7 @@
     const reduced = !!(layout && layout.layout === "buttons");
     document.body.classList.toggle("reduced", reduced);
     $("full").hidden = reduced; $("reduced").hidden = !reduced;
-    for (const id of ["engine", "meter", "step", "underruns", "rec", "clock"]) $(id).hidden = reduced;
+    for (const id of ["engine", "meter", "step", "to-sound", "underruns", "rec", "clock"]) $(id).hidden = reduced;
     if (!reduced) return;
     $("big-buttons").replaceChildren(...layout.buttons.map((b) => { const button = el("button", "", b.label); momentary(button, b.address); return button; }));
     $("reduced-volume").replaceChildren();
@@ -432,6 +432,11 @@
     $("step-ms").textContent = `${s.step_ms.toFixed(1)} / ${s.budget_ms.toFixed(0)} ms`;
     $("step-bar").firstElementChild.style.width = `${Math.min(100, (100 * s.step_ms) / s.budget_ms)}%`;
     $("step").classList.toggle("slow", s.step_ms > s.budget_ms);
+    // Control to sound at the present pacing, and the margin it keeps (wider after trouble).
+    $("to-sound").textContent = `${s.control_latency_ms.toFixed(0)} ms to sound`;
+    $("to-sound").title = `a move is heard at most ${s.control_latency_ms.toFixed(0)} ms later; margin ${s.margin_ms.toFixed(1)} ms`
+      + (s.margin_widened ? ` (widened: ${s.margin_widened})` : "");
+    $("to-sound").classList.toggle("warn", !!s.margin_widened);
     showUnderruns(s);
     $("hours").textContent = s.hours || "";  // opening hours: "closed until 10:00", "" when none
     $("hours").hidden = !s.hours;

@@ -1,0 +1,237 @@
+"""Frames made just in time: the runner starts a frame when the audio ahead of the listener falls
+to what the playout needs plus what a step takes plus a margin; the margin widens after trouble
+and narrows back slowly; the presets parse.
+
+The runner's own loop runs here on a simulated sound card: one clock that the card's callbacks,
+the engine's steps and the runner's waits all move, so every run is the same to the sample."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines_for_tests import ToneEngine
+from mrtd.audio.outputs import LATENCY_PRESETS, parse_latency
+from mrtd.audio.playout import FADE_SAMPLES, Playout
+from mrtd.frame import FRAME_SECONDS, FRAMES_PER_SECOND, SAMPLE_RATE
+from mrtd.runtime.generator import Generator
+from mrtd.runtime.pacing import MAX_WIDENING_S, NARROW_AFTER_FRAMES, UNDERRUN_WIDENING, WINDOW_FRAMES, Pacing
+from mrtd.runtime.runner import Runner, control_latency_s, ring_for
+from style_fakes import builtin_control
+
+REPO = Path(__file__).resolve().parent.parent
+BLOCK = 256  # a JACK period at 48 kHz: 5.3 ms
+DEVICE_LATENCY = 2 * BLOCK / SAMPLE_RATE  # what PortAudio's callback times say on JACK: two periods
+
+
+class SimulatedCard:
+    """A sound card on a simulated clock: a callback every BLOCK samples fills from the playout,
+    heard DEVICE_LATENCY later. Whoever spends time (an engine's step, the runner's wait) moves it."""
+
+    def __init__(self, playout: Playout) -> None:
+        self.playout = playout
+        self.now = 0.0
+        self._next_callback = 0.0
+        self._block = np.zeros((BLOCK, 2), np.float32)
+        self.latency = DEVICE_LATENCY
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self._next_callback <= end:
+            self.now = self._next_callback
+            self.playout.fill(self._block, output_time=self.now + self.latency)
+            self._next_callback += BLOCK / SAMPLE_RATE
+        self.now = end
+
+
+class SteppedTone(ToneEngine):
+    """A tone whose step takes `steps(k)` seconds of the card's clock on its k-th step."""
+
+    def __init__(self, card: SimulatedCard, steps) -> None:
+        super().__init__()
+        self.card, self.steps, self.stepped = card, steps, 0
+        self.clock = lambda: card.now  # the step timer reads the simulated clock too
+
+    def _step(self, conditioning):
+        self.card.advance(self.steps(self.stepped))
+        self.stepped += 1
+        return super()._step(conditioning)
+
+
+def simulate(steps, frames: int, margin_s: float, first_step_s: float | None = None):
+    """Run the runner's loop for `frames` frames; returns (runner, card, starts) where starts holds,
+    for every frame, (audio ahead of the listener, the audio ahead it was due at, the margin) when
+    it began. The step is known from the start (the first one), unless `first_step_s` says what
+    the runner assumes instead until it has watched the card for its window."""
+    ring = ring_for(margin_s)
+    playout = Playout(ring)
+    card = SimulatedCard(playout)
+    engine = SteppedTone(card, steps)
+    generator = Generator(engine, builtin_control())
+    starts: list[tuple[float, float, float]] = []
+    runner: Runner
+
+    def wait(seconds: float) -> None:
+        card.advance(seconds)
+
+    def began(_control) -> None:
+        starts.append((runner.ahead_s(), runner.target_s, runner.pacing.margin_s))
+        if generator.frames >= frames:
+            runner._stop.set()
+
+    generator.after_commands = began
+    runner = Runner(generator, playout, margin_s, output_time=card.time, device_latency=lambda: card.latency,
+                    wait=wait, first_step_s=steps(0) if first_step_s is None else first_step_s)
+    runner._run()  # on this thread: the simulated clock is the only clock
+    return runner, card, starts
+
+
+def test_a_frame_starts_when_the_audio_ahead_falls_to_what_the_playout_needs_plus_the_step_plus_the_margin():
+    step, margin = 0.005, 0.004
+    runner, card, starts = simulate(lambda k: step, frames=400, margin_s=margin)
+    least = DEVICE_LATENCY + (BLOCK + FADE_SAMPLES) / SAMPLE_RATE
+    assert runner.playout.underruns == 0
+    assert runner.pacing.margin_s == margin, "nothing went wrong: the margin stays as set"
+    # What making a frame takes, as measured on the audio clock: the step, and the wake-up's rounding.
+    assert step <= runner.pacing.step_s <= step + 0.0006
+    playing = starts[50:]
+    for ahead, due, _ in playing:
+        assert due == pytest.approx(least + runner.pacing.step_s + margin, abs=1e-9)
+        assert due - 0.0006 <= ahead <= due, "started just in time: neither early nor late"
+    # 31 ms of audio ahead when a frame starts, where three whole frames were 120 ms.
+    assert max(ahead for ahead, _, _ in playing) < 0.032
+    assert runner.control_latency_s() == pytest.approx(FRAME_SECONDS + runner.target_s)
+    assert runner.control_latency_s() == pytest.approx(
+        control_latency_s(margin, runner.pacing.step_s, DEVICE_LATENCY, BLOCK / SAMPLE_RATE))
+
+
+def test_until_it_has_watched_the_machine_for_its_window_a_step_is_assumed_to_take_a_frame():
+    step, margin = 0.003, 0.004
+    runner, card, starts = simulate(lambda k: step, frames=WINDOW_FRAMES + 100, margin_s=margin,
+                                    first_step_s=FRAME_SECONDS)
+    least = DEVICE_LATENCY + (BLOCK + FADE_SAMPLES) / SAMPLE_RATE
+    dues = [due for _, due, _ in starts]
+    assert dues[50] == pytest.approx(least + FRAME_SECONDS + margin), "as safe at first as a frame ahead"
+    assert dues[-1] == pytest.approx(least + step + margin, abs=0.0006), "then just in time"
+    assert runner.pacing.settled and runner.playout.underruns == 0
+
+
+def test_a_slower_engine_starts_its_frames_further_ahead_by_its_step():
+    fast = simulate(lambda k: 0.002, frames=200, margin_s=0.004)
+    slow = simulate(lambda k: 0.020, frames=200, margin_s=0.004)
+    assert fast[0].playout.underruns == slow[0].playout.underruns == 0
+    assert slow[0].target_s - fast[0].target_s == pytest.approx(0.018, abs=0.0007)
+
+
+def test_a_sudden_slow_spell_widens_the_margin_once_logged_and_it_narrows_back_slowly(caplog):
+    margin = 0.004
+    spell = range(300, 306)  # six steps of 25 ms among 3 ms ones
+    caplog.set_level(logging.INFO, logger="mrtd")
+    runner, card, starts = simulate(lambda k: 0.025 if k in spell else 0.003, frames=300 + 5 * NARROW_AFTER_FRAMES,
+                                    margin_s=margin)
+    margins = [m for _, _, m in starts]
+    widened = [r for r in caplog.records if "margin widened" in r.getMessage()]
+    assert len(widened) == 1, "one spell, one widening, one line (not one per late frame)"
+    widest = max(margins)
+    assert margins[300] == margin and widest >= 1.5 * margin
+    calm = margins.index(widest)  # the first frame after it widened
+    assert 300 < calm < 310
+    # Slowly: as wide for NARROW_AFTER_FRAMES (30 s) after the spell, then halfway back...
+    assert margins[calm + NARROW_AFTER_FRAMES - 10] == widest
+    assert margins[calm + NARROW_AFTER_FRAMES + 10] == pytest.approx(margin + (widest - margin) / 2)
+    # ...and back at the margin that was set, in the end, each step in the log.
+    assert runner.pacing.margin_s == margin and runner.pacing.reason == ""
+    assert any("margin narrowed to 4.0 ms" in r.getMessage() for r in caplog.records)
+
+
+def test_an_underrun_doubles_the_margin_at_once():
+    margin = 0.004
+    runner, card, starts = simulate(lambda k: 0.070 if k == 200 else 0.003, frames=260, margin_s=margin)
+    assert runner.playout.underruns == 1, "a 70 ms step runs the ring dry"
+    assert runner.pacing.margin_s >= UNDERRUN_WIDENING * margin
+    assert runner.pacing.reason == "the playout underran"
+
+
+def test_underruns_a_second_apart_widen_it_each_time_but_only_so_far():
+    pacing = Pacing(0.004)
+    for count in range(1, 100):
+        pacing.underruns_seen(count)
+        for _ in range(FRAMES_PER_SECOND):
+            pacing.frame_made(0.003, 0.004)
+    assert pacing.margin_s == pytest.approx(0.004 + MAX_WIDENING_S)
+
+
+@pytest.mark.parametrize("value, margin_ms, device", [
+    ("low", LATENCY_PRESETS["low"].margin_ms, "low"),
+    ("balanced", LATENCY_PRESETS["balanced"].margin_ms, "low"),
+    ("safe", LATENCY_PRESETS["safe"].margin_ms, "high"),
+    ("15", 15.0, "low"), (15, 15.0, "low"), ("2.5ms", 2.5, "low"), (0, 0.0, "low"),
+])
+def test_presets_and_margins_in_milliseconds_parse(value, margin_ms, device):
+    preset = parse_latency(value)
+    assert preset.margin_ms == margin_ms and preset.device_latency == device
+
+
+@pytest.mark.parametrize("value", ["fast", "-5", -5, "nan", float("inf"), "20000", True, None, ""])
+def test_a_latency_that_is_neither_a_preset_nor_a_margin_is_refused_in_words(value):
+    with pytest.raises(ValueError, match="use low, balanced, safe, or a margin in milliseconds"):
+        parse_latency(value)
+
+
+def test_the_presets_order_from_low_to_safe():
+    margins = [LATENCY_PRESETS[name].margin_ms for name in ("low", "balanced", "safe")]
+    assert margins == sorted(margins) and margins[0] < margins[1] < margins[2]
+
+
+def _mrtd(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mrtd", *args], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin"})
+
+
+def test_the_command_line_and_the_config_file_take_a_preset_or_milliseconds_and_refuse_the_rest(tmp_path):
+    from mrtd.app.config import load_settings
+
+    assert load_settings(None, {"latency": 15.0}).daemon_config().margin_s == pytest.approx(0.015)
+    assert load_settings(None, {}).daemon_config().margin_s == pytest.approx(LATENCY_PRESETS["balanced"].margin_ms / 1000)
+    config = tmp_path / "mrtd.yaml"
+    config.write_text("latency: 7.5\n")
+    assert load_settings(config, {}).daemon_config().margin_s == pytest.approx(0.0075)
+    # The old form: N frames ahead is a margin of N frames; a --latency flag wins over the file's lead.
+    config.write_text("lead_frames: 3\n")
+    assert load_settings(config, {}).daemon_config().margin_s == pytest.approx(0.12)
+    assert load_settings(config, {"latency": "low"}).daemon_config().margin_s == pytest.approx(
+        LATENCY_PRESETS["low"].margin_ms / 1000)
+    assert load_settings(None, {"lead_frames": 2, "latency": "safe"}).daemon_config().margin_s == pytest.approx(0.08)
+
+    refused = _mrtd("run", "--latency", "fast", "--engine", "synth", "--output", "null")
+    assert refused.returncode == 2 and "use low, balanced, safe, or a margin in milliseconds" in refused.stderr
+    config.write_text("latency: -3\n")
+    checked = _mrtd("check", "--config", str(config))
+    assert checked.returncode == 1 and "latency -3.0: use low, balanced, safe" in checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
+def test_a_failed_step_doubles_the_margin_before_the_trouble_it_brings():
+    """A failed step resets the engine, and after a few the daemon loads another beside it: the
+    margin widens at the first failure, not after an underrun."""
+
+    failed = []
+
+    def steps(k: int) -> float:
+        if k == 200 and not failed:
+            failed.append(k)
+            raise RuntimeError("a failed step")
+        return 0.003
+
+    runner, card, starts = simulate(steps, frames=230, margin_s=0.004)
+    assert runner.generator.faults == 1 and runner.playout.underruns == 0
+    assert [m for _, _, m in starts][205] == 2 * 0.004
+    assert runner.pacing.reason == "the engine failed a step"
