@@ -140,16 +140,16 @@ def test_a_reset_rises_from_zero_by_the_official_attack(rig):
     assert rising[-1] == 1.0, "settled: the gain is exactly 1 again"
 
 
-def test_a_timetagged_reset_rises_the_same_under_the_old_context_s_tail(rig):
-    """With nothing ducked ahead (a timetagged reset, offline), mrtd adds the old context's last
-    frame backwards fading out linearly (its click guard); the new context rises as above."""
+def test_a_timetagged_reset_crosses_the_old_context_s_tail_with_gains_that_sum_to_one(rig):
+    """With nothing ducked ahead (a timetagged reset, offline), mrtd's own path (the official
+    runner cuts, a click): the old context's last frame backwards fades out linearly while the new
+    context rises linearly, complementary, so the level never bumps; settled the frame after."""
     generator, control, _ = rig
     control.request_reset()
     rising = _play(generator, 2)
-    attack = official_envelope(0.0, np.ones(len(rising)), OFFICIAL_RESET_ATTACK, OFFICIAL_RESET_ATTACK)
-    tail = np.zeros(len(rising), dtype=np.float32)
-    tail[:FRAME_SAMPLES] = 1.0 - np.arange(1, FRAME_SAMPLES + 1) / FRAME_SAMPLES
-    np.testing.assert_allclose(rising, attack + tail, atol=2e-5)
+    ramp = np.arange(1, FRAME_SAMPLES + 1, dtype=np.float32) / FRAME_SAMPLES
+    np.testing.assert_allclose(rising[:FRAME_SAMPLES], ramp + (1.0 - ramp), atol=2e-5)  # a constant engine: flat
+    assert np.all(rising[FRAME_SAMPLES:] == 1.0), "the frame after plays as made"
 
 
 @pytest.mark.parametrize("db, gain", [(-60.0, 1e-3), (-20.0, 0.1), (0.0, 1.0), (6.0, 10 ** 0.3)])

@@ -266,12 +266,20 @@ class Generator(Generic[Control, EngineT]):
         """The frame of a reset with nothing ducked ahead of it: a timetagged reset (the frames
         buffered before it are meant to be heard) or offline. The new context cannot continue
         the old waveform, so the old one ends without a step: the last good frame played
-        backwards (it starts exactly where the music stopped) fades to zero over the frame,
-        under the new context rising by the official attack."""
+        backwards (it starts exactly where the music stopped) fades to zero over the frame while
+        the new context rises, linearly and complementary (the gains sum to 1).
+
+        Not the official attack here: under a tail, its fast start (0.24 % a sample, 4.6 times
+        the linear ramp's) steepens the waveform by up to 11 % of the tone's steepest slope, and
+        against a linear tail the gains sum to up to 1.45, a 3 dB bump (measured: a 0.5 tone
+        peaking at 0.695 in the reset frame, tests/test_faults.py). The official runner has no
+        tail to meet: it cuts the old context, which clicks. The attack is settled after it."""
+        out = self._mix
+        np.multiply(frame, self._ramp, out=out)
         tail = self._mix_old  # the swap's buffers: no swap runs now
         np.multiply(self._last_good[::-1], self._fade_out, out=tail)
-        out = self._rising(frame)
         out += tail
+        self._reset_attack.jump(1.0)
         return out
 
     def _conceal(self, exc: Exception) -> np.ndarray:
