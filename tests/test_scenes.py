@@ -159,6 +159,18 @@ def test_check_reports_broken_files_and_fails(tmp_path):
     assert f"{bad}:1: tempo:" in result.stderr
 
 
+def test_check_accepts_a_cue_state_bank_of_1_to_16_or_factory_and_nothing_else(tmp_path):
+    scene = tmp_path / "banks.yaml"
+    good = "cues:\n  - {name: a, state: 1}\n  - {name: b, state: 16}\n  - {name: c, state: factory}\n"
+    scene.write_text(good)
+    result = subprocess.run([sys.executable, "-m", "mrtd", "check", str(scene)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for bad in ["0", "17", "'2'", "2.5", "true", "empty"]:
+        scene.write_text(f"cues:\n  - {{name: a, state: {bad}}}\n")
+        result = subprocess.run([sys.executable, "-m", "mrtd", "check", str(scene)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and "cues[0].state" in result.stderr, (bad, result.stderr)
+
+
 def test_the_json_schema_is_exported_for_editors():
     schema = json_schema()
     assert schema["additionalProperties"] is False and "cues" in schema["properties"]

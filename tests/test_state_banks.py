@@ -62,3 +62,44 @@ def test_without_a_state_folder_every_bank_request_is_refused(tmp_path):
         for address, args in [("/mrt/state/save", [1]), ("/mrt/state/load", [1]), ("/mrt/state/factory", [])]:
             error = probe.request(address, "/mrt/error", *args)
             assert "no state folder" in error[1], error
+
+
+SCENE_WITH_BANKS = """\
+name: banks
+prompts:
+  warm: {text: warm pads}
+cues:
+  - {name: start, mix: {warm: 1}}
+  - {name: saved, state: 2}
+  - {name: missing, state: 9}
+  - {name: fresh, state: factory}
+"""
+
+
+def test_a_scene_cue_loads_a_bank_and_a_missing_bank_lets_the_music_go_on(tmp_path, caplog):
+    state = tmp_path / "state"
+    scene = tmp_path / "banks.yaml"
+    scene.write_text(SCENE_WITH_BANKS)
+    with probed_daemon(tmp_path, engine=SynthEngine(seed=2), state_dir=str(state), scene=str(scene),
+                       scene_dir=str(tmp_path), engine_state_interval_s=0) as (daemon, _engine, probe):
+        wait_for(lambda: daemon.generator.frames > 30, 10, "frames")
+        assert probe.request("/mrt/state/save", "/mrt/state/bank", 2) == ["save", 2]
+        wait_for(bank_path(state, 2).is_file, 10, "bank 2 written")
+        saved = engine_state.read(bank_path(state, 2), 16 << 20)
+        wait_for(lambda: daemon.generator.frames > saved.frames + 50, 10, "the music to move past the save")
+
+        playing = daemon.generator.engine
+        probe.send("/mrt/cue", "saved")
+        loaded = _swapped_to(daemon, playing)
+        assert loaded.loaded_bank == 2
+        assert saved.frames <= loaded.frames_made < daemon.generator.frames, "it continues from the save"
+
+        frames = daemon.generator.frames
+        probe.send("/mrt/cue", "missing")
+        wait_for(lambda: "cue missing: bank 9 not loaded: bank 9 is empty" in caplog.text, 10, "the refusal")
+        wait_for(lambda: daemon.generator.frames > frames + 25, 10, "the music to go on")
+        assert daemon.generator.engine is loaded and not daemon.generator.swapping
+
+        probe.send("/mrt/cue", "fresh")
+        fresh = _swapped_to(daemon, loaded)
+        assert fresh.loaded_bank == 0 and fresh.frames_made < saved.frames

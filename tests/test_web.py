@@ -696,3 +696,27 @@ def test_the_listen_switches_follow_what_the_page_and_osc_say_and_the_page_shows
         page.click("#listen-style")
         wait_for(lambda: daemon.control.values["listen_style"] == 0.0, 5, "style switched off from the page")
         assert daemon.control.values["listen_tempo"] is False
+
+
+def test_the_bank_buttons_save_and_load_and_show_only_with_a_state_folder(tmp_path, browser):
+    from mrtd.core.banks import bank_path
+    from mrtd.engines.synth import SynthEngine
+
+    with web_daemon(tmp_path, engine=SynthEngine()) as (_daemon, _, _probe, url):
+        page = open_page(browser, url)
+        page.wait_for_function("window.mrtd.state['/mrt/web/status'] !== undefined")
+        assert page.locator("#banks").is_hidden(), "no state folder: no bank buttons"
+    state = tmp_path / "state"
+    with web_daemon(tmp_path, engine=SynthEngine(), state_dir=str(state), engine_state_interval_s=0) as (daemon, _, _probe, url):
+        page = open_page(browser, url)
+        page.wait_for_selector("#banks", state="visible")
+        page.click("#bank-save-1")
+        page.wait_for_function("document.getElementById('bank-said').textContent === 'saving to bank 1'")
+        wait_for(bank_path(state, 1).is_file, 10, "bank 1 written")
+        playing = daemon.generator.engine
+        page.click("#bank-load-1")
+        page.wait_for_function("document.getElementById('bank-said').textContent === 'loading bank 1'")
+        wait_for(lambda: daemon.generator.engine is not playing and not daemon.generator.swapping, 20, "the load")
+        assert daemon.generator.engine.loaded_bank == 1
+        page.click("#bank-factory")
+        page.wait_for_function("document.getElementById('bank-said').textContent === 'back to factory'")

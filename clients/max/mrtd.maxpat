@@ -1723,6 +1723,24 @@
      ],
      "text": "/mrt/state/factory"
     }
+   },
+   {
+    "box": {
+     "id": "obj-prefill-tokens",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      680,
+      730,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/prefill/tokens take.npy"
+    }
    }
   ],
   "lines": [
@@ -2702,6 +2720,18 @@
     "patchline": {
      "source": [
       "obj-state-factory",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-prefill-tokens",
       0
      ],
      "destination": [

@@ -515,6 +515,10 @@ class Client(Commands[None]):
         """mrt2: fill the model's context from an audio file in the daemon's audio folder (or silence)."""
         return self.ask(q.Prefill(audio_name), r.Prefilling, timeout).name
 
+    def prefill_tokens(self, tokens_name: str, timeout: float | None = None) -> str:
+        """mrt2: continue the model from raw tokens (a .npy, int32 [frames, 12]) in the daemon's audio folder."""
+        return self.ask(q.PrefillTokens(tokens_name), r.Prefilling, timeout).name
+
     def model(self, name: str, timeout: float | None = None) -> str:
         """mrt2: load another model beside the running one and crossfade to it."""
         return self.ask(q.Model(name), r.Loading, timeout).name
@@ -729,6 +733,9 @@ class AsyncClient(Commands[Awaitable[None]]):
 
     async def prefill(self, audio_name: str | None = None, timeout: float | None = None) -> str:
         return (await self.ask(q.Prefill(audio_name), r.Prefilling, timeout)).name
+
+    async def prefill_tokens(self, tokens_name: str, timeout: float | None = None) -> str:
+        return (await self.ask(q.PrefillTokens(tokens_name), r.Prefilling, timeout)).name
 
     async def model(self, name: str, timeout: float | None = None) -> str:
         return (await self.ask(q.Model(name), r.Loading, timeout)).name

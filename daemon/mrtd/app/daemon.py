@@ -576,6 +576,7 @@ class Daemon:
             "cue": self.control.cue,
             "scene_position_s": self._scene_position_s(),
             "resting": self.generator.resting if self.generator else False,  # /mrt/stop or closed hours
+            "state_banks": self.config.state_dir is not None,  # /mrt/state/save, load, factory can work (a state folder)
             "recording": self.recorder.path or "",
             "scene_dir": self.folder("scene_dir"),
             "record_dir": self.folder("record_dir"),

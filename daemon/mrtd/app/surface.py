@@ -120,6 +120,9 @@ class Surface:
     def prefill(self, name: str | None) -> None:
         self._services.engine.prefill_named(name)
 
+    def prefill_tokens(self, name: str) -> None:
+        self._services.engine.prefill_tokens_named(name)
+
     def model(self, name: str, answer: Answer | None = None) -> None:
         self._services.engine.model(name, answer)
 

@@ -119,6 +119,8 @@ class WebSurface(Surface):
             # sentence the header shows ("closed until 10:00"; "" when the scene has no hours).
             "resting": bool(status.get("resting", False)),
             "hours": str(status.get("hours") or ""),
+            # A state folder: the page offers the state banks (save, load, factory) only then.
+            "state_banks": bool(status.get("state_banks", False)),
             # Listening (--listen): what is heard, for the page's read-out beside its three switches.
             "listen": {"level_db": status["listen_level_db"], "chord": status["listen_chord"], "bpm": status["listen_bpm"]}
             if "listen" in status else None,

@@ -35,7 +35,7 @@ from mrtd.engine import Engine
 from mrtd.engines import BaseEngine
 from mrtd.engines import state as engine_state
 from mrtd.engines.state import StateCapture, StateError
-from mrtd.lifecycle import Worker
+from mrtd.lifecycle import Worker, spawn
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,20 @@ class StateBanks:
 
         return self._engines.swap(playing.name, playing.model_name or None, prepare=fresh,
                                   backend=playing.backend or None)
+
+    def load_for_cue(self, bank: int | str, cue: str) -> None:
+        """Generation thread: a scene cue's `state: N` (or `factory`). Only asks: the checks (the
+        bank's file is looked at) and the load run on a thread of their own, as /mrt/state/load's
+        do on the input's, so the frame reads no file. A bank that cannot load says so in one line
+        and the music goes on."""
+
+        def ask() -> None:
+            try:
+                self.factory() if bank == "factory" else self.load(int(bank))
+            except BankError as exc:
+                log.warning("cue %s: bank %s not loaded: %s; the music goes on", cue, bank, exc)
+
+        spawn("mrtd-bank-cue", ask)
 
     def _playing(self) -> BaseEngine:
         playing = self._engines.playing

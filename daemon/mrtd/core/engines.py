@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from mrtd.control.commands import Command
 from mrtd.control.state import ControlState, Controls
 from mrtd.control.transport import ArmTransportSkip
+from mrtd.conditioning import Conditioning
 from mrtd.core.paths import inside
 from mrtd.core.engine_choice import choose_live_engine, source_words, verdict_word
 from mrtd.engine import Engine
 from mrtd.engines import ENGINE_NAMES, BaseEngine, create_engine, mrt2
-from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, ModelError, Mrt2Engine
+from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, MAX_TOKEN_PREFILL_FRAMES, RVQ_LEVELS, RVQ_VOCAB, ModelError, Mrt2Engine
 from mrtd.frame import SAMPLE_RATE
 from mrtd.lifecycle import spawn
 from mrtd.runtime.generator import Generator
@@ -38,6 +41,36 @@ log = logging.getLogger(__name__)
 
 # What a prefill reads of an audio file: the encoder's 28 s, 48 kHz stereo; the reader stops there.
 PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2, rate=SAMPLE_RATE)
+
+# A tokens file (/mrt/prefill/tokens): int32 [frames, 12] as `np.save` writes it; its header is
+# under 4 KB, so anything larger holds more than MAX_TOKEN_PREFILL_FRAMES and is refused unread.
+MAX_TOKEN_FILE_BYTES = 4096 + MAX_TOKEN_PREFILL_FRAMES * RVQ_LEVELS * 4
+
+
+def read_prefill_tokens(path: Path) -> np.ndarray:
+    """The raw audio tokens a prefill teacher-forces (what Mrt2Engine.last_tokens gave, saved with
+    `np.save`): int32 [frames, 12], 0-1023, 1 to MAX_TOKEN_PREFILL_FRAMES frames; the size is
+    checked before reading, and nothing but a plain array is read (no pickles). ValueError in one line."""
+    shape = f"int32 [frames, {RVQ_LEVELS}] with 1-{MAX_TOKEN_PREFILL_FRAMES} frames"
+    try:
+        size = path.stat().st_size
+        if size > MAX_TOKEN_FILE_BYTES:
+            raise ValueError(f"{path.name} is {size} bytes, more than {shape} ({MAX_TOKEN_FILE_BYTES} bytes at most)")
+        tokens = np.load(path, allow_pickle=False)
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path.name} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    except ValueError as exc:
+        if str(exc).startswith(path.name):
+            raise
+        raise ValueError(f"{path.name} is not a .npy array of tokens ({str(exc)[:80]})") from None
+    if not isinstance(tokens, np.ndarray) or tokens.dtype != np.int32 or tokens.ndim != 2 \
+            or tokens.shape[1] != RVQ_LEVELS or not 1 <= tokens.shape[0] <= MAX_TOKEN_PREFILL_FRAMES:
+        got = f"{tokens.dtype} {list(tokens.shape)}" if isinstance(tokens, np.ndarray) else type(tokens).__name__
+        raise ValueError(f"{path.name} holds {got}; prefill tokens are {shape}")
+    if tokens.min() < 0 or tokens.max() >= RVQ_VOCAB:
+        raise ValueError(f"{path.name}: prefill tokens are 0-{RVQ_VOCAB - 1}")
+    return tokens
+
 
 MakeEngine = Callable[[str, "str | None"], Engine]  # (engine name, model) -> a ready engine
 
@@ -191,25 +224,52 @@ class EngineController:
     def prefill(self, audio_path: Path | None) -> Future:
         """Warm a second copy of the playing mrt2 model, fill its context with `audio_path`
         (or silence), then crossfade to it. Everything heavy happens off the generation thread."""
-        playing = self.generator.engine if self.generator else None
-        if not isinstance(playing, Mrt2Engine):  # the jax backend's step takes no forced tokens (engines/mrt2_jax.py)
-            raise ValueError("prefill needs the mrt2 engine on the mlx backend (the synth engine has no context to fill)")
-        model = playing.model
+        playing = self._prefillable("prefill")
         if audio_path is not None:
             probe_audio_file(audio_path)  # the header only: a file it cannot use is refused to the sender now
 
-        def fill(engine: BaseEngine) -> None:
-            assert isinstance(engine, Mrt2Engine), "swap('mrt2') makes one"
+        def feed(engine: Mrt2Engine) -> int:
             audio = None
             if audio_path is not None:  # on the loading thread, decoded in the reader's process, 28 s at most
                 audio, _rate = read_audio_isolated(audio_path, PREFILL_AUDIO_NEEDS)
-            live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
-            current = self.generator.engine if self.generator else playing  # the official runner prefills the live engine:
-            engine.continue_from(current if isinstance(current, Mrt2Engine) else playing)  # start from its state
-            frames = engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
-            log.info("prefilled %s with %s (%d frames)", engine.describe(), audio_path.name if audio_path else "silence", frames)
+            live = self._continue_live(engine, playing)
+            return engine.prefill_from_audio(audio, live=live) if audio is not None else engine.prefill_silence(live=live)
 
-        return self.swap("mrt2", model, prepare=fill, backend=playing.backend)
+        return self._prefill_aside(playing, feed, audio_path.name if audio_path else "silence")
+
+    def prefill_tokens(self, tokens_path: Path) -> Future:
+        """As `prefill`, teacher-forcing the raw tokens saved in `tokens_path` (the official
+        lossless branch, Mrt2Engine.prefill_from_tokens). The file is small and bounded: read
+        and checked here, so the sender hears at once what is wrong with it."""
+        playing = self._prefillable("prefill from tokens")
+        tokens = read_prefill_tokens(tokens_path)
+
+        def feed(engine: Mrt2Engine) -> int:
+            return engine.prefill_from_tokens(tokens, live=self._continue_live(engine, playing))
+
+        return self._prefill_aside(playing, feed, f"the tokens of {tokens_path.name}")
+
+    def _prefillable(self, what: str) -> Mrt2Engine:
+        playing = self.generator.engine if self.generator else None
+        if not isinstance(playing, Mrt2Engine):  # the jax backend's step takes no forced tokens (engines/mrt2_jax.py)
+            raise ValueError(f"{what} needs the mrt2 engine on the mlx backend (the synth engine has no context to fill)")
+        return playing
+
+    def _continue_live(self, engine: Mrt2Engine, playing: Mrt2Engine) -> Conditioning | None:
+        """The loading thread: `engine` takes the live engine's state (the official runner prefills
+        the live engine), just before its fill; the conditioning it plays with now."""
+        live = self.generator.last_conditioning if self.generator else None  # as it plays when the fill starts
+        current = self.generator.engine if self.generator else playing
+        engine.continue_from(current if isinstance(current, Mrt2Engine) else playing)  # start from its state
+        return live
+
+    def _prefill_aside(self, playing: Mrt2Engine, feed: Callable[[Mrt2Engine], int], what: str) -> Future:
+        def fill(engine: BaseEngine) -> None:
+            assert isinstance(engine, Mrt2Engine), "swap('mrt2') makes one"
+            frames = feed(engine)
+            log.info("prefilled %s with %s (%d frames)", engine.describe(), what, frames)
+
+        return self.swap("mrt2", playing.model, prepare=fill, backend=playing.backend)
 
     def swap(self, name: str, model: str | None = None, crossfade_frames: int = 4,
              prepare: Callable[[BaseEngine], None] | None = None, backend: str | None = None) -> Future:
@@ -261,11 +321,24 @@ class EngineRequests:
     def prefill(self, audio_path: Path | None) -> Future:
         """Prefill aside and crossfade to it (EngineController.prefill); as the official runner,
         a prefill that succeeded skips the next transport reset (control/transport.py)."""
+        return self._skipping_reset(self._engines.prefill(audio_path))
+
+    def prefill_tokens_named(self, name: str) -> Future:
+        """Prefill from the tokens in `name` (a .npy in the audio folder), as `prefill` does."""
+        path = inside(self.audio_dir, name)
+        try:
+            found = path.is_file()
+        except OSError:  # a name the file system cannot hold names no file either
+            found = False
+        if not found:
+            raise ValueError(f"no tokens file {name!r} in {self.audio_dir}")
+        return self._skipping_reset(self._engines.prefill_tokens(path))
+
+    def _skipping_reset(self, swapped: Future) -> Future:
         def arm_skip(done: Future) -> None:
             if done.exception() is None:
                 self._controls.submit(ArmTransportSkip())
 
-        swapped = self._engines.prefill(audio_path)
         swapped.add_done_callback(arm_skip)
         return swapped
 

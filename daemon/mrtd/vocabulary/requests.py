@@ -548,6 +548,13 @@ class Prefill(Request):
     name: str | None = arg(lambda value: name_text(value, "audio file name", MAX_FILE_NAME), "audio name", default=None)
 
 
+class PrefillTokens(Request):
+    """mrt2: the model's context teacher-forced from raw tokens saved in a .npy in the audio folder."""
+
+    address: ClassVar[str] = f"{ROOT}/prefill/tokens"
+    name: str = arg(lambda value: name_text(value, "tokens file name", MAX_FILE_NAME), "tokens file name")
+
+
 def model_name(value: Any) -> str:
     name = text(value, "model name")
     if not all(ch.isalnum() or ch in "_-." for ch in name) or name.startswith("."):

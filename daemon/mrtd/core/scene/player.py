@@ -18,6 +18,7 @@ from typing import Callable, Mapping, Protocol
 import numpy as np
 
 from mrtd.control.state import MAX_PROMPTS, ControlState, Limits
+from mrtd.core.banks import StateBanks
 from mrtd.frame import FRAME_SECONDS, FRAMES_PER_SECOND
 from mrtd.core.scene.loader import referenced_file
 from mrtd.core.scene.schema import BARS_BEATS, Cue, Scene, is_clock_time
@@ -448,6 +449,18 @@ class ScenePlayer:
         for name, value in cue.set.items():
             state.set(name, value)
         log.info("cue %s (%s)", state.cue, self.prepared.name)
+        if cue.state is not None:
+            self._load_bank(state, cue.state)
+
+    def _load_bank(self, state: ControlState, bank: int | str) -> None:
+        """A cue's `state:`: asks the state banks for the load (they read the file off this thread)."""
+        if state.feed is not None:
+            return  # a replay: the load the cue asked for is in the capture (SwapEngine's bank)
+        banks = state.hosts.get(StateBanks)
+        if isinstance(banks, StateBanks):
+            banks.load_for_cue(bank, state.cue or "")
+        else:
+            log.warning("cue %s: bank %s not loaded: no state banks here (a render plays without them)", state.cue, bank)
 
     def cue_names(self) -> list[str]:
         return [cue_label(c, i) for i, c in enumerate(self.scene.cues)]

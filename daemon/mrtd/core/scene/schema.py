@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.state import MAX_PROMPTS
 from mrtd.vocabulary.params import PARAMS
+from mrtd.vocabulary.requests import STATE_BANKS
 from mrtd.vocabulary.values import CURVES, MAX_PROMPT_NAME, MAX_TEXT, readable
 from mrtd.core.scene.wallclock import CLOCK_TIME, DAYS, parse_clock_time, zone
 from mrtd.yamlcheck import shown
@@ -122,6 +123,9 @@ class Cue(Strict):
     mix: Annotated[dict[PromptName, Annotated[float, Field(ge=0.0, le=100.0)]], Field(max_length=MAX_PROMPTS)] | None = None
     fade: Fade = Fade()  # a bare number is seconds
     set: dict[str, float | int | bool] = {}
+    # A state bank loaded as the cue fires (as /mrt/state/load N; "factory": /mrt/state/factory),
+    # crossfaded in as a model swap is; a bank not saved is logged and the music goes on.
+    state: Annotated[int, Field(ge=1, le=STATE_BANKS, strict=True)] | Literal["factory"] | None = None
 
     @field_validator("fade", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ class Host(Protocol):
     def learn(self, kind: str, name: str) -> None: ...
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
     def prefill(self, name: str | None) -> None: ...
+    def prefill_tokens(self, name: str) -> None: ...
     def model(self, name: str, answer: "Answer | None" = None) -> None: ...
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
@@ -267,6 +268,11 @@ def prefill(host: Host, req: q.Prefill, env: Envelope) -> list[Reply]:
     return [r.Prefilling(req.name or "silence").message()]
 
 
+def prefill_tokens(host: Host, req: q.PrefillTokens, env: Envelope) -> list[Reply]:
+    host.prefill_tokens(req.name)
+    return [r.Prefilling(req.name).message()]
+
+
 def model(host: Host, req: q.Model, env: Envelope) -> list[Reply]:
     host.model(req.name, env.answer)  # a model refused after loading (too slow) is answered late
     return [r.Loading(req.name).message()]
@@ -443,6 +449,7 @@ TABLE: tuple[Address, ...] = (
     Address(q.Subscribe, "push state changes to the sender (at its port, or this one) for 90 s, renewed by any message from it; needs a proven address (/mrt/hello, TCP or loopback), and pushes pause while its proof has lapsed", subscribe),
     Address(q.Unsubscribe, "stop pushing", unsubscribe),
     Address(q.Prefill, "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
+    Address(q.PrefillTokens, "mrt2: continue the model from raw audio tokens (a .npy in the audio folder: int32 [frames, 12], 0-1023, at most 1,500 frames; what tokens out gave), teacher-forced on a copy, then crossfade to it; refused on the synth", prefill_tokens),
     Address(q.Model, "mrt2: load another model beside the running one and crossfade to it", model),
     Address(q.StateSave, "save the engine's state (the music itself) into bank N (1-16) of the state folder, at the next frame; refused without a state folder; replies /mrt/state/bank save N", state_save),
     Address(q.StateLoad, "load bank N into a copy of the engine and crossfade to it, the saved music going on; a bank from another model is refused; replies /mrt/state/bank load N", state_load),

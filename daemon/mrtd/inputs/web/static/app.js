@@ -30,6 +30,7 @@
   }
   function replied(reply) {
     if (reply.address === "/mrt/record/stopped" && reply.args[0]) recordingSaved(fullPath(reply.args[0]));
+    if (reply.address === "/mrt/state/bank") bankSaid(...reply.args);
     if (reply.address !== "/mrt/error") return;
     const [address, reason] = reply.args;
     showError(`${address || "message"}: ${reason}`);
@@ -267,6 +268,15 @@
     return (axisFaders[key] = f);
   }
 
+  // -- state banks: the same /mrt/state/* requests as OSC; the reply says what was accepted -----------
+  // (a save is written, and a load crossfades in, a moment later; a failure then is in the log).
+  for (const button of $("banks").querySelectorAll("[data-save]")) button.onclick = () => send("/mrt/state/save", Number(button.dataset.save));
+  for (const button of $("banks").querySelectorAll("[data-load]")) button.onclick = () => send("/mrt/state/load", Number(button.dataset.load));
+  $("bank-factory").onclick = () => send("/mrt/state/factory");
+  function bankSaid(action, bank) {
+    $("bank-said").textContent = action === "factory" ? "back to factory" : `${action === "save" ? "saving to" : "loading"} bank ${bank}`;
+  }
+
   // -- drums, mute, notes ---------------------------------------------------------------------
   for (const b of $("drums").children) b.onclick = () => send("/mrt/drums", Number(b.dataset.v));
   $("mute").onclick = () => send("/mrt/mute", state["/mrt/mute"] && state["/mrt/mute"][0] ? 0 : 1);
@@ -453,6 +463,7 @@
     $("rec-error").hidden = !!s.recording || !s.record_error;
     $("fade").firstElementChild.style.width = `${s.fade ? 100 * s.fade.progress : 0}%`;
     showListening(s.listen);
+    $("banks").hidden = !s.state_banks;  // banks need the daemon's state folder
   }
 
   connect();
