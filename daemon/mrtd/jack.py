@@ -126,18 +126,28 @@ def connect_ports(connections: list[tuple[str, str]]) -> None:
     Raises OSError with a one-line reason when libjack or the server cannot be reached,
     or a port does not exist.
     """
+    _patch([source for source, _ in connections], connections, ours_are_sources=True)
+
+
+def _patch(ours: list[str], connections: list[tuple[str, str]], ours_are_sources: bool) -> None:
+    """Drop every connection of our ports `ours` (PortAudio's defaults), then make `connections`
+    (source, destination). `ours_are_sources`: our ports are outputs (else inputs), which says
+    which end of each dropped connection is ours."""
     jack = _libjack()
     client = _open_patch_client(jack)
     try:
-        for source, _ in connections:  # drop PortAudio's default connections first
-            port = jack.jack_port_by_name(client, source.encode())
+        for name in ours:
+            port = jack.jack_port_by_name(client, name.encode())
             if not port:
-                raise OSError(f"no JACK port {source}")
+                raise OSError(f"no JACK port {name}")
             current = jack.jack_port_get_all_connections(client, port)
             if current:
                 index = 0
                 while current[index]:
-                    jack.jack_disconnect(client, source.encode(), current[index])
+                    if ours_are_sources:
+                        jack.jack_disconnect(client, name.encode(), current[index])
+                    else:
+                        jack.jack_disconnect(client, current[index], name.encode())
                     index += 1
                 jack.jack_free(current)
         for source, destination in connections:
@@ -220,23 +230,4 @@ def name_ports(ports: list[str], short_names: list[str]) -> list[str]:
 def connect_inputs(ours: list[str], sources: list[str]) -> None:
     """Make our input ports listen to exactly `sources`, in order (none: leave them unconnected,
     for any JACK program to connect to). OSError with a one-line reason when it cannot."""
-    jack = _libjack()
-    client = _open_patch_client(jack)
-    try:
-        for port_name in ours:  # drop PortAudio's connections to the system's capture first
-            port = jack.jack_port_by_name(client, port_name.encode())
-            if not port:
-                raise OSError(f"no JACK port {port_name}")
-            current = jack.jack_port_get_all_connections(client, port)
-            if current:
-                index = 0
-                while current[index]:
-                    jack.jack_disconnect(client, current[index], port_name.encode())
-                    index += 1
-                jack.jack_free(current)
-        for source, port_name in zip(sources, ours):
-            result = jack.jack_connect(client, source.encode(), port_name.encode())
-            if result not in (0, 17):  # 17 = EEXIST: already connected
-                raise OSError(f"cannot connect {source} to {port_name} (error {result})")
-    finally:
-        jack.jack_client_close(client)
+    _patch(ours, list(zip(sources, ours)), ours_are_sources=False)  # PortAudio's system capture dropped first
