@@ -11,12 +11,11 @@ from engines_for_tests import RecordingEngine, ToneEngine
 from mrtd.app.chain import AudioChain
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.audio.outputs import Output
-from mrtd.audio.playout import FADE_SAMPLES, Playout
+from mrtd.audio.playout import FADE_SAMPLES, Playout, playout_ring
 from mrtd.runtime.resample import RateConverter
 from mrtd.control.commands import NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
 from mrtd.inputs.osc.server import OscConfig
-from mrtd.audio.ring import Ring
 from mrtd.runtime.generator import Generator
 from osc_probe import OscProbe
 from output_rig import dominant_frequency, jack_record, private_jack
@@ -26,11 +25,11 @@ DEVICE_RATE = 44_100
 
 
 def test_frame_starts_are_exact_at_44k1():
-    playout = Playout(Ring(16), sample_rate=DEVICE_RATE)
+    playout = Playout(playout_ring(1024), sample_rate=DEVICE_RATE)
     for frame in list(range(2000)) + [10**6, 10**9 + 7]:
         exact = Fraction(frame * FRAME_SAMPLES * DEVICE_RATE, SAMPLE_RATE)
         assert playout.frame_start(frame) == int(exact + Fraction(1, 2)), frame
-    assert Playout(Ring(16)).frame_start(12345) == 12345 * FRAME_SAMPLES  # 48 kHz: unchanged
+    assert Playout(playout_ring(1024)).frame_start(12345) == 12345 * FRAME_SAMPLES  # 48 kHz: unchanged
 
 
 def test_the_resampled_stream_keeps_frame_k_at_its_exact_sample():
@@ -39,7 +38,7 @@ def test_the_resampled_stream_keeps_frame_k_at_its_exact_sample():
     frame = np.zeros((FRAME_SAMPLES, 2), np.float32)
     frame[0] = 1.0
     out = np.concatenate([converter.convert(frame) for _ in range(300)])
-    playout = Playout(Ring(16), sample_rate=DEVICE_RATE)
+    playout = Playout(playout_ring(1024), sample_rate=DEVICE_RATE)
     for k in range(1, 290):
         start = playout.frame_start(k)
         window = out[start - 20 : start + 20, 0]

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.audio.playout import Playout
+from mrtd.audio.playout import Playout, playout_ring
 from mrtd.audio.routing import ChannelMap
 from mrtd.frame import FRAME_SAMPLES, SAMPLE_RATE
-from mrtd.audio.ring import Ring
 from conftest import wait_for
 from output_rig import assert_no_silent_block, jack_connections, jack_record, private_jack
 
@@ -26,7 +25,7 @@ def _two_tones(n: int) -> np.ndarray:
 def _route(channel_map: ChannelMap, blocks: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """(what the map put in the device buffer, what a plain stereo playout gives) for the same ring."""
     source = _two_tones(8 * FRAME_SAMPLES)
-    routed_ring, plain_ring = Ring(8 * FRAME_SAMPLES), Ring(8 * FRAME_SAMPLES)
+    routed_ring, plain_ring = playout_ring(9 * FRAME_SAMPLES), playout_ring(9 * FRAME_SAMPLES)
     routed_ring.write(source)
     plain_ring.write(source)
     fill = channel_map.callback_fill(Playout(routed_ring).fill, 4096)
@@ -76,7 +75,7 @@ def _peak_bytes(fill, out: np.ndarray, calls: int = 200) -> int:
 def test_the_routed_callback_allocates_no_array():
     """Routing adds no array to the plain playout's steady state (the smallest would be one
     256-sample float32 column, 1 KiB); what remains is the interpreter's own small objects."""
-    ring = Ring(8 * FRAME_SAMPLES)
+    ring = playout_ring(9 * FRAME_SAMPLES)
     frame = _two_tones(FRAME_SAMPLES)
     plain = Playout(ring)
 

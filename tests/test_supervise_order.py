@@ -12,9 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from mrtd.audio.outputs import DeviceOutput, NullOutput, Output
-from mrtd.audio.playout import Playout
+from mrtd.audio.playout import Playout, playout_ring
 from mrtd.audio.supervise import DeviceSupervisor
-from mrtd.audio.ring import Ring
 from conftest import wait_for
 
 
@@ -22,7 +21,7 @@ class ReaderLog(Playout):
     """A playout that notes which thread read the ring, in order."""
 
     def __init__(self) -> None:
-        super().__init__(Ring(48000))
+        super().__init__(playout_ring(48000))
         self.readers: list[int] = []
         self._lock = threading.Lock()
 

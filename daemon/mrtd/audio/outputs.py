@@ -42,8 +42,8 @@ class LatencyPreset:
 
 
 # Each frame is made just in time (runtime/runner.py): when the audio still ahead of the listener
-# falls to the device's own latency and block, the playout's reserve, a high percentile of what
-# making a frame takes, and this margin. Control latency = up to one frame's wait for the next
+# falls to the device's own latency and what the ring holds at the callback that needs the frame
+# (under a block), a high percentile of what making a frame takes, and this margin. Control latency = up to one frame's wait for the next
 # frame boundary + that + the resampler's look-ahead (other rates only). Figures: docs/audio.md.
 LATENCY_PRESETS: dict[str, LatencyPreset] = {
     "low": LatencyPreset(margin_ms=4.0, device_latency="low"),
@@ -214,6 +214,9 @@ def no_device(device: int | str | None) -> str:
     return f"{what}: `mrtd devices` lists those there are; --output device:NAME picks one, --output null plays to none"
 
 
+DAC_DELAYS = 16  # callbacks the device latency is the longest of
+
+
 class DeviceOutput(Output):
     """A sound card through PortAudio. The callback only runs `Playout.fill` (and the channel copy)."""
 
@@ -252,7 +255,11 @@ class DeviceOutput(Output):
         self._detached = False
         self._in_fill = False
         self._xruns = 0
-        self._dac_delay = 0.0  # seconds from a callback to its first sample at the DAC, as PortAudio says
+        # Seconds from a callback to its first sample at the DAC, as PortAudio says, for the last
+        # DAC_DELAYS callbacks: where PortAudio splits a host buffer into several callbacks, they
+        # come together and the later ones wait longer; the runner plans with the longest.
+        self._dac_delays = np.zeros(DAC_DELAYS, dtype=np.float64)
+        self._callbacks = 0
         # Called in the callback with each block handed to PortAudio (tests, meters): it must
         # copy into memory it already has, and never block.
         self.played: Callable[[np.ndarray], None] | None = None
@@ -281,13 +288,15 @@ class DeviceOutput(Output):
         short_gil_turns()  # PortAudio's thread must take the GIL to run the callback
 
         self._detached = False  # set by detach()/stop(): from then on the ring is another reader's
+        self._callbacks = 0  # this stream's delays only
         guarded = self._fill_unless_detached
 
         def callback(outdata, frames, time_info, status):  # PortAudio's thread: see audio/playout.py
             if status.output_underflow and playout.started:
                 self._xruns += 1
-            # A float attribute written, nothing else: the latency the runner plans with.
-            self._dac_delay = time_info.outputBufferDacTime - time_info.currentTime
+            # One float stored in a preallocated array, nothing else: the latency the runner plans with.
+            self._dac_delays[self._callbacks % DAC_DELAYS] = time_info.outputBufferDacTime - time_info.currentTime
+            self._callbacks += 1
             guarded(fill, outdata, time_info.outputBufferDacTime)
             if played is not None:
                 played(outdata)
@@ -373,7 +382,7 @@ class DeviceOutput(Output):
         else what PortAudio says; a host API that reports no callback times leaves the latter."""
         if self._stream is None:
             return 0.0
-        measured = self._dac_delay
+        measured = float(self._dac_delays[: min(self._callbacks, DAC_DELAYS)].max(initial=0.0))
         return measured if 0.0 < measured < 1.0 else float(self._stream.latency)
 
     @property

@@ -8,10 +8,15 @@ Real-time contract (what runs inside `Playout.fill`):
 - other threads talk to it only through plain attribute assignments
   (`draining`, `duck`'s position, `reachable_fill`), which CPython publishes
   atomically; it publishes back the same way (`clock`, `block`, `underruns`);
-- a gap in the ring (underrun) is concealed: the callback always leaves
-  `FADE_SAMPLES` in the ring while playing, so when the producer falls behind
-  it still has audio to fade out over, then plays silence and fades back in
-  once a cushion has built up again. Each gap counts as one underrun.
+- a gap in the ring (underrun: fewer samples than the block asks for) is
+  concealed without holding any audio back: the callback plays what is left,
+  then what it played before, mirrored around the last sample (the ring keeps
+  `FADE_SAMPLES` behind its reader: `Ring.mirror_into`), fading out over
+  `FADE_SAMPLES` from the block where the ring ran short; then silence, and a
+  fade back in once a cushion has built up again. The mirror is continuous in
+  value where it turns, so the fade has music to fade, not a cliff. Each gap
+  counts as one underrun. (It used to leave `FADE_SAMPLES` unplayed in the
+  ring to fade over: 5 ms of latency on every command, for the rare gap.)
 - a reset asked for now ducks what is buffered: from the next block the
   output fades to silence over `FADE_SAMPLES` and stays silent up to the
   reset frame, which the generator made to fade in (not an underrun). The
@@ -44,16 +49,24 @@ FADE_SAMPLES = 240  # 5 ms: long enough to avoid a click, short enough to hide
 MAX_BLOCK = 16384
 
 
+def playout_ring(capacity_samples: int) -> Ring:
+    """A ring the playout can read: it keeps `FADE_SAMPLES` behind its reader for the concealment."""
+    return Ring(capacity_samples, keep=FADE_SAMPLES)
+
+
 class Playout:
     """Fills output blocks from the ring. Called by a device callback or a paced sink thread."""
 
     def __init__(self, ring: Ring, sample_rate: int = SAMPLE_RATE, max_block: int = MAX_BLOCK) -> None:
+        if ring.keep < FADE_SAMPLES:
+            raise ValueError(f"the playout's ring must keep {FADE_SAMPLES} samples behind its reader "
+                             "(Ring(..., keep=FADE_SAMPLES)): a gap is faded out over them, mirrored")
         self._ring = ring
         self.sample_rate = sample_rate
         self.samples_per_frame = FRAME_SAMPLES * sample_rate / SAMPLE_RATE  # ring samples per model frame
         self._cushion = round(self.samples_per_frame)  # refill before fading back in after a gap
         # Set by the runner: the fill it is sure to reach while nothing drains the ring. Just in
-        # time, with a large device block, that may be less than block + reserve + cushion.
+        # time, with a large device block, that may be less than block + cushion.
         self.reachable_fill = 1 << 62
         self.max_block = max_block
         self._steps = (np.arange(1, max_block + 1, dtype=np.float32)) / FADE_SAMPLES
@@ -64,13 +77,15 @@ class Playout:
         self._duck_envelope = np.zeros(max_block, dtype=np.float32)
         self._duck_level = 1.0  # reset duck envelope, 0..1
         self._duck_until = 0  # ring position: what comes before it is not heard
+        self._mirrored = 0  # samples of the past played back mirrored in the present gap
         # Written by the control side:
-        self.draining = False  # set when the producer has stopped for good: play out the reserve
+        self.draining = False  # set when the producer has stopped for good: play out what is left
         # Read by everyone:
         self.underruns = 0
         self.samples_out = 0  # samples handed to the output, silence included
         self.clock: tuple[int, float] = (0, 0.0)  # (ring read position, output time it is heard)
         self.block = 0  # samples the output asked for last time (0 before it first did)
+        self._blocks_vary = False  # the output has asked for blocks of more than one size
 
     def fill(self, out: np.ndarray, output_time: float = 0.0) -> None:
         """Fill `out` [n, >=2] (float32). `output_time` is when out[0] reaches the listener."""
@@ -78,24 +93,27 @@ class Playout:
         ring = self._ring
         start = ring.read_position
         self.clock = (start, output_time)
+        if n != self.block and self.block:
+            self._blocks_vary = True  # the next callback's grid is not known from this one
         self.block = n
         available = ring.fill()
-        reserve = 0 if self.draining else FADE_SAMPLES
         stereo = out[:, :CHANNELS]
 
         if self._playing:
-            if available < n + reserve:  # the producer fell behind: fade out over what is left
+            if available < n:  # the producer fell behind: what is left, then its mirror, faded out
                 self._playing = False
                 self.underruns += 1
-                got = ring.read_into(stereo, min(n, available))
+                got = ring.read_into(stereo, available)
+                self._mirrored = 0
+                got += self._mirror(stereo[got:n])
             else:
                 got = ring.read_into(stereo, n)
-        elif available >= min(n + reserve + (0 if self.draining else self._cushion), max(self.reachable_fill, n + reserve)):
+        elif available >= min(n + (0 if self.draining else self._cushion), max(self.reachable_fill, n)):
             self._playing = True  # a cushion has built up again: fade in
             self.started = True
             got = ring.read_into(stereo, n)
-        elif self._level > 0.0:  # still fading out a gap
-            got = ring.read_into(stereo, min(n, available))
+        elif self._level > 0.0:  # still fading out a gap: the mirror goes on (the ring waits for the fade-in)
+            got = self._mirror(stereo[:n])
         else:
             got = 0
         if got < n:
@@ -122,6 +140,12 @@ class Playout:
         if out.shape[1] > CHANNELS:
             out[:, CHANNELS:] = 0.0
         self.samples_out += n
+
+    def _mirror(self, into: np.ndarray) -> int:
+        """Fill `into` with the next samples of the gap's mirror (as many as the ring kept)."""
+        got = self._ring.mirror_into(into, self._mirrored, len(into))
+        self._mirrored += got
+        return got
 
     def _duck(self, stereo: np.ndarray, n: int, until: int) -> None:
         """Fade down to silence from the duck level, silent up to `until` samples into this block
@@ -159,9 +183,23 @@ class Playout:
         return min(max(clocked, ring_s), ring_s + max(device_latency_s, 0.0) + self.block / self.sample_rate)
 
     def least_ahead_s(self, device_latency_s: float) -> float:
-        """The least audio that must be ahead of the listener when a callback comes: the device's
-        latency, the block it takes, and the reserve left in the ring (else it is an underrun)."""
-        return max(device_latency_s, 0.0) + (self.block + FADE_SAMPLES) / self.sample_rate
+        """The least audio that must be ahead of the listener while the next write to the ring is
+        not there yet: the device's latency, plus what the ring still holds at the first callback
+        that could not fill its block without that write. With blocks of one size (the callbacks
+        read on a grid from the latest read position) that is (written - read) mod block samples:
+        0 when the ring's end falls on a block's start, up to a block less one when it falls just
+        past one (a frame of 1,920 samples over 256-sample blocks: 0 and 128, alternately). When
+        the blocks vary in size, a whole block (`most_least_ahead_s`)."""
+        if self._blocks_vary or self.block <= 0:
+            return self.most_least_ahead_s(device_latency_s)
+        read_position, _ = self.clock
+        left = (self._ring.written - read_position) % self.block
+        return max(device_latency_s, 0.0) + left / self.sample_rate
+
+    def most_least_ahead_s(self, device_latency_s: float) -> float:
+        """The most `least_ahead_s` can be, wherever the ring's end falls: the device's latency and
+        a block (what a promise of control latency is planned with)."""
+        return max(device_latency_s, 0.0) + self.block / self.sample_rate
 
     def duck(self, until: int) -> None:
         """Silence what the ring holds before ring position `until` (from the control side)."""

@@ -2,7 +2,7 @@
 
 The runner (runtime/runner.py) starts each frame just in time: when the audio still ahead of
 the listener falls to the least the playout needs (`Playout.least_ahead_s`: the device's
-latency, its block, the reserve) plus `lead_s()`. That is the measured cost of making a frame
+latency and what the ring holds at the callback that would need the frame) plus `lead_s()`. That is the measured cost of making a frame
 plus a margin, in seconds, not whole frames ahead.
 
 The cost of a frame is measured by the runner on the audio clock: from the moment the frame

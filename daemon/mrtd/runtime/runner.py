@@ -2,7 +2,8 @@
 
 Frame k starts when the audio still ahead of the listener (what the ring holds plus what the
 device holds, read from the playout's clock: `Playout.ahead_s`) falls to the least the playout
-needs at a callback (`Playout.least_ahead_s`: the device's latency, its block and the reserve)
+needs until the frame is written (`Playout.least_ahead_s`: the device's latency and what the ring
+still holds at the first callback that would need the frame, which the callbacks' grid tells)
 plus what making a frame takes and a margin (`Pacing.lead_s`). A command waits at most one frame
 for the next frame to start, then that much: not whole frames made ahead whatever a step costs.
 
@@ -22,7 +23,7 @@ import logging
 import math
 from typing import Callable
 
-from mrtd.audio.playout import FADE_SAMPLES, Playout
+from mrtd.audio.playout import Playout, playout_ring
 from mrtd.audio.ring import Ring
 from mrtd.engine import Engine
 from mrtd.frame import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
@@ -33,8 +34,8 @@ from mrtd.runtime.resample import RateConverter
 
 log = logging.getLogger(__name__)
 
-MIN_WAIT_S = 0.0005  # never a shorter sleep: no spinning on a clock that has not moved
-IDLE_WAIT_S = 0.005  # nothing drains the ring (before the first cushion, in a gap): look again this often
+MIN_WAIT_S = 0.0005  # never a shorter sleep (a frame due sooner starts now): no spinning on a clock that has not moved
+IDLE_WAIT_S = 0.005  # nothing drains the ring and no callback has come yet: look again this often
 AHEAD_ROOM_S = 2.0  # the ring holds the margin and this much more: the widest step, widening and device block
 
 
@@ -46,16 +47,16 @@ def frame_samples_at(sample_rate: int) -> int:
 def ring_for(margin_s: float, sample_rate: int = SAMPLE_RATE) -> Ring:
     """A ring with room for the margin, however wide it grows, the slowest step and a device block,
     and the largest write on top (the resampler's output comes in uneven bursts)."""
-    return Ring(math.ceil((margin_s + MAX_WIDENING_S + AHEAD_ROOM_S) * sample_rate) + 3 * frame_samples_at(sample_rate))
+    return playout_ring(math.ceil((margin_s + MAX_WIDENING_S + AHEAD_ROOM_S) * sample_rate) + 3 * frame_samples_at(sample_rate))
 
 
 def control_latency_s(margin_s: float, step_s: float, device_latency_s: float, block_s: float,
                       look_ahead_s: float = 0.0) -> float:
     """The longest a command waits before it is heard, planned ahead of a run (the doctor): up to a
-    frame for the next frame to start, then the audio ahead when it starts (the device's latency
-    and block, the playout's reserve, the step and the margin), then what a resampler holds back.
-    A running runner says the same from what it measures (`Runner.control_latency_s`)."""
-    least = max(device_latency_s, 0.0) + block_s + FADE_SAMPLES / SAMPLE_RATE
+    frame for the next frame to start, then the audio ahead when it starts (at most the device's
+    latency and a block, the step and the margin), then what a resampler holds back. A running
+    runner says the same from what it measures (`Runner.control_latency_s`)."""
+    least = max(device_latency_s, 0.0) + block_s
     return FRAME_SECONDS + least + step_s + margin_s + look_ahead_s
 
 
@@ -141,9 +142,10 @@ class Runner:
     def due_s(self) -> float:
         """The audio ahead at which the next frame is due: the playout's least plus what making a
         frame takes plus the margin, kept within what the ring can hold."""
-        wanted = self.least_s() + self.pacing.lead_s(self.extra_step_s())
-        most = (self.ring.capacity - self.largest_write) / self.sample_rate
-        return min(wanted, most)
+        return min(self.least_s() + self.pacing.lead_s(self.extra_step_s()), self._most_due_s())
+
+    def _most_due_s(self) -> float:
+        return (self.ring.space() + self.ring.fill() - self.largest_write) / self.sample_rate
 
     def wait_s(self) -> float:
         """Seconds until the next frame is due (0 or less: now). Also tells the playout the fill
@@ -155,25 +157,31 @@ class Runner:
             return max(-room / self.sample_rate, IDLE_WAIT_S)
         ahead = self.ahead_s()
         if ahead > due and not self.playout.playing:
-            return max(ahead - due, IDLE_WAIT_S)  # nothing drains: the clock will not bring it nearer
+            # Nothing drains yet: the clock will not bring it nearer, but the next callback may
+            # start the music (a cushion is there), and from then on the frame is due on time.
+            return self.playout.block / self.sample_rate if self.playout.block else IDLE_WAIT_S
         return ahead - due
 
     def control_latency_s(self) -> float:
         """The longest a command waits before it is heard, at the present pacing: the wait for the
-        next frame to start (up to a frame), the audio ahead when it starts, and what the resampler
-        holds back of it."""
+        next frame to start (up to a frame), the most audio ahead when one starts (where its first
+        sample falls in a block moves it by up to a block: `Playout.most_least_ahead_s`), and what
+        the resampler holds back of it."""
         held = self.converter.look_ahead / self.sample_rate if self.converter is not None else 0.0
-        return FRAME_SECONDS + self.target_s + held
+        most_due = self.playout.most_least_ahead_s(self._device_latency()) + self.pacing.lead_s(self.extra_step_s())
+        return FRAME_SECONDS + min(most_due, self._most_due_s()) + held
 
     # -- the loop -------------------------------------------------------------
     def _run(self) -> None:
         waited = False
         while not self._stop.is_set():
             wait = self.wait_s()
-            if wait > 0:
-                self._wait(max(wait, MIN_WAIT_S))
+            if wait >= MIN_WAIT_S:
+                self._wait(wait)
                 waited = True
                 continue
+            # Due now, or in less than the shortest sleep: a frame started that little early costs a
+            # command as much latency; one started that late may cost an underrun.
             self.make_frame(self.target_s if waited else self.ahead_s())
             waited = False
 
