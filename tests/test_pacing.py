@@ -253,3 +253,69 @@ def test_a_failed_step_doubles_the_margin_before_the_trouble_it_brings():
     assert runner.generator.faults == 1 and runner.playout.underruns == 0
     assert [m for _, _, m in starts][205] == 2 * 0.004
     assert runner.pacing.reason == "the engine failed a step"
+
+
+class _SplitHostBuffers:
+    """sounddevice as PortAudio is where it splits each 512-sample host buffer into two 256-sample
+    callbacks: they come together, and the second one's samples wait a block longer for the DAC."""
+
+    PortAudioError = RuntimeError
+
+    class OutputStream:
+        def __init__(self, callback, **_):
+            self.callback, self.latency, self.active = callback, 0.001, True
+
+        def start(self):
+            pass
+
+    def query_devices(self, device=None, kind=None):
+        return {"name": "split", "hostapi": 0, "max_output_channels": 2, "default_samplerate": 48000.0}
+
+    def query_hostapis(self, index):
+        return {"name": "ALSA"}
+
+    def check_output_settings(self, **_):
+        pass
+
+
+def test_where_callbacks_come_in_pairs_the_runner_plans_with_the_one_that_waits_longest(monkeypatch):
+    from types import SimpleNamespace
+
+    import mrtd.audio.outputs as outputs
+    from mrtd.audio.outputs import DAC_DELAYS
+
+    monkeypatch.setattr(outputs, "import_sounddevice", _SplitHostBuffers)
+    device = outputs.DeviceOutput()
+    device.start(Playout(ring_for(0.004)))
+    block = np.zeros((BLOCK, 2), np.float32)
+    status = SimpleNamespace(output_underflow=False)
+
+    def host_buffer(now: float, latency: float) -> None:
+        for half in range(2):
+            device._stream.callback(block, BLOCK, SimpleNamespace(
+                currentTime=now, outputBufferDacTime=now + latency + half * BLOCK / SAMPLE_RATE), status)
+
+    host_buffer(1.0, DEVICE_LATENCY)
+    assert device.latency == pytest.approx(DEVICE_LATENCY + BLOCK / SAMPLE_RATE), "the later callback of the pair"
+    def alone(count: int) -> None:  # callbacks one per host buffer from now on, 3 ms to the DAC
+        for k in range(count):
+            device._stream.callback(block, BLOCK, SimpleNamespace(currentTime=2.0 + k, outputBufferDacTime=2.003 + k),
+                                    status)
+
+    alone(DAC_DELAYS - 2)
+    assert device.latency == pytest.approx(DEVICE_LATENCY + BLOCK / SAMPLE_RATE), "the pair is still among the last 16"
+    alone(2)
+    assert device.latency == pytest.approx(0.003), "then it is forgotten"
+
+
+def test_when_the_device_asks_for_blocks_of_more_than_one_size_a_frame_is_due_a_whole_block_early():
+    playout = Playout(ring_for(0.004))
+    playout.ring.write(np.zeros((1920, 2), np.float32))
+    playout.fill(np.zeros((BLOCK, 2), np.float32), 1.0)
+    on_the_grid = playout.least_ahead_s(DEVICE_LATENCY)
+    assert on_the_grid == pytest.approx(DEVICE_LATENCY + (1920 - BLOCK) % BLOCK / SAMPLE_RATE)
+    playout.fill(np.zeros((200, 2), np.float32), 1.0)
+    assert playout.least_ahead_s(DEVICE_LATENCY) == pytest.approx(DEVICE_LATENCY + 200 / SAMPLE_RATE)
+    playout.fill(np.zeros((BLOCK, 2), np.float32), 1.0)
+    assert playout.least_ahead_s(DEVICE_LATENCY) == pytest.approx(DEVICE_LATENCY + BLOCK / SAMPLE_RATE), \
+        "no grid to go by: a whole block"

@@ -35,6 +35,24 @@ def test_ring_refuses_to_overwrite_unread_audio():
         ring.write(tone(1))
 
 
+def test_the_ring_keeps_what_was_read_last_and_plays_it_back_mirrored_across_the_wrap():
+    ring = Ring(1000, keep=300)
+    source = np.repeat(np.arange(5000, dtype=np.float32)[:, None], 2, axis=1)  # each sample says its position
+    out = np.zeros((500, 2), np.float32)
+    for start, chunk in ((0, 500), (500, 500), (1000, 500), (1500, 500), (2000, 100)):
+        assert ring.space() == 1000 - 300 - ring.fill(), "the producer never writes over the kept samples"
+        ring.write(source[start : start + chunk])
+        ring.read_into(out, chunk)
+    # Read up to 2100: the kept 300 (1800-2099) sit at the buffer's end and its start.
+    read = ring.read_position
+    got = ring.mirror_into(out, 10, 400)
+    assert got == 290, "only what is kept"
+    np.testing.assert_array_equal(out[:got, 0], np.arange(read - 11, read - 301, -1))
+    assert ring.read_position == read, "a mirror reads nothing"
+    with pytest.raises(ValueError):
+        Ring(100, keep=100)
+
+
 def _play(playout: Playout, blocks: int, block: int = 256) -> np.ndarray:
     out = np.zeros((blocks * block, 2), np.float32)
     for i in range(blocks):
