@@ -20,7 +20,7 @@ from mrtd.audio.outputs import LATENCY_PRESETS, parse_latency
 from mrtd.audio.playout import FADE_SAMPLES, Playout
 from mrtd.frame import FRAME_SECONDS, FRAMES_PER_SECOND, SAMPLE_RATE
 from mrtd.runtime.generator import Generator
-from mrtd.runtime.pacing import MAX_WIDENING_S, NARROW_AFTER_FRAMES, UNDERRUN_WIDENING, WINDOW_FRAMES, Pacing
+from mrtd.runtime.pacing import MAX_WIDENING_S, NARROW_AFTER_FRAMES, UNDERRUN_WIDENING, WANDER, WINDOW_FRAMES, Pacing
 from mrtd.runtime.runner import MIN_WAIT_S, Runner, control_latency_s, ring_for
 from style_fakes import builtin_control
 
@@ -168,6 +168,21 @@ def test_a_sudden_slow_spell_widens_the_margin_once_logged_and_it_narrows_back_s
     # ...and back at the margin that was set, in the end, each step in the log.
     assert runner.pacing.margin_s == margin and runner.pacing.reason == ""
     assert any("margin narrowed to 4.0 ms" in r.getMessage() for r in caplog.records)
+
+
+def test_steps_that_wander_widen_the_margin_before_anything_goes_wrong_and_quiet_ones_do_not():
+    """Costs of 2 ms that now and then take 8 (a flood of OSC on a busy machine) make a margin of
+    4 ms too thin for the one that takes 15: the margin follows their wander (twice 6 ms) first."""
+    margin = 0.004
+    wandering = simulate(lambda k: 0.008 if k % 40 == 0 else 0.002, frames=700, margin_s=margin)[0]
+    assert wandering.pacing.margin_s == pytest.approx(WANDER * (0.008 - 0.002), abs=0.0007)
+    assert wandering.pacing.reason.startswith("steps wander: 2.0 ms typically, up to 8.0 ms")
+    busy, _, starts = simulate(lambda k: 0.015 if k == 700 else 0.008 if k % 40 == 0 else 0.002, frames=760,
+                               margin_s=margin)
+    assert starts[700][2] == pytest.approx(WANDER * (0.008 - 0.002), abs=0.0007)
+    assert busy.playout.underruns == 0, "the 15 ms step landed in time"
+    quiet = simulate(lambda k: 0.0025 if k % 40 == 0 else 0.002, frames=760, margin_s=margin)[0]
+    assert quiet.pacing.margin_s == margin and quiet.pacing.reason == "", "a quiet machine keeps the margin set"
 
 
 def test_an_underrun_doubles_the_margin_at_once():

@@ -14,7 +14,11 @@ and a quiet machine forgets them in 20 s. Until the window has seen a machine fo
 first entry is what the runner assumes a step may take at first (a warm-up's steps, on a thread
 nobody else wanted yet, say little of what the machine does to it while it plays).
 
-The margin covers what the window has not seen: a frame past its largest. It widens by itself when a frame
+The margin covers what the window has not seen: a frame past its largest. How far past one may
+go depends on how much the costs wander, so the margin is never less than WANDER times the distance
+from the window's median cost to its largest (`wander_s`): on a quiet machine that is a millisecond
+or so and the configured margin rules; under a flood of OSC on a busy one (costs of 3 ms that now
+and then take 8) it rules, before anything goes wrong. It widens by itself when a frame
 lands with less than NEAR_MISS of the margin left, and when the playout underruns or the engine
 fails a step (at once, twice as wide: a failed step resets the engine and may load another beside
 it); each at most once a second, up to MAX_WIDENING_S over the configured margin; and it narrows
@@ -41,6 +45,8 @@ MIN_WIDENING_S = 0.002  # a margin of 0 still widens
 MAX_WIDENING_S = 0.25
 NARROW_AFTER_FRAMES = 30 * FRAMES_PER_SECOND  # 30 s without trouble: halfway back
 NARROWED_WITHIN_S = 0.0005  # closer than this to the configured margin: back at it
+WANDER = 2.0  # the margin is at least twice the distance from the median cost to the largest
+WANDER_AFTER_FRAMES = FRAMES_PER_SECOND  # measured frames before their wander says anything
 
 
 class Pacing:
@@ -50,7 +56,11 @@ class Pacing:
         if not 0.0 <= margin_s:
             raise ValueError(f"the margin must be 0 s or more, got {margin_s!r}")
         self.base_margin_s = margin_s
-        self.margin_s = margin_s
+        self._margin_s = margin_s  # the configured margin, widened after trouble
+        self.wander_s = 0.0  # WANDER x (largest - median) of the measured costs in the window
+        self._median_s = 0.0
+        self._trouble = ""  # why the margin was widened after trouble ("" when it was not)
+        self._last_wander_log = -(1 << 62)
         self._costs = np.zeros(window, dtype=np.float64)
         self._costs[0] = max(0.0, first_step_s)
         self._recorded = 1
@@ -61,7 +71,23 @@ class Pacing:
         self._underruns = 0
         self.widenings = 0
         self.near_misses = 0
-        self.reason = ""  # why the margin is wider than configured ("" when it is not)
+
+    @property
+    def margin_s(self) -> float:
+        """The margin now: the configured one, widened after trouble, or what the costs' wander asks
+        for, whichever is wider."""
+        return max(self._margin_s, self.wander_s)
+
+    @property
+    def reason(self) -> str:
+        """Why the margin is wider than configured ("" when it is not)."""
+        if self.wander_s > self._margin_s:
+            return self._wander_reason()
+        return self._trouble
+
+    def _wander_reason(self) -> str:
+        return (f"steps wander: {self._median_s * 1000:.1f} ms typically, up to {self._step_s * 1000:.1f} ms "
+                f"in the last {len(self._costs) // FRAMES_PER_SECOND} s")
 
     @property
     def step_s(self) -> float:
@@ -89,13 +115,28 @@ class Pacing:
             self._costs[self._recorded % window] = cost_s
             self._recorded += 1
             self._step_s = float(self._costs[: min(self._recorded, window)].max())
+            self._measure_wander()
             if slack_s < NEAR_MISS * self.margin_s or slack_s < 0.0:
                 self.near_misses += 1
                 if self._frames - self._last_change >= WIDEN_EVERY_FRAMES:
                     self._widen(NEAR_MISS_WIDENING, f"a frame was written {slack_s * 1000:.1f} ms before it was needed")
                     return
-        if self._frames - self._last_change >= NARROW_AFTER_FRAMES and self.margin_s > self.base_margin_s:
+        if self._frames - self._last_change >= NARROW_AFTER_FRAMES and self._margin_s > self.base_margin_s:
             self._narrow()
+
+    def _measure_wander(self) -> None:
+        """WANDER x (largest - median) of the measured costs (the first, assumed entry left out until
+        the window forgets it); logged when it rules the margin, at most once per NARROW_AFTER_FRAMES."""
+        window = len(self._costs)
+        measured = self._costs if self._recorded > window else self._costs[1 : self._recorded]
+        if len(measured) < WANDER_AFTER_FRAMES:
+            return
+        self._median_s = float(np.median(measured))
+        self.wander_s = WANDER * (float(measured.max()) - self._median_s)
+        if self.wander_s > self._margin_s and self._frames - self._last_wander_log >= NARROW_AFTER_FRAMES:
+            self._last_wander_log = self._frames
+            log.info("latency margin %.1f ms (configured %.1f ms): %s", self.wander_s * 1000,
+                     self.base_margin_s * 1000, self._wander_reason())
 
     def underruns_seen(self, total: int) -> None:
         """The playout's underrun count now: a new one widens the margin at once."""
@@ -116,18 +157,18 @@ class Pacing:
         self._last_change = self._frames
         if wider <= self.margin_s:
             return
-        self.margin_s = wider
+        self._margin_s = wider
         self.widenings += 1
-        self.reason = why
+        self._trouble = why
         log.warning("latency margin widened to %.1f ms (%s; steps up to %.1f ms lately); it narrows back to %.1f ms "
                     "after %d s without trouble", wider * 1000, why, self._step_s * 1000, self.base_margin_s * 1000,
                     NARROW_AFTER_FRAMES // FRAMES_PER_SECOND)
 
     def _narrow(self) -> None:
-        narrower = self.base_margin_s + (self.margin_s - self.base_margin_s) / 2.0
+        narrower = self.base_margin_s + (self._margin_s - self.base_margin_s) / 2.0
         if narrower - self.base_margin_s < NARROWED_WITHIN_S:
             narrower = self.base_margin_s
-            self.reason = ""
-        self.margin_s = narrower
+            self._trouble = ""
+        self._margin_s = narrower
         self._last_change = self._frames
         log.info("latency margin narrowed to %.1f ms (configured %.1f ms)", narrower * 1000, self.base_margin_s * 1000)
