@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -118,7 +119,13 @@ def measure(preset: str, output: str, count: int) -> dict:
             previous(control)
 
         daemon.generator.after_commands = note_frame
-        daemon.osc.on_message = lambda address, sender: arrivals.append(time.time())
+        arrived = threading.Semaphore(0)
+
+        def note_arrival(address, sender) -> None:  # the OSC thread, as each message arrives
+            arrivals.append(time.time())
+            arrived.release()
+
+        daemon.osc.on_message = note_arrival
 
         status = daemon.status()
         old_promise_s = ((status["lead_frames"] + 1) * 40.0 + daemon.output.latency * 1000.0) / 1000.0
@@ -131,11 +138,11 @@ def measure(preset: str, output: str, count: int) -> dict:
             return (says() if says is not None else old_promise_s) + SEND_ALLOWANCE_S
 
         def send(packet: bytes) -> float:
+            """Send and wait for its arrival on a semaphore: polling for it would take the GIL from
+            the generation thread every half millisecond, which a sender in another process never does."""
             index = len(arrivals)
             sock.sendto(packet, ("127.0.0.1", daemon.osc.port))
-            deadline = time.monotonic() + 2
-            while len(arrivals) <= index and time.monotonic() < deadline:
-                time.sleep(0.0005)
+            arrived.acquire(timeout=2)
             return arrivals[index]
 
         untimed = [round(0.01 + i * (1.4 / count), 4) for i in range(count)]

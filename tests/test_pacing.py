@@ -181,8 +181,10 @@ def test_steps_that_wander_widen_the_margin_before_anything_goes_wrong_and_quiet
                                margin_s=margin)
     assert starts[700][2] == pytest.approx(WANDER * (0.008 - 0.002), abs=0.0007)
     assert busy.playout.underruns == 0, "the 15 ms step landed in time"
-    quiet = simulate(lambda k: 0.0025 if k % 40 == 0 else 0.002, frames=760, margin_s=margin)[0]
-    assert quiet.pacing.margin_s == margin and quiet.pacing.reason == "", "a quiet machine keeps the margin set"
+    # A quiet machine keeps the margin set, one hiccup and all (the step, the largest cost, covers it).
+    quiet = simulate(lambda k: 0.005 if k == 500 else 0.0025 if k % 40 == 0 else 0.002, frames=760, margin_s=margin)[0]
+    assert quiet.pacing.step_s == pytest.approx(0.005, abs=0.0006)
+    assert quiet.pacing.margin_s == margin and quiet.pacing.reason == ""
 
 
 def test_an_underrun_doubles_the_margin_at_once():

@@ -16,9 +16,10 @@ nobody else wanted yet, say little of what the machine does to it while it plays
 
 The margin covers what the window has not seen: a frame past its largest. How far past one may
 go depends on how much the costs wander, so the margin is never less than WANDER times the distance
-from the window's median cost to its largest (`wander_s`): on a quiet machine that is a millisecond
-or so and the configured margin rules; under a flood of OSC on a busy one (costs of 3 ms that now
-and then take 8) it rules, before anything goes wrong. It widens by itself when a frame
+from the window's median cost to its second largest (`wander_s`; one hiccup already raises the step,
+the largest, and says nothing of the tail): on a quiet machine that is a millisecond or so and the
+configured margin rules; under a flood of OSC on a busy one (costs of 3 ms that often take 6 to 8)
+it rules, before anything goes wrong. It widens by itself when a frame
 lands with less than NEAR_MISS of the margin left, and when the playout underruns or the engine
 fails a step (at once, twice as wide: a failed step resets the engine and may load another beside
 it); each at most once a second, up to MAX_WIDENING_S over the configured margin; and it narrows
@@ -45,7 +46,7 @@ MIN_WIDENING_S = 0.002  # a margin of 0 still widens
 MAX_WIDENING_S = 0.25
 NARROW_AFTER_FRAMES = 30 * FRAMES_PER_SECOND  # 30 s without trouble: halfway back
 NARROWED_WITHIN_S = 0.0005  # closer than this to the configured margin: back at it
-WANDER = 2.0  # the margin is at least twice the distance from the median cost to the largest
+WANDER = 2.0  # the margin is at least twice the distance from the median cost to the second largest
 WANDER_AFTER_FRAMES = FRAMES_PER_SECOND  # measured frames before their wander says anything
 
 
@@ -57,7 +58,7 @@ class Pacing:
             raise ValueError(f"the margin must be 0 s or more, got {margin_s!r}")
         self.base_margin_s = margin_s
         self._margin_s = margin_s  # the configured margin, widened after trouble
-        self.wander_s = 0.0  # WANDER x (largest - median) of the measured costs in the window
+        self.wander_s = 0.0  # WANDER x (second largest - median) of the measured costs in the window
         self._median_s = 0.0
         self._trouble = ""  # why the margin was widened after trouble ("" when it was not)
         self._last_wander_log = -(1 << 62)
@@ -125,14 +126,15 @@ class Pacing:
             self._narrow()
 
     def _measure_wander(self) -> None:
-        """WANDER x (largest - median) of the measured costs (the first, assumed entry left out until
-        the window forgets it); logged when it rules the margin, at most once per NARROW_AFTER_FRAMES."""
+        """WANDER x (second largest - median) of the measured costs (the first, assumed entry left out
+        until the window forgets it); logged when it rules the margin, at most once per NARROW_AFTER_FRAMES."""
         window = len(self._costs)
         measured = self._costs if self._recorded > window else self._costs[1 : self._recorded]
         if len(measured) < WANDER_AFTER_FRAMES:
             return
-        self._median_s = float(np.median(measured))
-        self.wander_s = WANDER * (float(measured.max()) - self._median_s)
+        ranked = np.partition(measured, (len(measured) // 2, len(measured) - 2))
+        self._median_s = float(ranked[len(measured) // 2])
+        self.wander_s = WANDER * (float(ranked[-2]) - self._median_s)
         if self.wander_s > self._margin_s and self._frames - self._last_wander_log >= NARROW_AFTER_FRAMES:
             self._last_wander_log = self._frames
             log.info("latency margin %.1f ms (configured %.1f ms): %s", self.wander_s * 1000,
