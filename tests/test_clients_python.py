@@ -160,10 +160,11 @@ def test_mrtd_send_and_status_commands(rig):
     fields = dict(line.split(":", 1) for line in status.stdout.splitlines())
     assert fields["engine"].strip() == "tone" and int(fields["frames"]) > 0
     assert {"output", "underruns", "step_ms", "lead_frames", "margin_ms", "control_latency_ms", "mix"} <= set(fields)
-    # The pacing as numbers: frames start some way ahead, a command waits a frame and that to be heard,
-    # the margin is at least the one set (wider after trouble on a busy machine).
+    # The pacing as numbers: frames start some way ahead, a command waits a frame and that to be heard
+    # (the latest frame's, and up to one of the null output's 10 ms blocks more where another frame's
+    # first sample falls), the margin is at least the one set (wider after trouble on a busy machine).
     ahead_ms = float(fields["lead_frames"]) * 40
-    assert ahead_ms > 0 and float(fields["control_latency_ms"]) == pytest.approx(40 + ahead_ms, abs=1)
+    assert ahead_ms > 0 and 40 + ahead_ms - 1 <= float(fields["control_latency_ms"]) <= 40 + ahead_ms + 10 + 1
     assert float(fields["margin_ms"]) >= float(fields["margin_set_ms"]) == 12
     # every float came as a 32-bit OSC float: shown as that number (1.3), never as its double (1.2999999523162842)
     floats = [v.strip() for v in fields.values() if re.fullmatch(r"-?\d+\.\d+(e-?\d+)?", v.strip())]

@@ -11,13 +11,13 @@ import multiprocessing
 import os
 import random
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import wait_for
-from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.inputs.osc.server import OscConfig
 from osc_probe import message
 
 SECONDS = float(os.environ.get("MRTD_SOAK_SECONDS", "100"))
@@ -53,15 +53,6 @@ def _sender(port: int, seconds: float, rate: int, nice: int) -> None:
             sock.sendto(packet, ("127.0.0.1", port))
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 SCENE = """name: soak {version}
 prompts:
   a: {{text: "warm pads", position: [0, 0]}}
@@ -74,43 +65,84 @@ length: 10
 """
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _status(port: int) -> dict[str, str]:
+    """What `mrtd status` prints, as a gallery technician would ask it."""
+    done = subprocess.run([sys.executable, "-m", "mrtd", "status", "--port", str(port), "--timeout", "5"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in done.stdout.splitlines())}
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 @pytest.mark.parametrize("latency", ["low", "balanced"])  # the smallest margin, and the default
 def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
+    """`mrtd run` in its own process, as an installation runs it (not inside this test process,
+    whose threads and heap a thousand tests have grown), on the JACK device."""
     scene = tmp_path / "soak.yaml"
     scene.write_text(SCENE.format(version=0))
-    daemon = Daemon(DaemonConfig(engine="synth", output="default", osc=OscConfig(port=0), scene=str(scene),
-                                 cache_dir=str(tmp_path / "cache"), midi=False, state_dir=str(tmp_path / "state"),
-                                 latency=latency))
-    normal_nice = os.getpriority(os.PRIO_PROCESS, 0)
-    daemon.start()
+    (tmp_path / "mrtd.yaml").write_text(f"cache_dir: {tmp_path / 'cache'}\n")
+    port = _free_port()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "mrtd", "run", "--config", str(tmp_path / "mrtd.yaml"), "--engine", "synth",
+         "--output", "default", "--latency", latency, "--scene", str(scene), "--osc-port", str(port), "--no-midi",
+         "--no-web", "--state-dir", str(tmp_path / "state"), "--record-dir", str(tmp_path / "recordings")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "mrtd.log", "w"))
     try:
-        assert daemon.output.describe().startswith("device:")
-        wait_for(lambda: daemon.generator.frames > 100, 10, "warm-up")
-        sender = multiprocessing.get_context("spawn").Process(target=_sender, args=(daemon.osc.port, SECONDS, RATE, normal_nice))
+        wait_for(lambda: daemon.poll() is not None or _frames(port) > 100, 30, "warm-up")
+        assert daemon.poll() is None, (tmp_path / "mrtd.log").read_text()[-3000:]
+        assert _status(port)["output"].startswith("device:")
+        sender = multiprocessing.get_context("spawn").Process(target=_sender, args=(port, SECONDS, RATE,
+                                                                                    os.getpriority(os.PRIO_PROCESS, 0)))
         sender.start()
-        settled = daemon.generator.frames + 125  # 5 s of audio: allocator pools and caches settle
-        wait_for(lambda: daemon.generator.frames > settled, 15, "the baseline")
-        rss_before, fds_before = _rss(), _fds()
-        reloads = 0
+        settled = _frames(port) + 125  # 5 s of audio: allocator pools and caches settle
+        wait_for(lambda: _frames(port) > settled, 15, "the baseline")
+        rss_before, fds_before = _rss(daemon.pid), _fds(daemon.pid)
+        saves = good = broken_saves = 0
         started = time.monotonic()
         while sender.is_alive():
-            reloads += 1
-            broken = reloads % 3 == 0  # every third save is a typo: refused, the old one plays on
-            scene.write_text(SCENE.format(version=reloads) + ("  - {bogus: 1}\n" if broken else ""))
+            saves += 1
+            broken = saves % 3 == 0  # every third save is a typo: refused, the old one plays on
+            scene.write_text(SCENE.format(version=saves) + ("  - {bogus: 1}\n" if broken else ""))
+            broken_saves, good = broken_saves + broken, good if broken else saves
             sender.join(timeout=7)
         elapsed = time.monotonic() - started
-        wait_for(lambda: daemon.control.pending() == 0, 10, "the schedule to drain")
-        status = daemon.status()
-        where = (f"playout {daemon.playout.underruns}, device {daemon.output.device_underruns}; margin "
-                 f"{status['margin_ms']} ms (set {status['margin_set_ms']}), control latency {status['control_latency_ms']} ms")
-        rss_growth, fd_growth = _rss() - rss_before, _fds() - fds_before
+        time.sleep(1.0)  # the last save's reload, the last packets' frame
+        status = _status(port)
+        rss_growth, fd_growth = _rss(daemon.pid) - rss_before, _fds(daemon.pid) - fds_before
     finally:
-        daemon.stop()
-    print(f"soak: {elapsed:.0f} s, {daemon.osc.counters.messages} OSC messages, {reloads} scene saves "
-          f"({daemon.scenes.reloads} reloads), underruns {status['underruns']} ({where}), "
-          f"RSS growth {rss_growth / 2**20:.1f} MiB, fd growth {fd_growth}")
-    assert status["underruns"] == 0
+        daemon.terminate()
+        daemon.wait(20)
+    print(f"soak: {elapsed:.0f} s, {status['osc_packets']} OSC packets, {saves} scene saves (playing "
+          f"{status['scene']!r}, {broken_saves} broken), underruns {status['underruns']}; margin "
+          f"{status['margin_ms']} ms (set {status['margin_set_ms']}; {status['margin_widened']}), control latency "
+          f"{status['control_latency_ms']} ms, RSS growth {rss_growth / 2**20:.1f} MiB, fd growth {fd_growth}")
+    assert int(status["underruns"]) == 0
     assert rss_growth < RSS_GROWTH_BOUND
     assert fd_growth <= 0
-    assert daemon.scenes.reloads >= reloads // 2
-    assert daemon.osc.counters.messages > 0.9 * RATE * SECONDS
+    assert status["scene"] == f"soak {good}", "the last good save plays"
+    refused = (tmp_path / "mrtd.log").read_text().count("not reloaded; the old version keeps playing")
+    assert refused == broken_saves, "each broken save refused in the log, once"
+    assert int(status["osc_packets"]) > 0.9 * RATE * SECONDS
+    assert daemon.returncode == 0, "a clean stop"
+
+
+def _frames(port: int) -> int:
+    """Frames made so far; -1 while the daemon does not answer yet."""
+    try:
+        return int(_status(port)["frames"])
+    except AssertionError:
+        return -1
