@@ -241,3 +241,31 @@ def test_kill_dash_nine_then_restart_continues_the_engines_own_state(tmp_path):
     assert saved_frames < frames <= saved_frames + made_since, "the restarted engine counts on from the saved state"
     assert "continues the saved music" in restarted_log
     assert clock == frames * 1920, "its voices' clock went on from the saved one"
+
+
+def test_a_clean_stop_keeps_the_engines_state_as_it_was_at_the_last_frame(tmp_path):
+    """A reboot or `systemctl restart` stops mrtd cleanly: what it journals of the music is its
+    last frame, not what it was up to `engine_state_interval_s` (here an hour) before."""
+    state, port = tmp_path / "state", _free_port()
+    config = tmp_path / "mrtd.yaml"
+    config.write_text("engine_state_interval_s: 3600  # an hour: only the stop writes it\n")
+    process = _start(state, port, "--config", str(config))
+    kept = state / "engine-state.safetensors"
+    try:
+        wait_for(lambda: _frames(port) > 50, 20, "some music")
+        assert not kept.exists(), "an hour has not passed"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    made = int(re.findall(r"stopped after (\d+) frames", sorted(tmp_path.glob("mrtd-*.log"))[-1].read_text())[-1])
+    frames, clock = _engine_state(kept)
+    assert made - 2 <= frames <= made, "the state of the last frame or so"
+    assert clock == frames * 1920
+
+
+def _frames(port: int) -> int:
+    """Frames made, as `mrtd status` says."""
+    done = subprocess.run([sys.executable, "-m", "mrtd", "status", "--port", str(port)], capture_output=True,
+                          text=True, timeout=30)
+    fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
+    return int(fields.get("frames", "0").strip())

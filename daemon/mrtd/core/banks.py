@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_BANKS = 16
 BANKS_FOLDER = "banks"
 ENGINE_STATE_FILE = "engine-state.safetensors"
+LAST_CAPTURE_WAIT_S = 0.5  # at stop: the longest the last capture of the engine's state is waited for
 MAX_PENDING_WRITES = 4  # captures waiting for the writer: more are refused (each holds a whole state)
 FACTORY = 0  # SwapEngine.bank for "back to factory"
 
@@ -103,6 +105,7 @@ class StateBanks:
         self._writes: queue.Queue[tuple[Path, StateCapture, str] | None] = queue.Queue(MAX_PENDING_WRITES)
         self._worker = Worker("mrtd-state-writer", self._run, wake=self._wake)
         self.written = 0  # files written (tests, status)
+        self._kept = threading.Event()  # the journal's engine state was captured (what stop waits for)
         self.failing = ""  # why the last write failed, logged once
 
     def folder(self) -> Path:
@@ -176,6 +179,8 @@ class StateBanks:
         try:
             capture = playing.capture_state()
             self._writes.put_nowait((path, capture, what))
+            if path.name == ENGINE_STATE_FILE:
+                self._kept.set()
         except StateError as exc:
             log.warning("%s not saved: %s", what, exc)
         except queue.Full:
@@ -186,6 +191,13 @@ class StateBanks:
         self._worker.start()
 
     def stop(self) -> None:
+        """Stop the writer. With a journal, the engine's state as it is now is captured first (the
+        generation thread still runs: it stops after this), so a clean stop (a reboot, a `systemctl
+        restart`) continues from its last frame, not from up to `interval_s` before."""
+        if self.interval_s > 0 and self._dir is not None:
+            self._kept.clear()
+            self._control.submit(KeepEngineState())
+            self._kept.wait(LAST_CAPTURE_WAIT_S)  # a frame boundary comes within a frame
         self._worker.stop()
         self.write_pending()
 

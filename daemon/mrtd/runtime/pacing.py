@@ -7,17 +7,19 @@ plus a margin, in seconds, not whole frames ahead.
 
 The cost of a frame is measured by the runner on the audio clock: from the moment the frame
 should have started (so a late wake-up counts, and a thread kept from the GIL or the CPU) to the
-moment it is written; `step_s` is the STEP_RANK-th largest over the last WINDOW_FRAMES frames the
-engine stepped (a rest or a bypass costs nothing and would tell nothing): the p99.6 of 20 s. A
-machine's slow spells come back, and the third largest keeps the next one in hand, where the
-largest would be one hiccup making every command of the next 20 s wait for it; a quiet machine
-forgets them in 20 s. Until the window has seen a machine for that long, what the runner assumes
-a step may take at first counts too (a warm-up's steps, on a thread nobody else wanted yet, say
-little of what the machine does to it while it plays).
+moment it is written; `step_s` is the largest over the last WINDOW_FRAMES frames the engine
+stepped (a rest or a bypass costs nothing and would tell nothing). A machine's hiccups are rare
+and come back: the largest of the last 20 s is the percentile that keeps the next one in hand,
+and a quiet machine forgets them in 20 s. (The third largest was tried: a command then waited
+about 2 ms less after a hiccup, and the JACK bench underran once in four runs at `low`, where the
+largest gave none in ten.) Until the window has seen a machine for that long, what the runner
+assumes a step may take at first counts too (a warm-up's steps, on a thread nobody else wanted
+yet, say little of what the machine does to it while it plays).
 
-The margin covers what the step does not: a frame past it. How far past one may go depends on how
-much the costs wander, so the margin is never less than WANDER times the distance from the window's
-median cost to the step (`wander_s`): on a quiet machine that is a millisecond or so and the
+The margin covers what the window has not seen: a frame past its largest. How far past one may
+go depends on how much the costs wander, so the margin is never less than WANDER times the distance
+from the window's median cost to its second largest (`wander_s`; one hiccup already raises the step,
+the largest, and says nothing of the tail): on a quiet machine that is a millisecond or so and the
 configured margin rules; under a flood of OSC on a busy one (costs of 3 ms that often take 6 to 8)
 it rules, before anything goes wrong. It widens by itself when a frame
 lands with less than NEAR_MISS of the margin left, and when the playout underruns or the engine
@@ -46,8 +48,7 @@ MIN_WIDENING_S = 0.002  # a margin of 0 still widens
 MAX_WIDENING_S = 0.25
 NARROW_AFTER_FRAMES = 30 * FRAMES_PER_SECOND  # 30 s without trouble: halfway back
 NARROWED_WITHIN_S = 0.0005  # closer than this to the configured margin: back at it
-STEP_RANK = 3  # the step is the third largest cost in the window: one or two hiccups do not make it
-WANDER = 2.0  # the margin is at least twice the distance from the median cost to the step
+WANDER = 2.0  # the margin is at least twice the distance from the median cost to the second largest
 WANDER_AFTER_FRAMES = FRAMES_PER_SECOND  # measured frames before their wander says anything
 
 
@@ -59,8 +60,8 @@ class Pacing:
             raise ValueError(f"the margin must be 0 s or more, got {margin_s!r}")
         self.base_margin_s = margin_s
         self._margin_s = margin_s  # the configured margin, widened after trouble
-        self.wander_s = 0.0  # WANDER x (step - median) of the measured costs in the window
-        self._median_s = 0.0
+        self.wander_s = 0.0  # WANDER x (second largest - median) of the measured costs in the window
+        self._median_s = self._second_s = 0.0
         self._trouble = ""  # why the margin was widened after trouble ("" when it was not)
         self._last_wander_log = -(1 << 62)
         self._costs = np.zeros(window, dtype=np.float64)
@@ -88,13 +89,13 @@ class Pacing:
         return self._trouble
 
     def _wander_reason(self) -> str:
-        return (f"steps wander: {self._median_s * 1000:.1f} ms typically, {self._step_s * 1000:.1f} ms at the "
-                f"third largest of the last {len(self._costs) // FRAMES_PER_SECOND} s")
+        return (f"steps wander: {self._median_s * 1000:.1f} ms typically, {self._second_s * 1000:.1f} ms at the "
+                f"second largest of the last {len(self._costs) // FRAMES_PER_SECOND} s")
 
     @property
     def step_s(self) -> float:
-        """What making a frame takes lately, to plan with (seconds): the third largest cost of the
-        window (and what was assumed at first, until the window has forgotten it)."""
+        """What making a frame took lately, at most (seconds): the largest cost of the window (and
+        what was assumed at first, until the window has forgotten it)."""
         return self._step_s
 
     @property
@@ -127,9 +128,9 @@ class Pacing:
             self._narrow()
 
     def _measure(self) -> None:
-        """The step (the STEP_RANK-th largest measured cost, or what was assumed at first while the
-        window has not forgotten it) and the wander, WANDER x (step - median) of the measured costs;
-        the wander is logged when it rules the margin, at most once per NARROW_AFTER_FRAMES."""
+        """The step (the largest measured cost, or what was assumed at first while the window has not
+        forgotten it) and the wander, WANDER x (second largest - median) of the measured costs; the
+        wander is logged when it rules the margin, at most once per NARROW_AFTER_FRAMES."""
         window = len(self._costs)
         settled = self._recorded > window
         measured = self._costs if settled else self._costs[1 : self._recorded]
@@ -138,11 +139,10 @@ class Pacing:
         if count < WANDER_AFTER_FRAMES:
             self._step_s = max(assumed, float(measured.max()))
             return
-        ranked = np.partition(measured, (count // 2, count - STEP_RANK))
-        step = float(ranked[count - STEP_RANK])
-        self._step_s = max(assumed, step)
-        self._median_s = float(ranked[count // 2])
-        self.wander_s = WANDER * (step - self._median_s)
+        ranked = np.partition(measured, (count // 2, count - 2, count - 1))
+        self._step_s = max(assumed, float(ranked[-1]))
+        self._median_s, self._second_s = float(ranked[count // 2]), float(ranked[-2])
+        self.wander_s = WANDER * (self._second_s - self._median_s)
         if self.wander_s > self._margin_s and self._frames - self._last_wander_log >= NARROW_AFTER_FRAMES:
             self._last_wander_log = self._frames
             log.info("latency margin %.1f ms (configured %.1f ms): %s", self.wander_s * 1000,
