@@ -8,9 +8,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as mrtd itself does, befor
 
 import contextlib
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -198,25 +196,3 @@ def timetag_misses(engine, sink: ClockedCapture, probe, count: int, seed: int = 
         wait_for(lambda: sink.heard and sink.heard[-1][1] > monotonic + 0.05, 5, "the frame to be heard")
         misses.append(landed - sink.frame_heard_at(monotonic))
     return misses
-
-
-def free_udp_port() -> int:
-    """A UDP port on loopback nobody holds now, for a daemon started in its own process."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def mrtd_status(port: int) -> dict[str, str] | None:
-    """What `mrtd status` prints, as a technician would ask it; None while the daemon does not answer."""
-    done = subprocess.run([sys.executable, "-m", "mrtd", "status", "--port", str(port), "--timeout", "5"],
-                          capture_output=True, text=True, timeout=30)
-    if done.returncode != 0:
-        return None
-    return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in done.stdout.splitlines())}
-
-
-def mrtd_frames(port: int) -> int:
-    """Frames the daemon at `port` has made, as `mrtd status` says; -1 while it does not answer."""
-    status = mrtd_status(port)
-    return int(status["frames"]) if status is not None else -1
