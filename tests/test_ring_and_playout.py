@@ -101,3 +101,41 @@ def test_draining_plays_out_what_is_left():
     playout.draining = True
     _play(playout, 8)
     assert ring.fill() == 0
+
+
+def test_the_clock_believes_the_earliest_callback_and_follows_a_new_output_or_a_gap_at_once():
+    """When a ring sample is heard: a callback run late does not move it (the device's grid does
+    not move); another output's clock, or a gap (the ring not read on the grid), does, at once."""
+    ring = playout_ring(48000)
+    playout = Playout(ring)
+    ring.write(tone(20000))
+    block = np.zeros((256, 2), np.float32)
+    period = 256 / SAMPLE_RATE
+    # Ring sample 0 is heard at 100.0 s of this output's clock; the third callback runs 4 ms late.
+    for k, late in enumerate([0.0, 0.0, 0.004, 0.0]):
+        playout.fill(block, output_time=100.0 + k * period + late)
+        if k == 0:
+            assert playout.heard_at(0) == pytest.approx(100.0)  # (the first cushion was there)
+    assert playout.heard_at(256 * 3) == pytest.approx(100.0 + 3 * period)
+    playout.fill(block, output_time=100.0 + 4 * period + 0.004)  # another late one, last
+    assert playout.heard_at(256 * 5) == pytest.approx(100.0 + 5 * period), "not 4 ms later"
+    # Another output takes over the ring: its clock starts near 0, and it is believed at once.
+    playout.fill(block, output_time=2.0)
+    assert playout.heard_at(256 * 6) == pytest.approx(2.0 + period)
+    playout.fill(block, output_time=2.0 + period + 0.05)  # 50 ms late: still this clock's grid
+    assert playout.heard_at(256 * 7) == pytest.approx(2.0 + 2 * period)
+    playout.fill(block, output_time=500.0)  # and one whose clock is far ahead of the last one's
+    assert playout.heard_at(256 * 8) == pytest.approx(500.0 + period)
+    # A gap: the ring runs dry, the callbacks play silence without reading it; once it plays again,
+    # its samples are heard later than the old grid said, and the clock says so at once.
+    now = 500.0 + period
+    while ring.fill() >= 256:
+        playout.fill(block, output_time=now)
+        now += period
+    resumed = ring.read_position + ring.fill()
+    for _ in range(3):  # dry: what is left, faded; then 11 ms of silence, the ring not read
+        playout.fill(block, output_time=now)
+        now += period
+    ring.write(tone(4000))
+    playout.fill(block, output_time=now)  # a cushion again: the music fades back in from `resumed`
+    assert playout.heard_at(resumed) == pytest.approx(now)

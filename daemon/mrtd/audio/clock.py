@@ -1,7 +1,9 @@
 """Maps wall-clock times (OSC timetags) onto frames, through the output's own clock.
 
 The playout records, at each callback, which ring sample it is handing out
-and the output-clock time that sample reaches the listener. Frame k occupies
+and the output-clock time that sample reaches the listener (believing the
+earliest of the last callbacks: a late one does not move the device's grid;
+`Playout.heard_origin`). Frame k occupies
 ring samples [k * 1920, (k + 1) * 1920) at 48 kHz, and in general starts at
 round(k * 1920 * rate / 48000) when the device runs at another rate (the
 resampler keeps that alignment), so the frame heard at a given time follows
@@ -32,8 +34,7 @@ class FrameClock:
         read_position, heard_at = self._playout.clock
         if heard_at == 0.0 and read_position == 0:
             return float("nan")
-        sample = read_position + (self.output_time_of(wall) - heard_at) * self._playout.sample_rate
-        return sample / self._playout.samples_per_frame
+        return self._playout.position_heard_at(self.output_time_of(wall)) / self._playout.samples_per_frame
 
     def wall_time_of_frame(self, frame: int) -> float:
         """When frame `frame` starts to be heard, in wall-clock seconds."""

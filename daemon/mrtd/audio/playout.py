@@ -7,7 +7,8 @@ Real-time contract (what runs inside `Playout.fill`):
   is taken, nothing is logged, no file or socket is touched;
 - other threads talk to it only through plain attribute assignments
   (`draining`, `duck`'s position, `reachable_fill`), which CPython publishes
-  atomically; it publishes back the same way (`clock`, `block`, `underruns`);
+  atomically; it publishes back the same way (`clock`, `block`, `underruns`,
+  and one float per callback into a preallocated window: when the ring is heard);
 - a gap in the ring (underrun: fewer samples than the block asks for) is
   concealed without holding any audio back: the callback plays what is left,
   then what it played before, mirrored around the last sample (the ring keeps
@@ -47,6 +48,8 @@ from mrtd.audio.ring import Ring
 
 FADE_SAMPLES = 240  # 5 ms: long enough to avoid a click, short enough to hide
 MAX_BLOCK = 16384
+CLOCK_WINDOW = 16  # callbacks whose earliest say on when the ring is heard is believed
+CLOCK_JUMP_S = 0.1  # a say this far from the one before is another clock (another output, a restart)
 
 
 def playout_ring(capacity_samples: int) -> Ring:
@@ -84,6 +87,16 @@ class Playout:
         self.underruns = 0
         self.samples_out = 0  # samples handed to the output, silence included
         self.clock: tuple[int, float] = (0, 0.0)  # (ring read position, output time it is heard)
+        # When ring sample 0 is heard, as each of the last CLOCK_WINDOW callbacks said (output time
+        # minus read position): `heard_origin` believes the earliest. A callback that runs late (its
+        # thread woken late: JACK's server on a busy machine) says its block is heard late by as
+        # much, but the device plays on its own grid, and the next callback comes on time: believed,
+        # that say put the audio ahead up to the lateness too far, and a frame started that late
+        # (measured on the JACK dummy: a callback 5.4 ms late said 5.5 ms late).
+        self._origins = np.zeros(CLOCK_WINDOW, dtype=np.float64)
+        self._origin_slot = 0
+        self._last_origin = float("-inf")
+        self._next_start = -1
         self.block = 0  # samples the output asked for last time (0 before it first did)
         self._blocks_vary = False  # the output has asked for blocks of more than one size
 
@@ -92,6 +105,16 @@ class Playout:
         n = len(out)
         ring = self._ring
         start = ring.read_position
+        origin = output_time - start / self.sample_rate
+        if start != self._next_start or abs(origin - self._last_origin) > CLOCK_JUMP_S:
+            # The ring was not read on the grid (silence before the music, a gap), or this is
+            # another clock: what the callbacks before said no longer holds.
+            self._origins.fill(origin)
+        else:
+            self._origins[self._origin_slot] = origin
+        self._origin_slot = (self._origin_slot + 1) % CLOCK_WINDOW
+        self._last_origin = origin
+        self._next_start = start + n  # where the next callback starts if this one reads its whole block
         self.clock = (start, output_time)
         if n != self.block and self.block:
             self._blocks_vary = True  # the next callback's grid is not known from this one
@@ -176,10 +199,9 @@ class Playout:
         that is not the output's any more after a switch, reads as no more than the ring) and by
         the ring plus the latest block and the device latency (a clock that jumped ahead)."""
         ring_s = self._ring.fill() / self.sample_rate
-        read_position, heard_at = self.clock
         if not self._playing:  # nothing drains the ring (no cushion yet, or a gap): the ring is all there is
             return ring_s
-        clocked = heard_at + (self._ring.written - read_position) / self.sample_rate - output_now
+        clocked = self.heard_at(self._ring.written) - output_now
         return min(max(clocked, ring_s), ring_s + max(device_latency_s, 0.0) + self.block / self.sample_rate)
 
     def least_ahead_s(self, device_latency_s: float) -> float:
@@ -209,7 +231,16 @@ class Playout:
         """The ring sample where model frame `frame` starts: round(frame * 1920 * rate / 48000), exactly."""
         return (frame * FRAME_SAMPLES * self.sample_rate + SAMPLE_RATE // 2) // SAMPLE_RATE
 
+    def heard_origin(self) -> float:
+        """The output time ring sample 0 is heard at: the earliest of what the last CLOCK_WINDOW
+        callbacks said (a late callback's say is later than the device's grid, never earlier).
+        Read off the callback's thread; a slot written meanwhile holds the old say or the new."""
+        return float(self._origins.min())
+
     def heard_at(self, ring_position: int) -> float:
         """Estimated output time at which ring sample `ring_position` will be heard."""
-        read_position, output_time = self.clock
-        return output_time + (ring_position - read_position) / self.sample_rate
+        return self.heard_origin() + ring_position / self.sample_rate
+
+    def position_heard_at(self, output_time: float) -> float:
+        """The (fractional) ring position heard at `output_time`."""
+        return (output_time - self.heard_origin()) * self.sample_rate
