@@ -7,8 +7,11 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as mrtd itself does, before numpy loads
 
 import contextlib
+import logging
 import shutil
+import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -17,6 +20,30 @@ import pytest
 
 from mrtd.audio.outputs import PacedOutput
 from mrtd.frame import CHANNELS, SAMPLE_RATE
+
+
+@pytest.fixture(autouse=True)
+def _process_state_as_found():
+    """A test that runs `mrtd`'s main in this process leaves the process as it found it.
+
+    main does what `mrtd` does for its own process: it routes logging through a queue whose
+    writer holds this test's stderr (closed once the test ends: every later test's records then
+    print "Logging error ... I/O operation on closed file"), and sets $MAGENTA_HOME from the
+    config (later tests' daemons then looked for models in this test's folder)."""
+    from mrtd.app import logs
+
+    home = os.environ.get("MAGENTA_HOME")
+    yield
+    if logs._listener is not None:
+        logs.stop_logging()  # writes out what is queued, then lets go of the stream
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if isinstance(handler, logs.DroppingQueueHandler):
+                root.removeHandler(handler)
+    if home is None:
+        os.environ.pop("MAGENTA_HOME", None)
+    else:
+        os.environ["MAGENTA_HOME"] = home
 
 
 def pytest_sessionstart(session) -> None:
@@ -103,6 +130,30 @@ def jack_server():
             process.kill()
             process.wait(5)
         sd._initialize()
+
+
+def free_udp_port() -> int:
+    """A loopback UDP port nobody holds now, for a daemon started in its own process."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mrtd_status(port: int) -> dict[str, str]:
+    """What `mrtd status` prints for the daemon on `port`, as a gallery technician would ask it;
+    AssertionError (with its words) when it does not answer."""
+    done = subprocess.run([sys.executable, "-m", "mrtd", "status", "--port", str(port), "--timeout", "5"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in done.stdout.splitlines())}
+
+
+def mrtd_frames(port: int) -> int:
+    """Frames the daemon on `port` has made so far; -1 while it does not answer yet."""
+    try:
+        return int(mrtd_status(port)["frames"])
+    except AssertionError:
+        return -1
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

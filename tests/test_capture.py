@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import wait_for
+from conftest import free_udp_port, wait_for
 from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.control import commands as c
 from mrtd.control.state import QUEUE, TIMELINE
@@ -32,7 +32,6 @@ from mrtd.core.scene.player import PreparedScene
 from mrtd.style.embedder import BuiltinEmbedder
 from osc_probe import OscProbe
 from style_fakes import builtin_control
-from test_restart import _free_port
 
 EMBEDDER = BuiltinEmbedder()
 SECRET = "SECRET-d41d8cd9"  # written into hostile files: no error may repeat it
@@ -128,7 +127,7 @@ def test_an_align_beat_is_kept_as_the_beat_it_set_not_the_wall_time_it_named():
 
 # -- kill -9, full, never written over ------------------------------------------------------------
 def test_a_kill_9_leaves_every_complete_record_and_a_replay_renders_it(tmp_path):
-    capture, port = tmp_path / "killed.capture", _free_port()
+    capture, port = tmp_path / "killed.capture", free_udp_port()
     log = tmp_path / "run.log"
     with open(log, "w") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "mrtd", "run", "--engine", "synth", "--output", "null", "--no-midi",

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import wait_for
+from conftest import free_udp_port, wait_for
 from osc_probe import OscProbe
-from test_restart import _free_port
 
 SCENE = (
     "tempo: 96\n"
@@ -36,7 +35,7 @@ def _samples(path: Path) -> np.ndarray:
 def test_a_scene_played_live_and_rendered_offline_match_sample_for_sample(tmp_path):
     scene = tmp_path / "set.yaml"
     scene.write_text(SCENE)
-    live_wav, offline_wav, port = tmp_path / "live.wav", tmp_path / "offline.wav", _free_port()
+    live_wav, offline_wav, port = tmp_path / "live.wav", tmp_path / "offline.wav", free_udp_port()
     log = tmp_path / "live.log"
     with open(log, "w") as stderr:
         process = subprocess.Popen(

@@ -5,21 +5,14 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_udp_port, mrtd_frames, wait_for
 from osc_probe import OscProbe
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start(state: Path, port: int, *extra: str) -> subprocess.Popen:
@@ -44,7 +37,7 @@ def _state(probe: OscProbe) -> dict[str, list]:
 
 
 def test_kill_dash_nine_then_restart_restores_the_journal(tmp_path):
-    state, port = tmp_path / "state", _free_port()
+    state, port = tmp_path / "state", free_udp_port()
     process = _start(state, port)
     probe = OscProbe(port)
     try:
@@ -88,7 +81,7 @@ def test_kill_dash_nine_then_restart_restores_the_journal(tmp_path):
 
 
 def test_fresh_ignores_the_journal(tmp_path):
-    state, port = tmp_path / "state", _free_port()
+    state, port = tmp_path / "state", free_udp_port()
     state.mkdir()
     (state / "journal.json").write_text(json.dumps({"version": 1, "state": {"/mrt/temperature": [2.5]}, "scene_path": None}))
     process = _start(state, port, "--fresh")
@@ -113,7 +106,7 @@ def test_a_scene_comes_back_on_its_cue_and_place_in_the_cue_list(tmp_path, loade
     """A scene (loaded over OSC, or named on the command line), 3 s into its cue list: after
     kill -9 the same scene plays, on the same cue, from the same place, and the cue at 0 s is
     not played again."""
-    scenes, state, port = tmp_path / "scenes", tmp_path / "state", _free_port()
+    scenes, state, port = tmp_path / "scenes", tmp_path / "state", free_udp_port()
     scenes.mkdir()
     (scenes / "set.yaml").write_text(
         "prompts: {rain: soft rain, bells: distant bells}\n"
@@ -171,7 +164,7 @@ def test_a_journal_from_a_run_without_a_scene_does_not_silence_the_scene(tmp_pat
     """Issue 24 (2): the recipe's first start has no scene; the technician then adds one. The
     journal of the first run is not the scene's: the scene starts as written, its first cue
     fading its prompt in from 0 (before the fix the mix stayed at 0 for every prompt)."""
-    scenes, state, port = tmp_path / "scenes", tmp_path / "state", _free_port()
+    scenes, state, port = tmp_path / "scenes", tmp_path / "state", free_udp_port()
     scenes.mkdir()
     scene = scenes / "rooms.yaml"
     scene.write_text(
@@ -217,7 +210,7 @@ def _engine_state(path: Path) -> tuple[int, int]:
 def test_kill_dash_nine_then_restart_continues_the_engines_own_state(tmp_path):
     """The music itself survives: the synth restarted after kill -9 continues the state journaled
     before it (its frames and its voices' clock go on from there), not a fresh synth from frame 0."""
-    state, port = tmp_path / "state", _free_port()
+    state, port = tmp_path / "state", free_udp_port()
     process = _start(state, port)
     kept = state / "engine-state.safetensors"
     try:
@@ -246,13 +239,13 @@ def test_kill_dash_nine_then_restart_continues_the_engines_own_state(tmp_path):
 def test_a_clean_stop_keeps_the_engines_state_as_it_was_at_the_last_frame(tmp_path):
     """A reboot or `systemctl restart` stops mrtd cleanly: what it journals of the music is its
     last frame, not what it was up to `engine_state_interval_s` (here an hour) before."""
-    state, port = tmp_path / "state", _free_port()
+    state, port = tmp_path / "state", free_udp_port()
     config = tmp_path / "mrtd.yaml"
     config.write_text("engine_state_interval_s: 3600  # an hour: only the stop writes it\n")
     process = _start(state, port, "--config", str(config))
     kept = state / "engine-state.safetensors"
     try:
-        wait_for(lambda: _frames(port) > 50, 20, "some music")
+        wait_for(lambda: mrtd_frames(port) > 50, 20, "some music")
         assert not kept.exists(), "an hour has not passed"
     finally:
         process.send_signal(signal.SIGTERM)
@@ -261,11 +254,3 @@ def test_a_clean_stop_keeps_the_engines_state_as_it_was_at_the_last_frame(tmp_pa
     frames, clock = _engine_state(kept)
     assert made - 2 <= frames <= made, "the state of the last frame or so"
     assert clock == frames * 1920
-
-
-def _frames(port: int) -> int:
-    """Frames made, as `mrtd status` says."""
-    done = subprocess.run([sys.executable, "-m", "mrtd", "status", "--port", str(port)], capture_output=True,
-                          text=True, timeout=30)
-    fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
-    return int(fields.get("frames", "0").strip())

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_udp_port, mrtd_frames, mrtd_status, wait_for
 from osc_probe import message
 
 SECONDS = float(os.environ.get("MRTD_SOAK_SECONDS", "100"))
@@ -65,20 +65,6 @@ length: 10
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _status(port: int) -> dict[str, str]:
-    """What `mrtd status` prints, as a gallery technician would ask it."""
-    done = subprocess.run([sys.executable, "-m", "mrtd", "status", "--port", str(port), "--timeout", "5"],
-                          capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in done.stdout.splitlines())}
-
-
 def _rss(pid: int) -> int:
     with open(f"/proc/{pid}/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -121,21 +107,21 @@ def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
     scene = tmp_path / "soak.yaml"
     scene.write_text(SCENE.format(version=0))
     (tmp_path / "mrtd.yaml").write_text(f"cache_dir: {tmp_path / 'cache'}\n")
-    port = _free_port()
+    port = free_udp_port()
     daemon = subprocess.Popen(
         [sys.executable, "-m", "mrtd", "run", "--config", str(tmp_path / "mrtd.yaml"), "--engine", "synth",
          "--output", "default", "--latency", latency, "--scene", str(scene), "--osc-port", str(port), "--no-midi",
          "--no-web", "--state-dir", str(tmp_path / "state"), "--record-dir", str(tmp_path / "recordings")],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "mrtd.log", "w"))
     try:
-        wait_for(lambda: daemon.poll() is not None or _frames(port) > 100, 30, "warm-up")
+        wait_for(lambda: daemon.poll() is not None or mrtd_frames(port) > 100, 30, "warm-up")
         assert daemon.poll() is None, (tmp_path / "mrtd.log").read_text()[-3000:]
-        assert _status(port)["output"].startswith("device:")
+        assert mrtd_status(port)["output"].startswith("device:")
         sender = multiprocessing.get_context("spawn").Process(target=_sender, args=(port, SECONDS, RATE,
                                                                                     os.getpriority(os.PRIO_PROCESS, 0)))
         sender.start()
-        settled = _frames(port) + 125  # 5 s of audio: allocator pools and caches settle
-        wait_for(lambda: _frames(port) > settled, 15, "the baseline")
+        settled = mrtd_frames(port) + 125  # 5 s of audio: allocator pools and caches settle
+        wait_for(lambda: mrtd_frames(port) > settled, 15, "the baseline")
         rss_before, fds_before = _rss(daemon.pid), _fds(daemon.pid)
         cpu_before = _cpu_times()
         saves = good = broken_saves = 0
@@ -148,8 +134,8 @@ def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
             sender.join(timeout=7)
         elapsed = time.monotonic() - started
         others = _who_else(cpu_before, elapsed, {daemon.pid, sender.pid})
-        wait_for(lambda: _status(port)["scene"] == f"soak {good}", 10, "the last good save to play")
-        status = _status(port)
+        wait_for(lambda: mrtd_status(port)["scene"] == f"soak {good}", 10, "the last good save to play")
+        status = mrtd_status(port)
         rss_growth, fd_growth = _rss(daemon.pid) - rss_before, _fds(daemon.pid) - fds_before
     finally:
         daemon.terminate()
@@ -166,11 +152,3 @@ def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
     assert refused == broken_saves, "each broken save refused in the log, once"
     assert int(status["osc_packets"]) > 0.9 * RATE * SECONDS
     assert daemon.returncode == 0, "a clean stop"
-
-
-def _frames(port: int) -> int:
-    """Frames made so far; -1 while the daemon does not answer yet."""
-    try:
-        return int(_status(port)["frames"])
-    except AssertionError:
-        return -1
