@@ -182,6 +182,27 @@ def test_a_capture_that_fills_stops_cleanly_and_the_music_goes_on(tmp_path, capl
     assert len(errors) == 1 and "capture_max_mb" in errors[0] and "the music goes on" in errors[0], errors
 
 
+def test_a_stopped_capture_is_on_the_disk_to_its_end_record(tmp_path, monkeypatch):
+    """A power cut after the set keeps the whole capture: the end record is synced, and the new
+    file's name with its folder."""
+    synced: list[tuple[str, int]] = []  # (what was synced, its bytes then)
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size)),
+                                                 real_fsync(fd)))
+    capture = tmp_path / "set.capture"
+    daemon = Daemon(DaemonConfig(engine="synth", output="null", osc=None, midi=False, capture=str(capture),
+                                 cache_dir=str(tmp_path / "cache"), scene_dir=str(tmp_path)))
+    daemon.start()
+    try:
+        daemon.control.submit(c.NoteOn(60))
+        wait_for(lambda: daemon.status()["capture_records"] >= 1, 10, "the note in the capture")
+    finally:
+        daemon.stop()
+    assert read_capture(capture).ended == "stopped"
+    assert synced[-1] == (str(capture), capture.stat().st_size), "the end record was synced, last"
+    assert str(tmp_path) in {name for name, _ in synced}, "the folder, for the new name"
+
+
 def test_an_existing_capture_is_never_written_over_nor_a_symlink_followed(tmp_path):
     taken = tmp_path / "taken.capture"
     taken.write_text("yesterday's set\n")

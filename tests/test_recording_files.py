@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mrtd.audio.sinks import open_sink
-from mrtd.audio.wavfile import GrowingWav, create_unused
+from mrtd.audio.wavfile import SYNC_EVERY_S, GrowingWav, create_unused
 from mrtd.frame import SAMPLE_RATE
 from conftest import probed_daemon, wait_for
 
@@ -148,6 +148,30 @@ def test_the_header_follows_the_data_on_an_injected_clock(tmp_path):
     wav.write(block[:100])
     wav.close()
     assert _frames(tmp_path / "g.wav") == 96100
+
+
+def test_a_take_is_put_on_the_disk_every_few_seconds_and_at_its_end_and_its_name_at_once(tmp_path, monkeypatch):
+    """A power cut loses what the system had not written back yet (up to 30 s on Linux), and a new
+    file's name when its folder was not synced: a take loses at most SYNC_EVERY_S."""
+    synced: list[tuple[str, int]] = []  # (what was synced, its bytes then)
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size)))
+    path, fd = create_unused(tmp_path / "take.wav")
+    assert [name for name, _ in synced] == [str(tmp_path)], "the folder, for the new name"
+    synced.clear()
+    now = [0.0]
+    wav = GrowingWav(fd, clock=lambda: now[0])
+    second = np.zeros((48000, 2), dtype=np.float32)
+    for _ in range(int(SYNC_EVERY_S) - 1):
+        now[0] += 1.0
+        wav.write(second)
+    assert synced == [], "not yet"
+    now[0] += 1.0
+    wav.write(second)
+    assert synced == [(str(path), os.fstat(fd).st_size)], f"on the disk after {SYNC_EVERY_S} s"
+    wav.write(second[:100])
+    size = os.fstat(fd).st_size
+    wav.close()
+    assert synced[1:] == [(str(path), size)], "and its end, header included, at close"
 
 
 def test_past_4_gib_the_header_becomes_rf64(tmp_path):

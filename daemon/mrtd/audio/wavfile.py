@@ -5,7 +5,11 @@ A daemon killed with SIGKILL (or a power cut) never reaches `close()`. The
 standard library's `wave` writes the sizes only there, so a 200 s take read
 back as 0.01 s. `GrowingWav` rewrites the two sizes in place as the data
 grows (from the sink's writer thread, about once a second), so after a kill
-the file says how long it is, give or take the last second. Past 4 GiB the
+the file says how long it is, give or take the last second. A kill leaves
+what was written to the system; a power cut loses what the system had not
+put on the disk yet (Linux writes back after up to 30 s, and a new file's
+name only with its folder): growing files are synced every SYNC_EVERY_S
+(`PeriodicSync`), and their folder once when they are created. Past 4 GiB the
 RIFF sizes overflow: the file becomes RF64 (EBU Tech 3306), which is why the
 header reserves a JUNK chunk the size of RF64's ds64 chunk from the start.
 """
@@ -25,6 +29,7 @@ from mrtd.frame import CHANNELS, SAMPLE_RATE
 MAX_NAME_CHARS = 120  # a recording name; the file system allows 255 bytes with the suffix
 MAX_NEW_NAMES = 1000  # take, take-2 ... take-1000, then refuse
 HEADER_UPDATE_S = 1.0  # at most this much audio is missing from the header after a kill
+SYNC_EVERY_S = 5.0  # at most this much of a take or a capture is lost to a power cut
 _SAMPLE_BYTES = 2  # 16-bit PCM
 _BLOCK_ALIGN = CHANNELS * _SAMPLE_BYTES
 _RIFF_LIMIT = 0xFFFFFFFF
@@ -57,8 +62,38 @@ def check_name(name: str) -> str:
 
 
 def create_new(path: Path) -> int:
-    """Open `path` for writing only if nothing (not even a dangling symlink) is there yet."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    """Open `path` for writing only if nothing (not even a dangling symlink) is there yet; its
+    folder is synced, so the new name survives a power cut."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        folder = os.open(Path(path).parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError:
+        pass  # a folder that cannot be synced (some network file systems): the file is still made
+    return fd
+
+
+class PeriodicSync:
+    """Puts a growing file on the disk (fsync) at most every `every_s` seconds, and when asked:
+    from its writer thread, never the generation thread (a sync can take milliseconds)."""
+
+    def __init__(self, fd: int, clock=time.monotonic, every_s: float = SYNC_EVERY_S) -> None:
+        self._fd = fd
+        self._clock = clock
+        self._every_s = every_s
+        self._next = clock() + every_s
+
+    def due(self) -> None:
+        """Sync if `every_s` has passed since the last one (OSError if the disk refuses)."""
+        if self._clock() >= self._next:
+            self.now()
+
+    def now(self) -> None:
+        os.fsync(self._fd)
+        self._next = self._clock() + self._every_s
 
 
 def create_unused(path: Path) -> tuple[Path, int]:
@@ -89,6 +124,7 @@ class GrowingWav:
         self.header_bytes = 0  # data bytes the header on disk accounts for
         os.write(fd, _HEADER)
         self._next_update = clock() + update_s
+        self._sync = PeriodicSync(fd, clock)
 
     @property
     def header_frames(self) -> int:
@@ -127,12 +163,14 @@ class GrowingWav:
             os.pwrite(self._fd, struct.pack("<I", _RIFF_LIMIT), _DATA_SIZE_AT)
         self.header_bytes = data
         self._next_update = self._clock() + self._update_s
+        self._sync.due()
 
     def close(self) -> None:
         if self._fd < 0:
             return
         try:
             self.update_header()
+            self._sync.now()
         finally:
             os.close(self._fd)
             self._fd = -1

@@ -41,13 +41,13 @@ import typing
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 from pydantic import ValidationError
 
 from mrtd import __version__
-from mrtd.audio.wavfile import create_new
+from mrtd.audio.wavfile import PeriodicSync, create_new
 from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control import commands as c
 from mrtd.control.state import ORIGINS, QUEUE, Applicable
@@ -422,6 +422,7 @@ class CaptureWriter:
             raise CaptureError(f"{self.path} exists: a capture is never written over (choose a new name)") from None
         except OSError as exc:
             raise CaptureError(f"cannot create the capture {self.path}: {exc.strerror or exc}") from None
+        self._sync = PeriodicSync(self._fd)  # a power cut loses at most SYNC_EVERY_S of the capture
         self._buffer: deque[tuple[int, Applicable, str]] = deque()
         self._taking = True  # False once full, failed or lost: the generation thread stops appending
         self.records = 0  # commands written
@@ -472,6 +473,7 @@ class CaptureWriter:
     def _run(self) -> None:
         while not self._worker.stopping.wait(WRITE_EVERY_S):
             self._drain()
+            self._put_on_disk(self._sync.due)
 
     def _drain(self) -> None:
         lines: list[bytes] = []
@@ -506,7 +508,24 @@ class CaptureWriter:
 
     def _end(self, frame: int, reason: str) -> None:
         self._write(end_line(frame, reason))
-        self.state = reason
+        if self.state != "failed":
+            self.state = reason
+        self._put_on_disk(self._sync.now)
+
+    def _put_on_disk(self, sync: Callable[[], None]) -> None:
+        if self._fd is None or self.state == "failed":
+            return
+        try:
+            sync()
+        except OSError as exc:  # the disk refused what the system held: as a refused write
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self._taking = False
+        self._buffer.clear()
+        if self.state != "failed":
+            self.state = "failed"
+            log.error("capture %s stopped: %s; the music goes on", self.path, exc.strerror or exc)
 
     def _write(self, data: bytes, records: int = 0) -> None:
         if not data or self._fd is None:
@@ -517,11 +536,7 @@ class CaptureWriter:
                 written = os.write(self._fd, view)
                 view = view[written:]
         except OSError as exc:
-            self._taking = False
-            self._buffer.clear()
-            if self.state != "failed":
-                self.state = "failed"
-                log.error("capture %s stopped: %s; the music goes on", self.path, exc.strerror or exc)
+            self._fail(exc)
             return
         self.bytes += len(data)
         self.records += records
