@@ -8,6 +8,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mrtd.app.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, fit_to_scene, read
@@ -88,6 +89,17 @@ def test_what_was_playing_is_what_comes_back(tmp_path):
     assert after.params.pop("volume") == -60.0, "it fades in from silence"
     assert after.model_dump() == {**before.model_dump(), "params": {k: v for k, v in before.params.items() if k != "volume"}}
     assert restarted.style.crossfading, "the fade under way goes on"
+
+
+def test_prompts_journaled_in_solo_come_back_as_solo_text_and_leave_it_with_solo(tmp_path):
+    """Solo encodes text prompts as 'SOLO text': a restart in Solo brings them back so from its
+    first frame, not as the words alone."""
+    state, player = _playing(tmp_path)
+    state.set("solo", True)
+    restarted, _ = _restart(tmp_path, capture(state, tmp_path / "set.yaml", player.position(state.frame)), at=5000)
+    assert restarted.values["solo"]
+    np.testing.assert_allclose(restarted.style.embedding_of("sea"), EMBEDDER.embed_text("SOLO waves on shingle"), atol=1e-6)
+    assert restarted.worded_texts()["sea"] == "waves on shingle", "a Solo switch encodes it again, as words"
 
 
 def test_the_cue_list_carries_on_from_its_place(tmp_path):

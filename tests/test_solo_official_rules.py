@@ -11,13 +11,17 @@ switch sets unmask width 127, or 0 for Accompany (App.tsx `handleModeChange`).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from conftest import probed_daemon, wait_for
+from mrtd.conditioning import EMBEDDING_DIM
 from mrtd.control.commands import NoteOff, NoteOn, SetParam
 from mrtd.frame import FRAME_SAMPLES
 from mrtd.runtime.generator import Generator
+from mrtd.style.embedder import BuiltinEmbedder
 from style_fakes import CountingEmbedder, builtin_control
 from test_gain_official_rules import Constant, rig  # noqa: F401 (rig: the same generator rig, a fixture)
 
@@ -123,3 +127,36 @@ def test_the_switch_sets_the_unmask_width_and_solo_prompts_are_encoded_as_solo_t
         probe.send("/mrt/solo", 0)
         wait_for(lambda: not daemon.control.values["solo"] and daemon.control.values["unmask"] == 0, 5, "accompany, unmask 0")
         wait_for(lambda: embedder.texts.count("deep bass") == 1, 5, "encoded again without the prefix")
+
+
+def test_in_solo_a_scenes_text_prompts_are_solo_text_too_and_its_given_embeddings_are_left_alone(tmp_path):
+    """The Jam app sends every prompt as 'SOLO text' in Solo: a scene's text prompts too, on the
+    switch and when a scene loads in Solo (encoded so from its first frame); a scene's given
+    embedding is no text, and stays as given."""
+    words = BuiltinEmbedder()
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    given = np.linspace(-0.05, 0.05, EMBEDDING_DIM).round(4).tolist()
+    (folder / "pads.yaml").write_text(f"name: pads\nprompts:\n  lead: {{text: warm pads, weight: 1}}\n  given: {{embedding: {given}}}\n")
+    (folder / "bass.yaml").write_text("name: bass\nprompts:\n  bass: {text: deep bass, weight: 1}\n")
+    with probed_daemon(tmp_path, scene=str(folder / "pads.yaml")) as (daemon, _engine, probe):
+        style = daemon.control.style
+
+        def encoded_as(name: str, text: str) -> bool:
+            embedding = style.embedding_of(name) if daemon.control.has_prompt(name) else None
+            return embedding is not None and np.allclose(embedding, words.embed_text(text), atol=1e-6)
+
+        wait_for(lambda: encoded_as("lead", "warm pads"), 10, "the scene, its words as written")
+        before = style.embedding_of("given")
+        probe.send("/mrt/solo", 1)
+        wait_for(lambda: encoded_as("lead", "SOLO warm pads"), 5, "the scene's text prompt as SOLO text")
+        np.testing.assert_array_equal(style.embedding_of("given"), before)
+        daemon.scenes.load(folder / "bass.yaml")
+        wait_for(lambda: daemon.control.has_prompt("bass"), 5, "the scene loaded in Solo")
+        assert encoded_as("bass", "SOLO deep bass"), "SOLO text from its first frame"
+        probe.send("/mrt/solo", 0)
+        wait_for(lambda: encoded_as("bass", "deep bass"), 5, "its words again after Solo")
+        # Loaded (encoded) before a switch, installed after it: encoded again once it plays.
+        daemon.scenes.load(folder / "pads.yaml", due=time.time() + 0.5)
+        probe.send("/mrt/solo", 1)
+        wait_for(lambda: encoded_as("lead", "SOLO warm pads"), 5, "a scene encoded before the switch, as SOLO text")

@@ -128,6 +128,7 @@ class ControlState:
         # clear_prompt, which change the style space's prompts in the same call, so the names
         # a client is shown and the names in the blend cannot drift apart.
         self._prompt_texts: dict[str, str] = {}
+        self._worded: set[str] = set()  # the prompts whose text is words an encoder reads (not audio, not numbers)
         self.axes: dict[str, float] = {}
         self.xy: tuple[float, float] | None = None
         self.scene: str | None = None
@@ -179,16 +180,24 @@ class ControlState:
     def has_prompt(self, name: str) -> bool:
         return name in self._prompt_texts
 
+    def worded_texts(self) -> dict[str, str]:
+        """The prompts whose text an encoder reads as words, name -> text (what Solo encodes again)."""
+        return {name: text for name, text in self._prompt_texts.items() if name in self._worded}
+
     def define_prompt(self, name: str, text: str, embedding: "np.ndarray | None", *, weight: float | None = None,
-                      position: tuple[float, float] | None = None, shown_with: Change = Change.PROMPTS) -> None:
+                      position: tuple[float, float] | None = None, shown_with: Change = Change.PROMPTS,
+                      words: bool = True) -> None:
         """Define or re-define prompt `name` (generation thread): its text here, its embedding (None:
         still encoding), weight and place in the style space, in one step. ValueError past MAX_PROMPTS.
 
-        `shown_with`: the feedback that shows the new list (a scene's prompts go out after its name)."""
+        `shown_with`: the feedback that shows the new list (a scene's prompts go out after its name).
+        `words`: the embedding is the text's, encoded (False: a scene's audio or numbers, which the
+        text only names)."""
         check_prompt_room(name, self._prompt_texts)
         self.style.set_prompt(name, embedding, weight=weight, position=position)
         self.style.set_prompt_text(name, text)  # `musiccoca:` tokens and `:centroid` texts (style/prompt_text.py)
         self._prompt_texts[name] = text
+        (self._worded.add if words else self._worded.discard)(name)
         self.changed.update((Change.MIX, shown_with))
 
     def prompt_ready(self, name: str, embedding: "np.ndarray") -> None:
@@ -203,6 +212,7 @@ class ControlState:
             return False
         self.style.remove_prompt(name)
         del self._prompt_texts[name]
+        self._worded.discard(name)
         self.changed.update((Change.MIX, shown_with))
         return True
 

@@ -15,6 +15,7 @@ from mrtd.control.commands import Command
 from mrtd.control.state import ControlState
 from mrtd.core.scenes import SceneHost
 from mrtd.style.curves import CURVES
+from mrtd.style.prompt_text import encoder_text
 from mrtd.vocabulary.changes import Change
 from mrtd.vocabulary.params import PARAMS
 
@@ -123,8 +124,10 @@ def restore(state: ControlState, music: MusicState, embeddings: Mapping[str, np.
 
 
 def embeddings_of(music: MusicState, embed_text: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
-    """The journal's prompts encoded (on the caller's thread, before the audio starts)."""
-    return {name: embed_text(text) for name, text in music.prompts.items()}
+    """The journal's prompts encoded (on the caller's thread, before the audio starts), as 'SOLO
+    text' when Solo was on (style/prompt_text.py `encoder_text`): what they sounded like then."""
+    solo = bool(music.params.get("solo", 0.0))
+    return {name: embed_text(encoder_text(text, solo)) for name, text in music.prompts.items()}
 
 
 @dataclass(frozen=True)

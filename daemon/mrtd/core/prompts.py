@@ -98,9 +98,14 @@ class PromptController:
 
     def changed(self, frame: int, changes: set[Change], state: ControlState) -> None:
         """Generation thread (a session listener): Solo encodes text prompts as 'SOLO text', so a
-        switch queues them again."""
+        switch queues every prompt whose text is words again, a scene's included; and a scene
+        installed in Solo had its prompts encoded when it was loaded, maybe before the switch:
+        they are queued again too (the cache answers at once when the load had it right)."""
         if Change.SOLO in changes:
-            self.encoder.set_solo(bool(state.values["solo"]), set(state.prompt_texts))
+            self.encoder.set_solo(bool(state.values["solo"]), state.worded_texts())
+        elif Change.SCENE in changes and state.values["solo"]:
+            for name, text in state.worded_texts().items():
+                self.encoder.submit(name, text=text)
 
     def _ready(self, name: str, embedding: np.ndarray) -> None:
         self._controls.submit(c.PromptReady(name, embedding))

@@ -41,6 +41,7 @@ from mrtd.frame import FRAME_SECONDS
 from mrtd.core.scene.player import PreparedScene, ScenePlayer, WallAt, cue_label, find_cue, prepare_scene
 from mrtd.core.scene.schema import Mapping, Scene
 from mrtd.lifecycle import Worker
+from mrtd.style.prompt_text import encoder_text
 from mrtd.yamlcheck import MAX_BYTES, read_text
 
 if TYPE_CHECKING:
@@ -239,7 +240,10 @@ class SceneHost:
                 digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
                 scene = self._parse(path, root)
                 embedder = self._embedder
-                prepared = prepare_scene(scene, path, embedder.embed_text,
+                # In Solo its text prompts are encoded as 'SOLO text' (a switch while this loads:
+                # the prompts controller queues them again when the scene installs).
+                solo = bool(self._control.values["solo"])
+                prepared = prepare_scene(scene, path, lambda words: embedder.embed_text(encoder_text(words, solo)),
                                          embedder.embed_audio_file if embedder.supports_audio else None, audio, text)
             except SceneError as exc:
                 self.last_errors = exc.errors

@@ -13,9 +13,11 @@ the last text sent for a prompt is the one that lands. `cancel(name)` drops
 a prompt's pending work (when it is removed).
 
 Solo (the Jam app's mode, `set_solo`) changes what a text is encoded as: "SOLO " and the text
-(style/prompt_text.py `encoder_text`). The worker keeps the last text asked for each prompt
-(bounded), so that switching Solo encodes them again, as the Jam app sends its prompt again
-when the mode changes; until the new embedding arrives, a prompt keeps the one it has.
+(style/prompt_text.py `encoder_text`). Switching Solo encodes the text prompts again, as the
+Jam app sends its prompt again when the mode changes: those the caller names (the daemon: every
+prompt defined whose text is words, a scene's and a restored one's too), else the last text
+asked for each prompt here (bounded); until the new embedding arrives, a prompt keeps the one
+it has.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -106,15 +108,17 @@ class EncoderWorker:
             request = EncodeRequest(name, sequence=self._sequence, samples=samples, sample_rate=sample_rate)
         self._queue.put(request)
 
-    def set_solo(self, on: bool, names: "set[str] | None" = None) -> None:
-        """Switch Solo; on a change, encode again the text prompts asked for before (only those in
-        `names`, the prompts defined now, when given). Any thread: it only queues requests."""
+    def set_solo(self, on: bool, texts: "Mapping[str, str] | None" = None) -> None:
+        """Switch Solo; on a change, encode again `texts` (name -> text: every prompt defined now
+        whose text is words, a scene's and a restored one's too), or, without them, the text
+        prompts asked for here before. Any thread: it only queues requests."""
         if bool(on) == self.solo:
             return
         self.solo = bool(on)
-        with self._lock:
-            again = [(name, text) for name, text in self._texts.items() if names is None or name in names]
-        for name, text in again:
+        if texts is None:
+            with self._lock:
+                texts = dict(self._texts)
+        for name, text in list(texts.items()):
             self.submit(name, text=text)
 
     def cancel(self, name: str) -> None:

@@ -217,7 +217,8 @@ class ScenePlayer:
         for name, prompt in scene.prompts.items():
             weight = weights_now.get(name, prompt.weight if not keep_mix else 0.0)
             state.define_prompt(name, prompt.text or prompt.audio or "(embedding)", self.prepared.embeddings[name],
-                                weight=weight, position=prompt.position, shown_with=Change.SCENE)
+                                weight=weight, position=prompt.position, shown_with=Change.SCENE,
+                                words=prompt.text is not None)
         if self.prepared.pca is not None:
             style.apply_pca(self.prepared.pca)
         for name, axis in scene.axes.items():
