@@ -4,10 +4,19 @@ engine; each load is a crossfaded swap the capture records with its bank."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 
 from conftest import probed_daemon, wait_for
+from mrtd.app.daemon import Daemon, DaemonConfig
 from mrtd.core.banks import bank_path
+from mrtd.core.capture import read_capture
+from mrtd.frame import FRAME_SAMPLES
+from mrtd.inputs.osc.server import OscConfig
+from osc_probe import OscProbe
+from test_capture_replay import replay, samples
 from mrtd.engines import state as engine_state
 from mrtd.engines.synth import SynthEngine
 
@@ -103,3 +112,51 @@ def test_a_scene_cue_loads_a_bank_and_a_missing_bank_lets_the_music_go_on(tmp_pa
         probe.send("/mrt/cue", "fresh")
         fresh = _swapped_to(daemon, loaded)
         assert fresh.loaded_bank == 0 and fresh.frames_made < saved.frames
+
+
+def test_a_session_whose_cue_loaded_a_bank_replays_sample_for_sample_from_its_state_folder(tmp_path):
+    """Rehearse with banks, render the capture: `mrtd render --replay --state-dir` loads the bank
+    where the cue did live (the capture holds the load; the replayed cue does not ask again), and
+    is the live session sample for sample. Without the state folder it swaps to a fresh engine
+    there, and says so."""
+    state, scene, live, capture = tmp_path / "state", tmp_path / "banks.yaml", tmp_path / "live.wav", tmp_path / "set.capture"
+    scene.write_text(SCENE_WITH_BANKS)
+    daemon = Daemon(DaemonConfig(engine="synth", seed=2, output="null", outputs=[f"wav:{live}"], capture=str(capture),
+                                 state_dir=str(state), engine_state_interval_s=0, scene=str(scene), scene_dir=str(tmp_path),
+                                 osc=OscConfig(port=0), midi=False, cache_dir=str(tmp_path / "cache")))
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        wait_for(lambda: daemon.generator.frames > 30, 10, "frames")
+        assert probe.request("/mrt/state/save", "/mrt/state/bank", 2) == ["save", 2]
+        wait_for(bank_path(state, 2).is_file, 10, "bank 2 written")
+        wait_for(lambda: daemon.generator.frames > engine_state.read(bank_path(state, 2), 16 << 20).frames + 50, 10,
+                 "the music to move past the save")
+        playing = daemon.generator.engine
+        probe.send("/mrt/cue", "saved")
+        assert _swapped_to(daemon, playing).loaded_bank == 2
+        frames = daemon.generator.frames
+        wait_for(lambda: daemon.generator.frames > frames + 25, 10, "a second of the loaded bank")
+    finally:
+        probe.close()
+        daemon.stop()
+    swapped_on = next(frame for frame, _, command in read_capture(capture).records if type(command).__name__ == "SwapEngine")
+
+    heard = samples(live)
+    replayed = replay(capture, tmp_path / "replay.wav", "--state-dir", str(state))
+    made = samples(tmp_path / "replay.wav")
+    assert len(made) == len(heard) and np.abs(made).max() > 1000
+    different = np.flatnonzero(np.any(heard != made, axis=1))
+    assert different.size == 0, f"first difference at frame {different[0] // FRAME_SAMPLES} (the swap: {swapped_on})"
+    # Loaded once, from the capture's swap: nothing to say (the replayed cue does not ask again).
+    assert "not loaded" not in replayed.stderr and "state folder" not in replayed.stderr, replayed.stderr
+
+    refused = subprocess.run([sys.executable, "-m", "mrtd", "render", str(scene), "-o", str(tmp_path / "scene.wav"),
+                              "--state-dir", str(state)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--state-dir is for a replay" in refused.stderr, refused.stderr
+
+    fresh = replay(capture, tmp_path / "fresh.wav")
+    assert "loaded bank 2 live; the replay has no state folder" in fresh.stderr, fresh.stderr
+    made = samples(tmp_path / "fresh.wav")
+    assert np.array_equal(made[: swapped_on * FRAME_SAMPLES], heard[: swapped_on * FRAME_SAMPLES])
+    assert not np.array_equal(made[swapped_on * FRAME_SAMPLES:], heard[swapped_on * FRAME_SAMPLES:])

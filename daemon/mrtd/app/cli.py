@@ -112,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--backend", default="auto", choices=BACKENDS,
                         help="what steps mrt2: mlx, jax (the jax extra), auto: the fastest installed here (default)")
     render.add_argument("--musiccoca-dir", default=None, help="MusicCoCa files (default: under $MAGENTA_HOME)")
+    render.add_argument("--state-dir", default=None,
+                        help="a replay: the state folder the session ran with, whose banks its /mrt/state/load "
+                             "and cue `state:` loads are loaded from again, as the files are now (without it the "
+                             "replay swaps to a fresh engine there, and says so)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
     token = commands.add_parser("web-token", help="print the web page's URL with the token kept in the state folder",
@@ -226,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("render what? name a scene file, or --replay a capture (not both)")
         if args.replay is not None and args.start is not None:
             parser.error("--start is for a scene on the clock; a replay starts where its capture did")
+        if args.replay is None and args.state_dir is not None:
+            parser.error("--state-dir is for a replay (its bank loads); a scene's cues load no banks offline")
         return _render(args)
     if args.command == "web-token":
         return _web_token(args)
@@ -435,7 +441,8 @@ def _render(args: argparse.Namespace) -> int:
     try:
         if args.replay is not None:
             result = render_replay(args.replay, args.output, args.seconds, args.engine, args.model, args.seed,
-                                   musiccoca_folder=args.musiccoca_dir, overwrite=args.overwrite, backend=args.backend)
+                                   musiccoca_folder=args.musiccoca_dir, overwrite=args.overwrite, backend=args.backend,
+                                   state_dir=args.state_dir)
         else:
             start = start_time(args.start, args.scene) if args.start is not None else None
             result = render_scene(args.scene, args.output, args.seconds, args.seed or 0, args.engine or "synth",

@@ -30,6 +30,7 @@ from mrtd.app.render_progress import ProgressBar, StopRequest
 from mrtd.app.style_choice import StyleChoice, choose_style
 from mrtd.audio.wavfile import GrowingWav, create_new
 from mrtd.control.state import ControlState
+from mrtd.core.banks import replay_bank
 from mrtd.core.capture import read_capture
 from mrtd.core.session import Session, build_session
 from mrtd.engine import Engine
@@ -185,13 +186,14 @@ def render_replay(capture_path: str | Path, out_path: str | Path, seconds: float
                   engine_name: str | None = None, model: str | None = None, seed: int | None = None,
                   cache_dir: str | None = None, progress: bool | None = None, musiccoca_folder: str | None = None,
                   overwrite: bool = False, watch: "Callable[[Generator[ControlState, Engine]], None] | None" = None,
-                  backend: str = "auto") -> Rendered:
+                  backend: str = "auto", state_dir: str | Path | None = None) -> Rendered:
     """Render the session captured at `capture_path` (`mrtd run --capture`) to a WAV: its commands,
     each applied on the frame it applied live. The engine, model and seed are the capture's unless
     given; an engine given plays throughout (the capture's engine swaps are not played). Without
     `seconds`, up to where the session stopped (or, cut short, its last command and a tail).
     CaptureError for a capture that cannot be read, before anything is written. `watch`: called
-    after each frame with the generator (its engine included), e.g. to read mrt2's tokens."""
+    after each frame with the generator (its engine included), e.g. to read mrt2's tokens.
+    `state_dir`: the banks the session's bank loads are loaded from again (None: fresh engines)."""
     capture_path, out_path = Path(capture_path), Path(out_path)
     capture = read_capture(capture_path)
     check_output(out_path, [capture_path], overwrite)
@@ -208,7 +210,7 @@ def render_replay(capture_path: str | Path, out_path: str | Path, seconds: float
     generator = _offline(session, _engine(name, model, seed, style, backend))
     generator.ducks_ahead = header.ducks  # a reset asked for now fades in as it did live
     session.replay(capture, (lambda swap_name, swap_model: _engine(swap_name, swap_model, seed, style, backend))
-                   if engine_name is None else None)
+                   if engine_name is None else None, replay_bank(state_dir) if state_dir is not None else None)
     if seconds is not None:
         length = seconds
     elif capture.ended:
