@@ -16,7 +16,7 @@ from style_fakes import builtin_control, unit
 
 PACKAGE = Path(__file__).resolve().parents[1] / "daemon" / "mrtd"
 # The inputs and the surfaces that serve them, each running on a thread of its own.
-INPUT_SIDE = ["app/surface.py", "app/web_surface.py", "app/midi_host.py", "inputs/link.py",
+INPUT_SIDE = ["app/surface.py", "app/web_surface.py", "inputs/midi_host.py", "inputs/link.py",
               *(str(p.relative_to(PACKAGE)) for p in sorted((PACKAGE / "inputs" / "web").glob("*.py")))]
 
 

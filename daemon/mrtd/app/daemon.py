@@ -38,7 +38,7 @@ from mrtd.audio.clock import FrameClock
 from mrtd.core.engine_choice import model_source_of, verdict_word
 from mrtd.app.discovery import Advertisement, advertise
 from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
-from mrtd.app.midi_host import MidiHost
+from mrtd.inputs.midi_host import MidiHost
 from mrtd.app.listening import Listening, check_follow
 from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
 from mrtd.core.banks import StateBanks
