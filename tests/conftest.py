@@ -156,13 +156,16 @@ def mrtd_frames(port: int) -> int:
         return -1
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    """Wait for a condition driven by the audio clock (polled), failing with `what` on timeout."""
+def wait_for(condition, timeout: float, what: str, every: float = 0.01) -> None:
+    """Wait for a condition driven by the audio clock (polled `every` seconds), failing with `what`
+    on timeout. A condition that asks another process (`mrtd status`: a Python start, 0.2 s of CPU)
+    polls about once a second, as a person or a monitor would: asked back to back, it takes a core
+    of a two-core machine from the daemon it watches."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
+        time.sleep(every)
 
 
 def control_state(daemon) -> dict:

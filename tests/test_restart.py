@@ -245,7 +245,7 @@ def test_a_clean_stop_keeps_the_engines_state_as_it_was_at_the_last_frame(tmp_pa
     process = _start(state, port, "--config", str(config))
     kept = state / "engine-state.safetensors"
     try:
-        wait_for(lambda: mrtd_frames(port) > 50, 20, "some music")
+        wait_for(lambda: mrtd_frames(port) > 50, 20, "some music", every=1.0)
         assert not kept.exists(), "an hour has not passed"
     finally:
         process.send_signal(signal.SIGTERM)

@@ -114,14 +114,14 @@ def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
          "--no-web", "--state-dir", str(tmp_path / "state"), "--record-dir", str(tmp_path / "recordings")],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "mrtd.log", "w"))
     try:
-        wait_for(lambda: daemon.poll() is not None or mrtd_frames(port) > 100, 30, "warm-up")
+        wait_for(lambda: daemon.poll() is not None or mrtd_frames(port) > 100, 30, "warm-up", every=1.0)
         assert daemon.poll() is None, (tmp_path / "mrtd.log").read_text()[-3000:]
         assert mrtd_status(port)["output"].startswith("device:")
         sender = multiprocessing.get_context("spawn").Process(target=_sender, args=(port, SECONDS, RATE,
                                                                                     os.getpriority(os.PRIO_PROCESS, 0)))
         sender.start()
         settled = mrtd_frames(port) + 125  # 5 s of audio: allocator pools and caches settle
-        wait_for(lambda: mrtd_frames(port) > settled, 15, "the baseline")
+        wait_for(lambda: mrtd_frames(port) > settled, 15, "the baseline", every=1.0)
         rss_before, fds_before = _rss(daemon.pid), _fds(daemon.pid)
         cpu_before = _cpu_times()
         saves = good = broken_saves = 0
@@ -134,7 +134,7 @@ def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
             sender.join(timeout=7)
         elapsed = time.monotonic() - started
         others = _who_else(cpu_before, elapsed, {daemon.pid, sender.pid})
-        wait_for(lambda: mrtd_status(port)["scene"] == f"soak {good}", 10, "the last good save to play")
+        wait_for(lambda: mrtd_status(port)["scene"] == f"soak {good}", 10, "the last good save to play", every=1.0)
         status = mrtd_status(port)
         rss_growth, fd_growth = _rss(daemon.pid) - rss_before, _fds(daemon.pid) - fds_before
     finally:
