@@ -231,6 +231,28 @@ def probed_daemon(folder, **config):
             probe.close()
 
 
+@contextlib.contextmanager
+def clocked_daemon(folder, **config):
+    """A daemon on a RecordingEngine whose output is a ClockedCapture (the frame heard at each
+    wall time is known exactly), OSC on a free loopback port, playing: yields (daemon, engine,
+    sink, probe). `config` adds DaemonConfig fields."""
+    from engines_for_tests import RecordingEngine
+    from mrtd.app.daemon import Daemon, DaemonConfig
+    from mrtd.inputs.osc.server import OscConfig
+    from osc_probe import OscProbe
+
+    engine, sink = RecordingEngine(), ClockedCapture()
+    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), cache_dir=str(folder), **config), engine=engine, output=sink)
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
+        yield daemon, engine, sink, probe
+    finally:
+        probe.close()
+        daemon.stop()
+
+
 def timetag_misses(engine, sink: ClockedCapture, probe, count: int, seed: int = 7) -> list[int]:
     """Send `count` timetagged /mrt/temperature bundles 0.3-0.5 s ahead; for each, how many frames
     the engine's frame that first saw it differs from the frame heard at its timetag (0 = exact)."""

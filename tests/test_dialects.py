@@ -6,13 +6,10 @@ import time
 
 import pytest
 
-from conftest import ClockedCapture, probed_daemon, wait_for
-from engines_for_tests import RecordingEngine
-from mrtd.app.daemon import Daemon, DaemonConfig
+from conftest import clocked_daemon, probed_daemon, wait_for
 from mrtd.conditioning import NOTE_HELD, NOTE_ON_MODEL, NOTE_ONSET
 from mrtd.inputs.osc.dialect import DirtConfig
-from mrtd.inputs.osc.server import OscConfig
-from osc_probe import OscProbe, bundle, message
+from osc_probe import bundle, message
 
 SOUNDING = (NOTE_HELD, NOTE_ONSET, NOTE_ON_MODEL)  # onset mode 0 (the default) sends "on"
 
@@ -23,15 +20,8 @@ def dirt(*pairs) -> bytes:
 
 @pytest.fixture
 def clocked(tmp_path):
-    engine, sink = RecordingEngine(), ClockedCapture()
-    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), cache_dir=str(tmp_path),
-                                 dirt=DirtConfig(sounds={"fx": "param:cfg_style"})), engine=engine, output=sink)
-    daemon.start()
-    probe = OscProbe(daemon.osc.port)
-    wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
-    yield daemon, engine, sink, probe
-    probe.close()
-    daemon.stop()
+    with clocked_daemon(tmp_path, dirt=DirtConfig(sounds={"fx": "param:cfg_style"})) as playing:
+        yield playing
 
 
 def first_frame(engine, check, what, after=-1):

@@ -9,26 +9,16 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ClockedCapture, control_state, timetag_misses, wait_for
-from engines_for_tests import RecordingEngine
-from mrtd.app.daemon import Daemon, DaemonConfig
+from conftest import clocked_daemon, control_state, timetag_misses, wait_for
 from mrtd.vocabulary.codec import PacketError, timed_messages
-from mrtd.inputs.osc.server import OscConfig
 from mrtd.inputs.osc.table import ROUTES
-from osc_probe import OscProbe, bundle, message
+from osc_probe import bundle, message
 
 
 @pytest.fixture
 def rig(tmp_path):
-    engine = RecordingEngine()
-    sink = ClockedCapture()
-    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), cache_dir=str(tmp_path)), engine=engine, output=sink)
-    daemon.start()
-    probe = OscProbe(daemon.osc.port)
-    wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
-    yield daemon, engine, sink, probe
-    probe.close()
-    daemon.stop()
+    with clocked_daemon(tmp_path) as playing:
+        yield playing
 
 
 def test_a_timetagged_bundle_lands_in_the_frame_that_covers_its_time(rig):
@@ -139,12 +129,7 @@ def test_a_big_heap_of_libraries_does_not_let_the_collector_starve_the_generator
     import gc
 
     libraries = [{"module": i, "names": [i]} for i in range(300_000)]  # what big imports leave behind
-    engine, sink = RecordingEngine(), ClockedCapture()
-    daemon = Daemon(DaemonConfig(osc=OscConfig(port=0), cache_dir=str(tmp_path)), engine=engine, output=sink)
-    daemon.start()
-    probe = OscProbe(daemon.osc.port)
-    try:
-        wait_for(lambda: daemon.generator.frames > 10, 5, "the music to start")
+    with clocked_daemon(tmp_path) as (daemon, _engine, _sink, probe):
         packets = [message("/mrt/cfg/style", float(v)) for v in np.linspace(-1, 7, 97)]
         longest = 0.0
         for _ in range(8):
@@ -158,7 +143,4 @@ def test_a_big_heap_of_libraries_does_not_let_the_collector_starve_the_generator
         wait_for(lambda: daemon.control.pending() == 0, 5, "the schedule to drain")
         print(f"longest full collection while playing: {longest * 1000:.1f} ms")
         assert daemon.status()["underruns"] == 0
-    finally:
-        probe.close()
-        daemon.stop()
-        del libraries
+    del libraries

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import style_fakes as fakes
+from musiccoca_standin import CORPUS  # the stand-in's tokenizer is trained on it too
 from mrtd.style.musiccoca import (
     CLIP_SAMPLES,
     MAX_TEXT_TOKENS,
@@ -21,17 +22,6 @@ from mrtd.style.musiccoca import (
 from mrtd.style.musiccoca_assets import InvalidModelError, magenta_home, musiccoca_dir
 
 import sentencepiece  # noqa: E402  (the test extra installs it)
-
-CORPUS = [
-    "dark ambient drone with soft pads",
-    "bright fast techno with hard drums",
-    "warm lofi hip hop beat with piano",
-    "cinematic orchestral strings and bells",
-    "funky bass groove with jazzy guitar",
-    "minimal house with deep bass and sparse percussion",
-    "melancholic piano ballad in a minor key",
-    "aggressive distorted synthwave with fast arpeggios",
-] * 4
 
 
 @pytest.fixture(scope="module")
