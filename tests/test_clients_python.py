@@ -293,7 +293,7 @@ def test_every_command_the_client_builds_is_one_the_daemon_accepts(rig):
     from mrtd.inputs.osc.table import TABLE
 
     replies = {"/mrt/status", "/mrt/sync", "/mrt/ping", "/mrt/hello", "/mrt/subscribe", "/mrt/unsubscribe",
-               "/mrt/prefill", "/mrt/prefill/tokens", "/mrt/model", "/mrt/record/start", "/mrt/record/stop", "/mrt/buffersize",
+               "/mrt/prefill", "/mrt/prefill/tokens", "/mrt/tokens/save", "/mrt/model", "/mrt/record/start", "/mrt/record/stop", "/mrt/buffersize",
                "/mrt/state/save", "/mrt/state/load", "/mrt/state/factory"}  # request() methods
     dialects = {"/seedrotation", "/drumless", "/prompt", "/prompt_clear",  # the official front ends' own forms
                 "/dirt/play", "/n", "/p", "/w", "/c", "/t", "/x"}  # other clients' names

@@ -62,3 +62,24 @@ def test_a_prefill_from_captured_tokens_puts_the_same_token_history_in_a_fresh_e
 def test_tokens_that_are_no_token_frames_are_refused(engine, tokens):
     with pytest.raises(ValueError, match="prefill tokens"):
         engine.prefill_from_tokens(tokens)
+
+
+def test_tokens_made_are_each_frames_tokens_out_since_the_music_last_started(engine, monkeypatch):
+    """What `/mrt/tokens/save` writes: every frame's tokens out, oldest first, since the last
+    reset, the last MAX_TOKEN_PREFILL_FRAMES when there were more (a ring)."""
+    engine.reset()
+    assert engine.tokens_made().shape == (0, 12)
+    seen = []
+    for _ in range(5):
+        _run(engine, 1)
+        seen.append(engine.last_tokens())
+    np.testing.assert_array_equal(engine.tokens_made(), np.stack(seen))
+    engine.reset()
+    assert len(engine.tokens_made()) == 0, "a reset starts the music, and its tokens, again"
+    monkeypatch.setattr("mrtd.engines.mrt2.MAX_TOKEN_PREFILL_FRAMES", 3)
+    engine._made_tokens = np.zeros((3, 12), np.int32)  # a ring of 3, as the 1,500 one wraps
+    seen = []
+    for _ in range(7):
+        _run(engine, 1)
+        seen.append(engine.last_tokens())
+    np.testing.assert_array_equal(engine.tokens_made(), np.stack(seen[-3:]))

@@ -85,3 +85,57 @@ def test_prefill_from_tokens_over_osc_on_the_tiny_model(tmp_path, monkeypatch):
     finally:
         probe.close()
         daemon.stop()
+
+
+def _read_when_whole(path) -> np.ndarray | None:
+    try:
+        return read_prefill_tokens(path)
+    except ValueError:  # not there yet, or still being written
+        return None
+
+
+def test_tokens_out_over_osc_are_the_music_made_and_come_back_in_through_a_prefill(tmp_path, monkeypatch):
+    """/mrt/tokens/save NAME: the tokens of every frame made since the music started, as a new
+    NAME.npy in the audio folder, never over another file; /mrt/prefill/tokens takes them back."""
+    from mrtd.app.daemon import Daemon, DaemonConfig
+    from mrtd.inputs.osc.server import OscConfig
+    from osc_probe import OscProbe
+
+    tiny.export_tiny_model(tmp_path, MODEL)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    (audio / "taken.npy").write_bytes(b"yesterday's branch")
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
+    daemon = Daemon(DaemonConfig(engine="mrt2", model=MODEL, output="null", osc=OscConfig(port=0), midi=False,
+                                 cache_dir=str(tmp_path / "cache"), audio_dir=str(audio)))
+    daemon.start()
+    probe = OscProbe(daemon.osc.port)
+    try:
+        wait_for(lambda: daemon.generator.frames > 20, 60, "frames")
+        assert probe.request("/mrt/tokens/save", "/mrt/tokens/saving", "branch") == ["branch.npy"]
+        wait_for(lambda: _read_when_whole(audio / "branch.npy") is not None, 20, "branch.npy written")
+        saved = read_prefill_tokens(audio / "branch.npy")
+        engine = daemon.generator.engine
+        wait_for(lambda: len(engine.tokens_made()) > len(saved) + 5, 20, "the music to go on")
+        assert len(saved) > 20, "every frame up to the save"
+        np.testing.assert_array_equal(saved, engine.tokens_made()[: len(saved)])
+        for args, reason in [(["branch"], "never written over"), (["taken.npy"], "never written over"),
+                             (["../outside"], "outside")]:
+            error = probe.request("/mrt/tokens/save", "/mrt/error", *args)
+            assert reason in error[1], error
+        assert (audio / "taken.npy").read_bytes() == b"yesterday's branch"
+
+        before = daemon.generator.engine
+        assert probe.request("/mrt/prefill/tokens", "/mrt/prefilling", "branch.npy") == ["branch.npy"]
+        wait_for(lambda: daemon.generator.engine is not before, 60, "the prefilled copy to take over")
+        assert daemon.generator.engine.prefilled_frames == len(saved)
+    finally:
+        probe.close()
+        daemon.stop()
+
+
+def test_tokens_out_is_refused_on_the_synth(tmp_path):
+    with probed_daemon(tmp_path, engine=SynthEngine(), audio_dir=str(tmp_path)) as (_daemon, _engine, probe):
+        error = probe.request("/mrt/tokens/save", "/mrt/error", "branch")
+        assert "needs the mrt2 engine" in error[1], error
+    assert not (tmp_path / "branch.npy").exists()

@@ -39,7 +39,7 @@ SAMPLES: dict[type[q.Request], q.Request] = {s.__class__: s for s in (
     q.Event(("note", 2, "velocity", 0.5)), q.DirtPlay(("s", "mrt", "n", 3.0)), q.OrcaNote((4, 0, 35, 2)),
     q.OrcaParam((0, 20)), q.OrcaWeight((1, 35)), q.OrcaCue((2,)), q.OrcaTempo((3, 12)), q.OrcaClear(),
     q.Status(), q.Sync(), q.Ping(("fence-1", 2)), q.Hello(123456), q.Subscribe(9000), q.Unsubscribe(None),
-    q.Prefill("intro.wav"), q.PrefillTokens("intro.npy"), q.Model("mrt2_small"), q.RecordStart("take"), q.RecordStop(),
+    q.Prefill("intro.wav"), q.PrefillTokens("intro.npy"), q.TokensSave("branch"), q.Model("mrt2_small"), q.RecordStart("take"), q.RecordStop(),
     q.OfficialPrompt(2, "warm pads", 0.5), q.OfficialPromptClear(4), q.BufferSize(4096), q.Solo(True),
     q.StateSave(3), q.StateLoad(16), q.StateFactory(),
 )}
@@ -113,6 +113,7 @@ class _Responder:
             q.RecordStop: lambda: r.RecordStopped(""),
             q.Prefill: lambda: r.Prefilling("silence"),
             q.PrefillTokens: lambda: r.Prefilling("intro.npy"),
+            q.TokensSave: lambda: r.TokensSaving("branch.npy"),
             q.Model: lambda: r.Loading("mrt2_small"),
             q.BufferSize: lambda: r.BufferSize(8192, "balanced", 3, "now"),
             q.StateSave: lambda: r.StateBank("save", 3),
@@ -168,7 +169,7 @@ CLIENT_CALLS: list[tuple[str, tuple, dict]] = [
     ("learn", ("temperature",), {}), ("learn", ("warmth", "axis"), {}), ("event", (), {"note": 2, "velocity": 0.5}),
     ("status", (), {}), ("ping", (), {}), ("hello", (), {}), ("sync", (), {}), ("state", (), {}), ("subscribe", (), {}),
     ("subscribe", (9000,), {}), ("unsubscribe", (), {}), ("record_start", ("take",), {}), ("record_start", (), {}),
-    ("record_stop", (), {}), ("prefill", ("intro.wav",), {}), ("prefill", (), {}), ("prefill_tokens", ("intro.npy",), {}), ("model", ("mrt2_small",), {}),
+    ("record_stop", (), {}), ("prefill", ("intro.wav",), {}), ("prefill", (), {}), ("prefill_tokens", ("intro.npy",), {}), ("save_tokens", ("branch",), {}), ("model", ("mrt2_small",), {}),
     ("state_save", (3,), {}), ("state_load", (16,), {}), ("state_factory", (), {}),
     ("buffersize", (8192,), {}), ("solo", (), {}), ("solo", (False,), {}),
 ]

@@ -1741,6 +1741,24 @@
      ],
      "text": "/mrt/prefill/tokens take.npy"
     }
+   },
+   {
+    "box": {
+     "id": "obj-tokens-save",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      680,
+      760,
+      160,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/mrt/tokens/save take"
+    }
    }
   ],
   "lines": [
@@ -2732,6 +2750,18 @@
     "patchline": {
      "source": [
       "obj-prefill-tokens",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-tokens-save",
       0
      ],
      "destination": [

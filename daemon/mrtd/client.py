@@ -519,6 +519,11 @@ class Client(Commands[None]):
         """mrt2: continue the model from raw tokens (a .npy, int32 [frames, 12]) in the daemon's audio folder."""
         return self.ask(q.PrefillTokens(tokens_name), r.Prefilling, timeout).name
 
+    def save_tokens(self, tokens_name: str, timeout: float | None = None) -> str:
+        """mrt2: save the tokens made since the music last started as a new .npy in the audio
+        folder; the file's name (what `prefill_tokens` takes back)."""
+        return self.ask(q.TokensSave(tokens_name), r.TokensSaving, timeout).name
+
     def model(self, name: str, timeout: float | None = None) -> str:
         """mrt2: load another model beside the running one and crossfade to it."""
         return self.ask(q.Model(name), r.Loading, timeout).name
@@ -736,6 +741,9 @@ class AsyncClient(Commands[Awaitable[None]]):
 
     async def prefill_tokens(self, tokens_name: str, timeout: float | None = None) -> str:
         return (await self.ask(q.PrefillTokens(tokens_name), r.Prefilling, timeout)).name
+
+    async def save_tokens(self, tokens_name: str, timeout: float | None = None) -> str:
+        return (await self.ask(q.TokensSave(tokens_name), r.TokensSaving, timeout)).name
 
     async def model(self, name: str, timeout: float | None = None) -> str:
         return (await self.ask(q.Model(name), r.Loading, timeout)).name

@@ -123,6 +123,9 @@ class Surface:
     def prefill_tokens(self, name: str) -> None:
         self._services.engine.prefill_tokens_named(name)
 
+    def tokens_save(self, name: str) -> str:
+        return self._services.engine.save_tokens_named(name)
+
     def model(self, name: str, answer: Answer | None = None) -> None:
         self._services.engine.model(name, answer)
 

@@ -11,6 +11,7 @@ the generator takes it over in the same frame, with the same crossfade.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from mrtd.core.engine_choice import choose_live_engine, source_words, verdict_wo
 from mrtd.engine import Engine
 from mrtd.engines import ENGINE_NAMES, BaseEngine, create_engine, mrt2
 from mrtd.engines.mrt2 import ENCODER_INPUT_SAMPLES, MAX_TOKEN_PREFILL_FRAMES, RVQ_LEVELS, RVQ_VOCAB, ModelError, Mrt2Engine
-from mrtd.frame import SAMPLE_RATE
+from mrtd.audio.wavfile import create_new
+from mrtd.frame import FRAME_SECONDS, SAMPLE_RATE
 from mrtd.lifecycle import spawn
 from mrtd.runtime.generator import Generator
 from mrtd.style.audio_prompt import AudioNeeds, probe_audio_file
@@ -45,6 +47,20 @@ PREFILL_AUDIO_NEEDS = AudioNeeds(ENCODER_INPUT_SAMPLES / SAMPLE_RATE, channels=2
 # A tokens file (/mrt/prefill/tokens): int32 [frames, 12] as `np.save` writes it; its header is
 # under 4 KB, so anything larger holds more than MAX_TOKEN_PREFILL_FRAMES and is refused unread.
 MAX_TOKEN_FILE_BYTES = 4096 + MAX_TOKEN_PREFILL_FRAMES * RVQ_LEVELS * 4
+
+
+def write_tokens(path: Path, tokens: np.ndarray) -> None:
+    """Write `tokens` (int32 [frames, 12]) as a new .npy at `path` and put it on the disk; a
+    failure is logged in one line (the music goes on)."""
+    try:
+        with os.fdopen(create_new(path), "wb") as file:
+            np.save(file, tokens, allow_pickle=False)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        log.error("tokens out: %s not written: %s", path.name, exc.strerror or exc)
+        return
+    log.info("tokens out: %d frames (%.1f s) saved to %s", len(tokens), len(tokens) * FRAME_SECONDS, path)
 
 
 def read_prefill_tokens(path: Path) -> np.ndarray:
@@ -333,6 +349,27 @@ class EngineRequests:
         if not found:
             raise ValueError(f"no tokens file {name!r} in {self.audio_dir}")
         return self._skipping_reset(self._engines.prefill_tokens(path))
+
+    def save_tokens_named(self, name: str) -> str:
+        """Tokens out: the raw audio tokens of the music made since it last started (at most the
+        last 60 s), saved as `name`.npy in the audio folder, where /mrt/prefill/tokens reads them
+        back (a lossless branch point). Checked here (ValueError in one line: another engine, a
+        name taken, nothing made yet); the copy is taken now, the file written on a thread of its
+        own: a new file, never written over."""
+        playing = self._engines.playing
+        if not isinstance(playing, Mrt2Engine):  # the synth makes no tokens; the jax step gives none out
+            raise ValueError(f"tokens out needs the mrt2 engine on MLX; {playing.name if playing else 'nothing'} plays")
+        file = name if name.endswith(".npy") else f"{name}.npy"
+        path = inside(self.audio_dir, file)
+        if not path.parent.is_dir():
+            raise ValueError(f"no audio folder {self.audio_dir} to save tokens in")
+        if path.exists() or path.is_symlink():
+            raise ValueError(f"{file} is in the audio folder already: tokens are never written over (choose a new name)")
+        tokens = playing.tokens_made()
+        if not len(tokens):
+            raise ValueError("no tokens made yet since the music last started")
+        spawn("mrtd-tokens-out", write_tokens, path, tokens)
+        return file
 
     def _skipping_reset(self, swapped: Future) -> Future:
         def arm_skip(done: Future) -> None:

@@ -315,6 +315,12 @@ class Mrt2Engine(BaseEngine):
         self._neg_notes = self._cond.copy()
         self._cond_seen = np.full(COND_LEN, -1000, dtype=np.int32)  # forces the first upload
         self._scalars_seen: tuple[float, int, float, float, float] | None = None
+        # Tokens out: the raw audio tokens of the last frames made (a ring of MAX_TOKEN_PREFILL_FRAMES,
+        # the most a tokens prefill takes back), since the last reset; an input's thread copies it
+        # (`tokens_made`), so a row is written under the lock (uncontended but for that copy).
+        self._made_tokens = np.zeros((MAX_TOKEN_PREFILL_FRAMES, RVQ_LEVELS), dtype=np.int32)
+        self._made_count = 0
+        self._made_lock = threading.Lock()
 
         self._keep_warm = Worker(f"mrtd-keepwarm-{self.model}", self._keep_warm_loop)
         self._closed = False
@@ -484,9 +490,17 @@ class Mrt2Engine(BaseEngine):
             # Planar int16-scale -> interleaved float32 [1920, 2], inside the same evaluation:
             # converting in numpy afterwards costs more (the audio is cold in this core's cache).
             frame = mx.contiguous(outputs[0][0].T.astype(mx.float32) * self._int16_scale)
-            mx.eval(frame, outputs)
+            slot = self._previous_frame_index
+            # This frame's tokens (the previous-frame slot, as `last_tokens` reads it), in the same evaluation.
+            tokens = outputs[1 + slot].astype(mx.int32).reshape(-1)[:RVQ_LEVELS] if slot is not None else None
+            mx.eval(frame, outputs, *(() if tokens is None else (tokens,)))
             self._state = list(outputs[1:])
             self._frame_mx = frame  # keeps the memory behind the returned view alive
+            if tokens is not None:
+                with self._made_lock:
+                    np.subtract(np.asarray(tokens), PREVIOUS_FRAME_OFFSETS[0, 0],
+                                out=self._made_tokens[self._made_count % MAX_TOKEN_PREFILL_FRAMES])
+                    self._made_count += 1
         view = np.asarray(frame)
         view.flags.writeable = False
         return view
@@ -558,6 +572,8 @@ class Mrt2Engine(BaseEngine):
     # -- reset, seed, prefill --------------------------------------------------
     def reset(self) -> None:
         """Back to the checkpoint (the loaded state, or the last prefill), with the seed rotation applied."""
+        with self._made_lock:
+            self._made_count = 0  # the tokens made are those since the music last started
         state = list(self._checkpoint)
         rotation = self.seed_rotation
         if rotation and self._rng_index is not None:
@@ -750,6 +766,20 @@ class Mrt2Engine(BaseEngine):
         with mlx_session() as mx:
             codes = np.array(self._state[slot].astype(mx.int32)).reshape(-1)[:RVQ_LEVELS]
         return (codes - PREVIOUS_FRAME_OFFSETS.reshape(-1)).astype(np.int32)
+
+    def tokens_made(self) -> np.ndarray:
+        """Any thread: the raw audio tokens of the frames made since the last reset (a prefill
+        resets too), oldest first, at most the last MAX_TOKEN_PREFILL_FRAMES (60 s): int32
+        [frames, 12], each what `last_tokens` gave that frame, so `prefill_from_tokens` takes them
+        back whole (tokens out, the official `tokens_out`, kept frame by frame)."""
+        if self._previous_frame_index is None:
+            raise ModelError(f"mrt2 model {self.model!r}: no previous-frame state slot; no tokens to give")
+        with self._made_lock:
+            count, ring = self._made_count, self._made_tokens
+            if count <= len(ring):
+                return ring[:count].copy()
+            start = count % len(ring)
+            return np.concatenate([ring[start:], ring[:start]])
 
     def prefill_from_tokens(self, tokens: np.ndarray, live: Conditioning | None = None) -> int:
         """Teacher-force the model with raw audio tokens (int32 [frames, 12], 0-1023: what

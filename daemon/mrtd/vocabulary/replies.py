@@ -218,6 +218,13 @@ class Prefilling(Named):
 
 
 @dataclass(frozen=True)
+class TokensSaving(Named):
+    """Tokens out: this file (in the audio folder) is being written."""
+
+    address: ClassVar[str] = f"{ROOT}/tokens/saving"
+
+
+@dataclass(frozen=True)
 class Loading(Named):
     """This model is loading; it crossfades in when ready."""
 

@@ -555,6 +555,14 @@ class PrefillTokens(Request):
     name: str = arg(lambda value: name_text(value, "tokens file name", MAX_FILE_NAME), "tokens file name")
 
 
+class TokensSave(Request):
+    """mrt2: tokens out, the raw audio tokens made since the music last started, as a new .npy in
+    the audio folder (what /mrt/prefill/tokens reads back)."""
+
+    address: ClassVar[str] = f"{ROOT}/tokens/save"
+    name: str = arg(lambda value: name_text(value, "tokens file name", MAX_FILE_NAME), "tokens file name")
+
+
 def model_name(value: Any) -> str:
     name = text(value, "model name")
     if not all(ch.isalnum() or ch in "_-." for ch in name) or name.startswith("."):

@@ -42,6 +42,7 @@ class Host(Protocol):
     def mapped(self, address: str, args: list[Any], due: float | None) -> bool: ...
     def prefill(self, name: str | None) -> None: ...
     def prefill_tokens(self, name: str) -> None: ...
+    def tokens_save(self, name: str) -> str: ...
     def model(self, name: str, answer: "Answer | None" = None) -> None: ...
     def record_start(self, name: str | None) -> str: ...
     def record_stop(self) -> str | None: ...
@@ -273,6 +274,10 @@ def prefill_tokens(host: Host, req: q.PrefillTokens, env: Envelope) -> list[Repl
     return [r.Prefilling(req.name).message()]
 
 
+def tokens_save(host: Host, req: q.TokensSave, env: Envelope) -> list[Reply]:
+    return [r.TokensSaving(host.tokens_save(req.name)).message()]
+
+
 def model(host: Host, req: q.Model, env: Envelope) -> list[Reply]:
     host.model(req.name, env.answer)  # a model refused after loading (too slow) is answered late
     return [r.Loading(req.name).message()]
@@ -450,6 +455,7 @@ TABLE: tuple[Address, ...] = (
     Address(q.Unsubscribe, "stop pushing", unsubscribe),
     Address(q.Prefill, "mrt2: fill the model's context from an audio file in the audio folder (or silence), then crossfade to it", prefill),
     Address(q.PrefillTokens, "mrt2: continue the model from raw audio tokens (a .npy in the audio folder: int32 [frames, 12], 0-1023, at most 1,500 frames; what tokens out gave), teacher-forced on a copy, then crossfade to it; refused on the synth", prefill_tokens),
+    Address(q.TokensSave, "mrt2: tokens out, the raw audio tokens of the music made since it last started (the last 60 s at most), saved as NAME.npy in the audio folder, a new file, for /mrt/prefill/tokens to take back; replies /mrt/tokens/saving with the file's name; refused on the synth", tokens_save),
     Address(q.Model, "mrt2: load another model beside the running one and crossfade to it", model),
     Address(q.StateSave, "save the engine's state (the music itself) into bank N (1-16) of the state folder, at the next frame; refused without a state folder; replies /mrt/state/bank save N", state_save),
     Address(q.StateLoad, "load bank N into a copy of the engine and crossfade to it, the saved music going on; a bank from another model is refused; replies /mrt/state/bank load N", state_load),
