@@ -5,6 +5,8 @@ frames) and refused in one line otherwise; refused on the synth."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -60,21 +62,32 @@ def test_prefill_from_tokens_is_refused_on_the_synth(tmp_path):
         assert daemon.generator.engine is playing
 
 
-def test_prefill_from_tokens_over_osc_on_the_tiny_model(tmp_path, monkeypatch):
+@contextmanager
+def tiny_model_daemon(tmp_path, monkeypatch):
+    """A daemon playing the tiny mrt2 export (null output), OSC on loopback, the audio folder
+    `tmp_path/audio`: yields (daemon, probe, audio folder)."""
     from mrtd.app.daemon import Daemon, DaemonConfig
     from mrtd.inputs.osc.server import OscConfig
     from osc_probe import OscProbe
 
     tiny.export_tiny_model(tmp_path, MODEL)
     audio = tmp_path / "audio"
-    audio.mkdir()
-    np.save(audio / "take.npy", _tokens(20))
+    audio.mkdir(exist_ok=True)
     monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
     daemon = Daemon(DaemonConfig(engine="mrt2", model=MODEL, output="null", osc=OscConfig(port=0), midi=False,
                                  cache_dir=str(tmp_path / "cache"), audio_dir=str(audio)))
     daemon.start()
     probe = OscProbe(daemon.osc.port)
     try:
+        yield daemon, probe, audio
+    finally:
+        probe.close()
+        daemon.stop()
+
+
+def test_prefill_from_tokens_over_osc_on_the_tiny_model(tmp_path, monkeypatch):
+    with tiny_model_daemon(tmp_path, monkeypatch) as (daemon, probe, audio):
+        np.save(audio / "take.npy", _tokens(20))
         before = daemon.generator.engine
         assert probe.request("/mrt/prefill/tokens", "/mrt/prefilling", "take.npy") == ["take.npy"]
         wait_for(lambda: daemon.generator.engine is not before, 60, "the prefilled copy to take over")
@@ -82,9 +95,6 @@ def test_prefill_from_tokens_over_osc_on_the_tiny_model(tmp_path, monkeypatch):
         np.save(audio / "wide.npy", np.zeros((8, 13), np.int32))
         error = probe.request("/mrt/prefill/tokens", "/mrt/error", "wide.npy")
         assert "wide.npy holds int32 [8, 13]" in error[1], error
-    finally:
-        probe.close()
-        daemon.stop()
 
 
 def _read_when_whole(path) -> np.ndarray | None:
@@ -97,20 +107,9 @@ def _read_when_whole(path) -> np.ndarray | None:
 def test_tokens_out_over_osc_are_the_music_made_and_come_back_in_through_a_prefill(tmp_path, monkeypatch):
     """/mrt/tokens/save NAME: the tokens of every frame made since the music started, as a new
     NAME.npy in the audio folder, never over another file; /mrt/prefill/tokens takes them back."""
-    from mrtd.app.daemon import Daemon, DaemonConfig
-    from mrtd.inputs.osc.server import OscConfig
-    from osc_probe import OscProbe
-
-    tiny.export_tiny_model(tmp_path, MODEL)
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    (audio / "taken.npy").write_bytes(b"yesterday's branch")
-    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
-    daemon = Daemon(DaemonConfig(engine="mrt2", model=MODEL, output="null", osc=OscConfig(port=0), midi=False,
-                                 cache_dir=str(tmp_path / "cache"), audio_dir=str(audio)))
-    daemon.start()
-    probe = OscProbe(daemon.osc.port)
-    try:
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "taken.npy").write_bytes(b"yesterday's branch")
+    with tiny_model_daemon(tmp_path, monkeypatch) as (daemon, probe, audio):
         wait_for(lambda: daemon.generator.frames > 20, 60, "frames")
         assert probe.request("/mrt/tokens/save", "/mrt/tokens/saving", "branch") == ["branch.npy"]
         wait_for(lambda: _read_when_whole(audio / "branch.npy") is not None, 20, "branch.npy written")
@@ -129,9 +128,6 @@ def test_tokens_out_over_osc_are_the_music_made_and_come_back_in_through_a_prefi
         assert probe.request("/mrt/prefill/tokens", "/mrt/prefilling", "branch.npy") == ["branch.npy"]
         wait_for(lambda: daemon.generator.engine is not before, 60, "the prefilled copy to take over")
         assert daemon.generator.engine.prefilled_frames == len(saved)
-    finally:
-        probe.close()
-        daemon.stop()
 
 
 def test_tokens_out_is_refused_on_the_synth(tmp_path):
