@@ -4,6 +4,7 @@ engine; each load is a crossfaded swap the capture records with its bank."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -154,6 +155,12 @@ def test_a_session_whose_cue_loaded_a_bank_replays_sample_for_sample_from_its_st
     refused = subprocess.run([sys.executable, "-m", "mrtd", "render", str(scene), "-o", str(tmp_path / "scene.wav"),
                               "--state-dir", str(state)], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--state-dir is for a replay" in refused.stderr, refused.stderr
+
+    # A bank saved over since the session replays as a fresh engine, saying so (not other music, silently).
+    saved = engine_state.read(bank_path(state, 2), 16 << 20)
+    bank_path(state, 2).write_bytes(engine_state.to_bytes(dataclasses.replace(saved, frames=saved.frames + 1)))
+    changed = replay(capture, tmp_path / "changed.wav", "--state-dir", str(state))
+    assert "bank 2 not loaded" in changed.stderr and "saved over since the session loaded it" in changed.stderr, changed.stderr
 
     fresh = replay(capture, tmp_path / "fresh.wav")
     assert "loaded bank 2 live; the replay has no state folder" in fresh.stderr, fresh.stderr

@@ -114,8 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--musiccoca-dir", default=None, help="MusicCoCa files (default: under $MAGENTA_HOME)")
     render.add_argument("--state-dir", default=None,
                         help="a replay: the state folder the session ran with, whose banks its /mrt/state/load "
-                             "and cue `state:` loads are loaded from again, as the files are now (without it the "
-                             "replay swaps to a fresh engine there, and says so)")
+                             "and cue `state:` loads are loaded from again (a bank saved over since, or no folder: "
+                             "the replay swaps to a fresh engine there, and says so)")
     commands.add_parser("scene-schema", help="print the scene JSON Schema (for editors)")
 
     token = commands.add_parser("web-token", help="print the web page's URL with the token kept in the state folder",

@@ -131,8 +131,9 @@ class StateBanks:
             raise BankError(f"bank {bank}: {path.name} is larger than any {playing.name} state")
 
         def fill(engine: BaseEngine) -> None:  # the loading thread
-            engine.load_state(engine_state.read(path, engine.state_limit_bytes()))
-            engine.loaded_bank = bank
+            state, digest = engine_state.read_with_digest(path, engine.state_limit_bytes())
+            engine.load_state(state)
+            engine.loaded_bank, engine.loaded_bank_digest = bank, digest  # the capture keeps which save it was
             log.info("bank %d loaded into %s (frame %d of the saved music)", bank, engine.describe(), engine.frames_made)
 
         return self._engines.swap(playing.name, playing.model_name or None, prepare=fill,
@@ -264,11 +265,13 @@ class StateBanks:
         return True
 
 
-def replay_bank(state_dir: str | Path | None) -> Callable[[Engine, int], None]:
-    """A replay's bank loads (SwapEngine.bank): the bank's file from `state_dir` when it is there
-    and fits the engine; else the replay says so and goes on with the fresh engine."""
+def replay_bank(state_dir: str | Path | None) -> Callable[[Engine, int, str | None], None]:
+    """A replay's bank loads (SwapEngine.bank): the bank's file from `state_dir` when it is there,
+    fits the engine and is the save the session loaded (`digest`, when the capture has it: a bank
+    saved over since would replay other music, silently); else the replay says so and goes on
+    with the fresh engine."""
 
-    def load(engine: Engine, bank: int) -> None:
+    def load(engine: Engine, bank: int, digest: str | None = None) -> None:
         if bank == FACTORY:
             return  # a fresh engine is the factory state
         if not isinstance(engine, BaseEngine) or state_dir is None:
@@ -276,7 +279,10 @@ def replay_bank(state_dir: str | Path | None) -> Callable[[Engine, int], None]:
             return
         path = bank_path(Path(state_dir), bank)
         try:
-            engine.load_state(engine_state.read(path, engine.state_limit_bytes()))
+            state, now = engine_state.read_with_digest(path, engine.state_limit_bytes())
+            if digest is not None and now != digest:
+                raise StateError(f"{path.name} was saved over since the session loaded it")
+            engine.load_state(state)
         except StateError as exc:
             log.warning("replay: bank %d not loaded (%s); the engine starts fresh", bank, exc)
 

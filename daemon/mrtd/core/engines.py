@@ -110,6 +110,7 @@ class SwapEngine(Command):
     crossfade_frames: int = 4
     prefilled: bool = False
     bank: int | None = None
+    bank_digest: str | None = None  # which save of the bank (a replay refuses one saved over since)
 
     def apply(self, state: ControlState) -> None:
         switch = state.hosts.get(EngineSwitch)
@@ -123,7 +124,7 @@ class EngineSwitch:
     the generator (its `swap_engine`, which starts the crossfade in the frame being made)."""
 
     def __init__(self, state: ControlState, make: MakeEngine, take: Callable[[Engine, int], object],
-                 load_bank: Callable[[Engine, int], None] | None = None) -> None:
+                 load_bank: Callable[[Engine, int, str | None], None] | None = None) -> None:
         """`load_bank`: puts a bank's state into the engine made (core/banks.py `replay_bank`)."""
         state.hosts[EngineSwitch] = self  # what SwapEngine applies to
         self._state = state
@@ -139,7 +140,7 @@ class EngineSwitch:
                         "the replay swaps to a fresh one", command.name, self._state.frame)
         engine = self._make(command.name, command.model)
         if command.bank and self._load_bank is not None:
-            self._load_bank(engine, command.bank)
+            self._load_bank(engine, command.bank, command.bank_digest)
         elif command.bank:
             log.warning("the %s engine swapped in on frame %d loaded bank %d live; the replay has no state "
                         "folder to load it from, and swaps to a fresh one", command.name, self._state.frame, command.bank)

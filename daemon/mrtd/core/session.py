@@ -89,7 +89,7 @@ class Session:
             capture.stop(self.generator.frames if self.generator is not None else 0)
 
     def replay(self, capture: Capture, make_engine: MakeEngine | None,
-               load_bank: Callable[[Engine, int], None] | None = None) -> None:
+               load_bank: Callable[[Engine, int, str | None], None] | None = None) -> None:
         """Feed `capture`'s commands to this session instead of any input, each on its frame;
         `make_engine` plays its engine swaps (None: the engine this session plays throughout)."""
         assert self.generator is not None, "play() first: a replay's engine swaps go to the generator"
@@ -118,9 +118,10 @@ class Session:
 
     def _swapped(self, engine: Engine, crossfade_frames: int) -> None:
         """Generation thread: the generator took `engine` over in this frame."""
+        bank = getattr(engine, "loaded_bank", None)
         self.control.tell(SwapEngine(engine.name, model_of(engine), crossfade_frames,
-                                     bool(getattr(engine, "prefilled_frames", 0)),
-                                     getattr(engine, "loaded_bank", None)), ENGINE)
+                                     bool(getattr(engine, "prefilled_frames", 0)), bank,
+                                     getattr(engine, "loaded_bank_digest", None) if bank else None), ENGINE)
 
 
 def build_session(space: StyleSpace, embedder: CachedEmbedder, *, seed: int = 0, scene_dir: str = ".",

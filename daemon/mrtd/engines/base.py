@@ -111,6 +111,7 @@ class BaseEngine(ABC):
     # -- state: saved and loaded (banks, the journal's engine state; engines/state.py) --------
     model_name: str = ""  # the model a state belongs to ("" for an engine without one: the synth)
     loaded_bank: int | None = None  # the bank a swap loaded into it (0: back to factory; core/banks.py)
+    loaded_bank_digest: str | None = None  # which save of that bank (engines/state.py read_with_digest)
 
     def capture_state(self) -> StateCapture:
         """Generation thread, at a frame boundary: a cheap copy of everything the next frames

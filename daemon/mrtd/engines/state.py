@@ -118,6 +118,12 @@ def from_bytes(data: bytes) -> EngineState:
 
 def read(path: Path, limit_bytes: int) -> EngineState:
     """The state file at `path`, read with a size bound: StateError when missing, too big or not ours."""
+    return read_with_digest(path, limit_bytes)[0]
+
+
+def read_with_digest(path: Path, limit_bytes: int) -> tuple[EngineState, str]:
+    """As `read`, with a short digest of the file's bytes: which save it is (a bank saved over
+    since has another)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -133,7 +139,7 @@ def read(path: Path, limit_bytes: int) -> EngineState:
         raise StateError(f"{path.name} unreadable ({exc.strerror or exc})") from None
     if len(data) > limit_bytes:
         raise StateError(f"{path.name} grew past {limit_bytes} bytes while read")
-    return from_bytes(data)
+    return from_bytes(data), hashlib.sha256(data).hexdigest()[:16]
 
 
 def check_fits(state: EngineState, engine: str, model: str, fingerprint_now: str) -> None:
