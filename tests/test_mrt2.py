@@ -440,6 +440,7 @@ def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     from mrtd.audio.playout import Playout
     from mrtd.runtime.generator import Generator
     from mrtd.app.chain import warm_up_step_s
+    from mrtd.lifecycle import freeze_heap, thaw_heap
     from mrtd.runtime.runner import Runner, ring_for
 
     tiny.export_tiny_model(tmp_path, "model_a", weights_seed=1)
@@ -453,6 +454,7 @@ def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     # it is measured, the incoming one's on top while both step.
     runner = Runner(generator, playout, 0.012, output_time=sink.time, device_latency=lambda: sink.latency,
                     step_hint=warm_up_step_s)
+    freeze_heap()  # as the daemon does once started: no full collection of this process's heap mid-run
     runner.start()
     sink.start(playout)
     try:
@@ -468,6 +470,7 @@ def test_a_model_swap_crossfades_with_no_underrun_and_no_click(tmp_path):
     finally:
         sink.stop()
         runner.stop()
+        thaw_heap()
     heard = sink.audio()
     assert playout.underruns == 0
     jumps = np.abs(np.diff(heard, axis=0)).max()
