@@ -118,10 +118,9 @@ class Session:
 
     def _swapped(self, engine: Engine, crossfade_frames: int) -> None:
         """Generation thread: the generator took `engine` over in this frame."""
-        bank = getattr(engine, "loaded_bank", None)
         self.control.tell(SwapEngine(engine.name, model_of(engine), crossfade_frames,
-                                     bool(getattr(engine, "prefilled_frames", 0)), bank,
-                                     getattr(engine, "loaded_bank_digest", None) if bank else None), ENGINE)
+                                     bool(getattr(engine, "prefilled_frames", 0)), getattr(engine, "loaded_bank", None),
+                                     getattr(engine, "loaded_bank_digest", None)), ENGINE)
 
 
 def build_session(space: StyleSpace, embedder: CachedEmbedder, *, seed: int = 0, scene_dir: str = ".",

@@ -272,6 +272,12 @@ def _fmt_shape(shape: Sequence[int]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
+def _slot_codes(mx: Any, slot: Any) -> Any:
+    """The previous-frame slot's 12 unique codes (its first CFG slice), as int32: what tokens out
+    reads (less PREVIOUS_FRAME_OFFSETS), lazily, to be evaluated with whatever else is."""
+    return slot.astype(mx.int32).reshape(-1)[:RVQ_LEVELS]
+
+
 class Mrt2Engine(BaseEngine):
     """The exported MRT2 step function with its state threaded frame to frame."""
 
@@ -492,7 +498,7 @@ class Mrt2Engine(BaseEngine):
             frame = mx.contiguous(outputs[0][0].T.astype(mx.float32) * self._int16_scale)
             slot = self._previous_frame_index
             # This frame's tokens (the previous-frame slot, as `last_tokens` reads it), in the same evaluation.
-            tokens = outputs[1 + slot].astype(mx.int32).reshape(-1)[:RVQ_LEVELS] if slot is not None else None
+            tokens = _slot_codes(mx, outputs[1 + slot]) if slot is not None else None
             mx.eval(frame, outputs, *(() if tokens is None else (tokens,)))
             self._state = list(outputs[1:])
             self._frame_mx = frame  # keeps the memory behind the returned view alive
@@ -764,7 +770,7 @@ class Mrt2Engine(BaseEngine):
         if slot is None:
             raise ModelError(f"mrt2 model {self.model!r}: no previous-frame state slot; no tokens to give")
         with mlx_session() as mx:
-            codes = np.array(self._state[slot].astype(mx.int32)).reshape(-1)[:RVQ_LEVELS]
+            codes = np.array(_slot_codes(mx, self._state[slot]))
         return (codes - PREVIOUS_FRAME_OFFSETS.reshape(-1)).astype(np.int32)
 
     def tokens_made(self) -> np.ndarray:
