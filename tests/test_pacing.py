@@ -72,12 +72,14 @@ class SteppedTone(ToneEngine):
         return super()._step(conditioning)
 
 
-def simulate(steps, frames: int, margin_s: float, first_step_s: float | None = None, late=lambda k: 0.0):
+def simulate(steps, frames: int, margin_s: float, first_step_s: float | None = None, late=lambda k: 0.0,
+             oversleep=lambda frame: 0.0):
     """Run the runner's loop for `frames` frames; returns (runner, card, starts) where starts holds,
     for every frame, (audio ahead of the listener, the audio ahead it was due at, the margin) when
     it began. The step is known from the start (the first one), unless `first_step_s` says what
     the runner assumes instead until it has watched the card for its window. `late`: the card's
-    callbacks' lateness (`SimulatedCard`)."""
+    callbacks' lateness (`SimulatedCard`). `oversleep(frame)`: how much longer than asked the
+    runner's wait before that frame sleeps, as a thread the machine stops does."""
     ring = ring_for(margin_s)
     playout = Playout(ring)
     card = SimulatedCard(playout, late)
@@ -87,7 +89,7 @@ def simulate(steps, frames: int, margin_s: float, first_step_s: float | None = N
     runner: Runner
 
     def wait(seconds: float) -> None:
-        card.advance(seconds)
+        card.advance(seconds + oversleep(generator.frames))
 
     def began(_control) -> None:
         starts.append((runner.ahead_s(), runner.target_s, runner.pacing.margin_s))
@@ -96,7 +98,7 @@ def simulate(steps, frames: int, margin_s: float, first_step_s: float | None = N
 
     generator.after_commands = began
     runner = Runner(generator, playout, margin_s, output_time=card.time, device_latency=lambda: card.latency,
-                    wait=wait, first_step_s=steps(0) if first_step_s is None else first_step_s)
+                    wait=wait, first_step_s=steps(0) if first_step_s is None else first_step_s, clock=card.time)
     runner._run()  # on this thread: the simulated clock is the only clock
     return runner, card, starts
 
@@ -226,7 +228,16 @@ def test_an_underrun_doubles_the_margin_at_once():
     runner, card, starts = simulate(lambda k: 0.070 if k == 200 else 0.003, frames=260, margin_s=margin)
     assert runner.playout.underruns == 1, "a 70 ms step runs the ring dry"
     assert runner.pacing.margin_s >= UNDERRUN_WIDENING * margin
-    assert runner.pacing.reason == "the playout underran"
+    assert runner.pacing.reason == "the playout underran (its thread woke 0.0 ms late, its step took 70.0 ms)", \
+        "the log tells an engine that stepped too slowly"
+
+
+def test_an_underrun_after_the_machine_stopped_the_thread_says_it_started_late():
+    runner, card, starts = simulate(lambda k: 0.003, frames=260, margin_s=0.004,
+                                    oversleep=lambda frame: 0.030 if frame == 200 else 0.0)
+    assert runner.playout.underruns == 1
+    assert runner.pacing.reason == "the playout underran (its thread woke 30.0 ms late, its step took 3.0 ms)", \
+        "the log tells a machine that stopped the thread"
 
 
 def test_underruns_a_second_apart_widen_it_each_time_but_only_so_far():

@@ -14,11 +14,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import pytest
 
 from conftest import free_udp_port, mrtd_frames, mrtd_status, wait_for
+from mrtd.audio.outputs import LATENCY_PRESETS
 from osc_probe import message
+from stall_probe import StallProbe
 
 SECONDS = float(os.environ.get("MRTD_SOAK_SECONDS", "100"))
 RATE = 1000  # OSC messages per second
@@ -88,6 +91,24 @@ def _cpu_times() -> dict[int, tuple[str, int]]:
     return times
 
 
+def _underrun_times(log_text: str) -> list[float]:
+    """When the daemon saw the playout underrun (wall clock), from its log's margin widenings: at
+    most one a second, each within a frame of an underrun."""
+    return [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() for line in log_text.splitlines()
+            if "latency margin widened" in line and "the playout underran" in line]
+
+
+def _not_the_machine(underruns: int, seen_at: list[float], probe: StallProbe, margin_s: float) -> str:
+    """"" when every underrun follows a stall of the whole machine longer than the margin, which no
+    daemon can make music through (a shared CI machine's host takes its vCPUs now and then); else
+    what is left unexplained."""
+    stalls = probe.longer_than(margin_s)
+    unexplained = [at for at in seen_at if not any(at - 1.0 <= start <= at for start, _ in stalls)]
+    if underruns == 0 or (underruns <= len(stalls) and not unexplained):
+        return ""
+    return f"{underruns} underruns, {len(stalls)} machine stalls over {margin_s * 1000:.0f} ms, {len(unexplained)} seen with none"
+
+
 def _who_else(before: dict[int, tuple[str, int]], seconds: float, ours: set[int]) -> str:
     """What else the machine ran while the soak did (the busiest four processes, CPU %), and the
     JACK server's clients: the first thing to read when the soak underruns on a busy machine."""
@@ -108,44 +129,51 @@ def test_soak_on_the_jack_device(jack_server, tmp_path, latency):
     scene.write_text(SCENE.format(version=0))
     (tmp_path / "mrtd.yaml").write_text(f"cache_dir: {tmp_path / 'cache'}\n")
     port = free_udp_port()
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "mrtd", "run", "--config", str(tmp_path / "mrtd.yaml"), "--engine", "synth",
-         "--output", "default", "--latency", latency, "--scene", str(scene), "--osc-port", str(port), "--no-midi",
-         "--no-web", "--state-dir", str(tmp_path / "state"), "--record-dir", str(tmp_path / "recordings")],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "mrtd.log", "w"))
-    try:
-        wait_for(lambda: daemon.poll() is not None or mrtd_frames(port) > 100, 30, "warm-up", every=1.0)
-        assert daemon.poll() is None, (tmp_path / "mrtd.log").read_text()[-3000:]
-        assert mrtd_status(port)["output"].startswith("device:")
-        sender = multiprocessing.get_context("spawn").Process(target=_sender, args=(port, SECONDS, RATE,
-                                                                                    os.getpriority(os.PRIO_PROCESS, 0)))
-        sender.start()
-        settled = mrtd_frames(port) + 125  # 5 s of audio: allocator pools and caches settle
-        wait_for(lambda: mrtd_frames(port) > settled, 15, "the baseline", every=1.0)
-        rss_before, fds_before = _rss(daemon.pid), _fds(daemon.pid)
-        cpu_before = _cpu_times()
-        saves = good = broken_saves = 0
-        started = time.monotonic()
-        while sender.is_alive():
-            saves += 1
-            broken = saves % 3 == 0  # every third save is a typo: refused, the old one plays on
-            scene.write_text(SCENE.format(version=saves) + ("  - {bogus: 1}\n" if broken else ""))
-            broken_saves, good = broken_saves + broken, good if broken else saves
-            sender.join(timeout=7)
-        elapsed = time.monotonic() - started
-        others = _who_else(cpu_before, elapsed, {daemon.pid, sender.pid})
-        wait_for(lambda: mrtd_status(port)["scene"] == f"soak {good}", 10, "the last good save to play", every=1.0)
-        status = mrtd_status(port)
-        rss_growth, fd_growth = _rss(daemon.pid) - rss_before, _fds(daemon.pid) - fds_before
-    finally:
-        daemon.terminate()
-        daemon.wait(20)
+    with StallProbe() as probe:  # from before the daemon starts: an underrun in its warm-up counts too
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "mrtd", "run", "--config", str(tmp_path / "mrtd.yaml"), "--engine", "synth",
+             "--output", "default", "--latency", latency, "--scene", str(scene), "--osc-port", str(port), "--no-midi",
+             "--no-web", "--state-dir", str(tmp_path / "state"), "--record-dir", str(tmp_path / "recordings")],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "mrtd.log", "w"))
+        try:
+            wait_for(lambda: daemon.poll() is not None or mrtd_frames(port) > 100, 30, "warm-up", every=1.0)
+            assert daemon.poll() is None, (tmp_path / "mrtd.log").read_text()[-3000:]
+            assert mrtd_status(port)["output"].startswith("device:")
+            sender = multiprocessing.get_context("spawn").Process(target=_sender, args=(port, SECONDS, RATE,
+                                                                                        os.getpriority(os.PRIO_PROCESS, 0)))
+            sender.start()
+            settled = mrtd_frames(port) + 125  # 5 s of audio: allocator pools and caches settle
+            wait_for(lambda: mrtd_frames(port) > settled, 15, "the baseline", every=1.0)
+            rss_before, fds_before = _rss(daemon.pid), _fds(daemon.pid)
+            cpu_before = _cpu_times()
+            saves = good = broken_saves = 0
+            started = time.monotonic()
+            while sender.is_alive():
+                saves += 1
+                broken = saves % 3 == 0  # every third save is a typo: refused, the old one plays on
+                scene.write_text(SCENE.format(version=saves) + ("  - {bogus: 1}\n" if broken else ""))
+                broken_saves, good = broken_saves + broken, good if broken else saves
+                sender.join(timeout=7)
+            elapsed = time.monotonic() - started
+            others = _who_else(cpu_before, elapsed, {daemon.pid, sender.pid})
+            wait_for(lambda: mrtd_status(port)["scene"] == f"soak {good}", 10, "the last good save to play", every=1.0)
+            status = mrtd_status(port)
+            rss_growth, fd_growth = _rss(daemon.pid) - rss_before, _fds(daemon.pid) - fds_before
+        finally:
+            daemon.terminate()
+            daemon.wait(20)
     print(f"soak: {elapsed:.0f} s, {status['osc_packets']} OSC packets, {saves} scene saves (playing "
           f"{status['scene']!r}, {broken_saves} broken), underruns {status['underruns']}; margin "
           f"{status['margin_ms']} ms (set {status['margin_set_ms']}; {status['margin_widened']}), control latency "
-          f"{status['control_latency_ms']} ms, RSS growth {rss_growth / 2**20:.1f} MiB, fd growth {fd_growth}; {others}")
+          f"{status['control_latency_ms']} ms, RSS growth {rss_growth / 2**20:.1f} MiB, fd growth {fd_growth}; "
+          f"{probe.summary()}; {others}")
     log_text = (tmp_path / "mrtd.log").read_text()
-    assert int(status["underruns"]) == 0, "\n".join([others] + [line for line in log_text.splitlines() if "latency margin" in line])
+    # Every underrun is one too many, unless the whole machine stopped longer than the margin
+    # just before it: then no daemon could have filled the ring (it happens on shared CI machines).
+    unexplained = _not_the_machine(int(status["underruns"]), _underrun_times(log_text), probe,
+                                   LATENCY_PRESETS[latency].margin_ms / 1000)
+    assert not unexplained, "\n".join([unexplained, probe.summary(), others]
+                                       + [line for line in log_text.splitlines() if "latency margin" in line])
     assert rss_growth < RSS_GROWTH_BOUND
     assert fd_growth <= 0
     refused = log_text.count("not reloaded; the old version keeps playing")

@@ -148,11 +148,17 @@ class Pacing:
             log.info("latency margin %.1f ms (configured %.1f ms): %s", self.wander_s * 1000,
                      self.base_margin_s * 1000, self._wander_reason())
 
-    def underruns_seen(self, total: int) -> None:
-        """The playout's underrun count now: a new one widens the margin at once."""
+    @property
+    def underruns(self) -> int:
+        """The playout's underrun count as last seen."""
+        return self._underruns
+
+    def underruns_seen(self, total: int, how: str = "") -> None:
+        """The playout's underrun count now: a new one widens the margin at once. `how`: what the
+        frame it waited for did (logged with the widening)."""
         if total > self._underruns:
             self._underruns = total
-            self.trouble("the playout underran")
+            self.trouble(f"the playout underran ({how})" if how else "the playout underran")
 
     def trouble(self, why: str) -> None:
         """Something went wrong (an underrun, a failed step, which resets the engine and may load

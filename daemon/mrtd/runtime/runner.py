@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Callable
 
 from mrtd.audio.playout import Playout, playout_ring
@@ -77,6 +78,7 @@ class Runner:
         step_hint: Callable[[Engine], float] = _no_hint,
         wait: Callable[[float], object] | None = None,
         first_step_s: float = FRAME_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`playout`: the one the output drives (its ring is written here). `margin_s`: audio kept
         ahead beyond what making a frame takes. `converter`: resamples each frame to the ring's
@@ -88,7 +90,8 @@ class Runner:
         is measured (its warm-up p99). `wait`: sleeps up to the seconds given (tests drive a clock).
         `first_step_s`: what a step is assumed to take until the pacing has watched this machine
         for its window (20 s), unless the hint says more: a frame, as when whole frames were kept
-        ahead, so a start on a busy machine is as safe as it was."""
+        ahead, so a start on a busy machine is as safe as it was. `clock`: what a wait's
+        oversleep is timed by (tests drive one with `wait`)."""
         self.sample_rate = converter.out_rate if converter is not None else SAMPLE_RATE
         if playout.sample_rate != self.sample_rate:
             raise ValueError(f"the playout runs at {playout.sample_rate} Hz, the frames come at {self.sample_rate} Hz")
@@ -111,6 +114,8 @@ class Runner:
         self._worker = Worker("mrtd-generator", self._run)
         self._stop = self._worker.stopping
         self._wait = wait or self._stop.wait
+        self._clock = clock
+        self._woke_late_s = 0.0  # how much longer than asked the wait before this frame slept
         self.target_s = 0.0  # the audio ahead at which the latest frame was due to start (status)
 
     def start(self) -> None:
@@ -177,11 +182,15 @@ class Runner:
         while not self._stop.is_set():
             wait = self.wait_s()
             if wait >= MIN_WAIT_S:
+                asked_at = self._clock()
                 self._wait(wait)
+                self._woke_late_s = max(0.0, self._clock() - asked_at - wait)
                 waited = True
                 continue
             # Due now, or in less than the shortest sleep: a frame started that little early costs a
             # command as much latency; one started that late may cost an underrun.
+            if not waited:
+                self._woke_late_s = 0.0
             self.make_frame(self.target_s if waited else self.ahead_s())
             waited = False
 
@@ -210,4 +219,8 @@ class Runner:
         if generator.ducked and self.duck is not None:  # before the write: the callback ducks up to it
             self.duck(ring.written + (converter.look_ahead if converter is not None else 0))
         ring.write(converter.convert(frame) if converter is not None else frame)
-        self.pacing.underruns_seen(playout.underruns)
+        if playout.underruns > self.pacing.underruns:
+            # What a reader of the log needs to tell a machine that stopped the thread (it started
+            # late) from an engine that stepped too slowly.
+            self.pacing.underruns_seen(playout.underruns, f"its thread woke {self._woke_late_s * 1000:.1f} ms late, "
+                                       f"its step took {generator.lateness.last_step_ms:.1f} ms")
