@@ -67,7 +67,7 @@ def main() -> None:
 
 
 def _listeners_against_hard_wired(state, number: int) -> None:
-    from mrtd.app.journal import Journal
+    from mrtd.core.journal import Journal
     from mrtd.core.session import Session
 
     published: list[dict] = []

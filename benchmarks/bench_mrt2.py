@@ -40,6 +40,18 @@ from style_fakes import builtin_control  # noqa: E402
 TARGET_RATIO = 1.05
 
 
+def timed(step, frames: int) -> list[float]:
+    """Seconds each of `frames` calls of `step()` took: the one timing loop every bench loop here
+    runs (the daemon's and the bare ones pay the same call around their step)."""
+    times = []
+    clock = time.perf_counter
+    for _ in range(frames):
+        started = clock()
+        step()
+        times.append(clock() - started)
+    return times
+
+
 def bare_loop(engine: Mrt2Engine):
     """Returns run(frames) -> per-frame seconds: the engine's own function and its current
     arguments (as the engine last built them), the state threaded by hand, nothing else."""
@@ -49,34 +61,18 @@ def bare_loop(engine: Mrt2Engine):
     state = [mx.array(a) for a in engine._state]
     mx.eval(state, args)
 
-    def run(frames: int) -> list[float]:
+    def step() -> None:
         nonlocal state
-        times = []
-        clock = time.perf_counter
-        for _ in range(frames):
-            started = clock()
-            outputs = function(*args, *state)
-            mx.eval(outputs)
-            state = outputs[1:]
-            times.append(clock() - started)
-        return times
+        outputs = function(*args, *state)
+        mx.eval(outputs)
+        state = outputs[1:]
 
-    return run
+    return lambda frames: timed(step, frames)
 
 
 def daemon_loop(engine: Mrt2Engine):
     generator = Generator(engine, builtin_control())
-
-    def run(frames: int) -> list[float]:
-        times = []
-        clock = time.perf_counter
-        for _ in range(frames):
-            started = clock()
-            generator.next_frame()
-            times.append(clock() - started)
-        return times
-
-    return run
+    return lambda frames: timed(generator.next_frame, frames)
 
 
 def measure(home: Path, name: str, rounds: int, frames: int) -> tuple[float, float, float, float]:

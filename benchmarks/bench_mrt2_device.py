@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_mrt2 import bare_loop, daemon_loop  # noqa: E402
+from bench_mrt2 import bare_loop, daemon_loop, timed  # noqa: E402
 from mrtd.frame import FRAME_SECONDS  # noqa: E402
 
 TARGET_RATIO = 1.02
@@ -116,18 +116,12 @@ def jax_bare_loop(engine):
     step, params, block, constants = engine._streaming_step, engine._params, engine._block, engine._constants
     state = jax.tree.map(jax.numpy.copy, engine._state)
 
-    def run(frames: int) -> list[float]:
+    def one() -> None:
         nonlocal state
-        times = []
-        clock = time.perf_counter
-        for _ in range(frames):
-            started = clock()
-            output, state, _ = step(params, block, constants, state)
-            np.asarray(output.values)  # the audio to the host, as the engine does (and the wait for it)
-            times.append(clock() - started)
-        return times
+        output, state, _ = step(params, block, constants, state)
+        np.asarray(output.values)  # the audio to the host, as the engine does (and the wait for it)
 
-    return run
+    return lambda frames: timed(one, frames)
 
 
 def peak_memory(backend: str) -> tuple[float, str]:

@@ -197,7 +197,7 @@ def test_the_surfaces_reach_the_scenes_only_through_their_narrow_protocol():
 def test_feedback_and_the_journal_hear_the_session_only_as_its_listeners():
     # Core imports neither feedback nor app (the table holds that); what they hear of each frame
     # comes through the one interface core names, which each of them meets as it is.
-    from mrtd.app.journal import Journal
+    from mrtd.core.journal import Journal
     from mrtd.core.prompts import PromptController
     from mrtd.core.session import SessionListener
     from mrtd.feedback.snapshot import Snapshot

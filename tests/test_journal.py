@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mrtd.app.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, fit_to_scene, read
+from mrtd.core.journal import MAX_JOURNAL_BYTES, Journal, JournalError, MusicState, fit_to_scene, read
 from mrtd.core.music import capture, embeddings_of, restore
 from mrtd.control.state import ControlState
 from mrtd.core.scene.loader import load_scene

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mrtd.app.journal import Journal, MusicState, read
+from mrtd.core.journal import Journal, MusicState, read
 
 BEFORE = MusicState(cue="intro", prompts={"rain": "soft rain"}, mix={"rain": 1.0}, params={"temperature": 1.1})
 # Big enough that half of it is a cut in the middle of the prompts, well inside the file.
@@ -26,7 +26,7 @@ AFTER = MusicState(cue="verse", prompts={f"prompt{i}": f"texture number {i}, slo
 # file size limit at half its bytes. `crash`: SIGXFSZ kills it at that byte; else the writes fail.
 CHILD = """
 import os, resource, signal, sys
-from mrtd.app.journal import Journal, MusicState
+from mrtd.core.journal import Journal, MusicState
 path, before, after, mode, writes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash by SIGXFSZ leaves no core file
 journal = Journal(path)

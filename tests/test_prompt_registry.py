@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mrtd.app.journal import MusicState
+from mrtd.core.journal import MusicState
 from mrtd.core.music import Resume, embeddings_of
 from mrtd.control import commands as c
 from mrtd.control.state import MAX_PROMPTS, ControlState

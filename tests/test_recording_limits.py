@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from conftest import probed_daemon, wait_for
-from mrtd.app.journal import Journal, MusicState
+from mrtd.core.journal import Journal, MusicState
 from mrtd.audio.sinks import SinkError, TakeEnded, WavDestination
 from mrtd.frame import SAMPLE_RATE
 
@@ -146,7 +146,7 @@ def test_a_journal_that_cannot_be_written_says_so_once_and_retries(tmp_path, cap
     blocker = tmp_path / "state"
     blocker.write_text("a file where the journal's folder should be")
     journal = Journal(blocker / "journal.json")
-    with caplog.at_level(logging.INFO, logger="mrtd.app.journal"):
+    with caplog.at_level(logging.INFO, logger="mrtd.core.journal"):
         for temperature in (0.5, 0.6, 0.7):
             journal.offer(MusicState(params={"temperature": temperature}))
             assert not journal.flush()

@@ -16,7 +16,7 @@ import pytest
 from conftest import CaptureOutput
 from engines_for_tests import RecordingEngine
 from mrtd.app.daemon import Daemon, DaemonConfig
-from mrtd.app.journal import Journal
+from mrtd.core.journal import Journal
 from mrtd.app.logs import JsonFormatter, RepeatLimiter
 from mrtd.core.banks import StateBanks
 from mrtd.core.scenes import SceneHost

@@ -37,13 +37,12 @@ from mrtd.inputs.web.config import WebConfig
 from mrtd.audio.clock import FrameClock
 from mrtd.core.engine_choice import model_source_of, verdict_word
 from mrtd.app.discovery import Advertisement, advertise
-from mrtd.app.journal import Fit, Journal, MusicState, file_digest, fit_to_scene
 from mrtd.inputs.midi_host import MidiHost
 from mrtd.app.listening import Listening, check_follow
 from mrtd.core.capture import DEFAULT_MAX_MB, MAX_MB, CaptureWriter
 from mrtd.core.banks import StateBanks
 from mrtd.core.commands import CommandGate
-from mrtd.core.music import Resume, embeddings_of
+from mrtd.core.journal import Fit, Journal, MusicState, file_digest, fit_to_scene, resume
 from mrtd.core.prompts import PromptController
 from mrtd.core.recording import RecordingController
 from mrtd.core.scenes import WallFrames
@@ -52,7 +51,6 @@ from mrtd.core.session import build_session, header_for
 from mrtd.core.scene.isolated import SceneParser
 from mrtd.app.surface import Services, Surface
 from mrtd.app.systemd import Notifier, Progress
-from mrtd.core.scene.loader import SceneError
 from mrtd.control.commands import DefinePrompt
 from mrtd.control.transport import TransportReset
 from mrtd.control.state import Controls, ControlState
@@ -299,7 +297,8 @@ class Daemon:
         resumes_scene = fit.music is not None and config.scene is not None
         self.scenes.start(config.scene, position=fit.music.scene_frames if resumes_scene and fit.music else None)  # installs on frame 0
         self._started("scenes", self.scenes.stop)
-        self._resume_from_journal(fit)
+        if self.journal is not None:
+            resume(fit, config.scene is not None, self.scenes, self.control, self.embedder.embed_text, self.journal.path)
         # State banks, and the engine's own state: continued from where it was (after the
         # journal's controls, before the first frame), then journaled while the music plays.
         self.banks = StateBanks(self.control, config.state_dir, self.engines, config.engine_state_interval_s)
@@ -463,26 +462,6 @@ class Daemon:
         if fit.why:
             log.info("%s", fit.why)
         return fit
-
-    def _resume_from_journal(self, fit: Fit) -> None:
-        if self.journal is None:
-            return
-        music = fit.music
-        if music is not None:
-            if music.scene_path and not self.config.scene:
-                try:
-                    self.scenes.load(Path(music.scene_path), position=music.scene_frames)
-                except (SceneError, OSError) as exc:
-                    log.warning("journal: scene %s not restored: %s", music.scene_path, exc)
-            if self.scenes.on_the_clock():
-                # A scene on the clock has started where the wall clock says (its last cue, its
-                # fade as far along as the time says: ScenePlayer._start_on_clock); the journal's
-                # mix, fade and cue, from before the stop, would put back a moment that has passed.
-                log.info("scene on the clock: it starts where the clock says, not where %s left it", self.journal.path)
-                return
-            resume = Resume(music, embeddings_of(music, self.embedder.embed_text), keep_place=fit.same_file)
-            self.control.submit(resume)  # after the scene's install, in the same frame
-            log.info("resuming from %s (scene %s, cue %s)", self.journal.path, music.scene_path, music.cue or "-")
 
     def _scene_position_s(self) -> float:
         """Any thread: seconds into the scene's timeline (its lap), 0 without a scene. Reads two

@@ -30,15 +30,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from pydantic import ValidationError
 
-# What the music is doing is core's record (a restart's Resume applies it); the journal keeps it on disk.
 from mrtd.control.state import ControlState
-from mrtd.core.music import VERSION, MusicState, music_now
-from mrtd.vocabulary.changes import Change
 from mrtd.core.files import read_at_most, write_atomically
+from mrtd.core.music import VERSION, MusicState, Resume, embeddings_of, music_now
+from mrtd.core.scene.loader import SceneError
+from mrtd.vocabulary.changes import Change
+from mrtd.vocabulary.shown import PARAMETER_REQUESTS
 from mrtd.lifecycle import STOP_TIMEOUT_S, Worker
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,6 @@ def read(path: Path) -> MusicState | None:
 
 def _from_version_1(entry: dict[str, Any]) -> dict[str, Any]:
     """Version 1 journals (OSC feedback messages keyed by address), read so an upgrade keeps the music."""
-    from mrtd.feedback.snapshot import PARAM_ADDRESS  # the wire names version 1 stored
-
     messages = entry.get("state")
     if not isinstance(messages, dict):
         raise JournalError("version 1 journal without its state")
@@ -94,7 +93,8 @@ def _from_version_1(entry: dict[str, Any]) -> dict[str, Any]:
         items = messages.get(address) or []
         return list(zip(items[0::2], items[1::2])) if isinstance(items, list) else []
 
-    params = {name: (messages.get(address) or [None])[0] for name, address in PARAM_ADDRESS.items()
+    addresses = {name: kind.address for name, kind in PARAMETER_REQUESTS.items()}  # the wire names version 1 stored
+    params = {name: (messages.get(address) or [None])[0] for name, address in addresses.items()
               if isinstance(messages.get(address), list) and messages.get(address)}
     axes = {address.rsplit("/", 1)[1]: args[0] for address, args in messages.items()
             if address.startswith("/mrt/axis/") and isinstance(args, list) and args}
@@ -260,3 +260,34 @@ class Journal:
             if stopping.wait(self.interval_s):
                 return
             self.flush()
+
+
+class ResumeHost(Protocol):
+    """What a resume needs of the scene host (core/scenes.py's `SceneHost` meets it)."""
+
+    def load(self, path: Path, position: int | None = None) -> object: ...
+
+    def on_the_clock(self) -> bool: ...
+
+
+def resume(fit: Fit, scene_configured: bool, scenes: ResumeHost, control: ControlState,
+           embed_text: Callable[[str], Any], journal_path: Path) -> None:
+    """Put back what of the journal fits (`fit_to_scene`), before the first frame: its scene when
+    none was configured, then its mix, prompts and settings, fading in (`Resume`, applied after the
+    scene's install in the same frame). A scene on the wall clock keeps the clock's place."""
+    music = fit.music
+    if music is None:
+        return
+    if music.scene_path and not scene_configured:
+        try:
+            scenes.load(Path(music.scene_path), position=music.scene_frames)
+        except (SceneError, OSError) as exc:
+            log.warning("journal: scene %s not restored: %s", music.scene_path, exc)
+    if scenes.on_the_clock():
+        # A scene on the clock has started where the wall clock says (its last cue, its fade as
+        # far along as the time says: ScenePlayer._start_on_clock); the journal's mix, fade and
+        # cue, from before the stop, would put back a moment that has passed.
+        log.info("scene on the clock: it starts where the clock says, not where %s left it", journal_path)
+        return
+    control.submit(Resume(music, embeddings_of(music, embed_text), keep_place=fit.same_file))
+    log.info("resuming from %s (scene %s, cue %s)", journal_path, music.scene_path, music.cue or "-")
