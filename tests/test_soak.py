@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import logging
 import socket
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from datetime import datetime
 import pytest
 
 from conftest import free_udp_port, mrtd_frames, mrtd_status, wait_for
+from mrtd.app.logs import PLAIN
 from mrtd.audio.outputs import LATENCY_PRESETS
+from mrtd.runtime.pacing import Pacing
 from osc_probe import message
 from stall_probe import StallProbe
 
@@ -119,6 +122,50 @@ def _who_else(before: dict[int, tuple[str, int]], seconds: float, ours: set[int]
     clients = sorted({port.split(":")[0] for port in subprocess.run(["jack_lsp"], capture_output=True, text=True,
                                                                     timeout=10).stdout.split()})
     return f"also busy: {busiest}; JACK clients: {', '.join(clients)}"
+
+
+def _widening_logged_at(wall: float, why: str) -> str:
+    """The line the daemon's log holds when its pacing widens the margin for `why` at `wall`."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            record.created = wall
+            record.msecs = (wall - int(wall)) * 1000
+            lines.append(logging.Formatter(PLAIN).format(record))
+
+    logger = logging.getLogger("mrtd")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        Pacing(0.004).trouble(why)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return "\n".join(lines)
+
+
+def test_the_soak_excuses_an_underrun_only_just_after_the_machine_stopped_longer_than_the_margin():
+    underran_at = time.time()
+    log_text = "\n".join([_widening_logged_at(underran_at - 30, "steps took 9.0 ms"),  # no underrun
+                          _widening_logged_at(underran_at, "the playout underran (its thread woke 12.0 ms late, "
+                                                           "its step took 3.0 ms)")])
+    seen_at = _underrun_times(log_text)
+    assert seen_at == [pytest.approx(underran_at, abs=0.001)], "only the underrun's line, at its time"
+    probe = StallProbe()
+    probe.available = True
+    margin_s = 0.004
+    probe.stalls = [(underran_at - 0.3, 0.012)]
+    assert _not_the_machine(1, seen_at, probe, margin_s) == "", "the machine stopped 12 ms just before"
+    probe.stalls = [(underran_at - 0.3, 0.003)]
+    assert _not_the_machine(1, seen_at, probe, margin_s), "a stall shorter than the margin excuses nothing"
+    probe.stalls = [(underran_at - 5.0, 0.012)]
+    assert _not_the_machine(1, seen_at, probe, margin_s), "a stall seconds before excuses nothing"
+    probe.stalls = [(underran_at - 0.3, 0.012)]
+    assert _not_the_machine(2, seen_at, probe, margin_s), "one stall excuses one underrun"
+    probe.stalls = []
+    assert _not_the_machine(0, [], probe, margin_s) == ""
 
 
 @pytest.mark.parametrize("latency", ["low", "balanced"])  # the smallest margin, and the default

@@ -221,6 +221,6 @@ class Runner:
         ring.write(converter.convert(frame) if converter is not None else frame)
         if playout.underruns > self.pacing.underruns:
             # What a reader of the log needs to tell a machine that stopped the thread (it started
-            # late) from an engine that stepped too slowly.
+            # late) from an engine that stepped too slowly; the line is built only when one is new.
             self.pacing.underruns_seen(playout.underruns, f"its thread woke {self._woke_late_s * 1000:.1f} ms late, "
                                        f"its step took {generator.lateness.last_step_ms:.1f} ms")
