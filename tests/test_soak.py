@@ -7,10 +7,10 @@ About two minutes in CI for each latency preset it runs at. For the long run bef
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import random
-import logging
 import socket
 import subprocess
 import sys
